@@ -1,0 +1,82 @@
+"""File helpers; every write of state goes through ``write_file`` (atomic)."""
+
+import errno
+import os
+import tempfile
+
+
+def fsync_dir(path):
+    fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def write_file(path, data, mode=0o644, fsync=True, mkdir=False):
+    """Replace ``path`` atomically with ``data`` (str or bytes).
+
+    temp file in the same directory + fsync + rename + fsync of the directory,
+    so readers see either the old or the new content, never a truncated file,
+    even after a crash.
+    """
+    dirname = os.path.dirname(path) or "."
+    if mkdir:
+        os.makedirs(dirname, exist_ok=True)
+    if isinstance(data, str):
+        data = data.encode("utf-8")
+    fd, tmp = tempfile.mkstemp(prefix="." + os.path.basename(path) + ".", dir=dirname)
+    try:
+        os.fchmod(fd, mode)
+        view = memoryview(data)
+        while view:
+            written = os.write(fd, view)
+            view = view[written:]
+        if fsync:
+            os.fsync(fd)
+        os.close(fd)
+        fd = -1
+        os.rename(tmp, path)
+        if fsync:
+            fsync_dir(dirname)
+    except BaseException:
+        if fd >= 0:
+            os.close(fd)
+        remove_file(tmp)
+        raise
+
+
+def read_file(path, binary=False):
+    with open(path, "rb" if binary else "r") as fd:
+        return fd.read()
+
+
+def read_one_line_file(path, strict=False):
+    """The first line of a file, stripped (strict: the file must hold only that)."""
+    text = read_file(path)
+    lines = text.splitlines()
+    if not lines:
+        return ""
+    if strict and len([ln for ln in lines if ln.strip()]) > 1:
+        raise ValueError("Too many lines in %s" % path)
+    return lines[0].strip()
+
+
+def remove_file(path):
+    """Remove a file; a missing file is fine."""
+    try:
+        os.unlink(path)
+    except OSError as err:
+        if err.errno != errno.ENOENT:
+            raise
+
+
+def ensure_dirs(dirs):
+    """Create directories with the given modes: ``[(path, mode), ...]``."""
+    for path, mode in dirs:
+        os.makedirs(path, mode=mode, exist_ok=True)
+        os.chmod(path, mode)
+
+
+def write_pid_file(path):
+    write_file(path, "%d\n" % os.getpid(), mode=0o644, fsync=False, mkdir=True)
