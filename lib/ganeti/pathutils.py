@@ -25,6 +25,9 @@ SYSCONFDIR = _conf("SYSCONFDIR", "/etc")
 LOCALSTATEDIR = _conf("LOCALSTATEDIR", "/var")
 PKGLIBDIR = _conf("PKGLIBDIR", "/usr/lib/ganeti")
 SBINDIR = _conf("SBINDIR", "/usr/local/sbin")
+# Where the daemon executables live; GANETI_DAEMONS_DIR points a source tree's
+# tests at daemons/ (see doc/virtual-cluster.rst).
+DAEMONS_DIR = os.environ.get("GANETI_DAEMONS_DIR") or SBINDIR
 DEFAULT_FILE_STORAGE_DIR = "/srv/ganeti/file-storage"
 DEFAULT_SHARED_FILE_STORAGE_DIR = "/srv/ganeti/shared-file-storage"
 DEFAULT_GLUSTER_STORAGE_DIR = "/var/run/ganeti/gluster"

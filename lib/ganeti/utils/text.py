@@ -110,3 +110,24 @@ def match_name_component(key, names, case_sensitive=True):
         low = key.lower()
         cands = [n for n in names if n.lower() == low or n.lower().startswith(low + ".")]
     return cands[0] if len(cands) == 1 else None
+
+
+_TIME_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
+
+
+def parse_time_spec(value):
+    """'30', '5m', '6h', '2d', '1w' -> seconds (int)."""
+    value = str(value).strip()
+    if not value:
+        raise errors.ParameterError("Empty time specification")
+    unit = value[-1].lower()
+    number = value[:-1] if unit in _TIME_UNITS else value
+    factor = _TIME_UNITS.get(unit, 1)
+    try:
+        result = int(number) * factor
+    except ValueError:
+        raise errors.ParameterError("Invalid time specification '%s' (use a number with an"
+                                    " optional s, m, h, d or w suffix)" % value)
+    if result < 0:
+        raise errors.ParameterError("Time specification '%s' is negative" % value)
+    return result

@@ -1,0 +1,476 @@
+"""Node-side RPC procedures, run by ganeti-noded.
+
+Each public function here is one procedure: its name is the procedure name
+and its positional arguments are the JSON list sent by the master (see
+PROCEDURES). Keyword-only arguments exist for tests (directories) and cannot
+be reached over RPC. Errors are raised as RpcFail (or another GenericError)
+and reach the master as ``[false, message]``.
+"""
+
+import hashlib
+import logging
+import os
+import re
+import shutil
+import stat
+import time
+
+from ganeti import constants, errors, pathutils, rpc
+from ganeti.utils import io, net, process
+
+MIB = 1024 * 1024
+_SSCONF_KEY_RE = re.compile(r"^[a-z0-9_]+$")
+_HPATH_RE = re.compile(r"^[a-z0-9][a-z0-9_-]*$")
+_HOOKS_NAME_RE = re.compile(constants.HOOKS_NAME_RE)
+HOOKS_PATH = "/sbin:/bin:/usr/sbin:/usr/bin"
+HOOK_TIMEOUT = constants.HOOKS_DEFAULT_TIMEOUT
+LVM_TIMEOUT = 60
+IP_TIMEOUT = 30
+SHUTDOWN_MSG = "Shutdown scheduled"
+
+
+class RpcFail(errors.GenericError):
+    """A procedure failed; args: (message,)."""
+
+
+def _fail(msg, *args):
+    text = msg % args if args else msg
+    logging.error("%s", text)
+    raise RpcFail(text)
+
+
+def _local_path(path, root_dir=None):
+    """A master-sent path (virtual root stripped) on this node."""
+    root_dir = pathutils.VIRT_ROOTDIR if root_dir is None else root_dir
+    if root_dir and not (path == root_dir or path.startswith(root_dir + "/")):
+        return root_dir + path
+    return path
+
+
+# ---- simple procedures ---------------------------------------------------------
+
+def version():
+    """The RPC protocol version of this node daemon."""
+    return constants.PROTOCOL_VERSION
+
+
+def test_delay(duration):
+    """Sleep ``duration`` seconds (gnt-debug delay)."""
+    try:
+        duration = float(duration)
+    except (TypeError, ValueError):
+        _fail("Invalid delay duration %r", duration)
+    if duration < 0:
+        _fail("Invalid delay duration %r", duration)
+    time.sleep(duration)
+    return True
+
+
+def _read_ssconf(key, data_dir=None):
+    path = (os.path.join(data_dir, "ssconf_" + key) if data_dir
+            else pathutils.ssconf_file(key))
+    return io.read_file(path).strip()
+
+
+def master_node_name(*, data_dir=None):
+    """The master node name from this node's ssconf."""
+    try:
+        name = _read_ssconf(constants.SS_MASTER_NODE, data_dir)
+    except OSError as err:
+        _fail("Cannot read the master node name from ssconf: %s", err)
+    if not name:
+        _fail("The ssconf master_node file is empty")
+    return name
+
+
+# ---- node_info -------------------------------------------------------------------
+
+def _read_meminfo(path="/proc/meminfo"):
+    """{field: kB} from /proc/meminfo."""
+    info = {}
+    for line in io.read_file(path).splitlines():
+        parts = line.replace(":", " ").split()
+        if len(parts) >= 2 and parts[1].isdigit():
+            info[parts[0]] = int(parts[1])
+    return info
+
+
+def _memory_info(meminfo_file):
+    info = _read_meminfo(meminfo_file)
+    total = info.get("MemTotal", 0) // 1024
+    free_kb = info.get("MemAvailable")
+    if free_kb is None:
+        free_kb = (info.get("MemFree", 0) + info.get("Buffers", 0)
+                   + info.get("Cached", 0))
+    free = free_kb // 1024
+    return {"memory_total": total, "memory_free": free,
+            "memory_dom0": max(0, total - free)}
+
+
+def _cpu_info(cpuinfo_file="/proc/cpuinfo"):
+    sockets = set()
+    try:
+        for line in io.read_file(cpuinfo_file).splitlines():
+            if line.startswith("physical id"):
+                sockets.add(line.split(":", 1)[1].strip())
+    except OSError:
+        pass
+    return {"cpu_total": os.cpu_count() or 1, "cpu_nodes": 1,
+            "cpu_sockets": max(1, len(sockets))}
+
+
+def _boot_id():
+    try:
+        return io.read_file("/proc/sys/kernel/random/boot_id").strip()
+    except OSError:
+        return ""
+
+
+def _file_storage_info(stype, path):
+    """Size/free (MiB) of the file system holding ``path`` (or its nearest parent)."""
+    local = _local_path(path)
+    probe = local
+    while not os.path.exists(probe) and probe not in ("/", ""):
+        probe = os.path.dirname(probe)
+    try:
+        st = os.statvfs(probe or "/")
+    except OSError as err:
+        return {"type": stype, "name": path, "error": "Cannot stat %s: %s" % (local, err)}
+    return {"type": stype, "name": path,
+            "storage_size": st.f_blocks * st.f_frsize // MIB,
+            "storage_free": st.f_bavail * st.f_frsize // MIB}
+
+
+def _lvm_vg_info(vg_name):
+    """Size/free (MiB) of a volume group via ``vgs``."""
+    result = process.run_cmd(["vgs", "--noheadings", "--units", "m", "--nosuffix",
+                              "-o", "vg_name,vg_size,vg_free", vg_name],
+                             timeout=LVM_TIMEOUT)
+    entry = {"type": constants.ST_LVM_VG, "name": vg_name}
+    if result.failed:
+        entry["error"] = "Cannot get information about volume group %s: %s" % (
+            vg_name, result.describe())
+        return entry
+    for line in result.stdout.splitlines():
+        parts = line.split()
+        if len(parts) == 3 and parts[0] == vg_name:
+            try:
+                entry["storage_size"] = int(float(parts[1]))
+                entry["storage_free"] = int(float(parts[2]))
+            except ValueError:
+                break
+            return entry
+    entry["error"] = "Volume group %s not found" % vg_name
+    return entry
+
+
+def _storage_info(unit):
+    if not isinstance(unit, (list, tuple)) or len(unit) < 2:
+        return {"type": None, "name": None, "error": "Invalid storage unit %r" % (unit,)}
+    stype, key = unit[0], unit[1]
+    if stype in (constants.ST_FILE, constants.ST_SHARED_FILE):
+        return _file_storage_info(stype, key)
+    if stype == constants.ST_LVM_VG:
+        return _lvm_vg_info(key)
+    if stype == constants.ST_DISKLESS:
+        return {"type": stype, "name": key, "storage_size": 0, "storage_free": 0}
+    return {"type": stype, "name": key,
+            "error": "Storage type '%s' not supported for node info" % stype}
+
+
+def node_info(storage_units, hv_specs, *, meminfo_file="/proc/meminfo"):
+    """Memory (MiB), CPUs and storage of this node.
+
+    storage_units: [[type, key(, params)], ...]; hv_specs: [[hv, hvparams], ...].
+    Result: {"bootid", "memory_total", "memory_free", "memory_dom0",
+    "cpu_total", "cpu_nodes", "cpu_sockets",
+    "storage": [{"type", "name", "storage_size", "storage_free"} or
+                {"type", "name", "error"}],
+    "hv": [{"name": hv, memory_*/cpu_* as above}]}
+    """
+    try:
+        mem = _memory_info(meminfo_file)
+    except OSError as err:
+        _fail("Cannot read memory information: %s", err)
+    result = {"bootid": _boot_id()}
+    result.update(mem)
+    result.update(_cpu_info())
+    result["storage"] = [_storage_info(u) for u in storage_units or []]
+    hv_list = []
+    for spec in hv_specs or []:
+        hvname = spec[0] if isinstance(spec, (list, tuple)) and spec else spec
+        entry = {"name": hvname}
+        entry.update(mem)
+        entry.update(_cpu_info())
+        hv_list.append(entry)
+    result["hv"] = hv_list
+    return result
+
+
+# ---- ssconf and file upload -----------------------------------------------------
+
+def write_ssconf_files(values, *, data_dir=None):
+    """Replace all ssconf files with ``values`` {key: text}; stale ones are removed."""
+    if not isinstance(values, dict):
+        _fail("write_ssconf_files expects a dictionary")
+    data_dir = data_dir or pathutils.DATA_DIR
+    for key in values:
+        if not isinstance(key, str) or not _SSCONF_KEY_RE.match(key):
+            _fail("Invalid ssconf key %r", key)
+    os.makedirs(data_dir, exist_ok=True)
+    for key, value in sorted(values.items()):
+        if isinstance(value, (list, tuple)):
+            value = "\n".join(str(v) for v in value)
+        elif value is None:
+            value = ""
+        io.write_file(os.path.join(data_dir, "ssconf_" + key), str(value),
+                      mode=constants.SS_FILE_PERMS)
+    for name in os.listdir(data_dir):
+        if name.startswith("ssconf_") and name[len("ssconf_"):] not in values:
+            logging.info("Removing stale ssconf file %s", name)
+            io.remove_file(os.path.join(data_dir, name))
+    return True
+
+
+def upload_file(path, data, mode, mtime, *, allowed_files=None, root_dir=None):
+    """Write an uploaded file; only the files in the allow-list are accepted."""
+    if (not isinstance(path, str) or not os.path.isabs(path)
+            or os.path.normpath(path) != path):
+        _fail("File not allowed to be uploaded: invalid path %r", path)
+    full = _local_path(path, root_dir)
+    if allowed_files is None:
+        allowed_files = pathutils.upload_allowed_files()
+    if full not in allowed_files:
+        _fail("File not allowed to be uploaded: %s", path)
+    try:
+        content = rpc.decode_file_data(data)
+    except errors.ProtocolError as err:
+        _fail("Cannot decode the data for %s: %s", path, err.args[0])
+    try:
+        mode = int(mode) & 0o7777
+    except (TypeError, ValueError):
+        _fail("Invalid file mode %r", mode)
+    try:
+        io.write_file(full, content, mode=mode, mkdir=True)
+        if mtime is not None:
+            os.utime(full, (float(mtime), float(mtime)))
+    except OSError as err:
+        _fail("Cannot write %s: %s", full, err)
+    logging.info("Wrote uploaded file %s (%d bytes)", full, len(content))
+    return True
+
+
+# ---- hooks -----------------------------------------------------------------------
+
+def _is_executable_file(path):
+    try:
+        st = os.stat(path)
+    except OSError:
+        return False
+    return stat.S_ISREG(st.st_mode) and os.access(path, os.X_OK)
+
+
+def hooks_runner(hpath, phase, env, *, hooks_dir=None, timeout=HOOK_TIMEOUT):
+    """Run the scripts in <hooks>/<hpath>-<phase>.d in name order.
+
+    Returns [[relpath, HKR_SUCCESS|HKR_FAIL|HKR_SKIP, output], ...] where
+    relpath is "<hpath>-<phase>.d/<name>". Names not matching HOOKS_NAME_RE
+    and non-executable files are reported as skipped.
+    """
+    if not isinstance(hpath, str) or not _HPATH_RE.match(hpath):
+        _fail("Invalid hooks path %r", hpath)
+    if phase not in (constants.HOOKS_PHASE_PRE, constants.HOOKS_PHASE_POST):
+        _fail("Invalid hooks phase %r", phase)
+    if not isinstance(env, dict):
+        _fail("The hooks environment must be a dictionary")
+    subdir = "%s-%s.d" % (hpath, phase)
+    dirpath = os.path.join(hooks_dir or pathutils.HOOKS_BASE_DIR, subdir)
+    try:
+        names = sorted(os.listdir(dirpath))
+    except FileNotFoundError:
+        return []
+    except OSError as err:
+        _fail("Cannot list the hooks directory %s: %s", dirpath, err)
+    full_env = dict((str(k), "" if v is None else str(v)) for k, v in env.items())
+    full_env["PATH"] = HOOKS_PATH
+    results = []
+    for name in names:
+        rel = subdir + "/" + name
+        script = os.path.join(dirpath, name)
+        if not _HOOKS_NAME_RE.match(name) or not _is_executable_file(script):
+            results.append([rel, constants.HKR_SKIP, ""])
+            continue
+        res = process.run_cmd([script], env=full_env, reset_env=True,
+                              timeout=timeout, cwd="/")
+        output = (res.stdout + res.stderr).strip()
+        if res.failed:
+            if res.timed_out:
+                output = (output + "\n" if output else "") + (
+                    "(timed out after %ss)" % timeout)
+            logging.info("Hook %s failed: %s", rel, res.fail_reason)
+            results.append([rel, constants.HKR_FAIL, output])
+        else:
+            results.append([rel, constants.HKR_SUCCESS, output])
+    return results
+
+
+# ---- node_verify ---------------------------------------------------------------------
+
+def _file_sha1(path):
+    try:
+        with open(path, "rb") as fd:
+            digest = hashlib.sha1()
+            for chunk in iter(lambda: fd.read(65536), b""):
+                digest.update(chunk)
+        return digest.hexdigest()
+    except OSError:
+        return None
+
+
+def node_verify(checks, cluster_name, *, root_dir=None):
+    """Run the checks present in ``checks`` ({check: params}); unknown ones ignored.
+
+    version -> [protocol, release]; filelist [paths] -> {path: sha1 or None};
+    nodelist [names] -> {name: error} for names that do not resolve;
+    hostname -> this node's name; time -> current time (float seconds).
+    """
+    if not isinstance(checks, dict):
+        _fail("node_verify expects a dictionary of checks")
+    result = {}
+    if "version" in checks:
+        result["version"] = [constants.PROTOCOL_VERSION, constants.RELEASE_VERSION]
+    if "filelist" in checks:
+        result["filelist"] = dict((p, _file_sha1(_local_path(p, root_dir)))
+                                  for p in checks["filelist"] or [])
+    if "nodelist" in checks:
+        failed = {}
+        for name in checks["nodelist"] or []:
+            try:
+                net.resolve(name)
+            except errors.ResolverError as err:
+                failed[name] = str(err.args[-1])
+        result["nodelist"] = failed
+    if "hostname" in checks:
+        result["hostname"] = net.get_hostname()
+    if "time" in checks:
+        result["time"] = time.time()
+    return result
+
+
+# ---- master IP -----------------------------------------------------------------------
+
+def _master_ip_params(params):
+    if not isinstance(params, dict):
+        _fail("Invalid master IP parameters %r", params)
+    try:
+        ip, netmask, netdev = params["ip"], int(params["netmask"]), params["netdev"]
+    except (KeyError, TypeError, ValueError):
+        _fail("Invalid master IP parameters %r", params)
+    family = params.get("family", params.get("ip_family", constants.IP4_FAMILY))
+    if not re.match(r"^[A-Za-z0-9_.:-]+$", str(netdev)) or not re.match(
+            r"^[0-9a-fA-F.:]+$", str(ip)):
+        _fail("Invalid master IP parameters %r", params)
+    return ip, netmask, netdev, int(family or constants.IP4_FAMILY)
+
+
+def _ip_cmd(family):
+    return ["ip", "-6"] if family == constants.IP6_FAMILY else ["ip"]
+
+
+def _address_present(ip, netdev, family):
+    res = process.run_cmd(_ip_cmd(family) + ["-o", "address", "show", "dev", netdev],
+                          timeout=IP_TIMEOUT)
+    return not res.failed and (" %s/" % ip) in res.stdout
+
+
+def _skip_master_ip():
+    if pathutils.is_virtual_cluster() and os.geteuid() != 0:
+        logging.info("Virtual cluster without root: master IP change is a no-op")
+        return True
+    return False
+
+
+def node_activate_master_ip(params):
+    """Add the master IP to the master network device (present: no-op)."""
+    ip, netmask, netdev, family = _master_ip_params(params)
+    if _skip_master_ip() or _address_present(ip, netdev, family):
+        return None
+    cmd = _ip_cmd(family) + ["address", "add", "%s/%d" % (ip, netmask), "dev", netdev]
+    if family != constants.IP6_FAMILY:
+        cmd += ["label", "%s:0" % netdev]
+    res = process.run_cmd(cmd, timeout=IP_TIMEOUT)
+    if res.failed and "File exists" not in res.output:
+        _fail("Cannot activate the master IP: %s", res.describe())
+    if family != constants.IP6_FAMILY and netdev != "lo":
+        arp = process.run_cmd(["arping", "-q", "-U", "-c", "3", "-I", netdev,
+                               "-s", ip, ip], timeout=IP_TIMEOUT)
+        if arp.failed:
+            logging.warning("arping for the master IP failed: %s", arp.describe())
+    return None
+
+
+def node_deactivate_master_ip(params):
+    """Remove the master IP from the master network device (absent: no-op)."""
+    ip, netmask, netdev, family = _master_ip_params(params)
+    if _skip_master_ip() or not _address_present(ip, netdev, family):
+        return None
+    res = process.run_cmd(_ip_cmd(family) + ["address", "del", "%s/%d" % (ip, netmask),
+                                             "dev", netdev], timeout=IP_TIMEOUT)
+    if res.failed and "Cannot assign requested address" not in res.output:
+        _fail("Cannot deactivate the master IP: %s", res.describe())
+    return None
+
+
+# ---- leaving the cluster -----------------------------------------------------------
+
+# files (relative to DATA_DIR) a node removes when it leaves the cluster
+_CLUSTER_FILES = [pathutils.CLUSTER_CONF_FILE, pathutils.RAPI_CERT_FILE,
+                  pathutils.CONFD_HMAC_KEY, pathutils.CLUSTER_DOMAIN_SECRET_FILE,
+                  pathutils.SSH_KNOWN_HOSTS_FILE, pathutils.WATCHER_PAUSEFILE,
+                  pathutils.NODED_CERT_FILE]
+
+
+def _data_rel(path):
+    return os.path.relpath(path, pathutils.DATA_DIR)
+
+
+def node_leave_cluster(modify_ssh_setup, *, data_dir=None):
+    """Forget the cluster (config, ssconf, queue, certificates), then stop.
+
+    Raises QuitGanetiException(True, ...): the daemon answers, then exits.
+    """
+    data_dir = data_dir or pathutils.DATA_DIR
+    if os.path.isdir(data_dir):
+        for name in os.listdir(data_dir):
+            if name.startswith("ssconf_"):
+                io.remove_file(os.path.join(data_dir, name))
+    queue_dir = os.path.join(data_dir, _data_rel(pathutils.QUEUE_DIR))
+    if os.path.isdir(queue_dir):
+        for name in os.listdir(queue_dir):
+            path = os.path.join(queue_dir, name)
+            if os.path.isdir(path) and not os.path.islink(path):
+                shutil.rmtree(path, ignore_errors=True)
+            else:
+                io.remove_file(path)
+    for path in _CLUSTER_FILES:
+        io.remove_file(os.path.join(data_dir, _data_rel(path)))
+    if modify_ssh_setup:
+        logging.warning("Removing the cluster SSH keys is not implemented; left as is")
+    logging.info("Node left the cluster; stopping the node daemon")
+    raise errors.QuitGanetiException(True, SHUTDOWN_MSG)
+
+
+# procedure name -> function; the node daemon serves exactly these
+PROCEDURES = {
+    "version": version,
+    "node_info": node_info,
+    "write_ssconf_files": write_ssconf_files,
+    "upload_file": upload_file,
+    "hooks_runner": hooks_runner,
+    "test_delay": test_delay,
+    "node_verify": node_verify,
+    "master_node_name": master_node_name,
+    "node_activate_master_ip": node_activate_master_ip,
+    "node_deactivate_master_ip": node_deactivate_master_ip,
+    "node_leave_cluster": node_leave_cluster,
+}

@@ -1,0 +1,869 @@
+"""Machinery shared by the gnt-* commands (cli.md section 0).
+
+Options, command dispatch (``generic_main``), error reporting, job submission
+and polling, confirmation prompts and table output. Startup must stay fast:
+only the standard library pieces every command needs are imported here;
+qlang (and pyparsing), shlex, textwrap and traceback are imported on use.
+"""
+
+from __future__ import annotations
+
+import optparse
+import os
+import sys
+import time
+from collections.abc import Callable, Iterable
+
+from ganeti import constants, errors, luxi, pathutils
+from ganeti.utils import text
+
+# ---- option types ------------------------------------------------------------------
+
+_PRIORITY_NAMES = {
+    "low": constants.OP_PRIO_LOW,
+    "normal": constants.OP_PRIO_NORMAL,
+    "high": constants.OP_PRIO_HIGH,
+}
+_TRUE_WORDS = ("yes", "true", "on", "1")
+_FALSE_WORDS = ("no", "false", "off", "0")
+
+
+def parse_bool(value: str) -> bool:
+    """'yes'/'no' (also true/false) as a bool; ParameterError otherwise."""
+    word = str(value).strip().lower()
+    if word in _TRUE_WORDS:
+        return True
+    if word in _FALSE_WORDS:
+        return False
+    raise errors.ParameterError("Invalid boolean value '%s' (use yes or no)" % value)
+
+
+def parse_ident_keyval(value: str) -> tuple:
+    """'name:k=v,...' -> (name, dict); 'no_name' -> (name, False); '-name' -> (name, None).
+
+    Used by ``-H hv:k=v``, ``-D template:k=v``, ``--disk N:k=v`` and ``--net N:k=v``.
+    """
+    ident, _, rest = value.partition(":")
+    if ident.startswith("no_") and len(ident) > 3:
+        if rest:
+            raise errors.ParameterError("Cannot pass options when removing parameter"
+                                        " group '%s'" % ident[3:])
+        return (ident[3:], False)
+    if ident.startswith("-") and len(ident) > 1:
+        if rest:
+            raise errors.ParameterError("Cannot pass options when resetting parameter"
+                                        " group '%s'" % ident[1:])
+        return (ident[1:], None)
+    if not ident:
+        raise errors.ParameterError("Missing name before ':' in '%s'" % value)
+    return (ident, text.parse_key_values(rest))
+
+
+def _checker(func):
+    """An optparse type checker from a function that raises our errors."""
+    def check(option, opt, value):
+        try:
+            return func(value)
+        except (errors.ParameterError, errors.UnitParseError, ValueError) as err:
+            msg = err.args[0] if err.args else str(err)
+            raise optparse.OptionValueError("option %s: %s" % (opt, msg))
+    return check
+
+
+def _parse_priority(value):
+    try:
+        return _PRIORITY_NAMES[value.lower()]
+    except KeyError:
+        raise errors.ParameterError("invalid priority '%s' (choose from %s)"
+                                    % (value, ", ".join(_PRIORITY_NAMES)))
+
+
+def _parse_list(value):
+    return [item for item in text.split_escaped(value) if item]
+
+
+class CliOption(optparse.Option):
+    """optparse Option with our value types.
+
+    keyval (dict via parse_key_values), identkeyval ((name, dict)), unit (MiB
+    from '10G'), bool (yes/no), list (comma separated), priority (name -> number).
+    """
+
+    TYPES = optparse.Option.TYPES + ("keyval", "identkeyval", "unit", "bool", "list",
+                                     "priority")
+    TYPE_CHECKER = dict(optparse.Option.TYPE_CHECKER)
+    TYPE_CHECKER.update({
+        "keyval": _checker(text.parse_key_values),
+        "identkeyval": _checker(parse_ident_keyval),
+        "unit": _checker(text.parse_unit),
+        "bool": _checker(parse_bool),
+        "list": _checker(_parse_list),
+        "priority": _checker(_parse_priority),
+    })
+
+
+cli_option = CliOption
+
+
+def keyval_option(*opts: str, **kwargs) -> CliOption:
+    """A key=value option (-B, -N, --node-parameters); ``ident=True`` for 'name:k=v'."""
+    kind = "identkeyval" if kwargs.pop("ident", False) else "keyval"
+    kwargs.setdefault("default", None if kind == "identkeyval" else {})
+    return CliOption(*opts, type=kind, **kwargs)
+
+
+# ---- shared options (cli.md 0.2 / 0.3) -------------------------------------------------
+
+DEBUG_OPT = cli_option("-d", "--debug", dest="debug", default=0, action="count",
+                       help="Increase debugging level")
+SUBMIT_OPT = cli_option("--submit", dest="submit_only", default=False, action="store_true",
+                        help="Submit the job and return the job ID, but don't wait"
+                        " for the job to finish")
+PRINT_JOBID_OPT = cli_option("--print-jobid", dest="print_jobid", default=False,
+                             action="store_true",
+                             help="Print the job ID as the first line of the output")
+DRY_RUN_OPT = cli_option("--dry-run", dest="dry_run", default=False, action="store_true",
+                         help="Only check prerequisites, do not change anything")
+PRIORITY_OPT = cli_option("--priority", dest="priority", default=None, type="priority",
+                          metavar="|".join(_PRIORITY_NAMES),
+                          help="Priority of the submitted job(s)")
+REASON_OPT = cli_option("--reason", dest="reason", default=None,
+                        help="The reason for executing the command")
+FORCE_OPT = cli_option("-f", "--force", dest="force", default=False, action="store_true",
+                       help="Force the operation")
+CONFIRM_OPT = cli_option("--yes", dest="confirm", default=False, action="store_true",
+                         help="Do not ask for confirmation")
+YES_DOIT_OPT = cli_option("--yes-do-it", "--ya-rly", dest="yes_do_it", default=False,
+                          action="store_true", help="Really do it (dangerous)")
+NOHDR_OPT = cli_option("--no-headers", dest="no_headers", default=False,
+                       action="store_true", help="Don't display column headers")
+SEP_OPT = cli_option("--separator", dest="separator", default=None, metavar="SEPARATOR",
+                     help="Separator between output fields (no column alignment)")
+UNITS_OPT = cli_option("--units", dest="units", default=None, type="choice",
+                       choices=("h", "m", "g", "t"),
+                       help="Unit for size fields (h=human, m=MiB, g=GiB, t=TiB)")
+FIELDS_OPT = cli_option("-o", "--output", dest="output", default=None, metavar="FIELDS",
+                        help="Comma separated list of output fields; a leading '+'"
+                        " adds them to the default list")
+VERBOSE_OPT = cli_option("-v", "--verbose", dest="verbose", default=False,
+                         action="store_true", help="Increase the verbosity")
+FILTER_OPT = cli_option("-F", "--filter", dest="force_filter", default=False,
+                        action="store_true",
+                        help="Treat the argument as a query filter expression")
+
+SUBMIT_OPTS = [SUBMIT_OPT, PRINT_JOBID_OPT]
+#: added to every command unless it defines the same option strings itself
+COMMON_OPTS = [DEBUG_OPT, REASON_OPT]
+
+
+def parse_fields(selected: str | None, default: Iterable[str]) -> list:
+    """The -o value as a field list; a leading '+' appends to ``default``."""
+    if selected is None:
+        return list(default)
+    if selected.startswith("+"):
+        return list(default) + [f for f in selected[1:].split(",") if f]
+    return [f for f in selected.split(",") if f]
+
+
+# ---- positional arguments --------------------------------------------------------
+
+class ArgSpec:
+    """Positional arguments of one kind: a name for the usage text and counts."""
+
+    def __init__(self, name: str = "<arg>", min_count: int = 0,
+                 max_count: int | None = None):
+        self.name = name
+        self.min_count = min_count
+        self.max_count = max_count
+
+
+ARGS_NONE = []
+ARGS_ONE_NODE = [ArgSpec("<node>", 1, 1)]
+ARGS_MANY_NODES = [ArgSpec("<node>")]
+ARGS_ONE_INSTANCE = [ArgSpec("<instance>", 1, 1)]
+ARGS_MANY_INSTANCES = [ArgSpec("<instance>")]
+ARGS_ONE_GROUP = [ArgSpec("<group>", 1, 1)]
+ARGS_MANY_GROUPS = [ArgSpec("<group>")]
+
+
+def _check_arguments(cmd, args_spec, args):
+    """None if the argument count fits, else the error message."""
+    if args_spec is None:
+        return None
+    min_count = sum(spec.min_count for spec in args_spec)
+    if any(spec.max_count is None for spec in args_spec):
+        max_count = None
+    else:
+        max_count = sum(spec.max_count for spec in args_spec)
+    if min_count == max_count and len(args) != min_count:
+        return "Error: Command %s expects %d argument(s)" % (cmd, min_count)
+    if len(args) < min_count:
+        return "Error: Command %s expects at least %d argument(s)" % (cmd, min_count)
+    if max_count is not None and len(args) > max_count:
+        return "Error: Command %s expects only %d argument(s)" % (cmd, max_count)
+    return None
+
+
+# ---- output helpers ---------------------------------------------------------------
+
+def to_stdout(txt: str, *args) -> None:
+    """Print a line on stdout (``txt % args`` when args are given)."""
+    sys.stdout.write((txt % args if args else txt) + "\n")
+    sys.stdout.flush()
+
+
+def to_stderr(txt: str, *args) -> None:
+    """Print a line on stderr (``txt % args`` when args are given)."""
+    sys.stderr.write((txt % args if args else txt) + "\n")
+    sys.stderr.flush()
+
+
+def format_timestamp(ts, with_usecs: bool = False) -> str:
+    """[sec, usec] or seconds as local 'YYYY-MM-DD HH:MM:SS'; 'N/A' if not a time."""
+    if isinstance(ts, (list, tuple)) and len(ts) == 2:
+        sec, usec = ts
+    elif isinstance(ts, (int, float)) and not isinstance(ts, bool):
+        sec, usec = int(ts), int(round((ts - int(ts)) * 1e6))
+    else:
+        return "N/A"
+    if not isinstance(sec, (int, float)) or not isinstance(usec, (int, float)):
+        return "N/A"
+    result = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(sec))
+    if with_usecs:
+        result += ".%06d" % usec
+    return result
+
+
+# ---- errors and dispatch ------------------------------------------------------------
+
+def _message(err):
+    return err.args[0] if len(err.args) == 1 else str(err)
+
+
+def _format_hooks_abort(err):
+    lines = ["Failure: hooks execution failed:"]
+    entries = err.args[0] if err.args else []
+    if not isinstance(entries, (list, tuple)):
+        return "Failure: hooks execution failed: %s" % (entries,)
+    for entry in entries:
+        if isinstance(entry, (list, tuple)) and len(entry) == 3:
+            node, script, out = entry
+            if out:
+                lines.append("  node: %s, script: %s, output: %s" % (node, script, out))
+            else:
+                lines.append("  node: %s, script: %s (no output)" % (node, script))
+        else:
+            lines.append("  %s" % (entry,))
+    return "\n".join(lines)
+
+
+_TIMEOUT_TEXT = ("Timeout while talking to the master daemon. Jobs might have been"
+                 " submitted and will continue to run even if the call timed out."
+                 " Useful commands in this situation are \"gnt-job list\", \"gnt-job"
+                 " cancel\" and \"gnt-job watch\". Error:\n%s")
+#: (error class, message template for its text, exit code); first match wins
+_ERROR_TEXTS = [
+    (errors.ConfigurationError, "Configuration error: %s", constants.EXIT_NOTCLUSTER),
+    (errors.HooksFailure, "Failure: hooks general failure: %s", constants.EXIT_FAILURE),
+    (errors.OpPrereqError, "Failure: prerequisites not met for this operation:\n%s",
+     constants.EXIT_FAILURE),
+    (errors.OpExecError, "Failure: command execution error:\n%s", constants.EXIT_FAILURE),
+    (errors.TagError, "Failure: invalid tag(s) given:\n%s", constants.EXIT_FAILURE),
+    (errors.JobQueueDrainError, "Failure: the job queue is marked for drain and doesn't"
+     " accept new requests", constants.EXIT_FAILURE),
+    (errors.JobQueueFull, "Failure: the job queue is full and doesn't accept new job"
+     " submissions until old jobs are archived", constants.EXIT_FAILURE),
+    (errors.TypeEnforcementError, "Parameter Error: %s", constants.EXIT_FAILURE),
+    (errors.ParameterError, "Failure: unknown/wrong parameter: %s", constants.EXIT_FAILURE),
+    (errors.TimeoutError, _TIMEOUT_TEXT, constants.EXIT_FAILURE),
+    (errors.PermissionError, "It seems you don't have permissions to connect to the"
+     " master daemon.\nPlease retry as a different user.", constants.EXIT_FAILURE),
+    (errors.ProtocolError, "Unhandled protocol error while talking to the master"
+     " daemon:\n%s", constants.EXIT_FAILURE),
+    (errors.NotMasterError, "Failure: %s", constants.EXIT_NOTMASTER),
+    (errors.JobLost, "Error checking job status: %s", constants.EXIT_FAILURE),
+    (errors.GenericError, "Unhandled Ganeti error: %s", constants.EXIT_FAILURE),
+    (OSError, "Failure: %s", constants.EXIT_FAILURE),
+]
+
+
+def format_error(err: BaseException) -> tuple:
+    """(exit code, message) for an error, as gnt-* commands report it."""
+    msg = _message(err) if err.args else ""
+    if isinstance(err, errors.HooksAbort):
+        return constants.EXIT_FAILURE, _format_hooks_abort(err)
+    if isinstance(err, errors.ResolverError):
+        return constants.EXIT_FAILURE, "Failure: can't resolve hostname '%s'" % (
+            err.args[0] if err.args else "")
+    if isinstance(err, errors.OpPrereqError) and len(err.args) == 2:
+        return constants.EXIT_FAILURE, (
+            "Failure: prerequisites not met for this operation:\n"
+            "error type: %s, error details:\n%s" % (err.args[1], err.args[0]))
+    if isinstance(err, errors.NoMasterError):
+        where = err.args[0] if err.args else pathutils.MASTER_SOCKET
+        if where in (pathutils.MASTER_SOCKET, pathutils.QUERY_SOCKET):
+            where = "the master daemon"
+        else:
+            where = "socket '%s'" % where
+        return constants.EXIT_NOTMASTER, ("Cannot communicate with %s.\nIs it running"
+                                          " and listening for connections?" % where)
+    for cls, template, code in _ERROR_TEXTS:
+        if isinstance(err, cls):
+            if isinstance(err, OSError):
+                msg = str(err)
+            return code, (template % msg if "%s" in template else template).rstrip("\n")
+    return constants.EXIT_FAILURE, "Unhandled exception: %s" % msg
+
+
+def format_usage(binary: str, commands: dict) -> list:
+    """The command list printed by 'gnt-foo --help' (and on usage errors)."""
+    import textwrap
+    width = max([len(name) for name in commands] + [0])
+    lines = ["Usage: %s {command} [options...] [argument...]" % binary,
+             "%s <command> --help to see details, or man %s(8)." % (binary, binary),
+             "", "Commands:"]
+    for name in sorted(commands):
+        entry = commands[name]
+        desc = entry[4] if len(entry) > 4 and entry[4] else ""
+        wrapped = textwrap.wrap(desc, max(79 - 4 - width, 20)) or [""]
+        lines.append((" %-*s - %s" % (width, name, wrapped[0])).rstrip())
+        lines.extend(" %-*s   %s" % (width, "", more) for more in wrapped[1:])
+    return lines
+
+
+def _env_words(binary, cmd):
+    value = os.environ.get("%s_%s" % (binary.upper().replace("-", "_"),
+                                      cmd.upper().replace("-", "_")))
+    if not value:
+        return []
+    import shlex
+    return shlex.split(value)
+
+
+def _build_parser(binary, cmd, options, usage, description):
+    parser = optparse.OptionParser(prog="%s %s" % (binary, cmd), usage="%%prog %s" % usage,
+                                   description=description or None, option_class=CliOption)
+    taken = set()
+    for option in options:
+        parser.add_option(option)
+        taken.update(option._short_opts + option._long_opts)
+    for option in COMMON_OPTS:
+        if not taken.intersection(option._short_opts + option._long_opts):
+            parser.add_option(option)
+    return parser
+
+
+def generic_main(commands: dict, aliases: dict | None = None,
+                 env_override: Iterable[str] | None = None,
+                 description: str | None = None, override: dict | None = None,
+                 argv: list | None = None) -> int:
+    """Run one gnt-* command line; returns the exit code.
+
+    ``commands``: {name: (function, args_spec, options, usage, description)};
+    ``function(opts, args)`` returns an exit code (None means success).
+    ``args_spec`` is a list of ArgSpec (None: no count check). Words of the
+    environment variable GNT_<PROG>_<CMD> are put before the arguments, for the
+    commands in ``env_override`` (every command when it is None).
+    """
+    argv = sys.argv if argv is None else argv
+    binary = os.path.basename(argv[0]) if argv and argv[0] else "<unknown program>"
+    aliases = aliases or {}
+    if len(argv) < 2:
+        if description:
+            to_stderr(description)
+        for line in format_usage(binary, commands):
+            to_stderr(line)
+        return constants.EXIT_USAGE
+    cmd = argv[1]
+    if cmd in ("--help", "-h") or (cmd == "help" and "help" not in commands):
+        if description:
+            to_stdout(description)
+            to_stdout("")
+        for line in format_usage(binary, commands):
+            to_stdout(line)
+        return constants.EXIT_SUCCESS
+    if cmd == "--version":
+        to_stdout("%s (ganeti %s) %s", binary, constants.RELEASE_VERSION,
+                  constants.PACKAGE_VERSION)
+        return constants.EXIT_SUCCESS
+    cmd = aliases.get(cmd, cmd)
+    if cmd not in commands:
+        to_stderr("Unknown command '%s'" % argv[1])
+        for line in format_usage(binary, commands):
+            to_stderr(line)
+        return constants.EXIT_USAGE
+    func, args_spec, options, usage = commands[cmd][:4]
+    cmd_desc = commands[cmd][4] if len(commands[cmd]) > 4 else None
+    args = list(argv[2:])
+    if env_override is None or cmd in env_override:
+        try:
+            args = _env_words(binary, cmd) + args
+        except ValueError as err:
+            to_stderr("Error: cannot parse the default arguments from the environment:"
+                      " %s" % err)
+            return constants.EXIT_USAGE
+    parser = _build_parser(binary, cmd, options, usage, cmd_desc)
+    try:
+        opts, args = parser.parse_args(args)
+    except SystemExit as exc:  # --help (0) or an optparse error (2)
+        return exc.code if isinstance(exc.code, int) else constants.EXIT_USAGE
+    problem = _check_arguments(cmd, args_spec, args)
+    if problem:
+        to_stderr(problem)
+        to_stderr("Usage: %s %s %s" % (binary, cmd, usage))
+        return constants.EXIT_USAGE
+    for key, value in (override or {}).items():
+        setattr(opts, key, value)
+    return _run(func, opts, args)
+
+
+def _run(func, opts, args):
+    """Call a command function, turning errors into messages and exit codes."""
+    try:
+        result = func(opts, args)
+    except KeyboardInterrupt:
+        to_stderr("Aborted. Note that if the operation created any jobs, they might"
+                  " have been submitted and will continue to run in the background.")
+        return constants.EXIT_FAILURE
+    except BrokenPipeError:
+        # our reader went away; keep the final flush at exit quiet
+        try:
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        except (OSError, ValueError):
+            pass
+        return constants.EXIT_FAILURE
+    except (errors.GenericError, OSError) as err:
+        if getattr(opts, "debug", 0):
+            import traceback
+            traceback.print_exc()
+        code, msg = format_error(err)
+        to_stderr(msg)
+        return code
+    if result is None:
+        return constants.EXIT_SUCCESS
+    return result
+
+
+# ---- talking to the master ---------------------------------------------------------
+
+def get_client() -> luxi.Client:
+    """A LUXI client for the master daemon (FORCE_LUXI_SOCKET: master/query/path)."""
+    address = os.environ.get("FORCE_LUXI_SOCKET") or None
+    if address == "master":
+        address = pathutils.MASTER_SOCKET
+    elif address == "query":
+        address = pathutils.QUERY_SOCKET
+    return luxi.Client(address)
+
+
+def ask_user(question: str, choices: list | None = None, tty=None):
+    """Ask a question on the terminal; returns the value of the chosen answer.
+
+    ``choices``: [(key, value, help), ...], the last one is the default (also
+    the answer when there is no terminal). Default: y (True) / [n] (False).
+    """
+    if choices is None:
+        choices = [("y", True, "Perform the operation"),
+                   ("n", False, "Do not perform the operation")]
+    if not choices or any(len(entry) < 3 or entry[0] == "?" for entry in choices):
+        raise errors.ProgrammerError("Invalid choices for ask_user: %r" % (choices,))
+    answer = choices[-1][1]
+    own = tty is None
+    if own:
+        try:
+            tty = open("/dev/tty", "r+")
+        except OSError:
+            return answer
+    keys = [entry[0] for entry in choices]
+    keys[-1] = "[%s]" % keys[-1]
+    keys.append("?")
+    values = dict((entry[0], entry[1]) for entry in choices)
+    try:
+        while True:
+            tty.write("%s\n%s: " % (question, "/".join(keys)))
+            tty.flush()
+            line = tty.readline()
+            if not line:
+                break
+            line = line.strip().lower()
+            if not line:
+                break
+            if line in values:
+                answer = values[line]
+                break
+            if line == "?":
+                for key, _, help_text in choices:
+                    tty.write(" %s - %s\n" % (key, help_text))
+                tty.write("\n")
+    finally:
+        if own:
+            tty.close()
+    return answer
+
+
+def _set_op_param(op, name, value):
+    if isinstance(op, dict):
+        op[name] = value
+    else:
+        setattr(op, name, value)
+
+
+def _get_op_param(op, name):
+    return op.get(name) if isinstance(op, dict) else getattr(op, name, None)
+
+
+def set_generic_opcode_opts(ops: list, opts) -> None:
+    """Fill debug_level, dry_run, priority and the reason trail from ``opts``."""
+    if opts is None:
+        return
+    binary = os.path.basename(sys.argv[0]) if sys.argv and sys.argv[0] else "unknown"
+    command = sys.argv[1] if len(sys.argv) > 1 else ""
+    for op in ops:
+        if hasattr(opts, "debug"):
+            _set_op_param(op, "debug_level", int(opts.debug or 0))
+        if hasattr(opts, "dry_run"):
+            _set_op_param(op, "dry_run", bool(opts.dry_run))
+        if getattr(opts, "priority", None) is not None:
+            _set_op_param(op, "priority", opts.priority)
+        trail = list(_get_op_param(op, "reason") or [])
+        if getattr(opts, "reason", None):
+            trail.append(["gnt:user", opts.reason, time.time_ns()])
+        trail.append(["gnt:client:%s" % binary, command, time.time_ns()])
+        _set_op_param(op, "reason", trail)
+
+
+def send_job(ops: list, cl=None):
+    """Submit one job made of ``ops``; returns its id."""
+    if cl is None:
+        cl = get_client()
+    return cl.submit_job(ops)
+
+
+def format_log_message(log_type: str, message) -> str:
+    """The text of one job log entry (non-text payloads as their str())."""
+    if log_type == constants.ELOG_MESSAGE and isinstance(message, str):
+        return message
+    return str(message)
+
+
+def _merge_time(timestamp):
+    if isinstance(timestamp, (list, tuple)) and len(timestamp) == 2:
+        return timestamp[0] + timestamp[1] / 1e6
+    return float(timestamp)
+
+
+def _print_log_entry(timestamp, log_type, message):
+    to_stdout("%s %s" % (time.ctime(_merge_time(timestamp)),
+                         format_log_message(log_type, message)))
+
+
+def poll_job(job_id, cl=None, feedback_fn: Callable | None = None) -> list:
+    """Wait for a job, showing its log; returns the opcode results.
+
+    Log entries go to ``feedback_fn((timestamp, type, message))`` or are printed
+    as '<ctime> <message>'. A failed job raises its opcode's error; a canceled
+    one raises OpExecError.
+    """
+    if cl is None:
+        cl = get_client()
+    prev_job_info = None
+    prev_log_serial = None
+    status = None
+    notified = set()
+    while True:
+        result = cl.wait_for_job_change_once(job_id, ["status"], prev_job_info,
+                                             prev_log_serial)
+        if result == "nochange":
+            if status in constants.JOBS_FINALIZED:
+                break  # nothing more will come
+            if feedback_fn is None and status not in notified:
+                if status == constants.JOB_STATUS_QUEUED:
+                    to_stderr("Job %s is waiting in queue" % job_id)
+                elif status == constants.JOB_STATUS_WAITING:
+                    to_stderr("Job %s is trying to acquire all necessary locks" % job_id)
+                notified.add(status)
+            continue
+        if not result:
+            break  # the job is gone; QueryJobs below tells
+        job_info, log_entries = result
+        status = job_info[0] if job_info else None
+        if log_entries:
+            for serial, timestamp, log_type, message in log_entries:
+                if feedback_fn is not None:
+                    feedback_fn((timestamp, log_type, message))
+                else:
+                    _print_log_entry(timestamp, log_type, message)
+                if prev_log_serial is None or serial > prev_log_serial:
+                    prev_log_serial = serial
+        elif status in constants.JOBS_FINALIZED or status == constants.JOB_STATUS_CANCELING:
+            break
+        prev_job_info = job_info
+    jobs = cl.query_jobs([job_id], ["status", "opstatus", "opresult"])
+    if not jobs or jobs[0] is None:
+        raise errors.JobLost("Job with id %s lost" % job_id)
+    status, opstatus, opresult = jobs[0]
+    if status == constants.JOB_STATUS_SUCCESS:
+        return opresult
+    if status in (constants.JOB_STATUS_CANCELING, constants.JOB_STATUS_CANCELED):
+        raise errors.OpExecError("Job was canceled")
+    has_ok = False
+    for idx, (op_status, op_result) in enumerate(zip(opstatus or [], opresult or [])):
+        if op_status == constants.OP_STATUS_SUCCESS:
+            has_ok = True
+        elif op_status == constants.OP_STATUS_ERROR:
+            encoded = errors.get_encoded_error(op_result)
+            if encoded is not None:
+                raise encoded
+            if has_ok:
+                raise errors.OpExecError("partial failure (opcode %d): %s" % (idx, op_result))
+            raise errors.OpExecError(str(op_result))
+    raise errors.OpExecError("Job %s finished with status '%s': %s"
+                             % (job_id, status, opresult))
+
+
+def submit_op_code(op, cl=None, feedback_fn: Callable | None = None, opts=None):
+    """Submit a one-opcode job, wait for it and return the opcode's result."""
+    if cl is None:
+        cl = get_client()
+    set_generic_opcode_opts([op], opts)
+    job_id = send_job([op], cl=cl)
+    if opts is not None and getattr(opts, "print_jobid", False):
+        to_stdout("%s" % job_id)
+    return poll_job(job_id, cl=cl, feedback_fn=feedback_fn)[0]
+
+
+def submit_or_send(op, opts, cl=None, feedback_fn: Callable | None = None):
+    """submit_op_code, or with --submit only submit and print 'JobID: <id>' (None)."""
+    if opts is not None and getattr(opts, "submit_only", False):
+        set_generic_opcode_opts([op], opts)
+        job_id = send_job([op], cl=cl)
+        if getattr(opts, "print_jobid", False):
+            to_stdout("%s" % job_id)
+        to_stdout("JobID: %s" % job_id)
+        return None
+    return submit_op_code(op, cl=cl, feedback_fn=feedback_fn, opts=opts)
+
+
+def submit_jobs_and_wait(jobs: list, cl=None, opts=None,
+                         feedback_fn: Callable | None = None) -> list:
+    """Submit several jobs (each a list of ops) at once and wait for all.
+
+    Returns [(success, result or error message)] in submission order.
+    """
+    if cl is None:
+        cl = get_client()
+    for ops in jobs:
+        set_generic_opcode_opts(ops, opts)
+    outcome = []
+    for ok, job_id in cl.submit_many_jobs(jobs):
+        if not ok:
+            outcome.append((False, job_id))
+            continue
+        try:
+            outcome.append((True, poll_job(job_id, cl=cl, feedback_fn=feedback_fn)))
+        except (errors.GenericError, errors.ProtocolError) as err:
+            outcome.append((False, format_error(err)[1]))
+    return outcome
+
+
+# ---- tables ---------------------------------------------------------------------------
+
+def _cell(value):
+    if value is True:
+        return "Y"
+    if value is False:
+        return "N"
+    return value if isinstance(value, str) else str(value)
+
+
+def _unit_cell(value, units):
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, str):
+        try:
+            value = int(value)
+        except ValueError:
+            return value
+    if isinstance(value, (int, float)):
+        return text.format_unit(value, units)
+    return value
+
+
+def format_table(rows: list, titles: list | None, right_align: list,
+                 separator: str | None) -> list:
+    """Lines of a table of string cells (cli.md 0.4); ``titles`` None: no header.
+
+    Without a separator, columns are padded to the widest cell and joined by
+    one space; right-aligned columns pad on the left; the last column is not
+    padded when left-aligned. With a separator, cells are joined as they are.
+    """
+    all_rows = ([list(titles)] if titles is not None else []) + [list(r) for r in rows]
+    if separator is not None:
+        return [separator.join(row) for row in all_rows]
+    ncols = max([len(row) for row in all_rows] + [0])
+    widths = [0] * ncols
+    for row in all_rows:
+        for idx, cell in enumerate(row):
+            widths[idx] = max(widths[idx], len(cell))
+    lines = []
+    for row in all_rows:
+        parts = []
+        for idx, cell in enumerate(row):
+            if idx < len(right_align) and right_align[idx]:
+                parts.append(cell.rjust(widths[idx]))
+            elif idx == ncols - 1:
+                parts.append(cell)
+            else:
+                parts.append(cell.ljust(widths[idx]))
+        lines.append(" ".join(parts))
+    return lines
+
+
+def generate_table(headers: dict | None, fields: list | None, separator: str | None,
+                   data: list, numfields: Iterable[str] = (), unitfields: Iterable[str] = (),
+                   units: str | None = None) -> list:
+    """Format rows of values as table lines (cli.md 0.4).
+
+    ``headers``: {field: title} (None: no header line); ``numfields`` and
+    ``unitfields`` are right-aligned; unit values (MiB) are formatted with
+    ``units`` (default h, or m with a separator). Booleans print as Y/N.
+    """
+    if units is None:
+        units = "m" if separator is not None else "h"
+    if fields is None:
+        fields = list(headers or {})
+    numfields = frozenset(numfields)
+    unitfields = frozenset(unitfields)
+    rows = []
+    for row in data:
+        if row is None:
+            continue
+        cells = []
+        for idx, value in enumerate(row):
+            if idx < len(fields) and fields[idx] in unitfields:
+                value = _unit_cell(value, units)
+            cells.append(_cell(value))
+        rows.append(cells)
+    titles = [headers[name] for name in fields] if headers else None
+    right = [name in numfields or name in unitfields for name in fields]
+    return format_table(rows, titles, right, separator)
+
+
+# ---- query output (Query / QueryFields results) -----------------------------------------
+
+RS_NORMAL, RS_UNKNOWN, RS_NODATA, RS_UNAVAIL, RS_OFFLINE = range(5)
+#: status -> (terse, verbose) text (cli.md 0.5)
+_STATUS_TEXT = {
+    RS_UNKNOWN: ("??", "(unknown)"),
+    RS_NODATA: ("?", "(nodata)"),
+    RS_UNAVAIL: ("-", "(unavail)"),
+    RS_OFFLINE: ("*", "(offline)"),
+}
+#: list-valued fields printed joined with ',' instead of as a Python list
+LIST_JOINED_FIELDS = {
+    "node": frozenset(["pinst_list", "sinst_list", "tags"]),
+    "instance": frozenset(["tags", "disk.sizes", "nic.macs", "nic.ips", "nic.modes",
+                           "nic.links", "nic.bridges", "nic.networks",
+                           "nic.networks.names", "nic.names", "nic.uuids", "nic.vlans",
+                           "snodes", "snodes.group", "snodes.group.uuid"]),
+    "group": frozenset(["node_list", "pinst_list", "tags"]),
+    "network": frozenset(["group_list", "inst_list", "tags"]),
+    "job": frozenset(["summary"]),
+}
+
+
+def _join_list(value):
+    if isinstance(value, (list, tuple)):
+        return ",".join(str(item) for item in value)
+    return _cell(value)
+
+
+def _field_formatter(fdef, units, override, joined):
+    """(function value -> str, right aligned) for one field definition."""
+    name, kind = fdef.get("name"), fdef.get("kind")
+    if override and name in override:
+        return override[name]
+    if name in joined:
+        return _join_list, False
+    if kind == "bool":
+        return _cell, False
+    if kind in ("number", "float"):
+        return _cell, True
+    if kind == "unit":
+        return lambda v: _cell(_unit_cell(v, units)), True
+    if kind == "timestamp":
+        return format_timestamp, False
+    return _cell, False
+
+
+def format_query_result(result: dict, unit: str | None = None, separator: str | None = None,
+                        header: bool = True, format_override: dict | None = None,
+                        verbose: bool = False, resource: str | None = None) -> list:
+    """Table lines for a Query result {"fields": [...], "data": [[[status, value]]]}."""
+    units = unit or ("m" if separator is not None else "h")
+    fdefs = result["fields"]
+    joined = LIST_JOINED_FIELDS.get(resource, frozenset())
+    formatters = [_field_formatter(f, units, format_override, joined) for f in fdefs]
+    rows = []
+    for row in result["data"]:
+        cells = []
+        for (status, value), (func, _) in zip(row, formatters):
+            if status == RS_NORMAL:
+                cells.append(func(value))
+            else:
+                terse, wordy = _STATUS_TEXT.get(status, ("?", "(unknown status)"))
+                cells.append(wordy if verbose else terse)
+        rows.append(cells)
+    titles = [f.get("title") or f.get("name") for f in fdefs] if header else None
+    return format_table(rows, titles, [right for _, right in formatters], separator)
+
+
+def _warn_unknown_fields(fdefs):
+    unknown = [f.get("name") for f in fdefs if f.get("kind") == "unknown"]
+    if unknown:
+        to_stderr("Warning: Queried for unknown fields %s" % ", ".join(unknown))
+    return bool(unknown)
+
+
+def generic_list(resource: str, fields: list, names: list | None, unit: str | None,
+                 separator: str | None, header: bool, cl=None,
+                 format_override: dict | None = None, verbose: bool = False,
+                 force_filter: bool = False, namefield: str = "name",
+                 qfilter: list | None = None, isnumeric: bool = False) -> int:
+    """Query ``resource`` and print the table; returns the exit code.
+
+    ``names`` restrict the items (globs allowed; a single argument that looks
+    like a filter, or any with ``force_filter``, is parsed as a filter) and are
+    combined with ``qfilter``. Unknown fields: warning and EXIT_UNKNOWN_FIELD.
+    """
+    from ganeti import qlang
+    namefilter = qlang.make_filter(names or None, force_filter, namefield=namefield,
+                                   isnumeric=isnumeric)
+    if qfilter is None:
+        qfilter = namefilter
+    elif namefilter is not None:
+        qfilter = [qlang.OP_AND, namefilter, qfilter]
+    if cl is None:
+        cl = get_client()
+    response = cl.query(resource, fields, qfilter)
+    found_unknown = _warn_unknown_fields(response["fields"])
+    for line in format_query_result(response, unit=unit, separator=separator,
+                                    header=header, format_override=format_override,
+                                    verbose=verbose, resource=resource):
+        to_stdout(line)
+    return constants.EXIT_UNKNOWN_FIELD if found_unknown else constants.EXIT_SUCCESS
+
+
+def generic_list_fields(resource: str, fields: list | None, separator: str | None,
+                        header: bool, cl=None) -> int:
+    """Print Name/Type/Title/Description of the fields of ``resource``."""
+    if cl is None:
+        cl = get_client()
+    response = cl.query_fields(resource, fields or None)
+    found_unknown = _warn_unknown_fields(response["fields"])
+    rows = [[f.get("name", ""), f.get("kind", ""), f.get("title", ""), f.get("doc", "")]
+            for f in response["fields"]]
+    titles = ["Name", "Type", "Title", "Description"] if header else None
+    for line in format_table(rows, titles, [False] * 4, separator):
+        to_stdout(line)
+    return constants.EXIT_UNKNOWN_FIELD if found_unknown else constants.EXIT_SUCCESS

@@ -1,0 +1,353 @@
+"""gnt-cluster: create, inspect, verify and destroy the cluster."""
+
+import os
+import sys
+
+from ganeti import cli, constants, errors, opcodes, pathutils, ssconf
+from ganeti.client import infofmt
+from ganeti.utils import text
+
+
+def _split_list(value):
+    return [v for v in (value or "").split(",") if v]
+
+
+def init_cluster(opts, args):
+    """Initialise a new cluster on this node (not a job: no master daemon yet)."""
+    from ganeti import bootstrap, paramtypes
+    cluster_name = args[0]
+    if not opts.lvm_storage and opts.vg_name:
+        raise errors.OpPrereqError("Options --no-lvm-storage and --vg-name conflict",
+                                   errors.ECODE_INVAL)
+    if opts.enabled_disk_templates:
+        templates = _split_list(opts.enabled_disk_templates)
+    else:
+        templates = list(constants.DEFAULT_ENABLED_DISK_TEMPLATES)
+    vg_name = None
+    if opts.lvm_storage:
+        if opts.vg_name:
+            vg_name = opts.vg_name
+        elif any(t in constants.DTS_LVM for t in templates):
+            vg_name = constants.DEFAULT_VG
+    hypervisors = _split_list(opts.enabled_hypervisors) or [constants.DEFAULT_ENABLED_HYPERVISOR]
+    hvparams = {}
+    for hv_name, params in opts.hvparams or []:
+        defaults = constants.HVC_DEFAULTS.get(hv_name)
+        if defaults is None:
+            raise errors.OpPrereqError("Unknown hypervisor '%s' in -H" % hv_name,
+                                       errors.ECODE_INVAL)
+        hvparams[hv_name] = paramtypes.enforce_types(params, defaults,
+                                                     "Hypervisor %s" % hv_name)
+    nicparams = paramtypes.enforce_types(opts.nicparams or {}, constants.NICC_DEFAULTS, "NIC")
+    if opts.bridge:
+        nicparams[constants.NIC_LINK] = opts.bridge
+    beparams = paramtypes.enforce_types(opts.beparams or {}, constants.BEC_DEFAULTS, "Backend")
+    ndparams = paramtypes.enforce_types(opts.ndparams or {}, constants.NDC_DEFAULTS, "Node")
+    diskparams = {}
+    for tmpl, params in opts.diskparams or []:
+        defaults = constants.DISK_DT_DEFAULTS.get(tmpl)
+        if defaults is None:
+            raise errors.OpPrereqError("Unknown disk template '%s' in -D" % tmpl,
+                                       errors.ECODE_INVAL)
+        diskparams[tmpl] = paramtypes.enforce_types(params, defaults, "Disk %s" % tmpl)
+    if opts.primary_ip_version not in (None, 4):
+        raise errors.OpPrereqError("Only IPv4 (--primary-ip-version 4) is supported",
+                                   errors.ECODE_INVAL)
+    master_netdev = opts.master_netdev or opts.bridge or constants.DEFAULT_BRIDGE
+    bootstrap.init_cluster(
+        cluster_name, mac_prefix=opts.mac_prefix, master_netdev=master_netdev,
+        master_netmask=opts.master_netmask if opts.master_netmask is not None else 32,
+        file_storage_dir=opts.file_storage_dir,
+        shared_file_storage_dir=opts.shared_file_storage_dir,
+        enabled_hypervisors=hypervisors, enabled_disk_templates=templates,
+        vg_name=vg_name, secondary_ip=opts.secondary_ip, nicparams=nicparams,
+        hvparams=hvparams, beparams=beparams, ndparams=ndparams, diskparams=diskparams,
+        candidate_pool_size=opts.candidate_pool_size,
+        modify_etc_hosts=opts.modify_etc_hosts, modify_ssh_setup=opts.modify_ssh_setup,
+        maintain_node_health=opts.maintain_node_health == "yes",
+        drbd_helper=opts.drbd_helper, default_iallocator=opts.default_iallocator or "",
+        prealloc_wipe_disks=opts.prealloc_wipe_disks == "yes",
+        feedback_fn=lambda msg: sys.stderr.write(msg + "\n"))
+    op = opcodes.OpClusterPostInit()
+    cli.submit_op_code(op, opts=opts)
+    return constants.EXIT_SUCCESS
+
+
+def destroy_cluster(opts, args):
+    """Destroy the cluster (only the master left, no instances)."""
+    from ganeti import bootstrap
+    if not opts.yes_do_it:
+        sys.stderr.write("Destroying a cluster is irreversible. If you really want to"
+                         " destroy this cluster, supply the --yes-do-it option.\n")
+        return constants.EXIT_FAILURE
+    master = cli.submit_op_code(opcodes.OpClusterDestroy(), opts=opts)
+    bootstrap.finalize_cluster_destroy(master)
+    return constants.EXIT_SUCCESS
+
+
+def show_master(opts, args):
+    """Print the master node's name (from ssconf; works on every node)."""
+    sys.stdout.write("%s\n" % ssconf.SimpleStore().get_master_node())
+    return constants.EXIT_SUCCESS
+
+
+def master_ping(opts, args):
+    """Exit 0 if the master daemon answers, 1 otherwise."""
+    try:
+        cli.get_client().query_cluster_info()
+    except Exception:  # any failure means "not answering"
+        return constants.EXIT_FAILURE
+    return constants.EXIT_SUCCESS
+
+
+def show_version(opts, args):
+    info = cli.get_client().query_cluster_info()
+    sys.stdout.write("Software version: %s\n" % info["software_version"])
+    sys.stdout.write("Internode protocol: %s\n" % info["protocol_version"])
+    sys.stdout.write("Configuration format: %s\n" % info["config_version"])
+    sys.stdout.write("OS api version: %s\n" % info["os_api_version"])
+    sys.stdout.write("Export interface: %s\n" % info["export_version"])
+    sys.stdout.write("VCS version: %s\n" % info["vcs_version"])
+    return constants.EXIT_SUCCESS
+
+
+def _fmt_time(value):
+    return cli.format_timestamp(value) if value else "N/A"
+
+
+def _ipolicy_items(ipolicy):
+    bounds = []
+    for idx, minmax in enumerate(ipolicy.get("minmax", [])):
+        bounds.append([("max/%d" % idx, minmax.get("max", {})),
+                       ("min/%d" % idx, minmax.get("min", {}))])
+    return [
+        ("bounds specs", bounds),
+        ("std", ipolicy.get("std", {})),
+        ("allowed disk templates", ", ".join(ipolicy.get("disk-templates", []))),
+        ("vcpu-ratio", ipolicy.get("vcpu-ratio")),
+        ("spindle-ratio", ipolicy.get("spindle-ratio")),
+    ]
+
+
+def show_cluster_config(opts, args):
+    """Print the cluster's configuration (gnt-cluster info)."""
+    info = cli.get_client().query_cluster_info()
+    enabled = info["enabled_hypervisors"]
+    hvparams = [(hv, info["hvparams"].get(hv, {})) for hv in enabled]
+    reserved = ", ".join(info["reserved_lvs"]) if info["reserved_lvs"] else "(none)"
+    collectors = []
+    for name in sorted(info["enabled_data_collectors"]):
+        interval = info["data_collector_interval"].get(name, 0) / 1e6
+        collectors.append((name, [("active", info["enabled_data_collectors"][name]),
+                                  ("interval", "%.3fs" % interval)]))
+    items = [
+        ("Cluster name", info["name"]),
+        ("Cluster UUID", info["uuid"]),
+        ("Creation time", _fmt_time(info["ctime"])),
+        ("Modification time", _fmt_time(info["mtime"])),
+        ("Master node", info["master"]),
+        ("Architecture (this node)", "%s (%s)" % tuple(info["architecture"])),
+        ("Tags", ", ".join(info["tags"]) if info["tags"] else "(none)"),
+        ("Default hypervisor", info["default_hypervisor"]),
+        ("Enabled hypervisors", ", ".join(enabled)),
+        ("Hypervisor parameters", hvparams or {}),
+        ("OS-specific hypervisor parameters", info["os_hvp"]),
+        ("OS parameters", info["osparams"]),
+        ("Hidden OSes", ", ".join(info["hidden_os"])),
+        ("Blacklisted OSes", ", ".join(info["blacklisted_os"])),
+        ("Cluster parameters", [
+            ("candidate pool size", info["candidate_pool_size"]),
+            ("maximal number of jobs running simultaneously", info["max_running_jobs"]),
+            ("maximal number of jobs simultaneously tracked by the scheduler",
+             info["max_tracked_jobs"]),
+            ("mac prefix", info.get("mac_prefix", constants.DEFAULT_MAC_PREFIX)),
+            ("master netdev", info["master_netdev"]),
+            ("master netmask", info["master_netmask"]),
+            ("use external master IP address setup script",
+             info["use_external_mip_script"]),
+            ("lvm volume group", info["volume_group_name"]),
+            ("lvm reserved volumes", reserved),
+            ("drbd usermode helper", info["drbd_usermode_helper"]),
+            ("file storage path", info["file_storage_dir"]),
+            ("shared file storage path", info["shared_file_storage_dir"]),
+            ("gluster storage path", info["gluster_storage_dir"]),
+            ("maintenance of node health", info["maintain_node_health"]),
+            ("uid pool", ", ".join(str(u) for u in info["uid_pool"])),
+            ("default instance allocator", info["default_iallocator"]),
+            ("default instance allocator parameters", info["default_iallocator_params"]),
+            ("primary ip version", info["primary_ip_version"]),
+            ("preallocation wipe disks", info["prealloc_wipe_disks"]),
+            ("OS search path", ", ".join(constants.OS_SEARCH_PATH)),
+            ("ExtStorage Providers search path", ", ".join(constants.ES_SEARCH_PATH)),
+            ("enabled disk templates", ", ".join(info["enabled_disk_templates"])),
+            ("install image", info["install_image"]),
+            ("instance communication network", info["instance_communication_network"]),
+            ("zeroing image", info["zeroing_image"]),
+            ("compression tools", info["compression_tools"]),
+            ("enabled user shutdown", info["enabled_user_shutdown"]),
+            ("modify ssh setup", info["modify_ssh_setup"]),
+            ("ssh_key_type", info["ssh_key_type"]),
+            ("ssh_key_bits", info["ssh_key_bits"]),
+        ]),
+        ("Default node parameters", info["ndparams"]),
+        ("Default instance parameters", info["beparams"]),
+        ("Default nic parameters", info["nicparams"]),
+        ("Default disk parameters", info["diskparams"]),
+        ("Instance policy - limits for instances", _ipolicy_items(info["ipolicy"])),
+        ("Data collectors", collectors),
+    ]
+    sys.stdout.write("\n".join(infofmt.format_info(items)) + "\n")
+    return constants.EXIT_SUCCESS
+
+
+def verify_cluster(opts, args):
+    """Verify the cluster; exit 1 if any ERROR was found."""
+    op = opcodes.OpClusterVerify(
+        verbose=opts.verbose, error_codes=opts.error_codes,
+        debug_simulate_errors=opts.simulate_errors,
+        skip_checks=["nplusone_mem"] if opts.skip_nplusone_mem else [],
+        ignore_errors=list(opts.ignore_errors or []), group_name=opts.nodegroup)
+    result = cli.submit_op_code(op, opts=opts)
+    return constants.EXIT_SUCCESS if result else constants.EXIT_FAILURE
+
+
+def redist_conf(opts, args):
+    cli.submit_or_send(opcodes.OpClusterRedistConf(), opts)
+    return constants.EXIT_SUCCESS
+
+
+def queue_ops(opts, args):
+    """gnt-cluster queue {drain|undrain|info}."""
+    command = args[0]
+    cl = cli.get_client()
+    if command in ("drain", "undrain"):
+        cl.set_queue_drain_flag(command == "drain")
+    elif command == "info":
+        flag = cl.query_config_values(["drain_flag"])[0]
+        sys.stdout.write("The drain flag is %s\n" % ("set" if flag else "unset"))
+    else:
+        raise errors.OpPrereqError("Command must be one of drain, undrain, info; not '%s'"
+                                   % command, errors.ECODE_INVAL)
+    return constants.EXIT_SUCCESS
+
+
+_ARGS_CLUSTER = [cli.ArgSpec("<cluster_name>", 1, 1)]
+_ARGS_QUEUE = [cli.ArgSpec("drain|undrain|info", 1, 1)]
+_ROMAN_OPT = cli.cli_option("--roman", dest="roman_integers", default=False,
+                            action="store_true",
+                            help="Use roman numbers for positive integers (accepted,"
+                            " printed as decimal)")
+
+_INIT_OPTS = [
+    cli.cli_option("-s", "--secondary-ip", dest="secondary_ip", default=None,
+                   metavar="ADDRESS",
+                   help="Specify the secondary ip for this node and the cluster"
+                   " (replication network)"),
+    cli.cli_option("-g", "--vg-name", dest="vg_name", default=None, metavar="VG",
+                   help="Specify the volume group name (cluster-wide) for disk"
+                   " allocation [%s]" % constants.DEFAULT_VG),
+    cli.cli_option("--no-lvm-storage", dest="lvm_storage", default=True,
+                   action="store_false", help="Disable support for lvm based instances"
+                   " (cluster-wide)"),
+    cli.cli_option("--master-netdev", dest="master_netdev", default=None, metavar="NETDEV",
+                   help="Specify the node interface (cluster-wide) on which the master IP"
+                   " address will be added (cluster init default: %s)"
+                   % constants.DEFAULT_BRIDGE),
+    cli.cli_option("--master-netmask", dest="master_netmask", type="int", default=None,
+                   metavar="NETMASK", help="Specify the netmask of the master IP"),
+    cli.cli_option("-b", "--bridge", dest="bridge", default=None, metavar="BRIDGE",
+                   help="Specify the default bridge name (cluster-wide) to connect the"
+                   " instances to [%s]" % constants.DEFAULT_BRIDGE),
+    cli.keyval_option("-N", "--nic-parameters", "--nicparams", dest="nicparams",
+                      help="NIC parameters (e.g. mode=routed,link=100)"),
+    cli.cli_option("--enabled-hypervisors", dest="enabled_hypervisors", default=None,
+                   metavar="HYPERVISORS", help="Comma-separated list of hypervisors"),
+    cli.cli_option("-H", "--hypervisor-parameters", dest="hvparams", type="identkeyval",
+                   action="append", default=[],
+                            help="Hypervisor and hypervisor options, in the format"
+                            " hypervisor:option=value,option=value,..."),
+    cli.keyval_option("-B", "--backend-parameters", dest="beparams",
+                      help="Backend parameters"),
+    cli.keyval_option("--node-parameters", dest="ndparams", help="Node parameters"),
+    cli.cli_option("-D", "--disk-parameters", dest="diskparams", type="identkeyval",
+                   action="append", default=[],
+                            help="Disk template parameters, in the format"
+                            " template:option=value,option=value,..."),
+    cli.cli_option("-m", "--mac-prefix", dest="mac_prefix", default=constants.DEFAULT_MAC_PREFIX,
+                   metavar="PREFIX", help="Specify the mac prefix for the instance IP"
+                   " addresses, in the format XX:XX:XX [%s]" % constants.DEFAULT_MAC_PREFIX),
+    cli.cli_option("--no-etc-hosts", dest="modify_etc_hosts", default=True,
+                   action="store_false", help="Don't modify %s" % "/etc/hosts"),
+    cli.cli_option("--no-ssh-init", dest="modify_ssh_setup", default=True,
+                   action="store_false",
+                   help="Don't initialize SSH keys (the cluster's ssh setup)"),
+    cli.cli_option("--file-storage-dir", dest="file_storage_dir", default=None,
+                   metavar="DIR", help="Specify the default directory (cluster-wide) for"
+                   " storing the file-based disks [%s]" % pathutils.DEFAULT_FILE_STORAGE_DIR),
+    cli.cli_option("--shared-file-storage-dir", dest="shared_file_storage_dir",
+                   default=None, metavar="DIR",
+                   help="Specify the default directory (cluster-wide) for storing the"
+                   " shared file-based disks [%s]"
+                   % pathutils.DEFAULT_SHARED_FILE_STORAGE_DIR),
+    cli.cli_option("--enabled-disk-templates", dest="enabled_disk_templates",
+                   default=None, metavar="TEMPLATES",
+                   help="Comma-separated list of disk templates; the first is the default"),
+    cli.cli_option("-C", "--candidate-pool-size", dest="candidate_pool_size", type="int",
+                   default=constants.DEFAULT_CANDIDATE_POOL_SIZE,
+                   help="Set the candidate pool size"),
+    cli.cli_option("--maintain-node-health", dest="maintain_node_health", default="no",
+                   choices=["yes", "no"], help="Configure the cluster to automatically"
+                   " maintain node health"),
+    cli.cli_option("-I", "--default-iallocator", dest="default_iallocator", default=None,
+                   help="Set the default instance allocator plugin"),
+    cli.cli_option("--drbd-usermode-helper", dest="drbd_helper", default=None,
+                   help="Set the DRBD usermode helper"),
+    cli.cli_option("--prealloc-wipe-disks", dest="prealloc_wipe_disks", default="no",
+                   choices=["yes", "no"], help="Wipe disks prior to instance creation"),
+    cli.cli_option("--primary-ip-version", dest="primary_ip_version", type="int",
+                   default=None, help="Cluster-wide IP version for primary IP"),
+]
+
+_VERIFY_OPTS = [
+    cli.VERBOSE_OPT,
+    cli.cli_option("--error-codes", dest="error_codes", default=False, action="store_true",
+                   help="Enable parseable error messages"),
+    cli.cli_option("--debug-simulate-errors", dest="simulate_errors", default=False,
+                   action="store_true", help="Debugging option that makes the operation"
+                   " treat most runtime checks as failed"),
+    cli.cli_option("--no-nplus1-mem", dest="skip_nplusone_mem", default=False,
+                   action="store_true", help="Skip N+1 memory redundancy tests"),
+    cli.cli_option("--node-group", dest="nodegroup", default=None,
+                   help="Node group (name or uuid)"),
+    cli.cli_option("-I", "--ignore-errors", dest="ignore_errors", default=[],
+                   action="append", metavar="ERROR_CODE",
+                   help="Error code to be ignored (reported as a warning)"),
+    cli.cli_option("--verify-ssh-clutter", dest="verify_clutter", default=False,
+                   action="store_true", help="Verify that Ganeti did not clutter up the"
+                   " 'authorized_keys' file"),
+]
+
+COMMANDS = {
+    "init": (init_cluster, _ARGS_CLUSTER, _INIT_OPTS, "[opts...] <cluster_name>",
+             "Initialises a new cluster configuration"),
+    "destroy": (destroy_cluster, cli.ARGS_NONE, [cli.YES_DOIT_OPT], "",
+                "Destroy cluster"),
+    "info": (show_cluster_config, cli.ARGS_NONE, [_ROMAN_OPT], "[--roman]",
+             "Show cluster configuration"),
+    "verify": (verify_cluster, cli.ARGS_NONE, _VERIFY_OPTS, "",
+               "Forces a verification of the cluster"),
+    "getmaster": (show_master, cli.ARGS_NONE, [], "",
+                  "Display the current master node"),
+    "master-ping": (master_ping, cli.ARGS_NONE, [], "",
+                    "Checks if the master is alive"),
+    "version": (show_version, cli.ARGS_NONE, [], "", "Show the cluster version"),
+    "redist-conf": (redist_conf, cli.ARGS_NONE, cli.SUBMIT_OPTS, "",
+                    "Forces a push of the configuration file and ssconf files to the"
+                    " nodes in the cluster"),
+    "queue": (queue_ops, _ARGS_QUEUE, [], "drain|undrain|info",
+              "Change queue properties"),
+}
+
+
+def main():
+    return cli.generic_main(COMMANDS)

@@ -1,0 +1,116 @@
+"""gnt-debug: debugging commands (delay, locks, submit-job, test-jobqueue)."""
+
+import sys
+
+from ganeti import cli, constants, errors, opcodes, serializer
+
+
+def delay(opts, args):
+    """Sleep for a while, on the master and/or nodes (OP_TEST_DELAY)."""
+    try:
+        duration = float(args[0])
+    except ValueError:
+        raise errors.OpPrereqError("Invalid duration '%s': expected a number of seconds"
+                                   % args[0], errors.ECODE_INVAL)
+    op = opcodes.OpTestDelay(duration=duration, on_master=opts.on_master,
+                             on_nodes=opts.on_nodes or [], repeat=opts.repeat,
+                             interruptible=opts.interruptible, no_locks=opts.no_locks)
+    cli.submit_or_send(op, opts)
+    return constants.EXIT_SUCCESS
+
+
+def submit_job(opts, args):
+    """Submit each FILE (a JSON list of opcode dicts) as one job."""
+    cl = cli.get_client()
+    jobs = []
+    for path in args:
+        try:
+            with open(path) as fd:
+                ops = serializer.load_json(fd.read())
+        except (OSError, ValueError) as err:
+            raise errors.OpPrereqError("Cannot read job file %s: %s" % (path, err),
+                                       errors.ECODE_INVAL)
+        if not isinstance(ops, list):
+            raise errors.OpPrereqError("Job file %s must hold a JSON list of opcodes"
+                                       % path, errors.ECODE_INVAL)
+        ops = [opcodes.OpCode.from_dict(op).to_dict() for op in ops] * opts.rep_op
+        jobs.extend([ops] * opts.rep_job)
+    results = cl.submit_many_jobs(jobs)
+    failed = False
+    for ok, value in results:
+        if ok:
+            if opts.verbose:
+                sys.stdout.write("Job ID: %s\n" % value)
+            if not opts.each:
+                continue
+            cli.poll_job(value, cl=cl)
+        else:
+            failed = True
+            sys.stderr.write("Failed to submit job: %s\n" % value)
+    if not opts.verbose and not opts.each:
+        ids = [str(v) for ok, v in results if ok]
+        sys.stdout.write("Submitted jobs %s\n" % ", ".join(ids))
+    return constants.EXIT_FAILURE if failed else constants.EXIT_SUCCESS
+
+
+def test_jobqueue(opts, args):
+    """Run OP_TEST_JQUEUE: log messages, optionally fail."""
+    op = opcodes.OpTestJqueue(log_messages=["Hello from the job queue test"],
+                              fail=opts.fail)
+    cli.submit_or_send(op, opts)
+    return constants.EXIT_SUCCESS
+
+
+def list_locks(opts, args):
+    """Show the master daemon's locks (gnt-debug locks)."""
+    fields = cli.parse_fields(opts.output, ["name", "mode", "owner", "pending"])
+    return cli.generic_list("lock", fields, [], None, opts.separator,
+                            not opts.no_headers, verbose=opts.verbose)
+
+
+_DELAY_OPTS = [
+    cli.cli_option("--no-master", dest="on_master", default=True, action="store_false",
+                   help="Do not sleep in the master code"),
+    cli.cli_option("-n", "--node", dest="on_nodes", default=[], action="append",
+                   help="Select nodes to sleep on"),
+    cli.cli_option("-r", "--repeat", type="int", default=0, dest="repeat",
+                   help="Number of times to repeat the sleep"),
+    cli.cli_option("-i", "--interruptible", default=False, dest="interruptible",
+                   action="store_true",
+                   help="Allows the opcode to be interrupted by using a domain socket"),
+    cli.cli_option("--no-locks", default=False, dest="no_locks", action="store_true",
+                   help="Don't take locks while doing the delay"),
+    cli.cli_option("--on-master", dest="on_master", action="store_true",
+                   help="Sleep on the master (the default)"),
+    cli.cli_option("--on-nodes", dest="on_nodes", action="append",
+                   help="Sleep on this node as well (may be repeated)"),
+]
+
+COMMANDS = {
+    "delay": (delay, [cli.ArgSpec("<duration>", 1, 1)], _DELAY_OPTS + cli.SUBMIT_OPTS + [cli.DRY_RUN_OPT,
+                                                                    cli.PRIORITY_OPT],
+              "[opts...] <duration>", "Executes a TestDelay OpCode"),
+    "submit-job": (submit_job, [cli.ArgSpec("<op_list_file>", 1, None)], [
+        cli.VERBOSE_OPT,
+        cli.cli_option("--op-repeat", type="int", default=1, dest="rep_op",
+                       help="Repeat the opcode sequence this number of times"),
+        cli.cli_option("--job-repeat", type="int", default=1, dest="rep_job",
+                       help="Repeat the job this number of times"),
+        cli.cli_option("--timing-stats", default=False, action="store_true",
+                       dest="timing_stats", help="Show timing statistics"),
+        cli.cli_option("--each", default=False, action="store_true", dest="each",
+                       help="Submit each job separately and wait for it"),
+    ], "<op_list_file...>", "Submits jobs built from json files containing a list of"
+        " serialized opcodes"),
+    "test-jobqueue": (test_jobqueue, cli.ARGS_NONE, [
+        cli.cli_option("--fail", default=False, action="store_true", dest="fail",
+                       help="Make the opcode fail")] + cli.SUBMIT_OPTS,
+        "", "Test a few aspects of the job queue"),
+    "locks": (list_locks, cli.ARGS_NONE, [cli.NOHDR_OPT, cli.SEP_OPT, cli.FIELDS_OPT,
+                                          cli.VERBOSE_OPT],
+              "[--interval N]", "Show a list of locks in the master daemon"),
+}
+
+
+def main():
+    return cli.generic_main(COMMANDS)

@@ -1,0 +1,294 @@
+"""gnt-job: list, inspect, follow, cancel and archive jobs."""
+
+import sys
+import time
+
+from ganeti import cli, constants, errors, serializer
+from ganeti.utils import text
+
+_LIST_DEF_FIELDS = ["id", "status", "summary"]
+_ARGS_JOBS = [cli.ArgSpec("<job-id>")]
+_ARGS_JOBS_ONE_OR_MORE = [cli.ArgSpec("<job-id>", 1, None)]
+_ARGS_ONE_JOB = [cli.ArgSpec("<job-id>", 1, 1)]
+_ARGS_AGE = [cli.ArgSpec("<age>", 1, 1)]
+
+_STATUS_FILTERS = {
+    "pending": list(constants.JOBS_PENDING),
+    "running": [constants.JOB_STATUS_RUNNING],
+    "error": [constants.JOB_STATUS_ERROR],
+    "finished": list(constants.JOBS_FINALIZED),
+    "queued": [constants.JOB_STATUS_QUEUED],
+    "waiting": [constants.JOB_STATUS_WAITING],
+}
+
+
+def _parse_job_ids(args):
+    ids = []
+    for arg in args:
+        try:
+            ids.append(int(arg))
+        except ValueError:
+            raise errors.OpPrereqError("Invalid job ID '%s': job IDs are numbers" % arg,
+                                       errors.ECODE_INVAL)
+    return ids
+
+
+def _status_filter(opts):
+    statuses = _STATUS_FILTERS.get(getattr(opts, "status_filter", None) or "")
+    if not statuses:
+        return None
+    return ["|"] + [["==", "status", s] for s in sorted(statuses)]
+
+
+def list_jobs(opts, args):
+    """List jobs with the selected fields (default: ID Status Summary)."""
+    fields = cli.parse_fields(opts.output, _LIST_DEF_FIELDS)
+    ids = _parse_job_ids(args) if not opts.filter else []
+    qfilter = _status_filter(opts)
+    if ids:
+        idf = ["|"] + [["==", "id", i] for i in ids]
+        qfilter = ["&", qfilter, idf] if qfilter else idf
+    if opts.filter:
+        from ganeti import qlang
+        textf = qlang.parse_filter(" ".join(args))
+        qfilter = ["&", qfilter, textf] if qfilter else textf
+    if opts.archived and "archived" not in fields:
+        fields.append("archived")
+    return cli.generic_list("job", fields, [], opts.units, opts.separator,
+                            not opts.no_headers, verbose=opts.verbose, qfilter=qfilter,
+                            namefield="id")
+
+
+def list_fields(opts, args):
+    return cli.generic_list_fields("job", args, opts.separator, not opts.no_headers)
+
+
+def _fmt_ts(ts):
+    if not ts:
+        return "N/A"
+    sec, usec = ts
+    return "%s.%06d" % (time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(sec)), usec)
+
+
+def _ts_float(ts):
+    return ts[0] + ts[1] / 1e6 if ts else None
+
+
+def _fmt_value(value):
+    if isinstance(value, str):
+        return value
+    return serializer.dump_json(value)
+
+
+def show_jobs(opts, args):
+    """Print everything about the given jobs."""
+    fields = ["id", "ops", "status", "summary", "opstatus", "opresult", "oplog",
+              "opstart", "opexec", "opend", "received_ts", "start_ts", "end_ts"]
+    ids = _parse_job_ids(args)
+    result = cli.get_client().query_jobs(ids, fields)
+    out = []
+    rc = constants.EXIT_SUCCESS
+    for job_id, row in zip(ids, result):
+        if row is None:
+            out.append("Job ID: %s not found" % job_id)
+            rc = constants.EXIT_FAILURE
+            continue
+        (jid, ops, status, _, opstatus, opresult, oplog, opstart, opexec, opend,
+         recv_ts, start_ts, end_ts) = row
+        out.append("- Job ID: %s" % jid)
+        out.append("  Status: %s" % status)
+        out.append("  Received:         %s" % _fmt_ts(recv_ts))
+        if start_ts:
+            out.append("  Processing start: %s (delta %.6fs)"
+                       % (_fmt_ts(start_ts), _ts_float(start_ts) - _ts_float(recv_ts)))
+        else:
+            out.append("  Processing start: unknown (not started)")
+        if end_ts:
+            base = start_ts or recv_ts
+            out.append("  Processing end:   %s (delta %.6fs)"
+                       % (_fmt_ts(end_ts), _ts_float(end_ts) - _ts_float(base)))
+            out.append("  Total processing time: %.6f seconds"
+                       % (_ts_float(end_ts) - _ts_float(recv_ts)))
+        else:
+            out.append("  Processing end:   unknown (not finished)")
+            out.append("  Total processing time: N/A")
+        out.append("  Opcodes:")
+        for op, st, res, log, ostart, oexec, oend in zip(ops, opstatus, opresult, oplog,
+                                                          opstart, opexec, opend):
+            out.append("    - Opcode: %s" % op.get("OP_ID"))
+            out.append("      Status: %s" % st)
+            out.append("      Processing start: %s" % _fmt_ts(ostart))
+            out.append("      Execution start:  %s" % _fmt_ts(oexec))
+            out.append("      Processing end:   %s" % _fmt_ts(oend))
+            out.append("      Input fields:")
+            for key in sorted(op):
+                if key == "OP_ID":
+                    continue
+                out.append("        %s: %s" % (key, _fmt_value(op[key])))
+            if res is None:
+                out.append("      No output data")
+            else:
+                out.append("      Result:")
+                out.append("        %s" % _fmt_value(res))
+            out.append("      Execution log:")
+            for serial, ts, ltype, msg in log:
+                out.append("        - %s:%s:%s %s" % (serial, _fmt_ts(ts), ltype,
+                                                      cli.format_log_message(ltype, msg)))
+    sys.stdout.write("\n".join(out) + "\n")
+    return rc
+
+
+def watch_job(opts, args):
+    """Follow a job's log until it ends; the exit code tells how it ended."""
+    job_id = _parse_job_ids(args)[0]
+    cl = cli.get_client()
+    row = cl.query_jobs([job_id], ["status"])[0]
+    if row is None:
+        raise errors.OpPrereqError("Job %s not found" % job_id, errors.ECODE_NOENT)
+    sys.stdout.write("Output from job %s follows\n" % job_id)
+    sys.stdout.write("------------------------\n")
+    try:
+        cli.poll_job(job_id, cl=cl)
+    except errors.GenericError as err:
+        code, msg = cli.format_error(err)
+        cli.to_stderr(msg)
+        return code
+    return constants.EXIT_SUCCESS
+
+
+def wait_job(opts, args):
+    job_id = _parse_job_ids(args)[0]
+    try:
+        cli.poll_job(job_id, feedback_fn=lambda *a: None)
+    except errors.GenericError:
+        return constants.EXIT_FAILURE
+    return constants.EXIT_SUCCESS
+
+
+def _select_jobs(opts, args, cl):
+    if args:
+        if any(getattr(opts, s, False) for s in ("pending", "queued", "waiting")):
+            raise errors.OpPrereqError("Give either job IDs or a status selection, not"
+                                       " both", errors.ECODE_INVAL)
+        return _parse_job_ids(args)
+    statuses = set()
+    if getattr(opts, "pending", False):
+        statuses |= constants.JOBS_PENDING - set([constants.JOB_STATUS_CANCELING])
+    if getattr(opts, "queued", False):
+        statuses.add(constants.JOB_STATUS_QUEUED)
+    if getattr(opts, "waiting", False):
+        statuses.add(constants.JOB_STATUS_WAITING)
+    if not statuses:
+        raise errors.OpPrereqError("No job IDs given and no status selection"
+                                   " (--pending, --queued, --waiting)", errors.ECODE_INVAL)
+    rows = cl.query_jobs(None, ["id", "status"])
+    return [r[0] for r in rows if r and r[1] in statuses]
+
+
+def cancel_jobs(opts, args):
+    """Cancel queued or waiting jobs."""
+    cl = cli.get_client()
+    ids = _select_jobs(opts, args, cl)
+    if not args and ids and not opts.force:
+        if not cli.ask_user("Cancel %d job(s): %s?" % (len(ids), ", ".join(map(str, ids)))):
+            return constants.EXIT_CONFIRMATION
+    rc = constants.EXIT_SUCCESS
+    for job_id in ids:
+        ok, msg = cl.cancel_job(job_id, bool(getattr(opts, "kill", False)))
+        if not ok:
+            rc = constants.EXIT_FAILURE
+        sys.stdout.write("%s\n" % msg)
+    return rc
+
+
+def archive_jobs(opts, args):
+    """Move finished jobs to the archive."""
+    cl = cli.get_client()
+    rc = constants.EXIT_SUCCESS
+    for job_id in _parse_job_ids(args):
+        if not cl.archive_job(job_id):
+            sys.stderr.write("Failed to archive job %s (not finished or unknown)\n" % job_id)
+            rc = constants.EXIT_FAILURE
+    return rc
+
+
+def auto_archive_jobs(opts, args):
+    """Archive finished jobs older than AGE (s/m/h/d/w suffix) or 'all'."""
+    age = args[0]
+    if age == "all":
+        seconds = -1
+    else:
+        seconds = text.parse_time_spec(age)
+    archived, left = cli.get_client().auto_archive_jobs(seconds, 60)
+    sys.stdout.write("Archived %s jobs, %s unchecked left\n" % (archived, left))
+    return constants.EXIT_SUCCESS
+
+
+def change_priority(opts, args):
+    cl = cli.get_client()
+    ids = _select_jobs(opts, args, cl)
+    prio = opts.priority
+    if prio is None:
+        raise errors.OpPrereqError("Missing --priority", errors.ECODE_INVAL)
+    rc = constants.EXIT_SUCCESS
+    for job_id in ids:
+        ok, msg = cl.change_job_priority(job_id, prio)
+        if not ok:
+            rc = constants.EXIT_FAILURE
+        sys.stdout.write("%s\n" % msg)
+    return rc
+
+
+def _status_opt(flag, value, text):
+    return cli.cli_option(flag, dest="status_filter", action="store_const", const=value,
+                          help=text)
+
+
+_SELECT_OPTS = [
+    cli.cli_option("--pending", dest="pending", action="store_true", default=False,
+                   help="Select all pending jobs (queued or waiting)"),
+    cli.cli_option("--queued", dest="queued", action="store_true", default=False,
+                   help="Select all queued jobs"),
+    cli.cli_option("--waiting", dest="waiting", action="store_true", default=False,
+                   help="Select all waiting jobs"),
+]
+
+COMMANDS = {
+    "list": (list_jobs, _ARGS_JOBS, [
+        cli.NOHDR_OPT, cli.SEP_OPT, cli.FIELDS_OPT, cli.VERBOSE_OPT, cli.UNITS_OPT,
+        cli.FILTER_OPT,
+        cli.cli_option("--archived", dest="archived", action="store_true", default=False,
+                       help="Include archived jobs in the list"),
+        _status_opt("--pending", "pending", "Show only pending jobs"),
+        _status_opt("--running", "running", "Show only running jobs"),
+        _status_opt("--error", "error", "Show only failed jobs"),
+        _status_opt("--finished", "finished", "Show only finished jobs"),
+    ], "[job_id...]", "Lists the jobs and their status. The available fields can be"
+        " shown using the \"list-fields\" command (see the man page for details). The"
+        " default field list is (in order): %s." % ", ".join(_LIST_DEF_FIELDS)),
+    "list-fields": (list_fields, [cli.ArgSpec("<field>")], [cli.NOHDR_OPT, cli.SEP_OPT],
+                    "[fields...]", "Lists all available fields for jobs"),
+    "info": (show_jobs, _ARGS_JOBS_ONE_OR_MORE, [], "<job-id> [<job-id> ...]",
+             "Show detailed information about the specified jobs"),
+    "watch": (watch_job, _ARGS_ONE_JOB, [], "<job-id>",
+              "Follows a job and prints its output as it arrives"),
+    "wait": (wait_job, _ARGS_ONE_JOB, [], "<job-id>", "Wait for a job to finish"),
+    "cancel": (cancel_jobs, _ARGS_JOBS, [cli.FORCE_OPT] + _SELECT_OPTS + [
+        cli.cli_option("--kill", dest="kill", action="store_true", default=False,
+                       help="Kill running jobs too (not supported: running jobs finish)")],
+        "{[--force] {--pending | --queued | --waiting} | <job-id> [<job-id> ...]}",
+        "Cancel jobs"),
+    "archive": (archive_jobs, _ARGS_JOBS_ONE_OR_MORE, [], "<job-id> [<job-id> ...]",
+                "Archive specified jobs"),
+    "autoarchive": (auto_archive_jobs, _ARGS_AGE, [], "<age>",
+                    "Auto archive jobs older than the given age (e.g. 6h, 2d, or 'all')"),
+    "change-priority": (change_priority, _ARGS_JOBS, [cli.FORCE_OPT, cli.PRIORITY_OPT]
+                        + _SELECT_OPTS,
+                        "--priority <priority> {[--force] {--pending | --queued |"
+                        " --waiting} | <job-id> [<job-id> ...]}",
+                        "Change the priority of jobs"),
+}
+
+
+def main():
+    return cli.generic_main(COMMANDS)

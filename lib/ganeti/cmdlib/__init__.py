@@ -1,0 +1,26 @@
+"""Logical units, one module per object; ``get_lu_class`` maps opcodes to LUs."""
+
+from ganeti import errors
+
+
+def _lu_modules():
+    from ganeti.cmdlib import cluster, node, query, test
+    return [cluster, node, query, test]
+
+
+_LU_CACHE = {}
+
+
+def get_lu_class(op):
+    """The LU class for an opcode: OpFooBar -> LUFooBar."""
+    name = "LU" + type(op).__name__[2:]
+    cls = _LU_CACHE.get(name)
+    if cls is None:
+        for module in _lu_modules():
+            cls = getattr(module, name, None)
+            if cls is not None:
+                break
+        if cls is None:
+            raise errors.OpCodeUnknown("No logical unit for opcode %s" % op.OP_ID)
+        _LU_CACHE[name] = cls
+    return cls

@@ -1,0 +1,75 @@
+"""Base classes of the logical units (LUs): one LU class per opcode."""
+
+from ganeti import errors, locking
+
+
+class LogicalUnit:
+    """An operation on the cluster; subclasses implement the stages.
+
+    HPATH/HTYPE name the hooks (None: no hooks); REQ_BGL: take the Big Ganeti
+    Lock exclusively (cluster-wide operations) instead of shared.
+    """
+
+    HPATH = None
+    HTYPE = None
+    REQ_BGL = True
+
+    def __init__(self, processor, op, context, feedback_fn):
+        self.proc = processor
+        self.op = op
+        self.context = context
+        self.cfg = context.cfg
+        self.rpc = context.rpc
+        self.glm = context.glm
+        self.feedback_fn = feedback_fn
+        self.needed_locks = {}
+        self.share_locks = dict.fromkeys(locking.LEVELS, 0)
+        self.hooks_master = None
+        self.check_arguments()
+
+    def check_arguments(self):
+        """Check the opcode's parameters beyond their types (no config access)."""
+
+    def expand_names(self):
+        """Resolve short names and fill self.needed_locks {level: names|ALL_SET}."""
+
+    def declare_locks(self, level):
+        """Compute the locks of ``level`` from those already held."""
+
+    def check_prereq(self):
+        """Check everything needed for exec; raise OpPrereqError, change nothing."""
+
+    def build_hooks_env(self):
+        return {}
+
+    def build_hooks_post_env(self):
+        return None
+
+    def build_hooks_nodes(self):
+        return [], []
+
+    def exec(self, feedback_fn):
+        raise NotImplementedError
+
+    # feedback helpers with Ganeti's prefixes
+    def log_info(self, message, *args):
+        self.feedback_fn(" - INFO: " + (message % args if args else message))
+
+    def log_warning(self, message, *args):
+        self.feedback_fn(" - WARNING: " + (message % args if args else message))
+
+    def log_step(self, message):
+        self.feedback_fn("* " + message)
+
+
+class NoHooksLU(LogicalUnit):
+    HPATH = None
+    HTYPE = None
+
+
+def expand_node_name(cfg, name):
+    """The full name of a node given a full or short name; OpPrereqError if unknown."""
+    full = cfg.expand_node_name(name)
+    if full is None:
+        raise errors.OpPrereqError("Node '%s' not known" % name, errors.ECODE_NOENT)
+    return full

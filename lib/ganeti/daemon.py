@@ -1,0 +1,297 @@
+"""Shared plumbing of the daemons: options, detaching, logging, signals, pid file.
+
+Start-up sequence of ``run_daemon``:
+  1. refuse to start if the pid file names a live process;
+  2. ``prepare_fn(options)`` in the foreground (errors: "<daemon>: <msg>", exit 1);
+  3. unless -f: double fork + setsid; the original process waits on a pipe and
+     exits 0 only once the daemon called ``ready()`` (exit 1 with the
+     daemon's error if it dies first);
+  4. ``exec_fn(options, ready, stop_event)`` runs the daemon: it must call
+     ``ready()`` once it serves, then return soon after ``stop_event`` (a
+     threading.Event) is set, which SIGTERM/SIGINT do; any thread may set it
+     too. A non-None result of prepare_fn is available as ``options.prepared``.
+"""
+
+import logging
+import logging.handlers
+import optparse
+import os
+import select
+import signal
+import sys
+import threading
+import traceback
+
+from ganeti import constants, errors, pathutils
+from ganeti.utils import io, process
+
+READY_TIMEOUT = 300.0          # the starting process gives up waiting after this
+_READY_BYTE = b"\x00"
+_LOG_FORMAT = "%(asctime)s: %(name)s pid=%(process)d %(levelname)s %(message)s"
+
+# bumped by SIGHUP; file handlers reopen their file when they see a new value
+_log_generation = [0]
+
+
+def build_option_parser(daemon_name, usage=None, default_port=None):
+    """The common daemon options: -f, -d, -b, -p, --syslog."""
+    parser = optparse.OptionParser(
+        usage=usage or "%prog [-f] [-d] [-b ADDRESS] [-p PORT]",
+        version="%%prog (%s) %s" % (constants.VCS_VERSION, constants.RELEASE_VERSION),
+        prog=daemon_name)
+    parser.add_option("-f", "--foreground", dest="foreground", action="store_true",
+                      default=False, help="Don't detach from the current terminal")
+    parser.add_option("-d", "--debug", dest="debug", action="store_true",
+                      default=False, help="Enable debug messages")
+    parser.add_option("-b", "--bind", dest="bind_address", default=None,
+                      metavar="ADDRESS", help="Bind address")
+    parser.add_option("-p", "--port", dest="port", type="int", default=default_port,
+                      metavar="PORT", help="Network port (default: %s)" % default_port)
+    parser.add_option("--syslog", dest="syslog", default="no",
+                      choices=["yes", "no", "only"],
+                      help="Log to syslog too (yes), not (no), or only (only)")
+    parser.add_option("--no-ssl", dest="ssl", action="store_false", default=True,
+                      help=optparse.SUPPRESS_HELP)
+    return parser
+
+
+def error_text(err):
+    """A readable message for an exception (our errors carry it in args)."""
+    if isinstance(err, errors.ResolverError) and len(err.args) == 3:
+        return str(err.args[2])
+    if isinstance(err, errors.X509CertError) and len(err.args) == 2:
+        return "%s: %s" % (err.args[0], err.args[1])
+    if isinstance(err, errors.GenericError) and err.args:
+        return str(err.args[0])
+    if isinstance(err, OSError) and err.strerror:
+        return "%s%s" % (err.strerror, (": %s" % err.filename) if err.filename else "")
+    return str(err) or err.__class__.__name__
+
+
+class _ReopenableFileHandler(logging.FileHandler):
+    """A file handler that reopens its file after SIGHUP (log rotation)."""
+
+    def __init__(self, filename, redirect_std=False):
+        self._gen = _log_generation[0]
+        self._redirect_std = redirect_std
+        logging.FileHandler.__init__(self, filename, encoding="utf-8")
+        if redirect_std:
+            self._dup_std()
+
+    def _dup_std(self):
+        self.stream.flush()
+        os.dup2(self.stream.fileno(), 1)
+        os.dup2(self.stream.fileno(), 2)
+
+    def emit(self, record):
+        if self._gen != _log_generation[0]:
+            self._gen = _log_generation[0]
+            if self.stream is not None:
+                self.stream.close()
+            self.stream = self._open()
+            if self._redirect_std:
+                self._dup_std()
+        logging.FileHandler.emit(self, record)
+
+
+def setup_logging(daemon_name, debug=False, foreground=False, syslog="no",
+                  log_file=None):
+    """Log to the daemon's log file (and stderr with -f, syslog with --syslog)."""
+    root = logging.getLogger("")
+    for handler in list(root.handlers):
+        root.removeHandler(handler)
+        handler.close()
+    root.setLevel(logging.DEBUG if debug else logging.INFO)
+    fmt = logging.Formatter(_LOG_FORMAT.replace("%(name)s", daemon_name))
+    if syslog != "only":
+        log_file = log_file or pathutils.daemon_log_file(daemon_name)
+        os.makedirs(os.path.dirname(log_file), exist_ok=True)
+        handler = _ReopenableFileHandler(log_file, redirect_std=not foreground)
+        handler.setFormatter(fmt)
+        root.addHandler(handler)
+    if syslog in ("yes", "only") and os.path.exists("/dev/log"):
+        try:
+            handler = logging.handlers.SysLogHandler(address="/dev/log")
+            handler.setFormatter(logging.Formatter(daemon_name + "[%(process)d]: "
+                                                   "%(levelname)s %(message)s"))
+            root.addHandler(handler)
+        except OSError:
+            pass
+    if foreground:
+        handler = logging.StreamHandler(sys.stderr)
+        handler.setFormatter(fmt)
+        root.addHandler(handler)
+
+
+class _Control:
+    """Readiness pipe to the starting process and the stop machinery.
+
+    Signal handlers only write a byte to a pipe; a watcher thread turns that
+    into ``stop_event.set()``, so no lock is ever taken in a signal handler.
+    """
+
+    def __init__(self, ready_fd=None):
+        self._ready_fd = ready_fd
+        self._wake_r, self._wake_w = os.pipe()
+        os.set_blocking(self._wake_w, False)
+        self.stop_event = threading.Event()
+        self._watcher = threading.Thread(target=self._watch, name="stop-watcher",
+                                         daemon=True)
+        self._watcher.start()
+
+    def _watch(self):
+        while True:
+            try:
+                data = os.read(self._wake_r, 64)
+            except InterruptedError:
+                continue
+            if not data:
+                return
+            self.stop_event.set()
+
+    def ready(self):
+        """Tell the starting process that the daemon is up (call once listening)."""
+        if self._ready_fd is not None:
+            try:
+                os.write(self._ready_fd, _READY_BYTE)
+            except OSError:
+                pass
+            os.close(self._ready_fd)
+            self._ready_fd = None
+        logging.info("Daemon ready")
+
+    def report_failure(self, message):
+        """Send a start-up error to the waiting parent (no-op once ready)."""
+        if self._ready_fd is not None:
+            try:
+                os.write(self._ready_fd, message.encode("utf-8", "replace") or b"?")
+            except OSError:
+                pass
+            os.close(self._ready_fd)
+            self._ready_fd = None
+
+    def request_stop(self):
+        """Ask the daemon to stop; safe in signal handlers."""
+        try:
+            os.write(self._wake_w, b"s")
+        except OSError:
+            pass
+
+
+def _check_pid_file(daemon_name, pid_file):
+    pid = process.read_pid_file(pid_file)
+    if pid and pid != os.getpid() and process.is_process_alive(pid):
+        raise errors.GenericError("already running with pid %d (pid file %s)"
+                                  % (pid, pid_file))
+
+
+def _wait_for_child(daemon_name, read_fd, log_file):
+    """In the original process: exit 0 when the daemon is ready, else 1."""
+    data = b""
+    remaining = READY_TIMEOUT
+    while True:
+        try:
+            readable, _, _ = select.select([read_fd], [], [], remaining)
+        except InterruptedError:
+            continue
+        if not readable:
+            sys.stderr.write("%s: the daemon did not become ready within %ds\n"
+                             % (daemon_name, READY_TIMEOUT))
+            os._exit(constants.EXIT_FAILURE)
+        chunk = os.read(read_fd, 65536)
+        if not chunk:
+            break
+        data += chunk
+        if data == _READY_BYTE:
+            os._exit(constants.EXIT_SUCCESS)
+    if data.startswith(_READY_BYTE):
+        os._exit(constants.EXIT_SUCCESS)
+    msg = data.decode("utf-8", "replace").strip()
+    if not msg:
+        msg = "the daemon exited during start-up (see %s)" % log_file
+    sys.stderr.write("%s: %s\n" % (daemon_name, msg))
+    os._exit(constants.EXIT_FAILURE)
+
+
+def _detach(daemon_name, log_file):
+    """Double fork; returns the write end of the readiness pipe in the daemon."""
+    read_fd, write_fd = os.pipe()
+    sys.stdout.flush()
+    sys.stderr.flush()
+    if os.fork() != 0:
+        os.close(write_fd)
+        _wait_for_child(daemon_name, read_fd, log_file)
+    os.close(read_fd)
+    os.setsid()
+    if os.fork() != 0:
+        os._exit(0)
+    os.chdir("/")
+    os.umask(0o077)
+    null = os.open(os.devnull, os.O_RDWR)
+    os.dup2(null, 0)
+    os.makedirs(os.path.dirname(log_file), exist_ok=True)
+    out = os.open(log_file, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
+    os.dup2(out, 1)
+    os.dup2(out, 2)
+    os.close(out)
+    if null > 2:
+        os.close(null)
+    return write_fd
+
+
+def _install_signals(ctl):
+    def _stop(signum, _frame):
+        ctl.request_stop()
+
+    def _hup(_signum, _frame):
+        _log_generation[0] += 1
+
+    signal.signal(signal.SIGTERM, _stop)
+    signal.signal(signal.SIGINT, _stop)
+    signal.signal(signal.SIGHUP, _hup)
+
+
+def run_daemon(daemon_name, options, prepare_fn, exec_fn):
+    """Run a daemon (see the module docstring); never returns (exits)."""
+    pid_file = pathutils.daemon_pid_file(daemon_name)
+    log_file = pathutils.daemon_log_file(daemon_name)
+    try:
+        _check_pid_file(daemon_name, pid_file)
+        prepared = prepare_fn(options) if prepare_fn else None
+    except (errors.GenericError, OSError, ValueError) as err:
+        sys.stderr.write("%s: %s\n" % (daemon_name, error_text(err)))
+        sys.exit(constants.EXIT_FAILURE)
+    ready_fd = None if options.foreground else _detach(daemon_name, log_file)
+    ctl = _Control(ready_fd)
+    code = constants.EXIT_FAILURE
+    wrote_pid = False
+    try:
+        setup_logging(daemon_name, debug=options.debug, foreground=options.foreground,
+                      syslog=getattr(options, "syslog", "no"), log_file=log_file)
+        _check_pid_file(daemon_name, pid_file)
+        io.write_pid_file(pid_file)
+        wrote_pid = True
+        _install_signals(ctl)
+        logging.info("%s daemon starting (version %s)", daemon_name,
+                     constants.RELEASE_VERSION)
+        if prepared is not None:
+            options.prepared = prepared
+        exec_fn(options, ctl.ready, ctl.stop_event)
+        code = constants.EXIT_SUCCESS
+        logging.info("%s daemon stopped", daemon_name)
+    except SystemExit as err:
+        code = err.code if isinstance(err.code, int) else constants.EXIT_FAILURE
+        ctl.report_failure("exited with code %s" % code)
+    except BaseException as err:  # pylint: disable=broad-except
+        msg = error_text(err)
+        logging.error("%s: fatal error: %s\n%s", daemon_name, msg, traceback.format_exc())
+        ctl.report_failure(msg)
+        if options.foreground:
+            sys.stderr.write("%s: %s\n" % (daemon_name, msg))
+    finally:
+        if wrote_pid and process.read_pid_file(pid_file) == os.getpid():
+            io.remove_file(pid_file)
+        logging.shutdown()
+    if options.foreground:
+        sys.exit(code)
+    os._exit(code)

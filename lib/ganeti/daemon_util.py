@@ -1,0 +1,133 @@
+"""Starting, stopping and checking the daemons of this node.
+
+Used by bootstrap (cluster init/destroy), master failover, the watcher and the
+``daemon-util`` tool behind the init script, so there is one way to do it.
+A daemon detaches by itself and returns only once it is ready; its pid file
+(pathutils.daemon_pid_file) is the record of the running process.
+"""
+
+import os
+import signal
+import sys
+import time
+
+from ganeti import constants, errors, pathutils
+from ganeti.utils import net, process
+
+MASTER_DAEMONS = [constants.MASTERD]
+NODE_DAEMONS = [constants.NODED]
+STOP_TIMEOUT = 30.0
+
+
+def daemon_pid(name):
+    """PID of the running daemon ``name``, or 0 if it is not running."""
+    pid = process.read_pid_file(pathutils.daemon_pid_file(name))
+    if not pid or not process.is_process_alive(pid):
+        return 0
+    try:
+        with open("/proc/%d/cmdline" % pid, "rb") as fd:
+            cmdline = fd.read().replace(b"\0", b" ").decode("utf-8", "replace")
+    except OSError:
+        return 0
+    return pid if name in cmdline else 0
+
+
+def start_daemon(name, args=()):
+    """Start ``name`` unless it runs already; raises CommandError on failure."""
+    if daemon_pid(name):
+        return
+    path = os.path.join(pathutils.DAEMONS_DIR, name)
+    result = process.run_cmd([path] + list(args), timeout=120)
+    if result.failed:
+        raise errors.CommandError("Could not start %s: %s" % (name, result.describe()))
+
+
+def stop_daemon(name, timeout=STOP_TIMEOUT):
+    """Stop ``name`` (SIGTERM, then SIGKILL after ``timeout``); True if it ran."""
+    pid = daemon_pid(name)
+    if not pid:
+        return False
+    os.kill(pid, signal.SIGTERM)
+    end = time.time() + timeout
+    while time.time() < end:
+        if not process.is_process_alive(pid):
+            return True
+        time.sleep(0.05)
+    try:
+        os.kill(pid, signal.SIGKILL)
+    except ProcessLookupError:
+        pass
+    return True
+
+
+def is_master():
+    """Whether ssconf names this node as the master."""
+    try:
+        with open(pathutils.ssconf_file(constants.SS_MASTER_NODE)) as fd:
+            return fd.read().strip() == net.get_hostname()
+    except OSError:
+        return False
+
+
+def daemons_for_this_node():
+    return NODE_DAEMONS + (MASTER_DAEMONS if is_master() else [])
+
+
+def start_all():
+    for name in daemons_for_this_node():
+        start_daemon(name, _extra_args(name))
+
+
+def stop_all():
+    for name in reversed(NODE_DAEMONS + MASTER_DAEMONS):
+        stop_daemon(name)
+
+
+def _extra_args(name):
+    # e.g. NODED_ARGS="-b 127.0.1.1" from /etc/default/ganeti, read by the init script
+    key = name.replace("ganeti-", "").upper() + "_ARGS"
+    return os.environ.get(key, "").split()
+
+
+def main(argv=None):
+    """daemon-util start|stop|check|restart DAEMON | start-all | stop-all | is-master"""
+    argv = list(sys.argv[1:] if argv is None else argv)
+    usage = ("Usage: daemon-util {start|stop|check|restart} DAEMON\n"
+             "       daemon-util {start-all|stop-all|check-all|is-master}\n")
+    if not argv or argv[0] in ("-h", "--help"):
+        sys.stdout.write(usage)
+        return 0 if argv else 1
+    cmd, rest = argv[0], argv[1:]
+    known = NODE_DAEMONS + MASTER_DAEMONS
+    try:
+        if cmd in ("start", "stop", "check", "restart"):
+            if len(rest) < 1 or rest[0] not in known:
+                sys.stderr.write("Unknown daemon %r; known: %s\n" % (
+                    rest[0] if rest else "", ", ".join(known)))
+                return 1
+            name, args = rest[0], rest[1:] or _extra_args(rest[0])
+            if cmd in ("stop", "restart"):
+                stop_daemon(name)
+            if cmd in ("start", "restart"):
+                start_daemon(name, args)
+            if cmd == "check":
+                return 0 if daemon_pid(name) else 1
+            return 0
+        if cmd == "start-all":
+            start_all()
+            return 0
+        if cmd == "stop-all":
+            stop_all()
+            return 0
+        if cmd == "check-all":
+            missing = [n for n in daemons_for_this_node() if not daemon_pid(n)]
+            for name in missing:
+                sys.stderr.write("%s is not running\n" % name)
+            return 1 if missing else 0
+        if cmd == "is-master":
+            return 0 if is_master() else 1
+    except errors.GenericError as err:
+        sys.stderr.write("daemon-util: %s\n" % err)
+        return 1
+    sys.stderr.write(usage)
+    return 1

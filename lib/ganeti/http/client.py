@@ -1,0 +1,177 @@
+"""HTTPS client with a pool of persistent, mutually authenticated connections.
+
+Connections are kept per (host, port) and reused (HTTP/1.1 keep-alive). The
+server must present the cluster certificate; the client presents it too.
+"""
+
+import http.client
+import logging
+import os
+import socket
+import ssl
+import threading
+
+from ganeti import constants, serializer
+from ganeti import http as ghttp
+
+MAX_IDLE_PER_HOST = 8
+# errors on a reused connection meaning the server closed it while idle
+_STALE_ERRORS = (http.client.RemoteDisconnected, BrokenPipeError,
+                 ConnectionResetError, ConnectionAbortedError, ssl.SSLEOFError)
+
+
+class _Conn:
+    """One TLS connection to a node."""
+
+    def __init__(self, host, port, context, identity, connect_timeout):
+        self.conn = http.client.HTTPSConnection(host, port, context=context,
+                                                timeout=connect_timeout)
+        self.used = False
+        try:
+            self.conn.connect()
+        except socket.timeout:
+            self.close()
+            raise ghttp.HttpTimeoutError("Connection to %s:%s timed out after %ss"
+                                         % (host, port, connect_timeout))
+        except (OSError, ssl.SSLError) as err:
+            self.close()
+            raise ghttp.HttpClientError("Cannot connect to %s:%s: %s" % (host, port, err))
+        if not identity.matches(self.conn.sock.getpeercert(binary_form=True)):
+            self.close()
+            raise ghttp.HttpClientError("Node %s:%s does not present the cluster"
+                                        " certificate" % (host, port))
+
+    def close(self):
+        try:
+            self.conn.close()
+        except OSError:
+            pass
+
+    def request(self, method, path, body, headers, timeout):
+        """(status, body bytes, keep) where keep says the connection is reusable."""
+        self.conn.sock.settimeout(timeout)
+        self.conn.request(method, path, body=body, headers=headers)
+        self.used = True
+        resp = self.conn.getresponse()
+        data = resp.read()
+        return resp.status, data, not resp.will_close
+
+
+class HttpClientPool:
+    """Thread-safe pool of keep-alive HTTPS connections, keyed by (host, port)."""
+
+    def __init__(self, cert_file, max_idle_per_host=MAX_IDLE_PER_HOST):
+        self.cert_file = cert_file
+        self.max_idle_per_host = max_idle_per_host
+        self._lock = threading.Lock()
+        self._idle = {}
+        self._cert_stamp = None
+        self._context = None
+        self._identity = None
+        self.connections_made = 0   # for tests and statistics
+
+    def _load(self):
+        """(context, identity), reloaded when the certificate file changes."""
+        try:
+            st = os.stat(self.cert_file)
+            stamp = (st.st_ino, st.st_mtime_ns, st.st_size)
+        except OSError as err:
+            raise ghttp.HttpClientError("Cannot read the cluster certificate %s: %s"
+                                        % (self.cert_file, err))
+        with self._lock:
+            if stamp != self._cert_stamp:
+                self._identity = ghttp.CertIdentity(self.cert_file)
+                self._context = ghttp.make_client_context(self.cert_file)
+                self._cert_stamp = stamp
+                old = [c for conns in self._idle.values() for c in conns]
+                self._idle = {}
+            else:
+                old = []
+            result = self._context, self._identity
+        for conn in old:
+            conn.close()
+        return result
+
+    def _get(self, key, connect_timeout):
+        context, identity = self._load()
+        with self._lock:
+            conns = self._idle.get(key)
+            if conns:
+                return conns.pop()
+        conn = _Conn(key[0], key[1], context, identity, connect_timeout)
+        with self._lock:
+            self.connections_made += 1
+        return conn
+
+    def _put(self, key, conn):
+        with self._lock:
+            conns = self._idle.setdefault(key, [])
+            if len(conns) < self.max_idle_per_host:
+                conns.append(conn)
+                return
+        conn.close()
+
+    def request(self, host, port, method, path, body=b"", headers=None,
+                timeout=constants.RPC_TMO_NORMAL,
+                connect_timeout=constants.RPC_CONNECT_TIMEOUT):
+        """Send one request; returns (status, body bytes).
+
+        Raises HttpClientError (HttpTimeoutError for timeouts).
+        """
+        key = (host, int(port))
+        hdrs = {"Content-Type": ghttp.CONTENT_TYPE_JSON}
+        hdrs.update(headers or {})
+        for attempt in (1, 2):
+            conn = self._get(key, connect_timeout)
+            reused = conn.used
+            try:
+                status, data, keep = conn.request(method, path, body, hdrs, timeout)
+            except socket.timeout:
+                conn.close()
+                raise ghttp.HttpTimeoutError("Request %s to %s:%s timed out after %ss"
+                                             % (path, host, port, timeout))
+            except _STALE_ERRORS as err:
+                conn.close()
+                if reused and attempt == 1:
+                    logging.debug("Connection to %s:%s went stale (%s), reconnecting",
+                                  host, port, err)
+                    continue
+                raise ghttp.HttpClientError("Connection to %s:%s closed: %s"
+                                            % (host, port, err or "no answer"))
+            except (OSError, ssl.SSLError, http.client.HTTPException) as err:
+                conn.close()
+                raise ghttp.HttpClientError("Error talking to %s:%s: %s" % (host, port, err))
+            if keep:
+                self._put(key, conn)
+            else:
+                conn.close()
+            return status, data
+        raise ghttp.HttpClientError("Cannot talk to %s:%s" % (host, port))
+
+    def post_json(self, host, port, path, data, timeout=constants.RPC_TMO_NORMAL,
+                  connect_timeout=constants.RPC_CONNECT_TIMEOUT):
+        """POST ``data`` as JSON; returns (status, decoded JSON body or raw text)."""
+        body = serializer.dump_json(data).encode("utf-8")
+        status, raw = self.request(host, port, ghttp.HTTP_POST, path, body,
+                                   timeout=timeout, connect_timeout=connect_timeout)
+        try:
+            return status, serializer.load_json(raw)
+        except ValueError:
+            if status == ghttp.HTTP_OK:
+                raise ghttp.HttpClientError("Invalid JSON answer from %s:%s" % (host, port))
+            return status, raw.decode("utf-8", "replace")
+
+    def idle_count(self, host=None, port=None):
+        """Number of idle pooled connections (all, or to one host:port)."""
+        with self._lock:
+            if host is None:
+                return sum(len(c) for c in self._idle.values())
+            return len(self._idle.get((host, int(port)), []))
+
+    def close(self):
+        """Close every idle connection."""
+        with self._lock:
+            conns = [c for cs in self._idle.values() for c in cs]
+            self._idle = {}
+        for conn in conns:
+            conn.close()

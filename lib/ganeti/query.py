@@ -1,0 +1,313 @@
+"""Query2: field definitions and evaluation for LUXI Query/QueryFields.
+
+A query names a resource, fields and an optional filter; the answer is
+``{"fields": [field definitions], "data": [[[status, value], ...], ...]}``.
+Live fields (memory, disk) ask the nodes once per node, and only when asked for.
+"""
+
+import re
+
+from ganeti import constants, errors
+
+RS_NORMAL = 0
+RS_UNKNOWN = 1
+RS_NODATA = 2
+RS_UNAVAIL = 3
+RS_OFFLINE = 4
+
+QFT_UNKNOWN = "unknown"
+QFT_TEXT = "text"
+QFT_BOOL = "bool"
+QFT_NUMBER = "number"
+QFT_FLOAT = "float"
+QFT_UNIT = "unit"
+QFT_TIMESTAMP = "timestamp"
+QFT_OTHER = "other"
+
+QR_NODE = "node"
+QR_JOB = "job"
+QR_LOCK = "lock"
+QR_CLUSTER = "cluster"
+QR_GROUP = "group"
+
+FIELD_NAME_RE = re.compile(r"^[a-z0-9/._]+$")
+
+
+class Special:
+    """A value with a non-normal status (no data, unavailable, offline)."""
+
+    def __init__(self, status):
+        self.status = status
+
+
+NODATA = Special(RS_NODATA)
+UNAVAIL = Special(RS_UNAVAIL)
+OFFLINE = Special(RS_OFFLINE)
+
+
+class Field:
+    __slots__ = ("name", "title", "kind", "doc", "getter", "live")
+
+    def __init__(self, name, title, kind, doc, getter, live=False):
+        self.name = name
+        self.title = title
+        self.kind = kind
+        self.doc = doc
+        self.getter = getter      # getter(ctx, item) -> value or Special
+        self.live = live
+
+    def definition(self):
+        return {"name": self.name, "title": self.title, "kind": self.kind, "doc": self.doc}
+
+
+def _unknown_definition(name):
+    return {"name": name, "title": name, "kind": QFT_UNKNOWN,
+            "doc": "Unknown field '%s'" % name}
+
+
+def _fields(items):
+    return dict((f.name, f) for f in items)
+
+
+# ---- nodes -------------------------------------------------------------------------------
+
+class NodeQueryData:
+    """Everything node fields read: config objects, instance maps, live data."""
+
+    def __init__(self, cluster, nodes, groups, node_to_primary, node_to_secondary,
+                 live_data):
+        self.cluster = cluster
+        self.nodes = nodes
+        self.groups = groups
+        self.node_to_primary = node_to_primary
+        self.node_to_secondary = node_to_secondary
+        self.live_data = live_data        # name -> dict, or None when not fetched
+
+
+def _node_role(ctx, node):
+    if node.name == ctx.cluster.master_node:
+        return constants.NR_MASTER
+    return node.role
+
+
+def _live(key, storage=None):
+    def getter(ctx, node):
+        if node.offline:
+            return OFFLINE
+        if not node.vm_capable:
+            return UNAVAIL
+        data = (ctx.live_data or {}).get(node.name)
+        if data is None:
+            return NODATA
+        if storage:
+            units = data.get("storage") or []
+            if not units or units[0].get(storage) is None:
+                return UNAVAIL
+            return units[0][storage]
+        value = data.get(key)
+        return NODATA if value is None else value
+    return getter
+
+
+def _group_name(ctx, node):
+    group = ctx.groups.get(node.group)
+    return group.name if group else node.group
+
+
+def _ndparams(ctx, node):
+    return ctx.cluster.fill_nd(node, ctx.groups.get(node.group))
+
+
+NODE_FIELDS = _fields([
+    Field("name", "Node", QFT_TEXT, "Node name", lambda c, n: n.name),
+    Field("uuid", "UUID", QFT_TEXT, "Node UUID", lambda c, n: n.uuid),
+    Field("pip", "PrimaryIP", QFT_TEXT, "Primary IP address", lambda c, n: n.primary_ip),
+    Field("sip", "SecondaryIP", QFT_TEXT, "Secondary IP address",
+          lambda c, n: n.secondary_ip),
+    Field("master", "IsMaster", QFT_BOOL, "Whether node is master",
+          lambda c, n: n.name == c.cluster.master_node),
+    Field("master_candidate", "MasterC", QFT_BOOL, "Whether node is a master candidate",
+          lambda c, n: n.master_candidate),
+    Field("master_capable", "MasterCapable", QFT_BOOL,
+          "Whether node can become a master candidate", lambda c, n: n.master_capable),
+    Field("vm_capable", "VMCapable", QFT_BOOL, "Whether node can host instances",
+          lambda c, n: n.vm_capable),
+    Field("drained", "Drained", QFT_BOOL, "Whether node is drained", lambda c, n: n.drained),
+    Field("offline", "Offline", QFT_BOOL, "Whether node is marked offline",
+          lambda c, n: n.offline),
+    Field("role", "Role", QFT_TEXT,
+          "Node role; \"M\" for master, \"C\" for master candidate, \"R\" for regular,"
+          " \"D\" for drained, \"O\" for offline", _node_role),
+    Field("group", "Group", QFT_TEXT, "Node group", _group_name),
+    Field("group.uuid", "GroupUUID", QFT_TEXT, "UUID of node group", lambda c, n: n.group),
+    Field("pinst_cnt", "Pinst", QFT_NUMBER, "Number of instances with this node as primary",
+          lambda c, n: len(c.node_to_primary.get(n.name, []))),
+    Field("sinst_cnt", "Sinst", QFT_NUMBER,
+          "Number of instances with this node as secondary",
+          lambda c, n: len(c.node_to_secondary.get(n.name, []))),
+    Field("pinst_list", "PriInstances", QFT_OTHER,
+          "List of instances with this node as primary",
+          lambda c, n: sorted(c.node_to_primary.get(n.name, []))),
+    Field("sinst_list", "SecInstances", QFT_OTHER,
+          "List of instances with this node as secondary",
+          lambda c, n: sorted(c.node_to_secondary.get(n.name, []))),
+    Field("tags", "Tags", QFT_OTHER, "Tags", lambda c, n: sorted(n.tags)),
+    Field("serial_no", "SerialNo", QFT_NUMBER, "Serial number", lambda c, n: n.serial_no),
+    Field("ctime", "CTime", QFT_TIMESTAMP, "Creation timestamp", lambda c, n: n.ctime),
+    Field("mtime", "MTime", QFT_TIMESTAMP, "Modification timestamp", lambda c, n: n.mtime),
+    Field("powered", "Powered", QFT_BOOL, "Whether node is thought to be powered on",
+          lambda c, n: n.powered),
+    Field("ndparams", "NodeParameters", QFT_OTHER, "Merged node parameters", _ndparams),
+    Field("custom_ndparams", "CustomNodeParameters", QFT_OTHER, "Custom node parameters",
+          lambda c, n: n.ndparams),
+    Field("hv_state", "HypervisorState", QFT_OTHER, "Static hypervisor state",
+          lambda c, n: n.hv_state_static),
+    Field("disk_state", "DiskState", QFT_OTHER, "Static disk state",
+          lambda c, n: n.disk_state_static),
+    Field("dtotal", "DTotal", QFT_UNIT, "Total disk space in the default storage",
+          _live(None, "storage_size"), live=True),
+    Field("dfree", "DFree", QFT_UNIT, "Available disk space in the default storage",
+          _live(None, "storage_free"), live=True),
+    Field("mtotal", "MTotal", QFT_UNIT, "Total amount of memory of physical machine",
+          _live("memory_total"), live=True),
+    Field("mnode", "MNode", QFT_UNIT, "Amount of memory used by node (dom0 for Xen)",
+          _live("memory_dom0"), live=True),
+    Field("mfree", "MFree", QFT_UNIT, "Memory available for instance allocations",
+          _live("memory_free"), live=True),
+    Field("ctotal", "CTotal", QFT_NUMBER, "Total number of logical processors",
+          _live("cpu_total"), live=True),
+    Field("cnos", "CNOs", QFT_NUMBER, "Number of logical processors used by the node OS",
+          _live("cpu_dom0"), live=True),
+    Field("cnodes", "CNodes", QFT_NUMBER, "Number of NUMA domains on node",
+          _live("cpu_nodes"), live=True),
+    Field("csockets", "CSockets", QFT_NUMBER, "Number of physical CPU sockets",
+          _live("cpu_sockets"), live=True),
+    Field("bootid", "BootID", QFT_TEXT, "Random UUID renewed for each system reboot",
+          _live("bootid"), live=True),
+] + [
+    Field("ndp/" + key, key, QFT_OTHER if isinstance(val, str) else
+          (QFT_BOOL if isinstance(val, bool) else QFT_NUMBER),
+          "The \"%s\" node parameter" % key,
+          (lambda k: lambda c, n: _ndparams(c, n).get(k))(key))
+    for key, val in sorted(constants.NDC_DEFAULTS.items())
+])
+
+
+# ---- jobs --------------------------------------------------------------------------------
+
+_JOB_FIELD_DEFS = [
+    ("id", "ID", QFT_NUMBER, "Job ID"),
+    ("status", "Status", QFT_TEXT, "Job status"),
+    ("priority", "Priority", QFT_NUMBER, "Current job priority"),
+    ("summary", "Summary", QFT_OTHER, "Summary of opcodes in job"),
+    ("ops", "OpCodes", QFT_OTHER, "List of all opcodes"),
+    ("opresult", "OpCode_result", QFT_OTHER, "List of opcode results"),
+    ("opstatus", "OpCode_status", QFT_OTHER, "List of opcode status"),
+    ("oplog", "OpCode_log", QFT_OTHER, "List of opcode output logs"),
+    ("opstart", "OpCode_start", QFT_OTHER, "List of opcode start timestamps"),
+    ("opexec", "OpCode_exec", QFT_OTHER, "List of opcode execution start timestamps"),
+    ("opend", "OpCode_end", QFT_OTHER, "List of opcode end timestamps"),
+    ("oppriority", "OpCode_prio", QFT_OTHER, "List of opcode priorities"),
+    ("received_ts", "Received", QFT_OTHER, "Timestamp of when job was received"),
+    ("start_ts", "Start", QFT_OTHER, "Timestamp of job start"),
+    ("end_ts", "End", QFT_OTHER, "Timestamp of job end"),
+    ("archived", "Archived", QFT_BOOL, "Whether job is archived"),
+]
+JOB_FIELD_NAMES = [d[0] for d in _JOB_FIELD_DEFS]
+JOB_FIELDS = _fields(Field(n, t, k, d, (lambda i: lambda c, row: row[i])(idx))
+                     for idx, (n, t, k, d) in enumerate(_JOB_FIELD_DEFS))
+
+# ---- locks -------------------------------------------------------------------------------
+
+LOCK_FIELDS = _fields([
+    Field("name", "Name", QFT_TEXT, "Lock name", lambda c, row: row[0]),
+    Field("mode", "Mode", QFT_OTHER, "Mode in which the lock is currently acquired",
+          lambda c, row: row[1]),
+    Field("owner", "Owner", QFT_OTHER, "Current lock owner(s)", lambda c, row: row[2]),
+    Field("pending", "Pending", QFT_OTHER, "Jobs waiting for the lock",
+          lambda c, row: row[3]),
+])
+
+RESOURCE_FIELDS = {QR_NODE: NODE_FIELDS, QR_JOB: JOB_FIELDS, QR_LOCK: LOCK_FIELDS}
+
+
+def get_fields(resource):
+    try:
+        return RESOURCE_FIELDS[resource]
+    except KeyError:
+        raise errors.OpPrereqError("Resource '%s' can not be queried" % resource,
+                                   errors.ECODE_INVAL)
+
+
+def query_fields(resource, names):
+    """QueryFields: definitions of the named fields (all if names is None)."""
+    fields = get_fields(resource)
+    if names is None:
+        return {"fields": [fields[n].definition() for n in sorted(fields)]}
+    return {"fields": [fields[n].definition() if n in fields else _unknown_definition(n)
+                       for n in names]}
+
+
+def filter_field_names(qfilter):
+    """Names of the fields a list-based filter refers to."""
+    names = set()
+
+    def walk(node):
+        if not isinstance(node, list) or not node:
+            return
+        op = node[0]
+        if op in ("&", "|"):
+            for sub in node[1:]:
+                walk(sub)
+        elif op == "!":
+            walk(node[1])
+        elif op == "?":
+            names.add(node[1])
+        elif len(node) >= 2 and isinstance(node[1], str):
+            names.add(node[1])
+    walk(qfilter)
+    return names
+
+
+def needs_live_data(resource, names, qfilter=None):
+    fields = get_fields(resource)
+    wanted = set(names) | filter_field_names(qfilter)
+    return any(fields[n].live for n in wanted if n in fields)
+
+
+def run_query(resource, names, items, ctx, qfilter=None):
+    """Evaluate fields over items (already in output order) and filter them."""
+    fields = get_fields(resource)
+    if qfilter is not None:
+        from ganeti import qlang
+        unknown = sorted(n for n in filter_field_names(qfilter) if n not in fields)
+        if unknown:
+            raise errors.OpPrereqError("Unknown field(s) in filter: %s" % ", ".join(unknown),
+                                       errors.ECODE_INVAL)
+
+        def value_of(item):
+            def getter(name):
+                value = fields[name].getter(ctx, item)
+                return None if isinstance(value, Special) else value
+            return getter
+        items = [item for item in items if qlang.filter_matches(qfilter, value_of(item))]
+    data = []
+    for item in items:
+        row = []
+        for name in names:
+            field = fields.get(name)
+            if field is None:
+                row.append([RS_UNKNOWN, None])
+                continue
+            value = field.getter(ctx, item)
+            if isinstance(value, Special):
+                row.append([value.status, None])
+            else:
+                row.append([RS_NORMAL, value])
+        data.append(row)
+    return {"fields": query_fields(resource, names)["fields"], "data": data}
+
+
+def old_style(result):
+    """Query result as old-style rows of plain values (QueryNodes, QueryJobs)."""
+    return [[value for _, value in row] for row in result["data"]]

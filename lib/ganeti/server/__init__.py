@@ -1,0 +1,1 @@
+"""Daemon main loops (masterd, noded); entry points live in daemons/."""

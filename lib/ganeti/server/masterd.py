@@ -1,0 +1,291 @@
+"""ganeti-masterd: the LUXI server, the job queue and the opcode processor.
+
+Runs only on the master node. Clients (gnt-*, RAPI) talk LUXI over the Unix
+socket pathutils.MASTER_SOCKET; jobs run in worker threads of the job queue,
+each opcode through mcpu under the lock manager.
+"""
+
+import grp
+import logging
+import os
+import socket
+import socketserver
+import threading
+import time
+
+from ganeti import (config, constants, daemon, errors, jqueue, locking, luxi, mcpu,
+                    pathutils, query, rpc)
+from ganeti.cmdlib import cluster as cmdlib_cluster
+from ganeti.cmdlib import query as cmdlib_query
+from ganeti.utils import io, net
+
+
+class MasterContext:
+    """What the logical units see: config, locks, RPC, the job queue."""
+
+    def __init__(self):
+        self.cfg = config.ConfigWriter()
+        self.glm = locking.GanetiLockManager(
+            nodes=self.cfg.get_node_list(),
+            node_groups=list(self.cfg.get_all_node_groups_info()),
+            instances=self.cfg.get_instance_list())
+        self.rpc = rpc.RpcRunner(self.cfg.get_node_addresses)
+        self._ssconf_lock = threading.Lock()
+        self._last_ssconf = None
+        self.cfg.on_write.append(self._on_config_write)
+        cluster = self.cfg.get_cluster_info()
+        processor = mcpu.Processor(self)
+        self.jqueue = jqueue.JobQueue(pathutils.QUEUE_DIR, processor.execute_opcode,
+                                      num_workers=max(cluster.max_running_jobs, 1))
+
+    def _on_config_write(self, cfg):
+        self.distribute_ssconf()
+
+    def distribute_ssconf(self, force=False, feedback_fn=None):
+        """Write the ssconf files on every online node (only when they changed)."""
+        with self._ssconf_lock:
+            values = self.cfg.get_ssconf_values()
+            if not force and values == self._last_ssconf:
+                return
+            nodes = self.cfg.get_online_node_list()
+            results = self.rpc.call_write_ssconf_files(nodes, values)
+            failed = False
+            for node, res in sorted(results.items()):
+                if res.fail_msg:
+                    failed = True
+                    msg = "Could not update ssconf files on node %s: %s" % (node, res.fail_msg)
+                    logging.warning(msg)
+                    if feedback_fn:
+                        feedback_fn(" - WARNING: " + msg)
+            if not failed:
+                self._last_ssconf = values
+
+    def redistribute_config(self, feedback_fn=None):
+        self.distribute_ssconf(force=True, feedback_fn=feedback_fn)
+
+
+class LuxiHandler:
+    """Answers LUXI methods; one instance shared by all connections."""
+
+    def __init__(self, context):
+        self.context = context
+        self.jq = context.jqueue
+        self._methods = {
+            luxi.REQ_SUBMIT_JOB: lambda ops: self.jq.submit_job(ops),
+            luxi.REQ_SUBMIT_JOB_TO_DRAINED_QUEUE:
+                lambda ops: self.jq.submit_job_to_drained_queue(ops),
+            luxi.REQ_SUBMIT_MANY_JOBS: lambda jobs: self.jq.submit_many_jobs(jobs),
+            luxi.REQ_WAIT_FOR_JOB_CHANGE: self._wait_for_job_change,
+            luxi.REQ_CANCEL_JOB: lambda job_id, kill=False: self.jq.cancel_job(job_id),
+            luxi.REQ_ARCHIVE_JOB: lambda job_id: self.jq.archive_job(job_id),
+            luxi.REQ_CHANGE_JOB_PRIORITY:
+                lambda job_id, prio: self.jq.change_job_priority(job_id, prio),
+            luxi.REQ_AUTO_ARCHIVE_JOBS:
+                lambda age, timeout: self.jq.auto_archive_jobs(age, timeout),
+            luxi.REQ_QUERY_JOBS: lambda ids, fields: self.jq.query_jobs(ids, fields),
+            luxi.REQ_QUERY: self._query,
+            luxi.REQ_QUERY_FIELDS: lambda what, fields=None: query.query_fields(what, fields),
+            luxi.REQ_QUERY_NODES: self._query_nodes,
+            luxi.REQ_QUERY_CLUSTER_INFO: lambda: cmdlib_cluster.cluster_info(context.cfg),
+            luxi.REQ_QUERY_CONFIG_VALUES:
+                lambda fields: cmdlib_cluster.config_values(context, fields),
+            luxi.REQ_QUERY_TAGS: self._query_tags,
+            luxi.REQ_SET_DRAIN_FLAG: self._set_drain_flag,
+            luxi.REQ_SET_WATCHER_PAUSE: self._set_watcher_pause,
+        }
+
+    def handle(self, method, args):
+        fn = self._methods.get(method)
+        if fn is None:
+            raise errors.ProtocolError("Unknown LUXI method '%s'" % method)
+        if not isinstance(args, list):
+            raise errors.ProtocolError("LUXI arguments must be a list")
+        try:
+            return fn(*args)
+        except TypeError as err:
+            if "positional argument" in str(err) or "takes" in str(err):
+                raise errors.ProtocolError("Wrong arguments for %s: %s" % (method, err))
+            raise
+
+    def _wait_for_job_change(self, job_id, fields, prev_job_info, prev_log_serial,
+                             timeout=constants.LUXI_WFJC_TIMEOUT):
+        timeout = min(float(timeout), constants.LUXI_WFJC_TIMEOUT)
+        return self.jq.wait_for_job_changes(job_id, fields, prev_job_info, prev_log_serial,
+                                            timeout)
+
+    def _query(self, what, fields, qfilter=None):
+        return cmdlib_query.run_resource_query(self.context, what, fields, qfilter)
+
+    def _query_nodes(self, names, fields, use_locking=False):
+        from ganeti import qlang
+        cfg = self.context.cfg
+        full = []
+        for name in names or []:
+            expanded = cfg.expand_node_name(name)
+            if expanded is None:
+                raise errors.OpPrereqError("Node '%s' not known" % name, errors.ECODE_NOENT)
+            full.append(expanded)
+        qfilter = qlang.make_simple_filter(full) if full else None
+        result = self._query(query.QR_NODE, fields, qfilter)
+        return query.old_style(result)
+
+    def _query_tags(self, kind, name):
+        cfg = self.context.cfg
+        if kind == "cluster":
+            return sorted(cfg.get_cluster_info().tags)
+        if kind == "node":
+            full = cfg.expand_node_name(name or "")
+            node = cfg.get_node_info(full) if full else None
+            if node is None:
+                raise errors.OpPrereqError("Node '%s' not known" % name, errors.ECODE_NOENT)
+            return sorted(node.tags)
+        if kind == "instance":
+            inst = cfg.get_instance_info(name)
+            if inst is None:
+                raise errors.OpPrereqError("Instance '%s' not known" % name,
+                                           errors.ECODE_NOENT)
+            return sorted(inst.tags)
+        raise errors.OpPrereqError("Unknown tag kind '%s'" % kind, errors.ECODE_INVAL)
+
+    def _set_drain_flag(self, flag):
+        self.jq.set_drain_flag(bool(flag))
+        return True
+
+    def _set_watcher_pause(self, until):
+        if until is None:
+            io.remove_file(pathutils.WATCHER_PAUSEFILE)
+        else:
+            io.write_file(pathutils.WATCHER_PAUSEFILE, "%d\n" % int(until))
+        return until
+
+
+class _LuxiRequestHandler(socketserver.BaseRequestHandler):
+    def handle(self):
+        handler = self.server.luxi_handler
+        buf = b""
+        sock = self.request
+        while True:
+            while luxi.ETX not in buf:
+                try:
+                    chunk = sock.recv(65536)
+                except OSError:
+                    return
+                if not chunk:
+                    return
+                buf += chunk
+            msg, _, buf = buf.partition(luxi.ETX)
+            try:
+                method, args, _ = luxi.parse_request(msg)
+                result = handler.handle(method, args)
+                reply = luxi.format_response(True, result)
+            except errors.GenericError as err:
+                reply = luxi.format_response(False, errors.encode(err))
+            except Exception as err:  # a bug: report it, keep serving
+                logging.exception("Error while handling a LUXI request")
+                reply = luxi.format_response(False, errors.encode(
+                    errors.ProgrammerError("Internal error: %s" % err)))
+            try:
+                sock.sendall(reply + luxi.ETX)
+            except OSError:
+                return
+
+
+class LuxiServer(socketserver.ThreadingMixIn, socketserver.UnixStreamServer):
+    daemon_threads = True
+    allow_reuse_address = True
+    request_queue_size = 128
+
+    def __init__(self, path, luxi_handler):
+        self.luxi_handler = luxi_handler
+        socketserver.UnixStreamServer.__init__(self, path, _LuxiRequestHandler,
+                                               bind_and_activate=False)
+        old_umask = os.umask(0o117)
+        try:
+            self.server_bind()
+        finally:
+            os.umask(old_umask)
+        os.chmod(path, 0o660)
+        try:
+            os.chown(path, 0, grp.getgrnam(constants.ADMIN_GROUP).gr_gid)
+        except (KeyError, PermissionError):
+            pass
+        self.server_activate()
+
+
+def _socket_in_use(path):
+    sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    try:
+        sock.connect(path)
+        return True
+    except OSError:
+        return False
+    finally:
+        sock.close()
+
+
+def check_master(options):
+    """Refuse to start unless this node is the master (prepare step)."""
+    try:
+        cfg = config.ConfigWriter()
+    except errors.ConfigurationError as err:
+        raise errors.GenericError("Cannot start the master daemon: %s" % err)
+    me = net.get_hostname()
+    master = cfg.get_master_node()
+    if master != me:
+        raise errors.GenericError(
+            "This node (%s) is not the master (%s); the master daemon runs only on the"
+            " master node" % (me, master))
+    if _socket_in_use(pathutils.MASTER_SOCKET):
+        raise errors.GenericError("Another master daemon is already answering on %s"
+                                  % pathutils.MASTER_SOCKET)
+    io.ensure_dirs([(pathutils.RUN_DIR, 0o775), (pathutils.SOCKET_DIR, 0o750),
+                    (pathutils.QUEUE_DIR, 0o700)])
+    return None
+
+
+def run_master(options, ready, stop_event):
+    """The daemon's main loop: start queue and LUXI server, serve until stopped."""
+    context = MasterContext()
+    io.remove_file(pathutils.MASTER_SOCKET)
+    server = LuxiServer(pathutils.MASTER_SOCKET, LuxiHandler(context))
+    context.jqueue.start()
+    thread = threading.Thread(target=server.serve_forever, name="luxi-server",
+                              kwargs={"poll_interval": 0.5}, daemon=True)
+    thread.start()
+    logging.info("Master daemon started, LUXI socket %s", pathutils.MASTER_SOCKET)
+    ready()
+    threading.Thread(target=_activate_master_ip, args=(context,), daemon=True).start()
+    threading.Thread(target=context.distribute_ssconf, daemon=True).start()
+    try:
+        while not stop_event.wait(1.0):
+            pass
+    finally:
+        logging.info("Master daemon stopping")
+        server.shutdown()
+        server.server_close()
+        io.remove_file(pathutils.MASTER_SOCKET)
+        context.jqueue.shutdown()
+
+
+def _activate_master_ip(context):
+    cfg = context.cfg
+    master = cfg.get_master_node()
+    start = time.time()
+    res = context.rpc.call_node_activate_master_ip(master, cfg.get_master_network_parameters())
+    if res.fail_msg:
+        logging.warning("Could not activate the master IP: %s", res.fail_msg)
+    else:
+        logging.info("Master IP activated in %.2fs", time.time() - start)
+
+
+def main():
+    parser = daemon.build_option_parser(constants.MASTERD, "%prog [-f] [-d]")
+    parser.add_option("--no-voting", dest="no_voting", action="store_true", default=False,
+                      help="Do not check that the nodes agree on this node being the"
+                      " master (use with care)")
+    parser.add_option("--yes-do-it", dest="yes_do_it", action="store_true", default=False,
+                      help="Override the interactive confirmation for --no-voting")
+    options, args = parser.parse_args()
+    if args:
+        parser.error("This daemon takes no arguments")
+    return daemon.run_daemon(constants.MASTERD, options, check_master, run_master)

@@ -1,0 +1,148 @@
+"""A virtual cluster on this machine for the cluster-tier tests and benchmarks.
+
+Each node is a root directory ``<base>/<node name>`` (GANETI_ROOTDIR) with its
+own loopback address; the daemons and gnt-* commands run from the source tree.
+Names resolve through /etc/hosts entries that are added when missing (in a
+marked block) and left for the next run.
+"""
+
+import os
+import shutil
+import signal
+import subprocess
+import tempfile
+import time
+
+SRC = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
+PYTHON = "/usr/bin/python3"
+DOMAIN = "example.com"
+NET = "127.0.2."
+CLUSTER_NAME = "gnt-test-cluster." + DOMAIN
+CLUSTER_IP = NET + "254"
+HOSTS_MARK = "# ganeti test cluster (test/cluster/vcluster.py)"
+
+
+def node_name(i):
+    return "gnt-test-node%d.%s" % (i, DOMAIN)
+
+
+def node_ip(i):
+    return NET + str(i)
+
+
+def ensure_hosts(count=3):
+    """Add our test names to /etc/hosts if they are missing."""
+    wanted = [(node_ip(i), node_name(i)) for i in range(1, count + 1)]
+    wanted.append((CLUSTER_IP, CLUSTER_NAME))
+    with open("/etc/hosts") as fd:
+        current = fd.read()
+    names = set()
+    for line in current.splitlines():
+        parts = line.split("#")[0].split()
+        names.update(parts[1:])
+    missing = ["%s %s" % (ip, name) for ip, name in wanted if name not in names]
+    if missing:
+        with open("/etc/hosts", "a") as fd:
+            if not current.endswith("\n"):
+                fd.write("\n")
+            fd.write(HOSTS_MARK + "\n" + "\n".join(missing) + "\n")
+
+
+class Node:
+    def __init__(self, cluster, index):
+        self.cluster = cluster
+        self.index = index
+        self.name = node_name(index)
+        self.ip = node_ip(index)
+        self.root = os.path.join(cluster.base, self.name)
+        os.makedirs(self.root, exist_ok=True)
+
+    @property
+    def env(self):
+        env = dict(os.environ)
+        env.update({
+            "GANETI_ROOTDIR": self.root,
+            "GANETI_HOSTNAME": self.name,
+            "PYTHONPATH": os.path.join(SRC, "lib"),
+            "GANETI_DAEMONS_DIR": os.path.join(SRC, "daemons"),
+            "PATH": os.path.join(SRC, "scripts") + ":" + env.get("PATH", "/usr/bin:/bin"),
+        })
+        env.pop("FORCE_LUXI_SOCKET", None)
+        return env
+
+    def path(self, rel):
+        return self.root + rel
+
+    def run(self, *argv, check=False, timeout=120, input_text=None):
+        """Run a gnt-* command (or any program) as this node; returns CompletedProcess."""
+        argv = list(argv)
+        if argv[0].startswith("gnt-"):
+            argv = [PYTHON, os.path.join(SRC, "scripts", argv[0])] + argv[1:]
+        proc = subprocess.run(argv, env=self.env, capture_output=True, text=True,
+                              timeout=timeout, input=input_text)
+        if check and proc.returncode != 0:
+            raise AssertionError("%s failed (%d):\nstdout: %s\nstderr: %s" % (
+                " ".join(argv), proc.returncode, proc.stdout, proc.stderr))
+        return proc
+
+    def pid(self, daemon):
+        try:
+            with open(self.path("/var/run/ganeti/%s.pid" % daemon)) as fd:
+                pid = int(fd.read().strip())
+        except (OSError, ValueError):
+            return 0
+        try:
+            os.kill(pid, 0)
+        except ProcessLookupError:
+            return 0
+        with open("/proc/%d/cmdline" % pid, "rb") as fd:
+            if daemon.encode() not in fd.read():
+                return 0
+        return pid
+
+    def start_daemon(self, daemon, *args):
+        return self.run(os.path.join(SRC, "daemons", daemon), *args, check=True)
+
+    def kill_daemon(self, daemon, sig=signal.SIGTERM, wait=True):
+        pid = self.pid(daemon)
+        if not pid:
+            return False
+        os.kill(pid, sig)
+        if wait:
+            end = time.time() + 30
+            while time.time() < end:
+                try:
+                    os.kill(pid, 0)
+                except ProcessLookupError:
+                    break
+                # a killed child of ours would stay a zombie; daemons are not our children
+                with open("/proc/%d/status" % pid) as fd:
+                    if "\nState:\tZ" in fd.read():
+                        break
+                time.sleep(0.02)
+        return True
+
+
+class VirtualCluster:
+    """``count`` nodes under a fresh temporary base directory."""
+
+    def __init__(self, count=1, base=None):
+        ensure_hosts(max(count, 3))
+        self.base = base or tempfile.mkdtemp(prefix="gnt-vcluster-")
+        self.nodes = [Node(self, i) for i in range(1, count + 1)]
+        self.master = self.nodes[0]
+
+    def init(self, *extra):
+        args = ["gnt-cluster", "init", "--enabled-hypervisors=fake", "--no-lvm-storage",
+                "--enabled-disk-templates=file,diskless", "--master-netdev=lo",
+                "--nic-parameters=link=gntbr0"] + list(extra) + [CLUSTER_NAME]
+        return self.master.run(*args, check=True)
+
+    def cleanup(self):
+        """Stop every daemon we started (by pid file), drop the master IP, remove files."""
+        for node in self.nodes:
+            for daemon in ("ganeti-masterd", "ganeti-noded"):
+                node.kill_daemon(daemon, signal.SIGKILL)
+        subprocess.run(["ip", "addr", "del", CLUSTER_IP + "/32", "dev", "lo"],
+                       capture_output=True)
+        shutil.rmtree(self.base, ignore_errors=True)
