@@ -18,8 +18,9 @@ occupy a worker: they are parked and scheduled again when a dependency ends.
 Durability: a single writer thread writes job files. Callers mark a job dirty
 (urgent or lazy) and, when the change must be on disk before they go on, wait
 for the batch holding it. A batch writes each dirty job file once (temporary
-file, fsync, rename; the fsyncs of a batch run in parallel so that the
-filesystem can commit them together) and fsyncs each directory once.
+file, fsync, rename; the files of a batch are written by a few threads in
+parallel so that the filesystem can commit their fsyncs together) and fsyncs
+each directory once.
 Urgent (waited for): submission, start of execution of an opcode, end of an
 opcode, cancel, priority change, archiving. Lazy (coalesced, at most
 _LAZY_WRITE_DELAY late): an opcode going to "waiting" and log messages.
@@ -39,7 +40,6 @@ job, or that exists neither in the queue nor in the archive, fails the opcode
 dependencies are judged by their archived final status.
 """
 
-import errno
 import heapq
 import logging
 import os
@@ -55,7 +55,7 @@ from ganeti.utils import io
 _JOB_FILE_RE = re.compile(r"^job-(\d+)$")
 _TEMP_FILE_RE = re.compile(r"^\.(job-\d+|serial|version|drain)\.")
 _LAZY_WRITE_DELAY = 0.1      # seconds a lazy change may wait to be written
-_FSYNC_THREADS = 8           # parallel fsyncs inside one batch
+_WRITE_THREADS = 8           # files written in parallel inside one batch
 _ARCHIVE_CHUNK = 500         # jobs archived per batch by auto_archive_jobs
 
 CANCELED_MSG = "Job canceled by request"
@@ -491,14 +491,20 @@ class _JobFileWriter:
         for job_id, apath, _, data in archives:
             items.append((job_id, apath, serializer.dump_json(data).encode("utf-8")))
             archive_dirs.add(os.path.dirname(apath))
+        new_dirs = False
         for path in archive_dirs:
-            os.makedirs(path, mode=constants.JOB_QUEUE_DIRS_MODE, exist_ok=True)
+            if not os.path.isdir(path):
+                os.makedirs(path, mode=constants.JOB_QUEUE_DIRS_MODE, exist_ok=True)
+                new_dirs = True
+        if new_dirs:
+            io.fsync_dir(queue._archive_dir)
         if serial_value is not None:
             items.append((None, queue._serial_file, b"%d\n" % serial_value))
 
         failed, dirs = self._write_files(items)
-        if None in failed:
-            logging.error("Could not write the job queue serial file: %s", failed.pop(None))
+        serial_error = failed.pop(None, None)
+        if serial_error is not None:
+            logging.error("Could not write the job queue serial file: %s", serial_error)
         for path in sorted(archive_dirs & dirs):
             io.fsync_dir(path)
         removed = []
@@ -518,6 +524,8 @@ class _JobFileWriter:
         replicate = queue._replicate_fn
         if replicate is not None:
             for job_id, path, data in items:
+                if job_id is None and serial_error is not None:
+                    continue
                 if job_id not in failed:
                     queue._replicate(path, data)
             for path in removed:
@@ -527,56 +535,50 @@ class _JobFileWriter:
     def _write_files(self, items):
         """Atomically replace each file of ``[(key, path, bytes)]``; no directory fsync.
 
-        Returns ({key: error} of the files that failed, set of directories touched).
+        Files are written in parallel (the filesystem can then commit their
+        fsyncs together). Returns ({key: error} of the files that failed, set of
+        directories touched).
         """
-        failed = {}
-        staged = []
-        for key, path, data in items:
-            dirname, base = os.path.split(path)
-            try:
-                fd, tmp = tempfile.mkstemp(prefix="." + base + ".", dir=dirname)
-            except OSError as err:
-                failed[key] = err
-                continue
-            try:
-                os.fchmod(fd, constants.JOB_QUEUE_FILES_PERMS)
-                view = memoryview(data)
-                while view:
-                    view = view[os.write(fd, view):]
-            except OSError as err:
-                os.close(fd)
-                io.remove_file(tmp)
-                failed[key] = err
-                continue
-            staged.append((key, path, fd, tmp))
-        if len(staged) > 2:
+        if len(items) > 2:
             if self._pool is None:
                 self._pool = futures.ThreadPoolExecutor(
-                    max_workers=_FSYNC_THREADS, thread_name_prefix="jq-fsync")
-            results = list(self._pool.map(_fsync_fd, [s[2] for s in staged]))
+                    max_workers=_WRITE_THREADS, thread_name_prefix="jq-write")
+            results = list(self._pool.map(_replace_file, items))
         else:
-            results = [_fsync_fd(s[2]) for s in staged]
+            results = [_replace_file(item) for item in items]
+        failed = {}
         dirs = set()
-        for (key, path, fd, tmp), err in zip(staged, results):
-            os.close(fd)
+        for (key, path, _), err in zip(items, results):
             if err is None:
-                try:
-                    os.rename(tmp, path)
-                    dirs.add(os.path.dirname(path))
-                    continue
-                except OSError as rename_err:
-                    err = rename_err
-            io.remove_file(tmp)
-            failed[key] = err
+                dirs.add(os.path.dirname(path))
+            else:
+                failed[key] = err
         return failed, dirs
 
 
-def _fsync_fd(fd):
+def _replace_file(item):
+    """Write ``(key, path, data)`` to a temporary file, fsync it and rename it over
+    ``path``; returns None or the OSError. The directory is not fsync'd here."""
+    _, path, data = item
+    dirname, base = os.path.split(path)
     try:
-        os.fsync(fd)
-        return None
+        fd, tmp = tempfile.mkstemp(prefix="." + base + ".", dir=dirname)
     except OSError as err:
         return err
+    try:
+        try:
+            os.fchmod(fd, constants.JOB_QUEUE_FILES_PERMS)
+            view = memoryview(data)
+            while view:
+                view = view[os.write(fd, view):]
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+        os.rename(tmp, path)
+    except OSError as err:
+        io.remove_file(tmp)
+        return err
+    return None
 
 
 class JobQueue:
@@ -734,7 +736,8 @@ class JobQueue:
             job_id = int(match.group(1))
             path = os.path.join(self._dir, name)
             try:
-                job = _QueuedJob.restore(serializer.load_json(io.read_file(path, binary=True)))
+                data = serializer.load_json(io.read_file(path, binary=True))
+                job = _QueuedJob.restore(data)
                 if job.id != job_id:
                     raise ValueError("file holds job %s" % job.id)
             except Exception as err:  # any parse problem: set the file aside
@@ -948,6 +951,7 @@ class JobQueue:
                     waiting.append(dep_id)
                     continue
             else:
+                # rare: reads one archived file while holding the queue lock
                 status = self._archived_job_status(dep_id)
                 if status is None:
                     return _DEP_FAIL, "Dependency job %s not found" % dep_id
@@ -1257,7 +1261,8 @@ class JobQueue:
     def change_job_priority(self, job_id, priority):
         """Change the priority of the pending opcodes of a job."""
         job_id = _parse_job_id(job_id)
-        if priority not in constants.OP_PRIO_SUBMIT_VALID or isinstance(priority, bool):
+        if (not isinstance(priority, int) or isinstance(priority, bool)
+                or priority not in constants.OP_PRIO_SUBMIT_VALID):
             raise errors.OpPrereqError(
                 "Invalid priority %r, valid values: %s" % (
                     priority, ", ".join(map(str, sorted(constants.OP_PRIO_SUBMIT_VALID)))),

@@ -61,11 +61,27 @@ def test_jobqueue(opts, args):
     return constants.EXIT_SUCCESS
 
 
+def _dash_if_empty(fn):
+    return lambda value: fn(value) if value else "-"
+
+
+def _format_pending(value):
+    return ",".join("%s:%s" % (mode, ",".join(map(str, owners))) for mode, owners in value)
+
+
+_LOCK_FORMAT = {
+    "mode": (_dash_if_empty(str), False),
+    "owner": (_dash_if_empty(lambda v: ",".join(map(str, v))), False),
+    "pending": (_dash_if_empty(_format_pending), False),
+}
+
+
 def list_locks(opts, args):
     """Show the master daemon's locks (gnt-debug locks)."""
     fields = cli.parse_fields(opts.output, ["name", "mode", "owner", "pending"])
     return cli.generic_list("lock", fields, [], None, opts.separator,
-                            not opts.no_headers, verbose=opts.verbose)
+                            not opts.no_headers, verbose=opts.verbose,
+                            format_override=_LOCK_FORMAT)
 
 
 _DELAY_OPTS = [

@@ -3,7 +3,7 @@
 import sys
 import time
 
-from ganeti import cli, constants, errors, serializer
+from ganeti import cli, constants, errors
 from ganeti.utils import text
 
 _LIST_DEF_FIELDS = ["id", "status", "summary"]
@@ -43,12 +43,12 @@ def _status_filter(opts):
 def list_jobs(opts, args):
     """List jobs with the selected fields (default: ID Status Summary)."""
     fields = cli.parse_fields(opts.output, _LIST_DEF_FIELDS)
-    ids = _parse_job_ids(args) if not opts.filter else []
+    ids = _parse_job_ids(args) if not opts.force_filter else []
     qfilter = _status_filter(opts)
     if ids:
         idf = ["|"] + [["==", "id", i] for i in ids]
         qfilter = ["&", qfilter, idf] if qfilter else idf
-    if opts.filter:
+    if opts.force_filter:
         from ganeti import qlang
         textf = qlang.parse_filter(" ".join(args))
         qfilter = ["&", qfilter, textf] if qfilter else textf
@@ -75,9 +75,7 @@ def _ts_float(ts):
 
 
 def _fmt_value(value):
-    if isinstance(value, str):
-        return value
-    return serializer.dump_json(value)
+    return str(value)
 
 
 def show_jobs(opts, args):

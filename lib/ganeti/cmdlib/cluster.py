@@ -13,7 +13,8 @@ def cluster_info(cfg):
     """The cluster description shared by OP_CLUSTER_QUERY, LUXI and RAPI /2/info."""
     cluster = cfg.get_cluster_info()
     enabled = cluster.enabled_hypervisors
-    arch = platform.architecture()[0], platform.machine()
+    # "64bits" as Ganeti prints it (Python says "64bit")
+    arch = platform.architecture()[0].replace("bit", "bits"), platform.machine()
     return {
         "software_version": constants.RELEASE_VERSION,
         "protocol_version": constants.PROTOCOL_VERSION,
