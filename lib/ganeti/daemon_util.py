@@ -84,18 +84,26 @@ def stop_all():
 
 
 def _extra_args(name):
-    # e.g. NODED_ARGS="-b 127.0.1.1" from /etc/default/ganeti, read by the init script
+    """Per-daemon arguments, e.g. NODED_ARGS="-b 127.0.1.1" in /etc/default/ganeti."""
     key = name.replace("ganeti-", "").upper() + "_ARGS"
-    return os.environ.get(key, "").split()
+    value = os.environ.get(key)
+    if value is None:
+        value = pathutils.read_defaults_file().get(key, "")
+    return value.split()
+
+
+def check_config():
+    """Whether this node belongs to a cluster (has the cluster certificate)."""
+    return os.path.exists(pathutils.NODED_CERT_FILE)
 
 
 def main(argv=None):
     """daemon-util start|stop|check|restart DAEMON | start-all | stop-all | is-master"""
     argv = list(sys.argv[1:] if argv is None else argv)
     usage = ("Usage: daemon-util {start|stop|check|restart} DAEMON\n"
-             "       daemon-util {start-all|stop-all|check-all|is-master}\n")
+             "       daemon-util {start-all|stop-all|check-all|check-config|is-master}\n")
     if not argv or argv[0] in ("-h", "--help"):
-        sys.stdout.write(usage)
+        (sys.stdout if argv else sys.stderr).write(usage)
         return 0 if argv else 1
     cmd, rest = argv[0], argv[1:]
     known = NODE_DAEMONS + MASTER_DAEMONS
@@ -124,6 +132,8 @@ def main(argv=None):
             for name in missing:
                 sys.stderr.write("%s is not running\n" % name)
             return 1 if missing else 0
+        if cmd == "check-config":
+            return 0 if check_config() else 1
         if cmd == "is-master":
             return 0 if is_master() else 1
     except errors.GenericError as err:

@@ -33,9 +33,37 @@ DEFAULT_SHARED_FILE_STORAGE_DIR = "/srv/ganeti/shared-file-storage"
 DEFAULT_GLUSTER_STORAGE_DIR = "/var/run/ganeti/gluster"
 
 
+DEFAULTS_FILE = SYSCONFDIR + "/default/ganeti"
+
+
+def read_defaults_file(path=None):
+    """KEY=value settings of /etc/default/ganeti (shell syntax, simple lines only)."""
+    result = {}
+    try:
+        with open(path or DEFAULTS_FILE) as fd:
+            lines = fd.readlines()
+    except OSError:
+        return result
+    for line in lines:
+        line = line.strip()
+        if line.startswith("export "):
+            line = line[len("export "):].strip()
+        if not line or line.startswith("#") or "=" not in line:
+            continue
+        key, value = line.split("=", 1)
+        value = value.strip()
+        if len(value) >= 2 and value[0] == value[-1] and value[0] in "'\"":
+            value = value[1:-1]
+        result[key.strip()] = value
+    return result
+
+
 def _read_virtual_env(environ):
     rootdir = environ.get("GANETI_ROOTDIR", "")
     hostname = environ.get("GANETI_HOSTNAME", "")
+    if not rootdir and not hostname:
+        # a node whose system hostname is not its cluster name keeps it here
+        hostname = read_defaults_file().get("GANETI_HOSTNAME", "")
     if rootdir:
         if not hostname:
             raise errors.ConfigurationError(
