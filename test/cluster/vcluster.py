@@ -6,6 +6,7 @@ Names resolve through /etc/hosts entries that are added when missing (in a
 marked block) and left for the next run.
 """
 
+import fcntl
 import os
 import shutil
 import signal
@@ -20,6 +21,8 @@ NET = "127.0.2."
 CLUSTER_NAME = "gnt-test-cluster." + DOMAIN
 CLUSTER_IP = NET + "254"
 HOSTS_MARK = "# ganeti test cluster (test/cluster/vcluster.py)"
+# Virtual clusters use fixed addresses: runs on one machine take turns.
+LOCK_FILE = "/run/lock/ganeti-test-vcluster.lock"
 
 
 def node_name(i):
@@ -127,6 +130,9 @@ class VirtualCluster:
     """``count`` nodes under a fresh temporary base directory."""
 
     def __init__(self, count=1, base=None):
+        os.makedirs(os.path.dirname(LOCK_FILE), exist_ok=True)
+        self._lock_fd = os.open(LOCK_FILE, os.O_CREAT | os.O_RDWR, 0o600)
+        fcntl.flock(self._lock_fd, fcntl.LOCK_EX)
         ensure_hosts(max(count, 3))
         self.base = base or tempfile.mkdtemp(prefix="gnt-vcluster-")
         self.nodes = [Node(self, i) for i in range(1, count + 1)]
@@ -146,3 +152,6 @@ class VirtualCluster:
         subprocess.run(["ip", "addr", "del", CLUSTER_IP + "/32", "dev", "lo"],
                        capture_output=True)
         shutil.rmtree(self.base, ignore_errors=True)
+        if self._lock_fd is not None:
+            os.close(self._lock_fd)     # releases the flock
+            self._lock_fd = None
