@@ -13,12 +13,17 @@ def fsync_dir(path):
         os.close(fd)
 
 
-def write_file(path, data, mode=0o644, fsync=True, mkdir=False):
+_fsync_dir = fsync_dir      # write_file's keyword argument of that name hides it
+
+
+def write_file(path, data, mode=0o644, fsync=True, mkdir=False, fsync_dir=True):
     """Replace ``path`` atomically with ``data`` (str or bytes).
 
     temp file in the same directory + fsync + rename + fsync of the directory,
     so readers see either the old or the new content, never a truncated file,
-    even after a crash.
+    even after a crash. ``fsync_dir=False`` leaves out the directory fsync (the
+    file itself is still fsync'd), for callers that write several files and then
+    fsync their directory once; ``fsync=False`` leaves out both.
     """
     dirname = os.path.dirname(path) or "."
     if mkdir:
@@ -34,11 +39,11 @@ def write_file(path, data, mode=0o644, fsync=True, mkdir=False):
             view = view[written:]
         if fsync:
             os.fsync(fd)
-        os.close(fd)
-        fd = -1
+        fd, closing = -1, fd
+        os.close(closing)           # never closed twice, even if close fails
         os.rename(tmp, path)
-        if fsync:
-            fsync_dir(dirname)
+        if fsync and fsync_dir:
+            _fsync_dir(dirname)
     except BaseException:
         if fd >= 0:
             os.close(fd)
