@@ -232,6 +232,21 @@ class ConfigWriter:
         self._write()
 
     @_locked
+    def rename_instance(self, old_name, new_name):
+        """Store the instance under its new name (disk paths stay as they are)."""
+        if new_name in self._data.instances:
+            raise errors.ConfigurationError("Instance %s already exists" % new_name)
+        inst = self._data.instances.pop(old_name, None)
+        if inst is None:
+            raise errors.ConfigurationError("Unknown instance %s" % old_name)
+        inst.name = new_name
+        inst.serial_no += 1
+        inst.mtime = time.time()
+        self._data.instances[new_name] = inst
+        self._data.cluster.serial_no += 1
+        self._write()
+
+    @_locked
     def remove_instance(self, name):
         if self._data.instances.pop(name, None) is None:
             raise errors.ConfigurationError("Unknown instance %s" % name)

@@ -137,6 +137,18 @@ class X509CertError(GenericError):
     """A certificate is invalid or could not be loaded.  args: (filename, message)"""
 
 
+class HypervisorError(GenericError):
+    """A hypervisor operation failed or its parameters are invalid."""
+
+
+class BlockDeviceError(GenericError):
+    """A block device operation failed."""
+
+
+class InvalidOS(GenericError):
+    """An OS definition is missing or invalid.  args: (os name, message)"""
+
+
 class TagError(GenericError):
     """A tag is invalid."""
 

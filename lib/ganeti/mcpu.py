@@ -50,6 +50,9 @@ class Processor:
                 self._acquire(glm, level, needed, bool(lu.share_locks.get(level)), cbs)
             cbs.notify_start()
             return self._run_lu(lu, op, feedback)
+        except BaseException:
+            lu.abort()
+            raise
         finally:
             glm.release_all()
 
@@ -67,6 +70,7 @@ class Processor:
                           locking.LEVEL_NAMES[level], timeout)
 
     def _run_lu(self, lu, op, feedback):
+        lu.check_prereq()
         hm = None
         if lu.HPATH:
             pre_nodes, post_nodes = lu.build_hooks_nodes()
@@ -76,7 +80,6 @@ class Processor:
                                    cfg.get_cluster_name(), cfg.get_master_node(),
                                    feedback, post_env_fn=lu.build_hooks_post_env)
             lu.hooks_master = hm
-        lu.check_prereq()
         if hm:
             hm.run_phase(constants.HOOKS_PHASE_PRE)
         if op.dry_run:

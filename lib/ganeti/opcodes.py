@@ -196,6 +196,212 @@ class OpQueryFields(OpCode):
     ]
 
 
+# ---- operating systems ------------------------------------------------------------
+
+class OpOsDiagnose(OpCode):
+    OP_ID = "OP_OS_DIAGNOSE"
+    OP_PARAMS = [
+        _POUTPUT_FIELDS,
+        ("names", [], ht.TStrList, "Which operating systems to diagnose"),
+    ]
+
+
+# ---- instances --------------------------------------------------------------------
+
+_PSHUTDOWN_TIMEOUT = ("shutdown_timeout", constants.DEFAULT_SHUTDOWN_TIMEOUT,
+                      ht.TNonNegativeInt, "How long to wait for a clean shutdown (seconds)")
+_PIGNORE_OFFLINE = ("ignore_offline_nodes", False, ht.TBool,
+                    "Ignore offline nodes (the instance's state is only recorded)")
+_PDISK_INDEX = ("disk", REQUIRED, ht.TNonNegativeInt, "Disk index")
+_PINSTANCE_MODES = ("create", "import", "remote-import")
+_DISK_SPEC = ht.TListOf(ht.TDict)
+_NIC_SPEC = ht.TListOf(ht.TDict)
+_MOD_LIST = ht.TypeCheck(
+    "list of [action, index/identifier, parameters]",
+    lambda v: isinstance(v, list) and all(
+        isinstance(i, list) and len(i) in (2, 3) for i in v))
+
+
+class OpInstanceCreate(OpCode):
+    OP_ID = "OP_INSTANCE_CREATE"
+    OP_DSC_FIELD = "instance_name"
+    OP_PARAMS = [
+        _PINSTANCE_NAME,
+        ("force_variant", False, ht.TBool, "Do not check the OS variant"),
+        ("wait_for_sync", True, ht.TBool, "Wait for the disks to sync"),
+        ("name_check", True, ht.TBool, "Check that the name resolves"),
+        ("ignore_ipolicy", False, ht.TBool, "Ignore the instance policy"),
+        ("opportunistic_locking", False, ht.TBool, "Lock only free nodes"),
+        ("beparams", {}, ht.TDict, "Backend parameters"),
+        ("disks", REQUIRED, _DISK_SPEC, "Disk descriptions ({size, mode, name, ...})"),
+        ("disk_template", REQUIRED, ht.TElemOf(constants.DISK_TEMPLATES), "Disk template"),
+        ("group_name", None, ht.TMaybeString, "Node group to place the instance in"),
+        ("file_driver", None, ht.TMaybe(ht.TElemOf(["loop", "blktap", "blktap2"])),
+         "Driver for file-based disks"),
+        ("file_storage_dir", None, ht.TMaybeString, "Directory below the file storage dir"),
+        ("hvparams", {}, ht.TDict, "Hypervisor parameters"),
+        ("hypervisor", None, ht.TMaybe(ht.TElemOf(constants.HYPER_TYPES)), "Hypervisor"),
+        ("iallocator", None, ht.TMaybeString, "Instance allocator to choose the nodes"),
+        ("identify_defaults", False, ht.TBool, "Reset parameters equal to the defaults"),
+        ("ip_check", True, ht.TBool, "Check that the IP address is unused"),
+        ("conflicts_check", True, ht.TBool, "Check for IP conflicts in networks"),
+        ("mode", REQUIRED, ht.TElemOf(_PINSTANCE_MODES), "Creation mode"),
+        ("nics", REQUIRED, _NIC_SPEC, "NIC descriptions ({mac, ip, mode, link, ...})"),
+        ("no_install", None, ht.TMaybeBool, "Do not run the OS create script"),
+        ("osparams", {}, ht.TDict, "OS parameters"),
+        ("osparams_private", None, ht.TMaybeDict, "Private OS parameters"),
+        ("osparams_secret", None, ht.TMaybeDict, "Secret OS parameters"),
+        ("os_type", None, ht.TMaybeString, "Operating system (OS+variant)"),
+        ("pnode", None, ht.TMaybeString, "Primary node"),
+        ("snode", None, ht.TMaybeString, "Secondary node"),
+        ("src_node", None, ht.TMaybeString, "Source node for imports"),
+        ("src_path", None, ht.TMaybeString, "Source directory for imports"),
+        ("compress", "none", ht.TString, "Compression for imports"),
+        ("start", True, ht.TBool, "Start the instance after creating it"),
+        ("tags", [], ht.TStrList, "Instance tags"),
+        ("forthcoming", False, ht.TBool, "Only reserve the resources"),
+        ("commit", False, ht.TBool, "Commit a forthcoming instance"),
+    ]
+
+
+class OpInstanceRemove(OpCode):
+    OP_ID = "OP_INSTANCE_REMOVE"
+    OP_DSC_FIELD = "instance_name"
+    OP_PARAMS = [
+        _PINSTANCE_NAME, _PSHUTDOWN_TIMEOUT,
+        ("ignore_failures", False, ht.TBool, "Go on even if some steps fail"),
+    ]
+
+
+class OpInstanceStartup(OpCode):
+    OP_ID = "OP_INSTANCE_STARTUP"
+    OP_DSC_FIELD = "instance_name"
+    OP_PARAMS = [
+        _PINSTANCE_NAME, _PFORCE, _PIGNORE_OFFLINE,
+        ("hvparams", {}, ht.TDict, "Temporary hypervisor parameters"),
+        ("beparams", {}, ht.TDict, "Temporary backend parameters"),
+        ("no_remember", False, ht.TBool, "Do not record the new state"),
+        ("startup_paused", False, ht.TBool, "Start the instance paused"),
+        _PSHUTDOWN_TIMEOUT,
+    ]
+
+
+class OpInstanceShutdown(OpCode):
+    OP_ID = "OP_INSTANCE_SHUTDOWN"
+    OP_DSC_FIELD = "instance_name"
+    OP_PARAMS = [
+        _PINSTANCE_NAME, _PFORCE, _PIGNORE_OFFLINE,
+        ("timeout", constants.DEFAULT_SHUTDOWN_TIMEOUT, ht.TNonNegativeInt,
+         "Seconds to wait for a clean shutdown before forcing it"),
+        ("no_remember", False, ht.TBool, "Do not record the new state"),
+        ("admin_state_source", None, ht.TMaybeString, "Who shut the instance down"),
+    ]
+
+
+class OpInstanceReboot(OpCode):
+    OP_ID = "OP_INSTANCE_REBOOT"
+    OP_DSC_FIELD = "instance_name"
+    OP_PARAMS = [
+        _PINSTANCE_NAME, _PSHUTDOWN_TIMEOUT,
+        ("ignore_secondaries", False, ht.TBool, "Ignore errors on secondary nodes"),
+        ("reboot_type", REQUIRED, ht.TElemOf(["soft", "hard", "full"]), "Reboot type"),
+    ]
+
+
+class OpInstanceReinstall(OpCode):
+    OP_ID = "OP_INSTANCE_REINSTALL"
+    OP_DSC_FIELD = "instance_name"
+    OP_PARAMS = [
+        _PINSTANCE_NAME,
+        ("force_variant", False, ht.TBool, "Do not check the OS variant"),
+        ("os_type", None, ht.TMaybeString, "New operating system"),
+        ("osparams", None, ht.TMaybeDict, "OS parameters"),
+        ("osparams_private", None, ht.TMaybeDict, "Private OS parameters"),
+        ("osparams_secret", None, ht.TMaybeDict, "Secret OS parameters"),
+    ]
+
+
+class OpInstanceRename(OpCode):
+    OP_ID = "OP_INSTANCE_RENAME"
+    OP_DSC_FIELD = "instance_name"
+    OP_PARAMS = [
+        _PINSTANCE_NAME,
+        ("new_name", REQUIRED, ht.TNonEmptyString, "New instance name"),
+        ("name_check", True, ht.TBool, "Check that the new name resolves"),
+        ("ip_check", False, ht.TBool, "Check that the new IP is unused"),
+    ]
+
+
+class OpInstanceSetParams(OpCode):
+    OP_ID = "OP_INSTANCE_SET_PARAMS"
+    OP_DSC_FIELD = "instance_name"
+    OP_PARAMS = [
+        _PINSTANCE_NAME, _PFORCE,
+        ("force_variant", False, ht.TBool, "Do not check the OS variant"),
+        ("ignore_ipolicy", False, ht.TBool, "Ignore the instance policy"),
+        ("nics", [], _MOD_LIST, "NIC changes"),
+        ("disks", [], _MOD_LIST, "Disk changes"),
+        ("beparams", {}, ht.TDict, "Backend parameter changes"),
+        ("runtime_mem", None, ht.TMaybe(ht.TPositiveInt), "New runtime memory (MiB)"),
+        ("hvparams", {}, ht.TDict, "Hypervisor parameter changes"),
+        ("disk_template", None, ht.TMaybe(ht.TElemOf(constants.DISK_TEMPLATES)),
+         "New disk template"),
+        ("pnode", None, ht.TMaybeString, "New primary node"),
+        ("remote_node", None, ht.TMaybeString, "Secondary node (for conversions)"),
+        ("os_name", None, ht.TMaybeString, "New operating system"),
+        ("osparams", {}, ht.TDict, "OS parameter changes"),
+        ("osparams_private", None, ht.TMaybeDict, "Private OS parameter changes"),
+        ("wait_for_sync", True, ht.TBool, "Wait for the disks to sync"),
+        ("offline", None, ht.TMaybeBool, "Mark the instance offline/online"),
+        ("conflicts_check", True, ht.TBool, "Check for IP conflicts"),
+        ("hotplug", False, ht.TBool, "Hotplug devices"),
+        ("hotplug_if_possible", False, ht.TBool, "Hotplug devices when possible"),
+    ]
+
+
+class OpInstanceGrowDisk(OpCode):
+    OP_ID = "OP_INSTANCE_GROW_DISK"
+    OP_DSC_FIELD = "instance_name"
+    OP_PARAMS = [
+        _PINSTANCE_NAME, _PDISK_INDEX,
+        ("wait_for_sync", True, ht.TBool, "Wait for the disk to sync"),
+        ("amount", REQUIRED, ht.TNonNegativeInt, "Amount (MiB) to grow by, or the new size"),
+        ("absolute", False, ht.TBool, "The amount is the new size"),
+        ("ignore_ipolicy", False, ht.TBool, "Ignore the instance policy"),
+    ]
+
+
+class OpInstanceActivateDisks(OpCode):
+    OP_ID = "OP_INSTANCE_ACTIVATE_DISKS"
+    OP_DSC_FIELD = "instance_name"
+    OP_PARAMS = [
+        _PINSTANCE_NAME,
+        ("ignore_size", False, ht.TBool, "Do not check the disk sizes"),
+        ("wait_for_sync", False, ht.TBool, "Wait for the disks to sync"),
+    ]
+
+
+class OpInstanceDeactivateDisks(OpCode):
+    OP_ID = "OP_INSTANCE_DEACTIVATE_DISKS"
+    OP_DSC_FIELD = "instance_name"
+    OP_PARAMS = [_PINSTANCE_NAME, _PFORCE]
+
+
+class OpInstanceConsole(OpCode):
+    OP_ID = "OP_INSTANCE_CONSOLE"
+    OP_DSC_FIELD = "instance_name"
+    OP_PARAMS = [_PINSTANCE_NAME]
+
+
+class OpInstanceQueryData(OpCode):
+    OP_ID = "OP_INSTANCE_QUERY_DATA"
+    OP_PARAMS = [
+        ("use_locking", False, ht.TBool, "Take locks"),
+        ("instances", [], ht.TStrList, "Instances (all if empty)"),
+        ("static", False, ht.TBool, "Only configuration data, no node queries"),
+    ]
+
+
 # ---- tests ------------------------------------------------------------------------
 
 class OpTestDelay(OpCode):

@@ -228,10 +228,27 @@ LOCK_FIELDS = _fields([
           lambda c, row: row[3]),
 ])
 
+QR_OS = "os"
+QR_INSTANCE = "instance"
+
 RESOURCE_FIELDS = {QR_NODE: NODE_FIELDS, QR_JOB: JOB_FIELDS, QR_LOCK: LOCK_FIELDS}
+# resources whose field tables live next to their logical units; imported on
+# first use, the module calls register_resource()
+_RESOURCE_MODULES = {
+    QR_OS: "ganeti.cmdlib.operating_system",
+    QR_INSTANCE: "ganeti.cmdlib.instance_query",
+}
+
+
+def register_resource(resource, fields):
+    """Make ``fields`` ({name: Field}) the field table of ``resource``."""
+    RESOURCE_FIELDS[resource] = fields
 
 
 def get_fields(resource):
+    if resource not in RESOURCE_FIELDS and resource in _RESOURCE_MODULES:
+        import importlib
+        importlib.import_module(_RESOURCE_MODULES[resource])
     try:
         return RESOURCE_FIELDS[resource]
     except KeyError:

@@ -284,3 +284,59 @@ class RpcRunner:
         """Make ``node`` forget the cluster; its node daemon then exits."""
         return self.call_single("node_leave_cluster", node, [modify_ssh_setup],
                                 constants.RPC_TMO_NORMAL)
+
+
+# ---- storage, OS and instance procedures (backend/storage.py, osdefs.py, instance.py) -----
+# Objects travel as dicts: disks as objects.Disk.to_dict(), instances as
+# instance_utils.instance_for_node() (parameters filled with the defaults).
+
+def _rpc_method(procedure, timeout, single=True, doc=""):
+    if single:
+        def method(self, node, *args):
+            return self.call_single(procedure, node, list(args), timeout)
+    else:
+        def method(self, node_names, *args):
+            return self.call(procedure, node_names, list(args), timeout)
+    method.__name__ = "call_" + procedure
+    method.__doc__ = doc
+    return method
+
+
+_SINGLE_NODE_CALLS = [
+    ("blockdev_create", constants.RPC_TMO_NORMAL,
+     "(node, disk, size, owner, on_primary, info, excl_stor)"),
+    ("blockdev_remove", constants.RPC_TMO_NORMAL, "(node, disk)"),
+    ("blockdev_assemble", constants.RPC_TMO_NORMAL,
+     "(node, disk, instance_name, as_primary, idx) -> [dev_path, link_name]"),
+    ("blockdev_shutdown", constants.RPC_TMO_NORMAL, "(node, disk)"),
+    ("blockdev_grow", constants.RPC_TMO_NORMAL,
+     "(node, disk, amount, dryrun, backingstore, excl_stor)"),
+    ("blockdev_find", constants.RPC_TMO_FAST, "(node, disk) -> status or None"),
+    ("blockdev_getmirrorstatus", constants.RPC_TMO_FAST, "(node, disks)"),
+    ("blockdev_getdimensions", constants.RPC_TMO_FAST, "(node, disks)"),
+    ("file_storage_dir_create", constants.RPC_TMO_FAST, "(node, path)"),
+    ("file_storage_dir_remove", constants.RPC_TMO_FAST, "(node, path)"),
+    ("file_storage_dir_rename", constants.RPC_TMO_FAST, "(node, old_path, new_path)"),
+    ("os_get", constants.RPC_TMO_FAST, "(node, name) -> OS description"),
+    ("instance_os_add", constants.RPC_TMO_SLOW, "(node, instance, reinstall, debug)"),
+    ("instance_run_rename", constants.RPC_TMO_SLOW,
+     "(node, instance, old_name, debug)"),
+    ("instance_start", constants.RPC_TMO_NORMAL,
+     "(node, instance, startup_paused, reason)"),
+    ("instance_shutdown", constants.RPC_TMO_NORMAL, "(node, instance, timeout, reason)"),
+    ("instance_reboot", constants.RPC_TMO_NORMAL,
+     "(node, instance, reboot_type, shutdown_timeout, reason)"),
+    ("instance_info", constants.RPC_TMO_URGENT, "(node, name, hv_name, hvparams)"),
+    ("bridges_exist", constants.RPC_TMO_URGENT, "(node, bridges) -> missing bridges"),
+    ("hv_node_info", constants.RPC_TMO_URGENT, "(node, hv_name, hvparams)"),
+]
+_MULTI_NODE_CALLS = [
+    ("os_diagnose", constants.RPC_TMO_FAST, "(nodes) -> per node list of OSes"),
+    ("all_instances_info", constants.RPC_TMO_URGENT,
+     "(nodes, hv_names, all_hvparams) -> {name: info}"),
+    ("instance_list", constants.RPC_TMO_URGENT, "(nodes, hv_names, all_hvparams)"),
+]
+for _name, _tmo, _doc in _SINGLE_NODE_CALLS:
+    setattr(RpcRunner, "call_" + _name, _rpc_method(_name, _tmo, True, _doc))
+for _name, _tmo, _doc in _MULTI_NODE_CALLS:
+    setattr(RpcRunner, "call_" + _name, _rpc_method(_name, _tmo, False, _doc))

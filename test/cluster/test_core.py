@@ -157,12 +157,56 @@ def test_queue_drain(cluster):
     assert m.run("gnt-debug", "delay", "0").returncode == 0
 
 
-def test_verify_is_clean_and_finds_a_bad_certificate_copy(cluster):
+def test_verify_is_clean_and_reports_a_dead_node_daemon(cluster):
     m = cluster.master
     proc = m.run("gnt-cluster", "verify")
     assert proc.returncode == 0, proc.stdout + proc.stderr
     assert "* Verifying cluster config" in proc.stdout
     assert "ERROR" not in proc.stdout
+    m.kill_daemon("ganeti-noded")
+    try:
+        proc = m.run("gnt-cluster", "verify", "--error-codes")
+        assert proc.returncode == 1, proc.stdout
+        assert re.search(r"^.* - ERROR:ENODERPC:node:%s:node daemon" % re.escape(m.name),
+                         proc.stdout, re.M), proc.stdout
+        proc = m.run("gnt-cluster", "verify")
+        assert "  - ERROR: node %s: node daemon" % m.name in proc.stdout
+        ignored = m.run("gnt-cluster", "verify", "-I", "ENODERPC")
+        assert ignored.returncode == 0 and "WARNING: node" in ignored.stdout
+    finally:
+        m.start_daemon("ganeti-noded")
+    assert m.run("gnt-cluster", "verify").returncode == 0
+
+
+def test_noded_refuses_clients_without_the_cluster_certificate(cluster):
+    import socket
+    import ssl
+    m = cluster.master
+    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+    ctx.check_hostname = False
+    ctx.verify_mode = ssl.CERT_NONE
+    raw = socket.create_connection((m.ip, 1811), timeout=5)
+    with pytest.raises((ssl.SSLError, ConnectionError, OSError)):
+        with ctx.wrap_socket(raw) as tls:
+            tls.sendall(b"POST /version HTTP/1.1\r\nContent-Length: 2\r\n\r\n[]")
+            data = tls.recv(100)
+            if not data:
+                raise ConnectionError("closed without an answer")
+    # with the cluster certificate it answers
+    from ganeti import rpc
+    runner = rpc.RpcRunner(rpc.static_resolver({m.name: m.ip}),
+                           cert_file=m.path("/var/lib/ganeti/server.pem"))
+    res = runner.call_version([m.name])[m.name]
+    assert not res.fail_msg and res.data > 0
+
+
+def test_delay_on_nodes(cluster):
+    m = cluster.master
+    proc = m.run("gnt-debug", "delay", "--no-master", "--on-nodes", m.name, "0.2")
+    assert proc.returncode == 0, proc.stderr
+    proc = m.run("gnt-debug", "delay", "--on-master", "-n", m.name, "--repeat", "1",
+                 "0.1")
+    assert proc.returncode == 0 and "Test delay iteration 2/2" in proc.stdout
 
 
 def test_hooks_run_with_the_ganeti_environment(cluster):

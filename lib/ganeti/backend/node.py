@@ -1,11 +1,5 @@
-"""Node-side RPC procedures, run by ganeti-noded.
-
-Each public function here is one procedure: its name is the procedure name
-and its positional arguments are the JSON list sent by the master (see
-PROCEDURES). Keyword-only arguments exist for tests (directories) and cannot
-be reached over RPC. Errors are raised as RpcFail (or another GenericError)
-and reach the master as ``[false, message]``.
-"""
+"""Node-side RPC procedures about the node itself: version, resources, ssconf,
+files, hooks, verification, the master IP, leaving the cluster."""
 
 import hashlib
 import logging
@@ -29,14 +23,7 @@ IP_TIMEOUT = 30
 SHUTDOWN_MSG = "Shutdown scheduled"
 
 
-class RpcFail(errors.GenericError):
-    """A procedure failed; args: (message,)."""
-
-
-def _fail(msg, *args):
-    text = msg % args if args else msg
-    logging.error("%s", text)
-    raise RpcFail(text)
+from ganeti.backend.common import RpcFail, fail as _fail  # noqa: E402,F401
 
 
 def _local_path(path, root_dir=None):

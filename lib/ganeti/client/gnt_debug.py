@@ -93,7 +93,7 @@ _DELAY_OPTS = [
                    help="Number of times to repeat the sleep"),
     cli.cli_option("-i", "--interruptible", default=False, dest="interruptible",
                    action="store_true",
-                   help="Allows the opcode to be interrupted by using a domain socket"),
+                   help="Accepted for compatibility with Ganeti; has no effect here"),
     cli.cli_option("--no-locks", default=False, dest="no_locks", action="store_true",
                    help="Don't take locks while doing the delay"),
     cli.cli_option("--on-master", dest="on_master", action="store_true",

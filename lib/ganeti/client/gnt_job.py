@@ -262,7 +262,7 @@ COMMANDS = {
         _status_opt("--error", "error", "Show only failed jobs"),
         _status_opt("--finished", "finished", "Show only finished jobs"),
     ], "[job_id...]", "Lists the jobs and their status. The available fields can be"
-        " shown using the \"list-fields\" command (see the man page for details). The"
+        " shown using the \"list-fields\" command. The"
         " default field list is (in order): %s." % ", ".join(_LIST_DEF_FIELDS)),
     "list-fields": (list_fields, [cli.ArgSpec("<field>")], [cli.NOHDR_OPT, cli.SEP_OPT],
                     "[fields...]", "Lists all available fields for jobs"),

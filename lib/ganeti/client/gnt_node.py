@@ -60,7 +60,7 @@ COMMANDS = {
         cli.FILTER_OPT],
         "[nodes...]",
         "Lists the nodes in the cluster. The available fields can be shown using the"
-        " \"list-fields\" command (see the man page for details). The default field list"
+        " \"list-fields\" command. The default field list"
         " is (in order): %s." % ", ".join(_LIST_DEF_FIELDS)),
     "list-fields": (list_fields, [cli.ArgSpec("<field>")], [cli.NOHDR_OPT, cli.SEP_OPT],
                     "[fields...]", "Lists all available fields for nodes"),

@@ -4,8 +4,10 @@ from ganeti import errors
 
 
 def _lu_modules():
-    from ganeti.cmdlib import cluster, node, query, test
-    return [cluster, node, query, test]
+    from ganeti.cmdlib import (cluster, instance, instance_change, instance_operation,
+                               instance_query, node, operating_system, query, test)
+    return [cluster, node, query, test, instance, instance_operation, instance_change,
+            instance_query, operating_system]
 
 
 _LU_CACHE = {}

@@ -51,6 +51,10 @@ class LogicalUnit:
     def exec(self, feedback_fn):
         raise NotImplementedError
 
+    def abort(self):
+        """Undo what the LU did outside exec's own cleanup (e.g. locks it added);
+        called when any stage failed, before the locks are released."""
+
     # feedback helpers with Ganeti's prefixes
     def log_info(self, message, *args):
         self.feedback_fn(" - INFO: " + (message % args if args else message))

@@ -14,6 +14,12 @@ def run_resource_query(context, what, fields, qfilter):
         archived = "archived" in fields
         rows = context.jqueue.query_jobs(None, query.JOB_FIELD_NAMES, archived=archived)
         return query.run_query(query.QR_JOB, fields, [r for r in rows if r], None, qfilter)
+    if what == query.QR_OS:
+        from ganeti.cmdlib import operating_system
+        return operating_system.query_os(context, fields, qfilter)
+    if what == query.QR_INSTANCE:
+        from ganeti.cmdlib import instance_query
+        return instance_query.query_instances(context, fields, qfilter)
     if what == query.QR_LOCK:
         return query.run_query(query.QR_LOCK, fields, context.glm.query_locks(), None,
                                qfilter)

@@ -1,0 +1,293 @@
+"""Node-side RPC procedures about block devices and file storage directories.
+
+Disks arrive as dicts (``objects.Disk.to_dict()``). Activated disks get a
+symlink ``<DISK_LINKS_DIR>/<instance>:<idx>`` to their device, which the
+hypervisors open.
+"""
+
+import errno
+import os
+import re
+
+from ganeti import errors, objects, pathutils, storage
+from ganeti.backend.common import fail
+from ganeti.storage import filestorage
+
+LINKS_DIR_MODE = 0o755
+# instance names are host names; nothing that could leave the links directory
+_INSTANCE_NAME_RE = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9._-]*$")
+
+
+def _disk(data) -> objects.Disk:
+    if isinstance(data, objects.Disk):
+        return data
+    if not isinstance(data, dict):
+        fail("Invalid disk description %r", data)
+    try:
+        return objects.Disk.from_dict(data)
+    except errors.GenericError as err:
+        fail("Invalid disk description: %s", err)
+
+
+def _disk_name(disk) -> str:
+    return disk.iv_name or disk.name or disk.uuid
+
+
+def _find(disk):
+    try:
+        return storage.find_device(disk)
+    except errors.BlockDeviceError as err:
+        fail("Cannot look up disk %s: %s", _disk_name(disk), err)
+
+
+# ---- instance disk symlinks ----------------------------------------------------------
+
+def _links_dir() -> str:
+    return pathutils.DISK_LINKS_DIR
+
+
+def _link_name(instance_name, idx) -> str:
+    if not isinstance(instance_name, str) or not _INSTANCE_NAME_RE.match(instance_name):
+        fail("Invalid instance name %r", instance_name)
+    if not isinstance(idx, int) or isinstance(idx, bool) or idx < 0:
+        fail("Invalid disk index %r", idx)
+    return os.path.join(_links_dir(), "%s:%d" % (instance_name, idx))
+
+
+def _make_link(instance_name, idx, dev_path) -> str:
+    """Point <instance>:<idx> at dev_path (replacing an old link); its path."""
+    link = _link_name(instance_name, idx)
+    try:
+        os.makedirs(os.path.dirname(link), mode=LINKS_DIR_MODE, exist_ok=True)
+        if os.path.islink(link) and os.readlink(link) == dev_path:
+            return link
+        if os.path.lexists(link) and not os.path.islink(link):
+            fail("Cannot create disk link %s: a non-link file is in the way", link)
+        tmp = "%s.new-%d" % (link, os.getpid())
+        if os.path.lexists(tmp):
+            os.unlink(tmp)
+        os.symlink(dev_path, tmp)
+        os.replace(tmp, link)
+    except OSError as err:
+        fail("Cannot create disk link %s -> %s: %s", link, dev_path, err)
+    return link
+
+
+def _remove_links(predicate) -> list:
+    """Remove the links in the links dir whose (name, target) satisfy predicate."""
+    removed = []
+    try:
+        names = os.listdir(_links_dir())
+    except FileNotFoundError:
+        return removed
+    except OSError as err:
+        fail("Cannot list %s: %s", _links_dir(), err)
+    for name in sorted(names):
+        path = os.path.join(_links_dir(), name)
+        try:
+            if not os.path.islink(path) or not predicate(name, os.readlink(path)):
+                continue
+            os.unlink(path)
+            removed.append(path)
+        except FileNotFoundError:
+            continue
+        except OSError as err:
+            fail("Cannot remove disk link %s: %s", path, err)
+    return removed
+
+
+def _remove_links_to(dev_path) -> list:
+    return _remove_links(lambda _name, target: target == dev_path)
+
+
+def instance_disks_remove_links(instance_name) -> list:
+    """Remove every disk link of ``instance_name``; the paths removed."""
+    _link_name(instance_name, 0)  # validates the name
+    prefix = instance_name + ":"
+    return _remove_links(lambda name, _target: (name.startswith(prefix)
+                                                and name[len(prefix):].isdigit()))
+
+
+# ---- block devices ------------------------------------------------------------
+
+def blockdev_create(disk, size, owner, on_primary, info, excl_stor):
+    """Create the storage of ``disk`` (``size`` MiB); returns its dev_path."""
+    disk = _disk(disk)
+    try:
+        device = storage.create_device(disk, size, bool(excl_stor))
+    except errors.BlockDeviceError as err:
+        fail("Cannot create disk %s: %s", _disk_name(disk), err)
+    try:
+        if on_primary:
+            device.assemble()
+            device.open(force=True)
+        if info:
+            device.set_info(info)
+    except errors.BlockDeviceError as err:
+        fail("Disk %s was created but cannot be activated: %s", _disk_name(disk), err)
+    return device.dev_path
+
+
+def blockdev_remove(disk):
+    """Remove the storage of ``disk`` (missing is fine) and links to it."""
+    disk = _disk(disk)
+    device = _find(disk)
+    try:
+        storage.remove_device(disk)
+    except errors.BlockDeviceError as err:
+        fail("Cannot remove disk %s: %s", _disk_name(disk), err)
+    if device is not None and device.dev_path:
+        _remove_links_to(device.dev_path)
+
+
+def blockdev_assemble(disk, instance_name, as_primary, idx):
+    """Activate ``disk``; as primary also open it and link <instance>:<idx> to it.
+
+    Returns [dev_path, link_name] (link_name None when not primary).
+    """
+    disk = _disk(disk)
+    if as_primary:
+        _link_name(instance_name, idx)  # refuse bad names before changing anything
+    try:
+        device = storage.assemble_device(disk)
+        if as_primary:
+            device.open()
+    except errors.BlockDeviceError as err:
+        fail("Cannot activate disk %s: %s", _disk_name(disk), err)
+    link = _make_link(instance_name, idx, device.dev_path) if as_primary else None
+    return [device.dev_path, link]
+
+
+def blockdev_shutdown(disk):
+    """Deactivate ``disk`` (missing is fine) and remove the links to it."""
+    disk = _disk(disk)
+    device = _find(disk)
+    try:
+        if device is not None:
+            device.close()
+        storage.shutdown_device(disk)
+    except errors.BlockDeviceError as err:
+        fail("Cannot shut down disk %s: %s", _disk_name(disk), err)
+    if device is not None and device.dev_path:
+        _remove_links_to(device.dev_path)
+
+
+def blockdev_grow(disk, amount, dryrun, backingstore, excl_stor):
+    """Grow ``disk`` by ``amount`` MiB (dryrun: only check)."""
+    disk = _disk(disk)
+    try:
+        storage.grow_device(disk, amount, bool(dryrun), bool(backingstore),
+                            bool(excl_stor))
+    except errors.BlockDeviceError as err:
+        fail("Cannot grow disk %s: %s", _disk_name(disk), err)
+
+
+def blockdev_find(disk):
+    """None if ``disk`` is not here, else its dev_path and sync status."""
+    disk = _disk(disk)
+    device = _find(disk)
+    if device is None:
+        return None
+    try:
+        return device.get_sync_status()
+    except errors.BlockDeviceError as err:
+        fail("Cannot get the status of disk %s: %s", _disk_name(disk), err)
+
+
+def blockdev_getmirrorstatus(disks):
+    """Per disk [True, status] (children included) or [False, message]."""
+    result = []
+    for data in disks:
+        try:
+            disk = _disk(data)
+            device = storage.find_device(disk)
+            if device is None:
+                result.append([False, "Cannot find disk %s (%r)" % (_disk_name(disk),
+                                                                     disk.logical_id)])
+                continue
+            result.append([True, device.combined_sync_status()])
+        except errors.GenericError as err:
+            result.append([False, str(err)])
+    return result
+
+
+def blockdev_getdimensions(disks):
+    """Per disk [size in bytes, spindles or None], or None if it is not here."""
+    result = []
+    for data in disks:
+        disk = _disk(data)
+        device = _find(disk)
+        if device is None:
+            result.append(None)
+            continue
+        try:
+            result.append(list(device.get_actual_dimensions()))
+        except errors.BlockDeviceError as err:
+            fail("Cannot get the size of disk %s: %s", _disk_name(disk), err)
+    return result
+
+
+# ---- file storage directories ------------------------------------------------
+
+def _check_dir(path, exact_ok):
+    try:
+        return filestorage.check_path(path, exact_ok=exact_ok)
+    except errors.BlockDeviceError as err:
+        fail("%s", err)
+
+
+def file_storage_dir_create(path):
+    """Create a file storage directory (and parents) under the allowed dirs."""
+    local = _check_dir(path, True)
+    try:
+        filestorage.make_dirs(local)
+    except errors.BlockDeviceError as err:
+        fail("%s", err)
+
+
+def file_storage_dir_remove(path):
+    """Remove an empty file storage directory below the allowed dirs (missing: ok)."""
+    local = _check_dir(path, False)
+    if not os.path.lexists(local):
+        return
+    if os.path.islink(local) or not os.path.isdir(local):
+        fail("Cannot remove '%s': it is not a directory", local)
+    try:
+        os.rmdir(local)
+    except OSError as err:
+        if err.errno == errno.ENOENT:
+            return
+        if err.errno in (errno.ENOTEMPTY, errno.EEXIST):
+            fail("Cannot remove directory '%s': it is not empty", local)
+        fail("Cannot remove directory '%s': %s", local, err)
+
+
+def file_storage_dir_rename(old_path, new_path):
+    """Rename a file storage directory (instance rename); the new one must not exist."""
+    old_local = _check_dir(old_path, False)
+    new_local = _check_dir(new_path, False)
+    if not os.path.isdir(old_local) or os.path.islink(old_local):
+        fail("Cannot rename '%s': it is not a directory", old_local)
+    if os.path.lexists(new_local):
+        fail("Cannot rename '%s' to '%s': the target exists", old_local, new_local)
+    try:
+        filestorage.make_dirs(os.path.dirname(new_local))
+        os.rename(old_local, new_local)
+    except (OSError, errors.BlockDeviceError) as err:
+        fail("Cannot rename '%s' to '%s': %s", old_local, new_local, err)
+
+
+PROCEDURES = {
+    "blockdev_create": blockdev_create,
+    "blockdev_remove": blockdev_remove,
+    "blockdev_assemble": blockdev_assemble,
+    "blockdev_shutdown": blockdev_shutdown,
+    "blockdev_grow": blockdev_grow,
+    "blockdev_find": blockdev_find,
+    "blockdev_getmirrorstatus": blockdev_getmirrorstatus,
+    "blockdev_getdimensions": blockdev_getdimensions,
+    "file_storage_dir_create": file_storage_dir_create,
+    "file_storage_dir_remove": file_storage_dir_remove,
+    "file_storage_dir_rename": file_storage_dir_rename,
+    "instance_disks_remove_links": instance_disks_remove_links,
+}

@@ -1,0 +1,590 @@
+"""gnt-instance: create, list, inspect, start, stop and remove instances."""
+
+import os
+import sys
+
+from ganeti import cli, constants, errors, opcodes
+from ganeti.client import infofmt
+from ganeti.utils import text
+
+_LIST_DEF_FIELDS = ["name", "hypervisor", "os", "pnode", "status", "oper_ram"]
+_ARGS_ONE = [cli.ArgSpec("<instance>", 1, 1)]
+_ARGS_MANY = [cli.ArgSpec("<instance>")]
+
+
+# ---- option parsing helpers ----------------------------------------------------------
+
+def _parse_indexed(values, what):
+    """['0:size=1G,mode=rw', ...] -> [{...}, ...] ordered by index (cli.md 0.6)."""
+    items = {}
+    for value in values or []:
+        if ":" in value:
+            idx, rest = value.split(":", 1)
+        else:
+            idx, rest = value, ""
+        try:
+            idx = int(idx)
+        except ValueError:
+            raise errors.OpPrereqError("Invalid %s index '%s' in '%s' (expected N:key=value)"
+                                       % (what, idx, value), errors.ECODE_INVAL)
+        if idx in items:
+            raise errors.OpPrereqError("Duplicate %s index %d" % (what, idx),
+                                       errors.ECODE_INVAL)
+        try:
+            items[idx] = text.parse_key_values(rest)
+        except errors.ParameterError as err:
+            raise errors.OpPrereqError("Invalid %s options '%s': %s" % (what, rest, err),
+                                       errors.ECODE_INVAL)
+    if sorted(items) != list(range(len(items))):
+        raise errors.OpPrereqError("%s indices must be 0, 1, 2, ... without gaps"
+                                   % what.capitalize(), errors.ECODE_INVAL)
+    return [items[i] for i in sorted(items)]
+
+
+def _disk_specs(opts):
+    if opts.sd_size and opts.disks:
+        raise errors.OpPrereqError("Give either -s or --disk, not both", errors.ECODE_INVAL)
+    if opts.sd_size:
+        return [{"size": opts.sd_size}]
+    disks = _parse_indexed(opts.disks, "disk")
+    for disk in disks:
+        if "size" in disk:
+            try:
+                disk["size"] = text.parse_unit(disk["size"])
+            except errors.UnitParseError as err:
+                raise errors.OpPrereqError("Invalid disk size: %s" % err, errors.ECODE_INVAL)
+    return disks
+
+
+def _nic_specs(opts):
+    if opts.no_nics:
+        if opts.nics:
+            raise errors.OpPrereqError("--no-nics and --net conflict", errors.ECODE_INVAL)
+        return []
+    if not opts.nics:
+        return [{}]
+    return _parse_indexed(opts.nics, "NIC")
+
+
+def _hv_option(opts):
+    if not opts.hypervisor:
+        return None, {}
+    name, params = opts.hypervisor
+    return name, params or {}
+
+
+def add_instance(opts, args):
+    """Create an instance (OP_INSTANCE_CREATE)."""
+    template = opts.disk_template
+    if not template:
+        raise errors.OpPrereqError("No disk template given (-t)", errors.ECODE_INVAL)
+    pnode = snode = None
+    if opts.node:
+        pnode, _, snode = opts.node.partition(":")
+        snode = snode or None
+    hv_name, hvparams = _hv_option(opts)
+    op = opcodes.OpInstanceCreate(
+        instance_name=args[0], disks=_disk_specs(opts), disk_template=template,
+        nics=_nic_specs(opts), pnode=pnode, snode=snode, os_type=opts.os,
+        hypervisor=hv_name, hvparams=hvparams, beparams=opts.beparams or {},
+        osparams=opts.osparams or {}, mode="create", start=opts.start,
+        ip_check=opts.ip_check, name_check=opts.name_check,
+        no_install=opts.no_install or None, wait_for_sync=opts.wait_for_sync,
+        file_storage_dir=opts.file_storage_dir, file_driver=opts.file_driver,
+        iallocator=opts.iallocator, tags=opts.tags or [],
+        conflicts_check=opts.conflicts_check, ignore_ipolicy=opts.ignore_ipolicy)
+    cli.submit_or_send(op, opts)
+    return constants.EXIT_SUCCESS
+
+
+def remove_instance(opts, args):
+    name = args[0]
+    if not opts.force:
+        question = ("This will remove the volumes of the instance %s (including mirrors),"
+                    " thus removing all the data of the instance. Continue?" % name)
+        if not cli.ask_user(question):
+            return constants.EXIT_FAILURE
+    op = opcodes.OpInstanceRemove(instance_name=name, ignore_failures=opts.ignore_failures,
+                                  shutdown_timeout=opts.shutdown_timeout)
+    cli.submit_or_send(op, opts)
+    return constants.EXIT_SUCCESS
+
+
+def list_instances(opts, args):
+    fields = cli.parse_fields(opts.output, _LIST_DEF_FIELDS)
+    return cli.generic_list("instance", fields, args, opts.units, opts.separator,
+                            not opts.no_headers, verbose=opts.verbose,
+                            force_filter=opts.force_filter)
+
+
+def list_fields(opts, args):
+    return cli.generic_list_fields("instance", args, opts.separator, not opts.no_headers)
+
+
+def _select_instances(opts, args, cl):
+    """Names selected by the arguments and --all/--node/--primary/--secondary."""
+    mode = getattr(opts, "multi_mode", "instance")
+    if mode == "all":
+        if args:
+            raise errors.OpPrereqError("No arguments are allowed with --all",
+                                       errors.ECODE_INVAL)
+        rows = cl.query("instance", ["name"], None)["data"]
+        return [r[0][1] for r in rows]
+    if mode == "instance":
+        if not args:
+            raise errors.OpPrereqError("No instance given", errors.ECODE_INVAL)
+        return list(args)
+    fields = {"node": ["pnode", "snodes"], "primary": ["pnode"],
+              "secondary": ["snodes"]}[mode]
+    rows = cl.query("instance", ["name"] + fields, None)["data"]
+    names = []
+    for row in rows:
+        values = [v for _, v in row]
+        nodes = set()
+        for val in values[1:]:
+            nodes.update(val if isinstance(val, list) else [val])
+        if any(cli_node in nodes or any(n.startswith(cli_node + ".") for n in nodes)
+               for cli_node in args):
+            names.append(values[0])
+    return names
+
+
+def _run_on_instances(opts, args, make_op, verb):
+    cl = cli.get_client()
+    names = _select_instances(opts, args, cl)
+    if not names:
+        raise errors.OpPrereqError("Selection returned no instances", errors.ECODE_INVAL)
+    if len(names) > 1 and not opts.force_multiple:
+        question = "The %s will operate on %d instances:\n%s\nDo you want to continue?" % (
+            verb, len(names), "\n".join("  " + n for n in names))
+        if not cli.ask_user(question):
+            return constants.EXIT_CONFIRMATION
+    if len(names) == 1:
+        cli.submit_or_send(make_op(names[0]), opts, cl=cl)
+        return constants.EXIT_SUCCESS
+    if getattr(opts, "submit_only", False):
+        for name in names:
+            cli.submit_or_send(make_op(name), opts, cl=cl)
+        return constants.EXIT_SUCCESS
+    results = cli.submit_jobs_and_wait([[make_op(n)] for n in names], cl=cl, opts=opts)
+    failed = [(n, r) for n, (ok, r) in zip(names, results) if not ok]
+    for name, msg in failed:
+        cli.to_stderr("Failed to %s instance %s: %s" % (verb, name, msg))
+    return constants.EXIT_FAILURE if failed else constants.EXIT_SUCCESS
+
+
+def startup_instance(opts, args):
+    return _run_on_instances(opts, args, lambda n: opcodes.OpInstanceStartup(
+        instance_name=n, force=opts.force, ignore_offline_nodes=opts.ignore_offline,
+        hvparams=opts.hvparams or {}, beparams=opts.beparams or {},
+        no_remember=opts.no_remember, startup_paused=opts.startup_paused), "startup")
+
+
+def shutdown_instance(opts, args):
+    return _run_on_instances(opts, args, lambda n: opcodes.OpInstanceShutdown(
+        instance_name=n, force=opts.force, ignore_offline_nodes=opts.ignore_offline,
+        timeout=opts.timeout, no_remember=opts.no_remember), "shutdown")
+
+
+def reboot_instance(opts, args):
+    return _run_on_instances(opts, args, lambda n: opcodes.OpInstanceReboot(
+        instance_name=n, reboot_type=opts.reboot_type,
+        ignore_secondaries=opts.ignore_secondaries,
+        shutdown_timeout=opts.shutdown_timeout), "reboot")
+
+
+def connect_to_console(opts, args):
+    """Attach to the instance's console (runs the console command of its node)."""
+    from ganeti.utils import net
+    op = opcodes.OpInstanceConsole(instance_name=args[0])
+    console = cli.submit_op_code(op)
+    kind = console.get("kind")
+    if kind == "message":
+        cli.to_stderr(console["message"])
+        return constants.EXIT_FAILURE
+    if kind == "vnc":
+        cli.to_stdout("Instance %s has VNC listening on %s:%s (display %s),"
+                      " connect with a VNC client" % (console["instance"], console["host"],
+                                                      console["port"], console["display"]))
+        return constants.EXIT_SUCCESS
+    if kind != "ssh":
+        raise errors.OpExecError("Unknown console type %r" % kind)
+    command = list(console["command"])
+    if console["host"] != net.get_hostname():
+        command = ["ssh", "-q", "-t", "-oEscapeChar=none", "-oBatchMode=yes",
+                   "%s@%s" % (console.get("user", "root"), console["host"])] + \
+                  [" ".join(command)]
+    if opts.show_command:
+        cli.to_stdout(" ".join(_quote(c) for c in command))
+        return constants.EXIT_SUCCESS
+    sys.stdout.flush()
+    try:
+        os.execvp(command[0], command)
+    except OSError as err:
+        raise errors.OpExecError("Cannot run the console command %s: %s"
+                                 % (command[0], err))
+
+
+def _quote(arg):
+    if arg and all(c.isalnum() or c in "-_./:=,@" for c in arg):
+        return arg
+    return "'" + arg.replace("'", "'\\''") + "'"
+
+
+def activate_disks(opts, args):
+    op = opcodes.OpInstanceActivateDisks(instance_name=args[0], ignore_size=opts.ignore_size,
+                                         wait_for_sync=opts.wait_for_sync)
+    result = cli.submit_or_send(op, opts)
+    for node, iv_name, path in result or []:
+        cli.to_stdout("%s:%s:%s" % (node, iv_name, path))
+    return constants.EXIT_SUCCESS
+
+
+def deactivate_disks(opts, args):
+    op = opcodes.OpInstanceDeactivateDisks(instance_name=args[0], force=opts.force)
+    cli.submit_or_send(op, opts)
+    return constants.EXIT_SUCCESS
+
+
+def _fmt_size(mib):
+    return text.format_unit(mib, "h")
+
+
+def show_instance_config(opts, args):
+    """Print everything about instances (gnt-instance info)."""
+    if not args and not opts.show_all:
+        raise errors.OpPrereqError("No instance selected (give names or --all)",
+                                   errors.ECODE_INVAL)
+    op = opcodes.OpInstanceQueryData(instances=list(args), static=opts.static,
+                                     use_locking=not opts.static)
+    result = cli.submit_op_code(op)
+    lines = []
+    for name in sorted(result):
+        inst = result[name]
+        run = inst["run_state"] or "unknown"
+        be_custom, be_all = inst["be_instance"], inst["be_actual"]
+        nics = []
+        for idx, (nname, uuid, mac, ip, params) in enumerate(inst["nics"]):
+            nics.append([("nic/%d" % idx, [
+                ("MAC", mac), ("IP", ip), ("mode", params.get("mode")),
+                ("link", params.get("link")), ("vlan", params.get("vlan", "")),
+                ("network", None), ("UUID", uuid), ("name", nname)])])
+        disks = []
+        for disk in inst["disks"]:
+            status = disk["pstatus"] or {}
+            disks.append([("%s" % disk["iv_name"], [
+                ("type", disk["dev_type"]),
+                ("size", _fmt_size(disk["size"])),
+                ("access mode", disk["mode"]),
+                ("logical_id", ", ".join(str(x) for x in disk["logical_id"] or [])),
+                ("on primary", status.get("dev_path", "(not active)") if status
+                 else "(not active)"),
+                ("name", disk["name"]), ("UUID", disk["uuid"])])])
+        lines.extend(infofmt.format_info([
+            ("Instance name", inst["name"]),
+            ("UUID", inst["uuid"]),
+            ("Serial number", inst["serial_no"]),
+            ("Creation time", cli.format_timestamp(inst["ctime"])),
+            ("Modification time", cli.format_timestamp(inst["mtime"])),
+            ("State", "configured to be %s, actual state is %s"
+             % (inst["config_state"], run)),
+            ("  Nodes", [("primary", inst["pnode"]),
+                         ("secondaries", ", ".join(inst["snodes"]))]),
+        ]))
+        lines.extend(infofmt.format_info([
+            ("Operating system", inst["os"]),
+            ("Operating system parameters",
+             infofmt.params_with_defaults(inst["os_instance"], inst["os_actual"])),
+            ("Allocated network port", inst["network_port"]),
+            ("Hypervisor", inst["hypervisor"]),
+            ("Hypervisor parameters",
+             infofmt.params_with_defaults(inst["hv_instance"], inst["hv_actual"])),
+            ("Back-end parameters", infofmt.params_with_defaults(be_custom, be_all)),
+            ("NICs", nics),
+            ("Disk template", inst["disk_template"]),
+            ("Disks", disks),
+        ], indent=2))
+    sys.stdout.write("\n".join(lines) + ("\n" if lines else ""))
+    return constants.EXIT_SUCCESS
+
+
+def grow_disk(opts, args):
+    name, disk, amount = args
+    try:
+        disk = int(disk)
+    except ValueError:
+        raise errors.OpPrereqError("Invalid disk index '%s'" % disk, errors.ECODE_INVAL)
+    try:
+        amount = text.parse_unit(amount)
+    except errors.UnitParseError as err:
+        raise errors.OpPrereqError("Invalid amount '%s': %s" % (amount, err),
+                                   errors.ECODE_INVAL)
+    op = opcodes.OpInstanceGrowDisk(instance_name=name, disk=disk, amount=amount,
+                                    wait_for_sync=opts.wait_for_sync,
+                                    absolute=opts.absolute)
+    cli.submit_or_send(op, opts)
+    return constants.EXIT_SUCCESS
+
+
+def rename_instance(opts, args):
+    op = opcodes.OpInstanceRename(instance_name=args[0], new_name=args[1],
+                                  ip_check=opts.ip_check, name_check=opts.name_check)
+    result = cli.submit_or_send(op, opts)
+    if result:
+        cli.to_stdout("Instance '%s' renamed to '%s'" % (args[0], result))
+    return constants.EXIT_SUCCESS
+
+
+def reinstall_instance(opts, args):
+    name = args[0]
+    if not opts.force:
+        question = ("This will reinstall the instance '%s' and remove all data. Continue?"
+                    % name)
+        if not cli.ask_user(question):
+            return constants.EXIT_FAILURE
+    op = opcodes.OpInstanceReinstall(instance_name=name, os_type=opts.os,
+                                     force_variant=opts.force_variant,
+                                     osparams=opts.osparams or None)
+    cli.submit_or_send(op, opts)
+    return constants.EXIT_SUCCESS
+
+
+def _parse_modifications(values, what):
+    """--net/--disk values of modify: add[:params] | N:add,params | ID:remove | ID:modify,params."""
+    mods = []
+    for value in values or []:
+        head, _, rest = value.partition(":")
+        if head == "add":
+            action, ident, params = "add", -1, rest
+        elif head == "remove" and not rest:
+            action, ident, params = "remove", -1, ""
+        else:
+            ident = head
+            action, _, params = rest.partition(",")
+            if action not in ("add", "remove", "modify"):
+                # "N:key=val" is a modification of item N
+                params, action = rest, "modify"
+        try:
+            parsed = text.parse_key_values(params)
+        except errors.ParameterError as err:
+            raise errors.OpPrereqError("Invalid %s modification '%s': %s"
+                                       % (what, value, err), errors.ECODE_INVAL)
+        if what == "disk" and "size" in parsed:
+            parsed["size"] = text.parse_unit(parsed["size"])
+        mods.append([action, ident, parsed])
+    return mods
+
+
+def modify_instance(opts, args):
+    hvparams = opts.hvparams or {}
+    op = opcodes.OpInstanceSetParams(
+        instance_name=args[0], nics=_parse_modifications(opts.nics, "NIC"),
+        disks=_parse_modifications(opts.disks, "disk"), beparams=opts.beparams or {},
+        hvparams=hvparams, os_name=opts.os, osparams=opts.osparams or {},
+        force=opts.force, offline=opts.offline, force_variant=opts.force_variant)
+    result = cli.submit_or_send(op, opts)
+    if result is not None:
+        cli.to_stdout("Modified instance %s" % args[0])
+        for param, value in result:
+            cli.to_stdout(" - %-5s -> %s" % (param, value))
+        cli.to_stdout("Please don't forget that most parameters take effect only at the"
+                      " next (re)start of the instance initiated by ganeti; restarting"
+                      " from within the instance will not be enough.")
+    return constants.EXIT_SUCCESS
+
+
+# ---- options -----------------------------------------------------------------------
+
+_SELECT_OPTS = [
+    cli.cli_option("--instance", dest="multi_mode", action="store_const", const="instance",
+                   default="instance", help="Filter by instance name [default]"),
+    cli.cli_option("--node", dest="multi_mode", action="store_const", const="node",
+                   help="Filter by nodes (primary and secondary)"),
+    cli.cli_option("--primary", dest="multi_mode", action="store_const", const="primary",
+                   help="Filter by primary nodes"),
+    cli.cli_option("--secondary", dest="multi_mode", action="store_const",
+                   const="secondary", help="Filter by secondary nodes"),
+    cli.cli_option("--all", dest="multi_mode", action="store_const", const="all",
+                   help="Select all instances"),
+    cli.cli_option("--force-multiple", dest="force_multiple", action="store_true",
+                   default=False, help="Do not ask for confirmation when more than one"
+                   " instance is affected"),
+]
+_IGNORE_OFFLINE_OPT = cli.cli_option("--ignore-offline", dest="ignore_offline",
+                                     action="store_true", default=False,
+                                     help="Ignore offline nodes and do as much as possible")
+_NO_REMEMBER_OPT = cli.cli_option("--no-remember", dest="no_remember", action="store_true",
+                                  default=False,
+                                  help="Do not remember the state change")
+_SHUTDOWN_TIMEOUT_OPT = cli.cli_option("--shutdown-timeout", dest="shutdown_timeout",
+                                       type="int", default=constants.DEFAULT_SHUTDOWN_TIMEOUT,
+                                       help="Maximum time (seconds) to wait for a clean"
+                                       " shutdown")
+_HV_OPT = cli.cli_option("-H", "--hypervisor-parameters", dest="hypervisor",
+                         type="identkeyval", default=None,
+                         help="Hypervisor and hypervisor options, in the format"
+                         " hypervisor:option=value,option=value,...")
+
+_ADD_OPTS = [
+    cli.cli_option("-t", "--disk-template", dest="disk_template", default=None,
+                   metavar="TEMPL", help="Disk template (diskless, file, plain, drbd, ...)"),
+    cli.cli_option("-s", "--os-size", dest="sd_size", type="unit", default=None,
+                   metavar="SIZE", help="Disk size of a single-disk instance (e.g. 1G)"),
+    cli.cli_option("--disk", dest="disks", action="append", default=[],
+                   metavar="N:size=S[,mode=rw|ro][,name=NAME]",
+                   help="Disk N (repeat for more disks)"),
+    cli.cli_option("--net", dest="nics", action="append", default=[],
+                   metavar="N:[mac=M|generate,ip=IP,mode=M,link=L,name=NAME]",
+                   help="NIC N (repeat for more NICs)"),
+    cli.cli_option("--no-nics", dest="no_nics", action="store_true", default=False,
+                   help="Create the instance without network interfaces"),
+    cli.cli_option("-n", "--node", dest="node", default=None, metavar="NODE[:SNODE]",
+                   help="Primary node (and secondary node for drbd)"),
+    cli.cli_option("-o", "--os-type", dest="os", default=None, metavar="OS",
+                   help="Operating system (OS[+VARIANT])"),
+    cli.keyval_option("-B", "--backend-parameters", dest="beparams",
+                      help="Backend parameters (e.g. maxmem=512M,vcpus=2)"),
+    _HV_OPT,
+    cli.keyval_option("-O", "--os-parameters", dest="osparams", help="OS parameters"),
+    cli.cli_option("--no-start", dest="start", action="store_false", default=True,
+                   help="Don't start the instance after creation"),
+    cli.cli_option("--no-ip-check", dest="ip_check", action="store_false", default=True,
+                   help="Don't check that the instance's IP is alive"),
+    cli.cli_option("--no-name-check", dest="name_check", action="store_false",
+                   default=True, help="Don't check that the instance's name resolves"),
+    cli.cli_option("--no-conflicts-check", dest="conflicts_check", action="store_false",
+                   default=True, help="Don't check for conflicting IPs"),
+    cli.cli_option("--no-install", dest="no_install", action="store_true", default=False,
+                   help="Do not install the OS (it will not boot)"),
+    cli.cli_option("--no-wait-for-sync", dest="wait_for_sync", action="store_false",
+                   default=True, help="Don't wait for the disks to sync"),
+    cli.cli_option("--file-storage-dir", dest="file_storage_dir", default=None,
+                   metavar="DIR", help="Directory (below the cluster's file storage dir)"
+                   " for the disk files"),
+    cli.cli_option("--file-driver", dest="file_driver", default=None,
+                   choices=["loop", "blktap", "blktap2"], help="Driver for file disks"),
+    cli.cli_option("-I", "--iallocator", dest="iallocator", default=None,
+                   help="Instance allocator (not supported yet)"),
+    cli.cli_option("--tags", dest="tags", type="list", default=[],
+                   help="Comma-separated tags"),
+    cli.cli_option("--ignore-ipolicy", dest="ignore_ipolicy", action="store_true",
+                   default=False, help="Ignore the instance policy"),
+] + cli.SUBMIT_OPTS + [cli.DRY_RUN_OPT, cli.PRIORITY_OPT]
+
+COMMANDS = {
+    "add": (add_instance, _ARGS_ONE, _ADD_OPTS, "[...] -t disk-type -n node[:secondary-node]"
+            " -o os-type <name>", "Creates and adds a new instance to the cluster"),
+    "remove": (remove_instance, _ARGS_ONE, [
+        cli.FORCE_OPT, _SHUTDOWN_TIMEOUT_OPT,
+        cli.cli_option("--ignore-failures", dest="ignore_failures", action="store_true",
+                       default=False, help="Remove the instance from the cluster even if"
+                       " some steps fail")] + cli.SUBMIT_OPTS + [cli.DRY_RUN_OPT],
+        "[--ignore-failures] <instance>", "Shuts down the instance and removes it"),
+    "list": (list_instances, _ARGS_MANY, [
+        cli.NOHDR_OPT, cli.SEP_OPT, cli.UNITS_OPT, cli.FIELDS_OPT, cli.VERBOSE_OPT,
+        cli.FILTER_OPT], "[<instance>...]",
+        "Lists the instances and their status. The available fields can be shown using"
+        " the \"list-fields\" command. The default field list is (in order): %s."
+        % ", ".join(_LIST_DEF_FIELDS)),
+    "list-fields": (list_fields, [cli.ArgSpec("<field>")], [cli.NOHDR_OPT, cli.SEP_OPT],
+                    "[fields...]", "Lists all available fields for instances"),
+    "info": (show_instance_config, _ARGS_MANY, [
+        cli.cli_option("-s", "--static", dest="static", action="store_true", default=False,
+                       help="Only show configuration data, not runtime data"),
+        cli.cli_option("--all", dest="show_all", action="store_true", default=False,
+                       help="Show info on all instances"),
+        cli.cli_option("--roman", dest="roman_integers", action="store_true",
+                       default=False, help="Accepted; numbers are printed as decimal")],
+        "[-s] {--all | <instance>...}", "Show information on the specified instance(s)"),
+    "startup": (startup_instance, _ARGS_MANY, [
+        cli.FORCE_OPT, _IGNORE_OFFLINE_OPT, _NO_REMEMBER_OPT,
+        cli.keyval_option("-H", "--hypervisor-parameters", dest="hvparams",
+                          help="Temporary hypervisor parameters"),
+        cli.keyval_option("-B", "--backend-parameters", dest="beparams",
+                          help="Temporary backend parameters"),
+        cli.cli_option("--paused", dest="startup_paused", action="store_true",
+                       default=False, help="Start the instance paused")] + _SELECT_OPTS +
+        cli.SUBMIT_OPTS + [cli.DRY_RUN_OPT, cli.PRIORITY_OPT],
+        "<instance>", "Starts an instance"),
+    "shutdown": (shutdown_instance, _ARGS_MANY, [
+        cli.FORCE_OPT, _IGNORE_OFFLINE_OPT, _NO_REMEMBER_OPT,
+        cli.cli_option("--timeout", dest="timeout", type="int",
+                       default=constants.DEFAULT_SHUTDOWN_TIMEOUT,
+                       help="Maximum time (seconds) to wait for a clean shutdown")] +
+        _SELECT_OPTS + cli.SUBMIT_OPTS + [cli.DRY_RUN_OPT, cli.PRIORITY_OPT],
+        "<instance>", "Stops an instance"),
+    "reboot": (reboot_instance, _ARGS_MANY, [
+        cli.cli_option("-t", "--type", dest="reboot_type", default="hard",
+                       choices=["soft", "hard", "full"], help="Type of reboot"),
+        cli.cli_option("--ignore-secondaries", dest="ignore_secondaries",
+                       action="store_true", default=False,
+                       help="Ignore errors from secondaries"),
+        _SHUTDOWN_TIMEOUT_OPT] + _SELECT_OPTS + cli.SUBMIT_OPTS +
+        [cli.DRY_RUN_OPT, cli.PRIORITY_OPT],
+        "[-t {soft|hard|full}] <instance>", "Reboots an instance"),
+    "console": (connect_to_console, _ARGS_ONE, [
+        cli.cli_option("--show-cmd", dest="show_command", action="store_true",
+                       default=False, help="Show the command instead of running it")],
+        "[--show-cmd] <instance>", "Opens a console on the specified instance"),
+    "activate-disks": (activate_disks, _ARGS_ONE, [
+        cli.cli_option("--ignore-size", dest="ignore_size", action="store_true",
+                       default=False, help="Do not check the disk sizes"),
+        cli.cli_option("--wait-for-sync", dest="wait_for_sync", action="store_true",
+                       default=False, help="Wait for the disks to sync")] +
+        cli.SUBMIT_OPTS, "<instance>", "Activate an instance's disks"),
+    "deactivate-disks": (deactivate_disks, _ARGS_ONE, [cli.FORCE_OPT] + cli.SUBMIT_OPTS,
+                         "[-f] <instance>", "Deactivate an instance's disks"),
+}
+
+COMMANDS.update({
+    "grow-disk": (grow_disk, [cli.ArgSpec("<instance> <disk> <amount>", 3, 3)], [
+        cli.cli_option("--no-wait-for-sync", dest="wait_for_sync", action="store_false",
+                       default=True, help="Don't wait for the disks to sync"),
+        cli.cli_option("--absolute", dest="absolute", action="store_true", default=False,
+                       help="The amount is the new size, not an increase")] +
+        cli.SUBMIT_OPTS + [cli.DRY_RUN_OPT],
+        "[--absolute] <instance> <disk> <size>", "Grow an instance's disk"),
+    "rename": (rename_instance, [cli.ArgSpec("<instance> <new_name>", 2, 2)], [
+        cli.cli_option("--no-ip-check", dest="ip_check", action="store_false",
+                       default=True, help="Don't check that the new IP is unused"),
+        cli.cli_option("--no-name-check", dest="name_check", action="store_false",
+                       default=True, help="Don't check that the new name resolves"),
+        cli.FORCE_OPT] + cli.SUBMIT_OPTS + [cli.DRY_RUN_OPT],
+        "<instance> <new_name>", "Rename the instance"),
+    "reinstall": (reinstall_instance, _ARGS_ONE, [
+        cli.FORCE_OPT,
+        cli.cli_option("-o", "--os-type", dest="os", default=None,
+                       help="Install this OS instead of the current one"),
+        cli.cli_option("--force-variant", dest="force_variant", action="store_true",
+                       default=False, help="Do not check the OS variant"),
+        cli.keyval_option("-O", "--os-parameters", dest="osparams",
+                          help="OS parameters")] + cli.SUBMIT_OPTS + [cli.DRY_RUN_OPT],
+        "[-f] [-o OS] <instance>", "Reinstall a stopped instance"),
+    "modify": (modify_instance, _ARGS_ONE, [
+        cli.keyval_option("-H", "--hypervisor-parameters", dest="hvparams",
+                          help="Hypervisor parameters to change (-key resets)"),
+        cli.keyval_option("-B", "--backend-parameters", dest="beparams",
+                          help="Backend parameters to change (-key resets)"),
+        cli.cli_option("--net", dest="nics", action="append", default=[],
+                       help="NIC change: add[:params], N:modify,params, N:remove"),
+        cli.cli_option("--disk", dest="disks", action="append", default=[],
+                       help="Disk change: add:size=S, N:modify,mode=ro, N:remove"),
+        cli.cli_option("-o", "--os-type", dest="os", default=None,
+                       help="Change the OS (takes effect at the next reinstall)"),
+        cli.keyval_option("-O", "--os-parameters", dest="osparams",
+                          help="OS parameters to change"),
+        cli.cli_option("--force-variant", dest="force_variant", action="store_true",
+                       default=False, help="Do not check the OS variant"),
+        cli.cli_option("--offline", dest="offline", action="store_const", const=True,
+                       default=None, help="Mark the instance offline"),
+        cli.cli_option("--online", dest="offline", action="store_const", const=False,
+                       help="Mark the instance online again"),
+        cli.FORCE_OPT] + cli.SUBMIT_OPTS + [cli.DRY_RUN_OPT],
+        "<instance>", "Alters the parameters of an instance"),
+})
+
+ALIASES = {"start": "startup", "stop": "shutdown", "show": "info"}
+
+
+def main():
+    return cli.generic_main(COMMANDS, aliases=ALIASES)

@@ -1,0 +1,174 @@
+"""gnt-os: list, diagnose and show the guest OS definitions of the cluster.
+
+One LUXI Query("os", ...) per command (no job), with the output of Ganeti's
+gnt-os (which ran OP_OS_DIAGNOSE as a job).
+"""
+
+import re
+
+from ganeti import cli, constants
+
+_API_V15 = 15
+_API_V20 = 20
+# what 'gnt-os list' shows: valid OSes neither hidden nor blacklisted
+_LIST_FILTER = ["&", ["!", ["?", "hidden"]], ["!", ["?", "blacklisted"]],
+                ["?", "valid"]]
+
+
+def _nice_key(name):
+    return [(0, int(part), "") if part.isdigit() else (1, 0, part)
+            for part in re.split(r"(\d+)", str(name)) if part != ""]
+
+
+def _query(fields, qfilter=None, cl=None):
+    """Rows of plain values (None where a value is missing)."""
+    if cl is None:
+        cl = cli.get_client()
+    response = cl.query("os", fields, qfilter)
+    return [[value for _, value in row] for row in response["data"]]
+
+
+def os_names(name, variants):
+    """The names an OS is used by: 'os+variant' for each variant, else 'os'."""
+    if variants:
+        return ["%s+%s" % (name, v) for v in variants]
+    return [name]
+
+
+def list_os(opts, args, cl=None):
+    """List the valid OSes (variants expanded, one per line)."""
+    rows = _query(["name", "variants"], _LIST_FILTER, cl=cl)
+    data = []
+    for name, variants in rows:
+        data.extend([n] for n in os_names(name, variants or []))
+    headers = None if opts.no_headers else {"name": "Name"}
+    for line in cli.generate_table(headers, ["name"], None, data):
+        cli.to_stdout(line)
+    return constants.EXIT_SUCCESS
+
+
+def _os_status(status, message):
+    return "valid" if status else "invalid - %s" % message
+
+
+def _node_line(entry):
+    """The status text of the definition in use on one node."""
+    path, status, message, variants, params, api = entry[:6]
+    text = "%s (path: %s)" % (_os_status(status, message), path)
+    if api:
+        text += " [API versions: %s]" % ", ".join(str(v) for v in api)
+        max_api = max(api)
+    else:
+        text += " [no API versions declared]"
+        max_api = 0
+    if max_api >= _API_V15:
+        if variants:
+            text += " [variants: %s]" % ", ".join(variants)
+        else:
+            text += " [no variants]"
+    if max_api >= _API_V20:
+        if params:
+            text += " [parameters: %s]" % ", ".join(p[0] for p in params)
+        else:
+            text += " [no parameters]"
+    return text
+
+
+def diagnose_os(opts, args, cl=None):
+    """Show every OS with its status on every node; 1 if any is not valid."""
+    rows = _query(["name", "valid", "variants", "node_status", "hidden", "blacklisted"],
+                  cl=cl)
+    has_bad = False
+    for name, _, variants, node_data, hidden, blacklisted in rows:
+        nodes_valid, nodes_bad, shadowed = {}, {}, {}
+        for node_name, entries in (node_data or {}).items():
+            shadowed[node_name] = []
+            if not entries:
+                nodes_bad[node_name] = "OS not found"
+                continue
+            first = entries[0]
+            target = nodes_valid if first[1] else nodes_bad
+            target[node_name] = _node_line(first)
+            for entry in entries[1:]:
+                shadowed[node_name].append("    [hidden] path: %s, status: %s"
+                                           % (entry[0], _os_status(entry[1], entry[2])))
+        if nodes_valid and not nodes_bad:
+            status = "valid"
+        elif nodes_bad and not nodes_valid:
+            status = "invalid"
+            has_bad = True
+        else:
+            status = "partial valid"
+            has_bad = True
+        line = "OS: %s [global status: %s]" % (name, status)
+        if hidden:
+            line += " [hidden]"
+        if blacklisted:
+            line += " [blacklisted]"
+        cli.to_stdout(line)
+        if variants:
+            cli.to_stdout("  Variants: [%s]" % ", ".join(variants))
+        for by_node in (nodes_valid, nodes_bad):
+            for node_name in sorted(by_node, key=_nice_key):
+                cli.to_stdout("  Node: %s, status: %s" % (node_name, by_node[node_name]))
+                for text in shadowed[node_name]:
+                    cli.to_stdout(text)
+        cli.to_stdout("")
+    return int(has_bad)
+
+
+def show_os_info(opts, args, cl=None):
+    """Show the details of the given OSes (all when none is given)."""
+    from ganeti.client import infofmt
+    rows = _query(["name", "valid", "variants", "parameters", "api_versions",
+                   "blacklisted", "hidden", "os_hvp", "osparams"], cl=cl)
+    wanted = list(args)
+    all_hvp, all_osparams = {}, {}
+    for (name, valid, variants, parameters, api_versions, blacklisted, hidden, os_hvp,
+         osparams) in rows:
+        all_hvp.update(os_hvp or {})
+        all_osparams.update(osparams or {})
+        if wanted:
+            if name not in wanted:
+                continue
+            wanted.remove(name)
+        cli.to_stdout("%s:" % name)
+        cli.to_stdout("  - valid: %s" % valid)
+        cli.to_stdout("  - hidden: %s" % hidden)
+        cli.to_stdout("  - blacklisted: %s" % blacklisted)
+        if valid:
+            cli.to_stdout("  - API versions:")
+            for version in sorted(api_versions or []):
+                cli.to_stdout("    - %s" % version)
+            cli.to_stdout("  - variants:")
+            for variant in variants or []:
+                cli.to_stdout("    - %s" % variant)
+            cli.to_stdout("  - parameters:")
+            for pname, pdoc in parameters or []:
+                cli.to_stdout("    - %s: %s" % (pname, pdoc))
+        cli.to_stdout("")
+    # names that are no OS of the cluster: their cluster-level settings, if any
+    for name in wanted:
+        if name in all_hvp or name in all_osparams:
+            info = [(name, [("OS-specific hypervisor parameters", all_hvp.get(name, {})),
+                            ("OS parameters", all_osparams.get(name, {}))])]
+            for line in infofmt.format_info(info):
+                cli.to_stdout(line)
+        else:
+            cli.to_stdout("%s: " % name)
+        cli.to_stdout("")
+    return constants.EXIT_SUCCESS
+
+
+COMMANDS = {
+    "list": (list_os, cli.ARGS_NONE, [cli.NOHDR_OPT, cli.PRIORITY_OPT], "",
+             "Lists all valid operating systems on the cluster"),
+    "diagnose": (diagnose_os, cli.ARGS_NONE, [cli.PRIORITY_OPT], "",
+                 "Diagnose all operating systems"),
+    "info": (show_os_info, [cli.ArgSpec("<os>")], [cli.PRIORITY_OPT], "[<os>...]",
+             "Show detailed information about operating systems"),
+}
+
+
+def main():
+    return cli.generic_main(COMMANDS, aliases={"show": "info"})

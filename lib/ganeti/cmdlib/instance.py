@@ -1,0 +1,322 @@
+"""Logical units that create and remove instances."""
+
+import os
+
+from ganeti import constants, errors, locking, objects
+from ganeti.cmdlib import instance_utils as iu
+from ganeti.cmdlib.base import LogicalUnit, expand_node_name
+from ganeti.utils import net
+
+
+class LUInstanceCreate(LogicalUnit):
+    """Create an instance: disks, config entry, OS install, start."""
+    HPATH = "instance-add"
+    HTYPE = constants.HTYPE_INSTANCE
+    REQ_BGL = False
+
+    def check_arguments(self):
+        op = self.op
+        if op.mode != "create":
+            raise errors.OpPrereqError("Instance creation mode '%s' is not supported yet"
+                                       " (only 'create')" % op.mode, errors.ECODE_INVAL)
+        if not op.os_type and not op.no_install:
+            raise errors.OpPrereqError("No operating system given (-o OS)",
+                                       errors.ECODE_INVAL)
+        if op.ip_check and not op.name_check:
+            raise errors.OpPrereqError("Cannot do an IP address check without a name"
+                                       " check", errors.ECODE_INVAL)
+        if op.iallocator:
+            raise errors.OpPrereqError("Instance allocators are not supported yet; give"
+                                       " the primary node with -n", errors.ECODE_INVAL)
+        if op.snode and op.disk_template not in constants.DTS_INT_MIRROR:
+            raise errors.OpPrereqError("A secondary node is only used with the drbd disk"
+                                       " template", errors.ECODE_INVAL)
+        self.disk_specs = iu.check_disk_specs(op.disks, op.disk_template)
+        self.beparams = iu.typed_beparams(op.beparams)
+
+    def expand_names(self):
+        op = self.op
+        if op.name_check:
+            try:
+                hostname = net.Hostname(op.instance_name)
+            except errors.ResolverError as err:
+                raise errors.OpPrereqError("Instance name '%s' does not resolve: %s; add it"
+                                           " to DNS or /etc/hosts, or use --no-name-check"
+                                           % (op.instance_name, err.args[-1]),
+                                           errors.ECODE_RESOLVER)
+            self.instance_name = hostname.name
+            self.check_ip = hostname.ip
+        else:
+            self.instance_name = op.instance_name
+            self.check_ip = None
+        if "." not in self.instance_name and op.name_check:
+            pass
+        if not op.pnode:
+            raise errors.OpPrereqError("No primary node given (-n NODE)", errors.ECODE_INVAL)
+        self.pnode = expand_node_name(self.cfg, op.pnode)
+        if self.cfg.get_instance_info(self.instance_name):
+            raise errors.OpPrereqError("Instance '%s' is already in the cluster"
+                                       % self.instance_name, errors.ECODE_EXISTS)
+        try:
+            self.glm.add(locking.LEVEL_INSTANCE, [self.instance_name], acquired=True)
+        except errors.LockError:
+            raise errors.OpPrereqError("Instance '%s' is being created by another job"
+                                       % self.instance_name, errors.ECODE_EXISTS)
+        self.added_lock = True
+        self.needed_locks[locking.LEVEL_NODE] = [self.pnode]
+        self.needed_locks[locking.LEVEL_NODE_RES] = [self.pnode]
+
+    def abort(self):
+        if getattr(self, "added_lock", False) and \
+                self.cfg.get_instance_info(self.instance_name) is None:
+            try:
+                self.glm.remove(locking.LEVEL_INSTANCE, [self.instance_name])
+            except errors.LockError:
+                pass
+
+    def check_prereq(self):
+        op = self.op
+        cluster = self.cfg.get_cluster_info()
+        node = iu.check_node_online(self.cfg, self.pnode, "create an instance on")
+        if node.drained:
+            raise errors.OpPrereqError("Node %s is drained; no new instances on it"
+                                       % self.pnode, errors.ECODE_STATE)
+        if not node.vm_capable:
+            raise errors.OpPrereqError("Node %s is not vm_capable" % self.pnode,
+                                       errors.ECODE_STATE)
+        if op.disk_template not in cluster.enabled_disk_templates:
+            raise errors.OpPrereqError(
+                "Disk template '%s' is not enabled in the cluster; enabled: %s"
+                % (op.disk_template, ", ".join(cluster.enabled_disk_templates)),
+                errors.ECODE_STATE)
+        self.hv_name = op.hypervisor or cluster.enabled_hypervisors[0]
+        if self.hv_name not in cluster.enabled_hypervisors:
+            raise errors.OpPrereqError("Hypervisor '%s' is not enabled in the cluster;"
+                                       " enabled: %s" % (self.hv_name, ", ".join(
+                                           cluster.enabled_hypervisors)),
+                                       errors.ECODE_STATE)
+        self.hvparams = iu.typed_hvparams(self.hv_name, op.hvparams)
+        self.nics = self._build_nics(cluster)
+        if self.check_ip and op.ip_check and net.tcp_ping(self.check_ip,
+                                                           constants.DEFAULT_NODED_PORT):
+            raise errors.OpPrereqError("IP %s of instance %s already in use"
+                                       % (self.check_ip, self.instance_name),
+                                       errors.ECODE_NOTUNIQUE)
+        instance = objects.Instance(
+            name=self.instance_name, primary_node=self.pnode, os=op.os_type or "",
+            hypervisor=self.hv_name, hvparams=self.hvparams, beparams=self.beparams,
+            osparams=dict(op.osparams or {}), admin_state=constants.ADMINST_DOWN,
+            nics=self.nics, disk_template=op.disk_template, tags=list(op.tags),
+            disks=iu.generate_disks(cluster, op.disk_template, self.instance_name,
+                                    self.pnode, self.disk_specs, op.file_storage_dir,
+                                    op.file_driver))
+        self.instance = instance
+        iu.check_hvparams(self.hv_name, cluster.fill_hv(instance))
+        if not op.no_install:
+            res = self.rpc.call_os_get(self.pnode, op.os_type)
+            res.raise_on_failure("OS '%s' not usable on node %s" % (op.os_type, self.pnode),
+                                 prereq=True, ecode=errors.ECODE_INVAL)
+        if op.disk_template == constants.DT_FILE:
+            self._check_file_space(cluster)
+        if op.start:
+            iu.check_bridges(self, instance, self.pnode)
+            iu.check_node_free_memory(self, self.pnode, "creating instance %s"
+                                      % self.instance_name,
+                                      cluster.fill_be(instance)[constants.BE_MAXMEM],
+                                      self.hv_name)
+
+    def _build_nics(self, cluster):
+        nics = []
+        macs = []
+        for idx, spec in enumerate(self.op.nics):
+            unknown = set(spec) - set(["mac", "ip", "mode", "link", "name", "network",
+                                       "vlan", "bridge"])
+            if unknown:
+                raise errors.OpPrereqError("Unknown NIC parameter(s) for NIC %d: %s"
+                                           % (idx, ", ".join(sorted(unknown))),
+                                           errors.ECODE_INVAL)
+            if spec.get("network"):
+                raise errors.OpPrereqError("Networks (gnt-network) are not supported yet",
+                                           errors.ECODE_INVAL)
+            params = {}
+            for key in (constants.NIC_MODE, constants.NIC_LINK, constants.NIC_VLAN):
+                if spec.get(key) is not None:
+                    params[key] = spec[key]
+            if spec.get("bridge"):
+                params[constants.NIC_LINK] = spec["bridge"]
+            filled = cluster.fill_nic(params)
+            if filled[constants.NIC_MODE] not in constants.NIC_VALID_MODES:
+                raise errors.OpPrereqError("Invalid mode '%s' for NIC %d" % (
+                    filled[constants.NIC_MODE], idx), errors.ECODE_INVAL)
+            ip = spec.get("ip") or None
+            if ip and ip.lower() == constants.VALUE_NONE:
+                ip = None
+            elif ip and ip.lower() == "auto":
+                if not self.check_ip:
+                    raise errors.OpPrereqError("ip=auto needs the name check",
+                                               errors.ECODE_INVAL)
+                ip = self.check_ip
+            if filled[constants.NIC_MODE] == constants.NIC_MODE_ROUTED and not ip:
+                raise errors.OpPrereqError("Routed NIC %d needs an IP address" % idx,
+                                           errors.ECODE_INVAL)
+            mac = spec.get("mac") or constants.VALUE_AUTO
+            if mac in (constants.VALUE_AUTO, constants.VALUE_GENERATE):
+                mac = iu.generate_mac(self.cfg, cluster.mac_prefix, macs)
+            elif not _valid_mac(mac):
+                raise errors.OpPrereqError("Invalid MAC address '%s' for NIC %d" % (mac, idx),
+                                           errors.ECODE_INVAL)
+            macs.append(mac.lower())
+            nics.append(objects.NIC(mac=mac.lower(), ip=ip, nicparams=params,
+                                    name=spec.get("name")))
+        for inst in self.cfg.get_all_instances_info().values():
+            for nic in inst.nics:
+                if nic.mac in macs:
+                    raise errors.OpPrereqError("MAC address %s is already in use by"
+                                               " instance %s" % (nic.mac, inst.name),
+                                               errors.ECODE_NOTUNIQUE)
+        return nics
+
+    def _check_file_space(self, cluster):
+        needed = sum(d["size"] for d in self.disk_specs)
+        res = self.rpc.call_node_info([self.pnode],
+                                      [[constants.ST_FILE, cluster.file_storage_dir]],
+                                      [])[self.pnode]
+        res.raise_on_failure("Cannot get the free disk space of node %s" % self.pnode,
+                             prereq=True)
+        storage = (res.data or {}).get("storage") or [{}]
+        free = storage[0].get("storage_free")
+        if free is None:
+            raise errors.OpPrereqError("Cannot compute the free space in %s on node %s: %s"
+                                       % (cluster.file_storage_dir, self.pnode,
+                                          storage[0].get("error", "no data")),
+                                       errors.ECODE_ENVIRON)
+        if needed > free:
+            raise errors.OpPrereqError(
+                "Not enough disk space on node %s: requested %d MiB, available %d MiB"
+                % (self.pnode, needed, free), errors.ECODE_NORES)
+
+    def build_hooks_env(self):
+        env = iu.build_instance_hook_env(self.cfg.get_cluster_info(), self.instance,
+                                         {"ADD_MODE": self.op.mode})
+        return env
+
+    def build_hooks_nodes(self):
+        nodes = [self.cfg.get_master_node(), self.pnode]
+        nodes = list(dict.fromkeys(nodes))
+        return nodes, nodes
+
+    def exec(self, feedback_fn):
+        instance = self.instance
+        created = []
+        try:
+            if instance.disks:
+                feedback_fn("* creating instance disks...")
+                if instance.disk_template == constants.DT_FILE:
+                    path = os.path.dirname(instance.disks[0].logical_id[1])
+                    res = self.rpc.call_file_storage_dir_create(self.pnode, path)
+                    res.raise_on_failure("Cannot create the file storage directory %s"
+                                         % path)
+                for disk in instance.disks:
+                    res = self.rpc.call_blockdev_create(
+                        self.pnode, disk.to_dict(), disk.size, instance.name, True,
+                        "originstname+%s" % instance.name, False)
+                    res.raise_on_failure("Cannot create disk %s on node %s"
+                                         % (disk.iv_name, self.pnode))
+                    created.append(disk)
+            feedback_fn("adding instance %s to cluster config" % instance.name)
+            self.cfg.add_instance(instance)
+        except Exception:
+            if created or instance.disks:
+                iu.remove_disks(self, instance, created)
+            raise
+        try:
+            if instance.disks:
+                self.log_info("Waiting for instance %s to sync disks.", instance.name)
+                self.log_info("Instance %s's disks are in sync.", instance.name)
+            if not self.op.no_install:
+                feedback_fn("creating os for instance %s on node %s"
+                            % (instance.name, self.pnode))
+                iu.assemble_disks(self, instance)
+                feedback_fn("* running the instance OS create scripts...")
+                res = self.rpc.call_instance_os_add(
+                    self.pnode, iu.instance_for_node(self.cfg, instance), False,
+                    self.op.debug_level)
+                res.raise_on_failure("Could not add os for instance %s on node %s"
+                                     % (instance.name, self.pnode))
+                if not self.op.start:
+                    iu.shutdown_disks(self, instance, ignore_failures=True)
+            if self.op.start:
+                feedback_fn("* starting instance...")
+                instance = self.cfg.get_instance_info(instance.name)
+                instance.admin_state = constants.ADMINST_UP
+                instance.disks_active = True
+                iu.assemble_disks(self, instance)
+                res = self.rpc.call_instance_start(
+                    self.pnode, iu.instance_for_node(self.cfg, instance), False,
+                    None)
+                res.raise_on_failure("Could not start instance %s" % instance.name)
+                self.cfg.update(instance)
+        except Exception:
+            # leave nothing behind: the config and the node as they were
+            self.log_warning("Creation failed, removing instance %s", instance.name)
+            self.rpc.call_instance_shutdown(self.pnode,
+                                            iu.instance_for_node(self.cfg, instance), 0, None)
+            iu.shutdown_disks(self, instance, ignore_failures=True)
+            iu.remove_disks(self, instance)
+            if self.cfg.get_instance_info(instance.name):
+                self.cfg.remove_instance(instance.name)
+            raise
+        return list(n for n in instance.all_nodes)
+
+
+def _valid_mac(mac):
+    parts = mac.split(":")
+    return len(parts) == 6 and all(len(p) == 2 and all(c in "0123456789abcdefABCDEF"
+                                                       for c in p) for p in parts)
+
+
+class LUInstanceRemove(LogicalUnit):
+    """Stop an instance, remove its disks and forget it."""
+    HPATH = "instance-remove"
+    HTYPE = constants.HTYPE_INSTANCE
+    REQ_BGL = False
+
+    def expand_names(self):
+        self.instance_name = iu.expand_instance_name(self.cfg, self.op.instance_name)
+        self.needed_locks[locking.LEVEL_INSTANCE] = [self.instance_name]
+
+    def declare_locks(self, level):
+        if level in (locking.LEVEL_NODE, locking.LEVEL_NODE_RES):
+            inst = iu.get_instance(self.cfg, self.instance_name)
+            self.needed_locks[level] = inst.all_nodes
+
+    def check_prereq(self):
+        self.instance = iu.get_instance(self.cfg, self.instance_name)
+
+    def build_hooks_env(self):
+        return iu.build_instance_hook_env(self.cfg.get_cluster_info(), self.instance,
+                                          {"SHUTDOWN_TIMEOUT": self.op.shutdown_timeout})
+
+    def build_hooks_nodes(self):
+        return [self.cfg.get_master_node()], iu.instance_hook_nodes(self.cfg, self.instance)
+
+    def exec(self, feedback_fn):
+        inst = self.instance
+        node = inst.primary_node
+        feedback_fn("Shutting down instance %s on node %s" % (inst.name, node))
+        res = self.rpc.call_instance_shutdown(node, iu.instance_for_node(self.cfg, inst),
+                                              self.op.shutdown_timeout, None)
+        if res.fail_msg:
+            if self.op.ignore_failures:
+                feedback_fn("Warning: can't shutdown instance: %s" % res.fail_msg)
+            else:
+                raise errors.OpExecError("Could not shutdown instance %s on node %s: %s"
+                                         % (inst.name, node, res.fail_msg))
+        iu.shutdown_disks(self, inst, ignore_failures=True)
+        feedback_fn("Removing block devices for instance %s" % inst.name)
+        if not iu.remove_disks(self, inst) and not self.op.ignore_failures:
+            raise errors.OpExecError("Can't remove instance's disks")
+        feedback_fn("Removing instance %s out of cluster config" % inst.name)
+        self.cfg.remove_instance(inst.name)
+        self.glm.remove(locking.LEVEL_INSTANCE, [inst.name])
+        return None

@@ -1,0 +1,430 @@
+"""Logical units that change an instance: grow a disk, rename, reinstall, modify."""
+
+import os
+
+from ganeti import constants, errors, locking, objects
+from ganeti.cmdlib import instance_utils as iu
+from ganeti.cmdlib.instance_operation import _InstanceLU
+from ganeti.utils import net
+
+_GROWABLE = frozenset([constants.DT_FILE, constants.DT_SHARED_FILE, constants.DT_PLAIN,
+                       constants.DT_DRBD8])
+
+
+def _check_not_running(lu, instance, what):
+    res = lu.rpc.call_instance_info(instance.primary_node, instance.name,
+                                    instance.hypervisor,
+                                    lu.cfg.get_cluster_info().fill_hv(instance))
+    res.raise_on_failure("Cannot check the state of instance %s" % instance.name,
+                         prereq=True)
+    if res.data:
+        raise errors.OpPrereqError("Instance %s is running; shut it down before %s it"
+                                   % (instance.name, what), errors.ECODE_STATE)
+
+
+class LUInstanceGrowDisk(_InstanceLU):
+    HPATH = "disk-grow"
+
+    def check_prereq(self):
+        _InstanceLU.check_prereq(self)
+        inst = self.instance
+        if inst.disk_template not in _GROWABLE:
+            raise errors.OpPrereqError("Disks of template %s cannot be grown"
+                                       % inst.disk_template, errors.ECODE_INVAL)
+        if self.op.disk >= len(inst.disks):
+            raise errors.OpPrereqError("Instance %s has no disk %d (it has %d)"
+                                       % (inst.name, self.op.disk, len(inst.disks)),
+                                       errors.ECODE_INVAL)
+        self.disk = inst.disks[self.op.disk]
+        if self.op.absolute:
+            self.target = self.op.amount
+            self.delta = self.target - self.disk.size
+            if self.delta < 0:
+                raise errors.OpPrereqError("Requested size (%s MiB) is smaller than the"
+                                           " current disk size (%s MiB)"
+                                           % (self.target, self.disk.size),
+                                           errors.ECODE_INVAL)
+        else:
+            self.delta = self.op.amount
+            self.target = self.disk.size + self.delta
+        if self.delta == 0:
+            raise errors.OpPrereqError("Nothing to do: the disk already has %s MiB"
+                                       % self.disk.size, errors.ECODE_INVAL)
+        res = self.rpc.call_blockdev_grow(inst.primary_node, self.disk.to_dict(),
+                                          self.delta, True, True, False)
+        res.raise_on_failure("Disk %d of instance %s cannot grow by %s MiB on node %s"
+                             % (self.op.disk, inst.name, self.delta, inst.primary_node),
+                             prereq=True, ecode=errors.ECODE_NORES)
+
+    def build_hooks_env(self):
+        return self._hook_env({"DISK": self.op.disk, "AMOUNT": self.delta,
+                               "ABSOLUTE": self.op.absolute, "NEW_SIZE": self.target})
+
+    def exec(self, feedback_fn):
+        inst = self.instance
+        feedback_fn("Growing disk %s of instance '%s' by %s to %s"
+                    % (self.op.disk, inst.name, iu_fmt(self.delta), iu_fmt(self.target)))
+        res = self.rpc.call_blockdev_grow(inst.primary_node, self.disk.to_dict(),
+                                          self.delta, False, True, False)
+        res.raise_on_failure("Grow request failed for disk %d of instance %s"
+                             % (self.op.disk, inst.name))
+        inst = self.cfg.get_instance_info(inst.name)
+        inst.disks[self.op.disk].size = self.target
+        self.cfg.update(inst)
+        if inst.admin_state == constants.ADMINST_UP:
+            feedback_fn("The running instance sees the new size after its next"
+                        " restart (gnt-instance reboot -t full)")
+        return None
+
+
+def iu_fmt(mib):
+    from ganeti.utils import text
+    return text.format_unit(mib, "h")
+
+
+class LUInstanceRename(_InstanceLU):
+    HPATH = "instance-rename"
+
+    def check_arguments(self):
+        if self.op.ip_check and not self.op.name_check:
+            raise errors.OpPrereqError("IP address check requires a name check",
+                                       errors.ECODE_INVAL)
+
+    def expand_names(self):
+        _InstanceLU.expand_names(self)
+        new = self.op.new_name
+        self.new_ip = None
+        if self.op.name_check:
+            try:
+                hostname = net.Hostname(new)
+            except errors.ResolverError as err:
+                raise errors.OpPrereqError("New name '%s' does not resolve: %s" % (
+                    new, err.args[-1]), errors.ECODE_RESOLVER)
+            new, self.new_ip = hostname.name, hostname.ip
+        self.new_name = new
+        if self.cfg.get_instance_info(new):
+            raise errors.OpPrereqError("Instance '%s' is already in the cluster" % new,
+                                       errors.ECODE_EXISTS)
+        # the new name's lock, taken before the level's others (lock manager rule)
+        try:
+            self.glm.add(locking.LEVEL_INSTANCE, [new], acquired=True)
+        except errors.LockError:
+            raise errors.OpPrereqError("Instance '%s' is being created by another job"
+                                       % new, errors.ECODE_EXISTS)
+        self.added_lock = True
+
+    def abort(self):
+        if getattr(self, "added_lock", False) and \
+                self.cfg.get_instance_info(self.new_name) is None:
+            try:
+                self.glm.remove(locking.LEVEL_INSTANCE, [self.new_name])
+            except errors.LockError:
+                pass
+
+    def check_prereq(self):
+        _InstanceLU.check_prereq(self)
+        _check_not_running(self, self.instance, "renaming")
+        if self.new_ip and self.op.ip_check and net.tcp_ping(self.new_ip,
+                                                              constants.DEFAULT_NODED_PORT):
+            raise errors.OpPrereqError("IP %s of instance %s already in use"
+                                       % (self.new_ip, self.new_name),
+                                       errors.ECODE_NOTUNIQUE)
+
+    def build_hooks_env(self):
+        return self._hook_env({"INSTANCE_NEW_NAME": self.new_name})
+
+    def exec(self, feedback_fn):
+        old = self.instance.name
+        self._rename_file_dir(old)
+        self.cfg.rename_instance(old, self.new_name)
+        self.glm.remove(locking.LEVEL_INSTANCE, [old])
+        inst = self.cfg.get_instance_info(self.new_name)
+        if inst.os:
+            iu.assemble_disks(self, inst)
+            try:
+                res = self.rpc.call_instance_run_rename(
+                    inst.primary_node, iu.instance_for_node(self.cfg, inst), old,
+                    self.op.debug_level)
+                if res.fail_msg:
+                    self.log_warning("Could not run the OS rename script for instance %s"
+                                     " on node %s (but the instance has been renamed in"
+                                     " Ganeti): %s", inst.name, inst.primary_node,
+                                     res.fail_msg)
+            finally:
+                iu.shutdown_disks(self, inst, ignore_failures=True)
+        return inst.name
+
+
+    def _rename_file_dir(self, old):
+        """File disks live in <dir>/<instance name>/: move them with the name."""
+        inst = self.cfg.get_instance_info(old)
+        if inst.disk_template != constants.DT_FILE or not inst.disks:
+            return
+        old_dir = os.path.dirname(inst.disks[0].logical_id[1])
+        if os.path.basename(old_dir) != old:
+            return
+        new_dir = os.path.join(os.path.dirname(old_dir), self.new_name)
+        res = self.rpc.call_file_storage_dir_rename(inst.primary_node, old_dir, new_dir)
+        res.raise_on_failure("Could not rename the file storage directory %s to %s"
+                             % (old_dir, new_dir))
+        for disk in inst.disks:
+            disk.logical_id = [disk.logical_id[0], os.path.join(
+                new_dir, os.path.basename(disk.logical_id[1]))]
+        self.cfg.update(inst)
+
+
+class LUInstanceReinstall(_InstanceLU):
+    HPATH = "instance-reinstall"
+
+    def check_prereq(self):
+        _InstanceLU.check_prereq(self)
+        inst = self.instance
+        _check_not_running(self, inst, "reinstalling")
+        self.os_name = self.op.os_type or inst.os
+        if not self.os_name:
+            raise errors.OpPrereqError("Instance %s has no OS; give one with -o"
+                                       % inst.name, errors.ECODE_INVAL)
+        res = self.rpc.call_os_get(inst.primary_node, self.os_name)
+        res.raise_on_failure("OS '%s' not usable on node %s" % (self.os_name,
+                                                                inst.primary_node),
+                             prereq=True, ecode=errors.ECODE_INVAL)
+
+    def build_hooks_env(self):
+        return self._hook_env({})
+
+    def exec(self, feedback_fn):
+        inst = self.cfg.get_instance_info(self.instance.name)
+        if self.op.os_type or self.op.osparams is not None:
+            inst.os = self.os_name
+            if self.op.osparams is not None:
+                inst.osparams = dict(self.op.osparams)
+            self.cfg.update(inst)
+        iu.assemble_disks(self, inst)
+        try:
+            feedback_fn("Running the instance OS create scripts...")
+            res = self.rpc.call_instance_os_add(inst.primary_node,
+                                                iu.instance_for_node(self.cfg, inst), True,
+                                                self.op.debug_level)
+            res.raise_on_failure("Could not install OS for instance %s on node %s"
+                                 % (inst.name, inst.primary_node))
+        finally:
+            iu.shutdown_disks(self, inst, ignore_failures=True)
+        return None
+
+
+class LUInstanceSetParams(_InstanceLU):
+    """Change parameters, NICs, disks or the OS of an instance."""
+    HPATH = "instance-modify"
+
+    def check_arguments(self):
+        op = self.op
+        if not (op.nics or op.disks or op.beparams or op.hvparams or op.os_name or
+                op.osparams or op.offline is not None or op.runtime_mem):
+            raise errors.OpPrereqError("No changes submitted", errors.ECODE_INVAL)
+        for what in ("disk_template", "pnode", "remote_node"):
+            if getattr(op, what):
+                raise errors.OpPrereqError("Changing %s is not supported yet" % what,
+                                           errors.ECODE_INVAL)
+
+    def check_prereq(self):
+        _InstanceLU.check_prereq(self)
+        op = self.op
+        cluster = self.cfg.get_cluster_info()
+        inst = self.instance.copy()
+        self.changes = []
+        if op.hvparams:
+            params = iu.typed_hvparams(inst.hypervisor, dict(
+                (k, v) for k, v in op.hvparams.items() if v is not None))
+            for key in [k for k, v in op.hvparams.items() if v is None]:
+                inst.hvparams.pop(key, None)
+            inst.hvparams.update(params)
+            iu.check_hvparams(inst.hypervisor, cluster.fill_hv(inst))
+            self.changes += [("hv/%s" % k, v) for k, v in sorted(op.hvparams.items())]
+        if op.beparams:
+            params = iu.typed_beparams(dict((k, v) for k, v in op.beparams.items()
+                                            if v is not None))
+            for key in [k for k, v in op.beparams.items() if v is None]:
+                inst.beparams.pop(key, None)
+            inst.beparams.update(params)
+            filled = cluster.fill_be(inst)
+            if filled[constants.BE_MINMEM] > filled[constants.BE_MAXMEM]:
+                raise errors.OpPrereqError("minmem (%s) cannot be larger than maxmem (%s)"
+                                           % (filled[constants.BE_MINMEM],
+                                              filled[constants.BE_MAXMEM]),
+                                           errors.ECODE_INVAL)
+            self.changes += [("be/%s" % k, v) for k, v in sorted(params.items())]
+        if op.os_name:
+            if self.instance.admin_state == constants.ADMINST_UP and not op.force:
+                pass
+            res = self.rpc.call_os_get(inst.primary_node, op.os_name)
+            res.raise_on_failure("OS '%s' not usable on node %s"
+                                 % (op.os_name, inst.primary_node), prereq=True,
+                                 ecode=errors.ECODE_INVAL)
+            inst.os = op.os_name
+            self.changes.append(("os_name", op.os_name))
+        if op.osparams:
+            for key, value in op.osparams.items():
+                if value is None:
+                    inst.osparams.pop(key, None)
+                else:
+                    inst.osparams[key] = value
+            self.changes += [("os/%s" % k, v) for k, v in sorted(op.osparams.items())]
+        if op.offline is not None:
+            running = self._is_running()
+            if op.offline and running:
+                raise errors.OpPrereqError("Instance %s is running; shut it down before"
+                                           " marking it offline" % inst.name,
+                                           errors.ECODE_STATE)
+            if op.offline:
+                inst.admin_state = constants.ADMINST_OFFLINE
+            elif inst.admin_state == constants.ADMINST_OFFLINE:
+                inst.admin_state = constants.ADMINST_DOWN
+            self.changes.append(("admin_state", inst.admin_state))
+        self.new_disks = []
+        self.removed_disks = []
+        self._prepare_nics(inst, cluster)
+        self._prepare_disks(inst, cluster)
+        self.new_instance = inst
+
+    def _is_running(self):
+        res = self.rpc.call_instance_info(self.instance.primary_node, self.instance.name,
+                                          self.instance.hypervisor,
+                                          self.cfg.get_cluster_info().fill_hv(
+                                              self.instance))
+        res.raise_on_failure("Cannot check instance %s" % self.instance.name, prereq=True)
+        return bool(res.data)
+
+    @staticmethod
+    def _index(items, ident, what):
+        if ident in ("-1", -1):
+            if not items:
+                raise errors.OpPrereqError("The instance has no %ss" % what,
+                                           errors.ECODE_INVAL)
+            return len(items) - 1
+        try:
+            idx = int(ident)
+        except (TypeError, ValueError):
+            for idx, item in enumerate(items):
+                if ident in (item.name, item.uuid):
+                    return idx
+            raise errors.OpPrereqError("No %s with name or UUID '%s'" % (what, ident),
+                                       errors.ECODE_INVAL)
+        if not 0 <= idx < len(items):
+            raise errors.OpPrereqError("Invalid %s index %s (the instance has %d)"
+                                       % (what, idx, len(items)), errors.ECODE_INVAL)
+        return idx
+
+    def _prepare_nics(self, inst, cluster):
+        for entry in self.op.nics:
+            action, ident = entry[0], entry[1]
+            params = entry[2] if len(entry) > 2 else {}
+            if action == "add":
+                mac = params.get("mac") or constants.VALUE_AUTO
+                if mac in (constants.VALUE_AUTO, constants.VALUE_GENERATE):
+                    mac = iu.generate_mac(self.cfg, cluster.mac_prefix,
+                                          [n.mac for n in inst.nics])
+                nicparams = dict((k, params[k]) for k in (constants.NIC_MODE,
+                                                          constants.NIC_LINK)
+                                 if params.get(k))
+                nic = objects.NIC(mac=mac, ip=params.get("ip"), nicparams=nicparams,
+                                  name=params.get("name"))
+                inst.nics.append(nic)
+                self.changes.append(("nic.%d" % (len(inst.nics) - 1),
+                                     "add:mac=%s,ip=%s,mode=%s,link=%s" % (
+                                         nic.mac, nic.ip, cluster.fill_nic(
+                                             nic.nicparams)[constants.NIC_MODE],
+                                         cluster.fill_nic(nic.nicparams)[
+                                             constants.NIC_LINK])))
+            elif action == "remove":
+                idx = self._index(inst.nics, ident, "NIC")
+                del inst.nics[idx]
+                self.changes.append(("nic.%d" % idx, "remove"))
+            elif action == "modify":
+                idx = self._index(inst.nics, ident, "NIC")
+                nic = inst.nics[idx]
+                for key, value in params.items():
+                    if key in ("mac", "ip", "name"):
+                        setattr(nic, key, value)
+                    elif key in (constants.NIC_MODE, constants.NIC_LINK,
+                                 constants.NIC_VLAN):
+                        nic.nicparams[key] = value
+                    else:
+                        raise errors.OpPrereqError("Unknown NIC parameter '%s'" % key,
+                                                   errors.ECODE_INVAL)
+                    self.changes.append(("nic.%s/%d" % (key, idx), value))
+            else:
+                raise errors.OpPrereqError("Invalid NIC action '%s'" % action,
+                                           errors.ECODE_INVAL)
+
+    def _prepare_disks(self, inst, cluster):
+        if self.op.disks and inst.disk_template not in (constants.DT_FILE,):
+            raise errors.OpPrereqError("Adding or removing disks of template %s is not"
+                                       " supported yet" % inst.disk_template,
+                                       errors.ECODE_INVAL)
+        if self.op.disks and self._is_running():
+            raise errors.OpPrereqError("Instance %s is running; shut it down before"
+                                       " changing its disks" % inst.name,
+                                       errors.ECODE_STATE)
+        for entry in self.op.disks:
+            action, ident = entry[0], entry[1]
+            params = entry[2] if len(entry) > 2 else {}
+            if action == "add":
+                spec = iu.check_disk_specs([params], inst.disk_template)[0]
+                idx = len(inst.disks)
+                disk = iu.generate_disks(cluster, inst.disk_template, inst.name,
+                                         inst.primary_node, [spec])[0]
+                disk.iv_name = "disk/%d" % idx
+                disk.logical_id = [disk.logical_id[0], os.path.join(
+                    os.path.dirname(inst.disks[0].logical_id[1]) if inst.disks else
+                    os.path.dirname(disk.logical_id[1]),
+                    "disk%d-%s.file" % (idx, disk.uuid[:8]))]
+                inst.disks.append(disk)
+                self.new_disks.append(disk)
+                self.changes.append(("disk/%d" % idx, "add:size=%s,mode=%s"
+                                     % (disk.size, disk.mode)))
+            elif action == "remove":
+                idx = self._index(inst.disks, ident, "disk")
+                self.removed_disks.append(inst.disks.pop(idx))
+                for num, disk in enumerate(inst.disks):
+                    disk.iv_name = "disk/%d" % num
+                self.changes.append(("disk/%d" % idx, "remove"))
+            elif action == "modify":
+                idx = self._index(inst.disks, ident, "disk")
+                for key, value in params.items():
+                    if key == "mode" and value in ("rw", "ro"):
+                        inst.disks[idx].mode = value
+                    elif key == "name":
+                        inst.disks[idx].name = value
+                    else:
+                        raise errors.OpPrereqError("Cannot modify disk parameter '%s'"
+                                                   % key, errors.ECODE_INVAL)
+                    self.changes.append(("disk.%s/%d" % (key, idx), value))
+            else:
+                raise errors.OpPrereqError("Invalid disk action '%s'" % action,
+                                           errors.ECODE_INVAL)
+
+    def build_hooks_env(self):
+        return self._hook_env({})
+
+    def exec(self, feedback_fn):
+        inst = self.new_instance
+        node = inst.primary_node
+        created = []
+        try:
+            for disk in self.new_disks:
+                res = self.rpc.call_blockdev_create(node, disk.to_dict(), disk.size,
+                                                    inst.name, True, "", False)
+                res.raise_on_failure("Cannot create disk %s" % disk.iv_name)
+                created.append(disk)
+            self.cfg.update(inst)
+        except Exception:
+            for disk in created:
+                self.rpc.call_blockdev_remove(node, disk.to_dict())
+            raise
+        for disk in self.removed_disks:
+            res = self.rpc.call_blockdev_shutdown(node, disk.to_dict())
+            res = self.rpc.call_blockdev_remove(node, disk.to_dict())
+            if res.fail_msg:
+                self.log_warning("Could not remove disk %s: %s", disk.iv_name,
+                                 res.fail_msg)
+        return [[k, str(v)] for k, v in self.changes]

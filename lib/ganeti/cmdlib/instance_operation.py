@@ -1,0 +1,257 @@
+"""Logical units that start, stop, reboot instances, and their disks and console."""
+
+from ganeti import constants, errors, locking
+from ganeti.cmdlib import instance_utils as iu
+from ganeti.cmdlib.base import LogicalUnit, NoHooksLU
+from ganeti.hypervisor import get_hypervisor_class
+
+
+class _InstanceLU(LogicalUnit):
+    """Locks one instance (exclusive) and its nodes."""
+    REQ_BGL = False
+    HTYPE = constants.HTYPE_INSTANCE
+    SHARED_NODES = False
+
+    def expand_names(self):
+        self.instance_name = iu.expand_instance_name(self.cfg, self.op.instance_name)
+        self.needed_locks[locking.LEVEL_INSTANCE] = [self.instance_name]
+
+    def declare_locks(self, level):
+        if level in (locking.LEVEL_NODE, locking.LEVEL_NODE_RES):
+            inst = iu.get_instance(self.cfg, self.instance_name)
+            self.needed_locks[level] = inst.all_nodes
+            self.share_locks[level] = 1 if self.SHARED_NODES else 0
+
+    def check_prereq(self):
+        self.instance = iu.get_instance(self.cfg, self.instance_name)
+
+    def build_hooks_nodes(self):
+        nodes = iu.instance_hook_nodes(self.cfg, self.instance)
+        return nodes, nodes
+
+    def _hook_env(self, extra):
+        return iu.build_instance_hook_env(self.cfg.get_cluster_info(), self.instance, extra)
+
+    def _node_instance(self, instance=None):
+        return iu.instance_for_node(self.cfg, instance or self.instance)
+
+    def _primary_offline(self):
+        node = self.cfg.get_node_info(self.instance.primary_node)
+        return node is None or node.offline
+
+    def _set_admin_state(self, state):
+        inst = self.cfg.get_instance_info(self.instance.name)
+        inst.admin_state = state
+        inst.admin_state_source = "admin"
+        self.cfg.update(inst)
+        self.instance = inst
+
+
+class LUInstanceStartup(_InstanceLU):
+    HPATH = "instance-start"
+
+    def check_prereq(self):
+        _InstanceLU.check_prereq(self)
+        inst = self.instance
+        if inst.admin_state == constants.ADMINST_OFFLINE:
+            raise errors.OpPrereqError("Instance %s is marked offline; bring it online"
+                                       " first (gnt-instance modify --online)" % inst.name,
+                                       errors.ECODE_STATE)
+        self.primary_offline = self._primary_offline()
+        if self.primary_offline:
+            if not self.op.ignore_offline_nodes:
+                raise errors.OpPrereqError("Primary node %s of instance %s is offline"
+                                           % (inst.primary_node, inst.name),
+                                           errors.ECODE_STATE)
+            return
+        if self.op.hvparams:
+            self.op.hvparams = iu.typed_hvparams(inst.hypervisor, self.op.hvparams)
+        if self.op.beparams:
+            self.op.beparams = iu.typed_beparams(self.op.beparams)
+        res = self.rpc.call_instance_info(inst.primary_node, inst.name, inst.hypervisor,
+                                          self.cfg.get_cluster_info().fill_hv(inst))
+        res.raise_on_failure("Cannot check the state of instance %s" % inst.name,
+                             prereq=True)
+        self.already_running = bool(res.data)
+        if not self.already_running:
+            iu.check_bridges(self, inst, inst.primary_node)
+            be = self.cfg.get_cluster_info().fill_be(inst)
+            be.update(self.op.beparams or {})
+            iu.check_node_free_memory(self, inst.primary_node, "starting instance %s"
+                                      % inst.name, be[constants.BE_MAXMEM],
+                                      inst.hypervisor)
+
+    def build_hooks_env(self):
+        return self._hook_env({"FORCE": self.op.force})
+
+    def exec(self, feedback_fn):
+        inst = self.instance
+        if not self.op.no_remember:
+            self._set_admin_state(constants.ADMINST_UP)
+            inst = self.instance
+        if self.primary_offline:
+            feedback_fn("Primary node offline, marked instance as started")
+            return None
+        if self.already_running:
+            feedback_fn("Instance %s is already running" % inst.name)
+            return None
+        iu.assemble_disks(self, inst)
+        node_inst = self._node_instance(inst)
+        node_inst["hvparams"].update(self.op.hvparams or {})
+        node_inst["beparams"].update(self.op.beparams or {})
+        res = self.rpc.call_instance_start(inst.primary_node, node_inst,
+                                           self.op.startup_paused, None)
+        if res.fail_msg:
+            iu.shutdown_disks(self, inst, ignore_failures=True)
+            raise errors.OpExecError("Could not start instance: %s" % res.fail_msg)
+        return None
+
+
+class LUInstanceShutdown(_InstanceLU):
+    HPATH = "instance-stop"
+
+    def check_prereq(self):
+        _InstanceLU.check_prereq(self)
+        self.primary_offline = self._primary_offline()
+        if self.primary_offline and not self.op.ignore_offline_nodes:
+            raise errors.OpPrereqError("Primary node %s of instance %s is offline"
+                                       % (self.instance.primary_node, self.instance.name),
+                                       errors.ECODE_STATE)
+
+    def build_hooks_env(self):
+        return self._hook_env({"TIMEOUT": self.op.timeout})
+
+    def exec(self, feedback_fn):
+        inst = self.instance
+        if not self.op.no_remember:
+            self._set_admin_state(constants.ADMINST_DOWN)
+        if self.primary_offline:
+            feedback_fn("Primary node offline, marked instance as stopped")
+            return None
+        res = self.rpc.call_instance_shutdown(inst.primary_node, self._node_instance(inst),
+                                              self.op.timeout, None)
+        if res.fail_msg:
+            self.log_warning("Could not shutdown instance: %s", res.fail_msg)
+        iu.shutdown_disks(self, inst, ignore_failures=True)
+        return None
+
+
+class LUInstanceReboot(_InstanceLU):
+    HPATH = "instance-reboot"
+
+    def check_prereq(self):
+        _InstanceLU.check_prereq(self)
+        if self._primary_offline():
+            raise errors.OpPrereqError("Primary node %s of instance %s is offline"
+                                       % (self.instance.primary_node, self.instance.name),
+                                       errors.ECODE_STATE)
+        if self.instance.admin_state != constants.ADMINST_UP:
+            raise errors.OpPrereqError("Instance %s is not marked up; start it with"
+                                       " gnt-instance startup" % self.instance.name,
+                                       errors.ECODE_STATE)
+
+    def build_hooks_env(self):
+        return self._hook_env({"IGNORE_SECONDARIES": self.op.ignore_secondaries,
+                               "REBOOT_TYPE": self.op.reboot_type,
+                               "SHUTDOWN_TIMEOUT": self.op.shutdown_timeout})
+
+    def exec(self, feedback_fn):
+        inst = self.instance
+        node = inst.primary_node
+        res = self.rpc.call_instance_info(node, inst.name, inst.hypervisor,
+                                          self.cfg.get_cluster_info().fill_hv(inst))
+        res.raise_on_failure("Cannot check the state of instance %s" % inst.name)
+        running = bool(res.data)
+        if running and self.op.reboot_type in ("soft", "hard"):
+            res = self.rpc.call_instance_reboot(node, self._node_instance(),
+                                                self.op.reboot_type,
+                                                self.op.shutdown_timeout, None)
+            res.raise_on_failure("Could not reboot instance %s" % inst.name)
+            return None
+        if running:
+            res = self.rpc.call_instance_shutdown(node, self._node_instance(),
+                                                  self.op.shutdown_timeout, None)
+            res.raise_on_failure("Could not shutdown instance %s for full reboot"
+                                 % inst.name)
+            iu.shutdown_disks(self, inst, ignore_failures=True)
+        else:
+            feedback_fn("Instance %s was not running, starting it" % inst.name)
+        iu.assemble_disks(self, inst)
+        res = self.rpc.call_instance_start(node, self._node_instance(), False, None)
+        if res.fail_msg:
+            iu.shutdown_disks(self, inst, ignore_failures=True)
+            raise errors.OpExecError("Could not start instance for full reboot: %s"
+                                     % res.fail_msg)
+        return None
+
+
+class LUInstanceActivateDisks(_InstanceLU):
+    HPATH = None
+    HTYPE = None
+
+    def exec(self, feedback_fn):
+        info = iu.assemble_disks(self, self.instance)
+        inst = self.cfg.get_instance_info(self.instance.name)
+        if not inst.disks_active:
+            inst.disks_active = True
+            self.cfg.update(inst)
+        return [list(i) for i in info]
+
+
+class LUInstanceDeactivateDisks(_InstanceLU):
+    HPATH = None
+    HTYPE = None
+
+    def check_prereq(self):
+        _InstanceLU.check_prereq(self)
+        if self.op.force:
+            return
+        res = self.rpc.call_instance_info(self.instance.primary_node, self.instance.name,
+                                          self.instance.hypervisor,
+                                          self.cfg.get_cluster_info().fill_hv(
+                                              self.instance))
+        res.raise_on_failure("Cannot check instance %s" % self.instance.name, prereq=True)
+        if res.data:
+            raise errors.OpPrereqError("Instance %s is running; shut it down first (or"
+                                       " use --force)" % self.instance.name,
+                                       errors.ECODE_STATE)
+
+    def exec(self, feedback_fn):
+        iu.shutdown_disks(self, self.instance, ignore_failures=self.op.force)
+        inst = self.cfg.get_instance_info(self.instance.name)
+        if inst.disks_active:
+            inst.disks_active = False
+            self.cfg.update(inst)
+        return None
+
+
+class LUInstanceConsole(NoHooksLU):
+    """Describe how to reach the console of a running instance."""
+    REQ_BGL = False
+
+    def expand_names(self):
+        self.instance_name = iu.expand_instance_name(self.cfg, self.op.instance_name)
+        self.needed_locks[locking.LEVEL_INSTANCE] = [self.instance_name]
+        self.share_locks[locking.LEVEL_INSTANCE] = 1
+
+    def check_prereq(self):
+        self.instance = iu.get_instance(self.cfg, self.instance_name)
+
+    def exec(self, feedback_fn):
+        inst = self.instance
+        cluster = self.cfg.get_cluster_info()
+        node = inst.primary_node
+        res = self.rpc.call_instance_info(node, inst.name, inst.hypervisor,
+                                          cluster.fill_hv(inst))
+        res.raise_on_failure("Cannot check instance %s on node %s" % (inst.name, node))
+        if not res.data:
+            if inst.admin_state == constants.ADMINST_UP:
+                state = "ERROR_down"
+            else:
+                state = "ADMIN_down"
+            raise errors.OpExecError("Instance %s is not running (state %s)"
+                                     % (inst.name, state))
+        hv_class = get_hypervisor_class(inst.hypervisor)
+        group = self.cfg.get_node_group(self.cfg.get_node_info(node).group)
+        return hv_class.get_instance_console(inst, node, group, cluster.fill_hv(inst),
+                                             cluster.fill_be(inst))

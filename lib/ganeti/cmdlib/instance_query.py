@@ -1,0 +1,338 @@
+"""Instance fields for queries (gnt-instance list) and OP_INSTANCE_QUERY_DATA."""
+
+from ganeti import constants, errors, locking, query
+from ganeti.cmdlib import instance_utils as iu
+from ganeti.cmdlib.base import NoHooksLU
+from ganeti.query import (Field, NODATA, OFFLINE, UNAVAIL, QFT_BOOL, QFT_NUMBER,
+                          QFT_OTHER, QFT_TEXT, QFT_TIMESTAMP, QFT_UNIT)
+
+MAX_DISKS = 16
+MAX_NICS = 8
+
+
+class InstanceQueryData:
+    """What instance fields read: cluster, nodes, groups and live data."""
+
+    def __init__(self, cluster, nodes, groups, live, bad_nodes):
+        self.cluster = cluster
+        self.nodes = nodes
+        self.groups = groups
+        self.live = live              # instance name -> info dict (running ones)
+        self.bad_nodes = bad_nodes    # nodes that did not answer
+
+    def live_info(self, inst):
+        """(status marker, info) of an instance's runtime data."""
+        node = self.nodes.get(inst.primary_node)
+        if node is None or node.offline:
+            return OFFLINE, None
+        if inst.primary_node in self.bad_nodes:
+            return NODATA, None
+        return None, self.live.get(inst.name)
+
+
+def _status(ctx, inst):
+    node = ctx.nodes.get(inst.primary_node)
+    if node is None or node.offline:
+        return "ERROR_nodeoffline"
+    if inst.primary_node in ctx.bad_nodes:
+        return "ERROR_nodedown"
+    info = ctx.live.get(inst.name)
+    if info is not None:
+        if info.get("node", inst.primary_node) != inst.primary_node:
+            return "ERROR_wrongnode"
+        if info.get("state") == "shutdown" and ctx.cluster.enabled_user_shutdown:
+            return "USER_down"
+        if inst.admin_state == constants.ADMINST_UP:
+            return "running"
+        return "ERROR_up"
+    if inst.admin_state == constants.ADMINST_UP:
+        return "ERROR_down"
+    if inst.admin_state == constants.ADMINST_OFFLINE:
+        return "ADMIN_offline"
+    return "ADMIN_down"
+
+
+def _live(key):
+    def getter(ctx, inst):
+        marker, info = ctx.live_info(inst)
+        if marker is not None:
+            return marker
+        if info is None:
+            return UNAVAIL
+        return info.get(key)
+    return getter
+
+
+def _oper_state(ctx, inst):
+    marker, info = ctx.live_info(inst)
+    return marker if marker is not None else info is not None
+
+
+def _nic_param(ctx, nic, key):
+    return ctx.cluster.fill_nic(nic.nicparams).get(key)
+
+
+def _nic_list(fn):
+    return lambda c, i: [fn(c, n) for n in i.nics]
+
+
+def _nic_at(idx, fn):
+    def getter(c, i):
+        return fn(c, i.nics[idx]) if idx < len(i.nics) else UNAVAIL
+    return getter
+
+
+def _disk_at(idx, fn):
+    def getter(c, i):
+        return fn(i.disks[idx]) if idx < len(i.disks) else UNAVAIL
+    return getter
+
+
+def _bridge(c, n):
+    params = c.cluster.fill_nic(n.nicparams)
+    if params[constants.NIC_MODE] == constants.NIC_MODE_BRIDGED:
+        return params[constants.NIC_LINK]
+    return None
+
+
+def _group_of(c, node_name):
+    node = c.nodes.get(node_name)
+    group = c.groups.get(node.group) if node else None
+    return group.name if group else None
+
+
+_NIC_ATTRS = [
+    ("mac", "MAC", lambda c, n: n.mac),
+    ("ip", "IP", lambda c, n: n.ip),
+    ("mode", "Mode", lambda c, n: _nic_param(c, n, constants.NIC_MODE)),
+    ("link", "Link", lambda c, n: _nic_param(c, n, constants.NIC_LINK)),
+    ("bridge", "Bridge", _bridge),
+    ("network", "Network", lambda c, n: n.network),
+    ("name", "Name", lambda c, n: n.name),
+    ("uuid", "UUID", lambda c, n: n.uuid),
+    ("vlan", "VLAN", lambda c, n: _nic_param(c, n, constants.NIC_VLAN)),
+]
+
+
+def _build_fields():
+    fields = [
+        Field("name", "Instance", QFT_TEXT, "Instance name", lambda c, i: i.name),
+        Field("uuid", "UUID", QFT_TEXT, "Instance UUID", lambda c, i: i.uuid),
+        Field("os", "OS", QFT_TEXT, "Operating system", lambda c, i: i.os),
+        Field("hypervisor", "Hypervisor", QFT_TEXT, "Hypervisor name",
+              lambda c, i: i.hypervisor),
+        Field("pnode", "Primary_node", QFT_TEXT, "Primary node",
+              lambda c, i: i.primary_node),
+        Field("pnode.group", "PrimaryNodeGroup", QFT_TEXT, "Primary node's group",
+              lambda c, i: _group_of(c, i.primary_node)),
+        Field("pnode.group.uuid", "PrimaryNodeGroupUUID", QFT_TEXT,
+              "Primary node's group UUID",
+              lambda c, i: c.nodes[i.primary_node].group if i.primary_node in c.nodes
+              else None),
+        Field("snodes", "Secondary_Nodes", QFT_OTHER, "Secondary nodes",
+              lambda c, i: i.secondary_nodes),
+        Field("snodes.group", "SecondaryNodesGroups", QFT_OTHER,
+              "Node groups of secondary nodes",
+              lambda c, i: [_group_of(c, n) for n in i.secondary_nodes]),
+        Field("snodes.group.uuid", "SecondaryNodesGroupsUUID", QFT_OTHER,
+              "Node group UUIDs of secondary nodes",
+              lambda c, i: [c.nodes[n].group for n in i.secondary_nodes if n in c.nodes]),
+        Field("admin_state", "InstanceState", QFT_TEXT, "Desired state of the instance",
+              lambda c, i: i.admin_state),
+        Field("admin_up", "Autostart", QFT_BOOL, "Whether the instance should run",
+              lambda c, i: i.admin_state == constants.ADMINST_UP),
+        Field("admin_state_source", "InstanceStateSource", QFT_TEXT,
+              "Who last set the desired state", lambda c, i: i.admin_state_source),
+        Field("disks_active", "DisksActive", QFT_BOOL, "Whether the disks are active",
+              lambda c, i: i.disks_active),
+        Field("disk_template", "Disk_template", QFT_TEXT, "Instance disk template",
+              lambda c, i: i.disk_template),
+        Field("disk_usage", "DiskUsage", QFT_UNIT, "Total disk space used by the instance",
+              lambda c, i: sum(d.size for d in i.disks)),
+        Field("disk.count", "Disks", QFT_NUMBER, "Number of disks",
+              lambda c, i: len(i.disks)),
+        Field("disk.sizes", "Disk_sizes", QFT_OTHER, "List of disk sizes",
+              lambda c, i: [d.size for d in i.disks]),
+        Field("disk.spindles", "Disk_spindles", QFT_OTHER, "List of disk spindles",
+              lambda c, i: [d.spindles for d in i.disks]),
+        Field("disk.names", "Disk_names", QFT_OTHER, "List of disk names",
+              lambda c, i: [d.name for d in i.disks]),
+        Field("disk.uuids", "Disk_UUIDs", QFT_OTHER, "List of disk UUIDs",
+              lambda c, i: [d.uuid for d in i.disks]),
+        Field("sda_size", "Disk/0", QFT_UNIT, "Size of disk 0",
+              _disk_at(0, lambda d: d.size)),
+        Field("sdb_size", "Disk/1", QFT_UNIT, "Size of disk 1",
+              _disk_at(1, lambda d: d.size)),
+        Field("nic.count", "NICs", QFT_NUMBER, "Number of NICs", lambda c, i: len(i.nics)),
+        Field("network_port", "Network_port", QFT_OTHER, "Instance network port (VNC)",
+              lambda c, i: i.network_port),
+        Field("beparams", "BackendParameters", QFT_OTHER, "Backend parameters",
+              lambda c, i: c.cluster.fill_be(i)),
+        Field("custom_beparams", "CustomBackendParameters", QFT_OTHER,
+              "Custom backend parameters", lambda c, i: i.beparams),
+        Field("hvparams", "HypervisorParameters", QFT_OTHER, "Hypervisor parameters",
+              lambda c, i: c.cluster.fill_hv(i)),
+        Field("custom_hvparams", "CustomHypervisorParameters", QFT_OTHER,
+              "Custom hypervisor parameters", lambda c, i: i.hvparams),
+        Field("osparams", "OpSysParameters", QFT_OTHER, "Operating system parameters",
+              lambda c, i: iu.fill_os_params(c.cluster, i)),
+        Field("custom_osparams", "CustomOpSysParameters", QFT_OTHER,
+              "Custom operating system parameters", lambda c, i: i.osparams),
+        Field("custom_nicparams", "CustomNicParameters", QFT_OTHER,
+              "Custom network interface parameters",
+              lambda c, i: [n.nicparams for n in i.nics]),
+        Field("vcpus", "ConfigVCPUs", QFT_NUMBER, "Number of configured VCPUs",
+              lambda c, i: c.cluster.fill_be(i)[constants.BE_VCPUS]),
+        Field("tags", "Tags", QFT_OTHER, "Tags", lambda c, i: sorted(i.tags)),
+        Field("serial_no", "SerialNo", QFT_NUMBER, "Serial number",
+              lambda c, i: i.serial_no),
+        Field("ctime", "CTime", QFT_TIMESTAMP, "Creation timestamp", lambda c, i: i.ctime),
+        Field("mtime", "MTime", QFT_TIMESTAMP, "Modification timestamp",
+              lambda c, i: i.mtime),
+        Field("forthcoming", "Forthcoming", QFT_BOOL, "Whether the instance is forthcoming",
+              lambda c, i: False),
+        Field("oper_state", "Running", QFT_BOOL, "Actual state of the instance",
+              _oper_state, live=True),
+        Field("oper_ram", "Memory", QFT_UNIT, "Actual memory usage as seen by hypervisor",
+              _live("memory"), live=True),
+        Field("oper_vcpus", "VCPUs", QFT_NUMBER, "Actual number of VCPUs",
+              _live("vcpus"), live=True),
+        Field("status", "Status", QFT_TEXT, "Instance status", _status, live=True),
+    ]
+    for key in sorted(constants.BEC_DEFAULTS):
+        fields.append(Field("be/" + key, key, QFT_OTHER, "The \"%s\" backend parameter" % key,
+                            (lambda k: lambda c, i: c.cluster.fill_be(i).get(k))(key)))
+    fields.append(Field("be/memory", "memory", QFT_OTHER, "Alias of be/maxmem",
+                        lambda c, i: c.cluster.fill_be(i).get(constants.BE_MAXMEM)))
+    hv_keys = set()
+    for params in constants.HVC_DEFAULTS.values():
+        hv_keys.update(params)
+    for key in sorted(hv_keys):
+        fields.append(Field("hv/" + key, key, QFT_OTHER,
+                            "The \"%s\" hypervisor parameter" % key,
+                            (lambda k: lambda c, i: c.cluster.fill_hv(i).get(k, UNAVAIL))(key)))
+    for attr, title, fn in _NIC_ATTRS:
+        plural = {"mac": "macs", "ip": "ips", "mode": "modes", "link": "links",
+                  "bridge": "bridges", "network": "networks", "name": "names",
+                  "uuid": "uuids", "vlan": "vlans"}[attr]
+        fields.append(Field("nic." + plural, "NIC_%ss" % title, QFT_OTHER,
+                            "List containing each NIC's %s" % attr, _nic_list(fn)))
+        for idx in range(MAX_NICS):
+            fields.append(Field("nic.%s/%d" % (attr, idx), "Nic%s/%d" % (title, idx),
+                                QFT_TEXT, "%s of %d. network interface" % (title, idx + 1),
+                                _nic_at(idx, fn)))
+    for alias, attr in (("mac", "mac"), ("ip", "ip"), ("bridge", "bridge"),
+                        ("nic_mode", "mode"), ("nic_link", "link"),
+                        ("nic_network", "network")):
+        title = dict((a, t) for a, t, _ in _NIC_ATTRS)[attr]
+        fn = dict((a, f) for a, _, f in _NIC_ATTRS)[attr]
+        fields.append(Field(alias, "Nic%s/0" % title, QFT_TEXT,
+                            "%s of the first network interface" % title, _nic_at(0, fn)))
+    for idx in range(MAX_DISKS):
+        fields.append(Field("disk.size/%d" % idx, "Disk/%d" % idx, QFT_UNIT,
+                            "Disk size of %d. disk" % (idx + 1), _disk_at(idx, lambda d: d.size)))
+        fields.append(Field("disk.spindles/%d" % idx, "DiskSpindles/%d" % idx, QFT_NUMBER,
+                            "Spindles of %d. disk" % (idx + 1),
+                            _disk_at(idx, lambda d: d.spindles)))
+        fields.append(Field("disk.name/%d" % idx, "DiskName/%d" % idx, QFT_TEXT,
+                            "Name of %d. disk" % (idx + 1), _disk_at(idx, lambda d: d.name)))
+        fields.append(Field("disk.uuid/%d" % idx, "DiskUUID/%d" % idx, QFT_TEXT,
+                            "UUID of %d. disk" % (idx + 1), _disk_at(idx, lambda d: d.uuid)))
+    return dict((f.name, f) for f in fields)
+
+
+INSTANCE_FIELDS = _build_fields()
+query.register_resource(query.QR_INSTANCE, INSTANCE_FIELDS)
+
+
+def gather_live_data(context, cluster, nodes, instances):
+    """({instance: info}, bad nodes) from the primaries of ``instances``."""
+    wanted = sorted(set(i.primary_node for i in instances
+                        if i.primary_node in nodes and not nodes[i.primary_node].offline))
+    live, bad = {}, set()
+    if not wanted:
+        return live, bad
+    hv_names = list(cluster.enabled_hypervisors)
+    hvparams = dict((hv, cluster.hvparams.get(hv, {})) for hv in hv_names)
+    results = context.rpc.call_all_instances_info(wanted, hv_names, hvparams)
+    for node, res in results.items():
+        if res.fail_msg or res.offline:
+            bad.add(node)
+            continue
+        for name, info in (res.data or {}).items():
+            info = dict(info)
+            info["node"] = node
+            live[name] = info
+    return live, bad
+
+
+def query_instances(context, fields, qfilter):
+    cfg = context.cfg
+    cluster = cfg.get_cluster_info()
+    nodes = cfg.get_all_nodes_info()
+    instances = cfg.get_all_instances_info()
+    items = [instances[n] for n in sorted(instances)]
+    live, bad = {}, set()
+    if query.needs_live_data(query.QR_INSTANCE, fields, qfilter):
+        live, bad = gather_live_data(context, cluster, nodes, items)
+    ctx = InstanceQueryData(cluster, nodes, cfg.get_all_node_groups_info(), live, bad)
+    return query.run_query(query.QR_INSTANCE, fields, items, ctx, qfilter)
+
+
+class LUInstanceQueryData(NoHooksLU):
+    """Everything about some instances (gnt-instance info)."""
+    REQ_BGL = False
+
+    def expand_names(self):
+        if self.op.instances:
+            self.wanted = [iu.expand_instance_name(self.cfg, n) for n in self.op.instances]
+        else:
+            self.wanted = self.cfg.get_instance_list()
+        if self.op.use_locking:
+            self.needed_locks[locking.LEVEL_INSTANCE] = self.wanted
+            self.share_locks[locking.LEVEL_INSTANCE] = 1
+
+    def exec(self, feedback_fn):
+        cfg = self.cfg
+        cluster = cfg.get_cluster_info()
+        nodes = cfg.get_all_nodes_info()
+        instances = [iu.get_instance(cfg, n) for n in self.wanted]
+        live, bad = ({}, set()) if self.op.static else \
+            gather_live_data(self.context, cluster, nodes, instances)
+        result = {}
+        for inst in instances:
+            if self.op.static or inst.primary_node in bad:
+                run_state = None
+            else:
+                run_state = "up" if inst.name in live else "down"
+            disks = []
+            for disk in inst.disks:
+                status = None
+                if not self.op.static and inst.primary_node not in bad and \
+                        not nodes[inst.primary_node].offline:
+                    res = self.rpc.call_blockdev_find(inst.primary_node, disk.to_dict())
+                    if not res.fail_msg:
+                        status = res.data
+                disks.append({
+                    "iv_name": disk.iv_name, "dev_type": disk.dev_type,
+                    "logical_id": disk.logical_id, "size": disk.size, "mode": disk.mode,
+                    "name": disk.name, "uuid": disk.uuid, "pstatus": status,
+                    "nodes": disk.nodes,
+                })
+            result[inst.name] = {
+                "name": inst.name, "uuid": inst.uuid, "config_state": inst.admin_state,
+                "run_state": run_state, "pnode": inst.primary_node,
+                "snodes": inst.secondary_nodes, "os": inst.os,
+                "nics": [[n.name, n.uuid, n.mac, n.ip, cluster.fill_nic(n.nicparams)]
+                         for n in inst.nics],
+                "disk_template": inst.disk_template, "disks": disks,
+                "hypervisor": inst.hypervisor, "network_port": inst.network_port,
+                "hv_instance": inst.hvparams, "hv_actual": cluster.fill_hv(inst),
+                "be_instance": inst.beparams, "be_actual": cluster.fill_be(inst),
+                "os_instance": inst.osparams,
+                "os_actual": iu.fill_os_params(cluster, inst),
+                "serial_no": inst.serial_no, "mtime": inst.mtime, "ctime": inst.ctime,
+                "tags": sorted(inst.tags),
+                "live_memory": (live.get(inst.name) or {}).get("memory"),
+            }
+        return result

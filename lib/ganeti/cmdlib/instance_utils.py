@@ -1,0 +1,324 @@
+"""Helpers shared by the instance logical units: parameters, hooks env, disks."""
+
+import os
+import random
+
+from ganeti import constants, errors, objects, paramtypes
+from ganeti.hypervisor import get_hypervisor_class
+
+# hypervisors that plumb NICs into bridges on the node (fake does nothing)
+_HV_WITH_BRIDGES = frozenset([constants.HT_KVM, constants.HT_XEN_PVM, constants.HT_XEN_HVM])
+
+
+def expand_instance_name(cfg, name):
+    """The full name of an instance; OpPrereqError if unknown."""
+    from ganeti.utils import text
+    full = text.match_name_component(name, cfg.get_instance_list())
+    if full is None:
+        raise errors.OpPrereqError("Instance '%s' not known" % name, errors.ECODE_NOENT)
+    return full
+
+
+def get_instance(cfg, name):
+    inst = cfg.get_instance_info(name)
+    if inst is None:
+        raise errors.OpPrereqError("Instance '%s' not known" % name, errors.ECODE_NOENT)
+    return inst
+
+
+def fill_os_params(cluster, instance):
+    base = dict(cluster.osparams.get(instance.os.split("+")[0], {}))
+    base.update(cluster.osparams.get(instance.os, {}))
+    base.update(instance.osparams)
+    return base
+
+
+def instance_for_node(cfg, instance):
+    """The instance as a dict for node procedures: parameters filled with defaults."""
+    cluster = cfg.get_cluster_info()
+    data = instance.to_dict()
+    data["hvparams"] = cluster.fill_hv(instance)
+    data["beparams"] = cluster.fill_be(instance)
+    data["osparams"] = fill_os_params(cluster, instance)
+    data["nics"] = []
+    for nic in instance.nics:
+        ndict = nic.to_dict()
+        ndict["nicparams"] = cluster.fill_nic(nic.nicparams)
+        data["nics"].append(ndict)
+    return data
+
+
+def check_node_online(cfg, node_name, what="use"):
+    node = cfg.get_node_info(node_name)
+    if node is None:
+        raise errors.OpPrereqError("Node '%s' not known" % node_name, errors.ECODE_NOENT)
+    if node.offline:
+        raise errors.OpPrereqError("Can't %s node %s: it is marked offline"
+                                   % (what, node_name), errors.ECODE_STATE)
+    return node
+
+
+def check_hvparams(hv_name, hvparams):
+    """Check the types and syntax of the complete hypervisor parameters."""
+    try:
+        get_hypervisor_class(hv_name).check_parameter_syntax(hvparams)
+    except errors.HypervisorError as err:
+        raise errors.OpPrereqError(str(err.args[0]), errors.ECODE_INVAL)
+
+
+def typed_hvparams(hv_name, params):
+    return paramtypes.enforce_types(params, constants.HVC_DEFAULTS.get(hv_name, {}),
+                                    "Hypervisor %s" % hv_name)
+
+
+def typed_beparams(params):
+    params = dict(params or {})
+    if "memory" in params:          # pre-2.6 name of maxmem (and minmem)
+        mem = params.pop("memory")
+        params.setdefault(constants.BE_MAXMEM, mem)
+        params.setdefault(constants.BE_MINMEM, mem)
+    from ganeti.utils import text
+    for key in (constants.BE_MAXMEM, constants.BE_MINMEM):
+        if isinstance(params.get(key), str):
+            try:
+                params[key] = text.parse_unit(params[key])
+            except errors.UnitParseError as err:
+                raise errors.OpPrereqError("Invalid %s: %s" % (key, err), errors.ECODE_INVAL)
+    result = paramtypes.enforce_types(params, constants.BEC_DEFAULTS, "Backend")
+    if result.get(constants.BE_MINMEM, 0) > result.get(constants.BE_MAXMEM, 1 << 40):
+        raise errors.OpPrereqError("Minimum memory (%s) is larger than maximum memory (%s)"
+                                   % (result[constants.BE_MINMEM],
+                                      result[constants.BE_MAXMEM]), errors.ECODE_INVAL)
+    return result
+
+
+def generate_mac(cfg, prefix, taken):
+    """A MAC with the cluster prefix not used by any NIC (nor in ``taken``)."""
+    used = set(taken)
+    for inst in cfg.get_all_instances_info().values():
+        used.update(nic.mac for nic in inst.nics)
+    for _ in range(1000):
+        mac = "%s:%02x:%02x:%02x" % (prefix, random.randint(0, 255),
+                                     random.randint(0, 255), random.randint(0, 255))
+        if mac not in used:
+            return mac
+    raise errors.OpExecError("Could not generate a unique MAC address (prefix %s)" % prefix)
+
+
+def bridges_to_check(cluster, instance):
+    if instance.hypervisor not in _HV_WITH_BRIDGES:
+        return []
+    bridges = []
+    for nic in instance.nics:
+        params = cluster.fill_nic(nic.nicparams)
+        if params[constants.NIC_MODE] == constants.NIC_MODE_BRIDGED:
+            bridges.append(params[constants.NIC_LINK])
+    return bridges
+
+
+def check_bridges(lu, instance, node):
+    bridges = bridges_to_check(lu.cfg.get_cluster_info(), instance)
+    if not bridges:
+        return
+    res = lu.rpc.call_bridges_exist(node, bridges)
+    res.raise_on_failure("Cannot check the bridges on node %s" % node, prereq=True)
+    if res.data:
+        raise errors.OpPrereqError("Bridge(s) %s missing on node %s; create them or give"
+                                   " the NICs another link" % (", ".join(res.data), node),
+                                   errors.ECODE_ENVIRON)
+
+
+def node_free_memory(lu, node, hv_name):
+    cluster = lu.cfg.get_cluster_info()
+    res = lu.rpc.call_hv_node_info(node, hv_name, cluster.hvparams.get(hv_name, {}))
+    res.raise_on_failure("Cannot get the free memory of node %s" % node, prereq=True)
+    return (res.data or {}).get("memory_free")
+
+
+def check_node_free_memory(lu, node, reason, requested, hv_name):
+    free = node_free_memory(lu, node, hv_name)
+    if free is None:
+        raise errors.OpPrereqError("Can't compute free memory on node %s" % node,
+                                   errors.ECODE_ENVIRON)
+    if requested > free:
+        raise errors.OpPrereqError("Not enough memory on node %s for %s: needed %s MiB,"
+                                   " available %s MiB" % (node, reason, requested, free),
+                                   errors.ECODE_NORES)
+
+
+# ---- disks --------------------------------------------------------------------------
+
+def file_disk_path(cluster, instance_name, file_storage_dir, idx, disk_uuid):
+    base = cluster.file_storage_dir
+    if file_storage_dir:
+        base = os.path.join(base, file_storage_dir.lstrip("/"))
+    return os.path.join(base, instance_name, "disk%d-%s.file" % (idx, disk_uuid[:8]))
+
+
+def generate_disks(cluster, template, instance_name, pnode, disk_specs,
+                   file_storage_dir=None, file_driver=None):
+    """Config Disk objects for a new instance from the opcode's disk specs."""
+    if template == constants.DT_DISKLESS:
+        return []
+    disks = []
+    for idx, spec in enumerate(disk_specs):
+        disk = objects.Disk(size=spec["size"], mode=spec.get("mode", "rw"),
+                            iv_name="disk/%d" % idx, name=spec.get("name"),
+                            nodes=[pnode])
+        if template == constants.DT_FILE:
+            disk.dev_type = constants.DT_FILE
+            disk.logical_id = [file_driver or "loop",
+                               file_disk_path(cluster, instance_name, file_storage_dir,
+                                              idx, disk.uuid)]
+        else:
+            raise errors.OpPrereqError("Disk template '%s' is not supported yet (use file"
+                                       " or diskless)" % template, errors.ECODE_INVAL)
+        disks.append(disk)
+    return disks
+
+
+def check_disk_specs(disk_specs, template):
+    """Normalise the opcode's disks: sizes (MiB), modes; refuse bad ones."""
+    from ganeti.utils import text
+    if template == constants.DT_DISKLESS:
+        if disk_specs:
+            raise errors.OpPrereqError("Diskless instances cannot have disks",
+                                       errors.ECODE_INVAL)
+        return []
+    if not disk_specs:
+        raise errors.OpPrereqError("Disk template %s needs at least one disk (-s SIZE or"
+                                   " --disk 0:size=SIZE)" % template, errors.ECODE_INVAL)
+    result = []
+    for idx, spec in enumerate(disk_specs):
+        if "adopt" in spec:
+            raise errors.OpPrereqError("Disk adoption is not supported for template %s"
+                                       % template, errors.ECODE_INVAL)
+        unknown = set(spec) - set(["size", "mode", "name", "vg", "metavg", "spindles",
+                                   "provider", "access"])
+        if unknown:
+            raise errors.OpPrereqError("Unknown disk parameter(s) for disk %d: %s"
+                                       % (idx, ", ".join(sorted(unknown))),
+                                       errors.ECODE_INVAL)
+        if "size" not in spec:
+            raise errors.OpPrereqError("Missing size for disk %d" % idx, errors.ECODE_INVAL)
+        try:
+            size = text.parse_unit(spec["size"])
+        except errors.UnitParseError as err:
+            raise errors.OpPrereqError("Invalid size for disk %d: %s" % (idx, err),
+                                       errors.ECODE_INVAL)
+        if size <= 0:
+            raise errors.OpPrereqError("Disk %d must have a positive size" % idx,
+                                       errors.ECODE_INVAL)
+        mode = spec.get("mode", "rw")
+        if mode not in ("rw", "ro"):
+            raise errors.OpPrereqError("Invalid mode '%s' for disk %d (rw or ro)"
+                                       % (mode, idx), errors.ECODE_INVAL)
+        result.append({"size": size, "mode": mode, "name": spec.get("name")})
+    return result
+
+
+def assemble_disks(lu, instance, ignore_secondaries=False):
+    """Activate the instance's disks on its primary; returns [(node, iv_name, path)]."""
+    info = []
+    node = instance.primary_node
+    for idx, disk in enumerate(instance.disks):
+        res = lu.rpc.call_blockdev_assemble(node, disk.to_dict(), instance.name, True, idx)
+        res.raise_on_failure("Cannot activate disk %s of instance %s on node %s"
+                             % (idx, instance.name, node))
+        info.append((node, disk.iv_name, res.data[0] if res.data else None))
+    return info
+
+
+def shutdown_disks(lu, instance, ignore_failures=False):
+    ok = True
+    for disk in instance.disks:
+        res = lu.rpc.call_blockdev_shutdown(instance.primary_node, disk.to_dict())
+        if res.fail_msg:
+            ok = False
+            lu.log_warning("Could not shut down disk %s on node %s: %s",
+                           disk.iv_name, instance.primary_node, res.fail_msg)
+            if not ignore_failures:
+                raise errors.OpExecError("Could not shut down disk %s of instance %s: %s"
+                                         % (disk.iv_name, instance.name, res.fail_msg))
+    return ok
+
+
+def remove_disks(lu, instance, disks=None, ignore_failures=True):
+    """Remove the disks (all of the instance's by default); True if all went."""
+    ok = True
+    for disk in instance.disks if disks is None else disks:
+        for node in disk.nodes or [instance.primary_node]:
+            res = lu.rpc.call_blockdev_remove(node, disk.to_dict())
+            if res.fail_msg:
+                ok = False
+                lu.log_warning("Could not remove disk %s on node %s: %s",
+                               disk.iv_name, node, res.fail_msg)
+    if instance.disk_template == constants.DT_FILE and instance.disks:
+        path = os.path.dirname(instance.disks[0].logical_id[1])
+        res = lu.rpc.call_file_storage_dir_remove(instance.primary_node, path)
+        if res.fail_msg:
+            ok = False
+            lu.log_warning("Could not remove directory %s: %s", path, res.fail_msg)
+    if not ok and not ignore_failures:
+        raise errors.OpExecError("Could not remove the disks of instance %s" % instance.name)
+    return ok
+
+
+# ---- hooks ----------------------------------------------------------------------------
+
+def build_instance_hook_env(cluster, instance, override=None):
+    """The INSTANCE_* hook variables (hooks-and-iallocator.md A.4), without GANETI_."""
+    be = cluster.fill_be(instance)
+    hv = cluster.fill_hv(instance)
+    secondaries = " ".join(instance.secondary_nodes)
+    env = {
+        "OP_TARGET": instance.name,
+        "INSTANCE_NAME": instance.name,
+        "INSTANCE_PRIMARY": instance.primary_node,
+        "INSTANCE_SECONDARY": secondaries,
+        "INSTANCE_SECONDARIES": secondaries,
+        "INSTANCE_OS_TYPE": instance.os,
+        "INSTANCE_STATUS": instance.admin_state,
+        "INSTANCE_MEMORY": be[constants.BE_MAXMEM],
+        "INSTANCE_MAXMEM": be[constants.BE_MAXMEM],
+        "INSTANCE_MINMEM": be[constants.BE_MINMEM],
+        "INSTANCE_VCPUS": be[constants.BE_VCPUS],
+        "INSTANCE_DISK_TEMPLATE": instance.disk_template,
+        "INSTANCE_HYPERVISOR": instance.hypervisor,
+        "INSTANCE_TAGS": " ".join(sorted(instance.tags)),
+        "INSTANCE_NIC_COUNT": len(instance.nics),
+        "INSTANCE_DISK_COUNT": len(instance.disks),
+    }
+    for idx, nic in enumerate(instance.nics):
+        params = cluster.fill_nic(nic.nicparams)
+        prefix = "INSTANCE_NIC%d_" % idx
+        env[prefix + "IP"] = nic.ip or ""
+        env[prefix + "MAC"] = nic.mac
+        env[prefix + "MODE"] = params[constants.NIC_MODE]
+        env[prefix + "LINK"] = params[constants.NIC_LINK]
+        env[prefix + "VLAN"] = params.get(constants.NIC_VLAN, "")
+        env[prefix + "NAME"] = nic.name or ""
+        env[prefix + "UUID"] = nic.uuid
+        if params[constants.NIC_MODE] == constants.NIC_MODE_BRIDGED:
+            env[prefix + "BRIDGE"] = params[constants.NIC_LINK]
+    for idx, disk in enumerate(instance.disks):
+        prefix = "INSTANCE_DISK%d_" % idx
+        env[prefix + "SIZE"] = disk.size
+        env[prefix + "MODE"] = disk.mode
+        env[prefix + "NAME"] = disk.name or ""
+        env[prefix + "UUID"] = disk.uuid
+        env[prefix + "DEV_TYPE"] = disk.dev_type
+        if disk.dev_type in (constants.DT_FILE, constants.DT_SHARED_FILE):
+            env[prefix + "DRIVER"] = disk.logical_id[0]
+            env[prefix + "ID"] = disk.logical_id[1]
+    for key, value in be.items():
+        env["INSTANCE_BE_%s" % key] = value
+    for key, value in hv.items():
+        env["INSTANCE_HV_%s" % key] = value
+    env.update(override or {})
+    return env
+
+
+def instance_hook_nodes(cfg, instance):
+    nodes = [cfg.get_master_node()] + instance.all_nodes
+    return list(dict.fromkeys(nodes))

@@ -1,0 +1,198 @@
+"""The interface every hypervisor implements, and helpers they share.
+
+Objects passed in are config objects (objects.Instance); ``hvparams`` and
+``beparams`` arguments are already filled with the cluster defaults. Node-side
+code (backend/instance.py) calls these methods; the master only calls the
+class methods that need no node (parameter checks, console description).
+"""
+
+import os
+import re
+
+from ganeti import constants, errors
+
+# instance state strings returned in get_instance_info()
+STATE_RUNNING = "running"
+STATE_SHUTDOWN = "shutdown"     # stopped from inside (user shutdown)
+STATE_PAUSED = "paused"
+
+
+class InstanceInfo:
+    """Runtime information about one running instance."""
+
+    __slots__ = ("name", "id", "memory", "vcpus", "state", "cpu_time")
+
+    def __init__(self, name, inst_id, memory, vcpus, state=STATE_RUNNING, cpu_time=0.0):
+        self.name = name
+        self.id = inst_id
+        self.memory = memory
+        self.vcpus = vcpus
+        self.state = state
+        self.cpu_time = cpu_time
+
+    def to_dict(self):
+        return {"name": self.name, "id": self.id, "memory": self.memory,
+                "vcpus": self.vcpus, "state": self.state, "time": self.cpu_time}
+
+
+def console_ssh(instance_name, node, command, user="root"):
+    """A console reached by running ``command`` (argv list) on ``node`` over ssh."""
+    return {"instance": instance_name, "kind": "ssh", "host": node, "user": user,
+            "command": list(command)}
+
+
+def console_vnc(instance_name, host, port, display):
+    return {"instance": instance_name, "kind": "vnc", "host": host, "port": port,
+            "display": display}
+
+
+def console_message(instance_name, message):
+    return {"instance": instance_name, "kind": "message", "message": message}
+
+
+class BaseHypervisor:
+    """Base class; subclasses set PARAMETERS and implement the node-side methods."""
+
+    # name -> (check function(value) -> bool, description for errors); only
+    # the parameters listed here are accepted for this hypervisor
+    PARAMETERS = {}
+    # parameters that can only be set cluster-wide
+    GLOBAL_PARAMETERS = frozenset()
+    CAN_MIGRATE = False
+
+    # ---- master side (no node needed) ------------------------------------------------
+
+    @classmethod
+    def check_parameter_syntax(cls, hvparams):
+        """Raise errors.HypervisorError naming any invalid parameter value."""
+        for key, value in hvparams.items():
+            if key not in cls.PARAMETERS:
+                raise errors.HypervisorError("Unknown parameter '%s' for hypervisor %s"
+                                             % (key, cls.__name__))
+            check, desc = cls.PARAMETERS[key]
+            if value is not None and check is not None and not check(value):
+                raise errors.HypervisorError("Parameter '%s' must be %s, not %r"
+                                             % (key, desc, value))
+
+    @classmethod
+    def get_instance_console(cls, instance, primary_node, node_group, hvparams, beparams):
+        """A console description dict (see console_ssh/console_vnc/console_message)."""
+        raise NotImplementedError
+
+    # ---- node side ------------------------------------------------------------------
+
+    def validate_parameters(self, hvparams):
+        """Node-side checks (files exist, binaries present); raise HypervisorError."""
+
+    def start_instance(self, instance, block_devices, startup_paused):
+        """Start ``instance``; block_devices: [(disk dict, dev_path, link_name), ...]."""
+        raise NotImplementedError
+
+    def stop_instance(self, instance, force=False, timeout=None, name=None):
+        """Stop the instance (clean shutdown unless force); ``name`` for leftovers."""
+        raise NotImplementedError
+
+    def reboot_instance(self, instance):
+        raise NotImplementedError
+
+    def list_instances(self, hvparams=None):
+        """Names of the instances running here."""
+        raise NotImplementedError
+
+    def get_instance_info(self, instance_name, hvparams=None):
+        """An InstanceInfo, or None if the instance does not run here."""
+        raise NotImplementedError
+
+    def get_all_instances_info(self, hvparams=None):
+        return [info for info in (self.get_instance_info(n, hvparams)
+                                  for n in self.list_instances(hvparams)) if info]
+
+    def get_node_info(self, hvparams=None):
+        """{memory_total, memory_free, memory_dom0, cpu_total, cpu_nodes, cpu_sockets}."""
+        raise NotImplementedError
+
+    def verify(self, hvparams=None):
+        """None if the hypervisor is usable on this node, else an error message."""
+        return None
+
+    def cleanup_instance(self, instance_name):
+        """Remove runtime leftovers of a stopped instance."""
+
+    def balloon_instance_memory(self, instance, mem):
+        raise errors.HypervisorError("Memory ballooning is not supported by %s"
+                                     % self.__class__.__name__)
+
+
+# ---- parameter checks shared by hypervisors ---------------------------------------------
+
+def is_bool(value):
+    return isinstance(value, bool)
+
+
+def is_int(value):
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def is_nonneg_int(value):
+    return is_int(value) and value >= 0
+
+
+def is_str(value):
+    return isinstance(value, str)
+
+
+def is_abs_path_or_empty(value):
+    return isinstance(value, str) and (value == "" or value.startswith("/"))
+
+
+def one_of(*choices):
+    return (lambda v: v in choices), "one of %s" % ", ".join(map(repr, choices))
+
+
+BOOL = (is_bool, "a boolean")
+INT = (is_int, "an integer")
+NONNEG_INT = (is_nonneg_int, "a non-negative integer")
+STR = (is_str, "a string")
+PATH = (is_abs_path_or_empty, "an absolute path (or empty)")
+
+
+def defaults_for(hv_name):
+    return dict(constants.HVC_DEFAULTS.get(hv_name, {}))
+
+
+# ---- node helpers shared by hypervisors -------------------------------------------------
+
+# instance names are host names: nothing that could leave a directory as a file name
+_INSTANCE_NAME_RE = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9._-]*$")
+
+
+def check_instance_name(name):
+    """Raise HypervisorError unless ``name`` is safe to use as a file name."""
+    if not isinstance(name, str) or not _INSTANCE_NAME_RE.match(name):
+        raise errors.HypervisorError("Invalid instance name %r" % (name,))
+    return name
+
+
+def read_meminfo(path="/proc/meminfo"):
+    """{field: kB} from /proc/meminfo."""
+    info = {}
+    with open(path) as fd:
+        for line in fd:
+            parts = line.replace(":", " ").split()
+            if len(parts) >= 2 and parts[1].isdigit():
+                info[parts[0]] = int(parts[1])
+    return info
+
+
+def host_cpu_info(cpuinfo_file="/proc/cpuinfo"):
+    """{cpu_total, cpu_nodes, cpu_sockets} of this machine (no hypervisor)."""
+    sockets = set()
+    try:
+        with open(cpuinfo_file) as fd:
+            for line in fd:
+                if line.startswith("physical id"):
+                    sockets.add(line.split(":", 1)[1].strip())
+    except OSError:
+        pass
+    return {"cpu_total": os.cpu_count() or 1, "cpu_nodes": 1,
+            "cpu_sockets": max(1, len(sockets))}
