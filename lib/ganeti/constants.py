@@ -142,6 +142,8 @@ HVC_DEFAULTS = {
         "vhost_net": False, "vnet_hdr": True, "machine_version": "",
         "kvm_extra": "", "reboot_behavior": "reboot", "user_shutdown": False,
         "soundhw": "", "usb_devices": "", "vga": "", "disk_discard": "default",
+        "cdrom_disk_type": "", "scsi_controller_type": "lsi", "virtio_net_queues": 1,
+        "kvm_pci_reservations": 12, "use_guest_agent": False, "migration_caps": "",
     },
     HT_XEN_PVM: {
         "kernel_path": "/boot/vmlinuz-3-xenU", "initrd_path": "",

@@ -106,6 +106,13 @@ class Node:
     def start_daemon(self, daemon, *args):
         return self.run(os.path.join(SRC, "daemons", daemon), *args, check=True)
 
+    def kill_instances(self):
+        """Kill the qemu processes of this node's KVM instances."""
+        pid_dir = self.path("/var/run/ganeti/kvm-hypervisor/pid")
+        if os.path.isdir(pid_dir):
+            for name in os.listdir(pid_dir):
+                _kill_pid_file(os.path.join(pid_dir, name), b"qemu")
+
     def kill_daemon(self, daemon, sig=signal.SIGTERM, wait=True):
         pid = self.pid(daemon)
         if not pid:
@@ -126,6 +133,19 @@ class Node:
         return True
 
 
+def _kill_pid_file(path, needle):
+    """SIGKILL the process named in ``path`` if its command line holds ``needle``."""
+    try:
+        with open(path) as fd:
+            pid = int(fd.read().strip())
+        with open("/proc/%d/cmdline" % pid, "rb") as fd:
+            if needle not in fd.read():
+                return
+        os.kill(pid, signal.SIGKILL)
+    except (OSError, ValueError):
+        pass
+
+
 class VirtualCluster:
     """``count`` nodes under a fresh temporary base directory."""
 
@@ -134,7 +154,8 @@ class VirtualCluster:
         self._lock_fd = os.open(LOCK_FILE, os.O_CREAT | os.O_RDWR, 0o600)
         fcntl.flock(self._lock_fd, fcntl.LOCK_EX)
         ensure_hosts(max(count, 3))
-        self.base = base or tempfile.mkdtemp(prefix="gnt-vcluster-")
+        # short: the KVM sockets below it must stay within 108 bytes
+        self.base = base or tempfile.mkdtemp(prefix="gvc-")
         self.nodes = [Node(self, i) for i in range(1, count + 1)]
         self.master = self.nodes[0]
 
@@ -145,10 +166,12 @@ class VirtualCluster:
         return self.master.run(*args, check=True)
 
     def cleanup(self):
-        """Stop every daemon we started (by pid file), drop the master IP, remove files."""
+        """Stop every daemon and instance we started (by pid file), drop the master
+        IP, remove files."""
         for node in self.nodes:
             for daemon in ("ganeti-masterd", "ganeti-noded"):
                 node.kill_daemon(daemon, signal.SIGKILL)
+            node.kill_instances()
         subprocess.run(["ip", "addr", "del", CLUSTER_IP + "/32", "dev", "lo"],
                        capture_output=True)
         shutil.rmtree(self.base, ignore_errors=True)

@@ -186,12 +186,28 @@ def node_info(storage_units, hv_specs, *, meminfo_file="/proc/meminfo"):
     hv_list = []
     for spec in hv_specs or []:
         hvname = spec[0] if isinstance(spec, (list, tuple)) and spec else spec
+        hvparams = spec[1] if isinstance(spec, (list, tuple)) and len(spec) > 1 else {}
         entry = {"name": hvname}
         entry.update(mem)
         entry.update(_cpu_info())
+        entry.update(_hv_node_info(hvname, hvparams))
         hv_list.append(entry)
     result["hv"] = hv_list
+    # as in Ganeti, the node's memory figures are those its (first) hypervisor sees
+    if hv_list:
+        for key in ("memory_total", "memory_free", "memory_dom0"):
+            result[key] = hv_list[0].get(key, result[key])
     return result
+
+
+def _hv_node_info(hvname, hvparams):
+    """The hypervisor's view of the node; {} if it cannot tell (logged)."""
+    from ganeti import hypervisor
+    try:
+        return hypervisor.get_hypervisor(hvname).get_node_info(hvparams) or {}
+    except errors.GenericError as err:
+        logging.warning("Cannot get node information from hypervisor %s: %s", hvname, err)
+        return {}
 
 
 # ---- ssconf and file upload -----------------------------------------------------

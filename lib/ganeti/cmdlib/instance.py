@@ -5,6 +5,7 @@ import os
 from ganeti import constants, errors, locking, objects
 from ganeti.cmdlib import instance_utils as iu
 from ganeti.cmdlib.base import LogicalUnit, expand_node_name
+from ganeti.cmdlib.operating_system import check_node_has_os
 from ganeti.utils import net
 
 
@@ -113,9 +114,7 @@ class LUInstanceCreate(LogicalUnit):
         self.instance = instance
         iu.check_hvparams(self.hv_name, cluster.fill_hv(instance))
         if not op.no_install:
-            res = self.rpc.call_os_get(self.pnode, op.os_type)
-            res.raise_on_failure("OS '%s' not usable on node %s" % (op.os_type, self.pnode),
-                                 prereq=True, ecode=errors.ECODE_INVAL)
+            check_node_has_os(self, self.pnode, op.os_type, op.force_variant)
         if op.disk_template == constants.DT_FILE:
             self._check_file_space(cluster)
         if op.start:

@@ -5,6 +5,7 @@ import os
 from ganeti import constants, errors, locking, objects
 from ganeti.cmdlib import instance_utils as iu
 from ganeti.cmdlib.instance_operation import _InstanceLU
+from ganeti.cmdlib.operating_system import check_node_has_os
 from ganeti.utils import net
 
 _GROWABLE = frozenset([constants.DT_FILE, constants.DT_SHARED_FILE, constants.DT_PLAIN,
@@ -184,10 +185,7 @@ class LUInstanceReinstall(_InstanceLU):
         if not self.os_name:
             raise errors.OpPrereqError("Instance %s has no OS; give one with -o"
                                        % inst.name, errors.ECODE_INVAL)
-        res = self.rpc.call_os_get(inst.primary_node, self.os_name)
-        res.raise_on_failure("OS '%s' not usable on node %s" % (self.os_name,
-                                                                inst.primary_node),
-                             prereq=True, ecode=errors.ECODE_INVAL)
+        check_node_has_os(self, inst.primary_node, self.os_name, self.op.force_variant)
 
     def build_hooks_env(self):
         return self._hook_env({})
@@ -254,12 +252,7 @@ class LUInstanceSetParams(_InstanceLU):
                                            errors.ECODE_INVAL)
             self.changes += [("be/%s" % k, v) for k, v in sorted(params.items())]
         if op.os_name:
-            if self.instance.admin_state == constants.ADMINST_UP and not op.force:
-                pass
-            res = self.rpc.call_os_get(inst.primary_node, op.os_name)
-            res.raise_on_failure("OS '%s' not usable on node %s"
-                                 % (op.os_name, inst.primary_node), prereq=True,
-                                 ecode=errors.ECODE_INVAL)
+            check_node_has_os(self, inst.primary_node, op.os_name, op.force_variant)
             inst.os = op.os_name
             self.changes.append(("os_name", op.os_name))
         if op.osparams:
