@@ -321,6 +321,8 @@ _SINGLE_NODE_CALLS = [
     ("instance_os_add", constants.RPC_TMO_SLOW, "(node, instance, reinstall, debug)"),
     ("instance_run_rename", constants.RPC_TMO_SLOW,
      "(node, instance, old_name, debug)"),
+    ("instance_os_export", constants.RPC_TMO_SLOW, "(node, instance, idx, dest, debug)"),
+    ("instance_os_import", constants.RPC_TMO_SLOW, "(node, instance, idx, src, debug)"),
     ("instance_start", constants.RPC_TMO_NORMAL,
      "(node, instance, startup_paused, reason)"),
     ("instance_shutdown", constants.RPC_TMO_NORMAL, "(node, instance, timeout, reason)"),
@@ -328,6 +330,7 @@ _SINGLE_NODE_CALLS = [
      "(node, instance, reboot_type, shutdown_timeout, reason)"),
     ("instance_info", constants.RPC_TMO_URGENT, "(node, name, hv_name, hvparams)"),
     ("bridges_exist", constants.RPC_TMO_URGENT, "(node, bridges) -> missing bridges"),
+    ("instance_balloon_memory", constants.RPC_TMO_NORMAL, "(node, instance, memory)"),
     ("hv_node_info", constants.RPC_TMO_URGENT, "(node, hv_name, hvparams)"),
 ]
 _MULTI_NODE_CALLS = [

@@ -205,3 +205,45 @@ def test_many_fake_instances(cluster):
     while any(r[0] in names for r in _list(m, "name")):
         assert time.time() < deadline
         time.sleep(0.2)
+
+
+def test_modify_disks_nics_memory_and_disk_activation(cluster):
+    m = cluster.master
+    name = "mod.example.com"
+    _add(m, name, "-t", "file", "-s", "64M", "--no-nics", "-B", "minmem=64M,maxmem=256M")
+    # runtime memory of the running instance (ballooning)
+    out = m.run("gnt-instance", "modify", "-m", "200M", name, check=True).stdout
+    assert "runtime_memory -> 200" in out
+    assert [name, "200"] in _list(m, "name", "oper_ram")
+    bad = m.run("gnt-instance", "modify", "-m", "1G", name)
+    assert bad.returncode == 1 and "outside" in bad.stderr
+    # NICs can change while it runs; disks only when it is stopped
+    m.run("gnt-instance", "modify", "--net", "add:mode=routed,link=100,ip=192.0.2.20", name,
+          check=True)
+    assert [name, "1", "routed"] in _list(m, "name", "nic.count", "nic.modes")
+    refused = m.run("gnt-instance", "modify", "--disk", "add:size=32M", name)
+    assert refused.returncode == 1 and "shut it down" in refused.stderr
+    m.run("gnt-instance", "shutdown", name, check=True)
+    m.run("gnt-instance", "modify", "--disk", "add:size=32M", name, check=True)
+    assert [name, "64,32"] in _list(m, "name", "disk.sizes")
+    inst_dir = m.path(FILE_DIR + "/" + name)
+    assert len(os.listdir(inst_dir)) == 2
+    # activate-disks prints node:disk/N:path for each disk
+    act = m.run("gnt-instance", "activate-disks", name, check=True).stdout.splitlines()
+    assert len(act) == 2 and act[0].startswith("%s:disk/0:%s" % (m.name, inst_dir))
+    links = os.listdir(m.path("/var/run/ganeti/instance-disks"))
+    assert sorted(links) == ["%s:0" % name, "%s:1" % name]
+    m.run("gnt-instance", "deactivate-disks", name, check=True)
+    assert os.listdir(m.path("/var/run/ganeti/instance-disks")) == []
+    m.run("gnt-instance", "modify", "--disk", "1:remove", "--net", "0:remove", name,
+          check=True)
+    assert [name, "64", "0"] in _list(m, "name", "disk.sizes", "nic.count")
+    assert len(os.listdir(inst_dir)) == 1
+    m.run("gnt-instance", "modify", "--offline", name, check=True)
+    assert _status(m, name) == "ADMIN_offline"
+    refused = m.run("gnt-instance", "startup", name)
+    assert refused.returncode == 1 and "offline" in refused.stderr
+    m.run("gnt-instance", "modify", "--online", name, check=True)
+    assert _status(m, name) == "ADMIN_down"
+    m.run("gnt-instance", "remove", "-f", name, check=True)
+    assert not os.path.exists(inst_dir)

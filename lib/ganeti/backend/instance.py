@@ -306,6 +306,16 @@ def hv_node_info(hv_name, hvparams):
         fail("Cannot get node information from hypervisor %s: %s", hv_name, err)
 
 
+def instance_balloon_memory(instance, memory):
+    """Change the memory of a running instance to ``memory`` MiB (ballooning)."""
+    inst = _instance(instance)
+    hv = _hypervisor(inst.hypervisor)
+    try:
+        hv.balloon_instance_memory(inst, int(memory))
+    except (errors.HypervisorError, ValueError, TypeError) as err:
+        fail("Cannot change the memory of instance %s: %s", inst.name, err)
+
+
 def bridges_exist(bridges, *, sys_net_dir="/sys/class/net"):
     """The names in ``bridges`` that are not bridges on this node (in order)."""
     missing = []
@@ -328,4 +338,5 @@ PROCEDURES = {
     "instance_list": instance_list,
     "hv_node_info": hv_node_info,
     "bridges_exist": bridges_exist,
+    "instance_balloon_memory": instance_balloon_memory,
 }

@@ -381,7 +381,8 @@ def modify_instance(opts, args):
         instance_name=args[0], nics=_parse_modifications(opts.nics, "NIC"),
         disks=_parse_modifications(opts.disks, "disk"), beparams=opts.beparams or {},
         hvparams=hvparams, os_name=opts.os, osparams=opts.osparams or {},
-        force=opts.force, offline=opts.offline, force_variant=opts.force_variant)
+        force=opts.force, offline=opts.offline, force_variant=opts.force_variant,
+        runtime_mem=opts.runtime_mem)
     result = cli.submit_or_send(op, opts)
     if result is not None:
         cli.to_stdout("Modified instance %s" % args[0])
@@ -575,6 +576,9 @@ COMMANDS.update({
                           help="OS parameters to change"),
         cli.cli_option("--force-variant", dest="force_variant", action="store_true",
                        default=False, help="Do not check the OS variant"),
+        cli.cli_option("-m", "--runtime-memory", dest="runtime_mem", type="unit",
+                       default=None, help="Change the memory of the running instance"
+                       " (ballooning), e.g. 256M"),
         cli.cli_option("--offline", dest="offline", action="store_const", const=True,
                        default=None, help="Mark the instance offline"),
         cli.cli_option("--online", dest="offline", action="store_const", const=False,

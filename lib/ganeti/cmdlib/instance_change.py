@@ -273,6 +273,19 @@ class LUInstanceSetParams(_InstanceLU):
             elif inst.admin_state == constants.ADMINST_OFFLINE:
                 inst.admin_state = constants.ADMINST_DOWN
             self.changes.append(("admin_state", inst.admin_state))
+        if op.runtime_mem:
+            if not self._is_running():
+                raise errors.OpPrereqError("Instance %s is not running; the runtime memory"
+                                           " can only change while it runs" % inst.name,
+                                           errors.ECODE_STATE)
+            filled = cluster.fill_be(inst)
+            low, high = filled[constants.BE_MINMEM], filled[constants.BE_MAXMEM]
+            if not low <= op.runtime_mem <= high and not op.force:
+                raise errors.OpPrereqError("Runtime memory %s MiB is outside the instance's"
+                                           " range %s-%s MiB (minmem-maxmem; use --force"
+                                           " to ignore)" % (op.runtime_mem, low, high),
+                                           errors.ECODE_INVAL)
+            self.changes.append(("runtime_memory", op.runtime_mem))
         self.new_disks = []
         self.removed_disks = []
         self._prepare_nics(inst, cluster)
@@ -414,6 +427,10 @@ class LUInstanceSetParams(_InstanceLU):
             for disk in created:
                 self.rpc.call_blockdev_remove(node, disk.to_dict())
             raise
+        if self.op.runtime_mem:
+            res = self.rpc.call_instance_balloon_memory(
+                node, iu.instance_for_node(self.cfg, inst), self.op.runtime_mem)
+            res.raise_on_failure("Cannot change the memory of instance %s" % inst.name)
         for disk in self.removed_disks:
             res = self.rpc.call_blockdev_shutdown(node, disk.to_dict())
             res = self.rpc.call_blockdev_remove(node, disk.to_dict())
