@@ -13,6 +13,7 @@ import errno
 import logging
 import os
 import stat
+import tempfile
 import time
 
 from ganeti import constants, errors, objects, pathutils
@@ -476,7 +477,7 @@ def transfer_env(env, mode, idx):
 
 def log_file_name(kind, os_name, instance_name, component=None, log_dir=None):
     """<LOG_OS_DIR>/<kind>-<os>-<instance>[-<component>]-<timestamp>.log"""
-    if component:
+    if component is not None and component != "":
         if "/" in str(component):
             raise errors.ProgrammerError("Invalid log component %r" % component)
         suffix = "-%s" % component
@@ -506,17 +507,20 @@ def _tail(text, lines=LOG_TAIL_LINES):
 
 
 def run_script(os_def, script, env, logfile, what=None, args=(),
-               timeout=SCRIPT_TIMEOUT):
+               timeout=SCRIPT_TIMEOUT, stdin_file=None, stdout_file=None):
     """Run one script of ``os_def`` with ``env`` (and nothing else) in its
     directory, stdin /dev/null; its output goes to ``logfile``.
 
+    stdin_file / stdout_file (path or fd, see process.run_cmd) replace stdin
+    and stdout; a redirected stdout does not reach the log.
     Raises OpExecError naming the log file, with the last lines of output.
     """
     path = os_def.scripts.get(script)
     if not path:
         raise errors.OpExecError("OS %s has no %s script" % (os_def.name, script))
     result = process.run_cmd([path] + list(args), env=env, reset_env=True,
-                             timeout=timeout, cwd=os_def.path)
+                             timeout=timeout, cwd=os_def.path, stdin_file=stdin_file,
+                             stdout_file=stdout_file)
     output = _combined_output(result)
     try:
         _write_log(logfile, output)
@@ -553,6 +557,120 @@ def rename_os(instance, old_name, debug=0, path=None, log_dir=None):
     logfile = log_file_name("rename", instance.os, "%s-%s" % (old_name, instance.name),
                             log_dir=log_dir)
     run_script(os_def, SCRIPT_RENAME, env, logfile, what="OS rename script")
+    return logfile
+
+
+# ---- export and import of one disk -------------------------------------------------
+
+def _local_path(path, root_dir):
+    """A master-sent absolute path on this node (virtual root prefixed if missing)."""
+    path = os.path.normpath(path)
+    if root_dir and not (path == root_dir or path.startswith(root_dir + "/")):
+        return root_dir + path
+    return path
+
+
+def _is_below(parent, path):
+    return path.startswith(parent.rstrip("/") + "/")
+
+
+def export_file_path(path, export_dir=None, root_dir=None):
+    """The local path of a file inside the export directory, checked.
+
+    ``path`` must be absolute, without '..', and lie (symlinks resolved) below
+    ``export_dir`` (pathutils.EXPORT_DIR); under a virtual cluster the node's
+    root is prefixed unless already there. Returns the path with its directory
+    resolved; raises OpExecError otherwise.
+    """
+    export_dir = pathutils.EXPORT_DIR if export_dir is None else export_dir
+    root_dir = pathutils.VIRT_ROOTDIR if root_dir is None else root_dir
+    if not isinstance(path, str) or not path or "\0" in path:
+        raise errors.OpExecError("Invalid export file path %r" % (path,))
+    if not os.path.isabs(path):
+        raise errors.OpExecError("Export file path '%s' is not absolute" % path)
+    if ".." in path.split("/"):
+        raise errors.OpExecError("Export file path '%s' must not contain '..'" % path)
+    local = _local_path(path, root_dir)
+    real_export = os.path.realpath(export_dir)
+    parent = os.path.realpath(os.path.dirname(local))
+    if not (parent == real_export or _is_below(real_export, parent)):
+        raise errors.OpExecError("Path '%s' is not inside the export directory %s"
+                                 % (path, export_dir))
+    return os.path.join(parent, os.path.basename(local))
+
+
+def _transfer_setup(instance, mode, disk_index, debug, path, log_dir):
+    """(instance, os_def, env, logfile) of an export or import of one disk."""
+    instance = _as_instance(instance)
+    if (isinstance(disk_index, bool) or not isinstance(disk_index, int)
+            or not 0 <= disk_index < len(instance.disks)):
+        raise errors.OpExecError("Invalid disk index %r for instance %s (it has %d"
+                                 " disks)" % (disk_index, instance.name,
+                                              len(instance.disks)))
+    os_def = find_os(instance.os, path)
+    env = transfer_env(instance_env(instance, os_def, debug), mode, disk_index)
+    logfile = log_file_name(mode, instance.os, instance.name, component=disk_index,
+                            log_dir=log_dir)
+    return instance, os_def, env, logfile
+
+
+def export_disk(instance, disk_index, dest_path, debug=0, path=None, log_dir=None,
+                export_dir=None, root_dir=None, timeout=SCRIPT_TIMEOUT):
+    """Run the export script for disk ``disk_index``, its stdout into ``dest_path``.
+
+    ``dest_path`` (inside the export directory, see export_file_path) is
+    written atomically, mode 0600: a temporary file in the same directory,
+    renamed on success and removed on failure; missing directories below the
+    export directory are created. Returns the log file name.
+    """
+    dest = export_file_path(dest_path, export_dir, root_dir)
+    instance, os_def, env, logfile = _transfer_setup(instance, SCRIPT_EXPORT,
+                                                     disk_index, debug, path, log_dir)
+    directory, base = os.path.split(dest)
+    if not base:
+        raise errors.OpExecError("Export file path '%s' names no file" % dest_path)
+    try:
+        os.makedirs(directory, mode=0o700, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=directory, prefix=".%s." % base, suffix=".tmp")
+    except OSError as err:
+        raise errors.OpExecError("Cannot create the export file %s: %s" % (dest, err))
+    try:
+        try:
+            run_script(os_def, SCRIPT_EXPORT, env, logfile, what="OS export script",
+                       timeout=timeout, stdout_file=fd)
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+        os.rename(tmp, dest)
+    except BaseException as err:
+        try:
+            os.unlink(tmp)
+        except OSError:
+            pass
+        if isinstance(err, OSError):
+            raise errors.OpExecError("Cannot write the export file %s: %s" % (dest, err))
+        raise
+    return logfile
+
+
+def import_disk(instance, disk_index, src_path, debug=0, path=None, log_dir=None,
+                export_dir=None, root_dir=None, timeout=SCRIPT_TIMEOUT):
+    """Run the import script for disk ``disk_index`` with ``src_path`` (a
+    regular file inside the export directory) on its stdin; the log file."""
+    src = export_file_path(src_path, export_dir, root_dir)
+    instance, os_def, env, logfile = _transfer_setup(instance, SCRIPT_IMPORT,
+                                                     disk_index, debug, path, log_dir)
+    try:
+        fd = os.open(src, os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC)
+    except OSError as err:
+        raise errors.OpExecError("Cannot open the import file %s: %s" % (src, err))
+    try:
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            raise errors.OpExecError("Import file %s is not a regular file" % src)
+        run_script(os_def, SCRIPT_IMPORT, env, logfile, what="OS import script",
+                   timeout=timeout, stdin_file=fd)
+    finally:
+        os.close(fd)
     return logfile
 
 

@@ -60,7 +60,22 @@ HVP = {constants.HT_FAKE: {}}
 def test_procedures_are_listed():
     assert set(binst.PROCEDURES) == {
         "instance_start", "instance_shutdown", "instance_reboot", "instance_info",
-        "all_instances_info", "instance_list", "hv_node_info", "bridges_exist"}
+        "all_instances_info", "instance_list", "hv_node_info", "bridges_exist",
+        "instance_balloon_memory"}
+
+
+def test_balloon_memory(node):
+    inst = _inst()
+    for disk in inst["disks"]:
+        node.active.add(disk["logical_id"][1])
+    with pytest.raises(RpcFail, match="not running"):
+        binst.instance_balloon_memory(inst, 128)
+    binst.instance_start(inst, False, "user")
+    binst.instance_balloon_memory(inst, 192)
+    assert binst.instance_info("inst1.example.com", constants.HT_FAKE, {})["memory"] == 192
+    with pytest.raises(RpcFail):
+        binst.instance_balloon_memory(inst, "lots")
+    binst.instance_shutdown(inst, 10, "user")
 
 
 def test_start_info_list_shutdown(node):

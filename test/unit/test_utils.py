@@ -41,6 +41,46 @@ def test_run_cmd_reset_env():
         del os.environ["GNT_TEST_MARKER"]
 
 
+def test_run_cmd_stdout_to_a_file(tmp_path):
+    out = tmp_path / "out"
+    res = process.run_cmd(["sh", "-c", "printf 'a\\0b'; echo err >&2"],
+                          stdout_file=str(out))
+    assert not res.failed and res.stdout == "" and res.stderr == "err\n"
+    assert out.read_bytes() == b"a\0b"
+    assert os.stat(out).st_mode & 0o777 == 0o600
+    # an open descriptor is used as it is and left open
+    fd = os.open(str(tmp_path / "out2"), os.O_WRONLY | os.O_CREAT, 0o644)
+    try:
+        assert not process.run_cmd(["echo", "hello"], stdout_file=fd).failed
+        os.write(fd, b"more\n")
+    finally:
+        os.close(fd)
+    assert (tmp_path / "out2").read_text() == "hello\nmore\n"
+
+
+def test_run_cmd_stdin_from_a_file(tmp_path):
+    src = tmp_path / "in"
+    src.write_bytes(b"line1\nline2\n")
+    res = process.run_cmd(["wc", "-l"], stdin_file=str(src))
+    assert res.stdout.strip() == "2"
+    with open(src, "rb") as fd:
+        assert process.run_cmd(["cat"], stdin_file=fd.fileno()).stdout == "line1\nline2\n"
+    copy = tmp_path / "copy"
+    assert not process.run_cmd(["cat"], stdin_file=str(src), stdout_file=str(copy)).failed
+    assert copy.read_bytes() == src.read_bytes()
+    # default stdin is still /dev/null
+    assert process.run_cmd(["cat"]).stdout == ""
+
+
+def test_run_cmd_redirection_errors(tmp_path):
+    res = process.run_cmd(["cat"], stdin_file=str(tmp_path / "missing"))
+    assert res.failed and "cannot redirect" in res.stderr
+    res = process.run_cmd(["echo"], stdout_file=str(tmp_path / "no" / "dir"))
+    assert res.failed and "cannot redirect" in res.stderr
+    with pytest.raises(errors.ProgrammerError):
+        process.run_cmd(["cat"], input_data="x", stdin_file=str(tmp_path / "missing"))
+
+
 def test_write_file_is_atomic_and_leaves_no_temp_files(tmp_path):
     path = str(tmp_path / "f")
     io.write_file(path, "one", mode=0o600)

@@ -55,26 +55,70 @@ class RunResult:
         return text
 
 
-def run_cmd(cmd, env=None, reset_env=False, timeout=None, cwd="/", input_data=None):
+def _open_redirect(target, flags):
+    """(fd, must_close) for a stdin/stdout redirection: a path or an open fd."""
+    if isinstance(target, bool) or target is None:
+        raise errors.ProgrammerError("Invalid redirection target %r" % (target,))
+    if isinstance(target, int):
+        return target, False
+    return os.open(target, flags | os.O_CLOEXEC, 0o600), True
+
+
+def run_cmd(cmd, env=None, reset_env=False, timeout=None, cwd="/", input_data=None,
+            stdin_file=None, stdout_file=None):
     """Run ``cmd`` (an argv list) and wait for it.
 
     env: extra variables; reset_env: start from a minimal environment instead of
     ours. A command that runs past ``timeout`` seconds is killed (its whole
     process group) and reported as timed out.
+
+    stdin_file / stdout_file: a path or an open file descriptor the command's
+    stdin is read from / stdout is written to instead of a pipe (a path for
+    stdout is created mode 0600 or truncated; a descriptor stays open, it is
+    the caller's). With stdout_file the result's stdout is "". By default
+    stdin is /dev/null (or ``input_data``, which excludes stdin_file) and
+    stdout is captured.
     """
     if isinstance(cmd, str):
         raise errors.ProgrammerError("run_cmd takes an argv list, not %r" % cmd)
+    if input_data is not None and stdin_file is not None:
+        raise errors.ProgrammerError("run_cmd takes input_data or stdin_file, not both")
     cmd = [str(c) for c in cmd]
     full_env = dict(_SAFE_ENV) if reset_env else dict(os.environ)
     if env:
         full_env.update(env)
+    to_close = []
     try:
-        proc = subprocess.Popen(
-            cmd, stdin=subprocess.PIPE if input_data is not None else subprocess.DEVNULL,
-            stdout=subprocess.PIPE, stderr=subprocess.PIPE, cwd=cwd, env=full_env,
-            close_fds=True, start_new_session=True)
+        if stdin_file is not None:
+            stdin, close = _open_redirect(stdin_file, os.O_RDONLY)
+            if close:
+                to_close.append(stdin)
+        elif input_data is not None:
+            stdin = subprocess.PIPE
+        else:
+            stdin = subprocess.DEVNULL
+        if stdout_file is not None:
+            stdout, close = _open_redirect(stdout_file,
+                                           os.O_WRONLY | os.O_CREAT | os.O_TRUNC)
+            if close:
+                to_close.append(stdout)
+        else:
+            stdout = subprocess.PIPE
     except OSError as err:
-        return RunResult(cmd, 127, None, "", "cannot execute: %s" % err)
+        for fd in to_close:
+            os.close(fd)
+        return RunResult(cmd, 126, None, "", "cannot redirect: %s" % err)
+    try:
+        try:
+            proc = subprocess.Popen(
+                cmd, stdin=stdin, stdout=stdout, stderr=subprocess.PIPE, cwd=cwd,
+                env=full_env, close_fds=True, start_new_session=True)
+        except OSError as err:
+            return RunResult(cmd, 127, None, "", "cannot execute: %s" % err)
+    finally:
+        # the child has its copies now
+        for fd in to_close:
+            os.close(fd)
     timed_out = False
     try:
         out, err = proc.communicate(input=input_data.encode() if isinstance(input_data, str)
@@ -89,8 +133,8 @@ def run_cmd(cmd, env=None, reset_env=False, timeout=None, cwd="/", input_data=No
     code = proc.returncode
     sig = -code if code is not None and code < 0 else None
     return RunResult(cmd, code if sig is None else None, sig,
-                     out.decode("utf-8", "replace"), err.decode("utf-8", "replace"),
-                     timed_out)
+                     (out or b"").decode("utf-8", "replace"),
+                     (err or b"").decode("utf-8", "replace"), timed_out)
 
 
 def check_cmd(cmd, **kwargs):
