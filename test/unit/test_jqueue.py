@@ -92,8 +92,17 @@ def wait_for(predicate, timeout=10.0):
 
 
 def wait_final(queue, job_id, timeout=10.0):
-    wait_for(lambda: queue.query_jobs([job_id], ["status"])[0][0] in FINAL, timeout)
-    return queue.query_jobs([job_id], ["status"])[0][0]
+    """Wait like clients do (WaitForJobChange): woken once the state is on disk."""
+    deadline = time.time() + timeout
+    prev = None
+    while True:
+        left = deadline - time.time()
+        assert left > 0, "job %s did not finish" % job_id
+        res = queue.wait_for_job_changes(job_id, ["status"], prev, None, min(left, 1.0))
+        if res != "nochange":
+            prev = res[0]
+            if prev[0] in FINAL:
+                return prev[0]
 
 
 def read_job_file(qdir, job_id):

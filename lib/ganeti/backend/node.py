@@ -10,7 +10,7 @@ import stat
 import time
 
 from ganeti import constants, errors, pathutils, rpc
-from ganeti.utils import io, net, process
+from ganeti.utils import hostinfo, io, net, process
 
 MIB = 1024 * 1024
 _SSCONF_KEY_RE = re.compile(r"^[a-z0-9_]+$")
@@ -71,40 +71,6 @@ def master_node_name(*, data_dir=None):
 
 
 # ---- node_info -------------------------------------------------------------------
-
-def _read_meminfo(path="/proc/meminfo"):
-    """{field: kB} from /proc/meminfo."""
-    info = {}
-    for line in io.read_file(path).splitlines():
-        parts = line.replace(":", " ").split()
-        if len(parts) >= 2 and parts[1].isdigit():
-            info[parts[0]] = int(parts[1])
-    return info
-
-
-def _memory_info(meminfo_file):
-    info = _read_meminfo(meminfo_file)
-    total = info.get("MemTotal", 0) // 1024
-    free_kb = info.get("MemAvailable")
-    if free_kb is None:
-        free_kb = (info.get("MemFree", 0) + info.get("Buffers", 0)
-                   + info.get("Cached", 0))
-    free = free_kb // 1024
-    return {"memory_total": total, "memory_free": free,
-            "memory_dom0": max(0, total - free)}
-
-
-def _cpu_info(cpuinfo_file="/proc/cpuinfo"):
-    sockets = set()
-    try:
-        for line in io.read_file(cpuinfo_file).splitlines():
-            if line.startswith("physical id"):
-                sockets.add(line.split(":", 1)[1].strip())
-    except OSError:
-        pass
-    return {"cpu_total": os.cpu_count() or 1, "cpu_nodes": 1,
-            "cpu_sockets": max(1, len(sockets))}
-
 
 def _boot_id():
     try:
@@ -176,12 +142,12 @@ def node_info(storage_units, hv_specs, *, meminfo_file="/proc/meminfo"):
     "hv": [{"name": hv, memory_*/cpu_* as above}]}
     """
     try:
-        mem = _memory_info(meminfo_file)
+        mem = hostinfo.memory(meminfo_file)
     except OSError as err:
         _fail("Cannot read memory information: %s", err)
     result = {"bootid": _boot_id()}
     result.update(mem)
-    result.update(_cpu_info())
+    result.update(hostinfo.cpu_info())
     result["storage"] = [_storage_info(u) for u in storage_units or []]
     hv_list = []
     for spec in hv_specs or []:
@@ -189,7 +155,7 @@ def node_info(storage_units, hv_specs, *, meminfo_file="/proc/meminfo"):
         hvparams = spec[1] if isinstance(spec, (list, tuple)) and len(spec) > 1 else {}
         entry = {"name": hvname}
         entry.update(mem)
-        entry.update(_cpu_info())
+        entry.update(hostinfo.cpu_info())
         entry.update(_hv_node_info(hvname, hvparams))
         hv_list.append(entry)
     result["hv"] = hv_list

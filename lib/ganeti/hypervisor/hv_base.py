@@ -172,27 +172,3 @@ def check_instance_name(name):
         raise errors.HypervisorError("Invalid instance name %r" % (name,))
     return name
 
-
-def read_meminfo(path="/proc/meminfo"):
-    """{field: kB} from /proc/meminfo."""
-    info = {}
-    with open(path) as fd:
-        for line in fd:
-            parts = line.replace(":", " ").split()
-            if len(parts) >= 2 and parts[1].isdigit():
-                info[parts[0]] = int(parts[1])
-    return info
-
-
-def host_cpu_info(cpuinfo_file="/proc/cpuinfo"):
-    """{cpu_total, cpu_nodes, cpu_sockets} of this machine (no hypervisor)."""
-    sockets = set()
-    try:
-        with open(cpuinfo_file) as fd:
-            for line in fd:
-                if line.startswith("physical id"):
-                    sockets.add(line.split(":", 1)[1].strip())
-    except OSError:
-        pass
-    return {"cpu_total": os.cpu_count() or 1, "cpu_nodes": 1,
-            "cpu_sockets": max(1, len(sockets))}

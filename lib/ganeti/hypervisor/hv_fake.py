@@ -13,7 +13,7 @@ import time
 
 from ganeti import constants, errors, pathutils
 from ganeti.hypervisor import hv_base
-from ganeti.utils import io
+from ganeti.utils import hostinfo, io
 
 STATE_DIR_NAME = "fake-hypervisor"
 NO_CONSOLE_MSG = "fake hypervisor: no console"
@@ -162,21 +162,16 @@ class FakeHypervisor(hv_base.BaseHypervisor):
     def get_node_info(self, hvparams=None):
         """The node's memory (MiB); the fake instances' memory counts as used."""
         try:
-            meminfo = hv_base.read_meminfo(self.meminfo_file)
+            mem = hostinfo.memory(self.meminfo_file)
         except OSError as err:
             raise errors.HypervisorError("Cannot read memory information: %s" % err)
-        total = meminfo.get("MemTotal", 0) // 1024
-        avail_kb = meminfo.get("MemAvailable")
-        if avail_kb is None:
-            avail_kb = (meminfo.get("MemFree", 0) + meminfo.get("Buffers", 0)
-                        + meminfo.get("Cached", 0))
-        avail = avail_kb // 1024
+        total, avail = mem["memory_total"], mem["memory_free"]
         used_by_instances = sum(i.memory for i in self.get_all_instances_info())
         result = {"memory_total": total,
                   "memory_free": max(0, avail - used_by_instances),
                   "memory_dom0": max(0, total - avail),
                   "instances_memory": used_by_instances}
-        result.update(hv_base.host_cpu_info(self.cpuinfo_file))
+        result.update(hostinfo.cpu_info(self.cpuinfo_file))
         return result
 
     def verify(self, hvparams=None):

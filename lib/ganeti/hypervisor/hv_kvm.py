@@ -29,7 +29,7 @@ import time
 
 from ganeti import constants, errors, network, objects, pathutils
 from ganeti.hypervisor import hv_base, kvm_cmdline, kvm_qmp
-from ganeti.utils import io as uio
+from ganeti.utils import hostinfo, io as uio
 from ganeti.utils import process
 
 RUNTIME_VERSION = 1
@@ -600,34 +600,22 @@ class KVMHypervisor(hv_base.BaseHypervisor):
                                     _cpu_time(pid))
 
     def get_node_info(self, hvparams=None):
-        meminfo = {}
         try:
-            with open("/proc/meminfo") as fd:
-                for line in fd:
-                    key, _, value = line.partition(":")
-                    meminfo[key] = int(value.split()[0]) // 1024
-        except (OSError, ValueError, IndexError) as err:
+            mem = hostinfo.memory()
+        except (OSError, ValueError) as err:
             raise errors.HypervisorError("Cannot read /proc/meminfo: %s" % err)
-        total = meminfo.get("MemTotal", 0)
-        free = meminfo.get("MemAvailable", meminfo.get("MemFree", 0))
         instances_rss = sum(_rss_mib(self.get_pid(n)) for n in self.list_instances())
-        sockets = set()
-        try:
-            with open("/proc/cpuinfo") as fd:
-                for line in fd:
-                    if line.startswith("physical id"):
-                        sockets.add(line.split(":", 1)[1].strip())
-        except OSError:
-            pass
+        result = dict(mem)
+        # memory the host itself uses, without what its qemu processes take
+        result["memory_dom0"] = max(0, mem["memory_dom0"] - instances_rss)
+        result.update(hostinfo.cpu_info())
         try:
             numa = len([d for d in os.listdir("/sys/devices/system/node")
                         if re.match(r"^node\d+$", d)])
         except OSError:
             numa = 0
-        return {"memory_total": total, "memory_free": free,
-                "memory_dom0": max(0, total - free - instances_rss),
-                "cpu_total": os.cpu_count() or 1, "cpu_nodes": max(1, numa),
-                "cpu_sockets": max(1, len(sockets))}
+        result["cpu_nodes"] = max(1, numa)
+        return result
 
     def balloon_instance_memory(self, instance, mem):
         if not self.get_pid(instance.name):

@@ -521,6 +521,9 @@ class JobQueue:
             self._mark_unfinished_locked(
                 job, idx + 1, constants.OP_STATUS_ERROR,
                 errors.encode(errors.OpExecError(PREV_FAILED_MSG)), now)
+        # marked here, under the queue lock, so that a waiter never reports this
+        # end before it is on disk (see wait_for_job_changes)
+        job.end_write_gen = self._writer.mark(job.id, urgent=True)
         nxt = job.current_index()
         if nxt is not None and job.ops[nxt].status == constants.OP_STATUS_CANCELING:
             self._mark_unfinished_locked(job, nxt, constants.OP_STATUS_CANCELED,
@@ -630,21 +633,28 @@ class JobQueue:
         job_id = parse_job_id(job_id)
         if prev_log_serial is None:
             prev_log_serial = -1
-        with self._lock:
-            job = self._jobs.get(job_id)
-            if job is not None:
+        deadline = time.monotonic() + max(0.0, float(timeout or 0))
+        while True:
+            with self._lock:
+                job = self._jobs.get(job_id)
+                if job is None:
+                    break
                 if job.cond is None:
                     job.cond = threading.Condition(self._lock)
-                deadline = time.monotonic() + max(0.0, float(timeout or 0))
                 while True:
                     info = job_row(job, getters)
                     log = job.log_entries(prev_log_serial)
-                    if log or info != prev_job_info or job.is_finalized():
-                        return [info, log]
-                    left = deadline - time.monotonic()
-                    if left <= 0:
-                        return "nochange"
-                    job.cond.wait(left)
+                    changed = log or info != prev_job_info or job.is_finalized()
+                    if changed or time.monotonic() >= deadline:
+                        break
+                    job.cond.wait(deadline - time.monotonic())
+                gen = job.end_write_gen
+            if not changed:
+                return "nochange"
+            # an opcode end is reported only once it is on disk
+            if self._writer.is_written(gen):
+                return [info, log]
+            self._writer.wait(gen)
         job = self._qdir.load_archived_job(job_id)
         if job is None:
             raise errors.JobLost("Job %s not found" % job_id)

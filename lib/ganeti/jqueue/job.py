@@ -107,7 +107,7 @@ class QueuedJob:
 
     __slots__ = ("id", "ops", "summary", "received_timestamp", "start_timestamp",
                  "end_timestamp", "log_serial", "archived", "archiving", "cond",
-                 "state", "heap_version")
+                 "state", "heap_version", "end_write_gen")
 
     def __init__(self, job_id, ops, received_timestamp):
         self.id = job_id
@@ -120,6 +120,7 @@ class QueuedJob:
         self.archived = False
         self.archiving = False
         self.cond = None          # threading.Condition, made when someone waits
+        self.end_write_gen = 0    # writer batch holding the latest opcode end
         self.state = IDLE
         self.heap_version = 0
 

@@ -72,6 +72,10 @@ class JobFileWriter:
             self._work.notify()
             return self._next_gen
 
+    def is_written(self, gen):
+        with self._lock:
+            return self._done_gen >= gen
+
     def wait(self, gen):
         """Block until batch ``gen`` is written."""
         with self._lock:
