@@ -14,3 +14,16 @@ def fail(msg, *args):
     text = msg % args if args else msg
     logging.error("%s", text)
     raise RpcFail(text)
+
+
+def config_object(cls, data, what):
+    """A config object (objects.Disk, objects.Instance...) from its dict; RpcFail
+    naming ``what`` if the master sent something else."""
+    if isinstance(data, cls):
+        return data
+    if not isinstance(data, dict):
+        fail("Invalid %s description %r", what, data)
+    try:
+        return cls.from_dict(data)
+    except errors.GenericError as err:
+        fail("Invalid %s description: %s", what, err)

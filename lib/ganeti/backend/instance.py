@@ -13,7 +13,7 @@ import re
 import time
 
 from ganeti import errors, hypervisor, objects, pathutils, storage
-from ganeti.backend.common import fail
+from ganeti.backend.common import config_object, fail
 from ganeti.hypervisor import hv_base
 
 # after a forced stop, how long the domain may take to disappear
@@ -28,14 +28,7 @@ _BRIDGE_NAME_RE = re.compile(r"^[^/\s]{1,15}$")
 # ---- helpers -------------------------------------------------------------------------
 
 def _instance(data) -> objects.Instance:
-    if isinstance(data, objects.Instance):
-        return data
-    if not isinstance(data, dict):
-        fail("Invalid instance description %r", data)
-    try:
-        inst = objects.Instance.from_dict(data)
-    except errors.GenericError as err:
-        fail("Invalid instance description: %s", err)
+    inst = config_object(objects.Instance, data, "instance")
     try:
         hv_base.check_instance_name(inst.name)
     except errors.HypervisorError as err:

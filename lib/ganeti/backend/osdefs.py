@@ -7,7 +7,7 @@ filled by the master, see cmdlib.instance_utils.instance_for_node).
 import logging
 
 from ganeti import errors, objects, osinterface
-from ganeti.backend.common import fail
+from ganeti.backend.common import config_object, fail
 
 
 def _message(err):
@@ -20,12 +20,7 @@ def _message(err):
 
 
 def _instance(data):
-    if not isinstance(data, dict):
-        fail("Invalid instance description %r", data)
-    try:
-        instance = objects.Instance.from_dict(data)
-    except errors.GenericError as err:
-        fail("Invalid instance description: %s", _message(err))
+    instance = config_object(objects.Instance, data, "instance")
     if not instance.name or not instance.os:
         fail("Instance description without a name or an OS")
     return instance

@@ -10,7 +10,7 @@ import os
 import re
 
 from ganeti import errors, objects, pathutils, storage
-from ganeti.backend.common import fail
+from ganeti.backend.common import config_object, fail
 from ganeti.storage import filestorage
 
 LINKS_DIR_MODE = 0o755
@@ -19,14 +19,7 @@ _INSTANCE_NAME_RE = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9._-]*$")
 
 
 def _disk(data) -> objects.Disk:
-    if isinstance(data, objects.Disk):
-        return data
-    if not isinstance(data, dict):
-        fail("Invalid disk description %r", data)
-    try:
-        return objects.Disk.from_dict(data)
-    except errors.GenericError as err:
-        fail("Invalid disk description: %s", err)
+    return config_object(objects.Disk, data, "disk")
 
 
 def _disk_name(disk) -> str:

@@ -1,11 +1,9 @@
 """gnt-cluster: create, inspect, verify and destroy the cluster."""
 
-import os
 import sys
 
 from ganeti import cli, constants, errors, opcodes, pathutils, ssconf
 from ganeti.client import infofmt
-from ganeti.utils import text
 
 
 def _split_list(value):

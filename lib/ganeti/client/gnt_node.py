@@ -2,7 +2,7 @@
 
 import sys
 
-from ganeti import cli, constants, errors
+from ganeti import cli, constants
 from ganeti.client import infofmt
 
 _LIST_DEF_FIELDS = ["name", "dtotal", "dfree", "mtotal", "mnode", "mfree", "pinst_cnt",

@@ -5,6 +5,7 @@ import os
 from ganeti import constants, errors, locking, objects
 from ganeti.cmdlib import instance_utils as iu
 from ganeti.cmdlib.base import LogicalUnit, expand_node_name
+from ganeti.cmdlib.instance_utils import InstanceLU
 from ganeti.cmdlib.operating_system import check_node_has_os
 from ganeti.utils import net
 
@@ -274,23 +275,9 @@ def _valid_mac(mac):
                                                        for c in p) for p in parts)
 
 
-class LUInstanceRemove(LogicalUnit):
+class LUInstanceRemove(InstanceLU):
     """Stop an instance, remove its disks and forget it."""
     HPATH = "instance-remove"
-    HTYPE = constants.HTYPE_INSTANCE
-    REQ_BGL = False
-
-    def expand_names(self):
-        self.instance_name = iu.expand_instance_name(self.cfg, self.op.instance_name)
-        self.needed_locks[locking.LEVEL_INSTANCE] = [self.instance_name]
-
-    def declare_locks(self, level):
-        if level in (locking.LEVEL_NODE, locking.LEVEL_NODE_RES):
-            inst = iu.get_instance(self.cfg, self.instance_name)
-            self.needed_locks[level] = inst.all_nodes
-
-    def check_prereq(self):
-        self.instance = iu.get_instance(self.cfg, self.instance_name)
 
     def build_hooks_env(self):
         return iu.build_instance_hook_env(self.cfg.get_cluster_info(), self.instance,

@@ -4,7 +4,7 @@ import os
 
 from ganeti import constants, errors, locking, objects
 from ganeti.cmdlib import instance_utils as iu
-from ganeti.cmdlib.instance_operation import _InstanceLU
+from ganeti.cmdlib.instance_utils import InstanceLU
 from ganeti.cmdlib.operating_system import check_node_has_os
 from ganeti.utils import net
 
@@ -23,11 +23,11 @@ def _check_not_running(lu, instance, what):
                                    % (instance.name, what), errors.ECODE_STATE)
 
 
-class LUInstanceGrowDisk(_InstanceLU):
+class LUInstanceGrowDisk(InstanceLU):
     HPATH = "disk-grow"
 
     def check_prereq(self):
-        _InstanceLU.check_prereq(self)
+        InstanceLU.check_prereq(self)
         inst = self.instance
         if inst.disk_template not in _GROWABLE:
             raise errors.OpPrereqError("Disks of template %s cannot be grown"
@@ -83,7 +83,7 @@ def iu_fmt(mib):
     return text.format_unit(mib, "h")
 
 
-class LUInstanceRename(_InstanceLU):
+class LUInstanceRename(InstanceLU):
     HPATH = "instance-rename"
 
     def check_arguments(self):
@@ -92,7 +92,7 @@ class LUInstanceRename(_InstanceLU):
                                        errors.ECODE_INVAL)
 
     def expand_names(self):
-        _InstanceLU.expand_names(self)
+        InstanceLU.expand_names(self)
         new = self.op.new_name
         self.new_ip = None
         if self.op.name_check:
@@ -123,7 +123,7 @@ class LUInstanceRename(_InstanceLU):
                 pass
 
     def check_prereq(self):
-        _InstanceLU.check_prereq(self)
+        InstanceLU.check_prereq(self)
         _check_not_running(self, self.instance, "renaming")
         if self.new_ip and self.op.ip_check and net.tcp_ping(self.new_ip,
                                                               constants.DEFAULT_NODED_PORT):
@@ -174,11 +174,11 @@ class LUInstanceRename(_InstanceLU):
         self.cfg.update(inst)
 
 
-class LUInstanceReinstall(_InstanceLU):
+class LUInstanceReinstall(InstanceLU):
     HPATH = "instance-reinstall"
 
     def check_prereq(self):
-        _InstanceLU.check_prereq(self)
+        InstanceLU.check_prereq(self)
         inst = self.instance
         _check_not_running(self, inst, "reinstalling")
         self.os_name = self.op.os_type or inst.os
@@ -210,7 +210,7 @@ class LUInstanceReinstall(_InstanceLU):
         return None
 
 
-class LUInstanceSetParams(_InstanceLU):
+class LUInstanceSetParams(InstanceLU):
     """Change parameters, NICs, disks or the OS of an instance."""
     HPATH = "instance-modify"
 
@@ -225,7 +225,7 @@ class LUInstanceSetParams(_InstanceLU):
                                            errors.ECODE_INVAL)
 
     def check_prereq(self):
-        _InstanceLU.check_prereq(self)
+        InstanceLU.check_prereq(self)
         op = self.op
         cluster = self.cfg.get_cluster_info()
         inst = self.instance.copy()

@@ -2,56 +2,16 @@
 
 from ganeti import constants, errors, locking
 from ganeti.cmdlib import instance_utils as iu
-from ganeti.cmdlib.base import LogicalUnit, NoHooksLU
+from ganeti.cmdlib.instance_utils import InstanceLU
+from ganeti.cmdlib.base import NoHooksLU
 from ganeti.hypervisor import get_hypervisor_class
 
 
-class _InstanceLU(LogicalUnit):
-    """Locks one instance (exclusive) and its nodes."""
-    REQ_BGL = False
-    HTYPE = constants.HTYPE_INSTANCE
-    SHARED_NODES = False
-
-    def expand_names(self):
-        self.instance_name = iu.expand_instance_name(self.cfg, self.op.instance_name)
-        self.needed_locks[locking.LEVEL_INSTANCE] = [self.instance_name]
-
-    def declare_locks(self, level):
-        if level in (locking.LEVEL_NODE, locking.LEVEL_NODE_RES):
-            inst = iu.get_instance(self.cfg, self.instance_name)
-            self.needed_locks[level] = inst.all_nodes
-            self.share_locks[level] = 1 if self.SHARED_NODES else 0
-
-    def check_prereq(self):
-        self.instance = iu.get_instance(self.cfg, self.instance_name)
-
-    def build_hooks_nodes(self):
-        nodes = iu.instance_hook_nodes(self.cfg, self.instance)
-        return nodes, nodes
-
-    def _hook_env(self, extra):
-        return iu.build_instance_hook_env(self.cfg.get_cluster_info(), self.instance, extra)
-
-    def _node_instance(self, instance=None):
-        return iu.instance_for_node(self.cfg, instance or self.instance)
-
-    def _primary_offline(self):
-        node = self.cfg.get_node_info(self.instance.primary_node)
-        return node is None or node.offline
-
-    def _set_admin_state(self, state):
-        inst = self.cfg.get_instance_info(self.instance.name)
-        inst.admin_state = state
-        inst.admin_state_source = "admin"
-        self.cfg.update(inst)
-        self.instance = inst
-
-
-class LUInstanceStartup(_InstanceLU):
+class LUInstanceStartup(InstanceLU):
     HPATH = "instance-start"
 
     def check_prereq(self):
-        _InstanceLU.check_prereq(self)
+        InstanceLU.check_prereq(self)
         inst = self.instance
         if inst.admin_state == constants.ADMINST_OFFLINE:
             raise errors.OpPrereqError("Instance %s is marked offline; bring it online"
@@ -107,11 +67,11 @@ class LUInstanceStartup(_InstanceLU):
         return None
 
 
-class LUInstanceShutdown(_InstanceLU):
+class LUInstanceShutdown(InstanceLU):
     HPATH = "instance-stop"
 
     def check_prereq(self):
-        _InstanceLU.check_prereq(self)
+        InstanceLU.check_prereq(self)
         self.primary_offline = self._primary_offline()
         if self.primary_offline and not self.op.ignore_offline_nodes:
             raise errors.OpPrereqError("Primary node %s of instance %s is offline"
@@ -136,11 +96,11 @@ class LUInstanceShutdown(_InstanceLU):
         return None
 
 
-class LUInstanceReboot(_InstanceLU):
+class LUInstanceReboot(InstanceLU):
     HPATH = "instance-reboot"
 
     def check_prereq(self):
-        _InstanceLU.check_prereq(self)
+        InstanceLU.check_prereq(self)
         if self._primary_offline():
             raise errors.OpPrereqError("Primary node %s of instance %s is offline"
                                        % (self.instance.primary_node, self.instance.name),
@@ -185,7 +145,7 @@ class LUInstanceReboot(_InstanceLU):
         return None
 
 
-class LUInstanceActivateDisks(_InstanceLU):
+class LUInstanceActivateDisks(InstanceLU):
     HPATH = None
     HTYPE = None
 
@@ -198,12 +158,12 @@ class LUInstanceActivateDisks(_InstanceLU):
         return [list(i) for i in info]
 
 
-class LUInstanceDeactivateDisks(_InstanceLU):
+class LUInstanceDeactivateDisks(InstanceLU):
     HPATH = None
     HTYPE = None
 
     def check_prereq(self):
-        _InstanceLU.check_prereq(self)
+        InstanceLU.check_prereq(self)
         if self.op.force:
             return
         res = self.rpc.call_instance_info(self.instance.primary_node, self.instance.name,

@@ -1,6 +1,6 @@
 """Instance fields for queries (gnt-instance list) and OP_INSTANCE_QUERY_DATA."""
 
-from ganeti import constants, errors, locking, query
+from ganeti import constants, locking, query
 from ganeti.cmdlib import instance_utils as iu
 from ganeti.cmdlib.base import NoHooksLU
 from ganeti.query import (Field, NODATA, OFFLINE, UNAVAIL, QFT_BOOL, QFT_NUMBER,

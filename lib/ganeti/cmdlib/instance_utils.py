@@ -3,7 +3,8 @@
 import os
 import random
 
-from ganeti import constants, errors, objects, paramtypes
+from ganeti import constants, errors, locking, objects, paramtypes
+from ganeti.cmdlib.base import LogicalUnit
 from ganeti.hypervisor import get_hypervisor_class
 
 # hypervisors that plumb NICs into bridges on the node (fake does nothing)
@@ -322,3 +323,46 @@ def build_instance_hook_env(cluster, instance, override=None):
 def instance_hook_nodes(cfg, instance):
     nodes = [cfg.get_master_node()] + instance.all_nodes
     return list(dict.fromkeys(nodes))
+
+
+# ---- the base of logical units working on one instance -----------------------------
+
+class InstanceLU(LogicalUnit):
+    """Locks one instance (exclusive) and its nodes."""
+    REQ_BGL = False
+    HTYPE = constants.HTYPE_INSTANCE
+    SHARED_NODES = False
+
+    def expand_names(self):
+        self.instance_name = expand_instance_name(self.cfg, self.op.instance_name)
+        self.needed_locks[locking.LEVEL_INSTANCE] = [self.instance_name]
+
+    def declare_locks(self, level):
+        if level in (locking.LEVEL_NODE, locking.LEVEL_NODE_RES):
+            inst = get_instance(self.cfg, self.instance_name)
+            self.needed_locks[level] = inst.all_nodes
+            self.share_locks[level] = 1 if self.SHARED_NODES else 0
+
+    def check_prereq(self):
+        self.instance = get_instance(self.cfg, self.instance_name)
+
+    def build_hooks_nodes(self):
+        nodes = instance_hook_nodes(self.cfg, self.instance)
+        return nodes, nodes
+
+    def _hook_env(self, extra):
+        return build_instance_hook_env(self.cfg.get_cluster_info(), self.instance, extra)
+
+    def _node_instance(self, instance=None):
+        return instance_for_node(self.cfg, instance or self.instance)
+
+    def _primary_offline(self):
+        node = self.cfg.get_node_info(self.instance.primary_node)
+        return node is None or node.offline
+
+    def _set_admin_state(self, state):
+        inst = self.cfg.get_instance_info(self.instance.name)
+        inst.admin_state = state
+        inst.admin_state_source = "admin"
+        self.cfg.update(inst)
+        self.instance = inst

@@ -6,7 +6,6 @@ code (backend/instance.py) calls these methods; the master only calls the
 class methods that need no node (parameter checks, console description).
 """
 
-import os
 import re
 
 from ganeti import constants, errors
