@@ -36,6 +36,10 @@ class _Conn:
         except (OSError, ssl.SSLError) as err:
             self.close()
             raise ghttp.HttpClientError("Cannot connect to %s:%s: %s" % (host, port, err))
+        try:
+            self.conn.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        except OSError:
+            pass
         if not identity.matches(self.conn.sock.getpeercert(binary_form=True)):
             self.close()
             raise ghttp.HttpClientError("Node %s:%s does not present the cluster"
