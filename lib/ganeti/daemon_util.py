@@ -75,7 +75,7 @@ def daemons_for_this_node():
 
 def start_all():
     for name in daemons_for_this_node():
-        start_daemon(name, _extra_args(name))
+        start_daemon(name, extra_args(name))
 
 
 def stop_all():
@@ -83,7 +83,7 @@ def stop_all():
         stop_daemon(name)
 
 
-def _extra_args(name):
+def extra_args(name):
     """Per-daemon arguments, e.g. NODED_ARGS="-b 127.0.1.1" in /etc/default/ganeti."""
     key = name.replace("ganeti-", "").upper() + "_ARGS"
     value = os.environ.get(key)
@@ -113,7 +113,7 @@ def main(argv=None):
                 sys.stderr.write("Unknown daemon %r; known: %s\n" % (
                     rest[0] if rest else "", ", ".join(known)))
                 return 1
-            name, args = rest[0], rest[1:] or _extra_args(rest[0])
+            name, args = rest[0], rest[1:] or extra_args(rest[0])
             if cmd in ("stop", "restart"):
                 stop_daemon(name)
             if cmd in ("start", "restart"):

@@ -196,6 +196,47 @@ class OpQueryFields(OpCode):
     ]
 
 
+# ---- nodes --------------------------------------------------------------------------
+
+class OpNodeAdd(OpCode):
+    OP_ID = "OP_NODE_ADD"
+    OP_DSC_FIELD = "node_name"
+    OP_PARAMS = [
+        _PNODE_NAME,
+        ("primary_ip", None, ht.TMaybeString, "Primary IP (resolved from the name if unset)"),
+        ("secondary_ip", None, ht.TMaybeString, "Secondary (replication) IP"),
+        ("readd", False, ht.TBool, "Add a node that is already in the cluster again"),
+        ("group", None, ht.TMaybeString, "Node group"),
+        ("master_capable", None, ht.TMaybeBool, "Whether the node can become master"),
+        ("vm_capable", None, ht.TMaybeBool, "Whether the node can host instances"),
+        ("ndparams", None, ht.TMaybeDict, "Node parameters"),
+        ("node_setup", False, ht.TBool, "Set up the node over ssh (done by the client)"),
+    ]
+
+
+class OpNodeRemove(OpCode):
+    OP_ID = "OP_NODE_REMOVE"
+    OP_DSC_FIELD = "node_name"
+    OP_PARAMS = [_PNODE_NAME]
+
+
+class OpNodeSetParams(OpCode):
+    OP_ID = "OP_NODE_SET_PARAMS"
+    OP_DSC_FIELD = "node_name"
+    OP_PARAMS = [
+        _PNODE_NAME, _PFORCE,
+        ("master_candidate", None, ht.TMaybeBool, "Master candidate role"),
+        ("offline", None, ht.TMaybeBool, "Offline flag"),
+        ("drained", None, ht.TMaybeBool, "Drained flag"),
+        ("auto_promote", False, ht.TBool, "Promote other nodes to keep the candidate pool"),
+        ("master_capable", None, ht.TMaybeBool, "Whether the node can become master"),
+        ("vm_capable", None, ht.TMaybeBool, "Whether the node can host instances"),
+        ("secondary_ip", None, ht.TMaybeString, "New secondary IP"),
+        ("ndparams", None, ht.TMaybeDict, "Node parameters"),
+        ("powered", None, ht.TMaybeBool, "Power state"),
+    ]
+
+
 # ---- operating systems ------------------------------------------------------------
 
 class OpOsDiagnose(OpCode):

@@ -330,10 +330,13 @@ _SINGLE_NODE_CALLS = [
      "(node, instance, reboot_type, shutdown_timeout, reason)"),
     ("instance_info", constants.RPC_TMO_URGENT, "(node, name, hv_name, hvparams)"),
     ("bridges_exist", constants.RPC_TMO_URGENT, "(node, bridges) -> missing bridges"),
+    ("node_demote_from_mc", constants.RPC_TMO_FAST, "(node)"),
     ("instance_balloon_memory", constants.RPC_TMO_NORMAL, "(node, instance, memory)"),
     ("hv_node_info", constants.RPC_TMO_URGENT, "(node, hv_name, hvparams)"),
 ]
 _MULTI_NODE_CALLS = [
+    ("jobqueue_update", constants.RPC_TMO_URGENT, "(nodes, file_name, encoded data or None)"),
+    ("jobqueue_purge", constants.RPC_TMO_URGENT, "(nodes)"),
     ("os_diagnose", constants.RPC_TMO_FAST, "(nodes) -> per node list of OSes"),
     ("all_instances_info", constants.RPC_TMO_URGENT,
      "(nodes, hv_names, all_hvparams) -> {name: info}"),

@@ -443,3 +443,19 @@ PROCEDURES = {
     "node_deactivate_master_ip": node_deactivate_master_ip,
     "node_leave_cluster": node_leave_cluster,
 }
+
+
+def node_demote_from_mc(*, data_dir=None):
+    """This node is no longer a master candidate: drop its copy of config.data."""
+    data_dir = data_dir or pathutils.DATA_DIR
+    try:
+        master = _read_ssconf(constants.SS_MASTER_NODE, data_dir)
+    except OSError:
+        master = None
+    if net.get_hostname() == master:
+        _fail("The master node cannot be demoted from master candidate")
+    io.remove_file(os.path.join(data_dir, _data_rel(pathutils.CLUSTER_CONF_FILE)))
+    return True
+
+
+PROCEDURES["node_demote_from_mc"] = node_demote_from_mc

@@ -229,7 +229,41 @@ def queue_ops(opts, args):
     return constants.EXIT_SUCCESS
 
 
+def watcher_ops(opts, args):
+    """gnt-cluster watcher {pause DURATION|continue|info}."""
+    import time
+
+    from ganeti.utils import text
+    command = args[0]
+    if command == "pause":
+        if len(args) != 2:
+            raise errors.OpPrereqError("Command 'pause' needs exactly one argument, the"
+                                       " duration", errors.ECODE_INVAL)
+        until = time.time() + text.parse_time_spec(args[1])
+        result = cli.get_client().set_watcher_pause(until)
+        sys.stdout.write("The watcher is paused until %s.\n" % time.ctime(result or until))
+    elif command in ("continue", "info"):
+        if len(args) != 1:
+            raise errors.OpPrereqError("Command '%s' takes no arguments" % command,
+                                       errors.ECODE_INVAL)
+        cl = cli.get_client()
+        if command == "continue":
+            cl.set_watcher_pause(None)
+            sys.stdout.write("The watcher is no longer paused.\n")
+        else:
+            until = cl.query_config_values(["watcher_pause"])[0]
+            if until:
+                sys.stdout.write("The watcher is paused until %s.\n" % time.ctime(until))
+            else:
+                sys.stdout.write("The watcher is not paused.\n")
+    else:
+        raise errors.OpPrereqError("Command must be one of pause, continue, info; not"
+                                   " '%s'" % command, errors.ECODE_INVAL)
+    return constants.EXIT_SUCCESS
+
+
 _ARGS_CLUSTER = [cli.ArgSpec("<cluster_name>", 1, 1)]
+_ARGS_WATCHER = [cli.ArgSpec("pause|continue|info", 1, 1), cli.ArgSpec("<duration>", 0, 1)]
 _ARGS_QUEUE = [cli.ArgSpec("drain|undrain|info", 1, 1)]
 _ROMAN_OPT = cli.cli_option("--roman", dest="roman_integers", default=False,
                             action="store_true",
@@ -344,6 +378,8 @@ COMMANDS = {
                     " nodes in the cluster"),
     "queue": (queue_ops, _ARGS_QUEUE, [], "drain|undrain|info",
               "Change queue properties"),
+    "watcher": (watcher_ops, _ARGS_WATCHER, [], "{pause <timespec>|continue|info}",
+                "Change watcher properties"),
 }
 
 

@@ -1,8 +1,9 @@
 """gnt-node: list and inspect the cluster's nodes."""
 
+import os
 import sys
 
-from ganeti import cli, constants
+from ganeti import cli, constants, errors
 from ganeti.client import infofmt
 
 _LIST_DEF_FIELDS = ["name", "dtotal", "dfree", "mtotal", "mnode", "mfree", "pinst_cnt",
@@ -54,6 +55,72 @@ def show_node_config(opts, args):
     return constants.EXIT_SUCCESS
 
 
+def add_node(opts, args):
+    """Set a node up over ssh and add it to the cluster (OP_NODE_ADD)."""
+    from ganeti import opcodes, pathutils, serializer, ssh, ssconf
+    from ganeti.utils import io, net
+    cl = cli.get_client()
+    try:
+        host = net.Hostname(args[0])
+    except errors.ResolverError as err:
+        raise errors.OpPrereqError("Node name '%s' does not resolve: %s"
+                                   % (args[0], err.args[-1]), errors.ECODE_RESOLVER)
+    node = host.name
+    known = [r[0][1] for r in cl.query("node", ["name"], ["=", "name", node])["data"]]
+    if known and not opts.readd:
+        raise errors.OpPrereqError("Node %s is already in the cluster (use --readd to add"
+                                   " it again)" % node, errors.ECODE_EXISTS)
+    if opts.readd and not known:
+        raise errors.OpPrereqError("Node %s is not in the cluster" % node,
+                                   errors.ECODE_NOENT)
+    if opts.node_setup:
+        cluster_name = ssconf.SimpleStore().get_cluster_name()
+        request = {"cluster_name": cluster_name,
+                   "certificate": io.read_file(pathutils.NODED_CERT_FILE)}
+        join_cmd = [os.path.join(pathutils.DAEMONS_DIR, "ganeti-prepare-node-join")]
+        cli.to_stdout("Setting up node %s over ssh" % node)
+        result = ssh.run(node, join_cmd, address=host.ip,
+                         input_data=serializer.dump_json(request),
+                         check_host_key=opts.ssh_key_check, learn_key=not opts.readd)
+        if result.failed:
+            cli.to_stderr("Failure: could not set up node %s over ssh: %s"
+                          % (node, result.describe()))
+            return constants.EXIT_NODESETUP_ERROR
+    op = opcodes.OpNodeAdd(node_name=node, primary_ip=host.ip,
+                           secondary_ip=opts.secondary_ip, readd=opts.readd,
+                           group=opts.nodegroup, master_capable=opts.master_capable,
+                           vm_capable=opts.vm_capable, ndparams=opts.ndparams or None,
+                           node_setup=opts.node_setup)
+    cli.submit_or_send(op, opts, cl=cl)
+    return constants.EXIT_SUCCESS
+
+
+def remove_node(opts, args):
+    from ganeti import opcodes
+    cli.submit_or_send(opcodes.OpNodeRemove(node_name=args[0]), opts)
+    return constants.EXIT_SUCCESS
+
+
+def modify_node(opts, args):
+    from ganeti import opcodes
+    op = opcodes.OpNodeSetParams(
+        node_name=args[0], force=opts.force, master_candidate=opts.master_candidate,
+        offline=opts.offline, drained=opts.drained, auto_promote=opts.auto_promote,
+        master_capable=opts.master_capable, vm_capable=opts.vm_capable,
+        secondary_ip=opts.secondary_ip, ndparams=opts.ndparams or None)
+    result = cli.submit_or_send(op, opts)
+    if result is not None:
+        cli.to_stdout("Modified node %s" % args[0])
+        for param, value in result:
+            cli.to_stdout(" - %-5s -> %s" % (param, value))
+    return constants.EXIT_SUCCESS
+
+
+def _yes_no(*flags, dest, help):
+    return cli.cli_option(*flags, dest=dest, type="bool", default=None,
+                          metavar="yes|no", help=help)
+
+
 COMMANDS = {
     "list": (list_nodes, cli.ARGS_MANY_NODES, [
         cli.NOHDR_OPT, cli.SEP_OPT, cli.UNITS_OPT, cli.FIELDS_OPT, cli.VERBOSE_OPT,
@@ -66,6 +133,42 @@ COMMANDS = {
                     "[fields...]", "Lists all available fields for nodes"),
     "info": (show_node_config, cli.ARGS_MANY_NODES, [], "[<node_name>...]",
              "Show information about the node(s)"),
+    "add": (add_node, cli.ARGS_ONE_NODE, [
+        cli.cli_option("-s", "--secondary-ip", dest="secondary_ip", default=None,
+                       metavar="ADDRESS", help="Secondary (replication) IP of the node"),
+        cli.cli_option("--readd", dest="readd", action="store_true", default=False,
+                       help="Add a node that is already in the cluster again"),
+        cli.cli_option("-g", "--node-group", dest="nodegroup", default=None,
+                       help="Node group of the new node"),
+        _yes_no("--master-capable", dest="master_capable",
+                help="Whether the node can become master"),
+        _yes_no("--vm-capable", dest="vm_capable", help="Whether the node hosts instances"),
+        cli.keyval_option("--node-parameters", dest="ndparams", help="Node parameters"),
+        cli.cli_option("--no-ssh-key-check", dest="ssh_key_check", action="store_false",
+                       default=True, help="Do not check the node's ssh host key"),
+        cli.cli_option("--no-node-setup", dest="node_setup", action="store_false",
+                       default=True, help="The node was set up already (its node daemon"
+                       " runs with the cluster certificate); do not use ssh")] +
+        cli.SUBMIT_OPTS, "[-s ip] [--readd] <node_name>", "Add a node to the cluster"),
+    "remove": (remove_node, cli.ARGS_ONE_NODE, cli.SUBMIT_OPTS + [cli.DRY_RUN_OPT],
+               "<node_name>", "Removes a node from the cluster"),
+    "modify": (modify_node, cli.ARGS_ONE_NODE, [
+        cli.FORCE_OPT,
+        _yes_no("-C", "--master-candidate", dest="master_candidate",
+                help="Set the master candidate role"),
+        _yes_no("-O", "--offline", dest="offline", help="Set the offline flag"),
+        _yes_no("-D", "--drained", dest="drained", help="Set the drained flag"),
+        _yes_no("--master-capable", dest="master_capable",
+                help="Whether the node can become master"),
+        _yes_no("--vm-capable", dest="vm_capable", help="Whether the node hosts instances"),
+        cli.cli_option("--auto-promote", dest="auto_promote", action="store_true",
+                       default=False, help="Promote other nodes to keep the master"
+                       " candidate pool full"),
+        cli.cli_option("-s", "--secondary-ip", dest="secondary_ip", default=None,
+                       help="New secondary IP"),
+        cli.keyval_option("--node-parameters", dest="ndparams", help="Node parameters")] +
+        cli.SUBMIT_OPTS + [cli.DRY_RUN_OPT],
+        "<node_name>", "Alters the parameters of a node"),
 }
 
 

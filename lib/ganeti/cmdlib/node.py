@@ -1,6 +1,10 @@
 """Logical units and queries for nodes."""
 
-from ganeti import constants, query
+import os
+
+from ganeti import constants, errors, locking, objects, query
+from ganeti.cmdlib.base import LogicalUnit, expand_node_name
+from ganeti.utils import net
 
 
 def default_storage_units(cluster):
@@ -45,3 +49,312 @@ def query_nodes(context, fields, qfilter):
     ctx = query.NodeQueryData(cluster, nodes, cfg.get_all_node_groups_info(), pri, sec, live)
     items = [nodes[n] for n in sorted(nodes)]
     return query.run_query(query.QR_NODE, fields, items, ctx, qfilter)
+
+
+# ---- node add / remove / modify ----------------------------------------------------------
+
+# files every node gets from the master (when they exist there)
+_NODE_FILES = ("SSH_KNOWN_HOSTS_FILE", "RAPI_CERT_FILE", "CONFD_HMAC_KEY",
+               "CLUSTER_DOMAIN_SECRET_FILE", "FILE_STORAGE_PATHS_FILE", "RAPI_USERS_FILE")
+
+
+def _candidate_shortage(cfg, exclude=()):
+    """How many master candidates are missing from the pool (at least 0)."""
+    cluster = cfg.get_cluster_info()
+    nodes = cfg.get_all_nodes_info()
+    have = len([n for n, node in nodes.items() if node.master_candidate and n not in exclude])
+    possible = len([n for n, node in nodes.items()
+                    if node.master_capable and not node.offline and not node.drained
+                    and n not in exclude])
+    return max(0, min(cluster.candidate_pool_size, possible) - have)
+
+
+def promote_candidates(lu, exclude=()):
+    """Fill the master candidate pool from the capable nodes; returns the new ones."""
+    promoted = []
+    shortage = _candidate_shortage(lu.cfg, exclude)
+    for name, node in sorted(lu.cfg.get_all_nodes_info().items()):
+        if shortage <= 0:
+            break
+        if (node.master_candidate or not node.master_capable or node.offline
+                or node.drained or name in exclude):
+            continue
+        node.master_candidate = True
+        lu.cfg.update(node)
+        promoted.append(name)
+        shortage -= 1
+    if promoted:
+        lu.log_info("Promoted node(s) %s to master candidate", ", ".join(promoted))
+        lu.context.replicate_queue(promoted)
+    return promoted
+
+
+class LUNodeAdd(LogicalUnit):
+    """Add a node whose node daemon already runs with the cluster certificate."""
+    HPATH = "node-add"
+    HTYPE = constants.HTYPE_NODE
+    REQ_BGL = True
+
+    def check_arguments(self):
+        name = self.op.node_name
+        try:
+            self.hostname = net.Hostname(name)
+        except errors.ResolverError as err:
+            raise errors.OpPrereqError("Node name '%s' does not resolve: %s"
+                                       % (name, err.args[-1]), errors.ECODE_RESOLVER)
+        if not self.hostname.is_fqdn():
+            raise errors.OpPrereqError("Node name '%s' is not fully qualified" % name,
+                                       errors.ECODE_INVAL)
+        self.node_name = self.hostname.name
+        self.primary_ip = self.op.primary_ip or self.hostname.ip
+
+    def expand_names(self):
+        self.needed_locks = {}
+
+    def check_prereq(self):
+        cfg = self.cfg
+        existing = cfg.get_node_info(self.node_name)
+        if existing and not self.op.readd:
+            raise errors.OpPrereqError("Node %s is already in the cluster (use --readd to"
+                                       " add it again)" % self.node_name, errors.ECODE_EXISTS)
+        if self.op.readd and not existing:
+            raise errors.OpPrereqError("Node %s is not in the cluster; add it without"
+                                       " --readd" % self.node_name, errors.ECODE_NOENT)
+        master = cfg.get_node_info(cfg.get_master_node())
+        dual_homed = master.secondary_ip != master.primary_ip
+        sip = self.op.secondary_ip or self.primary_ip
+        if dual_homed and sip == self.primary_ip:
+            raise errors.OpPrereqError("The cluster uses a separate replication network;"
+                                       " give the node's secondary IP with -s",
+                                       errors.ECODE_INVAL)
+        if not dual_homed and sip != self.primary_ip:
+            raise errors.OpPrereqError("The cluster has no separate replication network"
+                                       " (initialised without -s); -s is not allowed",
+                                       errors.ECODE_INVAL)
+        self.secondary_ip = sip
+        for name, node in cfg.get_all_nodes_info().items():
+            if name == self.node_name:
+                continue
+            if set([self.primary_ip, sip]) & set([node.primary_ip, node.secondary_ip]):
+                raise errors.OpPrereqError("IP address of node %s conflicts with node %s"
+                                           % (self.node_name, name), errors.ECODE_NOTUNIQUE)
+        self.group_uuid = cfg.lookup_node_group(self.op.group)
+        from ganeti import rpc
+        runner = rpc.RpcRunner(rpc.static_resolver({self.node_name: self.primary_ip}))
+        res = runner.call_version([self.node_name])[self.node_name]
+        if res.fail_msg:
+            raise errors.OpPrereqError(
+                "Cannot reach the node daemon on %s (%s): %s; set the node up first"
+                " (gnt-node add does it over ssh)" % (self.node_name, self.primary_ip,
+                                                     res.fail_msg), errors.ECODE_ENVIRON)
+        if res.data != constants.PROTOCOL_VERSION:
+            raise errors.OpPrereqError(
+                "Node %s has protocol version %s, this cluster needs %s; install the same"
+                " software version on it" % (self.node_name, res.data,
+                                             constants.PROTOCOL_VERSION),
+                errors.ECODE_ENVIRON)
+
+    def build_hooks_env(self):
+        return {"OP_TARGET": self.node_name, "NODE_NAME": self.node_name,
+                "NODE_PIP": self.primary_ip, "NODE_SIP": self.secondary_ip,
+                "MASTER_CAPABLE": self.op.master_capable is not False,
+                "VM_CAPABLE": self.op.vm_capable is not False}
+
+    def build_hooks_nodes(self):
+        nodes = self.cfg.get_online_node_list()
+        return nodes, nodes + [self.node_name]
+
+    def exec(self, feedback_fn):
+        cfg = self.cfg
+        # the other cluster files first, so the node is complete when it appears
+        from ganeti import pathutils, rpc
+        runner = rpc.RpcRunner(rpc.static_resolver({self.node_name: self.primary_ip}))
+        for attr in _NODE_FILES:
+            path = getattr(pathutils, attr)
+            if os.path.exists(path):
+                res = runner.call_upload_file([self.node_name], path)[self.node_name]
+                res.raise_on_failure("Cannot copy %s to node %s" % (path, self.node_name))
+        existing = cfg.get_node_info(self.node_name)
+        if existing:
+            existing.offline = existing.drained = False
+            existing.primary_ip, existing.secondary_ip = self.primary_ip, self.secondary_ip
+            cfg.update(existing)
+            feedback_fn("Readded node %s" % self.node_name)
+        else:
+            node = objects.Node(
+                name=self.node_name, primary_ip=self.primary_ip,
+                secondary_ip=self.secondary_ip, group=self.group_uuid,
+                master_capable=self.op.master_capable is not False,
+                vm_capable=self.op.vm_capable is not False,
+                ndparams=dict(self.op.ndparams or {}), master_candidate=False)
+            node.master_candidate = (node.master_capable and
+                                     _candidate_shortage(cfg) > 0)
+            cfg.add_node(node)
+            self.glm.add(locking.LEVEL_NODE, [self.node_name])
+            self.glm.add(locking.LEVEL_NODE_RES, [self.node_name])
+        node = cfg.get_node_info(self.node_name)
+        if node.master_candidate:
+            self.context.replicate_config([self.node_name])
+            self.context.replicate_queue([self.node_name])
+        else:
+            promote_candidates(self)
+        return None
+
+
+class LUNodeRemove(LogicalUnit):
+    HPATH = "node-remove"
+    HTYPE = constants.HTYPE_NODE
+    REQ_BGL = True
+
+    def expand_names(self):
+        self.node_name = expand_node_name(self.cfg, self.op.node_name)
+
+    def check_prereq(self):
+        if self.node_name == self.cfg.get_master_node():
+            raise errors.OpPrereqError("Node %s is the master node; fail the master over"
+                                       " to another node first" % self.node_name,
+                                       errors.ECODE_INVAL)
+        pri, sec = self.cfg.get_node_instances(self.node_name)
+        if pri or sec:
+            raise errors.OpPrereqError("Instance(s) %s still use node %s; remove or move"
+                                       " them first" % (", ".join(pri + sec), self.node_name),
+                                       errors.ECODE_INVAL)
+
+    def build_hooks_env(self):
+        return {"OP_TARGET": self.node_name, "NODE_NAME": self.node_name}
+
+    def build_hooks_nodes(self):
+        others = [n for n in self.cfg.get_online_node_list() if n != self.node_name]
+        return others, others
+
+    def exec(self, feedback_fn):
+        node = self.cfg.get_node_info(self.node_name)
+        self.cfg.remove_node(self.node_name)
+        self.glm.remove(locking.LEVEL_NODE_RES, [self.node_name])
+        self.glm.remove(locking.LEVEL_NODE, [self.node_name])
+        if not node.offline:
+            from ganeti import rpc
+            runner = rpc.RpcRunner(rpc.static_resolver({node.name: node.primary_ip}))
+            res = runner.call_node_leave_cluster(node.name,
+                                                 self.cfg.get_cluster_info().modify_ssh_setup)
+            if res.fail_msg:
+                self.log_warning("Node %s did not leave the cluster cleanly: %s",
+                                 node.name, res.fail_msg)
+        if node.master_candidate:
+            promote_candidates(self)
+        return None
+
+
+class LUNodeSetParams(LogicalUnit):
+    """Change a node's roles (offline, drained, master candidate) and flags."""
+    HPATH = "node-modify"
+    HTYPE = constants.HTYPE_NODE
+    REQ_BGL = True
+
+    def check_arguments(self):
+        op = self.op
+        flags = [op.master_candidate, op.offline, op.drained]
+        if flags.count(True) > 1:
+            raise errors.OpPrereqError("Only one of master_candidate, offline and drained"
+                                       " can be set at once", errors.ECODE_INVAL)
+        if all(getattr(op, k) is None for k in ("master_candidate", "offline", "drained",
+                                                  "master_capable", "vm_capable",
+                                                  "secondary_ip", "ndparams", "powered")):
+            raise errors.OpPrereqError("Please give at least one of the parameters",
+                                       errors.ECODE_INVAL)
+
+    def expand_names(self):
+        self.node_name = expand_node_name(self.cfg, self.op.node_name)
+
+    def check_prereq(self):
+        op = self.op
+        node = self.cfg.get_node_info(self.node_name)
+        is_master = self.node_name == self.cfg.get_master_node()
+        if is_master and (op.offline or op.drained or op.master_candidate is False or
+                          op.master_capable is False):
+            raise errors.OpPrereqError("The master node %s cannot be offline, drained or"
+                                       " demoted; fail the master over first"
+                                       % self.node_name, errors.ECODE_INVAL)
+        if op.master_candidate and (node.offline or node.drained) and \
+                op.offline is not False and op.drained is not False:
+            raise errors.OpPrereqError("Node %s is offline or drained; it cannot be a"
+                                       " master candidate" % self.node_name,
+                                       errors.ECODE_STATE)
+        if op.master_candidate and not node.master_capable and not op.master_capable:
+            raise errors.OpPrereqError("Node %s is not master capable" % self.node_name,
+                                       errors.ECODE_STATE)
+        demoting = node.master_candidate and (op.master_candidate is False or op.offline
+                                              or op.drained or op.master_capable is False)
+        missing = _candidate_shortage(self.cfg, exclude=[self.node_name])
+        if demoting and missing and not (op.auto_promote or op.force):
+            raise errors.OpPrereqError(
+                "Not enough master candidates if node %s is demoted (%d missing from the"
+                " pool); use --auto-promote to promote other nodes" % (self.node_name,
+                                                                      missing),
+                errors.ECODE_STATE)
+        if op.offline is False and node.offline:
+            from ganeti import rpc
+            runner = rpc.RpcRunner(rpc.static_resolver({node.name: node.primary_ip}))
+            res = runner.call_version([node.name])[node.name]
+            if res.fail_msg and not op.force:
+                raise errors.OpPrereqError("Node %s does not answer (%s); it cannot go back"
+                                           " online" % (node.name, res.fail_msg),
+                                           errors.ECODE_ENVIRON)
+        self.node = node
+        self.demoting = demoting
+
+    def build_hooks_env(self):
+        op = self.op
+        return {"OP_TARGET": self.node_name, "MASTER_CANDIDATE": op.master_candidate,
+                "OFFLINE": op.offline, "DRAINED": op.drained,
+                "MASTER_CAPABLE": op.master_capable, "VM_CAPABLE": op.vm_capable}
+
+    def build_hooks_nodes(self):
+        nodes = [self.cfg.get_master_node(), self.node_name]
+        return nodes, nodes
+
+    def exec(self, feedback_fn):
+        op = self.op
+        node = self.cfg.get_node_info(self.node_name)
+        changes = []
+
+        def change(attr, value):
+            if getattr(node, attr) != value:
+                setattr(node, attr, value)
+                changes.append([attr, str(value)])
+
+        for attr in ("master_capable", "vm_capable", "powered"):
+            if getattr(op, attr) is not None:
+                change(attr, getattr(op, attr))
+        if op.ndparams is not None:
+            node.ndparams.update(op.ndparams)
+            changes.append(["ndparams", str(node.ndparams)])
+        if op.secondary_ip:
+            change("secondary_ip", op.secondary_ip)
+        if op.offline is not None:
+            change("offline", op.offline)
+            if op.offline:
+                change("master_candidate", False)
+                change("drained", False)
+        if op.drained is not None:
+            change("drained", op.drained)
+            if op.drained:
+                change("master_candidate", False)
+        if op.master_candidate is not None:
+            change("master_candidate", op.master_candidate)
+        if op.master_capable is False:
+            change("master_candidate", False)
+        was_candidate = self.node.master_candidate
+        self.cfg.update(node)
+        if was_candidate and not node.master_candidate and not node.offline:
+            res = self.rpc.call_node_demote_from_mc(node.name)
+            if res.fail_msg:
+                self.log_warning("Node %s could not drop its configuration copy: %s",
+                                 node.name, res.fail_msg)
+            self.rpc.call_jobqueue_purge([node.name])
+        if node.master_candidate and not was_candidate:
+            self.context.replicate_config([node.name])
+            self.context.replicate_queue([node.name])
+        if was_candidate and not node.master_candidate:
+            promote_candidates(self, exclude=[node.name])
+        return changes

@@ -36,10 +36,61 @@ class MasterContext:
         cluster = self.cfg.get_cluster_info()
         processor = mcpu.Processor(self)
         self.jqueue = jqueue.JobQueue(pathutils.QUEUE_DIR, processor.execute_opcode,
-                                      num_workers=max(cluster.max_running_jobs, 1))
+                                      num_workers=max(cluster.max_running_jobs, 1),
+                                      replicate_fn=self.replicate_queue_file)
 
     def _on_config_write(self, cfg):
+        self.replicate_config()
         self.distribute_ssconf()
+
+    def other_candidates(self):
+        """Online master candidates other than this master."""
+        master = self.cfg.get_master_node()
+        nodes = self.cfg.get_all_nodes_info()
+        return sorted(n for n, node in nodes.items()
+                      if node.master_candidate and not node.offline and n != master)
+
+    def replicate_config(self, nodes=None, feedback_fn=None):
+        """Copy config.data to the master candidates before the job goes on."""
+        nodes = self.other_candidates() if nodes is None else nodes
+        if not nodes:
+            return
+        results = self.rpc.call_upload_file(nodes, pathutils.CLUSTER_CONF_FILE,
+                                            data=self.cfg.dump_text().encode("utf-8"),
+                                            mode=0o600)
+        for node, res in sorted(results.items()):
+            if res.fail_msg:
+                msg = "Could not copy the configuration to node %s: %s" % (node, res.fail_msg)
+                logging.warning(msg)
+                if feedback_fn:
+                    feedback_fn(" - WARNING: " + msg)
+
+    def replicate_queue_file(self, path, data, nodes=None):
+        """Copy (or, with data None, remove) a job queue file on the candidates."""
+        nodes = self.other_candidates() if nodes is None else nodes
+        if not nodes:
+            return
+        rel = os.path.relpath(path, pathutils.QUEUE_DIR)
+        payload = None if data is None else rpc.encode_file_data(data)
+        for node, res in sorted(self.rpc.call_jobqueue_update(nodes, rel, payload).items()):
+            if res.fail_msg:
+                logging.warning("Could not update job queue file %s on node %s: %s",
+                                rel, node, res.fail_msg)
+
+    def replicate_queue(self, nodes):
+        """Copy the whole job queue to new master candidates."""
+        qdir = pathutils.QUEUE_DIR
+        for dirpath, _, files in os.walk(qdir):
+            for name in sorted(files):
+                if name.startswith(".") or name == "lock":
+                    continue
+                path = os.path.join(dirpath, name)
+                try:
+                    with open(path, "rb") as fd:
+                        data = fd.read()
+                except OSError:
+                    continue
+                self.replicate_queue_file(path, data, nodes)
 
     def distribute_ssconf(self, force=False, feedback_fn=None):
         """Write the ssconf files on every online node (only when they changed)."""
@@ -61,6 +112,7 @@ class MasterContext:
                 self._last_ssconf = values
 
     def redistribute_config(self, feedback_fn=None):
+        self.replicate_config(feedback_fn=feedback_fn)
         self.distribute_ssconf(force=True, feedback_fn=feedback_fn)
 
 

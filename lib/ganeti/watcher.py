@@ -1,0 +1,436 @@
+"""ganeti-watcher: one periodic pass (from cron) that keeps a node healthy.
+
+On every node it restarts dead Ganeti daemons. On the master it also restarts
+instances that should run but are down (giving up after MAX_RESTART_ATTEMPTS
+failed tries in a row), re-activates the disks of running instances whose
+node rebooted (boot id change), writes the instance status file and archives
+old finished jobs. State lives in ``watcher.<group-uuid>.data`` (JSON).
+"""
+
+import fcntl
+import logging
+import optparse
+import os
+import sys
+import time
+
+from ganeti import constants, daemon_util, errors, opcodes, pathutils, serializer
+from ganeti.utils import io, process, text
+
+MAX_RESTART_ATTEMPTS = 5
+DEFAULT_JOB_AGE = 6 * 3600
+LUXI_TIMEOUT = 60
+JOB_WAIT_TIMEOUT = 600
+ARCHIVE_TIMEOUT = 30
+HOOK_TIMEOUT = 60
+LOCK_FILE = pathutils.LOCK_DIR + "/ganeti-watcher.lock"
+HOOKS_DIR = pathutils.HOOKS_BASE_DIR + "/watcher"
+INSTANCE_FIELDS = ["name", "status", "admin_state", "pnode", "disks_active"]
+NODE_FIELDS = ["name", "bootid", "group.uuid"]
+STATUS_DOWN = "ERROR_down"
+STATUS_RUNNING = "running"
+RS_NORMAL = 0              # result status of a query field that has a value
+
+log = logging.getLogger("ganeti.watcher")
+
+
+def state_file(group_uuid):
+    """Path of the watcher state file of a node group."""
+    return "%s/watcher.%s.data" % (pathutils.DATA_DIR, group_uuid)
+
+
+def status_file(group_uuid):
+    """Path of the instance status file of a node group."""
+    return "%s/watcher.%s.instance-status" % (pathutils.DATA_DIR, group_uuid)
+
+
+class WatcherState:
+    """Restart attempts per instance and boot ids per node, kept between runs."""
+
+    def __init__(self, path):
+        self.path = path
+        self.instances = {}
+        self.nodes = {}
+        try:
+            data = serializer.load_json(io.read_file(path))
+        except FileNotFoundError:
+            data = {}
+        except (OSError, ValueError) as err:
+            log.warning("Ignoring unreadable state file %s: %s", path, err)
+            data = {}
+        if isinstance(data, dict):
+            if isinstance(data.get("instance"), dict):
+                self.instances = data["instance"]
+            if isinstance(data.get("node"), dict):
+                self.nodes = data["node"]
+
+    def save(self):
+        data = {"instance": self.instances, "node": self.nodes}
+        io.write_file(self.path, serializer.dump_json(data), mkdir=True)
+
+    def attempts(self, name):
+        """How many restarts of ``name`` were tried in a row."""
+        entry = self.instances.get(name)
+        return int(entry.get("restart_count", 0)) if isinstance(entry, dict) else 0
+
+    def record_attempt(self, name, now=None):
+        count = self.attempts(name) + 1
+        self.instances[name] = {"restart_count": count,
+                                "restart_when": time.time() if now is None else now}
+        return count
+
+    def reset_instance(self, name):
+        self.instances.pop(name, None)
+
+    def forget_missing(self, instance_names, node_names):
+        """Drop entries of instances and nodes that no longer exist."""
+        for name in set(self.instances) - set(instance_names):
+            del self.instances[name]
+        for name in set(self.nodes) - set(node_names):
+            del self.nodes[name]
+
+    def boot_id(self, node):
+        entry = self.nodes.get(node)
+        return entry.get("bootid") if isinstance(entry, dict) else None
+
+    def set_boot_id(self, node, boot_id):
+        self.nodes[node] = {"bootid": boot_id}
+
+
+def read_pause(path=None, now=None):
+    """The epoch time the watcher is paused until, or None if it is not paused."""
+    path = path or pathutils.WATCHER_PAUSEFILE
+    try:
+        content = io.read_file(path).strip()
+    except FileNotFoundError:
+        return None
+    except OSError as err:
+        log.warning("Cannot read the pause file %s: %s", path, err)
+        return None
+    try:
+        until = float(content)
+    except ValueError:
+        log.warning("Ignoring pause file %s with invalid content %r", path, content)
+        return None
+    now = time.time() if now is None else now
+    return until if until > now else None
+
+
+def acquire_lock(path=None):
+    """Take the watcher lock without waiting; the open fd, or None if held."""
+    path = path or LOCK_FILE
+    os.makedirs(os.path.dirname(path), exist_ok=True)
+    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        os.close(fd)
+        return None
+    return fd
+
+
+def _rows(result):
+    """Query result -> list of dicts (values of failed fields are None)."""
+    names = [f["name"] for f in result["fields"]]
+    rows = []
+    for row in result["data"]:
+        rows.append({name: (value if status == RS_NORMAL else None)
+                     for name, (status, value) in zip(names, row)})
+    return rows
+
+
+def wait_for_job(cl, job_id, timeout=JOB_WAIT_TIMEOUT):
+    """Wait (bounded) for a job; returns (success, message)."""
+    deadline = time.monotonic() + timeout
+    prev_info, prev_serial = None, None
+    while True:
+        remaining = deadline - time.monotonic()
+        if remaining <= 0:
+            return False, "timed out after %d seconds waiting for job %s" % (timeout, job_id)
+        result = cl.wait_for_job_change_once(job_id, ["status"], prev_info, prev_serial,
+                                             timeout=min(remaining, 10))
+        if result == "nochange":
+            continue
+        if not result:
+            break
+        info, entries = result
+        for serial, _, _, _ in entries or []:
+            prev_serial = serial if prev_serial is None else max(prev_serial, serial)
+        if info and info[0] in constants.JOBS_FINALIZED:
+            break
+        prev_info = info
+    jobs = cl.query_jobs([job_id], ["status", "opresult"])
+    if not jobs or jobs[0] is None:
+        return False, "job %s was lost" % job_id
+    status, opresult = jobs[0]
+    if status == constants.JOB_STATUS_SUCCESS:
+        return True, ""
+    message = "job %s ended with status %s" % (job_id, status)
+    for res in opresult or []:
+        err = errors.get_encoded_error(res) if isinstance(res, (list, tuple)) else None
+        if err is not None:
+            message += ": %s" % err
+            break
+        if res:
+            message += ": %s" % (res,)
+            break
+    return False, message
+
+
+class Watcher:
+    """One pass of the master part over the cluster's node groups."""
+
+    def __init__(self, cl, job_age=DEFAULT_JOB_AGE, job_timeout=JOB_WAIT_TIMEOUT):
+        self.cl = cl
+        self.job_age = job_age
+        self.job_timeout = job_timeout
+        self.failed = False
+
+    def run(self):
+        instances = _rows(self.cl.query("instance", INSTANCE_FIELDS, None))
+        nodes = _rows(self.cl.query("node", NODE_FIELDS, None))
+        node_group = {n["name"]: n["group.uuid"] for n in nodes}
+        groups = sorted(set(g for g in node_group.values() if g))
+        for group in groups:
+            group_nodes = [n for n in nodes if n["group.uuid"] == group]
+            names = set(n["name"] for n in group_nodes)
+            group_instances = [i for i in instances if i["pnode"] in names]
+            self.run_group(group, group_nodes, group_instances)
+        self.archive_jobs()
+        return not self.failed
+
+    def run_group(self, group, nodes, instances):
+        state = WatcherState(state_file(group))
+        state.forget_missing([i["name"] for i in instances], [n["name"] for n in nodes])
+        started = self.check_instances(state, instances)
+        self.check_disks(state, nodes, instances, started)
+        try:
+            state.save()
+        except OSError as err:
+            log.error("Cannot write the state file %s: %s", state.path, err)
+            self.failed = True
+        write_status_file(status_file(group), instances)
+
+    def _submit_and_wait(self, op):
+        try:
+            job_id = self.cl.submit_job([op])
+        except errors.GenericError as err:
+            return False, "cannot submit job: %s" % err
+        log.debug("Submitted job %s (%s %s)", job_id, op.OP_ID, op.instance_name)
+        try:
+            return wait_for_job(self.cl, job_id, self.job_timeout)
+        except errors.GenericError as err:
+            return False, "waiting for job %s: %s" % (job_id, err)
+
+    def check_instances(self, state, instances):
+        """Restart instances that are down but should run; names restarted."""
+        started = set()
+        for inst in instances:
+            name = inst["name"]
+            if inst["status"] == STATUS_RUNNING:
+                if state.attempts(name):
+                    log.info("Instance %s is running again", name)
+                state.reset_instance(name)
+                continue
+            if inst["status"] != STATUS_DOWN:
+                continue
+            count = state.attempts(name)
+            if count > MAX_RESTART_ATTEMPTS:
+                log.info("Not restarting instance %s, retries exhausted", name)
+                continue
+            if count == MAX_RESTART_ATTEMPTS:
+                state.record_attempt(name)
+                log.error("Could not restart instance %s after %d attempts, giving up",
+                          name, MAX_RESTART_ATTEMPTS)
+                continue
+            count = state.record_attempt(name)
+            log.info("Restarting instance %s (attempt #%d)", name, count)
+            ok, message = self._submit_and_wait(opcodes.OpInstanceStartup(
+                instance_name=name))
+            if ok:
+                started.add(name)
+                log.info("Instance %s restarted", name)
+            else:
+                self.failed = True
+                log.error("Could not restart instance %s: %s", name, message)
+        return started
+
+    def check_disks(self, state, nodes, instances, started):
+        """Re-activate disks of running instances on nodes that rebooted."""
+        for node in nodes:
+            name, boot_id = node["name"], node["bootid"]
+            if not boot_id:
+                continue        # node unreachable or offline: keep what we knew
+            old = state.boot_id(name)
+            if old is None or old == boot_id:
+                state.set_boot_id(name, boot_id)
+                continue
+            log.info("Node %s rebooted (boot id changed)", name)
+            all_ok = True
+            for inst in instances:
+                if (inst["pnode"] != name or inst["name"] in started
+                        or inst["status"] != STATUS_RUNNING or not inst["disks_active"]):
+                    continue
+                log.info("Activating disks of instance %s", inst["name"])
+                ok, message = self._submit_and_wait(opcodes.OpInstanceActivateDisks(
+                    instance_name=inst["name"]))
+                if not ok:
+                    all_ok = False
+                    self.failed = True
+                    log.error("Could not activate the disks of instance %s: %s",
+                              inst["name"], message)
+            if all_ok:
+                state.set_boot_id(name, boot_id)
+
+    def archive_jobs(self):
+        try:
+            archived, left = self.cl.auto_archive_jobs(self.job_age, ARCHIVE_TIMEOUT)
+        except errors.GenericError as err:
+            log.error("Cannot archive old jobs: %s", err)
+            self.failed = True
+            return
+        if archived or left:
+            log.info("Archived %s jobs, left %s", archived, left)
+
+
+def write_status_file(path, instances):
+    """Lines 'name status' for the instances of a group."""
+    data = "".join("%s %s\n" % (i["name"], i["status"])
+                   for i in sorted(instances, key=lambda i: i["name"]))
+    try:
+        io.write_file(path, data, mkdir=True)
+    except OSError as err:
+        log.error("Cannot write the instance status file %s: %s", path, err)
+
+
+def run_hooks(hooks_dir=None):
+    """Run the executables of the watcher hooks directory; True if all succeeded."""
+    hooks_dir = hooks_dir or HOOKS_DIR
+    try:
+        names = sorted(os.listdir(hooks_dir))
+    except FileNotFoundError:
+        return True
+    except OSError as err:
+        log.error("Cannot list the hooks directory %s: %s", hooks_dir, err)
+        return False
+    ok = True
+    for name in names:
+        path = os.path.join(hooks_dir, name)
+        if (not name.replace("-", "").replace("_", "").isalnum()
+                or not os.path.isfile(path) or not os.access(path, os.X_OK)):
+            continue
+        result = process.run_cmd([path], timeout=HOOK_TIMEOUT)
+        if result.failed:
+            ok = False
+            log.error("Watcher hook %s failed: %s", name, result.describe())
+    return ok
+
+
+def ensure_daemons():
+    """Start the daemons this node should run; True if all run."""
+    ok = True
+    for name in daemon_util.daemons_for_this_node():
+        if daemon_util.daemon_pid(name):
+            continue
+        log.warning("%s is not running, starting it", name)
+        try:
+            daemon_util.start_daemon(name, daemon_util.extra_args(name))
+        except (errors.GenericError, OSError) as err:
+            ok = False
+            log.error("Could not start %s: %s", name, err)
+    return ok
+
+
+def parse_options(argv):
+    parser = optparse.OptionParser(usage="%prog [-d] [--ignore-pause] [--job-age=AGE]",
+                                   prog="ganeti-watcher")
+    parser.add_option("-d", "--debug", dest="debug", action="store_true", default=False,
+                      help="Log debug messages, also to stderr")
+    parser.add_option("--ignore-pause", dest="ignore_pause", action="store_true",
+                      default=False, help="Run even if the watcher is paused")
+    parser.add_option("-A", "--job-age", dest="job_age", default=str(DEFAULT_JOB_AGE),
+                      metavar="AGE", help="Archive finished jobs older than AGE"
+                      " (seconds, or with s/m/h/d/w suffix) [6h]")
+    parser.add_option("--wait-children", dest="wait_children", action="store_true",
+                      default=False, help="Accepted for compatibility")
+    parser.add_option("--no-wait-children", dest="wait_children", action="store_false",
+                      help="Accepted for compatibility")
+    opts, args = parser.parse_args(argv)
+    if args:
+        parser.error("No arguments expected")
+    try:
+        opts.job_age = text.parse_time_spec(opts.job_age)
+    except errors.ParameterError as err:
+        parser.error(str(err))
+    return opts
+
+
+def setup_logging(debug=False, log_file=None):
+    log_file = log_file or pathutils.LOG_WATCHER
+    root = logging.getLogger()
+    root.setLevel(logging.DEBUG if debug else logging.INFO)
+    fmt = logging.Formatter("%(asctime)s: ganeti-watcher pid=%(process)d %(levelname)s"
+                            " %(message)s")
+    try:
+        os.makedirs(os.path.dirname(log_file), exist_ok=True)
+        handler = logging.FileHandler(log_file)
+        handler.setFormatter(fmt)
+        root.addHandler(handler)
+    except OSError as err:
+        sys.stderr.write("Cannot open the log file %s: %s\n" % (log_file, err))
+    stderr = logging.StreamHandler(sys.stderr)
+    stderr.setFormatter(logging.Formatter("%(levelname)s %(message)s"))
+    stderr.setLevel(logging.DEBUG if debug else logging.ERROR)
+    root.addHandler(stderr)
+
+
+def run(opts, client_fn=None):
+    """One watcher pass; the exit code."""
+    if not daemon_util.check_config():
+        log.debug("This node is not part of a cluster, nothing to do")
+        return constants.EXIT_SUCCESS
+    if not opts.ignore_pause:
+        until = read_pause()
+        if until is not None:
+            log.info("The watcher is paused until %s, not doing anything",
+                     time.ctime(until))
+            return constants.EXIT_SUCCESS
+    ok = ensure_daemons()
+    if daemon_util.is_master():
+        if client_fn is None:
+            from ganeti import luxi
+            client = luxi.Client(timeout=LUXI_TIMEOUT)
+        else:
+            client = client_fn()
+        try:
+            ok = Watcher(client, job_age=opts.job_age).run() and ok
+        except (errors.GenericError, OSError) as err:
+            log.error("Watcher pass on the master failed: %s", err)
+            ok = False
+        finally:
+            client.close()
+    ok = run_hooks() and ok
+    return constants.EXIT_SUCCESS if ok else constants.EXIT_FAILURE
+
+
+def main(argv=None):
+    opts = parse_options(sys.argv[1:] if argv is None else argv)
+    setup_logging(opts.debug)
+    try:
+        fd = acquire_lock()
+    except OSError as err:
+        log.error("Cannot open the lock file %s: %s", LOCK_FILE, err)
+        return constants.EXIT_FAILURE
+    if fd is None:
+        log.debug("Another watcher is running, exiting")
+        return constants.EXIT_SUCCESS
+    try:
+        log.debug("Watcher starting")
+        code = run(opts)
+        log.debug("Watcher done, exit code %d", code)
+        return code
+    except Exception:   # the last word in the log, not a traceback in a cron mail
+        log.exception("Unexpected error in the watcher")
+        return constants.EXIT_FAILURE
+    finally:
+        os.close(fd)
