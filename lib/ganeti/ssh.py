@@ -48,7 +48,8 @@ def build_argv(node, command, address=None, port=22, check_host_key=True, learn_
         strict = "yes"
     argv = ["ssh", "-oEscapeChar=none", "-oBatchMode=yes", "-oConnectTimeout=%d" % SSH_TIMEOUT,
             "-oUserKnownHostsFile=%s" % pathutils.SSH_KNOWN_HOSTS_FILE,
-            "-oGlobalKnownHostsFile=/dev/null", "-oHostKeyAlias=%s" % node,
+            "-oGlobalKnownHostsFile=/dev/null", "-oHashKnownHosts=no",
+            "-oHostKeyAlias=%s" % node,
             "-oStrictHostKeyChecking=%s" % strict, "-p", str(port)]
     if tty:
         argv.append("-t")

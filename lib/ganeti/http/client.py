@@ -20,6 +20,9 @@ _STALE_ERRORS = (http.client.RemoteDisconnected, BrokenPipeError,
                  ConnectionResetError, ConnectionAbortedError, ssl.SSLEOFError)
 
 
+UNACKED_TIMEOUT_MS = 10000
+
+
 class _Conn:
     """One TLS connection to a node."""
 
@@ -38,7 +41,12 @@ class _Conn:
             raise ghttp.HttpClientError("Cannot connect to %s:%s: %s" % (host, port, err))
         try:
             self.conn.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-        except OSError:
+            # a request the node does not acknowledge within this time fails the
+            # connection: a node cut off while its kept-alive connection sat idle is
+            # noticed in seconds, not after the call's (long) read timeout
+            self.conn.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_USER_TIMEOUT,
+                                      UNACKED_TIMEOUT_MS)
+        except (OSError, AttributeError):
             pass
         if not identity.matches(self.conn.sock.getpeercert(binary_form=True)):
             self.close()

@@ -1,0 +1,90 @@
+"""Joining nodes over ssh on the network-namespace cluster, and nodes cut off."""
+
+import os
+import shutil
+import time
+
+import pytest
+
+import netns_cluster
+
+
+@pytest.fixture(scope="module")
+def nc():
+    reason = netns_cluster.netns_supported()
+    if reason:
+        pytest.skip(reason)
+    cluster = netns_cluster.NetnsCluster(3, prefix="gntj")
+    try:
+        cluster.init()
+        # the master logs in to the other nodes with the cluster key (root's key)
+        key = cluster.master.path("/root/.ssh/id_ed25519")
+        os.makedirs(os.path.dirname(key), exist_ok=True)
+        shutil.copy(cluster.ssh_key, key)
+        os.chmod(key, 0o600)
+        yield cluster
+    finally:
+        cluster.cleanup()
+
+
+def _nodes(m):
+    out = m.run("gnt-node", "list", "--no-headers", "--separator=|", "-o",
+                "name,role,mfree", check=True).stdout
+    return dict((r.split("|")[0], r.split("|")[1:]) for r in out.splitlines())
+
+
+def test_node_add_over_ssh(nc):
+    m, n2, n3 = nc.nodes
+    proc = m.run("gnt-node", "add", n2.name)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert "Setting up node %s over ssh" % n2.name in proc.stdout
+    assert n2.pid("ganeti-noded")
+    assert _nodes(m)[n2.name][0] == "C"
+    # the node's host key was learnt into the cluster's known_hosts
+    with open(m.path("/var/lib/ganeti/known_hosts")) as fd:
+        assert n2.name in fd.read()
+    again = m.run("gnt-node", "add", n2.name)
+    assert again.returncode == 1 and "already in the cluster" in again.stderr
+    # single-homed cluster: -s is refused, and nothing changes
+    bad = m.run("gnt-node", "add", "-s", "10.79.1.13", n3.name)
+    assert bad.returncode != 0 and n3.name not in _nodes(m)
+    # an unreachable node: a clear error, the cluster unchanged
+    nc.cut(3)
+    try:
+        start = time.time()
+        down = m.run("gnt-node", "add", n3.name, timeout=90)
+        assert down.returncode == 12, down.stderr
+        assert "could not set up node" in down.stderr
+        assert time.time() - start < 60
+        assert n3.name not in _nodes(m)
+    finally:
+        nc.uncut(3)
+    m.run("gnt-node", "add", n3.name, check=True)
+    assert sorted(_nodes(m)) == sorted(n.name for n in nc.nodes)
+    assert m.run("gnt-cluster", "verify").returncode == 0
+
+
+def test_cut_off_node_is_reported_without_hanging(nc):
+    m, n2, n3 = nc.nodes
+    m.run("gnt-instance", "add", "-t", "diskless", "--no-nics", "-o", "noop",
+          "--no-name-check", "--no-ip-check", "-n", n3.name, "cut.example.com", check=True)
+    nc.cut(3)
+    try:
+        start = time.time()
+        verify = m.run("gnt-cluster", "verify", timeout=120)
+        took = time.time() - start
+        assert verify.returncode == 1
+        assert "ERROR: node %s" % n3.name in verify.stdout
+        assert took < 60, took
+        start = time.time()
+        out = m.run("gnt-instance", "list", "--no-headers", "-o", "name,status",
+                    check=True).stdout
+        assert "cut.example.com ERROR_nodedown" in " ".join(out.split()), out
+        assert _nodes(m)[n3.name][1] == "?"
+        assert time.time() - start < 30
+    finally:
+        nc.uncut(3)
+    out = m.run("gnt-instance", "list", "--no-headers", "-o", "name,status",
+                check=True).stdout
+    assert "cut.example.com running" in " ".join(out.split())
+    m.run("gnt-instance", "remove", "-f", "cut.example.com", check=True)
