@@ -77,6 +77,12 @@ def add_node(opts, args):
         cluster_name = ssconf.SimpleStore().get_cluster_name()
         request = {"cluster_name": cluster_name,
                    "certificate": io.read_file(pathutils.NODED_CERT_FILE)}
+        key = ssh.identity_file()
+        if key:
+            request["ssh_key"] = {"name": os.path.basename(key),
+                                  "private": io.read_file(key),
+                                  "public": io.read_file(key + ".pub")
+                                  if os.path.exists(key + ".pub") else ""}
         join_cmd = [os.path.join(pathutils.DAEMONS_DIR, "ganeti-prepare-node-join")]
         cli.to_stdout("Setting up node %s over ssh" % node)
         result = ssh.run(node, join_cmd, address=host.ip,

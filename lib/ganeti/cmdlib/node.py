@@ -357,4 +357,6 @@ class LUNodeSetParams(LogicalUnit):
             self.context.replicate_queue([node.name])
         if was_candidate and not node.master_candidate:
             promote_candidates(self, exclude=[node.name])
+        elif op.offline is False or op.drained is False:
+            promote_candidates(self)      # a node back in service refills the pool
         return changes
