@@ -174,6 +174,68 @@ class OpClusterVerify(OpCode):
     OP_RESULT = ht.TBool
 
 
+_MAC_PREFIX = ht.TRegex(r"^[0-9a-fA-F]{2}:[0-9a-fA-F]{2}:[0-9a-fA-F]{2}$",
+                       "MAC prefix (XX:XX:XX)")
+_HVPARAMS = ht.TMaybe(ht.TDictOf(ht.TNonEmptyString, ht.TDict))
+
+
+class OpClusterRename(OpCode):
+    """Rename the cluster; its master IP becomes the new name's address."""
+    OP_ID = "OP_CLUSTER_RENAME"
+    OP_DSC_FIELD = "name"
+    OP_PARAMS = [("name", REQUIRED, ht.TNonEmptyString, "New cluster name")]
+    OP_RESULT = ht.TNonEmptyString
+
+
+class OpClusterSetParams(OpCode):
+    """Change cluster-wide parameters (gnt-cluster modify); None means unchanged."""
+    OP_ID = "OP_CLUSTER_SET_PARAMS"
+    OP_PARAMS = [
+        _PFORCE,
+        ("vg_name", None, ht.TMaybeString, "Volume group name ('' disables LVM)"),
+        ("enabled_hypervisors", None, ht.TMaybe(ht.TListOf(ht.TNonEmptyString)),
+         "Enabled hypervisors; the first is the default"),
+        ("hvparams", None, _HVPARAMS, "Hypervisor parameters per hypervisor"),
+        ("beparams", None, ht.TMaybeDict, "Default backend parameters"),
+        ("os_hvp", None, _HVPARAMS, "Hypervisor parameters per OS"),
+        ("osparams", None, ht.TMaybe(ht.TDictOf(ht.TNonEmptyString, ht.TDict)),
+         "OS parameters per OS"),
+        ("diskparams", None, _HVPARAMS, "Disk parameters per disk template"),
+        ("candidate_pool_size", None, ht.TMaybe(ht.TPositiveInt),
+         "Master candidate pool size"),
+        ("max_running_jobs", None, ht.TMaybe(ht.TPositiveInt),
+         "Maximal number of jobs running at once"),
+        ("max_tracked_jobs", None, ht.TMaybe(ht.TPositiveInt),
+         "Maximal number of jobs tracked by the scheduler"),
+        ("maintain_node_health", None, ht.TMaybeBool, "Maintain node health"),
+        ("prealloc_wipe_disks", None, ht.TMaybeBool, "Wipe disks before allocation"),
+        ("nicparams", None, ht.TMaybeDict, "Default NIC parameters"),
+        ("ndparams", None, ht.TMaybeDict, "Default node parameters"),
+        ("ipolicy", None, ht.TMaybeDict, "Instance policy"),
+        ("drbd_helper", None, ht.TMaybeString, "DRBD usermode helper"),
+        ("default_iallocator", None, ht.TMaybeString,
+         "Default instance allocator ('' clears it)"),
+        ("mac_prefix", None, ht.TMaybe(_MAC_PREFIX), "MAC address prefix"),
+        ("master_netdev", None, ht.TMaybeString, "Master network device"),
+        ("master_netmask", None, ht.TMaybe(ht.TNonNegativeInt),
+         "Netmask (prefix length) of the master IP"),
+        ("reserved_lvs", None, ht.TMaybeStrList, "Reserved logical volumes (regexes)"),
+        ("hidden_os", None, ht.TMaybe(ht.TListOf(ht.TListOf(ht.TString))),
+         "Changes to the hidden OS list: [[add|remove, name], ...]"),
+        ("blacklisted_os", None, ht.TMaybe(ht.TListOf(ht.TListOf(ht.TString))),
+         "Changes to the blacklisted OS list: [[add|remove, name], ...]"),
+        ("use_external_mip_script", None, ht.TMaybeBool,
+         "Use an external master IP setup script"),
+        ("enabled_disk_templates", None, ht.TMaybe(ht.TListOf(ht.TNonEmptyString)),
+         "Enabled disk templates; the first is the default"),
+        ("modify_etc_hosts", None, ht.TMaybeBool, "Whether to maintain /etc/hosts"),
+        ("file_storage_dir", None, ht.TMaybeString, "Default file storage directory"),
+        ("shared_file_storage_dir", None, ht.TMaybeString,
+         "Default shared file storage directory"),
+        ("enabled_user_shutdown", None, ht.TMaybeBool, "Allow user shutdown of instances"),
+    ]
+
+
 # ---- queries ----------------------------------------------------------------------
 
 class OpQuery(OpCode):

@@ -247,3 +247,22 @@ def test_modify_disks_nics_memory_and_disk_activation(cluster):
     assert _status(m, name) == "ADMIN_down"
     m.run("gnt-instance", "remove", "-f", name, check=True)
     assert not os.path.exists(inst_dir)
+
+
+def test_verify_checks_instances(cluster):
+    m = cluster.master
+    name = "verify.example.com"
+    _add(m, name, "-t", "diskless", "--no-nics")
+    assert m.run("gnt-cluster", "verify").returncode == 0
+    state_dir = m.path("/var/run/ganeti/fake-hypervisor")
+    os.rename(os.path.join(state_dir, name), os.path.join(state_dir, "ghost.example.com"))
+    proc = m.run("gnt-cluster", "verify", "--error-codes")
+    assert proc.returncode == 1
+    assert re.search(r"ERROR:EINSTANCEDOWN:instance:%s:instance not running on its primary"
+                     % re.escape(name), proc.stdout), proc.stdout
+    assert re.search(r"ERROR:ENODEORPHANINSTANCE:node:%s:instance ghost.example.com"
+                     % re.escape(m.name), proc.stdout), proc.stdout
+    os.unlink(os.path.join(state_dir, "ghost.example.com"))
+    m.run("gnt-instance", "startup", name, check=True)
+    assert m.run("gnt-cluster", "verify").returncode == 0
+    m.run("gnt-instance", "remove", "-f", name, check=True)

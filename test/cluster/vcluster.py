@@ -172,8 +172,11 @@ class VirtualCluster:
             for daemon in ("ganeti-masterd", "ganeti-noded"):
                 node.kill_daemon(daemon, signal.SIGKILL)
             node.kill_instances()
-        subprocess.run(["ip", "addr", "del", CLUSTER_IP + "/32", "dev", "lo"],
-                       capture_output=True)
+        # the cluster IP, with whatever prefix a test gave it
+        out = subprocess.run(["ip", "-o", "addr", "show", "dev", "lo"], capture_output=True,
+                             text=True).stdout
+        for cidr in set(w for w in out.split() if w.startswith(CLUSTER_IP + "/")):
+            subprocess.run(["ip", "addr", "del", cidr, "dev", "lo"], capture_output=True)
         shutil.rmtree(self.base, ignore_errors=True)
         if self._lock_fd is not None:
             os.close(self._lock_fd)     # releases the flock

@@ -346,10 +346,11 @@ def _ip_cmd(family):
     return ["ip", "-6"] if family == constants.IP6_FAMILY else ["ip"]
 
 
-def _address_present(ip, netdev, family):
+def _address_present(ip, netmask, netdev, family):
+    """Whether ip/netmask is on netdev (the same IP with another prefix is not)."""
     res = process.run_cmd(_ip_cmd(family) + ["-o", "address", "show", "dev", netdev],
                           timeout=IP_TIMEOUT)
-    return not res.failed and (" %s/" % ip) in res.stdout
+    return not res.failed and (" %s/%s " % (ip, netmask)) in res.stdout
 
 
 def _skip_master_ip():
@@ -362,7 +363,7 @@ def _skip_master_ip():
 def node_activate_master_ip(params):
     """Add the master IP to the master network device (present: no-op)."""
     ip, netmask, netdev, family = _master_ip_params(params)
-    if _skip_master_ip() or _address_present(ip, netdev, family):
+    if _skip_master_ip() or _address_present(ip, netmask, netdev, family):
         return None
     cmd = _ip_cmd(family) + ["address", "add", "%s/%d" % (ip, netmask), "dev", netdev]
     if family != constants.IP6_FAMILY:
@@ -381,13 +382,37 @@ def node_activate_master_ip(params):
 def node_deactivate_master_ip(params):
     """Remove the master IP from the master network device (absent: no-op)."""
     ip, netmask, netdev, family = _master_ip_params(params)
-    if _skip_master_ip() or not _address_present(ip, netdev, family):
+    if _skip_master_ip() or not _address_present(ip, netmask, netdev, family):
         return None
     res = process.run_cmd(_ip_cmd(family) + ["address", "del", "%s/%d" % (ip, netmask),
                                              "dev", netdev], timeout=IP_TIMEOUT)
     if res.failed and "Cannot assign requested address" not in res.output:
         _fail("Cannot deactivate the master IP: %s", res.describe())
     return None
+
+
+def node_stop_master(*, data_dir=None):
+    """Stop ganeti-masterd here and take the master IP down (master failover).
+
+    The master IP parameters come from this node's ssconf files.
+    """
+    from ganeti import daemon_util
+    daemon_util.stop_daemon(constants.MASTERD)
+    try:
+        params = {
+            "ip": _read_ssconf(constants.SS_MASTER_IP, data_dir),
+            "netmask": _read_ssconf(constants.SS_MASTER_NETMASK, data_dir),
+            "netdev": _read_ssconf(constants.SS_MASTER_NETDEV, data_dir),
+        }
+    except OSError as err:
+        _fail("Master daemon stopped, but cannot read the master IP parameters from"
+              " ssconf: %s", err)
+    try:
+        params["family"] = int(_read_ssconf(constants.SS_PRIMARY_IP_FAMILY, data_dir))
+    except (OSError, ValueError):
+        params["family"] = constants.IP4_FAMILY
+    node_deactivate_master_ip(params)
+    return True
 
 
 # ---- leaving the cluster -----------------------------------------------------------
@@ -442,6 +467,7 @@ PROCEDURES = {
     "node_activate_master_ip": node_activate_master_ip,
     "node_deactivate_master_ip": node_deactivate_master_ip,
     "node_leave_cluster": node_leave_cluster,
+    "node_stop_master": node_stop_master,
 }
 
 

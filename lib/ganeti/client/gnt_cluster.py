@@ -89,6 +89,28 @@ def show_master(opts, args):
     return constants.EXIT_SUCCESS
 
 
+def master_failover(opts, args):
+    """Make this node (a master candidate) the master; not a job (no masterd here)."""
+    from ganeti import failover
+    if opts.no_voting and not opts.yes_do_it:
+        question = ("--no-voting fails over without asking the other nodes who the"
+                    " master is: if this node's configuration is out of date, or the"
+                    " old master still runs, the cluster ends up inconsistent (two"
+                    " masters). Continue?")
+        if not cli.ask_user(question):
+            sys.stderr.write("Master failover aborted.\n")
+            return constants.EXIT_CONFIRMATION
+
+    def feedback(msg):
+        sys.stdout.write(msg + "\n")
+        sys.stdout.flush()
+
+    failover.master_failover(no_voting=opts.no_voting,
+                             ignore_offline_nodes=opts.ignore_offline_nodes,
+                             feedback_fn=feedback)
+    return constants.EXIT_SUCCESS
+
+
 def master_ping(opts, args):
     """Exit 0 if the master daemon answers, 1 otherwise."""
     try:
@@ -295,14 +317,14 @@ _INIT_OPTS = [
     cli.cli_option("--enabled-hypervisors", dest="enabled_hypervisors", default=None,
                    metavar="HYPERVISORS", help="Comma-separated list of hypervisors"),
     cli.cli_option("-H", "--hypervisor-parameters", dest="hvparams", type="identkeyval",
-                   action="append", default=[],
+                   action="append", default=None,
                             help="Hypervisor and hypervisor options, in the format"
                             " hypervisor:option=value,option=value,..."),
     cli.keyval_option("-B", "--backend-parameters", dest="beparams",
                       help="Backend parameters"),
     cli.keyval_option("--node-parameters", dest="ndparams", help="Node parameters"),
     cli.cli_option("-D", "--disk-parameters", dest="diskparams", type="identkeyval",
-                   action="append", default=[],
+                   action="append", default=None,
                             help="Disk template parameters, in the format"
                             " template:option=value,option=value,..."),
     cli.cli_option("-m", "--mac-prefix", dest="mac_prefix", default=constants.DEFAULT_MAC_PREFIX,
@@ -351,12 +373,21 @@ _VERIFY_OPTS = [
                    action="store_true", help="Skip N+1 memory redundancy tests"),
     cli.cli_option("--node-group", dest="nodegroup", default=None,
                    help="Node group (name or uuid)"),
-    cli.cli_option("-I", "--ignore-errors", dest="ignore_errors", default=[],
+    cli.cli_option("-I", "--ignore-errors", dest="ignore_errors", default=None,
                    action="append", metavar="ERROR_CODE",
                    help="Error code to be ignored (reported as a warning)"),
     cli.cli_option("--verify-ssh-clutter", dest="verify_clutter", default=False,
                    action="store_true", help="Verify that Ganeti did not clutter up the"
                    " 'authorized_keys' file"),
+]
+
+_FAILOVER_OPTS = [
+    cli.cli_option("--no-voting", dest="no_voting", default=False, action="store_true",
+                   help="Skip node agreement check (dangerous)"),
+    cli.YES_DOIT_OPT,
+    cli.cli_option("--ignore-offline-nodes", dest="ignore_offline_nodes", default=False,
+                   action="store_true",
+                   help="Leave the nodes marked offline out of the master vote"),
 ]
 
 COMMANDS = {
@@ -370,6 +401,9 @@ COMMANDS = {
                "Forces a verification of the cluster"),
     "getmaster": (show_master, cli.ARGS_NONE, [], "",
                   "Display the current master node"),
+    "master-failover": (master_failover, cli.ARGS_NONE, _FAILOVER_OPTS,
+                        "[--no-voting [--yes-do-it]] [--ignore-offline-nodes]",
+                        "Makes the current node the master"),
     "master-ping": (master_ping, cli.ARGS_NONE, [], "",
                     "Checks if the master is alive"),
     "version": (show_version, cli.ARGS_NONE, [], "", "Show the cluster version"),
@@ -381,6 +415,276 @@ COMMANDS = {
     "watcher": (watcher_ops, _ARGS_WATCHER, [], "{pause <timespec>|continue|info}",
                 "Change watcher properties"),
 }
+
+
+# ---- modify, rename, command, copyfile -------------------------------------------------
+
+def _hv_dicts(pairs, what):
+    """[(name, dict)] from -H/-D into {name: dict}; the no_/- group forms are refused."""
+    result = {}
+    for name, params in pairs or []:
+        if not isinstance(params, dict):
+            raise errors.OpPrereqError("Cannot remove or reset all %s parameters of '%s'"
+                                       " here" % (what, name), errors.ECODE_INVAL)
+        result.setdefault(name, {}).update(params)
+    return result or None
+
+
+def set_cluster_params(opts, args):
+    """gnt-cluster modify: change cluster-wide parameters (OP_CLUSTER_SET_PARAMS)."""
+    vg_name = opts.vg_name
+    if not opts.lvm_storage:
+        if vg_name:
+            raise errors.OpPrereqError("Options --no-lvm-storage and --vg-name conflict",
+                                       errors.ECODE_INVAL)
+        vg_name = ""
+    reserved_lvs = None
+    if opts.reserved_lvs is not None:
+        reserved_lvs = _split_list(opts.reserved_lvs)
+    params = dict(
+        vg_name=vg_name,
+        enabled_hypervisors=_split_list(opts.enabled_hypervisors)
+        if opts.enabled_hypervisors is not None else None,
+        hvparams=_hv_dicts(opts.hvparams, "hypervisor"),
+        beparams=opts.beparams or None, nicparams=opts.nicparams or None,
+        ndparams=opts.ndparams or None,
+        diskparams=_hv_dicts(opts.diskparams, "disk"),
+        candidate_pool_size=opts.candidate_pool_size,
+        max_running_jobs=opts.max_running_jobs, max_tracked_jobs=opts.max_tracked_jobs,
+        maintain_node_health=opts.maintain_node_health,
+        prealloc_wipe_disks=opts.prealloc_wipe_disks,
+        drbd_helper=opts.drbd_helper, default_iallocator=opts.default_iallocator,
+        mac_prefix=opts.mac_prefix, master_netdev=opts.master_netdev,
+        master_netmask=opts.master_netmask, reserved_lvs=reserved_lvs,
+        use_external_mip_script=opts.use_external_mip_script,
+        enabled_disk_templates=_split_list(opts.enabled_disk_templates)
+        if opts.enabled_disk_templates is not None else None,
+        modify_etc_hosts=opts.modify_etc_hosts,
+        file_storage_dir=opts.file_storage_dir,
+        shared_file_storage_dir=opts.shared_file_storage_dir,
+        enabled_user_shutdown=opts.enabled_user_shutdown)
+    if all(value is None for value in params.values()):
+        sys.stderr.write("Please give at least one of the parameters.\n")
+        return constants.EXIT_FAILURE
+    op = opcodes.OpClusterSetParams(force=opts.force, **params)
+    cli.submit_or_send(op, opts)
+    return constants.EXIT_SUCCESS
+
+
+def rename_cluster(opts, args):
+    """gnt-cluster rename NEW_NAME (OP_CLUSTER_RENAME)."""
+    cl = cli.get_client()
+    old_name = cl.query_config_values(["cluster_name"])[0]
+    new_name = args[0]
+    if not opts.force:
+        question = ("This will rename the cluster from '%s' to '%s'. If you are connected"
+                    " over the network to the cluster name, the operation is very"
+                    " dangerous as the IP address will be removed from the node and the"
+                    " change may not go through. Continue?" % (old_name, new_name))
+        if not cli.ask_user(question):
+            return constants.EXIT_FAILURE
+    result = cli.submit_op_code(opcodes.OpClusterRename(name=new_name), cl=cl, opts=opts)
+    if result:
+        sys.stdout.write("Cluster renamed from '%s' to '%s'\n" % (old_name, result))
+    return constants.EXIT_SUCCESS
+
+
+def _target_nodes(wanted, exclude_master=False):
+    """(names, master) of the online nodes to work on, in cluster order, master last.
+
+    ``wanted``: node names (full or short) or empty for all nodes. Offline nodes
+    are skipped with a note on stderr; unknown names are an error.
+    """
+    cl = cli.get_client()
+    rows = cl.query_nodes([], ["name", "offline"], False)
+    master = cl.query_config_values(["master_node"])[0]
+    known = [row[0] for row in rows]
+    offline = set(row[0] for row in rows if row[1])
+    if wanted:
+        names = []
+        for name in wanted:
+            matches = [n for n in known if n == name or n.split(".")[0] == name]
+            if len(matches) != 1:
+                raise errors.OpPrereqError("Node '%s' not known" % name, errors.ECODE_NOENT)
+            if matches[0] not in names:
+                names.append(matches[0])
+    else:
+        names = sorted(known)
+    skipped = [n for n in names if n in offline]
+    if skipped:
+        sys.stderr.write("Note: skipping offline node(s): %s\n" % ", ".join(skipped))
+    result = [n for n in names if n not in offline and n != master]
+    if not exclude_master and master in names and master not in offline:
+        result.append(master)
+    return result, master
+
+
+def _node_addresses():
+    """{node: primary IP} from ssconf (empty when unreadable)."""
+    try:
+        return ssconf.SimpleStore().get_node_primary_ips()
+    except (errors.GenericError, OSError):
+        return {}
+
+
+_COMMAND_TIMEOUT = 3600     # per node; a command may legitimately run long
+
+
+def run_cluster_command(opts, args):
+    """gnt-cluster command: run a shell command on nodes over ssh, master last."""
+    from ganeti import ssh
+    command = " ".join(args)
+    from ganeti.utils import process
+    nodes, master = _target_nodes(opts.nodes)
+    addresses = _node_addresses()
+    exit_code = constants.EXIT_SUCCESS
+    for name in nodes:
+        # one stream like a terminal: the shell merges stderr into stdout; the
+        # master (where we are) runs it directly, the others over ssh
+        argv = ["/bin/sh", "-c", "exec 2>&1; " + command]
+        if name == master:
+            result = process.run_cmd(argv, timeout=_COMMAND_TIMEOUT)
+        else:
+            result = ssh.run(name, argv, address=addresses.get(name),
+                             timeout=_COMMAND_TIMEOUT)
+        if result.timed_out:
+            output, code = result.stdout + result.stderr + "(timed out)", 1
+        else:
+            output = result.stdout + result.stderr
+            code = result.exit_code if result.exit_code is not None else 1
+        if code != 0:
+            exit_code = constants.EXIT_FAILURE
+        if opts.failure_only and code == 0:
+            continue
+        sys.stdout.write("------------------------------------------------\n")
+        if opts.show_machine_names:
+            for line in output.splitlines():
+                sys.stdout.write("%s: %s\n" % (name, line))
+        else:
+            sys.stdout.write("node: %s\n" % name)
+            sys.stdout.write("%s\n" % output.rstrip("\n"))
+        sys.stdout.write("return code = %s\n" % code)
+    return exit_code
+
+
+def copy_file_to_nodes(opts, args):
+    """gnt-cluster copyfile: copy a file to the same path on the other nodes."""
+    import os
+    import stat
+
+    from ganeti import ssh
+    filename = os.path.abspath(args[0])
+    try:
+        st = os.stat(filename)
+    except OSError:
+        raise errors.OpPrereqError("No such filename '%s'" % args[0], errors.ECODE_INVAL)
+    if not stat.S_ISREG(st.st_mode):
+        raise errors.OpPrereqError("'%s' is not a regular file" % args[0], errors.ECODE_INVAL)
+    with open(filename, "rb") as fd:
+        data = fd.read()
+    nodes, _ = _target_nodes(opts.nodes, exclude_master=True)
+    addresses = _node_addresses()
+    mode = "%o" % stat.S_IMODE(st.st_mode)
+    failed = False
+    for name in nodes:
+        dest = pathutils.to_node_path(filename, name)
+        script = ('set -e; t="$1.gnt-copy.$$"; cat > "$t"; chmod "$2" "$t";'
+                  ' mv -f "$t" "$1"')
+        result = ssh.run(name, ["/bin/sh", "-c", script, "copyfile", dest, mode],
+                         address=addresses.get(name), input_data=data)
+        if result.failed:
+            failed = True
+            sys.stderr.write("Copy of file %s to node %s failed: %s\n"
+                             % (filename, name, (result.stderr.strip()
+                                                 or result.fail_reason)))
+    return constants.EXIT_FAILURE if failed else constants.EXIT_SUCCESS
+
+
+def _yes_no_opt(*flags, dest, help):
+    return cli.cli_option(*flags, dest=dest, type="bool", default=None, metavar="yes|no",
+                          help=help)
+
+
+_NODES_OPT = cli.cli_option("-n", "--node", dest="nodes", default=None, action="append",
+                            metavar="<node>", help="Node to run on (can be repeated;"
+                            " default: all nodes)")
+
+_MODIFY_OPTS = [
+    cli.FORCE_OPT, cli.DRY_RUN_OPT, cli.PRIORITY_OPT] + cli.SUBMIT_OPTS + [
+    cli.cli_option("-g", "--vg-name", dest="vg_name", default=None, metavar="VG",
+                   help="Volume group name (cluster-wide) for disk allocation"),
+    cli.cli_option("--no-lvm-storage", dest="lvm_storage", default=True,
+                   action="store_false", help="Disable support for lvm based instances"),
+    cli.cli_option("--enabled-hypervisors", dest="enabled_hypervisors", default=None,
+                   metavar="HYPERVISORS", help="Comma-separated list of hypervisors; the"
+                   " first is the default"),
+    cli.cli_option("-H", "--hypervisor-parameters", dest="hvparams", type="identkeyval",
+                   action="append", default=None,
+                   help="Hypervisor parameters: hypervisor:option=value,..."),
+    cli.keyval_option("-B", "--backend-parameters", dest="beparams",
+                      help="Default backend parameters"),
+    cli.keyval_option("-N", "--nic-parameters", "--nicparams", dest="nicparams",
+                      help="Default NIC parameters (e.g. mode=routed,link=100)"),
+    cli.keyval_option("--node-parameters", dest="ndparams", help="Default node parameters"),
+    cli.cli_option("-D", "--disk-parameters", dest="diskparams", type="identkeyval",
+                   action="append", default=None,
+                   help="Disk template parameters: template:option=value,..."),
+    cli.cli_option("-C", "--candidate-pool-size", dest="candidate_pool_size", type="int",
+                   default=None, help="Set the candidate pool size"),
+    cli.cli_option("--max-running-jobs", dest="max_running_jobs", type="int", default=None,
+                   help="The maximal number of jobs running at the same time"),
+    cli.cli_option("--max-tracked-jobs", dest="max_tracked_jobs", type="int", default=None,
+                   help="The maximal number of jobs tracked by the scheduler"),
+    cli.cli_option("-m", "--mac-prefix", dest="mac_prefix", default=None, metavar="PREFIX",
+                   help="MAC prefix for the instance NICs, in the format XX:XX:XX"),
+    cli.cli_option("--master-netdev", dest="master_netdev", default=None, metavar="NETDEV",
+                   help="Node interface on which the master IP address is added"),
+    cli.cli_option("--master-netmask", dest="master_netmask", type="int", default=None,
+                   metavar="NETMASK", help="Netmask (prefix length) of the master IP"),
+    _yes_no_opt("--use-external-mip-script", dest="use_external_mip_script",
+                help="Use an external script to set up the master IP"),
+    _yes_no_opt("--maintain-node-health", dest="maintain_node_health",
+                help="Maintain node health automatically"),
+    _yes_no_opt("--prealloc-wipe-disks", dest="prealloc_wipe_disks",
+                help="Wipe disks prior to instance creation"),
+    _yes_no_opt("--modify-etc-hosts", dest="modify_etc_hosts",
+                help="Whether the cluster maintains /etc/hosts"),
+    _yes_no_opt("--user-shutdown", dest="enabled_user_shutdown",
+                help="Allow instances to be shut down by their users"),
+    cli.cli_option("--reserved-lvs", dest="reserved_lvs", default=None, metavar="NAMES",
+                   help="Comma-separated list of reserved logical volume names (regular"
+                   " expressions); '' clears the list"),
+    cli.cli_option("-I", "--default-iallocator", dest="default_iallocator", default=None,
+                   help="Default instance allocator plugin ('' clears it)"),
+    cli.cli_option("--drbd-usermode-helper", dest="drbd_helper", default=None,
+                   help="DRBD usermode helper"),
+    cli.cli_option("--file-storage-dir", dest="file_storage_dir", default=None,
+                   metavar="DIR", help="Default directory for file-based disks"),
+    cli.cli_option("--shared-file-storage-dir", dest="shared_file_storage_dir",
+                   default=None, metavar="DIR",
+                   help="Default directory for shared file-based disks"),
+    cli.cli_option("--enabled-disk-templates", dest="enabled_disk_templates", default=None,
+                   metavar="TEMPLATES",
+                   help="Comma-separated list of disk templates; the first is the default"),
+]
+
+COMMANDS.update({
+    "modify": (set_cluster_params, cli.ARGS_NONE, _MODIFY_OPTS, "[opts...]",
+               "Alters the parameters of the cluster"),
+    "rename": (rename_cluster, [cli.ArgSpec("<new_name>", 1, 1)], [cli.FORCE_OPT],
+               "[-f] <new_name>", "Renames the cluster"),
+    "command": (run_cluster_command, [cli.ArgSpec("<command>", 1, None)], [
+        _NODES_OPT,
+        cli.cli_option("-M", dest="show_machine_names", default=False,
+                       action="store_true", help="Prefix each output line with the node"
+                       " name"),
+        cli.cli_option("--failure-only", dest="failure_only", default=False,
+                       action="store_true", help="Only show the output of failed"
+                       " commands")],
+        "[-n node...] <command>", "Runs a command on all (or only some) nodes"),
+    "copyfile": (copy_file_to_nodes, [cli.ArgSpec("<file>", 1, 1)], [_NODES_OPT],
+                 "[-n node...] <filename>", "Copies a file to all (or only some) nodes"),
+})
 
 
 def main():

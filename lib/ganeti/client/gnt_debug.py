@@ -87,7 +87,7 @@ def list_locks(opts, args):
 _DELAY_OPTS = [
     cli.cli_option("--no-master", dest="on_master", default=True, action="store_false",
                    help="Do not sleep in the master code"),
-    cli.cli_option("-n", "--node", dest="on_nodes", default=[], action="append",
+    cli.cli_option("-n", "--node", dest="on_nodes", default=None, action="append",
                    help="Select nodes to sleep on"),
     cli.cli_option("-r", "--repeat", type="int", default=0, dest="repeat",
                    help="Number of times to repeat the sleep"),

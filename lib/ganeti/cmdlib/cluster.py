@@ -202,6 +202,22 @@ ETYPE_ERROR = "ERROR"
 ETYPE_WARNING = "WARNING"
 
 
+def _running_instances(rpc_runner, cluster, nodes):
+    """({instance: [nodes it runs on]}, nodes that did not answer)."""
+    hvs = list(cluster.enabled_hypervisors)
+    hvparams = dict((hv, cluster.hvparams.get(hv, {})) for hv in hvs)
+    running, bad = {}, set()
+    if not nodes:
+        return running, bad
+    for node, res in rpc_runner.call_all_instances_info(nodes, hvs, hvparams).items():
+        if res.fail_msg or res.offline:
+            bad.add(node)
+            continue
+        for name in res.data or {}:
+            running.setdefault(name, []).append(node)
+    return running, bad
+
+
 class LUClusterVerify(LogicalUnit):
     """Verify the cluster: configuration, certificates, nodes, files, daemons.
 
@@ -247,6 +263,57 @@ class LUClusterVerify(LogicalUnit):
         self.feedback_fn("  - " + text)
         if ltype == ETYPE_ERROR:
             self.bad = True
+
+    def _verify_instances(self, cluster, nodes, online):
+        """Instances run where the config says and nowhere else; N+1 memory."""
+        self.log_step("Verifying instance status")
+        instances = self.cfg.get_all_instances_info()
+        running, bad = _running_instances(self.rpc, cluster, online)
+        for name, inst in sorted(instances.items()):
+            pnode = inst.primary_node
+            if pnode in bad or pnode not in nodes or nodes[pnode].offline:
+                continue      # the node's own error (or offline note) says it
+            where = running.get(name, [])
+            if inst.admin_state == constants.ADMINST_UP and pnode not in where:
+                self._error("EINSTANCEDOWN", "instance", name,
+                            "instance not running on its primary node %s" % pnode)
+            for node in where:
+                if node != pnode:
+                    self._error("EINSTANCEWRONGNODE", "instance", name,
+                                "instance should not run on node %s" % node)
+        self.log_step("Verifying orphan instances")
+        for name, where in sorted(running.items()):
+            if name not in instances:
+                for node in where:
+                    self._error("ENODEORPHANINSTANCE", "node", node,
+                                "instance %s is running here but unknown to the cluster"
+                                % name)
+        if "nplusone_mem" in self.op.skip_checks:
+            return
+        self.log_step("Verifying N+1 Memory redundancy")
+        # memory each secondary needs if a primary fails: per (secondary, primary)
+        needed = {}
+        for inst in instances.values():
+            be = cluster.fill_be(inst)
+            if not be[constants.BE_AUTO_BALANCE]:
+                continue
+            for snode in inst.secondary_nodes:
+                key = (snode, inst.primary_node)
+                needed[key] = needed.get(key, 0) + be[constants.BE_MAXMEM]
+        if not needed:
+            return
+        from ganeti.cmdlib.node import hv_specs
+        snodes = sorted(set(s for s, _ in needed if s in online))
+        free = {}
+        for node, res in self.rpc.call_node_info(snodes, [], hv_specs(cluster)).items():
+            if not res.fail_msg and not res.offline:
+                free[node] = (res.data or {}).get("memory_free")
+        for (snode, pnode), mem in sorted(needed.items()):
+            if free.get(snode) is not None and mem > free[snode]:
+                self._error("ENODEN1", "node", snode,
+                            "not enough memory to accommodate instance failovers should"
+                            " node %s fail (%dMiB needed, %dMiB available)"
+                            % (pnode, mem, free[snode]))
 
     def exec(self, feedback_fn):
         self.bad = False
@@ -357,7 +424,367 @@ class LUClusterVerify(LogicalUnit):
                             "File %s should not exist on non-candidate node %s"
                             % (rel, name))
 
+        self._verify_instances(cluster, nodes, online)
+
         self.log_step("Other Notes")
         if offline:
             self.feedback_fn("  - NOTICE: %d offline node(s) found." % len(offline))
         return not self.bad
+
+
+# ---- modify and rename ----------------------------------------------------------------
+
+IALLOCATOR_SEARCH_PATH = ("/usr/local/lib/ganeti/iallocators", "/usr/lib/ganeti/iallocators",
+                          "/usr/share/ganeti/iallocators",
+                          "/usr/local/share/ganeti/iallocators")
+
+
+def _find_iallocator(name):
+    """The path of iallocator script ``name`` (a name or an absolute path), or None."""
+    if os.path.isabs(name):
+        return name if os.path.isfile(name) else None
+    if "/" in name:
+        return None
+    for directory in IALLOCATOR_SEARCH_PATH:
+        path = os.path.join(directory, name)
+        if os.path.isfile(path):
+            return path
+    return None
+
+
+def _apply_list_mods(current, mods, what):
+    """Apply [[add|remove, name], ...] to a list of names; returns the new list."""
+    result = list(current)
+    for mod in mods:
+        if len(mod) != 2 or mod[0] not in ("add", "remove"):
+            raise errors.OpPrereqError("Invalid %s modification %r: expected"
+                                       " [add|remove, name]" % (what, mod), errors.ECODE_INVAL)
+        action, name = mod
+        if action == "add" and name not in result:
+            result.append(name)
+        elif action == "remove" and name in result:
+            result.remove(name)
+    return result
+
+
+class LUClusterSetParams(LogicalUnit):
+    """Change cluster-wide parameters; every value is checked before any is stored."""
+    HPATH = "cluster-modify"
+    HTYPE = constants.HTYPE_CLUSTER
+
+    def expand_names(self):
+        self.needed_locks = {locking.LEVEL_NODE: locking.ALL_SET,
+                             locking.LEVEL_INSTANCE: locking.ALL_SET}
+        self.share_locks = dict.fromkeys(locking.LEVELS, 1)
+
+    def build_hooks_env(self):
+        return {"OP_TARGET": self.cfg.get_cluster_name(),
+                "NEW_VG_NAME": self.op.vg_name if self.op.vg_name is not None
+                else (self.cfg.get_cluster_info().volume_group_name or "")}
+
+    def build_hooks_nodes(self):
+        master = self.cfg.get_master_node()
+        return [master], [master]
+
+    def _check_hv_and_templates(self, new):
+        """Enabled hypervisors / disk templates: known, and in use ones stay enabled."""
+        op = self.op
+        instances = self.cfg.get_all_instances_info()
+        if op.enabled_hypervisors is not None:
+            hvs = op.enabled_hypervisors
+            if not hvs:
+                raise errors.OpPrereqError("At least one hypervisor must be enabled",
+                                           errors.ECODE_INVAL)
+            unknown = [hv for hv in hvs if hv not in constants.HYPER_TYPES]
+            if unknown:
+                raise errors.OpPrereqError(
+                    "Unknown hypervisor(s) %s; known hypervisors: %s"
+                    % (", ".join(unknown), ", ".join(sorted(constants.HYPER_TYPES))),
+                    errors.ECODE_INVAL)
+            in_use = sorted(set(i.hypervisor for i in instances.values()) - set(hvs))
+            if in_use:
+                raise errors.OpPrereqError(
+                    "Cannot disable hypervisor(s) %s: instances still use them (%s)"
+                    % (", ".join(in_use), ", ".join(sorted(
+                        n for n, i in instances.items() if i.hypervisor in in_use))),
+                    errors.ECODE_STATE)
+            new.enabled_hypervisors = list(dict.fromkeys(hvs))
+        if op.enabled_disk_templates is not None:
+            dts = op.enabled_disk_templates
+            if not dts:
+                raise errors.OpPrereqError("At least one disk template must be enabled",
+                                           errors.ECODE_INVAL)
+            unknown = [dt for dt in dts if dt not in constants.DISK_TEMPLATES]
+            if unknown:
+                raise errors.OpPrereqError(
+                    "Unknown disk template(s) %s; known disk templates: %s"
+                    % (", ".join(unknown), ", ".join(sorted(constants.DISK_TEMPLATES))),
+                    errors.ECODE_INVAL)
+            in_use = sorted(set(i.disk_template for i in instances.values()) - set(dts))
+            if in_use:
+                raise errors.OpPrereqError(
+                    "Cannot disable disk template(s) %s: instances still use them (%s)"
+                    % (", ".join(in_use), ", ".join(sorted(
+                        n for n, i in instances.items() if i.disk_template in in_use))),
+                    errors.ECODE_STATE)
+            new.enabled_disk_templates = list(dict.fromkeys(dts))
+        if op.vg_name is not None:
+            new.volume_group_name = op.vg_name or None
+        if (any(dt in constants.DTS_LVM for dt in new.enabled_disk_templates)
+                and not new.volume_group_name):
+            raise errors.OpPrereqError(
+                "LVM disk templates (%s) are enabled, which need a volume group; set one"
+                " with --vg-name or disable them"
+                % ", ".join(dt for dt in new.enabled_disk_templates
+                            if dt in constants.DTS_LVM), errors.ECODE_INVAL)
+
+    def _check_params(self, new):
+        """The parameter dictionaries: typed, merged into the current values, checked."""
+        from ganeti import paramtypes
+        from ganeti.cmdlib import instance_utils
+        op = self.op
+        for hv_name, params in sorted((op.hvparams or {}).items()):
+            if hv_name not in constants.HYPER_TYPES:
+                raise errors.OpPrereqError("Unknown hypervisor '%s' in hypervisor parameters"
+                                           % hv_name, errors.ECODE_INVAL)
+            merged = dict(new.hvparams.get(hv_name, {}))
+            merged.update(instance_utils.typed_hvparams(hv_name, params))
+            instance_utils.check_hvparams(hv_name, merged)
+            new.hvparams[hv_name] = merged
+        for os_name, hvs in sorted((op.os_hvp or {}).items()):
+            per_os = dict(new.os_hvp.get(os_name, {}))
+            for hv_name, params in sorted(hvs.items()):
+                if hv_name not in constants.HYPER_TYPES:
+                    raise errors.OpPrereqError("Unknown hypervisor '%s' in OS '%s' hypervisor"
+                                               " parameters" % (hv_name, os_name),
+                                               errors.ECODE_INVAL)
+                if not isinstance(params, dict):
+                    raise errors.OpPrereqError("Invalid parameters for %s/%s"
+                                               % (os_name, hv_name), errors.ECODE_INVAL)
+                merged = dict(per_os.get(hv_name, {}))
+                merged.update(instance_utils.typed_hvparams(hv_name, params))
+                instance_utils.check_hvparams(hv_name, merged)
+                per_os[hv_name] = merged
+            new.os_hvp[os_name] = per_os
+        for os_name, params in sorted((op.osparams or {}).items()):
+            merged = dict(new.osparams.get(os_name, {}))
+            for key, value in params.items():
+                if value is None:
+                    merged.pop(key, None)
+                else:
+                    merged[key] = str(value)
+            if merged:
+                new.osparams[os_name] = merged
+            else:
+                new.osparams.pop(os_name, None)
+        if op.beparams:
+            merged = dict(new.beparams.get("default", {}))
+            merged.update(instance_utils.typed_beparams(op.beparams))
+            if merged.get(constants.BE_MINMEM, 0) > merged.get(constants.BE_MAXMEM, 1 << 40):
+                raise errors.OpPrereqError(
+                    "Minimum memory (%s) is larger than maximum memory (%s)"
+                    % (merged[constants.BE_MINMEM], merged[constants.BE_MAXMEM]),
+                    errors.ECODE_INVAL)
+            new.beparams["default"] = merged
+        if op.nicparams:
+            merged = dict(new.nicparams.get("default", {}))
+            merged.update(paramtypes.enforce_types(op.nicparams, constants.NICC_DEFAULTS,
+                                                   "NIC"))
+            mode = merged.get(constants.NIC_MODE)
+            if mode not in constants.NIC_VALID_MODES:
+                raise errors.OpPrereqError(
+                    "Invalid NIC mode '%s'; valid modes: %s"
+                    % (mode, ", ".join(sorted(constants.NIC_VALID_MODES))),
+                    errors.ECODE_INVAL)
+            if mode == constants.NIC_MODE_BRIDGED and not merged.get(constants.NIC_LINK):
+                raise errors.OpPrereqError("Bridged NIC mode needs a link (bridge name)",
+                                           errors.ECODE_INVAL)
+            new.nicparams["default"] = merged
+        if op.ndparams:
+            merged = dict(new.ndparams)
+            merged.update(paramtypes.enforce_types(op.ndparams, constants.NDC_DEFAULTS,
+                                                   "Node"))
+            new.ndparams = merged
+        for tmpl, params in sorted((op.diskparams or {}).items()):
+            defaults = constants.DISK_DT_DEFAULTS.get(tmpl)
+            if defaults is None:
+                raise errors.OpPrereqError("Unknown disk template '%s' in disk parameters"
+                                           % tmpl, errors.ECODE_INVAL)
+            merged = dict(new.diskparams.get(tmpl, {}))
+            merged.update(paramtypes.enforce_types(params, defaults, "Disk %s" % tmpl))
+            new.diskparams[tmpl] = merged
+        if op.ipolicy:
+            unknown = sorted(set(op.ipolicy) - set(constants.IPOLICY_DEFAULTS))
+            if unknown:
+                raise errors.OpPrereqError("Unknown instance policy parameter(s): %s"
+                                           % ", ".join(unknown), errors.ECODE_INVAL)
+            merged = dict(new.ipolicy)
+            merged.update(op.ipolicy)
+            new.ipolicy = merged
+
+    def _check_simple(self, new):
+        """The single-valued settings."""
+        import re
+        op = self.op
+        if op.mac_prefix is not None:
+            new.mac_prefix = op.mac_prefix.lower()
+        if op.master_netmask is not None:
+            limit = 128 if new.primary_ip_family == constants.IP6_FAMILY else 32
+            if not 0 < op.master_netmask <= limit:
+                raise errors.OpPrereqError("Invalid master netmask %d: must be between 1"
+                                           " and %d" % (op.master_netmask, limit),
+                                           errors.ECODE_INVAL)
+            new.master_netmask = op.master_netmask
+        if op.master_netdev is not None:
+            if not op.master_netdev:
+                raise errors.OpPrereqError("The master network device cannot be empty",
+                                           errors.ECODE_INVAL)
+            new.master_netdev = op.master_netdev
+        if op.reserved_lvs is not None:
+            for pattern in op.reserved_lvs:
+                try:
+                    re.compile(pattern)
+                except re.error as err:
+                    raise errors.OpPrereqError("Invalid reserved LV pattern '%s': %s"
+                                               % (pattern, err), errors.ECODE_INVAL)
+            new.reserved_lvs = list(op.reserved_lvs)
+        if op.default_iallocator is not None:
+            if op.default_iallocator and not _find_iallocator(op.default_iallocator):
+                raise errors.OpPrereqError("Invalid default iallocator script '%s' specified"
+                                           % op.default_iallocator, errors.ECODE_INVAL)
+            new.default_iallocator = op.default_iallocator
+        for name in ("file_storage_dir", "shared_file_storage_dir"):
+            value = getattr(op, name)
+            if value is None:
+                continue
+            if value and not os.path.isabs(value):
+                raise errors.OpPrereqError("The %s must be an absolute path, not '%s'"
+                                           % (name.replace("_", " "), value),
+                                           errors.ECODE_INVAL)
+            setattr(new, name, os.path.normpath(value) if value else "")
+        if op.drbd_helper is not None:
+            if op.drbd_helper and not os.path.isabs(op.drbd_helper):
+                raise errors.OpPrereqError("The DRBD usermode helper must be an absolute"
+                                           " path, not '%s'" % op.drbd_helper,
+                                           errors.ECODE_INVAL)
+            new.drbd_usermode_helper = op.drbd_helper
+        for name in ("candidate_pool_size", "max_running_jobs", "max_tracked_jobs",
+                     "maintain_node_health", "prealloc_wipe_disks",
+                     "use_external_mip_script", "modify_etc_hosts", "enabled_user_shutdown"):
+            value = getattr(op, name)
+            if value is not None:
+                setattr(new, name, value)
+        if new.max_tracked_jobs < new.max_running_jobs:
+            raise errors.OpPrereqError(
+                "The maximal number of tracked jobs (%d) cannot be smaller than the maximal"
+                " number of running jobs (%d)" % (new.max_tracked_jobs, new.max_running_jobs),
+                errors.ECODE_INVAL)
+        if op.hidden_os is not None:
+            new.hidden_os = _apply_list_mods(new.hidden_os, op.hidden_os, "hidden OS")
+        if op.blacklisted_os is not None:
+            new.blacklisted_os = _apply_list_mods(new.blacklisted_os, op.blacklisted_os,
+                                                  "blacklisted OS")
+
+    def check_prereq(self):
+        self.old = self.cfg.get_cluster_info()
+        new = self.cfg.get_cluster_info()
+        self._check_hv_and_templates(new)
+        self._check_params(new)
+        self._check_simple(new)
+        self.new = new
+
+    def exec(self, feedback_fn):
+        from ganeti.cmdlib import node as node_lu
+        old, new = self.old, self.new
+        master = old.master_node
+        changed = [f for f in objects_fields(new) if getattr(old, f) != getattr(new, f)]
+        if not changed:
+            feedback_fn("Cluster parameters unchanged")
+            return []
+        net_change = (old.master_netdev != new.master_netdev
+                      or old.master_netmask != new.master_netmask)
+        if net_change:
+            # move the master IP: off with the old settings, on with the new ones
+            res = self.rpc.call_node_deactivate_master_ip(
+                master, self.cfg.get_master_network_parameters())
+            if res.fail_msg:
+                self.log_warning("Could not deactivate the master IP: %s", res.fail_msg)
+        self.cfg.update(new, feedback_fn)
+        if net_change:
+            res = self.rpc.call_node_activate_master_ip(
+                master, self.cfg.get_master_network_parameters())
+            if res.fail_msg:
+                self.log_warning("Could not activate the master IP with the new settings:"
+                                 " %s", res.fail_msg)
+        if new.candidate_pool_size > old.candidate_pool_size:
+            node_lu.promote_candidates(self)
+        if new.max_running_jobs != old.max_running_jobs:
+            self.log_info("The new maximal number of running jobs applies from the next"
+                          " start of the master daemon")
+        return [[f, _short(getattr(new, f))] for f in changed]
+
+
+def objects_fields(cluster):
+    skip = ("serial_no", "mtime", "ctime", "uuid")
+    return [f for f in type(cluster).FIELDS if f not in skip]
+
+
+def _short(value):
+    return value if isinstance(value, (str, int, float, bool)) or value is None else str(value)
+
+
+class LUClusterRename(LogicalUnit):
+    """Rename the cluster: the master IP moves to the new name's address."""
+    HPATH = "cluster-rename"
+    HTYPE = constants.HTYPE_CLUSTER
+
+    def expand_names(self):
+        self.needed_locks = {}
+
+    def build_hooks_env(self):
+        return {"OP_TARGET": self.cfg.get_cluster_name(), "NEW_NAME": self.op.name}
+
+    def build_hooks_nodes(self):
+        master = self.cfg.get_master_node()
+        return [master], [master]
+
+    def check_prereq(self):
+        from ganeti.utils import net
+        try:
+            hostname = net.Hostname(self.op.name)
+        except errors.ResolverError as err:
+            raise errors.OpPrereqError("The new cluster name '%s' cannot be resolved: %s"
+                                       % (self.op.name, err), errors.ECODE_RESOLVER)
+        self.new_name = hostname.name
+        self.new_ip = hostname.ip
+        cluster = self.cfg.get_cluster_info()
+        if self.new_name == cluster.cluster_name and self.new_ip == cluster.master_ip:
+            raise errors.OpPrereqError("Neither the name nor the IP address of the cluster"
+                                       " has changed", errors.ECODE_INVAL)
+        if self.new_ip != cluster.master_ip:
+            nodes = self.cfg.get_all_nodes_info()
+            users = sorted(n for n, node in nodes.items()
+                           if self.new_ip in (node.primary_ip, node.secondary_ip))
+            if users or net.address_in_use(self.new_ip, constants.DEFAULT_NODED_PORT):
+                raise errors.OpPrereqError(
+                    "The given cluster IP address (%s) is reachable%s; it must be an unused"
+                    " address" % (self.new_ip, " (node %s)" % users[0] if users else ""),
+                    errors.ECODE_NOTUNIQUE)
+
+    def exec(self, feedback_fn):
+        master = self.cfg.get_master_node()
+        res = self.rpc.call_node_deactivate_master_ip(
+            master, self.cfg.get_master_network_parameters())
+        res.raise_on_failure("Could not disable the master role")
+        try:
+            cluster = self.cfg.get_cluster_info()
+            cluster.cluster_name = self.new_name
+            cluster.master_ip = self.new_ip
+            self.cfg.update(cluster, feedback_fn)
+        finally:
+            res = self.rpc.call_node_activate_master_ip(
+                master, self.cfg.get_master_network_parameters())
+            if res.fail_msg:
+                self.log_warning("Could not re-enable the master role on the master,"
+                                 " please restart manually: %s", res.fail_msg)
+        return self.new_name

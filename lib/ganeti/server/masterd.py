@@ -287,6 +287,9 @@ def check_master(options):
         raise errors.GenericError(
             "This node (%s) is not the master (%s); the master daemon runs only on the"
             " master node" % (me, master))
+    if not getattr(options, "no_voting", False):
+        from ganeti import failover
+        failover.check_master_at_startup(cfg, me)
     if _socket_in_use(pathutils.MASTER_SOCKET):
         raise errors.GenericError("Another master daemon is already answering on %s"
                                   % pathutils.MASTER_SOCKET)

@@ -1,0 +1,205 @@
+"""Master failover (gnt-cluster master-failover) and the master vote.
+
+Runs on the node that is to become the master, without a master daemon (it
+is not a job). Steps: check this node is a master candidate; unless
+``no_voting``, ask the nodes who the master is and require a majority that
+agrees with this node's configuration; stop the old master (its masterd and
+master IP); make this node the master in the configuration and push the
+configuration to the master candidates and ssconf to every node; turn on
+the master IP here and start the master daemon here.
+
+The master daemon uses the same vote when it starts (``startup_vote``): it
+refuses to start when a majority of the nodes names another node.
+"""
+
+import logging
+import threading
+
+from ganeti import config, constants, daemon_util, errors, pathutils, rpc
+from ganeti.utils import net
+
+
+# ---- the vote ----------------------------------------------------------------------
+
+def count_votes(results):
+    """({master name: votes}, [nodes that did not answer]) from master_node_name results."""
+    votes = {}
+    failed = []
+    for node, res in sorted(results.items()):
+        name = res.data if res.fail_msg is None else None
+        if not name or not isinstance(name, str):
+            failed.append(node)
+            continue
+        votes[name] = votes.get(name, 0) + 1
+    return votes, failed
+
+
+def _majority(count, total):
+    return 2 * count > total
+
+
+def check_failover_votes(old_master, votes, total):
+    """Raise OpPrereqError unless the vote allows a failover away from ``old_master``.
+
+    ``votes`` {name: count} over the nodes that answered, ``total`` the number of
+    nodes that should have answered. A majority of ``total`` must answer, and a
+    majority of the answers must name ``old_master``.
+    """
+    answered = sum(votes.values())
+    if not _majority(answered, total):
+        raise errors.OpPrereqError(
+            "Cannot obtain a majority of the nodes to vote on the master: only %d of"
+            " %d nodes answered; use --no-voting if you are sure that this node should"
+            " become the master" % (answered, total), errors.ECODE_ENVIRON)
+    top = sorted(votes.items(), key=lambda item: (-item[1], item[0]))
+    if not _majority(votes.get(old_master, 0), answered):
+        if top and top[0][0] != old_master and _majority(top[0][1], answered):
+            detail = ("this node's configuration names %s as the master, but %d of %d"
+                      " nodes name %s" % (old_master, top[0][1], answered, top[0][0]))
+        else:
+            detail = ("%d of %d nodes that answered name %s, the master in this node's"
+                      " configuration (votes: %s)"
+                      % (votes.get(old_master, 0), answered, old_master,
+                         ", ".join("%s: %d" % item for item in top)))
+        raise errors.OpPrereqError(
+            "Cannot obtain a majority of the nodes agreeing on the master: %s; use"
+            " --no-voting if you are sure that this node should become the master"
+            % detail, errors.ECODE_STATE)
+
+
+def startup_vote(me, votes, total):
+    """The node named by a majority of ``total`` nodes if it is not ``me``, else None.
+
+    ``votes`` are the answers of the other nodes; this node votes for itself.
+    """
+    votes = dict(votes)
+    votes[me] = votes.get(me, 0) + 1
+    for name, count in sorted(votes.items()):
+        if name != me and _majority(count, total):
+            return name
+    return None
+
+
+def gather_votes(runner, nodes):
+    """Ask ``nodes`` for their master (ssconf); see count_votes."""
+    if not nodes:
+        return {}, []
+    return count_votes(runner.call_master_node_name(list(nodes)))
+
+
+def check_master_at_startup(cfg, me, runner=None):
+    """For ganeti-masterd: raise GenericError if the majority names another master."""
+    others = [n for n in cfg.get_online_node_list() if n != me]
+    if not others:
+        return
+    own_runner = runner is None
+    runner = runner or rpc.RpcRunner(cfg.get_node_addresses)
+    try:
+        votes, failed = gather_votes(runner, others)
+    finally:
+        if own_runner:
+            runner.close()
+    total = len(others) + 1
+    other = startup_vote(me, votes, total)
+    if other is not None:
+        raise errors.GenericError(
+            "Another node (%s) is the master according to the majority of nodes (%d of"
+            " %d); not starting (use --no-voting to override)"
+            % (other, votes.get(other, 0), total))
+    if failed and not _majority(sum(votes.values()) + 1, total):
+        logging.warning("Only %d of %d nodes answered the master vote (no answer from"
+                        " %s); starting anyway", sum(votes.values()) + 1, total,
+                        ", ".join(failed))
+
+
+# ---- the failover ------------------------------------------------------------------
+
+def _warn_failures(results, feedback_fn, what):
+    ok = True
+    for node, res in sorted(results.items()):
+        if res.fail_msg:
+            ok = False
+            feedback_fn(" - WARNING: could not %s on node %s: %s" % (what, node, res.fail_msg))
+    return ok
+
+
+def master_failover(no_voting=False, ignore_offline_nodes=False, feedback_fn=None,
+                    runner=None, start_masterd=True):
+    """Make this node the master (see the module docstring); returns the old master."""
+    feedback_fn = feedback_fn or (lambda msg: None)
+    cfg = config.ConfigWriter()
+    me = net.get_hostname()
+    old_master = cfg.get_master_node()
+    node = cfg.get_node_info(me)
+    if node is None:
+        raise errors.OpPrereqError("This node (%s) is not part of the cluster's"
+                                   " configuration" % me, errors.ECODE_STATE)
+    if me == old_master:
+        raise errors.OpPrereqError("This node is already the master", errors.ECODE_INVAL)
+    if not node.master_candidate:
+        raise errors.OpPrereqError(
+            "This node (%s) is not a master candidate; only a master candidate (%s) can"
+            " become the master" % (me, ", ".join(cfg.get_master_candidates()) or "none"),
+            errors.ECODE_STATE)
+    if node.offline:
+        raise errors.OpPrereqError("This node (%s) is marked offline" % me,
+                                   errors.ECODE_STATE)
+    runner = runner or rpc.RpcRunner(cfg.get_node_addresses)
+    online = cfg.get_online_node_list()
+    if not no_voting:
+        total = len(online)
+        if not ignore_offline_nodes:
+            total = len(cfg.get_node_list())   # offline nodes count as not answering
+        votes, failed = gather_votes(runner, online)
+        if failed:
+            feedback_fn("Warning: no answer from node(s) %s to the master vote"
+                        % ", ".join(failed))
+        check_failover_votes(old_master, votes, total)
+
+    feedback_fn("Failing over the master from %s to %s..." % (old_master, me))
+    feedback_fn(" - stopping the master daemon on %s" % old_master)
+    res = runner.call_node_stop_master(old_master)
+    if res.fail_msg:
+        feedback_fn(" - WARNING: could not stop the old master %s (%s): the old master"
+                    " is not reachable; make sure its master daemon is stopped and its"
+                    " master IP is down" % (old_master, res.fail_msg))
+        logging.warning("Could not stop the old master %s: %s", old_master, res.fail_msg)
+
+    feedback_fn(" - updating the configuration")
+    cluster = cfg.get_cluster_info()
+    cluster.master_node = me
+    cfg.update(cluster)
+    candidates = sorted(n for n, info in cfg.get_all_nodes_info().items()
+                        if info.master_candidate and not info.offline and n != me)
+    # both at once: an unreachable node costs the connect timeout only once
+    upload = {}
+    thread = None
+    if candidates:
+        feedback_fn(" - copying the configuration to %s" % ", ".join(candidates))
+        data = cfg.dump_text().encode("utf-8")
+
+        def _upload():
+            upload.update(runner.call_upload_file(candidates, pathutils.CLUSTER_CONF_FILE,
+                                                  data=data, mode=0o600))
+        thread = threading.Thread(target=_upload, name="failover-upload", daemon=True)
+        thread.start()
+    feedback_fn(" - distributing the ssconf files")
+    results = runner.call_write_ssconf_files(cfg.get_online_node_list(),
+                                             cfg.get_ssconf_values())
+    if thread is not None:
+        thread.join()
+        _warn_failures(upload, feedback_fn, "copy the configuration")
+    _warn_failures(results, feedback_fn, "update the ssconf files")
+
+    feedback_fn(" - activating the master IP on %s" % me)
+    res = runner.call_node_activate_master_ip(me, cfg.get_master_network_parameters())
+    if res.fail_msg:
+        feedback_fn(" - WARNING: could not activate the master IP: %s" % res.fail_msg)
+    if start_masterd:
+        feedback_fn(" - starting the master daemon on %s" % me)
+        args = daemon_util.extra_args(constants.MASTERD)
+        if no_voting:
+            args = args + ["--no-voting", "--yes-do-it"]
+        daemon_util.start_daemon(constants.MASTERD, args)
+    feedback_fn("Master failover done: %s is the master now" % me)
+    return old_master

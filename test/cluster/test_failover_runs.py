@@ -1,0 +1,198 @@
+"""gnt-cluster master-failover on the network-namespace cluster (3 nodes)."""
+
+import os
+import shutil
+import time
+
+import pytest
+
+import netns_cluster
+
+CLUSTER_IP = netns_cluster.CLUSTER_IP
+
+
+@pytest.fixture(scope="module")
+def nc():
+    reason = netns_cluster.netns_supported()
+    if reason:
+        pytest.skip(reason)
+    cluster = netns_cluster.NetnsCluster(3, prefix="gntf")
+    try:
+        cluster.init()
+        key = cluster.master.path("/root/.ssh/id_ed25519")
+        os.makedirs(os.path.dirname(key), exist_ok=True)
+        shutil.copy(cluster.ssh_key, key)
+        os.chmod(key, 0o600)
+        yield cluster
+    finally:
+        cluster.cleanup()
+
+
+def _getmaster(node):
+    return node.run("gnt-cluster", "getmaster", check=True).stdout.strip()
+
+
+def _ssconf_master(node):
+    with open(node.path("/var/lib/ganeti/ssconf_master_node")) as fd:
+        return fd.read().strip()
+
+
+def _master_ip_cidr(node):
+    """The master IP with its prefix length if it is on the node's eth0, else None."""
+    out = netns_cluster._run(["ip", "-n", node.netns, "-o", "-4", "addr", "show",
+                              "dev", "eth0"]).stdout
+    for word in out.split():
+        if word.startswith(CLUSTER_IP + "/"):
+            return word
+    return None
+
+
+def _failover(node, *extra, expect=0):
+    start = time.time()
+    proc = node.run("gnt-cluster", "master-failover", *extra, timeout=120)
+    assert proc.returncode == expect, (proc.returncode, proc.stdout, proc.stderr)
+    return proc, time.time() - start
+
+
+def _assert_master(nc, new, nodes=None):
+    others = [n for n in nc.nodes if n is not new]
+    for node in nodes or nc.nodes:
+        assert _getmaster(node) == new.name, node.name
+        assert _ssconf_master(node) == new.name, node.name
+    assert _master_ip_cidr(new)
+    assert new.pid("ganeti-masterd")
+    for node in others:
+        assert not _master_ip_cidr(node), node.name
+        assert not node.pid("ganeti-masterd"), node.name
+
+
+def _stop_stale_master(node):
+    """What the admin does on an old master that was cut off during a failover."""
+    node.kill_daemon("ganeti-masterd")
+    cidr = _master_ip_cidr(node)
+    if cidr:
+        netns_cluster._run(["ip", "-n", node.netns, "addr", "del", cidr, "dev", "eth0"])
+
+
+def test_setup(nc):
+    n1, n2, n3 = nc.nodes
+    n1.run("gnt-node", "add", n2.name, check=True)
+    n1.run("gnt-node", "add", n3.name, check=True)
+    # a job that changes the configuration, before any failover
+    n1.run("gnt-instance", "add", "-t", "diskless", "--no-nics", "-o", "noop",
+           "--no-name-check", "--no-ip-check", "-n", n3.name, "fo1.example.com",
+           check=True)
+    _assert_master(nc, n1)
+
+
+def test_refusals(nc):
+    n1, n2, _ = nc.nodes
+    proc = n1.run("gnt-cluster", "master-failover")
+    assert proc.returncode == 1
+    assert "This node is already the master" in proc.stderr
+    # --no-voting without --yes-do-it and without a terminal: declined, nothing done
+    argv = ["setsid", "-w", netns_cluster.PYTHON,
+            os.path.join(netns_cluster.SRC, "scripts", "gnt-cluster"),
+            "master-failover", "--no-voting"]
+    proc = n2.run(*argv)
+    assert proc.returncode == 13, proc.stderr
+    _assert_master(nc, n1)
+    # a master daemon on a node that is not the master refuses to start
+    proc = n2.run(os.path.join(netns_cluster.SRC, "daemons", "ganeti-masterd"))
+    assert proc.returncode != 0
+    assert "is not the master" in proc.stderr
+    assert not n2.pid("ganeti-masterd")
+
+
+def test_failover_and_back(nc):
+    n1, n2, _ = nc.nodes
+    job_list = n1.run("gnt-job", "list", "--no-headers", "-o", "id,summary",
+                      check=True).stdout
+    assert "INSTANCE_CREATE" in job_list.upper(), job_list
+    proc, took = _failover(n2)
+    assert "Failing over the master from %s to %s..." % (n1.name, n2.name) in proc.stdout
+    assert took < 30, took
+    _assert_master(nc, n2)
+    # the job and the config change made on node1 are there on node2
+    assert n2.run("gnt-job", "list", "--no-headers", "-o", "id,summary",
+                  check=True).stdout == job_list
+    out = n2.run("gnt-instance", "list", "--no-headers", "-o", "name", check=True).stdout
+    assert "fo1.example.com" in out.split()
+    n2.run("gnt-cluster", "master-ping", check=True)
+    # the master daemon refuses to start on the old master
+    proc = n1.run(os.path.join(netns_cluster.SRC, "daemons", "ganeti-masterd"))
+    assert proc.returncode != 0 and "is not the master" in proc.stderr
+    # a job on the new master, then fail back
+    n2.run("gnt-instance", "add", "-t", "diskless", "--no-nics", "-o", "noop",
+           "--no-name-check", "--no-ip-check", "-n", n3_name(nc), "fo2.example.com",
+           check=True)
+    proc, _ = _failover(n1)
+    assert "Failing over the master from %s to %s..." % (n2.name, n1.name) in proc.stdout
+    _assert_master(nc, n1)
+    out = n1.run("gnt-instance", "list", "--no-headers", "-o", "name", check=True).stdout
+    assert {"fo1.example.com", "fo2.example.com"} <= set(out.split())
+
+
+def n3_name(nc):
+    return nc.node(3).name
+
+
+def test_failover_with_one_node_cut_off(nc):
+    n1, n2, n3 = nc.nodes
+    nc.cut(3)
+    try:
+        proc, took = _failover(n2)
+        assert "WARNING" in proc.stdout and n3.name in proc.stdout
+        assert took < 40, took
+        _assert_master(nc, n2, nodes=[n1, n2])
+    finally:
+        nc.uncut(3)
+    assert _ssconf_master(n3) == n1.name      # missed the change while cut off
+    n2.run("gnt-cluster", "redist-conf", check=True)
+    _assert_master(nc, n2)
+
+
+def test_old_master_cut_off(nc):
+    n1, n2, n3 = nc.nodes
+    nc.cut(2)
+    try:
+        proc, _ = _failover(n1)
+        assert "the old master is not reachable; make sure its master daemon is" \
+            " stopped" in proc.stdout
+        assert _getmaster(n1) == _getmaster(n3) == n1.name
+        assert n1.pid("ganeti-masterd") and _master_ip_cidr(n1)
+    finally:
+        nc.uncut(2)
+    # node2 still believes it is the master; once stopped, the vote keeps its
+    # master daemon from starting again
+    _stop_stale_master(n2)
+    proc = n2.run(os.path.join(netns_cluster.SRC, "daemons", "ganeti-masterd"))
+    assert proc.returncode != 0, proc.stderr
+    assert ("Another node (%s) is the master according to the majority of nodes"
+            % n1.name) in proc.stderr
+    assert not n2.pid("ganeti-masterd")
+    n1.run("gnt-cluster", "redist-conf", check=True)
+    _assert_master(nc, n1)
+
+
+def test_no_majority(nc):
+    n1, n2, n3 = nc.nodes
+    nc.cut(1)
+    nc.cut(3)
+    try:
+        proc, _ = _failover(n2, expect=1)
+        assert "Cannot obtain a majority" in proc.stderr
+        assert "use --no-voting" in proc.stderr
+        assert _ssconf_master(n2) == n1.name and not n2.pid("ganeti-masterd")
+        assert not _master_ip_cidr(n2)
+        proc, _ = _failover(n2, "--no-voting", "--yes-do-it")
+        assert "not reachable" in proc.stdout
+        assert _getmaster(n2) == n2.name
+        assert n2.pid("ganeti-masterd") and _master_ip_cidr(n2)
+        n2.run("gnt-cluster", "master-ping", check=True)
+    finally:
+        nc.uncut(1)
+        nc.uncut(3)
+    _stop_stale_master(n1)
+    n2.run("gnt-cluster", "redist-conf", check=True)
+    _assert_master(nc, n2)

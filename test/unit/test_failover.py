@@ -1,0 +1,104 @@
+"""Master failover: the voting arithmetic (failover.py) with a fake RPC."""
+
+import pytest
+
+from ganeti import errors, failover, rpc
+
+
+class FakeRpc:
+    """Answers master_node_name from a {node: master name or None (no answer)} map."""
+
+    def __init__(self, answers):
+        self.answers = answers
+        self.asked = []
+
+    def call_master_node_name(self, nodes):
+        self.asked.append(list(nodes))
+        result = {}
+        for node in nodes:
+            name = self.answers.get(node)
+            if name is None:
+                result[node] = rpc.RpcResult(node, "master_node_name",
+                                             fail_msg="Connection timed out")
+            else:
+                result[node] = rpc.RpcResult(node, "master_node_name", data=name)
+        return result
+
+    def close(self):
+        pass
+
+
+def _votes(answers):
+    return failover.gather_votes(FakeRpc(answers), sorted(answers))
+
+
+def test_count_votes():
+    votes, failed = _votes({"n1": "n1", "n2": "n1", "n3": None, "n4": "n2"})
+    assert votes == {"n1": 2, "n2": 1}
+    assert failed == ["n3"]
+    assert failover.gather_votes(FakeRpc({}), []) == ({}, [])
+
+
+@pytest.mark.parametrize("answers", [
+    {"n1": "n1", "n2": "n1", "n3": "n1"},
+    {"n1": None, "n2": "n1", "n3": "n1"},     # old master down: 2 of 3 agree
+    {"n1": "n1", "n2": "n1", "n3": None},     # one node cut off
+    {"n1": "n1", "n2": "n1", "n3": "n3"},     # 2 of 3 answers name n1
+])
+def test_failover_vote_ok(answers):
+    votes, _ = _votes(answers)
+    failover.check_failover_votes("n1", votes, 3)
+
+
+@pytest.mark.parametrize("answers,total,text", [
+    ({"n1": None, "n2": "n1", "n3": None}, 3, "only 1 of 3 nodes answered"),
+    ({"n1": None, "n2": "n1"}, 2, "only 1 of 2 nodes answered"),
+    # offline nodes counted in the total (not answering)
+    ({"n1": "n1", "n2": "n1"}, 4, "only 2 of 4 nodes answered"),
+    ({"n1": "n1", "n2": "n3", "n3": "n3"}, 3, "2 of 3 nodes name n3"),
+    ({"n1": "n1", "n2": "n2", "n3": "n3", "n4": "n1"}, 4, "2 of 4 nodes that answered"),
+])
+def test_failover_vote_refused(answers, total, text):
+    votes, _ = _votes(answers)
+    with pytest.raises(errors.OpPrereqError) as exc:
+        failover.check_failover_votes("n1", votes, total)
+    msg = exc.value.args[0]
+    assert msg.startswith("Cannot obtain a majority")
+    assert "use --no-voting" in msg
+    assert text in msg
+
+
+def test_startup_vote():
+    # the others name n2: refused
+    assert failover.startup_vote("n1", {"n2": 2}, 3) == "n2"
+    # one other node agrees with n2: 1 of 3 is no majority
+    assert failover.startup_vote("n1", {"n2": 1, "n1": 1}, 3) is None
+    assert failover.startup_vote("n1", {"n2": 1}, 2) is None
+    assert failover.startup_vote("n1", {}, 3) is None
+    assert failover.startup_vote("n1", {"n1": 2}, 3) is None
+    assert failover.startup_vote("n1", {"n2": 3}, 5) == "n2"
+
+
+class FakeCfg:
+    def __init__(self, nodes):
+        self.nodes = nodes
+
+    def get_online_node_list(self):
+        return sorted(self.nodes)
+
+
+def test_check_master_at_startup():
+    fake = FakeRpc({"n2": "n2", "n3": "n2"})
+    with pytest.raises(errors.GenericError) as exc:
+        failover.check_master_at_startup(FakeCfg(["n1", "n2", "n3"]), "n1", fake)
+    assert "Another node (n2) is the master according to the majority of nodes" in \
+        exc.value.args[0]
+    assert fake.asked == [["n2", "n3"]]       # this node is not asked
+    # others agree, or cannot answer: start
+    failover.check_master_at_startup(FakeCfg(["n1", "n2", "n3"]), "n1",
+                                     FakeRpc({"n2": "n1", "n3": "n2"}))
+    failover.check_master_at_startup(FakeCfg(["n1", "n2", "n3"]), "n1", FakeRpc({}))
+    # single node cluster: nobody is asked
+    single = FakeRpc({})
+    failover.check_master_at_startup(FakeCfg(["n1"]), "n1", single)
+    assert single.asked == []
