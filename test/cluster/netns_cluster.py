@@ -330,6 +330,11 @@ class NetnsCluster:
         known = []
         for n in self.nodes:
             ktype, key = n.setup_sshd(pubkey)
+            # root's key on every node, as on a real cluster: gnt-node add uses it
+            for suffix, mode in (("", 0o600), (".pub", 0o644)):
+                dest = n.path("/root/.ssh/id_ed25519" + suffix)
+                shutil.copy(self.ssh_key + suffix, dest)
+                os.chmod(dest, mode)
             known.append("%s,%s,%s %s %s" % (n.name, n.name.split(".")[0], n.ip, ktype, key))
         known_hosts = os.path.join(self.base, "known_hosts")
         with open(known_hosts, "w") as fd:

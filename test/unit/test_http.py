@@ -142,6 +142,9 @@ def test_read_timeout(server, pool):
 def test_quit_answers_then_calls_on_quit(server, pool):
     host, port = server.server_address
     assert pool.post_json(host, port, "/quit", []) == (200, [True, "Shutdown scheduled"])
+    deadline = time.time() + 5           # on_quit runs after the answer went out
+    while server.quits != [1] and time.time() < deadline:
+        time.sleep(0.01)
     assert server.quits == [1]
 
 

@@ -187,8 +187,11 @@ class LUNodeAdd(LogicalUnit):
                 master_capable=self.op.master_capable is not False,
                 vm_capable=self.op.vm_capable is not False,
                 ndparams=dict(self.op.ndparams or {}), master_candidate=False)
+            pool = cfg.get_cluster_info().candidate_pool_size
             node.master_candidate = (node.master_capable and
-                                     _candidate_shortage(cfg) > 0)
+                                     len(cfg.get_master_candidates()) < pool)
+            if node.master_candidate:
+                self.log_info("Node will be a master candidate")
             cfg.add_node(node)
             self.glm.add(locking.LEVEL_NODE, [self.node_name])
             self.glm.add(locking.LEVEL_NODE_RES, [self.node_name])
