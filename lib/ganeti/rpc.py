@@ -331,6 +331,7 @@ _SINGLE_NODE_CALLS = [
     ("instance_info", constants.RPC_TMO_URGENT, "(node, name, hv_name, hvparams)"),
     ("bridges_exist", constants.RPC_TMO_URGENT, "(node, bridges) -> missing bridges"),
     ("node_demote_from_mc", constants.RPC_TMO_FAST, "(node)"),
+    ("node_has_ip_address", constants.RPC_TMO_URGENT, "(node, address) -> bool"),
     ("node_stop_master", constants.RPC_TMO_FAST,
      "(node): stop ganeti-masterd and take the master IP down (master failover)"),
     ("instance_balloon_memory", constants.RPC_TMO_NORMAL, "(node, instance, memory)"),

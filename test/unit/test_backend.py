@@ -287,3 +287,15 @@ def test_node_leave_cluster(tmp_path):
     assert err.value.args[0] is True
     assert sorted(os.listdir(str(data))) == ["keep-me", "queue"]
     assert os.listdir(str(data / "queue")) == []
+
+
+def test_node_has_ip_address(monkeypatch):
+    from ganeti.utils import process
+    recorded = ("1: lo    inet 127.0.0.1/8 scope host lo\\       valid_lft forever\n"
+                "2: eth0    inet 10.79.0.12/24 scope global eth0\\       valid_lft forever\n"
+                "2: eth0    inet 10.79.1.12/24 scope global eth0\\       valid_lft forever\n")
+    monkeypatch.setattr(process, "run_cmd", lambda cmd, **kw: process.RunResult(
+        cmd, 0, None, recorded, ""))
+    assert backend.PROCEDURES["node_has_ip_address"]("10.79.1.12") is True
+    assert backend.PROCEDURES["node_has_ip_address"]("10.79.1.99") is False
+    assert backend.PROCEDURES["node_has_ip_address"]("10.79.1.1") is False

@@ -485,3 +485,19 @@ def node_demote_from_mc(*, data_dir=None):
 
 
 PROCEDURES["node_demote_from_mc"] = node_demote_from_mc
+
+
+def node_has_ip_address(address):
+    """Whether ``address`` is configured on one of this node's interfaces.
+
+    (Binding is no test: with net.ipv4.ip_nonlocal_bind any address binds.)
+    """
+    family = constants.IP6_FAMILY if ":" in str(address) else constants.IP4_FAMILY
+    res = process.run_cmd(_ip_cmd(family) + ["-o", "address", "show"], timeout=IP_TIMEOUT)
+    if res.failed:
+        _fail("Cannot list the node's addresses: %s", res.describe())
+    return any(word.split("/")[0] == str(address)
+               for line in res.stdout.splitlines() for word in line.split()[3:4])
+
+
+PROCEDURES["node_has_ip_address"] = node_has_ip_address

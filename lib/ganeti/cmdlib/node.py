@@ -153,6 +153,13 @@ class LUNodeAdd(LogicalUnit):
                 " software version on it" % (self.node_name, res.data,
                                              constants.PROTOCOL_VERSION),
                 errors.ECODE_ENVIRON)
+        if sip != self.primary_ip:
+            res = runner.call_node_has_ip_address(self.node_name, sip)
+            if res.fail_msg or not res.data:
+                raise errors.OpPrereqError(
+                    "Node %s does not have the secondary IP %s configured (%s)"
+                    % (self.node_name, sip, res.fail_msg or "not an address of the node"),
+                    errors.ECODE_ENVIRON)
 
     def build_hooks_env(self):
         return {"OP_TARGET": self.node_name, "NODE_NAME": self.node_name,
