@@ -213,3 +213,32 @@ def test_server_json_is_compact(server, pool):
     host, port = server.server_address
     status, raw = pool.request(host, port, "POST", "/echo", serializer.dump_json([1]))
     assert status == 200 and raw == b'[true,{"args":[1]}]'
+
+
+def test_connections_closed_by_the_server_are_replaced(certs, pool):
+    """Several pooled connections all closed by the server's idle timeout."""
+    srv = hserver.RpcHttpServer("127.0.0.1", 0, certs[0], _handler, idle_timeout=0.3)
+    srv.start()
+    try:
+        host, port = srv.server_address
+        # two connections in the pool: two calls at the same time
+        results = []
+        threads = [threading.Thread(target=lambda: results.append(
+            pool.post_json(host, port, "/echo", [1]))) for _ in range(2)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        assert len(results) == 2
+        time.sleep(0.8)                      # the server closes both
+        assert pool.post_json(host, port, "/echo", [2]) == (200, [True, {"args": [2]}])
+        # and a connection idle longer than the client's limit is not reused at all
+        made = pool.connections_made
+        with pool._lock:
+            for conns in pool._idle.values():
+                for conn in conns:
+                    conn.last_used -= hclient.MAX_IDLE_AGE + 1
+        assert pool.post_json(host, port, "/echo", [3])[0] == 200
+        assert pool.connections_made == made + 1
+    finally:
+        srv.shutdown()

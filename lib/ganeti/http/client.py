@@ -10,6 +10,7 @@ import os
 import socket
 import ssl
 import threading
+import time
 
 from ganeti import constants, serializer
 from ganeti import http as ghttp
@@ -21,6 +22,9 @@ _STALE_ERRORS = (http.client.RemoteDisconnected, BrokenPipeError,
 
 
 UNACKED_TIMEOUT_MS = 10000
+# an idle connection is reused only this long; the server closes them after
+# http.server.IDLE_TIMEOUT, and an old one would fail on first use
+MAX_IDLE_AGE = 60.0
 
 
 class _Conn:
@@ -30,6 +34,7 @@ class _Conn:
         self.conn = http.client.HTTPSConnection(host, port, context=context,
                                                 timeout=connect_timeout)
         self.used = False
+        self.last_used = time.monotonic()
         try:
             self.conn.connect()
         except socket.timeout:
@@ -64,6 +69,7 @@ class _Conn:
         self.conn.sock.settimeout(timeout)
         self.conn.request(method, path, body=body, headers=headers)
         self.used = True
+        self.last_used = time.monotonic()
         resp = self.conn.getresponse()
         data = resp.read()
         return resp.status, data, not resp.will_close
@@ -106,14 +112,30 @@ class HttpClientPool:
 
     def _get(self, key, connect_timeout):
         context, identity = self._load()
+        old = []
         with self._lock:
             conns = self._idle.get(key)
-            if conns:
-                return conns.pop()
+            while conns:
+                conn = conns.pop()
+                if time.monotonic() - conn.last_used <= MAX_IDLE_AGE:
+                    break
+                old.append(conn)
+            else:
+                conn = None
+        for stale in old:
+            stale.close()
+        if conn is not None:
+            return conn
         conn = _Conn(key[0], key[1], context, identity, connect_timeout)
         with self._lock:
             self.connections_made += 1
         return conn
+
+    def _drop_idle(self, key):
+        with self._lock:
+            conns = self._idle.pop(key, [])
+        for conn in conns:
+            conn.close()
 
     def _put(self, key, conn):
         with self._lock:
@@ -144,6 +166,7 @@ class HttpClientPool:
                                              % (path, host, port, timeout))
             except _STALE_ERRORS as err:
                 conn.close()
+                self._drop_idle(key)        # its siblings are likely stale too
                 if reused and attempt == 1:
                     logging.debug("Connection to %s:%s went stale (%s), reconnecting",
                                   host, port, err)
