@@ -218,6 +218,27 @@ def _running_instances(rpc_runner, cluster, nodes):
     return running, bad
 
 
+def _checked_enabled(values, known, what, instances, used_by):
+    """A new list of enabled hypervisors or disk templates, checked: not empty,
+    all known, and none that instances still use left out."""
+    if not values:
+        raise errors.OpPrereqError("At least one %s must be enabled" % what,
+                                   errors.ECODE_INVAL)
+    unknown = [v for v in values if v not in known]
+    if unknown:
+        raise errors.OpPrereqError("Unknown %s(s) %s; known %ss: %s"
+                                   % (what, ", ".join(unknown), what,
+                                      ", ".join(sorted(known))), errors.ECODE_INVAL)
+    in_use = sorted(set(used_by(i) for i in instances.values()) - set(values))
+    if in_use:
+        raise errors.OpPrereqError(
+            "Cannot disable %s(s) %s: instances still use them (%s)"
+            % (what, ", ".join(in_use), ", ".join(sorted(
+                n for n, i in instances.items() if used_by(i) in in_use))),
+            errors.ECODE_STATE)
+    return list(dict.fromkeys(values))
+
+
 class LUClusterVerify(LogicalUnit):
     """Verify the cluster: configuration, certificates, nodes, files, daemons.
 
@@ -491,43 +512,13 @@ class LUClusterSetParams(LogicalUnit):
         op = self.op
         instances = self.cfg.get_all_instances_info()
         if op.enabled_hypervisors is not None:
-            hvs = op.enabled_hypervisors
-            if not hvs:
-                raise errors.OpPrereqError("At least one hypervisor must be enabled",
-                                           errors.ECODE_INVAL)
-            unknown = [hv for hv in hvs if hv not in constants.HYPER_TYPES]
-            if unknown:
-                raise errors.OpPrereqError(
-                    "Unknown hypervisor(s) %s; known hypervisors: %s"
-                    % (", ".join(unknown), ", ".join(sorted(constants.HYPER_TYPES))),
-                    errors.ECODE_INVAL)
-            in_use = sorted(set(i.hypervisor for i in instances.values()) - set(hvs))
-            if in_use:
-                raise errors.OpPrereqError(
-                    "Cannot disable hypervisor(s) %s: instances still use them (%s)"
-                    % (", ".join(in_use), ", ".join(sorted(
-                        n for n, i in instances.items() if i.hypervisor in in_use))),
-                    errors.ECODE_STATE)
-            new.enabled_hypervisors = list(dict.fromkeys(hvs))
+            new.enabled_hypervisors = _checked_enabled(
+                op.enabled_hypervisors, constants.HYPER_TYPES, "hypervisor", instances,
+                lambda i: i.hypervisor)
         if op.enabled_disk_templates is not None:
-            dts = op.enabled_disk_templates
-            if not dts:
-                raise errors.OpPrereqError("At least one disk template must be enabled",
-                                           errors.ECODE_INVAL)
-            unknown = [dt for dt in dts if dt not in constants.DISK_TEMPLATES]
-            if unknown:
-                raise errors.OpPrereqError(
-                    "Unknown disk template(s) %s; known disk templates: %s"
-                    % (", ".join(unknown), ", ".join(sorted(constants.DISK_TEMPLATES))),
-                    errors.ECODE_INVAL)
-            in_use = sorted(set(i.disk_template for i in instances.values()) - set(dts))
-            if in_use:
-                raise errors.OpPrereqError(
-                    "Cannot disable disk template(s) %s: instances still use them (%s)"
-                    % (", ".join(in_use), ", ".join(sorted(
-                        n for n, i in instances.items() if i.disk_template in in_use))),
-                    errors.ECODE_STATE)
-            new.enabled_disk_templates = list(dict.fromkeys(dts))
+            new.enabled_disk_templates = _checked_enabled(
+                op.enabled_disk_templates, constants.DISK_TEMPLATES, "disk template",
+                instances, lambda i: i.disk_template)
         if op.vg_name is not None:
             new.volume_group_name = op.vg_name or None
         if (any(dt in constants.DTS_LVM for dt in new.enabled_disk_templates)
