@@ -13,7 +13,7 @@ import re
 import time
 
 from ganeti import errors, hypervisor, objects, pathutils, storage
-from ganeti.backend.common import config_object, fail
+from ganeti.backend.common import config_object, fail, point_link
 from ganeti.hypervisor import hv_base
 
 # after a forced stop, how long the domain may take to disappear
@@ -66,23 +66,6 @@ def _link_path(links_dir, instance_name, idx) -> str:
     return os.path.join(links_dir, "%s:%d" % (instance_name, idx))
 
 
-def _ensure_link(link, dev_path):
-    """Point ``link`` at ``dev_path`` (blockdev_assemble normally made it already)."""
-    try:
-        if os.path.islink(link) and os.readlink(link) == dev_path:
-            return
-        os.makedirs(os.path.dirname(link), mode=0o755, exist_ok=True)
-        if os.path.lexists(link) and not os.path.islink(link):
-            fail("Cannot create disk link %s: a non-link file is in the way", link)
-        tmp = "%s.tmp-%d" % (link, os.getpid())
-        if os.path.lexists(tmp):
-            os.unlink(tmp)
-        os.symlink(dev_path, tmp)
-        os.replace(tmp, link)
-    except OSError as err:
-        fail("Cannot create disk link %s -> %s: %s", link, dev_path, err)
-
-
 def _remove_links(instance_name, links_dir):
     """Remove the ``<instance>:<idx>`` links (missing ones are fine)."""
     prefix = instance_name + ":"
@@ -115,7 +98,7 @@ def _block_devices(inst, links_dir):
         if device is None or not device.dev_path:
             fail("Cannot start instance %s: disk %d is not active", inst.name, idx)
         link = _link_path(links_dir, inst.name, idx)
-        _ensure_link(link, device.dev_path)
+        point_link(link, device.dev_path)
         result.append((disk.to_dict(), device.dev_path, link))
     return result
 

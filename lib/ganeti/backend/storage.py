@@ -10,7 +10,7 @@ import os
 import re
 
 from ganeti import errors, objects, pathutils, storage
-from ganeti.backend.common import config_object, fail
+from ganeti.backend.common import config_object, fail, point_link
 from ganeti.storage import filestorage
 
 LINKS_DIR_MODE = 0o755
@@ -50,19 +50,7 @@ def _link_name(instance_name, idx) -> str:
 def _make_link(instance_name, idx, dev_path) -> str:
     """Point <instance>:<idx> at dev_path (replacing an old link); its path."""
     link = _link_name(instance_name, idx)
-    try:
-        os.makedirs(os.path.dirname(link), mode=LINKS_DIR_MODE, exist_ok=True)
-        if os.path.islink(link) and os.readlink(link) == dev_path:
-            return link
-        if os.path.lexists(link) and not os.path.islink(link):
-            fail("Cannot create disk link %s: a non-link file is in the way", link)
-        tmp = "%s.new-%d" % (link, os.getpid())
-        if os.path.lexists(tmp):
-            os.unlink(tmp)
-        os.symlink(dev_path, tmp)
-        os.replace(tmp, link)
-    except OSError as err:
-        fail("Cannot create disk link %s -> %s: %s", link, dev_path, err)
+    point_link(link, dev_path, LINKS_DIR_MODE)
     return link
 
 
