@@ -13,12 +13,13 @@ from ganeti import errors, pathutils, rpc
 from ganeti.backend.common import fail
 from ganeti.utils import io
 
-# what a replicated queue file may be called (relative to the queue dir)
-_QUEUE_FILE_RE = re.compile(r"^(job-\d+|serial|version|drain|archive/\d+/job-\d+)$")
+# what a replicated queue file may be called (relative to the queue dir);
+# matched with fullmatch: "$" alone would also accept a trailing newline
+_QUEUE_FILE_RE = re.compile(r"(job-[0-9]+|serial|version|drain|archive/[0-9]+/job-[0-9]+)")
 
 
 def _queue_path(file_name, queue_dir=None):
-    if not isinstance(file_name, str) or not _QUEUE_FILE_RE.match(file_name):
+    if not isinstance(file_name, str) or not _QUEUE_FILE_RE.fullmatch(file_name):
         fail("Not a job queue file: %r", file_name)
     return os.path.join(queue_dir or pathutils.QUEUE_DIR, file_name)
 

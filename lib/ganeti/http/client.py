@@ -7,6 +7,7 @@ server must present the cluster certificate; the client presents it too.
 import http.client
 import logging
 import os
+import select
 import socket
 import ssl
 import threading
@@ -16,9 +17,10 @@ from ganeti import constants, serializer
 from ganeti import http as ghttp
 
 MAX_IDLE_PER_HOST = 8
-# errors on a reused connection meaning the server closed it while idle
-_STALE_ERRORS = (http.client.RemoteDisconnected, BrokenPipeError,
-                 ConnectionResetError, ConnectionAbortedError, ssl.SSLEOFError)
+# a send failing with these on a reused connection means the node closed it
+# while it sat idle; the request was not (completely) sent
+_SEND_FAILED = (BrokenPipeError, ConnectionResetError, ConnectionAbortedError,
+                ssl.SSLEOFError, ssl.SSLZeroReturnError)
 
 
 UNACKED_TIMEOUT_MS = 10000
@@ -64,12 +66,32 @@ class _Conn:
         except OSError:
             pass
 
-    def request(self, method, path, body, headers, timeout):
-        """(status, body bytes, keep) where keep says the connection is reusable."""
+    def looks_dead(self) -> bool:
+        """Whether the node dropped this idle connection (checked before reuse).
+
+        An idle keep-alive connection has nothing to read: anything readable
+        (end of stream, a TLS close alert, a reset) means the node closed it.
+        """
+        sock = self.conn.sock
+        if sock is None:
+            return True
+        try:
+            if sock.pending():
+                return True
+            readable, _, _ = select.select([sock], [], [], 0)
+        except (OSError, ValueError):
+            return True
+        return bool(readable)
+
+    def send(self, method, path, body, headers, timeout):
+        """Write the whole request; an error here means it was not all sent."""
         self.conn.sock.settimeout(timeout)
-        self.conn.request(method, path, body=body, headers=headers)
         self.used = True
         self.last_used = time.monotonic()
+        self.conn.request(method, path, body=body, headers=headers)
+
+    def receive(self):
+        """(status, body bytes, keep) where keep says the connection is reusable."""
         resp = self.conn.getresponse()
         data = resp.read()
         return resp.status, data, not resp.will_close
@@ -111,13 +133,14 @@ class HttpClientPool:
         return result
 
     def _get(self, key, connect_timeout):
-        context, identity = self._load()
+        self._load()            # drops every idle connection if the cert changed
         old = []
         with self._lock:
             conns = self._idle.get(key)
             while conns:
                 conn = conns.pop()
-                if time.monotonic() - conn.last_used <= MAX_IDLE_AGE:
+                if (time.monotonic() - conn.last_used <= MAX_IDLE_AGE
+                        and not conn.looks_dead()):
                     break
                 old.append(conn)
             else:
@@ -126,6 +149,11 @@ class HttpClientPool:
             stale.close()
         if conn is not None:
             return conn
+        return self._new(key, connect_timeout)
+
+    def _new(self, key, connect_timeout):
+        """A fresh connection to ``key``."""
+        context, identity = self._load()
         conn = _Conn(key[0], key[1], context, identity, connect_timeout)
         with self._lock:
             self.connections_made += 1
@@ -155,33 +183,60 @@ class HttpClientPool:
         key = (host, int(port))
         hdrs = {"Content-Type": ghttp.CONTENT_TYPE_JSON}
         hdrs.update(headers or {})
-        for attempt in (1, 2):
-            conn = self._get(key, connect_timeout)
-            reused = conn.used
-            try:
-                status, data, keep = conn.request(method, path, body, hdrs, timeout)
-            except socket.timeout:
-                conn.close()
-                raise ghttp.HttpTimeoutError("Request %s to %s:%s timed out after %ss"
-                                             % (path, host, port, timeout))
-            except _STALE_ERRORS as err:
-                conn.close()
-                self._drop_idle(key)        # its siblings are likely stale too
-                if reused and attempt == 1:
-                    logging.debug("Connection to %s:%s went stale (%s), reconnecting",
-                                  host, port, err)
-                    continue
+        conn = self._get(key, connect_timeout)
+        reused = conn.used
+        try:
+            self._send(conn, key, method, path, body, hdrs, timeout)
+        except _SEND_FAILED as err:
+            # a reused connection that broke while the request was being written:
+            # the node never got all of it, so it cannot have run it; resend once
+            # on a new connection (never after a complete send: the node may have
+            # acted on it, and instance_start or jobqueue_update must not run twice)
+            if not reused:
                 raise ghttp.HttpClientError("Connection to %s:%s closed: %s"
-                                            % (host, port, err or "no answer"))
-            except (OSError, ssl.SSLError, http.client.HTTPException) as err:
-                conn.close()
-                raise ghttp.HttpClientError("Error talking to %s:%s: %s" % (host, port, err))
-            if keep:
-                self._put(key, conn)
-            else:
-                conn.close()
-            return status, data
-        raise ghttp.HttpClientError("Cannot talk to %s:%s" % (host, port))
+                                            % (host, port, err))
+            logging.debug("Connection to %s:%s went stale (%s), reconnecting",
+                          host, port, err)
+            conn = self._new(key, connect_timeout)
+            try:
+                self._send(conn, key, method, path, body, hdrs, timeout)
+            except _SEND_FAILED as err2:
+                raise ghttp.HttpClientError("Connection to %s:%s closed: %s"
+                                            % (host, port, err2))
+        try:
+            status, data, keep = conn.receive()
+        except socket.timeout:
+            conn.close()
+            raise ghttp.HttpTimeoutError("Request %s to %s:%s timed out after %ss"
+                                         % (path, host, port, timeout))
+        except (OSError, ssl.SSLError, http.client.HTTPException) as err:
+            conn.close()
+            self._drop_idle(key)
+            raise ghttp.HttpClientError(
+                "Connection to %s:%s lost after the request was sent (the node may"
+                " have carried it out): %s" % (host, port, err or "no answer"))
+        if keep:
+            self._put(key, conn)
+        else:
+            conn.close()
+        return status, data
+
+    def _send(self, conn, key, method, path, body, hdrs, timeout):
+        """Send on ``conn``; _SEND_FAILED errors pass through (connection closed)."""
+        try:
+            conn.send(method, path, body, hdrs, timeout)
+        except socket.timeout:
+            conn.close()
+            raise ghttp.HttpTimeoutError("Request %s to %s:%s timed out after %ss"
+                                         % (path, key[0], key[1], timeout))
+        except _SEND_FAILED:
+            conn.close()
+            self._drop_idle(key)        # its siblings are likely stale too
+            raise
+        except (OSError, ssl.SSLError, http.client.HTTPException) as err:
+            conn.close()
+            raise ghttp.HttpClientError("Error talking to %s:%s: %s"
+                                        % (key[0], key[1], err))
 
     def post_json(self, host, port, path, data, timeout=constants.RPC_TMO_NORMAL,
                   connect_timeout=constants.RPC_CONNECT_TIMEOUT):

@@ -114,12 +114,17 @@ class _RequestHandler(http.server.BaseHTTPRequestHandler):
             self._send(ghttp.HTTP_BAD_REQUEST, "Invalid Content-Length")
             return
         body = self.rfile.read(length)
+        if len(body) != length:
+            # the client went away mid-request: never run a truncated call
+            self.close_connection = True
+            return
         procedure = self.path.split("?", 1)[0].lstrip("/")
         if not _PROCEDURE_RE.match(procedure) or not self.server.knows(procedure):
             self._send(ghttp.HTTP_NOT_FOUND, "Unknown procedure '%s'" % procedure)
             return
         try:
-            args = serializer.load_json(body) if body else []
+            args = (serializer.load_json(body, max_depth=serializer.MAX_REQUEST_DEPTH)
+                    if body else [])
         except ValueError as err:
             self._send(ghttp.HTTP_BAD_REQUEST, "Invalid JSON body: %s" % err)
             return
