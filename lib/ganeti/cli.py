@@ -23,6 +23,8 @@ from ganeti.cli_output import (  # noqa: F401
     LIST_JOINED_FIELDS, RS_NODATA, RS_NORMAL, RS_OFFLINE, RS_UNAVAIL, RS_UNKNOWN,
     format_query_result, format_table, format_timestamp, generate_table, generic_list,
     generic_list_fields, to_stderr, to_stdout)
+# confirmation questions on the terminal; re-exported as part of the cli API
+from ganeti.cli_prompt import ask_user, confirm_operation  # noqa: F401
 from ganeti.utils import text
 
 # ---- option types ------------------------------------------------------------------
@@ -432,51 +434,6 @@ def get_client() -> luxi.Client:
     elif address == "query":
         address = pathutils.QUERY_SOCKET
     return luxi.Client(address)
-
-
-def ask_user(question: str, choices: list | None = None, tty=None):
-    """Ask a question on the terminal; returns the value of the chosen answer.
-
-    ``choices``: [(key, value, help), ...], the last one is the default (also
-    the answer when there is no terminal). Default: y (True) / [n] (False).
-    """
-    if choices is None:
-        choices = [("y", True, "Perform the operation"),
-                   ("n", False, "Do not perform the operation")]
-    if not choices or any(len(entry) < 3 or entry[0] == "?" for entry in choices):
-        raise errors.ProgrammerError("Invalid choices for ask_user: %r" % (choices,))
-    answer = choices[-1][1]
-    own = tty is None
-    if own:
-        try:
-            tty = open("/dev/tty", "r+")
-        except OSError:
-            return answer
-    keys = [entry[0] for entry in choices]
-    keys[-1] = "[%s]" % keys[-1]
-    keys.append("?")
-    values = dict((entry[0], entry[1]) for entry in choices)
-    try:
-        while True:
-            tty.write("%s\n%s: " % (question, "/".join(keys)))
-            tty.flush()
-            line = tty.readline()
-            if not line:
-                break
-            line = line.strip().lower()
-            if not line:
-                break
-            if line in values:
-                answer = values[line]
-                break
-            if line == "?":
-                for key, _, help_text in choices:
-                    tty.write(" %s - %s\n" % (key, help_text))
-                tty.write("\n")
-    finally:
-        if own:
-            tty.close()
-    return answer
 
 
 def _set_op_param(op, name, value):

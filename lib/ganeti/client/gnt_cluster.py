@@ -93,13 +93,12 @@ def master_failover(opts, args):
     """Make this node (a master candidate) the master; not a job (no masterd here)."""
     from ganeti import failover
     if opts.no_voting and not opts.yes_do_it:
-        question = ("--no-voting fails over without asking the other nodes who the"
-                    " master is: if this node's configuration is out of date, or the"
-                    " old master still runs, the cluster ends up inconsistent (two"
-                    " masters). Continue?")
+        question = ("This will perform the failover even if most other nodes are down,"
+                    " or if this node is outdated. This is dangerous as it can lead to a"
+                    " non-consistent cluster. Check the gnt-cluster(8) man page before"
+                    " proceeding. Continue?")
         if not cli.ask_user(question):
-            sys.stderr.write("Master failover aborted.\n")
-            return constants.EXIT_CONFIRMATION
+            return constants.EXIT_FAILURE
 
     def feedback(msg):
         sys.stdout.write(msg + "\n")

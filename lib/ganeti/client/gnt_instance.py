@@ -97,16 +97,31 @@ def add_instance(opts, args):
     return constants.EXIT_SUCCESS
 
 
+def _ensure_instance_exists(cl, name):
+    """OpPrereqError unless ``name`` (full or short) is an instance.
+
+    Checked before a confirmation question, so nobody is asked about an
+    instance that is not there (as Ganeti does).
+    """
+    rows = cl.query("instance", ["name"], None)["data"]
+    known = [row[0][1] for row in rows]
+    if name not in known and not any(n.startswith(name + ".") for n in known):
+        raise errors.OpPrereqError("Instance '%s' does not exist" % name,
+                                   errors.ECODE_NOENT)
+
+
 def remove_instance(opts, args):
     name = args[0]
+    cl = cli.get_client()
     if not opts.force:
+        _ensure_instance_exists(cl, name)
         question = ("This will remove the volumes of the instance %s (including mirrors),"
                     " thus removing all the data of the instance. Continue?" % name)
         if not cli.ask_user(question):
             return constants.EXIT_FAILURE
     op = opcodes.OpInstanceRemove(instance_name=name, ignore_failures=opts.ignore_failures,
                                   shutdown_timeout=opts.shutdown_timeout)
-    cli.submit_or_send(op, opts)
+    cli.submit_or_send(op, opts, cl=cl)
     return constants.EXIT_SUCCESS
 
 
@@ -152,13 +167,18 @@ def _select_instances(opts, args, cl):
 def _run_on_instances(opts, args, make_op, verb):
     cl = cli.get_client()
     names = _select_instances(opts, args, cl)
+    mode = getattr(opts, "multi_mode", "instance")
     if not names:
-        raise errors.OpPrereqError("Selection returned no instances", errors.ECODE_INVAL)
-    if len(names) > 1 and not opts.force_multiple:
-        question = "The %s will operate on %d instances:\n%s\nDo you want to continue?" % (
-            verb, len(names), "\n".join("  " + n for n in names))
-        if not cli.ask_user(question):
-            return constants.EXIT_CONFIRMATION
+        if mode == "all":
+            cli.to_stdout("Cluster is empty, no instances to %s" % verb)
+            return constants.EXIT_SUCCESS
+        raise errors.OpPrereqError("Selection filter does not match any instances",
+                                   errors.ECODE_INVAL)
+    # a selection by node or --all is confirmed even when it hits one instance
+    multi_on = mode != "instance" or len(names) > 1
+    if multi_on and not opts.force_multiple:
+        if not cli.confirm_operation(names, "instances", verb):
+            return constants.EXIT_FAILURE
     if len(names) == 1:
         cli.submit_or_send(make_op(names[0]), opts, cl=cl)
         return constants.EXIT_SUCCESS
@@ -327,6 +347,10 @@ def grow_disk(opts, args):
 
 
 def rename_instance(opts, args):
+    if not opts.force and not opts.name_check:
+        if not cli.ask_user("As you disabled the check of the DNS entry, please verify"
+                            " that '%s' is a FQDN. Continue?" % args[1]):
+            return constants.EXIT_FAILURE
     op = opcodes.OpInstanceRename(instance_name=args[0], new_name=args[1],
                                   ip_check=opts.ip_check, name_check=opts.name_check)
     result = cli.submit_or_send(op, opts)
@@ -338,8 +362,9 @@ def rename_instance(opts, args):
 def reinstall_instance(opts, args):
     name = args[0]
     if not opts.force:
-        question = ("This will reinstall the instance '%s' and remove all data. Continue?"
-                    % name)
+        os_msg = ("change the OS to '%s'" % opts.os) if opts.os else "keep the same OS"
+        question = ("This will reinstall the instance '%s' (and %s) which removes all"
+                    " data. Continue?" % (name, os_msg))
         if not cli.ask_user(question):
             return constants.EXIT_FAILURE
     op = opcodes.OpInstanceReinstall(instance_name=name, os_type=opts.os,

@@ -163,7 +163,12 @@ def wait_job(opts, args):
     return constants.EXIT_SUCCESS
 
 
-def _select_jobs(opts, args, cl):
+def _select_jobs(opts, args, cl, question):
+    """The job IDs to act on: the arguments, or the jobs in the selected states.
+
+    A selection by state is listed (ID Status Summary) and confirmed with
+    ``question`` unless --force; None when the user says no.
+    """
     if args:
         if any(getattr(opts, s, False) for s in ("pending", "queued", "waiting")):
             raise errors.OpPrereqError("Give either job IDs or a status selection, not"
@@ -179,17 +184,26 @@ def _select_jobs(opts, args, cl):
     if not statuses:
         raise errors.OpPrereqError("No job IDs given and no status selection"
                                    " (--pending, --queued, --waiting)", errors.ECODE_INVAL)
-    rows = cl.query_jobs(None, ["id", "status"])
-    return [r[0] for r in rows if r and r[1] in statuses]
+    qfilter = ["|"] + [["==", "status", s] for s in sorted(statuses)]
+    response = cl.query("job", _LIST_DEF_FIELDS, qfilter)
+    ids = [row[0][1] for row in response["data"]]
+    if not ids:
+        raise errors.OpPrereqError("No jobs with the requested status have been found",
+                                   errors.ECODE_STATE)
+    if not opts.force:
+        for line in cli.format_query_result(response, resource="job"):
+            cli.to_stdout(line)
+        if not cli.ask_user(question):
+            return None
+    return ids
 
 
 def cancel_jobs(opts, args):
     """Cancel queued or waiting jobs."""
     cl = cli.get_client()
-    ids = _select_jobs(opts, args, cl)
-    if not args and ids and not opts.force:
-        if not cli.ask_user("Cancel %d job(s): %s?" % (len(ids), ", ".join(map(str, ids)))):
-            return constants.EXIT_CONFIRMATION
+    ids = _select_jobs(opts, args, cl, "Cancel job(s) listed above?")
+    if ids is None:
+        return constants.EXIT_CONFIRMATION
     rc = constants.EXIT_SUCCESS
     for job_id in ids:
         ok, msg = cl.cancel_job(job_id, bool(getattr(opts, "kill", False)))
@@ -224,10 +238,12 @@ def auto_archive_jobs(opts, args):
 
 def change_priority(opts, args):
     cl = cli.get_client()
-    ids = _select_jobs(opts, args, cl)
     prio = opts.priority
     if prio is None:
         raise errors.OpPrereqError("Missing --priority", errors.ECODE_INVAL)
+    ids = _select_jobs(opts, args, cl, "Change priority of job(s) listed above?")
+    if ids is None:
+        return constants.EXIT_CONFIRMATION
     rc = constants.EXIT_SUCCESS
     for job_id in ids:
         ok, msg = cl.change_job_priority(job_id, prio)
