@@ -323,6 +323,8 @@ def node_verify(checks, cluster_name, *, root_dir=None):
         result["hostname"] = net.get_hostname()
     if "time" in checks:
         result["time"] = time.time()
+    from ganeti.backend import verify     # certificate, ssh clutter, orphan files
+    result.update(verify.run_checks(checks, root_dir=root_dir))
     return result
 
 

@@ -225,7 +225,8 @@ def verify_cluster(opts, args):
         verbose=opts.verbose, error_codes=opts.error_codes,
         debug_simulate_errors=opts.simulate_errors,
         skip_checks=["nplusone_mem"] if opts.skip_nplusone_mem else [],
-        ignore_errors=list(opts.ignore_errors or []), group_name=opts.nodegroup)
+        ignore_errors=list(opts.ignore_errors or []), group_name=opts.nodegroup,
+        verify_clutter=opts.verify_clutter)
     result = cli.submit_op_code(op, opts=opts)
     return constants.EXIT_SUCCESS if result else constants.EXIT_FAILURE
 

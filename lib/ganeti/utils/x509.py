@@ -4,9 +4,11 @@ The cluster certificate is self-signed and doubles as its own CA, so a TLS
 peer can be verified with ``cafile`` = the certificate file itself.
 """
 
+import calendar
 import datetime
 import hashlib
 import os
+import time
 
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
@@ -119,3 +121,60 @@ def cert_digest(path_or_pem, algorithm="sha1"):
 def same_cert(a, b):
     """Whether two certificates (any form cert_digest accepts) are identical."""
     return hashlib.sha256(cert_der(a)).digest() == hashlib.sha256(cert_der(b)).digest()
+
+
+# ---- validity checks (gnt-cluster verify) -----------------------------------------------
+
+CERT_WARNING = "WARNING"
+CERT_ERROR = "ERROR"
+# Ganeti's thresholds: warn 30 days before expiry, error from 7 days before
+EXPIRY_WARN_DAYS = 30
+EXPIRY_ERROR_DAYS = 7
+# the clock skew verify tolerates between nodes; a certificate valid "soon" is fine
+MAX_CLOCK_SKEW = 150
+
+
+def _fmt_time(epoch: float) -> str:
+    return time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(epoch))
+
+
+def cert_validity(cert) -> tuple:
+    """(not_before, not_after) of a certificate as epoch seconds."""
+    def epoch(attr):
+        value = getattr(cert, attr + "_utc", None) or getattr(cert, attr)
+        return calendar.timegm(value.utctimetuple())
+    return epoch("not_valid_before"), epoch("not_valid_after")
+
+
+def check_validity(not_before: float, not_after: float, now: float,
+                   warn_days: int = EXPIRY_WARN_DAYS,
+                   error_days: int = EXPIRY_ERROR_DAYS) -> tuple:
+    """(CERT_ERROR|CERT_WARNING|None, message|None) for a validity period at ``now``."""
+    if now > not_after:
+        return CERT_ERROR, ("Certificate is expired (valid from %s to %s)"
+                            % (_fmt_time(not_before), _fmt_time(not_after)))
+    if not_before > now + MAX_CLOCK_SKEW:
+        return CERT_WARNING, ("Certificate not yet valid (valid from %s)"
+                              % _fmt_time(not_before))
+    days = int((not_after - now - MAX_CLOCK_SKEW) / 86400)
+    msg = "Certificate expires in about %d days" % days
+    if days <= error_days:
+        return CERT_ERROR, msg
+    if days <= warn_days:
+        return CERT_WARNING, msg
+    return None, None
+
+
+def verify_cert_file(path: str, now: float = None) -> tuple:
+    """(CERT_ERROR|CERT_WARNING|None, message|None) for the certificate in ``path``.
+
+    The message names the file, as Ganeti's verify prints it.
+    """
+    try:
+        cert = load_cert(path)
+    except errors.X509CertError as err:
+        return CERT_ERROR, "Failed to load X509 certificate %s: %s" % (path, err.args[-1])
+    level, msg = check_validity(*cert_validity(cert), time.time() if now is None else now)
+    if msg is None:
+        return None, None
+    return level, "While verifying %s: %s" % (path, msg)

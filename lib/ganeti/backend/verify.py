@@ -1,0 +1,160 @@
+"""Node-side checks of `gnt-cluster verify` beyond the basic node_verify ones.
+
+node_verify hands each check present in its request to the function named in
+CHECKS; the check names are Ganeti's (``client-cert``, ``ssh-clutter``) where
+Ganeti has the check, ours (``file-orphans``) where it has none.
+"""
+
+import os
+from typing import Dict, List, Optional
+
+from ganeti import pathutils
+from ganeti.utils import net, x509
+
+NV_CLIENT_CERT = "client-cert"
+NV_SSH_CLUTTER = "ssh-clutter"
+NV_FILE_ORPHANS = "file-orphans"
+
+# how deep below a storage dir disks can be: [subdir/]instance/disk
+_MAX_DEPTH = 3
+
+
+def _local(path: str, root_dir: Optional[str]) -> str:
+    root_dir = pathutils.VIRT_ROOTDIR if root_dir is None else root_dir
+    if root_dir and not (path == root_dir or path.startswith(root_dir + "/")):
+        return root_dir + path
+    return path
+
+
+def _strip(path: str, root_dir: Optional[str]) -> str:
+    root_dir = pathutils.VIRT_ROOTDIR if root_dir is None else root_dir
+    if root_dir and path.startswith(root_dir + "/"):
+        return path[len(root_dir):]
+    return path
+
+
+def _my_name(params) -> str:
+    """This node's name ("name" in the request overrides it, for tests)."""
+    return params.get("name") or net.get_hostname()
+
+
+def client_cert(_params, root_dir: Optional[str] = None) -> list:
+    """[level, message] if this node's certificate has a problem, else [None, digest].
+
+    The node daemon's certificate is both its server and its client certificate.
+    """
+    path = _local(_strip(pathutils.NODED_CERT_FILE, None), root_dir)
+    if not os.path.exists(path):
+        return [x509.CERT_ERROR, "The node certificate %s does not exist"
+                % _strip(path, root_dir)]
+    level, msg = x509.verify_cert_file(path)
+    if level is not None:
+        return [level, msg.replace(path, _strip(path, root_dir))]
+    return [None, x509.cert_digest(path)]
+
+
+def _authorized_keys(root_dir: Optional[str]) -> str:
+    root_dir = pathutils.VIRT_ROOTDIR if root_dir is None else root_dir
+    return (root_dir or "") + "/root/.ssh/authorized_keys"
+
+
+def ssh_clutter(params, root_dir: Optional[str] = None) -> List[str]:
+    """Messages about cluster nodes with more than one key in root's authorized_keys.
+
+    ``params``: {"nodes": [node names]}. A key
+    counts for the host named in its ``user@host`` comment, as Ganeti counts.
+    """
+    nodes = set(params.get("nodes") or [])
+    my_name = _my_name(params)
+    path = _authorized_keys(root_dir)
+    try:
+        with open(path) as fd:
+            lines = fd.read().splitlines()
+    except FileNotFoundError:
+        return []
+    except OSError as err:
+        return ["Cannot read %s: %s" % (path, err)]
+    seen: Dict[str, List[int]] = {}
+    for number, line in enumerate(lines, 1):
+        if line.startswith("#"):
+            continue
+        owners = [word for word in line.split() if "@" in word]
+        if owners:
+            seen.setdefault(owners[0], []).append(number)
+    multiple = dict((who, where) for who, where in sorted(seen.items())
+                    if who.split("@", 1)[1] in nodes and len(where) > 1)
+    if not multiple:
+        return []
+    msg = ("There are hosts which have more than one SSH key stored for the same user"
+           " in the 'authorized_keys' file of node %s. This can be due to an"
+           " unsuccessful operation which cluttered up the 'authorized_keys' file. We"
+           " recommend to clean this up manually. " % my_name)
+    for who, where in multiple.items():
+        msg += "Entry for '%s' in lines %s. " % (who, ", ".join(str(n) for n in where))
+    return [msg]
+
+
+def _parent_dirs(files: set) -> set:
+    """Every directory above a known file: the walk descends only into these."""
+    dirs = set()
+    for path in files:
+        parent = os.path.dirname(path)
+        while parent not in dirs and parent not in ("", "/"):
+            dirs.add(parent)
+            parent = os.path.dirname(parent)
+    return dirs
+
+
+def _walk_orphans(path: str, files: set, dirs: set, depth: int, found: List[str]) -> None:
+    """Append to ``found`` the entries below ``path`` that hold no known file."""
+    try:
+        names = sorted(os.listdir(path))
+    except OSError:
+        return
+    for name in names:
+        entry = os.path.join(path, name)
+        if entry in files:
+            continue
+        if entry in dirs and depth < _MAX_DEPTH:
+            _walk_orphans(entry, files, dirs, depth + 1, found)
+        elif entry not in dirs:
+            found.append(entry + "/" if os.path.isdir(entry) else entry)
+
+
+def file_orphans(params, root_dir: Optional[str] = None) -> List[str]:
+    """Files and directories in the storage dirs and the disk links dir that no
+    instance in the configuration owns (left over by a failed job).
+
+    ``params``: {"storage_dirs": [dirs], "files": {node: [disk files the config
+    has there]}, "links": {node: [disk link names "inst:idx"]}}; this node takes
+    its own entries. Paths come and go without the virtual root. A directory
+    is reported once, not its content.
+    """
+    me = _my_name(params)
+    known = set(_local(os.path.normpath(p), root_dir)
+                for p in (params.get("files") or {}).get(me, []))
+    found: List[str] = []
+    for sdir in params.get("storage_dirs") or []:
+        top = _local(os.path.normpath(sdir), root_dir)
+        if os.path.isdir(top):
+            _walk_orphans(top, known, _parent_dirs(known), 1, found)
+    links_dir = pathutils.DISK_LINKS_DIR
+    known_links = set((params.get("links") or {}).get(me, []))
+    if "links" in params and os.path.isdir(links_dir):
+        for name in sorted(os.listdir(links_dir)):
+            if name not in known_links:
+                found.append(os.path.join(links_dir, name))
+    return [_strip(p, root_dir) for p in found]
+
+
+CHECKS = {
+    NV_CLIENT_CERT: client_cert,
+    NV_SSH_CLUTTER: ssh_clutter,
+    NV_FILE_ORPHANS: file_orphans,
+}
+
+
+def run_checks(checks: dict, root_dir: Optional[str] = None) -> dict:
+    """The results of the checks of CHECKS present in ``checks``."""
+    return dict((name, fn(checks[name], root_dir=root_dir))
+                for name, fn in CHECKS.items() if name in checks)

@@ -1,0 +1,339 @@
+"""gnt-cluster verify (OP_CLUSTER_VERIFY): configuration, certificates, nodes, files,
+instances, leftovers.
+
+Findings go to the job log as "  - ERROR: node X: message" (or, with
+--error-codes, "  - ERROR:ECODE:node:X:message"); the result is True when no
+ERROR was found. With --debug-simulate-errors every check reports, as in
+Ganeti, so that a tool parsing the output can be tested.
+"""
+
+import os
+import time
+
+from ganeti import constants, locking, pathutils
+from ganeti.backend import verify as nv
+from ganeti.cmdlib.base import LogicalUnit
+from ganeti.utils import x509
+
+ETYPE_ERROR = "ERROR"
+ETYPE_WARNING = "WARNING"
+
+
+def running_instances(rpc_runner, cluster, nodes):
+    """({instance: [nodes it runs on]}, nodes that did not answer)."""
+    hvs = list(cluster.enabled_hypervisors)
+    hvparams = dict((hv, cluster.hvparams.get(hv, {})) for hv in hvs)
+    running, bad = {}, set()
+    if not nodes:
+        return running, bad
+    for node, res in rpc_runner.call_all_instances_info(nodes, hvs, hvparams).items():
+        if res.fail_msg or res.offline:
+            bad.add(node)
+            continue
+        for name in res.data or {}:
+            running.setdefault(name, []).append(node)
+    return running, bad
+
+
+def cluster_cert_files():
+    """The certificates verify checks on the master: cluster (server.pem), RAPI if any."""
+    files = [pathutils.NODED_CERT_FILE]
+    if os.path.exists(pathutils.RAPI_CERT_FILE):
+        files.append(pathutils.RAPI_CERT_FILE)
+    return files
+
+
+def instance_file_layout(instances):
+    """({node: [disk files]}, {node: ["inst:idx" disk links]}) the config expects."""
+    files, links = {}, {}
+    for name, inst in instances.items():
+        node = inst.primary_node
+        links.setdefault(node, [])
+        for idx, disk in enumerate(inst.disks):
+            links[node].append("%s:%d" % (name, idx))
+            if inst.disk_template == constants.DT_FILE and disk.logical_id:
+                files.setdefault(node, []).append(disk.logical_id[1])
+    return files, links
+
+
+class LUClusterVerify(LogicalUnit):
+    """Verify the cluster, or with group_name only that node group's nodes."""
+    HPATH = "cluster-verify"
+    HTYPE = constants.HTYPE_CLUSTER
+    REQ_BGL = False
+
+    def _files_all(self):
+        """Files every node must have identical to the master's copy."""
+        files = [pathutils.NODED_CERT_FILE]
+        for path in (pathutils.RAPI_CERT_FILE, pathutils.CONFD_HMAC_KEY,
+                     pathutils.CLUSTER_DOMAIN_SECRET_FILE):
+            if os.path.exists(path):
+                files.append(path)
+        return files
+
+    def expand_names(self):
+        # an unknown group is refused before any lock is taken
+        self.group_uuids = ([self.cfg.lookup_node_group(self.op.group_name)]
+                            if self.op.group_name else None)
+        self.needed_locks = {locking.LEVEL_NODE: locking.ALL_SET,
+                             locking.LEVEL_INSTANCE: locking.ALL_SET}
+        self.share_locks = dict.fromkeys(locking.LEVELS, 1)
+
+    def build_hooks_env(self):
+        cluster = self.cfg.get_cluster_info()
+        env = {"CLUSTER_TAGS": " ".join(sorted(cluster.tags)),
+               "OP_TARGET": cluster.cluster_name}
+        for name, node in self.cfg.get_all_nodes_info().items():
+            env["NODE_TAGS_%s" % name] = " ".join(sorted(node.tags))
+        return env
+
+    def build_hooks_nodes(self):
+        return [], self.cfg.get_online_node_list()
+
+    # ---- reporting ----------------------------------------------------------------------
+
+    def _error(self, ecode, itype, item, msg, warning=False):
+        ltype = ETYPE_WARNING if (warning or ecode in self.op.ignore_errors) else ETYPE_ERROR
+        if self.op.error_codes:
+            text = "%s:%s:%s:%s:%s" % (ltype, ecode, itype, item, msg)
+        else:
+            text = "%s: %s%s: %s" % (ltype, itype, " " + item if item else "", msg)
+        self.feedback_fn("  - " + text)
+        if ltype == ETYPE_ERROR:
+            self.bad = True
+
+    def _error_if(self, cond, ecode, itype, item, msg, warning=False):
+        """Report ``msg`` when ``cond`` holds, or always with --debug-simulate-errors."""
+        if cond or self.op.debug_simulate_errors:
+            self._error(ecode, itype, item, msg, warning=warning)
+
+    # ---- cluster-wide part (skipped with --node-group, as Ganeti does) --------------
+
+    def _verify_global(self, nodes):
+        cfg = self.cfg
+        self.log_step("Verifying cluster config")
+        problems = cfg.verify_config()
+        for msg in problems or ([""] if self.op.debug_simulate_errors else []):
+            self._error("ECLUSTERCFG", "cluster", "", msg)
+
+        self.log_step("Verifying cluster certificate files")
+        for path in cluster_cert_files():
+            level, msg = x509.verify_cert_file(path)
+            self._error_if(level, "ECLUSTERCERT", "cluster", "",
+                           msg or "%s: no problem found" % path,
+                           warning=(level == x509.CERT_WARNING))
+
+        self.log_step("Verifying all nodes belong to an existing group")
+        groups = cfg.get_all_node_groups_info()
+        dangling = sorted(n for n, node in nodes.items() if node.group not in groups)
+        self._error_if(dangling, "ECLUSTERDANGLINGNODES", "cluster", "",
+                       "the following nodes (and their instances) belong to a non"
+                       " existing group: %s" % ", ".join(dangling))
+
+    # ---- per-node results ---------------------------------------------------------------
+
+    def _verify_node_basics(self, name, data, start, end):
+        version = data.get("version")
+        self._error_if(not version or version[0] != constants.PROTOCOL_VERSION,
+                       "ENODEVERSION", "node", name,
+                       "incompatible protocol versions: master %s, node %s"
+                       % (constants.PROTOCOL_VERSION, version and version[0]))
+        self._error_if(version and version[1] != constants.RELEASE_VERSION,
+                       "ENODEVERSION", "node", name,
+                       "software version mismatch: master %s, node %s"
+                       % (constants.RELEASE_VERSION, version and version[1]), warning=True)
+        unresolved = sorted((data.get("nodelist") or {}).items())
+        for other, err in unresolved or ([("", "")] if self.op.debug_simulate_errors else []):
+            self._error("ENODESSH", "node", name,
+                        "node name %s does not resolve: %s" % (other, err))
+        ntime = data.get("time")
+        skew = 0
+        if ntime is not None:
+            ntime = ntime[0] + ntime[1] / 1e6 if isinstance(ntime, list) else ntime
+            if ntime < start - x509.MAX_CLOCK_SKEW:
+                skew = start - ntime
+            elif ntime > end + x509.MAX_CLOCK_SKEW:
+                skew = ntime - end
+        self._error_if(skew, "ENODETIME", "node", name,
+                       "clock skew of %.1fs detected (node time %s)" % (skew, ntime))
+
+    def _verify_node_cert(self, name, data):
+        """The node's own certificate (Ganeti: the client certificate of each node)."""
+        level, msg = data.get(nv.NV_CLIENT_CERT) or [x509.CERT_ERROR, "no data returned"]
+        self._error_if(level, "ECLUSTERCLIENTCERT", "cluster", "",
+                       "Client certificate of node '%s' failed validation: %s (code '%s')"
+                       % (name, msg, level), warning=(level == x509.CERT_WARNING))
+
+    def _verify_node_ssh(self, name, data):
+        if not self.op.verify_clutter:
+            return
+        problems = data.get(nv.NV_SSH_CLUTTER)
+        if not isinstance(problems, list):
+            problems = ["node %s did not return the ssh clutter check" % name]
+        self._error_if(problems, "ENODESSH", "node", name, " ".join(problems))
+
+    def _verify_node_orphans(self, name, data):
+        orphans = data.get(nv.NV_FILE_ORPHANS) or []
+        for path in orphans or ([""] if self.op.debug_simulate_errors else []):
+            what = "directory" if path.endswith("/") else "file"
+            self._error("ENODEORPHANLV", "node", name,
+                        "%s %s is unknown" % (what, path.rstrip("/")), warning=True)
+
+    def _verify_files(self, files, results, online, nodes, master_sums):
+        self.log_step("Verifying configuration file consistency")
+        node_sums = dict((n, (results[n].data or {}).get("filelist", {}))
+                         for n in online if n in results and not results[n].fail_msg)
+        for path in files:
+            rel = pathutils.strip_root(path)
+            want = master_sums.get(rel)
+            for name, sums in sorted(node_sums.items()):
+                have = sums.get(rel)
+                self._error_if(have is None, "ECLUSTERFILECHECK", "cluster", "",
+                               "File %s is missing from node %s" % (rel, name))
+                self._error_if(have is not None and want is not None and have != want,
+                               "ECLUSTERFILECHECK", "cluster", "",
+                               "File %s found with different checksum on node %s"
+                               % (rel, name))
+        rel = pathutils.strip_root(pathutils.CLUSTER_CONF_FILE)
+        for name, sums in sorted(node_sums.items()):
+            is_candidate = nodes[name].master_candidate
+            have = sums.get(rel)
+            self._error_if(is_candidate and have is None, "ECLUSTERFILECHECK", "cluster", "",
+                           "File %s is missing from master candidate %s" % (rel, name))
+            self._error_if(is_candidate and have is not None and have != master_sums.get(rel),
+                           "ECLUSTERFILECHECK", "cluster", "",
+                           "File %s found with different checksum on master candidate %s"
+                           % (rel, name))
+            self._error_if(not is_candidate and have is not None, "ECLUSTERFILECHECK",
+                           "cluster", "", "File %s should not exist on non-candidate node %s"
+                           % (rel, name))
+
+    def _verify_instances(self, cluster, nodes, online, instances):
+        """Instances run where the config says and nowhere else."""
+        self.log_step("Verifying instance status")
+        running, bad = running_instances(self.rpc, cluster, online)
+        for name, inst in sorted(instances.items()):
+            pnode = inst.primary_node
+            if pnode in bad or pnode not in nodes or nodes[pnode].offline:
+                continue      # the node's own error (or offline note) says it
+            where = running.get(name, [])
+            self._error_if(inst.admin_state == constants.ADMINST_UP and pnode not in where,
+                           "EINSTANCEDOWN", "instance", name,
+                           "instance not running on its primary node %s" % pnode)
+            for node in where:
+                self._error_if(node != pnode, "EINSTANCEWRONGNODE", "instance", name,
+                               "instance should not run on node %s" % node)
+        self.log_step("Verifying orphan instances")
+        known = self.cfg.get_instance_list()
+        for name, where in sorted(running.items()):
+            for node in where:
+                self._error_if(name not in known, "ENODEORPHANINSTANCE", "node", node,
+                               "instance %s is running here but unknown to the cluster"
+                               % name)
+
+    def _verify_nplusone(self, cluster, online, instances):
+        # memory each secondary needs if a primary fails: per (secondary, primary)
+        needed = {}
+        for inst in instances.values():
+            be = cluster.fill_be(inst)
+            if not be[constants.BE_AUTO_BALANCE]:
+                continue
+            for snode in inst.secondary_nodes:
+                key = (snode, inst.primary_node)
+                needed[key] = needed.get(key, 0) + be[constants.BE_MAXMEM]
+        if not needed:
+            return
+        from ganeti.cmdlib.node import hv_specs
+        snodes = sorted(set(s for s, _ in needed if s in online))
+        free = {}
+        for node, res in self.rpc.call_node_info(snodes, [], hv_specs(cluster)).items():
+            if not res.fail_msg and not res.offline:
+                free[node] = (res.data or {}).get("memory_free")
+        for (snode, pnode), mem in sorted(needed.items()):
+            self._error_if(free.get(snode) is not None and mem > free[snode],
+                           "ENODEN1", "node", snode,
+                           "not enough memory to accommodate instance failovers should"
+                           " node %s fail (%dMiB needed, %sMiB available)"
+                           % (pnode, mem, free.get(snode)))
+
+    # ---- the whole run ------------------------------------------------------------------
+
+    def _node_checks(self, cluster, nodes, files):
+        disk_files, links = instance_file_layout(self.cfg.get_all_instances_info())
+        checks = {
+            "version": None,
+            "filelist": [pathutils.strip_root(p)
+                         for p in files + [pathutils.CLUSTER_CONF_FILE]],
+            "nodelist": sorted(nodes),
+            "time": None,
+            nv.NV_CLIENT_CERT: None,
+            nv.NV_FILE_ORPHANS: {
+                "storage_dirs": [d for d in [cluster.file_storage_dir] if d],
+                "files": disk_files, "links": links},
+        }
+        if self.op.verify_clutter:
+            checks[nv.NV_SSH_CLUTTER] = {"nodes": sorted(self.cfg.get_node_list())}
+        return checks
+
+    def exec(self, feedback_fn):
+        self.bad = False
+        cfg = self.cfg
+        cluster = cfg.get_cluster_info()
+        master = cluster.master_node
+        all_nodes = cfg.get_all_nodes_info()
+        if self.group_uuids is None:
+            self._verify_global(all_nodes)
+            group_uuids = sorted(cfg.get_all_node_groups_info())
+        else:
+            group_uuids = self.group_uuids
+        groups = cfg.get_all_node_groups_info()
+        for uuid in group_uuids:
+            self.log_step("Verifying group '%s'" % groups[uuid].name)
+        nodes = dict((n, node) for n, node in all_nodes.items() if node.group in group_uuids)
+        instances = dict((i, inst) for i, inst in cfg.get_all_instances_info().items()
+                         if inst.primary_node in nodes)
+        online = sorted(n for n, node in nodes.items() if not node.offline)
+        offline = sorted(n for n, node in nodes.items() if node.offline)
+
+        self.log_step("Gathering data (%d nodes)" % len(online))
+        files = self._files_all()
+        checks = self._node_checks(cluster, nodes, files)
+        # the master's answer is the reference even when it is in another group
+        start = time.time()
+        results = self.rpc.call_node_verify(sorted(set(online) | {master}), checks,
+                                            cluster.cluster_name)
+        end = time.time()
+        master_data = {}
+        if master in results and not results[master].fail_msg:
+            master_data = results[master].data or {}
+        master_sums = master_data.get("filelist", {})
+
+        self.log_step("Verifying node status")
+        for name in online:
+            res = results.get(name)
+            if res is None or res.fail_msg:
+                self._error("ENODERPC", "node", name,
+                            "node daemon (%s) is not answering: %s"
+                            % (constants.NODED, res.fail_msg if res else "no answer"))
+                continue
+            data = res.data or {}
+            self._verify_node_basics(name, data, start, end)
+            self._verify_node_cert(name, data)
+            self._verify_node_ssh(name, data)
+
+        self._verify_files(files, results, online, nodes, master_sums)
+        self._verify_instances(cluster, nodes, online, instances)
+
+        self.log_step("Verifying orphan volumes")
+        for name in online:
+            res = results.get(name)
+            if res is not None and not res.fail_msg:
+                self._verify_node_orphans(name, res.data or {})
+        if "nplusone_mem" not in self.op.skip_checks:
+            self.log_step("Verifying N+1 Memory redundancy")
+            self._verify_nplusone(cluster, online, instances)
+
+        self.log_step("Other Notes")
+        if offline:
+            self.feedback_fn("  - NOTICE: %d offline node(s) found." % len(offline))
+        return not self.bad

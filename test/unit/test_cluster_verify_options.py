@@ -1,0 +1,152 @@
+"""gnt-cluster verify --node-group, --debug-simulate-errors, --verify-ssh-clutter and
+the report of files left behind in the file storage dir."""
+
+import os
+import time
+
+import pytest
+
+from ganeti import errors, objects, pathutils
+from ganeti.backend import verify as nv
+from ganeti.client import gnt_cluster
+
+from test_cluster_verify_certs import DAY, write_cert
+from verify_fakes import make_cfg, run_verify
+
+
+@pytest.fixture
+def good_cert(tmp_path, monkeypatch):
+    now = time.time()
+    monkeypatch.setattr(pathutils, "NODED_CERT_FILE",
+                        write_cert(tmp_path / "server.pem", now - DAY, now + 300 * DAY))
+    monkeypatch.setattr(pathutils, "RAPI_CERT_FILE", str(tmp_path / "no-rapi.pem"))
+    monkeypatch.setattr(pathutils, "DISK_LINKS_DIR", str(tmp_path / "links"))
+
+
+def test_node_group_default_verifies_that_group_only(tmp_path, good_cert):
+    ok, logs = run_verify(make_cfg(tmp_path), {}, group_name="default")
+    assert ok, logs
+    assert "* Verifying group 'default'" in logs
+    # the cluster-wide part belongs to the run without a group, as in Ganeti
+    assert "* Verifying cluster config" not in logs
+    assert "* Gathering data (2 nodes)" in logs
+
+
+def test_unknown_node_group_is_refused(tmp_path, good_cert):
+    with pytest.raises(errors.OpPrereqError) as err:
+        run_verify(make_cfg(tmp_path), {}, group_name="nosuchgroup")
+    assert str(err.value.args[0]) == "Node group 'nosuchgroup' not found"
+    assert err.value.args[1] == errors.ECODE_NOENT
+
+
+def test_debug_simulate_errors_reports_every_check(tmp_path, good_cert):
+    ok, clean = run_verify(make_cfg(tmp_path), {})
+    assert ok and not [line for line in clean if line.startswith("  - ")]
+    ok, logs = run_verify(make_cfg(tmp_path), {}, debug_simulate_errors=True)
+    assert not ok
+    ok, logs = run_verify(make_cfg(tmp_path), {}, debug_simulate_errors=True,
+                          error_codes=True)
+    codes = set(line.split(":")[1] for line in logs if line.startswith("  - "))
+    for code in ("ECLUSTERCFG", "ECLUSTERCERT", "ECLUSTERDANGLINGNODES", "ENODEVERSION",
+                 "ENODESSH", "ENODETIME", "ECLUSTERCLIENTCERT", "ECLUSTERFILECHECK",
+                 "ENODEORPHANLV"):
+        assert code in codes, (code, logs)
+
+
+def _auth_keys(tmp_path, lines):
+    ssh = tmp_path / "root" / ".ssh"
+    ssh.mkdir(parents=True, exist_ok=True)
+    (ssh / "authorized_keys").write_text("".join(line + "\n" for line in lines))
+
+
+def test_ssh_clutter_node_side(tmp_path):
+    _auth_keys(tmp_path, ["# comment", "ssh-ed25519 AAAA1 root@node1.example.com",
+                          "ssh-ed25519 AAAA2 root@node2.example.com",
+                          "ssh-ed25519 AAAA3 root@node1.example.com",
+                          "ssh-ed25519 AAAA4 admin@laptop", "ssh-ed25519 AAAA5 admin@laptop"])
+    params = {"nodes": ["node1.example.com", "node2.example.com"],
+              "name": "node2.example.com"}
+    msgs = nv.ssh_clutter(params, root_dir=str(tmp_path))
+    assert len(msgs) == 1
+    assert msgs[0].startswith("There are hosts which have more than one SSH key stored for"
+                              " the same user in the 'authorized_keys' file of node"
+                              " node2.example.com.")
+    assert "Entry for 'root@node1.example.com' in lines 2, 4." in msgs[0]
+    assert "laptop" not in msgs[0]      # not a cluster node: not Ganeti's business
+    _auth_keys(tmp_path, ["ssh-ed25519 AAAA1 root@node1.example.com"])
+    assert nv.ssh_clutter(params, root_dir=str(tmp_path)) == []
+
+
+def test_verify_ssh_clutter_only_when_asked(tmp_path, good_cert):
+    clutter = {"node2.example.com": {nv.NV_SSH_CLUTTER: ["There are hosts ... node2"]}}
+    ok, logs = run_verify(make_cfg(tmp_path), clutter)
+    assert ok and not any("There are hosts" in line for line in logs)
+    ok, logs = run_verify(make_cfg(tmp_path), clutter, verify_clutter=True)
+    assert not ok
+    assert "  - ERROR: node node2.example.com: There are hosts ... node2" in logs
+
+
+def test_client_passes_verify_options(monkeypatch):
+    from ganeti import cli
+    seen = []
+    monkeypatch.setattr(cli, "submit_op_code", lambda op, opts=None: seen.append(op) or True)
+    monkeypatch.setattr("sys.argv", ["gnt-cluster", "verify", "--node-group", "default",
+                                     "--verify-ssh-clutter", "--debug-simulate-errors"])
+    assert gnt_cluster.main() == 0
+    assert seen[0].group_name == "default"
+    assert seen[0].verify_clutter is True
+    assert seen[0].debug_simulate_errors is True
+
+
+# ---- leftovers of failed jobs ------------------------------------------------------------
+
+def _file_instance(name, storage, node="node1.example.com", ndisks=1):
+    disks = []
+    for idx in range(ndisks):
+        path = os.path.join(storage, name, "disk%d-abcdef01.file" % idx)
+        disks.append(objects.Disk(dev_type="file", logical_id=["loop", path], size=128,
+                                  iv_name="disk/%d" % idx, nodes=[node]))
+    return objects.Instance(name=name, primary_node=node, os="noop", hypervisor="fake",
+                            disk_template="file", disks=disks, admin_state="down")
+
+
+def test_orphan_files_and_dirs_are_reported(tmp_path, good_cert):
+    storage = str(tmp_path / "fs")
+    known = _file_instance("inst1", storage)
+    os.makedirs(os.path.join(storage, "inst1"))
+    open(known.disks[0].logical_id[1], "w").close()
+    open(os.path.join(storage, "inst1", "disk1-0000.file"), "w").close()   # stray disk
+    os.makedirs(os.path.join(storage, "gone.example.com"))                 # stray instance
+    open(os.path.join(storage, "gone.example.com", "disk0-1.file"), "w").close()
+    links = tmp_path / "links"
+    links.mkdir()
+    (links / "inst1:0").symlink_to(known.disks[0].logical_id[1])
+    (links / "gone.example.com:0").symlink_to("/nonexistent")
+    cfg = make_cfg(tmp_path, instances=[known], file_storage_dir=storage)
+    ok, logs = run_verify(cfg, {})
+    assert ok, logs        # warnings, as Ganeti's orphan volumes
+    warnings = [line for line in logs if line.startswith("  - WARNING")]
+    # every node of this fake cluster shares the files; node2 owns none of them
+    assert ("  - WARNING: node node1.example.com: file %s/inst1/disk1-0000.file is unknown"
+            % storage) in warnings
+    assert ("  - WARNING: node node1.example.com: directory %s/gone.example.com is unknown"
+            % storage) in warnings
+    assert ("  - WARNING: node node1.example.com: file %s/gone.example.com:0 is unknown"
+            % links) in warnings
+    assert not any("node1.example.com: file %s" % known.disks[0].logical_id[1] in line
+                   for line in warnings)
+    assert not any("node1.example.com: file %s/inst1:0 " % links in line
+                   for line in warnings)
+    assert ("  - WARNING: node node2.example.com: directory %s/inst1 is unknown"
+            % storage) in warnings
+    ok, logs = run_verify(cfg, {}, error_codes=True)
+    assert any(line.startswith("  - WARNING:ENODEORPHANLV:node:node1.example.com:file")
+               for line in logs)
+    # once cleaned up, nothing is reported
+    for path in ("inst1/disk1-0000.file", "gone.example.com/disk0-1.file"):
+        os.unlink(os.path.join(storage, path))
+    os.rmdir(os.path.join(storage, "gone.example.com"))
+    (links / "gone.example.com:0").unlink()
+    ok, logs = run_verify(make_cfg(tmp_path, nodes=1, instances=[known],
+                                   file_storage_dir=storage), {})
+    assert not [line for line in logs if line.startswith("  - ")], logs
