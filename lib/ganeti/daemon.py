@@ -1,7 +1,8 @@
 """Shared plumbing of the daemons: options, detaching, logging, signals, pid file.
 
 Start-up sequence of ``run_daemon``:
-  1. refuse to start if the pid file names a live process;
+  1. lock the pid file (utils.pidfile) for the daemon's whole life; if another
+     process holds the lock, fail with its PID before doing anything else;
   2. ``prepare_fn(options)`` in the foreground (errors: "<daemon>: <msg>", exit 1);
   3. unless -f: double fork + setsid; the original process waits on a pipe and
      exits 0 only once the daemon called ``ready()`` (exit 1 with the
@@ -23,7 +24,7 @@ import threading
 import traceback
 
 from ganeti import constants, errors, pathutils
-from ganeti.utils import io, process
+from ganeti.utils import pidfile
 
 READY_TIMEOUT = 300.0          # the starting process gives up waiting after this
 _READY_BYTE = b"\x00"
@@ -178,13 +179,6 @@ class _Control:
             pass
 
 
-def _check_pid_file(daemon_name, pid_file):
-    pid = process.read_pid_file(pid_file)
-    if pid and pid != os.getpid() and process.is_process_alive(pid):
-        raise errors.GenericError("already running with pid %d (pid file %s)"
-                                  % (pid, pid_file))
-
-
 def _wait_for_child(daemon_name, read_fd, log_file):
     """In the original process: exit 0 when the daemon is ready, else 1."""
     data = b""
@@ -256,21 +250,31 @@ def run_daemon(daemon_name, options, prepare_fn, exec_fn):
     pid_file = pathutils.daemon_pid_file(daemon_name)
     log_file = pathutils.daemon_log_file(daemon_name)
     try:
-        _check_pid_file(daemon_name, pid_file)
+        # taken before prepare_fn, so a second copy never unlinks or binds the
+        # first one's socket; inherited by the detached daemon (flock)
+        pid_fd = pidfile.lock_pid_file(pid_file)
+    except errors.LockError as err:
+        sys.stderr.write("%s: Error while locking PID file:\n%s\n"
+                         % (daemon_name, error_text(err)))
+        sys.exit(constants.EXIT_FAILURE)
+    except OSError as err:
+        sys.stderr.write("%s: Cannot open the PID file: %s\n"
+                         % (daemon_name, error_text(err)))
+        sys.exit(constants.EXIT_FAILURE)
+    try:
+        pidfile.write_pid(pid_fd)
         prepared = prepare_fn(options) if prepare_fn else None
     except (errors.GenericError, OSError, ValueError) as err:
         sys.stderr.write("%s: %s\n" % (daemon_name, error_text(err)))
+        pidfile.release_pid_file(pid_file, pid_fd)
         sys.exit(constants.EXIT_FAILURE)
     ready_fd = None if options.foreground else _detach(daemon_name, log_file)
     ctl = _Control(ready_fd)
     code = constants.EXIT_FAILURE
-    wrote_pid = False
     try:
         setup_logging(daemon_name, debug=options.debug, foreground=options.foreground,
                       syslog=getattr(options, "syslog", "no"), log_file=log_file)
-        _check_pid_file(daemon_name, pid_file)
-        io.write_pid_file(pid_file)
-        wrote_pid = True
+        pidfile.write_pid(pid_fd)
         _install_signals(ctl)
         logging.info("%s daemon starting (version %s)", daemon_name,
                      constants.RELEASE_VERSION)
@@ -289,8 +293,7 @@ def run_daemon(daemon_name, options, prepare_fn, exec_fn):
         if options.foreground:
             sys.stderr.write("%s: %s\n" % (daemon_name, msg))
     finally:
-        if wrote_pid and process.read_pid_file(pid_file) == os.getpid():
-            io.remove_file(pid_file)
+        pidfile.release_pid_file(pid_file, pid_fd)
         logging.shutdown()
     if options.foreground:
         sys.exit(code)

@@ -193,7 +193,7 @@ def test_real_noded_daemon(tmp_path):
         assert pid > 0 and process.is_process_alive(pid)
         # a second instance is refused
         res = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=30)
-        assert res.returncode == 1 and "already running with pid %d" % pid in res.stderr
+        assert res.returncode == 1 and "PID read from file is %d" % pid in res.stderr
         run = rpc.RpcRunner(rpc.static_resolver({node: "127.0.0.1"}), port=port,
                             cert_file=cert, connect_timeout=2)
         result = run.call_version([node])[node]

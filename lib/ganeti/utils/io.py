@@ -81,7 +81,3 @@ def ensure_dirs(dirs):
     for path, mode in dirs:
         os.makedirs(path, mode=mode, exist_ok=True)
         os.chmod(path, mode)
-
-
-def write_pid_file(path):
-    write_file(path, "%d\n" % os.getpid(), mode=0o644, fsync=False, mkdir=True)
