@@ -363,8 +363,8 @@ def generic_main(commands: dict, aliases: dict | None = None,
             to_stdout(line)
         return constants.EXIT_SUCCESS
     if cmd == "--version":
-        to_stdout("%s (ganeti %s) %s", binary, constants.RELEASE_VERSION,
-                  constants.PACKAGE_VERSION)
+        # Ganeti's layout "NAME (VCS version) release", with our own versions
+        to_stdout("%s (%s) %s", binary, constants.VCS_VERSION, constants.RELEASE_VERSION)
         return constants.EXIT_SUCCESS
     cmd = aliases.get(cmd, cmd)
     if cmd not in commands:

@@ -5,10 +5,21 @@ RAPI) are Ganeti 2.x's, so that scripts and tools written for Ganeti keep workin
 """
 
 # ---- versions ---------------------------------------------------------------
-RELEASE_VERSION = "2.16.2"          # the Ganeti feature level we match
 PACKAGE_VERSION = "0.1.0"           # this implementation's own version
+RELEASE_VERSION = PACKAGE_VERSION   # what `gnt-cluster version` and --version print
 VCS_VERSION = "ganeti-py " + PACKAGE_VERSION
-PROTOCOL_VERSION = 2160000          # noded RPC protocol (checked on node add)
+
+
+def _version_number(version):
+    """"a.b.c" -> a*1000000 + b*10000 + c (Ganeti's numbering of formats)."""
+    major, minor, revision = (int(part) for part in version.split("."))
+    return major * 1000000 + minor * 10000 + revision
+
+
+# Our own node RPC protocol: not Ganeti's (a Ganeti noded cannot serve us), so a
+# number of our own, which no Ganeti release used (theirs: 13..20, then 2010000 up)
+PROTOCOL_VERSION = _version_number(PACKAGE_VERSION)
+# config.data keeps Ganeti 2.16's layout and format number (checked on load)
 CONFIG_MAJOR, CONFIG_MINOR, CONFIG_REVISION = 2, 16, 0
 CONFIG_VERSION = CONFIG_MAJOR * 1000000 + CONFIG_MINOR * 10000 + CONFIG_REVISION
 OS_API_VERSION = 20

@@ -203,8 +203,8 @@ def test_generic_main_help_and_version(capsys):
     assert out.startswith("Usage: gnt-node list [<node>...]")
     assert "--no-headers" in out and "--separator" in out
     assert run_main("--version") == 0
-    assert capsys.readouterr().out == "gnt-node (ganeti %s) %s\n" % (
-        constants.RELEASE_VERSION, constants.PACKAGE_VERSION)
+    assert capsys.readouterr().out == "gnt-node (ganeti-py %s) %s\n" % (
+        constants.PACKAGE_VERSION, constants.PACKAGE_VERSION)
 
 
 def test_generic_main_usage_errors(capsys):

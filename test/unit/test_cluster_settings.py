@@ -1,0 +1,59 @@
+"""Cluster settings and versions: each accepted setting takes effect or is refused."""
+
+import os
+import re
+
+import pytest
+
+from ganeti import constants
+from ganeti.client import gnt_cluster
+
+TOP = os.path.join(os.path.dirname(__file__), "..", "..")
+
+
+class _VersionClient:
+    def query_cluster_info(self):
+        from ganeti.cmdlib import cluster
+        return cluster.cluster_info(_FakeCfg())
+
+
+class _FakeCfg:
+    def get_cluster_info(self):
+        from ganeti import objects
+        return objects.Cluster(cluster_name="c", enabled_hypervisors=["fake"])
+
+
+def test_version_prints_our_own_version(monkeypatch, capsys):
+    from ganeti import cli
+    monkeypatch.setattr(cli, "get_client", _VersionClient)
+    assert gnt_cluster.show_version(None, []) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert lines == [
+        "Software version: %s" % constants.PACKAGE_VERSION,
+        "Internode protocol: %d" % constants.PROTOCOL_VERSION,
+        "Configuration format: 2160000",
+        "OS api version: 20",
+        "Export interface: 0",
+        "VCS version: ganeti-py %s" % constants.PACKAGE_VERSION,
+    ]
+    assert "2.16.2" not in "\n".join(lines)
+
+
+def test_versions_are_ours_where_the_interface_is_ours():
+    with open(os.path.join(TOP, "configure.ac")) as fd:
+        ac_version = re.search(r"AC_INIT\(\[ganeti\], \[([0-9.]+)\]", fd.read()).group(1)
+    assert constants.PACKAGE_VERSION == ac_version
+    assert constants.RELEASE_VERSION == constants.PACKAGE_VERSION
+    # the node RPC is our own protocol: not a number any Ganeti release used
+    assert constants.PROTOCOL_VERSION < 2000000
+    assert constants.PROTOCOL_VERSION == 10000
+
+
+@pytest.mark.parametrize("tool", ["gnt-cluster", "gnt-instance", "gnt-job", "gnt-debug"])
+def test_gnt_version_option(tool, monkeypatch, capsys):
+    import importlib
+    module = importlib.import_module("ganeti.client." + tool.replace("-", "_"))
+    monkeypatch.setattr("sys.argv", [tool, "--version"])
+    assert module.main() == 0
+    assert capsys.readouterr().out == "%s (ganeti-py %s) %s\n" % (
+        tool, constants.PACKAGE_VERSION, constants.PACKAGE_VERSION)
