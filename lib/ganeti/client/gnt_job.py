@@ -289,7 +289,8 @@ COMMANDS = {
     "wait": (wait_job, _ARGS_ONE_JOB, [], "<job-id>", "Wait for a job to finish"),
     "cancel": (cancel_jobs, _ARGS_JOBS, [cli.FORCE_OPT] + _SELECT_OPTS + [
         cli.cli_option("--kill", dest="kill", action="store_true", default=False,
-                       help="Kill running jobs too (not supported: running jobs finish)")],
+                       help="Kill running jobs too (refused for a running job: jobs run"
+                       " inside the master daemon and cannot be killed)")],
         "{[--force] {--pending | --queued | --waiting} | <job-id> [<job-id> ...]}",
         "Cancel jobs"),
     "archive": (archive_jobs, _ARGS_JOBS_ONE_OR_MORE, [], "<job-id> [<job-id> ...]",

@@ -477,9 +477,9 @@ class LUClusterSetParams(LogicalUnit):
                                  " %s", res.fail_msg)
         if new.candidate_pool_size > old.candidate_pool_size:
             node_lu.promote_candidates(self)
-        if new.max_running_jobs != old.max_running_jobs:
-            self.log_info("The new maximal number of running jobs applies from the next"
-                          " start of the master daemon")
+        jqueue = getattr(self.context, "jqueue", None)
+        if new.max_running_jobs != old.max_running_jobs and jqueue is not None:
+            jqueue.set_max_running(new.max_running_jobs)    # at once, as in Ganeti
         return [[f, _short(getattr(new, f))] for f in changed]
 
 

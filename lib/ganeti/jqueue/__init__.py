@@ -87,7 +87,8 @@ class JobQueue:
     def __init__(self, queue_dir, executor, num_workers=25, replicate_fn=None):
         self._qdir = QueueDir(queue_dir)
         self._executor = executor
-        self._num_workers = max(1, int(num_workers))
+        self._num_workers = max(1, int(num_workers))   # = jobs allowed to run at once
+        self._busy = 0                  # workers processing a job now
         self._replicate_fn = replicate_fn
         self._lock = threading.Lock()
         self._work_cond = threading.Condition(self._lock)
@@ -159,12 +160,29 @@ class JobQueue:
         self._commit_jobs(unclean + finalized)
         self._writer.flush()
         logging.info("Job queue started with %d jobs (last id %d)", len(jobs), last)
-        for idx in range(self._num_workers):
-            thread = threading.Thread(target=self._worker_loop, name="jq-worker-%d" % idx,
-                                      daemon=True)
+        with self._lock:
+            self._add_workers_locked()
+
+    def _add_workers_locked(self):
+        """Start workers until there are as many as jobs may run at once."""
+        while len(self._workers) < self._num_workers:
+            thread = threading.Thread(target=self._worker_loop,
+                                      name="jq-worker-%d" % len(self._workers), daemon=True)
             thread.job_id = None
             self._workers.append(thread)
             thread.start()
+
+    def set_max_running(self, count):
+        """Change how many jobs may run at once (max_running_jobs), effective now.
+
+        More: new workers start. Fewer: running jobs finish, and no worker takes
+        a new job while the limit is reached; the idle workers stay.
+        """
+        with self._lock:
+            self._num_workers = max(1, int(count))
+            if self._accepting:
+                self._add_workers_locked()
+            self._work_cond.notify_all()
 
     def shutdown(self, timeout=10):
         """Refuse new jobs, let workers finish their current opcode (up to ``timeout``)."""
@@ -446,12 +464,14 @@ class JobQueue:
             with self._lock:
                 job = None
                 while not self._stopping:
-                    job = self._pop_runnable_locked()
-                    if job is not None:
-                        break
+                    if self._busy < self._num_workers:
+                        job = self._pop_runnable_locked()
+                        if job is not None:
+                            break
                     self._work_cond.wait()
                 if job is None:
                     return
+                self._busy += 1
                 job.state = ACTIVE
                 idx = job.current_index()
                 self._begin_op_locked(job, idx)
@@ -462,6 +482,9 @@ class JobQueue:
                 logging.exception("Internal error while processing job %s", job.id)
             finally:
                 thread.job_id = None
+                with self._lock:
+                    self._busy -= 1
+                    self._work_cond.notify()
 
     def _begin_op_locked(self, job, idx):
         op = job.ops[idx]
@@ -662,8 +685,17 @@ class JobQueue:
 
     # ---- changes ----------------------------------------------------------------------
 
-    def cancel_job(self, job_id):
-        """Cancel a queued or waiting job; returns ``[success, message]``."""
+    def cancel_job(self, job_id, kill=False):
+        """Cancel a queued or waiting job; returns ``[success, message]``.
+
+        ``kill`` (gnt-job cancel --kill): Ganeti 3.0 sends SIGKILL to a running
+        job's own process. Here jobs run as threads of the master daemon, which
+        cannot be killed safely, so killing a running job is refused in words;
+        queued and waiting jobs are canceled as without ``kill``.
+        """
+        if not isinstance(kill, bool):
+            raise errors.OpPrereqError("The kill flag must be true or false, not %r"
+                                       % (kill,), errors.ECODE_INVAL)
         job_id = parse_job_id(job_id)
         with self._lock:
             job = self._jobs.get(job_id)
@@ -682,6 +714,10 @@ class JobQueue:
                     if op.status not in constants.OPS_FINALIZED:
                         op.status = constants.OP_STATUS_CANCELING
                 msg = "Job %s will be canceled" % job_id
+            elif kill and status == constants.JOB_STATUS_RUNNING:
+                return [False, "Job %s is running and cannot be killed: jobs run inside"
+                        " the master daemon here, not as processes of their own; wait"
+                        " for it to finish" % job_id]
             else:
                 return [False, "Job %s is no longer waiting in the queue" % job_id]
         self._commit_jobs([job])

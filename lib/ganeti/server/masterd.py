@@ -128,7 +128,7 @@ class LuxiHandler:
                 lambda ops: self.jq.submit_job_to_drained_queue(ops),
             luxi.REQ_SUBMIT_MANY_JOBS: lambda jobs: self.jq.submit_many_jobs(jobs),
             luxi.REQ_WAIT_FOR_JOB_CHANGE: self._wait_for_job_change,
-            luxi.REQ_CANCEL_JOB: lambda job_id, kill=False: self.jq.cancel_job(job_id),
+            luxi.REQ_CANCEL_JOB: lambda job_id, kill=False: self.jq.cancel_job(job_id, kill),
             luxi.REQ_ARCHIVE_JOB: lambda job_id: self.jq.archive_job(job_id),
             luxi.REQ_CHANGE_JOB_PRIORITY:
                 lambda job_id, prio: self.jq.change_job_priority(job_id, prio),
