@@ -57,3 +57,45 @@ def test_gnt_version_option(tool, monkeypatch, capsys):
     assert module.main() == 0
     assert capsys.readouterr().out == "%s (ganeti-py %s) %s\n" % (
         tool, constants.PACKAGE_VERSION, constants.PACKAGE_VERSION)
+
+
+# ---- gnt-debug locks --interval ----------------------------------------------------------
+
+def test_debug_locks_interval_repeats_the_listing(monkeypatch, capsys):
+    import time as time_mod
+
+    from ganeti import cli
+    from ganeti.client import gnt_debug
+    listings, sleeps = [], []
+
+    def fake_list(*args, **kwargs):
+        listings.append(args[0])
+        print("Name Mode Owner Pending")
+        return 0
+
+    def fake_sleep(seconds):
+        sleeps.append(seconds)
+        if len(sleeps) == 3:
+            raise KeyboardInterrupt()
+
+    monkeypatch.setattr(cli, "generic_list", fake_list)
+    monkeypatch.setattr(time_mod, "sleep", fake_sleep)
+    with pytest.raises(KeyboardInterrupt):
+        gnt_debug.list_locks(*_parsed(gnt_debug, "locks", ["--interval", "2"]))
+    assert listings == ["lock"] * 3 and sleeps == [2, 2, 2]
+    assert capsys.readouterr().out == "Name Mode Owner Pending\n\n" * 3
+    # without --interval: one listing
+    listings.clear()
+    assert gnt_debug.list_locks(*_parsed(gnt_debug, "locks", [])) == 0
+    assert listings == ["lock"]
+    with pytest.raises(Exception) as err:
+        gnt_debug.list_locks(*_parsed(gnt_debug, "locks", ["--interval", "0"]))
+    assert "positive" in str(err.value)
+
+
+def _parsed(module, command, argv):
+    """(opts, args) of ``command`` parsed with its real option list."""
+    import optparse
+    options = module.COMMANDS[command][2]
+    parser = optparse.OptionParser(option_list=list(options))
+    return parser.parse_args(argv)

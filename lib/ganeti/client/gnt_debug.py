@@ -1,5 +1,6 @@
 """gnt-debug: debugging commands (delay, locks, submit-job, test-jobqueue)."""
 
+import math
 import sys
 
 from ganeti import cli, constants, errors, opcodes, serializer
@@ -9,6 +10,8 @@ def delay(opts, args):
     """Sleep for a while, on the master and/or nodes (OP_TEST_DELAY)."""
     try:
         duration = float(args[0])
+        if not math.isfinite(duration):     # "inf" would never end, "nan" never start
+            raise ValueError(args[0])
     except ValueError:
         raise errors.OpPrereqError("Invalid duration '%s': expected a number of seconds"
                                    % args[0], errors.ECODE_INVAL)
@@ -77,11 +80,22 @@ _LOCK_FORMAT = {
 
 
 def list_locks(opts, args):
-    """Show the master daemon's locks (gnt-debug locks)."""
+    """Show the master daemon's locks (gnt-debug locks); with --interval N, again
+    every N seconds (an empty line between listings) until interrupted or failed."""
+    import time
+    if opts.interval is not None and opts.interval <= 0:
+        raise errors.OpPrereqError("The interval must be a positive number of seconds,"
+                                   " not %s" % opts.interval, errors.ECODE_INVAL)
     fields = cli.parse_fields(opts.output, ["name", "mode", "owner", "pending"])
-    return cli.generic_list("lock", fields, [], None, opts.separator,
-                            not opts.no_headers, verbose=opts.verbose,
-                            format_override=_LOCK_FORMAT)
+    while True:
+        code = cli.generic_list("lock", fields, [], None, opts.separator,
+                                not opts.no_headers, verbose=opts.verbose,
+                                format_override=_LOCK_FORMAT)
+        if code != constants.EXIT_SUCCESS or not opts.interval:
+            return code
+        sys.stdout.write("\n")
+        sys.stdout.flush()
+        time.sleep(opts.interval)
 
 
 _DELAY_OPTS = [
@@ -122,8 +136,11 @@ COMMANDS = {
         cli.cli_option("--fail", default=False, action="store_true", dest="fail",
                        help="Make the opcode fail")] + cli.SUBMIT_OPTS,
         "", "Test a few aspects of the job queue"),
-    "locks": (list_locks, cli.ARGS_NONE, [cli.NOHDR_OPT, cli.SEP_OPT, cli.FIELDS_OPT,
-                                          cli.VERBOSE_OPT],
+    "locks": (list_locks, cli.ARGS_NONE, [
+        cli.NOHDR_OPT, cli.SEP_OPT, cli.FIELDS_OPT, cli.VERBOSE_OPT,
+        cli.cli_option("--interval", dest="interval", type="int", default=None,
+                       metavar="SECONDS", help="List the locks again every SECONDS"
+                       " seconds until interrupted")],
               "[--interval N]", "Show a list of locks in the master daemon"),
 }
 
