@@ -97,11 +97,41 @@ def check_config():
     return os.path.exists(pathutils.NODED_CERT_FILE)
 
 
+# LSB exit codes of an init script's "status" action
+LSB_RUNNING = 0
+LSB_DEAD_WITH_PID_FILE = 1
+LSB_NOT_RUNNING = 3
+LSB_UNKNOWN = 4
+
+
+def daemon_status(name: str) -> tuple[int, str]:
+    """(LSB status code, "NAME is running" / "NAME is not running") of a daemon."""
+    if daemon_pid(name):
+        return LSB_RUNNING, "%s is running" % name
+    if os.path.exists(pathutils.daemon_pid_file(name)):
+        # stale pid file: LSB's "program is dead and the pid file exists"
+        return LSB_DEAD_WITH_PID_FILE, "%s is not running" % name
+    return LSB_NOT_RUNNING, "%s is not running" % name
+
+
+def status(names: list) -> int:
+    """Print one line per daemon; the code of the first one not running (LSB)."""
+    code = LSB_RUNNING
+    for name in names:
+        ret, line = daemon_status(name)
+        sys.stdout.write(line + "\n")
+        if code == LSB_RUNNING:
+            code = ret
+    return code
+
+
 def main(argv=None):
-    """daemon-util start|stop|check|restart DAEMON | start-all | stop-all | is-master"""
+    """daemon-util start|stop|check|restart DAEMON | status [DAEMON...] | start-all | ..."""
     argv = list(sys.argv[1:] if argv is None else argv)
     usage = ("Usage: daemon-util {start|stop|check|restart} DAEMON\n"
-             "       daemon-util {start-all|stop-all|check-all|check-config|is-master}\n")
+             "       daemon-util status [DAEMON...]\n"
+             "       daemon-util {start-all|stop-all|check-all|check-config|is-master|"
+             "list-start-daemons}\n")
     if not argv or argv[0] in ("-h", "--help"):
         (sys.stdout if argv else sys.stderr).write(usage)
         return 0 if argv else 1
@@ -120,6 +150,16 @@ def main(argv=None):
                 start_daemon(name, args)
             if cmd == "check":
                 return 0 if daemon_pid(name) else 1
+            return 0
+        if cmd == "status":
+            unknown = [n for n in rest if n not in known]
+            if unknown:
+                sys.stderr.write("Unknown daemon %r; known: %s\n" % (
+                    unknown[0], ", ".join(known)))
+                return LSB_UNKNOWN
+            return status(rest or daemons_for_this_node())
+        if cmd == "list-start-daemons":
+            sys.stdout.write("".join(n + "\n" for n in daemons_for_this_node()))
             return 0
         if cmd == "start-all":
             start_all()
