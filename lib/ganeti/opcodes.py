@@ -134,6 +134,49 @@ def summary_of(op_dict):
     return text
 
 
+# ---- private and secret parameters ---------------------------------------------------
+# Secret values live only in the master's memory while their job runs: job files,
+# QueryJobs and logs get REDACTED instead. Private values are kept (job file, config)
+# but never shown. (doc/os-parameters.rst)
+
+REDACTED = "<redacted>"
+SECRET_PARAMS = ("osparams_secret",)
+PRIVATE_PARAMS = ("osparams_private",)
+
+
+def _redacted(value):
+    return dict((key, REDACTED) for key in value) if isinstance(value, dict) else value
+
+
+def split_secrets(op_dict: dict) -> tuple:
+    """(the opcode dict with secret values redacted, {param: real value dict})."""
+    public = dict(op_dict)
+    secrets = {}
+    for name in SECRET_PARAMS:
+        if isinstance(public.get(name), dict) and public[name]:
+            secrets[name] = dict(public[name])
+            public[name] = _redacted(public[name])
+    return public, secrets
+
+
+def shown_input(op_dict: dict) -> dict:
+    """The opcode dict as queries show it: private and secret values redacted."""
+    shown = dict(op_dict)
+    for name in SECRET_PARAMS + PRIVATE_PARAMS:
+        if name in shown:
+            shown[name] = _redacted(shown[name])
+    return shown
+
+
+def check_secrets_present(op: "OpCode") -> None:
+    """Refuse an opcode whose secret values were lost (job reloaded from disk)."""
+    for name in SECRET_PARAMS:
+        values = getattr(op, name, None) or {}
+        if any(value == REDACTED for value in values.values()):
+            raise errors.OpPrereqError("Please re-submit secret parameters to job.",
+                                       errors.ECODE_INVAL)
+
+
 # ---- cluster ------------------------------------------------------------------------
 
 class OpClusterPostInit(OpCode):

@@ -87,7 +87,8 @@ def add_instance(opts, args):
         instance_name=args[0], disks=_disk_specs(opts), disk_template=template,
         nics=_nic_specs(opts), pnode=pnode, snode=snode, os_type=opts.os,
         hypervisor=hv_name, hvparams=hvparams, beparams=opts.beparams or {},
-        osparams=opts.osparams or {}, mode="create", start=opts.start,
+        osparams=opts.osparams or {}, osparams_private=opts.osparams_private or None,
+        osparams_secret=opts.osparams_secret or None, mode="create", start=opts.start,
         ip_check=opts.ip_check, name_check=opts.name_check,
         no_install=opts.no_install or None, wait_for_sync=opts.wait_for_sync,
         file_storage_dir=opts.file_storage_dir, file_driver=opts.file_driver,
@@ -369,7 +370,9 @@ def reinstall_instance(opts, args):
             return constants.EXIT_FAILURE
     op = opcodes.OpInstanceReinstall(instance_name=name, os_type=opts.os,
                                      force_variant=opts.force_variant,
-                                     osparams=opts.osparams or None)
+                                     osparams=opts.osparams or None,
+                                     osparams_private=opts.osparams_private or None,
+                                     osparams_secret=opts.osparams_secret or None)
     cli.submit_or_send(op, opts)
     return constants.EXIT_SUCCESS
 
@@ -406,6 +409,7 @@ def modify_instance(opts, args):
         instance_name=args[0], nics=_parse_modifications(opts.nics, "NIC"),
         disks=_parse_modifications(opts.disks, "disk"), beparams=opts.beparams or {},
         hvparams=hvparams, os_name=opts.os, osparams=opts.osparams or {},
+        osparams_private=opts.osparams_private or None,
         force=opts.force, offline=opts.offline, force_variant=opts.force_variant,
         runtime_mem=opts.runtime_mem)
     result = cli.submit_or_send(op, opts)
@@ -450,6 +454,12 @@ _HV_OPT = cli.cli_option("-H", "--hypervisor-parameters", dest="hypervisor",
                          type="identkeyval", default=None,
                          help="Hypervisor and hypervisor options, in the format"
                          " hypervisor:option=value,option=value,...")
+# private: stored, never shown; secret: never stored nor shown (doc/os-parameters.rst)
+_OSP_PRIVATE_OPT = cli.keyval_option("--os-parameters-private", dest="osparams_private",
+                                     help="Private OS parameters (won't be logged)")
+_OSP_SECRET_OPT = cli.keyval_option("--os-parameters-secret", dest="osparams_secret",
+                                    help="Secret OS parameters (won't be logged or saved;"
+                                    " you must supply these for every operation.)")
 
 _ADD_OPTS = [
     cli.cli_option("-t", "--disk-template", dest="disk_template", default=None,
@@ -472,6 +482,7 @@ _ADD_OPTS = [
                       help="Backend parameters (e.g. maxmem=512M,vcpus=2)"),
     _HV_OPT,
     cli.keyval_option("-O", "--os-parameters", dest="osparams", help="OS parameters"),
+    _OSP_PRIVATE_OPT, _OSP_SECRET_OPT,
     cli.cli_option("--no-start", dest="start", action="store_false", default=True,
                    help="Don't start the instance after creation"),
     cli.cli_option("--no-ip-check", dest="ip_check", action="store_false", default=True,
@@ -584,7 +595,8 @@ COMMANDS.update({
         cli.cli_option("--force-variant", dest="force_variant", action="store_true",
                        default=False, help="Do not check the OS variant"),
         cli.keyval_option("-O", "--os-parameters", dest="osparams",
-                          help="OS parameters")] + cli.SUBMIT_OPTS + [cli.DRY_RUN_OPT],
+                          help="OS parameters"),
+        _OSP_PRIVATE_OPT, _OSP_SECRET_OPT] + cli.SUBMIT_OPTS + [cli.DRY_RUN_OPT],
         "[-f] [-o OS] <instance>", "Reinstall a stopped instance"),
     "modify": (modify_instance, _ARGS_ONE, [
         cli.keyval_option("-H", "--hypervisor-parameters", dest="hvparams",
@@ -599,6 +611,7 @@ COMMANDS.update({
                        help="Change the OS (takes effect at the next reinstall)"),
         cli.keyval_option("-O", "--os-parameters", dest="osparams",
                           help="OS parameters to change"),
+        _OSP_PRIVATE_OPT,
         cli.cli_option("--force-variant", dest="force_variant", action="store_true",
                        default=False, help="Do not check the OS variant"),
         cli.cli_option("-m", "--runtime-memory", dest="runtime_mem", type="unit",

@@ -3,6 +3,7 @@
 import os
 
 from ganeti import constants, errors, locking, objects
+from ganeti.cmdlib import instance_cleanup, instance_flags, os_params
 from ganeti.cmdlib import instance_utils as iu
 from ganeti.cmdlib.base import LogicalUnit, expand_node_name
 from ganeti.cmdlib.instance_utils import InstanceLU
@@ -30,6 +31,8 @@ class LUInstanceCreate(LogicalUnit):
         if op.iallocator:
             raise errors.OpPrereqError("Instance allocators are not supported yet; give"
                                        " the primary node with -n", errors.ECODE_INVAL)
+        instance_flags.check_opportunistic_locking(op)
+        self.os_secrets = os_params.secrets_of(op)
         if op.snode and op.disk_template not in constants.DTS_INT_MIRROR:
             raise errors.OpPrereqError("A secondary node is only used with the drbd disk"
                                        " template", errors.ECODE_INVAL)
@@ -86,6 +89,7 @@ class LUInstanceCreate(LogicalUnit):
         if not node.vm_capable:
             raise errors.OpPrereqError("Node %s is not vm_capable" % self.pnode,
                                        errors.ECODE_STATE)
+        instance_flags.check_node_in_group(self.cfg, node, op.group_name)
         if op.disk_template not in cluster.enabled_disk_templates:
             raise errors.OpPrereqError(
                 "Disk template '%s' is not enabled in the cluster; enabled: %s"
@@ -107,15 +111,25 @@ class LUInstanceCreate(LogicalUnit):
         instance = objects.Instance(
             name=self.instance_name, primary_node=self.pnode, os=op.os_type or "",
             hypervisor=self.hv_name, hvparams=self.hvparams, beparams=self.beparams,
-            osparams=dict(op.osparams or {}), admin_state=constants.ADMINST_DOWN,
+            osparams=dict(op.osparams or {}),
+            osparams_private=dict(op.osparams_private or {}),
+            admin_state=constants.ADMINST_DOWN,
             nics=self.nics, disk_template=op.disk_template, tags=list(op.tags),
             disks=iu.generate_disks(cluster, op.disk_template, self.instance_name,
                                     self.pnode, self.disk_specs, op.file_storage_dir,
                                     op.file_driver))
         self.instance = instance
+        if op.identify_defaults:
+            os_params.revert_to_defaults(cluster, instance)
+        if op.conflicts_check:
+            instance_flags.check_ip_conflicts(self.cfg, instance)
         iu.check_hvparams(self.hv_name, cluster.fill_hv(instance))
         if not op.no_install:
             check_node_has_os(self, self.pnode, op.os_type, op.force_variant)
+        if op.os_type:
+            os_params.check_os_params(
+                self, not op.no_install, [self.pnode], op.os_type,
+                os_params.all_params(cluster, instance, self.os_secrets), op.force_variant)
         if op.disk_template == constants.DT_FILE:
             self._check_file_space(cluster)
         if op.start:
@@ -207,66 +221,72 @@ class LUInstanceCreate(LogicalUnit):
 
     def exec(self, feedback_fn):
         instance = self.instance
-        created = []
         try:
-            if instance.disks:
-                feedback_fn("* creating instance disks...")
-                if instance.disk_template == constants.DT_FILE:
-                    path = os.path.dirname(instance.disks[0].logical_id[1])
-                    res = self.rpc.call_file_storage_dir_create(self.pnode, path)
-                    res.raise_on_failure("Cannot create the file storage directory %s"
-                                         % path)
-                for disk in instance.disks:
-                    res = self.rpc.call_blockdev_create(
-                        self.pnode, disk.to_dict(), disk.size, instance.name, True,
-                        "originstname+%s" % instance.name, False)
-                    res.raise_on_failure("Cannot create disk %s on node %s"
-                                         % (disk.iv_name, self.pnode))
-                    created.append(disk)
+            self._create_disks(instance, feedback_fn)
             feedback_fn("adding instance %s to cluster config" % instance.name)
             self.cfg.add_instance(instance)
-        except Exception:
-            if created or instance.disks:
-                iu.remove_disks(self, instance, created)
-            raise
-        try:
-            if instance.disks:
-                self.log_info("Waiting for instance %s to sync disks.", instance.name)
-                self.log_info("Instance %s's disks are in sync.", instance.name)
-            if not self.op.no_install:
-                feedback_fn("creating os for instance %s on node %s"
-                            % (instance.name, self.pnode))
-                iu.assemble_disks(self, instance)
-                feedback_fn("* running the instance OS create scripts...")
-                res = self.rpc.call_instance_os_add(
-                    self.pnode, iu.instance_for_node(self.cfg, instance), False,
-                    self.op.debug_level)
-                res.raise_on_failure("Could not add os for instance %s on node %s"
-                                     % (instance.name, self.pnode))
-                if not self.op.start:
-                    iu.shutdown_disks(self, instance, ignore_failures=True)
-            if self.op.start:
-                feedback_fn("* starting instance...")
-                instance = self.cfg.get_instance_info(instance.name)
-                instance.admin_state = constants.ADMINST_UP
-                instance.disks_active = True
-                iu.assemble_disks(self, instance)
-                res = self.rpc.call_instance_start(
-                    self.pnode, iu.instance_for_node(self.cfg, instance), False,
-                    None)
-                res.raise_on_failure("Could not start instance %s" % instance.name)
-                self.cfg.update(instance)
-        except Exception:
-            # leave nothing behind: the config and the node as they were
-            self.log_warning("Creation failed, removing instance %s", instance.name)
-            self.rpc.call_instance_shutdown(self.pnode,
-                                            iu.instance_for_node(self.cfg, instance), 0, None)
-            iu.shutdown_disks(self, instance, ignore_failures=True)
-            iu.remove_disks(self, instance)
-            if self.cfg.get_instance_info(instance.name):
-                self.cfg.remove_instance(instance.name)
+            self._install_and_start(instance, feedback_fn)
+        except Exception as err:
+            self._undo(instance, err)
             raise
         return list(n for n in instance.all_nodes)
+
+    def _create_disks(self, instance, feedback_fn):
+        if not instance.disks:
+            return
+        feedback_fn("* creating instance disks...")
+        if instance.disk_template == constants.DT_FILE:
+            path = os.path.dirname(instance.disks[0].logical_id[1])
+            res = self.rpc.call_file_storage_dir_create(self.pnode, path)
+            res.raise_on_failure("Cannot create the file storage directory %s" % path)
+        for disk in instance.disks:
+            res = self.rpc.call_blockdev_create(
+                self.pnode, disk.to_dict(), disk.size, instance.name, True,
+                "originstname+%s" % instance.name, False)
+            res.raise_on_failure("Cannot create disk %s on node %s"
+                                 % (disk.iv_name, self.pnode))
+
+    def _install_and_start(self, instance, feedback_fn):
+        if instance.disks and self.op.wait_for_sync:
+            # file disks are never out of sync: nothing to wait for (doc/os-parameters.rst)
+            self.log_info("Waiting for instance %s to sync disks.", instance.name)
+            self.log_info("Instance %s's disks are in sync.", instance.name)
+        if not self.op.no_install:
+            feedback_fn("creating os for instance %s on node %s"
+                        % (instance.name, self.pnode))
+            iu.assemble_disks(self, instance)
+            feedback_fn("* running the instance OS create scripts...")
+            res = self.rpc.call_instance_os_add(
+                self.pnode, os_params.instance_for_os_script(self.cfg, instance,
+                                                             self.os_secrets),
+                False, self.op.debug_level)
+            res.raise_on_failure("Could not add os for instance %s on node %s"
+                                 % (instance.name, self.pnode))
+            if not self.op.start:
+                iu.shutdown_disks(self, instance, ignore_failures=True)
+        if self.op.start:
+            feedback_fn("* starting instance...")
+            instance = self.cfg.get_instance_info(instance.name)
+            instance.admin_state = constants.ADMINST_UP
+            instance.disks_active = True
+            iu.assemble_disks(self, instance)
+            res = self.rpc.call_instance_start(
+                self.pnode, iu.instance_for_node(self.cfg, instance), False, None)
+            res.raise_on_failure("Could not start instance %s" % instance.name)
+            self.cfg.update(instance)
+
+    def _undo(self, instance, err):
+        """After a failed creation: remove what it made on the node (waiting a while
+        for a node that does not answer) and the config entry. Raises OpExecError
+        naming what is left over when the node could not be cleaned up."""
+        self.log_warning("Creation failed, removing instance %s", instance.name)
+        left = instance_cleanup.remove_created(
+            self, instance, iu.instance_for_node(self.cfg, instance))
+        if self.cfg.get_instance_info(instance.name):
+            self.cfg.remove_instance(instance.name)
+        if left:
+            raise errors.OpExecError("%s; cleaning up node %s failed, left over: %s"
+                                     % (err, instance.primary_node, ", ".join(left)))
 
 
 def _valid_mac(mac):

@@ -2,7 +2,8 @@
 
 import os
 
-from ganeti import constants, errors, locking, objects
+from ganeti import constants, errors, locking, objects, opcodes
+from ganeti.cmdlib import instance_flags, os_params
 from ganeti.cmdlib import instance_utils as iu
 from ganeti.cmdlib.instance_utils import InstanceLU
 from ganeti.cmdlib.operating_system import check_node_has_os
@@ -174,42 +175,6 @@ class LUInstanceRename(InstanceLU):
         self.cfg.update(inst)
 
 
-class LUInstanceReinstall(InstanceLU):
-    HPATH = "instance-reinstall"
-
-    def check_prereq(self):
-        InstanceLU.check_prereq(self)
-        inst = self.instance
-        _check_not_running(self, inst, "reinstalling")
-        self.os_name = self.op.os_type or inst.os
-        if not self.os_name:
-            raise errors.OpPrereqError("Instance %s has no OS; give one with -o"
-                                       % inst.name, errors.ECODE_INVAL)
-        check_node_has_os(self, inst.primary_node, self.os_name, self.op.force_variant)
-
-    def build_hooks_env(self):
-        return self._hook_env({})
-
-    def exec(self, feedback_fn):
-        inst = self.cfg.get_instance_info(self.instance.name)
-        if self.op.os_type or self.op.osparams is not None:
-            inst.os = self.os_name
-            if self.op.osparams is not None:
-                inst.osparams = dict(self.op.osparams)
-            self.cfg.update(inst)
-        iu.assemble_disks(self, inst)
-        try:
-            feedback_fn("Running the instance OS create scripts...")
-            res = self.rpc.call_instance_os_add(inst.primary_node,
-                                                iu.instance_for_node(self.cfg, inst), True,
-                                                self.op.debug_level)
-            res.raise_on_failure("Could not install OS for instance %s on node %s"
-                                 % (inst.name, inst.primary_node))
-        finally:
-            iu.shutdown_disks(self, inst, ignore_failures=True)
-        return None
-
-
 class LUInstanceSetParams(InstanceLU):
     """Change parameters, NICs, disks or the OS of an instance."""
     HPATH = "instance-modify"
@@ -217,7 +182,8 @@ class LUInstanceSetParams(InstanceLU):
     def check_arguments(self):
         op = self.op
         if not (op.nics or op.disks or op.beparams or op.hvparams or op.os_name or
-                op.osparams or op.offline is not None or op.runtime_mem):
+                op.osparams or op.osparams_private or op.offline is not None or
+                op.runtime_mem):
             raise errors.OpPrereqError("No changes submitted", errors.ECODE_INVAL)
         for what in ("disk_template", "pnode", "remote_node"):
             if getattr(op, what):
@@ -255,13 +221,17 @@ class LUInstanceSetParams(InstanceLU):
             check_node_has_os(self, inst.primary_node, op.os_name, op.force_variant)
             inst.os = op.os_name
             self.changes.append(("os_name", op.os_name))
-        if op.osparams:
-            for key, value in op.osparams.items():
-                if value is None:
-                    inst.osparams.pop(key, None)
-                else:
-                    inst.osparams[key] = value
+        if op.osparams or op.osparams_private:
+            inst.osparams = os_params.updated_params(inst.osparams, op.osparams)
+            inst.osparams_private = os_params.updated_params(inst.osparams_private,
+                                                             op.osparams_private)
             self.changes += [("os/%s" % k, v) for k, v in sorted(op.osparams.items())]
+            self.changes += [("os_private/%s" % k, opcodes.REDACTED)
+                             for k in sorted(op.osparams_private or {})]
+        if op.os_name or op.osparams or op.osparams_private:
+            os_params.check_os_params(self, True, inst.all_nodes, inst.os,
+                                      os_params.all_params(cluster, inst),
+                                      op.force_variant)
         if op.offline is not None:
             running = self._is_running()
             if op.offline and running:
@@ -290,6 +260,9 @@ class LUInstanceSetParams(InstanceLU):
         self.removed_disks = []
         self._prepare_nics(inst, cluster)
         self._prepare_disks(inst, cluster)
+        if op.nics and op.conflicts_check:
+            instance_flags.check_ip_conflicts(self.cfg, inst)
+        instance_flags.check_hotplug(self, inst, op.hotplug, op.hotplug_if_possible)
         self.new_instance = inst
 
     def _is_running(self):

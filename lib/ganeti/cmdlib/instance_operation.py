@@ -2,6 +2,7 @@
 
 from ganeti import constants, errors, locking
 from ganeti.cmdlib import instance_utils as iu
+from ganeti.cmdlib import os_params
 from ganeti.cmdlib.instance_utils import InstanceLU
 from ganeti.cmdlib.base import NoHooksLU
 from ganeti.hypervisor import get_hypervisor_class
@@ -215,3 +216,57 @@ class LUInstanceConsole(NoHooksLU):
         group = self.cfg.get_node_group(self.cfg.get_node_info(node).group)
         return hv_class.get_instance_console(inst, node, group, cluster.fill_hv(inst),
                                              cluster.fill_be(inst))
+
+
+class LUInstanceReinstall(InstanceLU):
+    """Run the OS create script again (maybe another OS, with changed parameters)."""
+    HPATH = "instance-reinstall"
+
+    def check_arguments(self):
+        self.os_secrets = os_params.secrets_of(self.op)
+
+    def check_prereq(self):
+        InstanceLU.check_prereq(self)
+        from ganeti.cmdlib.instance_change import _check_not_running
+        from ganeti.cmdlib.operating_system import check_node_has_os
+        inst = self.instance
+        _check_not_running(self, inst, "reinstalling")
+        new = inst.copy()
+        new.os = self.op.os_type or inst.os
+        if not new.os:
+            raise errors.OpPrereqError("Instance %s has no OS; give one with -o"
+                                       % inst.name, errors.ECODE_INVAL)
+        check_node_has_os(self, inst.primary_node, new.os, self.op.force_variant)
+        new.osparams = os_params.updated_params(inst.osparams, self.op.osparams)
+        new.osparams_private = os_params.updated_params(inst.osparams_private,
+                                                        self.op.osparams_private)
+        os_params.check_os_params(
+            self, True, inst.all_nodes, new.os,
+            os_params.all_params(self.cfg.get_cluster_info(), new, self.os_secrets),
+            self.op.force_variant)
+        self.new_instance = new
+
+    def build_hooks_env(self):
+        return self._hook_env({})
+
+    def exec(self, feedback_fn):
+        inst = self.cfg.get_instance_info(self.instance.name)
+        new = self.new_instance
+        if (inst.os, inst.osparams, inst.osparams_private) != \
+                (new.os, new.osparams, new.osparams_private):
+            inst.os = new.os
+            inst.osparams = new.osparams
+            inst.osparams_private = new.osparams_private
+            self.cfg.update(inst)
+        iu.assemble_disks(self, inst)
+        try:
+            feedback_fn("Running the instance OS create scripts...")
+            res = self.rpc.call_instance_os_add(
+                inst.primary_node,
+                os_params.instance_for_os_script(self.cfg, inst, self.os_secrets), True,
+                self.op.debug_level)
+            res.raise_on_failure("Could not install OS for instance %s on node %s"
+                                 % (inst.name, inst.primary_node))
+        finally:
+            iu.shutdown_disks(self, inst, ignore_failures=True)
+        return None

@@ -507,7 +507,7 @@ class JobQueue:
         thread = threading.current_thread()
         thread.job_id = job.id
         try:
-            opcode = opcodes.OpCode.from_dict(op.input)
+            opcode = op.to_opcode()
             result = self._executor(opcode, OpExecCallbacks(self, job, op))
             try:
                 return _SUCCESS, json_copy(result)

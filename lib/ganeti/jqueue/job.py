@@ -49,11 +49,13 @@ def json_copy(value):
 class QueuedOpCode:
     """One opcode of a job with its execution state."""
 
-    __slots__ = ("input", "status", "result", "log", "priority",
+    __slots__ = ("input", "secrets", "status", "result", "log", "priority",
                  "start_timestamp", "exec_timestamp", "end_timestamp")
 
     def __init__(self, op_input, priority):
-        self.input = op_input
+        # secret values stay here, in memory only; ``input`` (what is written and
+        # replicated) holds "<redacted>" in their place
+        self.input, self.secrets = opcodes.split_secrets(op_input)
         self.status = constants.OP_STATUS_QUEUED
         self.result = None
         self.log = []
@@ -61,6 +63,12 @@ class QueuedOpCode:
         self.start_timestamp = None
         self.exec_timestamp = None
         self.end_timestamp = None
+
+    def to_opcode(self):
+        """The opcode to execute, with its secret values back in place."""
+        data = dict(self.input)
+        data.update(self.secrets)
+        return opcodes.OpCode.from_dict(data)
 
     def serialize(self):
         return {
@@ -199,7 +207,7 @@ _FIELDS = {
     "status": lambda job: job.calc_status(),
     "priority": lambda job: job.calc_priority(),
     "summary": lambda job: list(job.summary),
-    "ops": _op_list("input"),
+    "ops": lambda job: [opcodes.shown_input(op.input) for op in job.ops],
     "opresult": _op_list("result"),
     "opstatus": _op_list("status"),
     "oplog": lambda job: [[list(entry) for entry in op.log] for op in job.ops],

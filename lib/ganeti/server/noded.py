@@ -12,7 +12,9 @@ from ganeti.utils import net
 
 USAGE = "%prog [-f] [-d] [-b ADDRESS] [-p PORT]"
 # arguments not worth logging (large or secret)
-_QUIET_ARGS = frozenset(["upload_file", "write_ssconf_files"])
+_QUIET_ARGS = frozenset(["upload_file", "write_ssconf_files",
+                         # they carry private and secret OS parameters
+                         "instance_os_add", "instance_run_rename", "os_validate"])
 
 
 def _describe_args(procedure, args):
