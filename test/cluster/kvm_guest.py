@@ -16,7 +16,6 @@ serial console, powers off cleanly when the ACPI power button is pressed
 Boot it with KVMHypervisor and hvparams from guest_hvparams().
 """
 
-import fcntl
 import glob
 import lzma
 import os
@@ -27,12 +26,15 @@ import subprocess
 import tarfile
 import time
 
+import testlock
+
 CACHE_DIR = os.environ.get("GANETI_TEST_CACHE", "/var/cache/ganeti-test")
 QEMU = "/usr/bin/qemu-system-x86_64"
 BUSYBOX = "/bin/busybox"
 QBOOT = "/usr/share/qemu/qboot.rom"
 MARKER = "GANETI-TEST-BOOTED"
 POWEROFF_MARKER = "GANETI-TEST-POWEROFF"
+LOCK_TIMEOUT = 600          # seconds: a kernel download takes well under a minute
 WANTED_MODULES = ["virtio_pci", "virtio_blk", "virtio_net", "virtio_balloon",
                   "button", "evdev"]
 
@@ -65,6 +67,9 @@ while true; do sleep 3600; done
 """
 
 
+INSTALL_HINT = "sudo tools/install-deps --test"
+
+
 class GuestUnavailable(Exception):
     """What the guest needs is missing here (the reason is the message)."""
 
@@ -77,9 +82,11 @@ def _run(cmd, **kwargs):
 def check_tools():
     """Raise GuestUnavailable unless qemu and a static busybox are installed."""
     if not os.access(QEMU, os.X_OK):
-        raise GuestUnavailable("%s not installed (apt-get install qemu-system-x86)" % QEMU)
+        raise GuestUnavailable("%s not installed (package qemu-system-x86; %s)"
+                               % (QEMU, INSTALL_HINT))
     if not os.access(BUSYBOX, os.X_OK):
-        raise GuestUnavailable("static busybox missing (apt-get install busybox-static)")
+        raise GuestUnavailable("%s missing (package busybox-static; %s)"
+                               % (BUSYBOX, INSTALL_HINT))
     if not shutil.which("apt-get") or not shutil.which("dpkg-deb"):
         raise GuestUnavailable("apt-get/dpkg-deb needed to fetch the guest kernel")
 
@@ -88,11 +95,12 @@ def _kernel_package():
     try:
         out = _run(["apt-cache", "depends", "linux-image-amd64"]).stdout.decode()
     except subprocess.CalledProcessError as err:
-        raise GuestUnavailable("apt-cache depends linux-image-amd64 failed: %s"
-                               % err.stderr.decode()[-300:])
+        raise GuestUnavailable("apt-cache depends linux-image-amd64 failed (no package "
+                               "lists? run apt-get update): %s" % err.stderr.decode()[-300:])
     match = re.search(r"Depends: (linux-image-\d\S*-amd64)", out)
     if not match:
-        raise GuestUnavailable("cannot find the Debian kernel package (apt-cache)")
+        raise GuestUnavailable("cannot find the Debian kernel package linux-image-amd64 "
+                               "(no package lists? run apt-get update)")
     return match.group(1)
 
 
@@ -167,8 +175,9 @@ def prepare_kernel(cache_dir=CACHE_DIR):
     """{"version", "dir", "vmlinuz", "vmlinux" (or None), "modules"}; cached."""
     check_tools()
     os.makedirs(cache_dir, exist_ok=True)
-    with open(os.path.join(cache_dir, "kvm-guest.lock"), "w") as lock:
-        fcntl.flock(lock, fcntl.LOCK_EX)
+    # another test run may be fetching it: wait for it, but not forever
+    lock = testlock.take("kvm-guest", LOCK_TIMEOUT)
+    try:
         ready = sorted(glob.glob(os.path.join(cache_dir, "kvm-guest", "*", "ready")))
         if not ready:
             package = _kernel_package()
@@ -191,6 +200,8 @@ def prepare_kernel(cache_dir=CACHE_DIR):
             for deb in debs:         # 70 MB; what we need is kept unpacked
                 os.unlink(deb)
             ready = [os.path.join(dest, "ready")]
+    finally:
+        testlock.release(lock)
     dest = os.path.dirname(ready[-1])
     vmlinux = os.path.join(dest, "vmlinux")
     return {"version": os.path.basename(dest), "dir": dest,

@@ -19,7 +19,6 @@ the node's bridge port) and ssh between nodes. ``tools/vcluster-netns`` is
 the command line around it (state kept in STATE_DIR/<prefix>.json).
 """
 
-import fcntl
 import json
 import os
 import shutil
@@ -31,11 +30,11 @@ import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
+import testlock  # noqa: E402
 import vcluster  # noqa: E402
 
 SRC = vcluster.SRC
 PYTHON = vcluster.PYTHON
-LOCK_FILE = vcluster.LOCK_FILE
 DEFAULT_PREFIX = "gnt"
 NET = "10.79.0."
 NETMASK = 24
@@ -64,16 +63,36 @@ def _run(argv, check=True, **kwargs):
     return proc
 
 
+# What the namespace cluster runs, and the Debian package that has it.
+NEEDED_PROGRAMS = (("ip", "iproute2"), (SSHD, "openssh-server"),
+                   ("ssh", "openssh-client"), ("ssh-keygen", "openssh-client"))
+
+
 def netns_supported():
-    """'' if we can create network namespaces here, else the reason why not."""
+    """'' if network namespaces work here (made, and entered with ``ip netns
+    exec``), else the reason why not (not root, a kernel or sandbox limit).
+
+    A missing package is no such reason but an error: RuntimeError naming it.
+    """
     if os.geteuid() != 0:
         return "network namespaces need root"
-    if not shutil.which("ip"):
-        return "iproute2 (ip) is not installed"
-    if _run(["ip", "netns", "list"], check=False).returncode != 0:
-        return "'ip netns' is not supported"
+    missing = sorted(set(pkg for prog, pkg in NEEDED_PROGRAMS if not shutil.which(prog)))
+    if missing:
+        raise RuntimeError("the namespace cluster needs the Debian packages %s "
+                           "(sudo tools/install-deps --test)" % " ".join(missing))
     if not os.path.exists("/proc/self/ns/net"):
         return "the kernel has no network namespaces"
+    probe = "gnt-probe-%d" % os.getpid()
+    made = _run(["ip", "netns", "add", probe], check=False)
+    if made.returncode != 0:
+        return "cannot make a network namespace: %s" % made.stderr.strip()
+    try:
+        entered = _run(["ip", "netns", "exec", probe, "true"], check=False)
+    finally:
+        _run(["ip", "netns", "del", probe], check=False)
+    if entered.returncode != 0:
+        # e.g. in a chroot whose / is no mount point: ip cannot remount /sys there
+        return "'ip netns exec' does not work here: %s" % entered.stderr.strip()
     return ""
 
 
@@ -221,11 +240,9 @@ class NetnsCluster:
         self.prefix = prefix
         self.count = count
         self.br_netns = prefix + "-br"
-        self._lock_fd = None
+        self._lock = None
         if lock:
-            os.makedirs(os.path.dirname(LOCK_FILE), exist_ok=True)
-            self._lock_fd = os.open(LOCK_FILE, os.O_CREAT | os.O_RDWR, 0o600)
-            fcntl.flock(self._lock_fd, fcntl.LOCK_EX)
+            self._lock = vcluster.take_lock()
         if setup and (list_namespaces(prefix) or os.path.exists(self.state_file(prefix))):
             self._unlock()
             raise RuntimeError("a cluster with prefix %s exists already (namespaces: %s);"
@@ -399,9 +416,9 @@ class NetnsCluster:
     # ---- tear down ------------------------------------------------------------
 
     def _unlock(self):
-        if self._lock_fd is not None:
-            os.close(self._lock_fd)     # releases the flock
-            self._lock_fd = None
+        if self._lock is not None:
+            testlock.release(self._lock)
+            self._lock = None
 
     def cleanup(self):
         """Kill what runs in our namespaces, delete them and the node roots."""

@@ -20,6 +20,7 @@ import time
 import pytest
 
 import kvm_guest
+import netns_cluster
 
 from ganeti import errors, objects
 from ganeti.hypervisor import hv_base, hv_kvm, kvm_qmp
@@ -33,7 +34,8 @@ def guest(tmp_path_factory):
     try:
         kernel = kvm_guest.prepare_kernel()
     except kvm_guest.GuestUnavailable as err:
-        pytest.skip("no test guest: %s" % err)
+        # a package or the kernel download is missing: the suite needs them
+        pytest.fail("no KVM test guest: %s" % err, pytrace=False)
     workdir = tmp_path_factory.mktemp("kvm-guest")
     initrd = kvm_guest.build_initramfs(str(workdir / "initrd.cpio"), kernel)
     return {"kernel": kernel, "initrd": initrd}
@@ -210,12 +212,17 @@ print(json.dumps(out))
 
 
 class Netns:
-    """A network namespace of the test's own, removed on close."""
+    """A network namespace of the test's own, removed (with what runs in it) on
+    close, and also when setting it up fails."""
 
     def __init__(self, name):
         self.name = name
         self.ip("netns", "add", name, netns=False)
-        self.ip("link", "set", "lo", "up")
+        try:
+            self.ip("link", "set", "lo", "up")
+        except BaseException:
+            self.close()
+            raise
 
     def ip(self, *args, netns=True, check=True):
         cmd = ["ip"] + (["-n", self.name] if netns else []) + list(args)
@@ -243,11 +250,32 @@ class Netns:
         return self.run("cat", "/proc/sys/net/" + path).stdout.strip()
 
     def close(self):
+        # the namespace lives on while a process (a QEMU the test started) is in it
+        pids = subprocess.run(["ip", "netns", "pids", self.name], stdout=subprocess.PIPE,
+                              stderr=subprocess.DEVNULL, universal_newlines=True).stdout
+        for pid in [int(p) for p in pids.split() if p.isdigit()]:
+            try:
+                os.kill(pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
         subprocess.run(["ip", "netns", "del", self.name], stderr=subprocess.DEVNULL)
 
 
+def _namespaces():
+    out = subprocess.run(["ip", "netns", "list"], stdout=subprocess.PIPE,
+                         universal_newlines=True).stdout
+    return [line.split()[0] for line in out.splitlines() if line.strip()]
+
+
 @pytest.fixture
-def netns():
+def netns_ok():
+    reason = netns_cluster.netns_supported()
+    if reason:
+        pytest.skip(reason)
+
+
+@pytest.fixture
+def netns(netns_ok):
     ns = Netns("gnt-kvmtest-%d" % os.getpid())
     try:
         yield ns
@@ -267,8 +295,8 @@ def test_bridged_nic_in_netns(guest, run_dir, netns):
                      extra_args="gtest.ip=10.213.0.2/24")
     hv = hv_kvm.KVMHypervisor(run_dir=run_dir)
     start = time.monotonic()
-    out = netns.driver(action="start", run_dir=run_dir, instance=inst.to_dict())
     try:
+        out = netns.driver(action="start", run_dir=run_dir, instance=inst.to_dict())
         assert "error" not in out, out["error"]
         tap = out["nics"][0]["tap"]
         assert tap == "gnt.kvmnet.0"
@@ -324,3 +352,35 @@ def test_nic_plumbing_in_netns(netns):
                        ip=None, nicparams={"mode": "bridged", "link": "nobr0"})
     assert "Bridge 'nobr0' does not exist" in out["error"]
     assert "gnt.web1.2" not in netns.ip("-o", "link", "show")
+
+
+def test_netns_removed_when_its_setup_fails(netns_ok, monkeypatch):
+    """A namespace whose setup fails is not left behind."""
+    name = "gnt-kvmtest-fail-%d" % os.getpid()
+    real_ip = Netns.ip
+
+    def failing_ip(self, *args, **kwargs):
+        if args[:2] == ("link", "set"):
+            raise AssertionError("ip link set failed (simulated)")
+        return real_ip(self, *args, **kwargs)
+
+    monkeypatch.setattr(Netns, "ip", failing_ip)
+    with pytest.raises(AssertionError, match="simulated"):
+        Netns(name)
+    assert name not in _namespaces()
+
+
+def test_netns_close_ends_what_runs_inside(netns):
+    sleeper = subprocess.Popen(["ip", "netns", "exec", netns.name, "sleep", "300"])
+    try:
+        deadline = time.monotonic() + 10
+        while str(sleeper.pid) not in netns.ip("netns", "pids", netns.name, netns=False):
+            assert time.monotonic() < deadline, "sleep did not start in the namespace"
+            time.sleep(0.05)
+        netns.close()
+        assert sleeper.wait(timeout=10) == -signal.SIGKILL
+        assert netns.name not in _namespaces()
+    finally:
+        if sleeper.poll() is None:
+            sleeper.kill()
+            sleeper.wait()

@@ -6,7 +6,6 @@ Names resolve through /etc/hosts entries that are added when missing (in a
 marked block) and left for the next run.
 """
 
-import fcntl
 import os
 import shutil
 import signal
@@ -14,15 +13,22 @@ import subprocess
 import tempfile
 import time
 
+import testlock
+
 SRC = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
 PYTHON = "/usr/bin/python3"
 DOMAIN = "example.com"
 NET = "127.0.2."
 CLUSTER_NAME = "gnt-test-cluster." + DOMAIN
 CLUSTER_IP = NET + "254"
+HOSTS_FILE = "/etc/hosts"
 HOSTS_MARK = "# ganeti test cluster (test/cluster/vcluster.py)"
-# Virtual clusters use fixed addresses: runs on one machine take turns.
-LOCK_FILE = "/run/lock/ganeti-test-vcluster.lock"
+# Virtual clusters use fixed addresses: runs sharing this machine's network
+# take turns (testlock: one lock per network namespace).
+LOCK_NAME = "vcluster"
+# How long a test bed waits for another run's test bed (seconds); bounded so
+# that a lock never released shows up as an error, not as a hang.
+LOCK_TIMEOUT = float(os.environ.get("GANETI_TEST_LOCK_TIMEOUT", "900"))
 
 
 def node_name(i):
@@ -33,20 +39,30 @@ def node_ip(i):
     return NET + str(i)
 
 
+def take_lock(name=None, timeout=None):
+    """Take the test-bed lock (LOCK_NAME), waiting at most LOCK_TIMEOUT
+    seconds; returns what to give to testlock.release()."""
+    return testlock.take(name or LOCK_NAME,
+                         LOCK_TIMEOUT if timeout is None else timeout)
+
+
 def ensure_hosts(count=3):
-    """Add our test names to /etc/hosts if they are missing."""
+    """Add our test names to HOSTS_FILE if they are missing (creating the file)."""
     wanted = [(node_ip(i), node_name(i)) for i in range(1, count + 1)]
     wanted.append((CLUSTER_IP, CLUSTER_NAME))
-    with open("/etc/hosts") as fd:
-        current = fd.read()
+    try:
+        with open(HOSTS_FILE) as fd:
+            current = fd.read()
+    except FileNotFoundError:
+        current = ""
     names = set()
     for line in current.splitlines():
         parts = line.split("#")[0].split()
         names.update(parts[1:])
     missing = ["%s %s" % (ip, name) for ip, name in wanted if name not in names]
     if missing:
-        with open("/etc/hosts", "a") as fd:
-            if not current.endswith("\n"):
+        with open(HOSTS_FILE, "a") as fd:
+            if current and not current.endswith("\n"):
                 fd.write("\n")
             fd.write(HOSTS_MARK + "\n" + "\n".join(missing) + "\n")
 
@@ -150,14 +166,19 @@ class VirtualCluster:
     """``count`` nodes under a fresh temporary base directory."""
 
     def __init__(self, count=1, base=None):
-        os.makedirs(os.path.dirname(LOCK_FILE), exist_ok=True)
-        self._lock_fd = os.open(LOCK_FILE, os.O_CREAT | os.O_RDWR, 0o600)
-        fcntl.flock(self._lock_fd, fcntl.LOCK_EX)
-        ensure_hosts(max(count, 3))
-        # short: the KVM sockets below it must stay within 108 bytes
-        self.base = base or tempfile.mkdtemp(prefix="gvc-")
-        self.nodes = [Node(self, i) for i in range(1, count + 1)]
-        self.master = self.nodes[0]
+        self.nodes = []
+        self.base = None
+        self._lock = take_lock()
+        try:
+            ensure_hosts(max(count, 3))
+            # short: the KVM sockets below it must stay within 108 bytes
+            self.base = base or tempfile.mkdtemp(prefix="gvc-")
+            self.nodes = [Node(self, i) for i in range(1, count + 1)]
+            self.master = self.nodes[0]
+        except BaseException:
+            # nobody gets this object to clean up: release the lock here
+            self.cleanup()
+            raise
 
     def init(self, *extra):
         args = ["gnt-cluster", "init", "--enabled-hypervisors=fake", "--no-lvm-storage",
@@ -167,17 +188,20 @@ class VirtualCluster:
 
     def cleanup(self):
         """Stop every daemon and instance we started (by pid file), drop the master
-        IP, remove files."""
-        for node in self.nodes:
-            for daemon in ("ganeti-masterd", "ganeti-noded"):
-                node.kill_daemon(daemon, signal.SIGKILL)
-            node.kill_instances()
-        # the cluster IP, with whatever prefix a test gave it
-        out = subprocess.run(["ip", "-o", "addr", "show", "dev", "lo"], capture_output=True,
-                             text=True).stdout
-        for cidr in set(w for w in out.split() if w.startswith(CLUSTER_IP + "/")):
-            subprocess.run(["ip", "addr", "del", cidr, "dev", "lo"], capture_output=True)
-        shutil.rmtree(self.base, ignore_errors=True)
-        if self._lock_fd is not None:
-            os.close(self._lock_fd)     # releases the flock
-            self._lock_fd = None
+        IP, remove files; the lock is released even when a step fails."""
+        try:
+            for node in self.nodes:
+                for daemon in ("ganeti-masterd", "ganeti-noded"):
+                    node.kill_daemon(daemon, signal.SIGKILL)
+                node.kill_instances()
+            # the cluster IP, with whatever prefix a test gave it
+            out = subprocess.run(["ip", "-o", "addr", "show", "dev", "lo"],
+                                 capture_output=True, text=True).stdout
+            for cidr in set(w for w in out.split() if w.startswith(CLUSTER_IP + "/")):
+                subprocess.run(["ip", "addr", "del", cidr, "dev", "lo"], capture_output=True)
+            if self.base:
+                shutil.rmtree(self.base, ignore_errors=True)
+        finally:
+            if self._lock is not None:
+                testlock.release(self._lock)
+                self._lock = None

@@ -2,6 +2,7 @@
 
 import hashlib
 import os
+import socket
 import stat
 import time
 
@@ -196,14 +197,21 @@ def test_node_info_lvm(monkeypatch):
                             "-o", "vg_name,vg_size,vg_free"]
 
 
-def test_node_verify(tmp_path):
+def test_node_verify(tmp_path, monkeypatch):
+    # the resolver is faked: the test must not depend on this machine's /etc/hosts
+    def fake_getaddrinfo(name, *args, **kwargs):
+        if name == "node2.example.com":
+            return [(socket.AF_INET, socket.SOCK_STREAM, 6, "", ("192.0.2.2", 0))]
+        raise socket.gaierror(socket.EAI_NONAME, "Name or service not known")
+
+    monkeypatch.setattr(socket, "getaddrinfo", fake_getaddrinfo)
     present = tmp_path / "var" / "lib" / "ganeti" / "config.data"
     present.parent.mkdir(parents=True)
     present.write_bytes(b"data")
     res = backend.node_verify({"version": None,
                                "filelist": ["/var/lib/ganeti/config.data",
                                             "/var/lib/ganeti/missing"],
-                               "nodelist": ["localhost", "no-such-node.invalid"],
+                               "nodelist": ["node2.example.com", "no-such-node.invalid"],
                                "time": None, "hypervisor": ["fake"],
                                "unknown-check": 1},
                               "cluster.example.com", root_dir=str(tmp_path))
