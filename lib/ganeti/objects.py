@@ -24,6 +24,18 @@ def fill_dict(defaults, custom, skip_keys=None):
     return result
 
 
+def fill_ipolicy(default_ipolicy, custom_ipolicy):
+    """A group's instance policy over the cluster's: each key the group sets
+    replaces the cluster's, except ``std``, which is merged key by key."""
+    result = copy.deepcopy(custom_ipolicy or {})
+    for key, value in default_ipolicy.items():
+        if key not in result:
+            result[key] = copy.deepcopy(value)
+        elif key == "std":
+            result[key] = fill_dict(value, result[key])
+    return result
+
+
 class ConfigObject:
     """Base: a fixed set of fields (FIELDS), missing ones default to None."""
 

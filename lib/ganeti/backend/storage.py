@@ -7,15 +7,13 @@ hypervisors open.
 
 import errno
 import os
-import re
 
 from ganeti import errors, objects, pathutils, storage
 from ganeti.backend.common import config_object, fail, point_link
 from ganeti.storage import filestorage
+from ganeti.utils.instance_name import is_valid_instance_name
 
 LINKS_DIR_MODE = 0o755
-# instance names are host names; nothing that could leave the links directory
-_INSTANCE_NAME_RE = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9._-]*$")
 
 
 def _disk(data) -> objects.Disk:
@@ -40,7 +38,7 @@ def _links_dir() -> str:
 
 
 def _link_name(instance_name, idx) -> str:
-    if not isinstance(instance_name, str) or not _INSTANCE_NAME_RE.match(instance_name):
+    if not is_valid_instance_name(instance_name):
         fail("Invalid instance name %r", instance_name)
     if not isinstance(idx, int) or isinstance(idx, bool) or idx < 0:
         fail("Invalid disk index %r", idx)

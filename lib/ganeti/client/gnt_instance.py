@@ -3,7 +3,7 @@
 import os
 import sys
 
-from ganeti import cli, constants, errors, opcodes
+from ganeti import cli, constants, errors, opcodes, paramtypes
 from ganeti.client import infofmt
 from ganeti.utils import text
 
@@ -83,10 +83,13 @@ def add_instance(opts, args):
         pnode, _, snode = opts.node.partition(":")
         snode = snode or None
     hv_name, hvparams = _hv_option(opts)
+    beparams = paramtypes.check_types(opts.beparams, paramtypes.BE_COMPAT_DEFAULTS)
+    if hv_name in constants.HVC_DEFAULTS:
+        hvparams = paramtypes.check_types(hvparams, constants.HVC_DEFAULTS[hv_name])
     op = opcodes.OpInstanceCreate(
         instance_name=args[0], disks=_disk_specs(opts), disk_template=template,
         nics=_nic_specs(opts), pnode=pnode, snode=snode, os_type=opts.os,
-        hypervisor=hv_name, hvparams=hvparams, beparams=opts.beparams or {},
+        hypervisor=hv_name, hvparams=hvparams, beparams=beparams,
         osparams=opts.osparams or {}, osparams_private=opts.osparams_private or None,
         osparams_secret=opts.osparams_secret or None, mode="create", start=opts.start,
         ip_check=opts.ip_check, name_check=opts.name_check,
@@ -342,7 +345,8 @@ def grow_disk(opts, args):
                                    errors.ECODE_INVAL)
     op = opcodes.OpInstanceGrowDisk(instance_name=name, disk=disk, amount=amount,
                                     wait_for_sync=opts.wait_for_sync,
-                                    absolute=opts.absolute)
+                                    absolute=opts.absolute,
+                                    ignore_ipolicy=opts.ignore_ipolicy)
     cli.submit_or_send(op, opts)
     return constants.EXIT_SUCCESS
 
@@ -403,15 +407,26 @@ def _parse_modifications(values, what):
     return mods
 
 
+def _typed_changes(params, defaults):
+    """-B/-H of modify: typed as Ganeti's client does; "default" (any case) and
+    -key reset a parameter to the cluster default."""
+    params = dict((k, constants.VALUE_DEFAULT if v is None or (
+        isinstance(v, str) and v.lower() == constants.VALUE_DEFAULT) else v)
+        for k, v in (params or {}).items())
+    return paramtypes.check_types(params, defaults, allowed_values=(constants.VALUE_DEFAULT,))
+
+
 def modify_instance(opts, args):
+    beparams = _typed_changes(opts.beparams, paramtypes.BE_COMPAT_DEFAULTS)
+    # the hypervisor is not known here: the master checks -H against it
     hvparams = opts.hvparams or {}
     op = opcodes.OpInstanceSetParams(
         instance_name=args[0], nics=_parse_modifications(opts.nics, "NIC"),
-        disks=_parse_modifications(opts.disks, "disk"), beparams=opts.beparams or {},
+        disks=_parse_modifications(opts.disks, "disk"), beparams=beparams,
         hvparams=hvparams, os_name=opts.os, osparams=opts.osparams or {},
         osparams_private=opts.osparams_private or None,
         force=opts.force, offline=opts.offline, force_variant=opts.force_variant,
-        runtime_mem=opts.runtime_mem)
+        runtime_mem=opts.runtime_mem, ignore_ipolicy=opts.ignore_ipolicy)
     result = cli.submit_or_send(op, opts)
     if result is not None:
         cli.to_stdout("Modified instance %s" % args[0])
@@ -461,6 +476,10 @@ _OSP_SECRET_OPT = cli.keyval_option("--os-parameters-secret", dest="osparams_sec
                                     help="Secret OS parameters (won't be logged or saved;"
                                     " you must supply these for every operation.)")
 
+_IGNORE_IPOLICY_OPT = cli.cli_option("--ignore-ipolicy", dest="ignore_ipolicy",
+                                     action="store_true", default=False,
+                                     help="Ignore instance policy violations")
+
 _ADD_OPTS = [
     cli.cli_option("-t", "--disk-template", dest="disk_template", default=None,
                    metavar="TEMPL", help="Disk template (diskless, file, plain, drbd, ...)"),
@@ -504,8 +523,7 @@ _ADD_OPTS = [
                    help="Instance allocator (not supported yet)"),
     cli.cli_option("--tags", dest="tags", type="list", default=[],
                    help="Comma-separated tags"),
-    cli.cli_option("--ignore-ipolicy", dest="ignore_ipolicy", action="store_true",
-                   default=False, help="Ignore the instance policy"),
+    _IGNORE_IPOLICY_OPT,
 ] + cli.SUBMIT_OPTS + [cli.DRY_RUN_OPT, cli.PRIORITY_OPT]
 
 COMMANDS = {
@@ -578,7 +596,8 @@ COMMANDS.update({
         cli.cli_option("--no-wait-for-sync", dest="wait_for_sync", action="store_false",
                        default=True, help="Don't wait for the disks to sync"),
         cli.cli_option("--absolute", dest="absolute", action="store_true", default=False,
-                       help="The amount is the new size, not an increase")] +
+                       help="The amount is the new size, not an increase"),
+        _IGNORE_IPOLICY_OPT] +
         cli.SUBMIT_OPTS + [cli.DRY_RUN_OPT],
         "[--absolute] <instance> <disk> <size>", "Grow an instance's disk"),
     "rename": (rename_instance, [cli.ArgSpec("<instance> <new_name>", 2, 2)], [
@@ -621,7 +640,7 @@ COMMANDS.update({
                        default=None, help="Mark the instance offline"),
         cli.cli_option("--online", dest="offline", action="store_const", const=False,
                        help="Mark the instance online again"),
-        cli.FORCE_OPT] + cli.SUBMIT_OPTS + [cli.DRY_RUN_OPT],
+        _IGNORE_IPOLICY_OPT, cli.FORCE_OPT] + cli.SUBMIT_OPTS + [cli.DRY_RUN_OPT],
         "<instance>", "Alters the parameters of an instance"),
 })
 

@@ -2,13 +2,15 @@
 
 import os
 
-from ganeti import constants, errors, locking, objects
+from ganeti import constants, errors, locking, objects, paramtypes
 from ganeti.cmdlib import instance_cleanup, instance_flags, os_params
 from ganeti.cmdlib import instance_utils as iu
+from ganeti.cmdlib import ipolicy
 from ganeti.cmdlib.base import LogicalUnit, expand_node_name
 from ganeti.cmdlib.instance_utils import InstanceLU
 from ganeti.cmdlib.operating_system import check_node_has_os
 from ganeti.utils import net
+from ganeti.utils.instance_name import normalize_instance_name
 
 
 class LUInstanceCreate(LogicalUnit):
@@ -37,7 +39,14 @@ class LUInstanceCreate(LogicalUnit):
             raise errors.OpPrereqError("A secondary node is only used with the drbd disk"
                                        " template", errors.ECODE_INVAL)
         self.disk_specs = iu.check_disk_specs(op.disks, op.disk_template)
-        self.beparams = iu.typed_beparams(op.beparams)
+        # the rule the nodes apply to instance names (Ganeti: "Invalid hostname")
+        op.instance_name = normalize_instance_name(op.instance_name)
+        # "auto": the cluster's current default, copied (filled in check_prereq)
+        self.be_auto = sorted(k for k, v in op.beparams.items() if v == constants.VALUE_AUTO)
+        paramtypes.enforce_types(dict.fromkeys(self.be_auto, 0), dict.fromkeys(
+            paramtypes.BE_COMPAT_DEFAULTS, 0))     # unknown names only
+        self.beparams = iu.typed_beparams(dict((k, v) for k, v in op.beparams.items()
+                                               if v != constants.VALUE_AUTO))
 
     def expand_names(self):
         op = self.op
@@ -102,6 +111,10 @@ class LUInstanceCreate(LogicalUnit):
                                            cluster.enabled_hypervisors)),
                                        errors.ECODE_STATE)
         self.hvparams = iu.typed_hvparams(self.hv_name, op.hvparams)
+        for key in self.be_auto:
+            for name in ((constants.BE_MAXMEM, constants.BE_MINMEM) if key == "memory"
+                         else (key,)):
+                self.beparams[name] = cluster.beparams["default"][name]
         self.nics = self._build_nics(cluster)
         if self.check_ip and op.ip_check and net.tcp_ping(self.check_ip,
                                                            constants.DEFAULT_NODED_PORT):
@@ -123,6 +136,7 @@ class LUInstanceCreate(LogicalUnit):
             os_params.revert_to_defaults(cluster, instance)
         if op.conflicts_check:
             instance_flags.check_ip_conflicts(self.cfg, instance)
+        self._check_ipolicy(cluster, instance)
         iu.check_hvparams(self.hv_name, cluster.fill_hv(instance))
         if not op.no_install:
             check_node_has_os(self, self.pnode, op.os_type, op.force_variant)
@@ -149,39 +163,40 @@ class LUInstanceCreate(LogicalUnit):
                 raise errors.OpPrereqError("Unknown NIC parameter(s) for NIC %d: %s"
                                            % (idx, ", ".join(sorted(unknown))),
                                            errors.ECODE_INVAL)
-            if spec.get("network"):
+            if spec.get("network") and str(spec["network"]).lower() != constants.VALUE_NONE:
                 raise errors.OpPrereqError("Networks (gnt-network) are not supported yet",
                                            errors.ECODE_INVAL)
             params = {}
             for key in (constants.NIC_MODE, constants.NIC_LINK, constants.NIC_VLAN):
-                if spec.get(key) is not None:
+                if spec.get(key) is not None and spec[key] != constants.VALUE_AUTO:
                     params[key] = spec[key]
             if spec.get("bridge"):
                 params[constants.NIC_LINK] = spec["bridge"]
-            filled = cluster.fill_nic(params)
-            if filled[constants.NIC_MODE] not in constants.NIC_VALID_MODES:
-                raise errors.OpPrereqError("Invalid mode '%s' for NIC %d" % (
-                    filled[constants.NIC_MODE], idx), errors.ECODE_INVAL)
-            ip = spec.get("ip") or None
-            if ip and ip.lower() == constants.VALUE_NONE:
-                ip = None
-            elif ip and ip.lower() == "auto":
-                if not self.check_ip:
-                    raise errors.OpPrereqError("ip=auto needs the name check",
-                                               errors.ECODE_INVAL)
+            params = paramtypes.enforce_types(params, constants.NICC_DEFAULTS, "NIC")
+            if params.get(constants.NIC_VLAN):
+                params[constants.NIC_VLAN] = iu.normalize_vlan(params[constants.NIC_VLAN])
+            ip = spec.get("ip")
+            if isinstance(ip, str) and ip.lower() == constants.VALUE_AUTO:
+                if not self.op.name_check:
+                    raise errors.OpPrereqError("IP address set to auto but name checks"
+                                               " have been skipped", errors.ECODE_INVAL)
                 ip = self.check_ip
-            if filled[constants.NIC_MODE] == constants.NIC_MODE_ROUTED and not ip:
-                raise errors.OpPrereqError("Routed NIC %d needs an IP address" % idx,
-                                           errors.ECODE_INVAL)
+            else:
+                ip = iu.nic_ip(ip)
+            iu.check_nicparams(cluster.fill_nic(params), ip, idx)
             mac = spec.get("mac") or constants.VALUE_AUTO
             if mac in (constants.VALUE_AUTO, constants.VALUE_GENERATE):
                 mac = iu.generate_mac(self.cfg, cluster.mac_prefix, macs)
-            elif not _valid_mac(mac):
-                raise errors.OpPrereqError("Invalid MAC address '%s' for NIC %d" % (mac, idx),
-                                           errors.ECODE_INVAL)
-            macs.append(mac.lower())
-            nics.append(objects.NIC(mac=mac.lower(), ip=ip, nicparams=params,
-                                    name=spec.get("name")))
+            else:
+                mac = iu.normalize_mac(mac)
+                if mac in macs:
+                    raise errors.OpPrereqError("MAC address %s already in use in cluster"
+                                               % mac, errors.ECODE_NOTUNIQUE)
+            macs.append(mac)
+            name = spec.get("name")
+            if isinstance(name, str) and name.lower() == constants.VALUE_NONE:
+                name = None
+            nics.append(objects.NIC(mac=mac, ip=ip, nicparams=params, name=name))
         for inst in self.cfg.get_all_instances_info().values():
             for nic in inst.nics:
                 if nic.mac in macs:
@@ -189,6 +204,18 @@ class LUInstanceCreate(LogicalUnit):
                                                " instance %s" % (nic.mac, inst.name),
                                                errors.ECODE_NOTUNIQUE)
         return nics
+
+    def _check_ipolicy(self, cluster, instance):
+        """The policy of the primary node's group (Ganeti's message), and the
+        backend values no instance can run with."""
+        group_uuid, group_name, policy = ipolicy.group_ipolicy(self.cfg, self.pnode)
+        filled = cluster.fill_be(instance)
+        violations = ipolicy.instance_spec_violations(policy, filled, instance.disks,
+                                                      len(instance.nics),
+                                                      instance.disk_template)
+        ipolicy.report(self, ipolicy.allocation_message(group_uuid, group_name),
+                       violations, self.op.ignore_ipolicy)
+        iu.check_be_values(filled)
 
     def _check_file_space(self, cluster):
         needed = sum(d["size"] for d in self.disk_specs)
@@ -287,12 +314,6 @@ class LUInstanceCreate(LogicalUnit):
         if left:
             raise errors.OpExecError("%s; cleaning up node %s failed, left over: %s"
                                      % (err, instance.primary_node, ", ".join(left)))
-
-
-def _valid_mac(mac):
-    parts = mac.split(":")
-    return len(parts) == 6 and all(len(p) == 2 and all(c in "0123456789abcdefABCDEF"
-                                                       for c in p) for p in parts)
 
 
 class LUInstanceRemove(InstanceLU):

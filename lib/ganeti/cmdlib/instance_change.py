@@ -2,9 +2,10 @@
 
 import os
 
-from ganeti import constants, errors, locking, objects, opcodes
+from ganeti import constants, errors, locking, objects, opcodes, paramtypes
 from ganeti.cmdlib import instance_flags, os_params
 from ganeti.cmdlib import instance_utils as iu
+from ganeti.cmdlib import ipolicy
 from ganeti.cmdlib.instance_utils import InstanceLU
 from ganeti.cmdlib.operating_system import check_node_has_os
 from ganeti.utils import net
@@ -22,6 +23,21 @@ def _check_not_running(lu, instance, what):
     if res.data:
         raise errors.OpPrereqError("Instance %s is running; shut it down before %s it"
                                    % (instance.name, what), errors.ECODE_STATE)
+
+
+def _apply_with_resets(current, changes):
+    """Update a parameter dict in place; a None value drops the key (the cluster
+    default applies again)."""
+    for key, value in changes.items():
+        if value is None:
+            current.pop(key, None)
+        else:
+            current[key] = value
+
+
+def _change_list(prefix, changes):
+    return [("%s/%s" % (prefix, key), constants.VALUE_DEFAULT if value is None else value)
+            for key, value in sorted(changes.items())]
 
 
 class LUInstanceGrowDisk(InstanceLU):
@@ -52,6 +68,12 @@ class LUInstanceGrowDisk(InstanceLU):
         if self.delta == 0:
             raise errors.OpPrereqError("Nothing to do: the disk already has %s MiB"
                                        % self.disk.size, errors.ECODE_INVAL)
+        sizes = [self.target if idx == self.op.disk else disk.size
+                 for idx, disk in enumerate(inst.disks)]
+        _, _, policy = ipolicy.group_ipolicy(self.cfg, inst.primary_node)
+        ipolicy.report(self, "Growing disk %s violates policy" % self.op.disk,
+                       ipolicy.disk_sizes_violations(policy, sizes, inst.disk_template),
+                       self.op.ignore_ipolicy)
         res = self.rpc.call_blockdev_grow(inst.primary_node, self.disk.to_dict(),
                                           self.delta, True, True, False)
         res.raise_on_failure("Disk %d of instance %s cannot grow by %s MiB on node %s"
@@ -197,26 +219,15 @@ class LUInstanceSetParams(InstanceLU):
         inst = self.instance.copy()
         self.changes = []
         if op.hvparams:
-            params = iu.typed_hvparams(inst.hypervisor, dict(
-                (k, v) for k, v in op.hvparams.items() if v is not None))
-            for key in [k for k, v in op.hvparams.items() if v is None]:
-                inst.hvparams.pop(key, None)
-            inst.hvparams.update(params)
+            params = iu.typed_hvparams(inst.hypervisor, op.hvparams, allow_reset=True)
+            _apply_with_resets(inst.hvparams, params)
             iu.check_hvparams(inst.hypervisor, cluster.fill_hv(inst))
-            self.changes += [("hv/%s" % k, v) for k, v in sorted(op.hvparams.items())]
+            self.changes += _change_list("hv", params)
         if op.beparams:
-            params = iu.typed_beparams(dict((k, v) for k, v in op.beparams.items()
-                                            if v is not None))
-            for key in [k for k, v in op.beparams.items() if v is None]:
-                inst.beparams.pop(key, None)
-            inst.beparams.update(params)
-            filled = cluster.fill_be(inst)
-            if filled[constants.BE_MINMEM] > filled[constants.BE_MAXMEM]:
-                raise errors.OpPrereqError("minmem (%s) cannot be larger than maxmem (%s)"
-                                           % (filled[constants.BE_MINMEM],
-                                              filled[constants.BE_MAXMEM]),
-                                           errors.ECODE_INVAL)
-            self.changes += [("be/%s" % k, v) for k, v in sorted(params.items())]
+            # None or "default": back to the cluster's value
+            params = iu.typed_beparams(op.beparams, allow_reset=True)
+            _apply_with_resets(inst.beparams, params)
+            self.changes += _change_list("be", params)
         if op.os_name:
             check_node_has_os(self, inst.primary_node, op.os_name, op.force_variant)
             inst.os = op.os_name
@@ -263,7 +274,24 @@ class LUInstanceSetParams(InstanceLU):
         if op.nics and op.conflicts_check:
             instance_flags.check_ip_conflicts(self.cfg, inst)
         instance_flags.check_hotplug(self, inst, op.hotplug, op.hotplug_if_possible)
+        self._check_ipolicy(cluster, inst)
         self.new_instance = inst
+
+    def _check_ipolicy(self, cluster, inst):
+        """The instance as it would be, against its group's policy: both maxmem
+        and minmem must fit the memory range (as in Ganeti)."""
+        group_uuid, group_name, policy = ipolicy.group_ipolicy(self.cfg, inst.primary_node)
+        filled = cluster.fill_be(inst)
+        violations = []
+        for memory in (constants.BE_MAXMEM, constants.BE_MINMEM):
+            for text in ipolicy.instance_spec_violations(policy, filled, inst.disks,
+                                                         len(inst.nics), inst.disk_template,
+                                                         memory_key=memory):
+                if text not in violations:
+                    violations.append(text)
+        ipolicy.report(self, ipolicy.allocation_message(group_uuid, group_name),
+                       violations, self.op.ignore_ipolicy)
+        iu.check_be_values(filled)
 
     def _is_running(self):
         res = self.rpc.call_instance_info(self.instance.primary_node, self.instance.name,
@@ -296,24 +324,16 @@ class LUInstanceSetParams(InstanceLU):
     def _prepare_nics(self, inst, cluster):
         for entry in self.op.nics:
             action, ident = entry[0], entry[1]
-            params = entry[2] if len(entry) > 2 else {}
+            params = dict(entry[2]) if len(entry) > 2 and entry[2] else {}
             if action == "add":
-                mac = params.get("mac") or constants.VALUE_AUTO
-                if mac in (constants.VALUE_AUTO, constants.VALUE_GENERATE):
-                    mac = iu.generate_mac(self.cfg, cluster.mac_prefix,
-                                          [n.mac for n in inst.nics])
-                nicparams = dict((k, params[k]) for k in (constants.NIC_MODE,
-                                                          constants.NIC_LINK)
-                                 if params.get(k))
-                nic = objects.NIC(mac=mac, ip=params.get("ip"), nicparams=nicparams,
-                                  name=params.get("name"))
+                nic = objects.NIC(nicparams={})
+                self._set_nic(inst, nic, params, cluster, len(inst.nics), adding=True)
                 inst.nics.append(nic)
+                filled = cluster.fill_nic(nic.nicparams)
                 self.changes.append(("nic.%d" % (len(inst.nics) - 1),
-                                     "add:mac=%s,ip=%s,mode=%s,link=%s" % (
-                                         nic.mac, nic.ip, cluster.fill_nic(
-                                             nic.nicparams)[constants.NIC_MODE],
-                                         cluster.fill_nic(nic.nicparams)[
-                                             constants.NIC_LINK])))
+                                     "add:mac=%s,ip=%s,mode=%s,link=%s,network=None" % (
+                                         nic.mac, nic.ip, filled[constants.NIC_MODE],
+                                         filled[constants.NIC_LINK])))
             elif action == "remove":
                 idx = self._index(inst.nics, ident, "NIC")
                 del inst.nics[idx]
@@ -321,19 +341,61 @@ class LUInstanceSetParams(InstanceLU):
             elif action == "modify":
                 idx = self._index(inst.nics, ident, "NIC")
                 nic = inst.nics[idx]
-                for key, value in params.items():
-                    if key in ("mac", "ip", "name"):
-                        setattr(nic, key, value)
-                    elif key in (constants.NIC_MODE, constants.NIC_LINK,
-                                 constants.NIC_VLAN):
-                        nic.nicparams[key] = value
-                    else:
-                        raise errors.OpPrereqError("Unknown NIC parameter '%s'" % key,
-                                                   errors.ECODE_INVAL)
+                self._set_nic(inst, nic, params, cluster, idx, adding=False)
+                for key in sorted(params):
+                    value = getattr(nic, key) if key in ("mac", "ip", "name") else \
+                        nic.nicparams.get(key, constants.VALUE_DEFAULT)
                     self.changes.append(("nic.%s/%d" % (key, idx), value))
             else:
                 raise errors.OpPrereqError("Invalid NIC action '%s'" % action,
                                            errors.ECODE_INVAL)
+
+    def _set_nic(self, inst, nic, params, cluster, idx, adding):
+        """Check the NIC parameters of an add or modify and apply them to ``nic``."""
+        unknown = sorted(set(params) - set(["mac", "ip", "name", "network",
+                                            constants.NIC_MODE, constants.NIC_LINK,
+                                            constants.NIC_VLAN]))
+        if unknown:
+            raise errors.OpPrereqError("Unknown NIC parameter '%s'" % unknown[0],
+                                       errors.ECODE_INVAL)
+        network = params.get("network")
+        if network and str(network).lower() != constants.VALUE_NONE:
+            raise errors.OpPrereqError("Networks (gnt-network) are not supported yet",
+                                       errors.ECODE_INVAL)
+        nicparams = dict(nic.nicparams)
+        changed = dict((k, params[k]) for k in (constants.NIC_MODE, constants.NIC_LINK,
+                                                constants.NIC_VLAN) if k in params)
+        changed = paramtypes.enforce_types(
+            dict((k, None if v == constants.VALUE_DEFAULT else v) for k, v in
+                 changed.items()), constants.NICC_DEFAULTS, "NIC", allow_none=True)
+        _apply_with_resets(nicparams, changed)
+        if nicparams.get(constants.NIC_VLAN):
+            nicparams[constants.NIC_VLAN] = iu.normalize_vlan(nicparams[constants.NIC_VLAN])
+        ip = iu.nic_ip(params["ip"]) if "ip" in params else nic.ip
+        iu.check_nicparams(cluster.fill_nic(nicparams), ip, idx)
+        mac = params.get("mac", constants.VALUE_AUTO if adding else None)
+        if "mac" in params and mac is None:
+            raise errors.OpPrereqError("Cannot unset the NIC MAC address",
+                                       errors.ECODE_INVAL)
+        others = [n.mac for n in inst.nics if n is not nic]
+        if mac == constants.VALUE_AUTO and not adding:
+            raise errors.OpPrereqError("'auto' is not a valid MAC address when modifying"
+                                       " an existing NIC", errors.ECODE_INVAL)
+        if mac in (constants.VALUE_AUTO, constants.VALUE_GENERATE):
+            mac = iu.generate_mac(self.cfg, cluster.mac_prefix, others)
+        elif mac is not None:
+            mac = iu.normalize_mac(mac)
+            if mac in others or mac in iu.macs_in_use(self.cfg, exclude=inst.name):
+                raise errors.OpPrereqError("MAC address '%s' already in use in cluster"
+                                           % mac, errors.ECODE_NOTUNIQUE)
+        if mac is not None:
+            nic.mac = mac
+        nic.ip = ip
+        nic.nicparams = nicparams
+        if "name" in params:
+            name = params["name"]
+            nic.name = None if name is None or str(name).lower() == \
+                constants.VALUE_NONE else name
 
     def _prepare_disks(self, inst, cluster):
         if self.op.disks and inst.disk_template not in (constants.DT_FILE,):

@@ -1,7 +1,9 @@
 """Helpers shared by the instance logical units: parameters, hooks env, disks."""
 
+import ipaddress
 import os
 import random
+import re
 
 from ganeti import constants, errors, locking, objects, paramtypes
 from ganeti.cmdlib.base import LogicalUnit
@@ -67,30 +69,132 @@ def check_hvparams(hv_name, hvparams):
         raise errors.OpPrereqError(str(err.args[0]), errors.ECODE_INVAL)
 
 
-def typed_hvparams(hv_name, params):
+def _resets_as_none(params):
+    """``default`` (any case) as None: the value to drop so the default applies."""
+    return dict((k, None if isinstance(v, str) and v.lower() == constants.VALUE_DEFAULT
+                 else v) for k, v in (params or {}).items())
+
+
+def typed_hvparams(hv_name, params, allow_reset=False):
+    """Hypervisor parameters converted; with ``allow_reset`` None/``default`` stay
+    None (the instance's value is dropped)."""
+    if allow_reset:
+        params = _resets_as_none(params)
     return paramtypes.enforce_types(params, constants.HVC_DEFAULTS.get(hv_name, {}),
-                                    "Hypervisor %s" % hv_name)
+                                    "Hypervisor %s" % hv_name, allow_none=allow_reset)
 
 
-def typed_beparams(params):
-    params = dict(params or {})
-    if "memory" in params:          # pre-2.6 name of maxmem (and minmem)
-        mem = params.pop("memory")
-        params.setdefault(constants.BE_MAXMEM, mem)
-        params.setdefault(constants.BE_MINMEM, mem)
-    from ganeti.utils import text
-    for key in (constants.BE_MAXMEM, constants.BE_MINMEM):
-        if isinstance(params.get(key), str):
-            try:
-                params[key] = text.parse_unit(params[key])
-            except errors.UnitParseError as err:
-                raise errors.OpPrereqError("Invalid %s: %s" % (key, err), errors.ECODE_INVAL)
-    result = paramtypes.enforce_types(params, constants.BEC_DEFAULTS, "Backend")
-    if result.get(constants.BE_MINMEM, 0) > result.get(constants.BE_MAXMEM, 1 << 40):
-        raise errors.OpPrereqError("Minimum memory (%s) is larger than maximum memory (%s)"
-                                   % (result[constants.BE_MINMEM],
-                                      result[constants.BE_MAXMEM]), errors.ECODE_INVAL)
+def typed_beparams(params, allow_reset=False):
+    """Backend parameters converted with Ganeti's rules ("memory", the pre-2.6
+    name, sets maxmem and minmem); with ``allow_reset``, None (``default``) stays
+    None: the instance's own value is dropped and the cluster default applies."""
+    params = _resets_as_none(params) if allow_reset else dict(params or {})
+    result = paramtypes.enforce_types(params, paramtypes.BE_COMPAT_DEFAULTS, "Backend",
+                                      allow_none=allow_reset)
+    if "memory" in result:
+        mem = result.pop("memory")
+        result.setdefault(constants.BE_MAXMEM, mem)
+        result.setdefault(constants.BE_MINMEM, mem)
+    _check_memory_range(result.get(constants.BE_MINMEM), result.get(constants.BE_MAXMEM))
     return result
+
+
+def check_be_values(filled_be):
+    """Refuse backend values no instance can run with (0 CPUs, no memory, minmem
+    above maxmem), also when the instance policy is ignored."""
+    paramtypes.check_minimums(filled_be, paramtypes.BE_MINIMUMS)
+    _check_memory_range(filled_be.get(constants.BE_MINMEM),
+                        filled_be.get(constants.BE_MAXMEM))
+
+
+def _check_memory_range(low, high):
+    if low is not None and high is not None and low > high:
+        raise errors.OpPrereqError("Minimum memory (%s) is larger than maximum memory (%s)"
+                                   % (low, high), errors.ECODE_INVAL)
+
+
+# ---- NIC parameters -------------------------------------------------------------------
+
+#: a NIC ip value that takes a free address from the NIC's network
+NIC_IP_POOL = "pool"
+_MAC_RE = re.compile(r"^([0-9a-f]{2}:){5}[0-9a-f]{2}$")
+# bridge and openvswitch links are interface names (IFNAMSIZ: 15 characters)
+_IFNAME_RE = re.compile(r"^[^/\s:]{1,15}$")
+_ROUTE_TABLE_RE = re.compile(r"^[^/\s]{1,64}$")
+
+
+def normalize_mac(mac):
+    """``mac`` in lower case; OpPrereqError unless it is six colon-separated octets."""
+    norm = mac.lower() if isinstance(mac, str) else ""
+    if not _MAC_RE.match(norm):
+        raise errors.OpPrereqError("Invalid MAC address '%s'" % (mac,), errors.ECODE_INVAL)
+    return norm
+
+
+def nic_ip(value, network=None):
+    """The IP address a NIC spec asks for: None for none/empty, a valid IPv4 or
+    IPv6 address, or "pool" (only with a network)."""
+    if value is None or value == "" or str(value).lower() == constants.VALUE_NONE:
+        return None
+    if not isinstance(value, str):
+        raise errors.OpPrereqError("Invalid IP address '%s'" % (value,), errors.ECODE_INVAL)
+    if value.lower() == NIC_IP_POOL:
+        if not network:
+            raise errors.OpPrereqError("if ip=pool, parameter network must be passed too",
+                                       errors.ECODE_INVAL)
+        return NIC_IP_POOL
+    try:
+        return str(ipaddress.ip_address(value))
+    except ValueError:
+        raise errors.OpPrereqError("Invalid IP address '%s'" % value, errors.ECODE_INVAL)
+
+
+def check_nicparams(filled, ip, idx):
+    """Mode, link and VLAN of a NIC (its nicparams filled with the cluster's)."""
+    mode = filled.get(constants.NIC_MODE)
+    link = filled.get(constants.NIC_LINK)
+    if mode not in constants.NIC_VALID_MODES:
+        raise errors.OpPrereqError("Invalid NIC mode '%s' (NIC %s); valid modes: %s"
+                                   % (mode, idx, ", ".join(sorted(constants.NIC_VALID_MODES))),
+                                   errors.ECODE_INVAL)
+    if mode == constants.NIC_MODE_BRIDGED and not link:
+        raise errors.OpPrereqError("Missing bridged NIC link (NIC %s)" % idx,
+                                   errors.ECODE_INVAL)
+    pattern = _ROUTE_TABLE_RE if mode == constants.NIC_MODE_ROUTED else _IFNAME_RE
+    if link and not (isinstance(link, str) and pattern.match(link)):
+        raise errors.OpPrereqError("Invalid link '%s' for NIC %s: %s" % (
+            link, idx, "a routing table name" if mode == constants.NIC_MODE_ROUTED else
+            "an interface name of at most 15 characters, without '/', ':' or spaces"),
+            errors.ECODE_INVAL)
+    if mode == constants.NIC_MODE_ROUTED and not ip:
+        raise errors.OpPrereqError("Routed nic mode requires an ip address if not"
+                                   " attached to a network", errors.ECODE_INVAL)
+    vlan = filled.get(constants.NIC_VLAN)
+    if vlan:
+        _check_vlan(vlan)
+
+
+def normalize_vlan(vlan):
+    """A VLAN as Ganeti stores it: "100" becomes ".100" (untagged access port)."""
+    if isinstance(vlan, str) and vlan.isdigit():
+        return "." + vlan
+    _check_vlan(vlan)
+    return vlan
+
+
+def _check_vlan(vlan):
+    """".N" (untagged), ".N:M:..." (untagged plus trunk) or ":N:M" (trunk)."""
+    ok = (isinstance(vlan, str) and len(vlan) > 1 and vlan[0] in ".:" and
+          all(part.isdigit() for part in vlan[1:].split(":")))
+    if not ok:
+        raise errors.OpPrereqError("Specified VLAN parameter is invalid : %s" % (vlan,),
+                                   errors.ECODE_INVAL)
+
+
+def macs_in_use(cfg, exclude=None):
+    """The MACs of the NICs of all instances (but ``exclude``)."""
+    return set(nic.mac for inst in cfg.get_all_instances_info().values()
+               if inst.name != exclude for nic in inst.nics)
 
 
 def generate_mac(cfg, prefix, taken):

@@ -6,9 +6,8 @@ code (backend/instance.py) calls these methods; the master only calls the
 class methods that need no node (parameter checks, console description).
 """
 
-import re
-
 from ganeti import constants, errors
+from ganeti.utils.instance_name import is_valid_instance_name
 
 # instance state strings returned in get_instance_info()
 STATE_RUNNING = "running"
@@ -161,13 +160,10 @@ def defaults_for(hv_name):
 
 # ---- node helpers shared by hypervisors -------------------------------------------------
 
-# instance names are host names: nothing that could leave a directory as a file name
-_INSTANCE_NAME_RE = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9._-]*$")
-
-
 def check_instance_name(name):
-    """Raise HypervisorError unless ``name`` is safe to use as a file name."""
-    if not isinstance(name, str) or not _INSTANCE_NAME_RE.match(name):
+    """Raise HypervisorError unless ``name`` is safe to use as a file name (the
+    rule the master checks too: utils.instance_name)."""
+    if not is_valid_instance_name(name):
         raise errors.HypervisorError("Invalid instance name %r" % (name,))
     return name
 

@@ -1,0 +1,126 @@
+"""The instance policy (ipolicy): the limits an instance must stay within.
+
+A policy holds one or more min/max ranges of instance specs (``minmax``), the
+allowed disk templates, a standard spec and two ratios. An instance complies
+when the disk template is allowed and all of its specs fall within one of the
+min/max ranges; the violations are reported as Ganeti words them, so scripts
+that match on them keep working. ``vcpu-ratio`` and ``spindle-ratio`` are used
+by instance allocators when they place instances (none is supported yet);
+like Ganeti, the logical units do not check them.
+"""
+
+from ganeti import errors, objects
+
+ISPEC_MEM_SIZE = "memory-size"
+ISPEC_CPU_COUNT = "cpu-count"
+ISPEC_DISK_COUNT = "disk-count"
+ISPEC_DISK_SIZE = "disk-size"
+ISPEC_NIC_COUNT = "nic-count"
+ISPEC_SPINDLE_USE = "spindle-use"
+IPOLICY_DTS = "disk-templates"
+ISPECS_MINMAX = "minmax"
+
+
+def group_ipolicy(cfg, node_name: str) -> tuple:
+    """(group uuid, group name, filled policy) of the group of ``node_name``."""
+    cluster = cfg.get_cluster_info()
+    node = cfg.get_node_info(node_name)
+    group = cfg.get_node_group(node.group) if node is not None else None
+    if group is None:
+        return (node.group if node else None, None, cluster.ipolicy)
+    return (group.uuid, group.name, objects.fill_ipolicy(cluster.ipolicy, group.ipolicy))
+
+
+def _min_max_violation(name, qualifier, minmax, value):
+    """None, or the text saying ``value`` is outside [min, max] of ``name``."""
+    if value is None:
+        return None
+    max_v = minmax["max"].get(name, value)
+    min_v = minmax["min"].get(name, value)
+    if min_v <= value <= max_v:
+        return None
+    fqn = "%s/%s" % (name, qualifier) if qualifier else name
+    return "%s value %s is not in range [%s, %s]" % (fqn, value, min_v, max_v)
+
+
+def spec_violations(ipolicy: dict, mem_size, cpu_count, disk_count, nic_count,
+                    disk_sizes, spindle_use, disk_types) -> list:
+    """The violations of a spec (None values are not checked); [] if it complies.
+
+    Among several min/max ranges the one with the fewest violations counts.
+    """
+    tests = [(ISPEC_MEM_SIZE, "", mem_size), (ISPEC_CPU_COUNT, "", cpu_count),
+             (ISPEC_NIC_COUNT, "", nic_count), (ISPEC_SPINDLE_USE, "", spindle_use)]
+    tests += [(ISPEC_DISK_SIZE, str(idx), size) for idx, size in enumerate(disk_sizes)]
+    allowed = list(dict.fromkeys(ipolicy.get(IPOLICY_DTS, [])))
+    result = []
+    if disk_count:
+        # the disk count says nothing about diskless instances
+        tests.append((ISPEC_DISK_COUNT, "", disk_count))
+    elif "diskless" not in allowed:
+        result.append("Disk template diskless is not allowed (allowed templates %s)"
+                      % ", ".join(allowed))
+    forbidden = [dt for dt in dict.fromkeys(disk_types) if dt not in allowed]
+    if forbidden:
+        result.append("Disk template %s is not allowed (allowed templates: %s)"
+                      % (", ".join(forbidden), ", ".join(allowed)))
+    fewest = None
+    for minmax in ipolicy.get(ISPECS_MINMAX) or [{"min": {}, "max": {}}]:
+        errs = [err for err in (_min_max_violation(name, qual, minmax, value)
+                                for name, qual, value in tests) if err]
+        if fewest is None or len(errs) < len(fewest):
+            fewest = errs
+    return result + fewest
+
+
+def instance_spec_violations(ipolicy: dict, beparams: dict, disks: list, nic_count: int,
+                             disk_template: str, memory_key: str = "maxmem") -> list:
+    """Violations of an instance given its filled backend parameters, its disks
+    (objects or dicts with "size") and its NIC count."""
+    sizes = [d["size"] if isinstance(d, dict) else d.size for d in disks]
+    return spec_violations(ipolicy, beparams.get(memory_key), beparams.get("vcpus"),
+                           len(sizes), nic_count, sizes, beparams.get("spindle_use"),
+                           [disk_template] * len(sizes))
+
+
+def disk_sizes_violations(ipolicy: dict, disk_sizes: list, disk_template: str) -> list:
+    """Violations of the disk sizes (and count) alone, for growing a disk."""
+    return spec_violations(ipolicy, None, None, len(disk_sizes), None, disk_sizes, None,
+                           [disk_template] * len(disk_sizes))
+
+
+def instance_violations(cfg, instance, ipolicy: dict) -> list:
+    """Violations of an instance as configured, against ``ipolicy``."""
+    be = cfg.get_cluster_info().fill_be(instance)
+    return instance_spec_violations(ipolicy, be, instance.disks, len(instance.nics),
+                                    instance.disk_template)
+
+
+def report(lu, message: str, violations: list, ignore: bool) -> None:
+    """Refuse (OpPrereqError, ECODE_INVAL) or, with --ignore-ipolicy, warn."""
+    if not violations:
+        return
+    text = "%s: %s" % (message, ", ".join(violations))
+    if ignore:
+        lu.log_warning(text)
+        return
+    raise errors.OpPrereqError(text, errors.ECODE_INVAL)
+
+
+def allocation_message(group_uuid, group_name) -> str:
+    return "Instance allocation to group %s (%s) violates policy" % (group_uuid, group_name)
+
+
+def check_target_node_ipolicy(lu, instance, target_node: str, ignore: bool = False) -> None:
+    """Before moving ``instance`` to ``target_node`` (failover, migrate): a node of
+    another group must accept it under that group's policy."""
+    cfg = lu.cfg
+    current = cfg.get_node_info(instance.primary_node)
+    target = cfg.get_node_info(target_node)
+    if current is None or target is None or current.group == target.group:
+        return
+    group_uuid, _, ipolicy = group_ipolicy(cfg, target_node)
+    violations = instance_violations(cfg, instance, ipolicy)
+    if violations:
+        report(lu, "Instance does not meet target node group's (%s) instance policy"
+               % group_uuid, violations, ignore)
