@@ -206,6 +206,9 @@ def init_cluster(cluster_name, mac_prefix=constants.DEFAULT_MAC_PREFIX,
             paths.append(shared_file_storage_dir)
         io.write_file(pathutils.FILE_STORAGE_PATHS_FILE, "\n".join(paths) + "\n")
     _write_crypto_files()
+    if modify_etc_hosts:
+        from ganeti import etchosts
+        etchosts.set_entry(etchosts.hosts_file(), node_ip, hostname)
 
     now = time.time()
     group = objects.NodeGroup(name=constants.INITIAL_NODE_GROUP_NAME)

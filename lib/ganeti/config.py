@@ -99,7 +99,8 @@ class ConfigWriter:
         cluster = self._data.cluster
         return {"name": cluster.master_node, "ip": cluster.master_ip,
                 "netmask": cluster.master_netmask, "netdev": cluster.master_netdev,
-                "ip_family": cluster.primary_ip_family}
+                "ip_family": cluster.primary_ip_family,
+                "use_external_mip_script": bool(cluster.use_external_mip_script)}
 
     # ---- nodes ----------------------------------------------------------------------
 

@@ -341,6 +341,41 @@ def ensure_daemons():
     return ok
 
 
+def maintain_node_health(store=None, hostname=None):
+    """Ganeti's node maintenance, when the cluster's maintain_node_health is on:
+    a node marked offline must run no instances, so stop (hard) every instance
+    its hypervisors still run. True unless a stop failed."""
+    from ganeti import hypervisor, ssconf
+    from ganeti.utils import net
+    store = store or ssconf.SimpleStore()
+    if store.read(constants.SS_MAINTAIN_NODE_HEALTH, "False") != "True":
+        return True
+    me = hostname or net.get_hostname()
+    if me not in store.read_list(constants.SS_OFFLINE_NODES):
+        return True
+    ok = True
+    for hv_name in store.read_list(constants.SS_HYPERVISOR_LIST):
+        hvparams = dict(line.split("=", 1) for line in
+                        store.read_list(constants.SS_HVPARAMS_PREF + hv_name) if "=" in line)
+        try:
+            hv = hypervisor.get_hypervisor(hv_name)
+            running = hv.list_instances(hvparams=hvparams)
+        except (errors.GenericError, OSError) as err:
+            log.error("Cannot list the %s instances: %s", hv_name, err)
+            ok = False
+            continue
+        if running:
+            log.info("This node is offline; these instances should not be running,"
+                     " shutting them down: %s", ", ".join(sorted(running)))
+        for name in sorted(running):
+            try:
+                hv.stop_instance(None, force=True, name=name)
+            except (errors.GenericError, OSError) as err:
+                log.error("Could not stop instance %s: %s", name, err)
+                ok = False
+    return ok
+
+
 def parse_options(argv):
     parser = optparse.OptionParser(usage="%prog [-d] [--ignore-pause] [--job-age=AGE]",
                                    prog="ganeti-watcher")
@@ -396,6 +431,7 @@ def run(opts, client_fn=None):
                      time.ctime(until))
             return constants.EXIT_SUCCESS
     ok = ensure_daemons()
+    ok = maintain_node_health() and ok
     if daemon_util.is_master():
         if client_fn is None:
             from ganeti import luxi

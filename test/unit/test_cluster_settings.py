@@ -99,3 +99,210 @@ def _parsed(module, command, argv):
     options = module.COMMANDS[command][2]
     parser = optparse.OptionParser(option_list=list(options))
     return parser.parse_args(argv)
+
+
+# ---- settings: take effect, or refused in words -------------------------------------------
+
+from ganeti import errors, opcodes  # noqa: E402
+from test_cluster_admin import _context, _make_cfg, _run  # noqa: E402
+
+
+@pytest.mark.parametrize("params, text", [
+    ({"prealloc_wipe_disks": True}, "not supported yet"),
+    ({"use_external_mip_script": True}, "external master IP setup script"),
+])
+def test_settings_that_cannot_act_are_refused(tmp_path, monkeypatch, params, text):
+    from ganeti import pathutils
+    monkeypatch.setattr(pathutils, "EXTERNAL_MASTER_SETUP_SCRIPT", str(tmp_path / "none"))
+    cfg = _make_cfg(tmp_path)
+    before = cfg.dump_text()
+    with pytest.raises(errors.OpPrereqError) as err:
+        _run(_context(cfg), opcodes.OpClusterSetParams, **params)
+    assert text in str(err.value)
+    assert cfg.dump_text() == before
+    # switching them off is always fine
+    _run(_context(cfg), opcodes.OpClusterSetParams,
+         **dict((key, False) for key in params))
+
+
+def _main(monkeypatch, *argv):
+    monkeypatch.setattr("sys.argv", ["gnt-cluster"] + list(argv))
+    return gnt_cluster.main()
+
+
+def test_uid_pool_options(monkeypatch, capsys):
+    from ganeti import cli
+    submitted = []
+    monkeypatch.setattr(cli, "submit_or_send", lambda op, opts: submitted.append(op))
+    # an empty pool is what every cluster has: accepted, nothing to do (as Ganeti prints)
+    assert _main(monkeypatch, "modify", "--uid-pool=") == 0
+    assert submitted == [] and capsys.readouterr().err == ""
+    for opt in ("--uid-pool=1000-1010", "--add-uids=2000", "--remove-uids=5"):
+        assert _main(monkeypatch, "modify", opt) != 0
+        assert "user-id pool (uid_pool) is not supported yet" in capsys.readouterr().err
+    assert submitted == []
+
+
+def test_init_refuses_wipe_and_uid_pool_before_changing_anything(monkeypatch, capsys):
+    from ganeti import bootstrap
+    monkeypatch.setattr(bootstrap, "init_cluster",
+                        lambda *a, **k: pytest.fail("init must not start"))
+    assert _main(monkeypatch, "init", "--prealloc-wipe-disks", "yes", "c.example.com") != 0
+    assert "prealloc_wipe_disks) is not supported yet" in capsys.readouterr().err
+    assert _main(monkeypatch, "init", "--uid-pool", "100-200", "c.example.com") != 0
+    assert "uid_pool) is not supported yet" in capsys.readouterr().err
+
+
+def test_external_mip_script_runs_instead_of_ip(tmp_path, monkeypatch):
+    from ganeti import pathutils
+    from ganeti.backend import node as bnode
+    from ganeti.utils import process
+    script = tmp_path / "master-ip-setup"
+    log = tmp_path / "calls"
+    script.write_text("#!/bin/sh\necho \"$1 $MASTER_IP $MASTER_NETMASK $MASTER_NETDEV"
+                      " $CLUSTER_IP_VERSION\" >> %s\n[ \"$1\" != fail ]\n" % log)
+    script.chmod(0o755)
+    monkeypatch.setattr(pathutils, "EXTERNAL_MASTER_SETUP_SCRIPT", str(script))
+    ran = []
+    real_run = process.run_cmd
+    monkeypatch.setattr(process, "run_cmd",
+                        lambda cmd, **kw: ran.append(cmd) or real_run(cmd, **kw))
+    params = {"ip": "192.0.2.254", "netmask": 24, "netdev": "eth0", "ip_family": 2,
+              "use_external_mip_script": True}
+    bnode.node_activate_master_ip(params)
+    bnode.node_deactivate_master_ip(params)
+    assert log.read_text() == ("start 192.0.2.254 24 eth0 4\n"
+                               "stop 192.0.2.254 24 eth0 4\n")
+    assert all(cmd[0] == str(script) for cmd in ran)      # no `ip address` of our own
+    script.write_text("#!/bin/sh\necho broken; exit 3\n")
+    with pytest.raises(Exception) as err:
+        bnode.node_activate_master_ip(params)
+    assert "Failed to start the master IP. Script return value: 3" in str(err.value)
+    # the setting travels with the master network parameters
+    cfg = _make_cfg(tmp_path)
+    script.write_text("#!/bin/sh\nexit 0\n")
+    _run(_context(cfg), opcodes.OpClusterSetParams, use_external_mip_script=True)
+    assert cfg.get_master_network_parameters()["use_external_mip_script"] is True
+
+
+def test_mip_script_setting_read_on_failover(tmp_path):
+    from ganeti.backend import mip_script
+    cfg = _make_cfg(tmp_path)
+    assert mip_script.enabled_here(str(tmp_path)) is False
+    cluster = cfg.get_cluster_info()
+    cluster.use_external_mip_script = True
+    cfg.update(cluster)
+    assert mip_script.enabled_here(str(tmp_path)) is True
+    assert mip_script.enabled_here(str(tmp_path / "nowhere")) is False
+
+
+# ---- maintain_node_health ------------------------------------------------------------------
+
+class _Store:
+    def __init__(self, values):
+        self.values = values
+
+    def read(self, key, default=None):
+        return self.values.get(key, default)
+
+    def read_list(self, key):
+        return [v for v in self.values.get(key, "").splitlines() if v]
+
+
+def test_maintain_node_health_stops_instances_on_an_offline_node(tmp_path, monkeypatch):
+    from ganeti import pathutils, watcher
+    from ganeti.hypervisor import hv_fake
+    monkeypatch.setattr(pathutils, "RUN_DIR", str(tmp_path))
+    hv = hv_fake.FakeHypervisor()
+    os_dir = hv.state_dir
+    os.makedirs(os_dir)
+    for name in ("a.example.com", "b.example.com"):
+        with open(os.path.join(os_dir, name), "w") as fd:
+            fd.write('{"name": "%s", "memory": 128, "vcpus": 1, "start_time": 0,'
+                     ' "state": "running"}' % name)
+    values = {constants.SS_MAINTAIN_NODE_HEALTH: "True",
+              constants.SS_OFFLINE_NODES: "node2.example.com\n",
+              constants.SS_HYPERVISOR_LIST: "fake\n"}
+    # an online node, or the setting off: nothing happens
+    assert watcher.maintain_node_health(_Store(values), "node1.example.com")
+    assert sorted(hv.list_instances()) == ["a.example.com", "b.example.com"]
+    off = dict(values, **{constants.SS_MAINTAIN_NODE_HEALTH: "False"})
+    assert watcher.maintain_node_health(_Store(off), "node2.example.com")
+    assert len(hv.list_instances()) == 2
+    # the offline node runs nothing afterwards
+    assert watcher.maintain_node_health(_Store(values), "node2.example.com")
+    assert hv.list_instances() == []
+
+
+# ---- modify_etc_hosts ---------------------------------------------------------------------
+
+def test_etc_hosts_entries(tmp_path):
+    from ganeti import etchosts
+    hosts = tmp_path / "hosts"
+    hosts.write_text("127.0.0.1\tlocalhost\n# 192.0.2.2 comment\n"
+                     "192.0.2.2 old.example.com old\n192.0.2.2 dup\n")
+    etchosts.set_entry(str(hosts), "192.0.2.2", "node2.example.com")
+    etchosts.set_entry(str(hosts), "192.0.2.3", "node3.example.com")
+    assert hosts.read_text() == (
+        "127.0.0.1\tlocalhost\n# 192.0.2.2 comment\n"
+        "192.0.2.2\tnode2.example.com node2\n192.0.2.3\tnode3.example.com node3\n")
+    etchosts.remove_names(str(hosts), "node2.example.com")
+    assert hosts.read_text() == ("127.0.0.1\tlocalhost\n# 192.0.2.2 comment\n"
+                                 "192.0.2.3\tnode3.example.com node3\n")
+    missing = tmp_path / "sub" / "hosts"
+    etchosts.set_entry(str(missing), "192.0.2.9", "n9.example.com")
+    assert missing.read_text() == "192.0.2.9\tn9.example.com n9\n"
+
+
+class _UploadRpc:
+    def __init__(self):
+        self.uploads = []
+
+    def call_upload_file(self, nodes, path):
+        from verify_fakes import Result
+        self.uploads.append((sorted(nodes), path, open(path).read()))
+        return dict((n, Result(True)) for n in nodes)
+
+
+def test_node_add_and_remove_keep_etc_hosts(tmp_path, monkeypatch):
+    import types
+
+    from ganeti import etchosts, pathutils
+    monkeypatch.setattr(pathutils, "root", lambda path: str(tmp_path) + path)
+    cfg = _make_cfg(tmp_path, nodes=3)
+    rpc = _UploadRpc()
+    lu = types.SimpleNamespace(cfg=cfg, rpc=rpc, log_warning=print)
+    etchosts.node_added(lu, "node3.example.com", "192.0.2.3")
+    text = (tmp_path / "etc" / "hosts").read_text()
+    assert text == "192.0.2.3\tnode3.example.com node3\n"
+    assert rpc.uploads == [(["node2.example.com", "node3.example.com"],
+                            str(tmp_path / "etc" / "hosts"), text)]
+    etchosts.node_removed(lu, "node3.example.com")
+    assert (tmp_path / "etc" / "hosts").read_text() == ""
+    # the setting off: the file is left alone
+    cluster = cfg.get_cluster_info()
+    cluster.modify_etc_hosts = False
+    cfg.update(cluster)
+    etchosts.node_added(lu, "node4.example.com", "192.0.2.4")
+    assert (tmp_path / "etc" / "hosts").read_text() == "" and len(rpc.uploads) == 2
+
+
+def test_verify_compares_etc_hosts_when_maintained(tmp_path, monkeypatch):
+    from ganeti import etchosts
+    from verify_fakes import make_cfg, run_verify
+    import verify_fakes
+    cfg = make_cfg(tmp_path)
+    checked = []
+    real = verify_fakes.FakeRpc.call_node_verify
+
+    def spy(self, nodes, checks, name):
+        checked.append(list(checks["filelist"]))
+        return real(self, nodes, checks, name)
+    monkeypatch.setattr(verify_fakes.FakeRpc, "call_node_verify", spy)
+    run_verify(cfg, {})
+    assert etchosts.hosts_file() in checked[-1]
+    cluster = cfg.get_cluster_info()
+    cluster.modify_etc_hosts = False
+    cfg.update(cluster)
+    run_verify(cfg, {})
+    assert etchosts.hosts_file() not in checked[-1]

@@ -365,6 +365,9 @@ def _skip_master_ip():
 def node_activate_master_ip(params):
     """Add the master IP to the master network device (present: no-op)."""
     ip, netmask, netdev, family = _master_ip_params(params)
+    if params.get("use_external_mip_script"):
+        from ganeti.backend import mip_script
+        return mip_script.run(mip_script.START, ip, netmask, netdev, family)
     if _skip_master_ip() or _address_present(ip, netmask, netdev, family):
         return None
     cmd = _ip_cmd(family) + ["address", "add", "%s/%d" % (ip, netmask), "dev", netdev]
@@ -384,6 +387,9 @@ def node_activate_master_ip(params):
 def node_deactivate_master_ip(params):
     """Remove the master IP from the master network device (absent: no-op)."""
     ip, netmask, netdev, family = _master_ip_params(params)
+    if params.get("use_external_mip_script"):
+        from ganeti.backend import mip_script
+        return mip_script.run(mip_script.STOP, ip, netmask, netdev, family)
     if _skip_master_ip() or not _address_present(ip, netmask, netdev, family):
         return None
     res = process.run_cmd(_ip_cmd(family) + ["address", "del", "%s/%d" % (ip, netmask),
@@ -413,6 +419,8 @@ def node_stop_master(*, data_dir=None):
         params["family"] = int(_read_ssconf(constants.SS_PRIMARY_IP_FAMILY, data_dir))
     except (OSError, ValueError):
         params["family"] = constants.IP4_FAMILY
+    from ganeti.backend import mip_script
+    params["use_external_mip_script"] = mip_script.enabled_here(data_dir)
     node_deactivate_master_ip(params)
     return True
 

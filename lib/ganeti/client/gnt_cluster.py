@@ -51,6 +51,9 @@ def init_cluster(opts, args):
     if opts.primary_ip_version not in (None, 4):
         raise errors.OpPrereqError("Only IPv4 (--primary-ip-version 4) is supported",
                                    errors.ECODE_INVAL)
+    from ganeti.cmdlib.cluster import check_unsupported_settings
+    check_unsupported_settings(prealloc_wipe_disks=opts.prealloc_wipe_disks == "yes",
+                               uid_pool=opts.uid_pool)
     master_netdev = opts.master_netdev or opts.bridge or constants.DEFAULT_BRIDGE
     bootstrap.init_cluster(
         cluster_name, mac_prefix=opts.mac_prefix, master_netdev=master_netdev,
@@ -351,15 +354,20 @@ _INIT_OPTS = [
                    help="Set the candidate pool size"),
     cli.cli_option("--maintain-node-health", dest="maintain_node_health", default="no",
                    choices=["yes", "no"], help="Configure the cluster to automatically"
-                   " maintain node health"),
+                   " maintain node health (the watcher stops instances left running on"
+                   " offline nodes)"),
     cli.cli_option("-I", "--default-iallocator", dest="default_iallocator", default=None,
                    help="Set the default instance allocator plugin"),
     cli.cli_option("--drbd-usermode-helper", dest="drbd_helper", default=None,
                    help="Set the DRBD usermode helper"),
     cli.cli_option("--prealloc-wipe-disks", dest="prealloc_wipe_disks", default="no",
-                   choices=["yes", "no"], help="Wipe disks prior to instance creation"),
+                   choices=["yes", "no"], help="Wipe disks prior to instance creation"
+                   " (not supported yet: only 'no')"),
     cli.cli_option("--primary-ip-version", dest="primary_ip_version", type="int",
                    default=None, help="Cluster-wide IP version for primary IP"),
+    cli.cli_option("--uid-pool", dest="uid_pool", default=None, metavar="UIDS",
+                   help="User-id pool for KVM instances (not supported yet: only an"
+                   " empty pool is accepted)"),
 ]
 
 _VERIFY_OPTS = [
@@ -463,7 +471,12 @@ def set_cluster_params(opts, args):
         file_storage_dir=opts.file_storage_dir,
         shared_file_storage_dir=opts.shared_file_storage_dir,
         enabled_user_shutdown=opts.enabled_user_shutdown)
+    from ganeti.cmdlib.cluster import check_unsupported_settings
+    uid_opts = [opts.uid_pool, opts.add_uids, opts.remove_uids]
+    check_unsupported_settings(uid_pool=any(uid_opts))
     if all(value is None for value in params.values()):
+        if any(value is not None for value in uid_opts):
+            return constants.EXIT_SUCCESS       # "--uid-pool=": the pool is empty already
         sys.stderr.write("Please give at least one of the parameters.\n")
         return constants.EXIT_FAILURE
     op = opcodes.OpClusterSetParams(force=opts.force, **params)
@@ -642,18 +655,27 @@ _MODIFY_OPTS = [
     cli.cli_option("--master-netmask", dest="master_netmask", type="int", default=None,
                    metavar="NETMASK", help="Netmask (prefix length) of the master IP"),
     _yes_no_opt("--use-external-mip-script", dest="use_external_mip_script",
-                help="Use an external script to set up the master IP"),
+                help="Use %s to set up the master IP" % pathutils.EXTERNAL_MASTER_SETUP_SCRIPT),
     _yes_no_opt("--maintain-node-health", dest="maintain_node_health",
-                help="Maintain node health automatically"),
+                help="Maintain node health automatically (the watcher stops instances"
+                " left running on offline nodes)"),
     _yes_no_opt("--prealloc-wipe-disks", dest="prealloc_wipe_disks",
-                help="Wipe disks prior to instance creation"),
+                help="Wipe disks prior to instance creation (not supported yet: only"
+                " 'no')"),
     _yes_no_opt("--modify-etc-hosts", dest="modify_etc_hosts",
                 help="Whether the cluster maintains /etc/hosts"),
     _yes_no_opt("--user-shutdown", dest="enabled_user_shutdown",
                 help="Allow instances to be shut down by their users"),
+    cli.cli_option("--uid-pool", dest="uid_pool", default=None, metavar="UIDS",
+                   help="Set the user-id pool (not supported yet: only '' is accepted)"),
+    cli.cli_option("--add-uids", dest="add_uids", default=None, metavar="UIDS",
+                   help="Add to the user-id pool (not supported yet)"),
+    cli.cli_option("--remove-uids", dest="remove_uids", default=None, metavar="UIDS",
+                   help="Remove from the user-id pool (not supported yet)"),
     cli.cli_option("--reserved-lvs", dest="reserved_lvs", default=None, metavar="NAMES",
                    help="Comma-separated list of reserved logical volume names (regular"
-                   " expressions); '' clears the list"),
+                   " expressions) verify leaves alone; takes effect with LVM storage"
+                   " (not supported yet); '' clears the list"),
     cli.cli_option("-I", "--default-iallocator", dest="default_iallocator", default=None,
                    help="Default instance allocator plugin ('' clears it)"),
     cli.cli_option("--drbd-usermode-helper", dest="drbd_helper", default=None,

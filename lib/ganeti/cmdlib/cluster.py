@@ -191,7 +191,10 @@ class LUClusterRedistConf(NoHooksLU):
         self.share_locks[locking.LEVEL_NODE] = 1
 
     def exec(self, feedback_fn):
+        from ganeti import etchosts
         self.context.redistribute_config(feedback_fn)
+        if self.cfg.get_cluster_info().modify_etc_hosts:
+            etchosts.distribute(self)
         return True
 
 
@@ -427,6 +430,8 @@ class LUClusterSetParams(LogicalUnit):
                                            " path, not '%s'" % op.drbd_helper,
                                            errors.ECODE_INVAL)
             new.drbd_usermode_helper = op.drbd_helper
+        check_unsupported_settings(prealloc_wipe_disks=op.prealloc_wipe_disks,
+                                   use_external_mip_script=op.use_external_mip_script)
         for name in ("candidate_pool_size", "max_running_jobs", "max_tracked_jobs",
                      "maintain_node_health", "prealloc_wipe_disks",
                      "use_external_mip_script", "modify_etc_hosts", "enabled_user_shutdown"):
@@ -477,10 +482,31 @@ class LUClusterSetParams(LogicalUnit):
                                  " %s", res.fail_msg)
         if new.candidate_pool_size > old.candidate_pool_size:
             node_lu.promote_candidates(self)
+        if new.modify_etc_hosts and not old.modify_etc_hosts:
+            from ganeti import etchosts
+            etchosts.distribute(self)       # from now on every node has the master's
         jqueue = getattr(self.context, "jqueue", None)
         if new.max_running_jobs != old.max_running_jobs and jqueue is not None:
             jqueue.set_max_running(new.max_running_jobs)    # at once, as in Ganeti
         return [[f, _short(getattr(new, f))] for f in changed]
+
+
+def check_unsupported_settings(prealloc_wipe_disks=None, use_external_mip_script=None,
+                               uid_pool=None):
+    """Refuse, in words, the settings that would be stored but could not act
+    (shared by gnt-cluster init and modify; None means "not given")."""
+    if prealloc_wipe_disks:
+        raise errors.OpPrereqError("Wiping new disks before use (prealloc_wipe_disks) is"
+                                   " not supported yet", errors.ECODE_INVAL)
+    if uid_pool:
+        raise errors.OpPrereqError("The user-id pool (uid_pool) is not supported yet:"
+                                   " KVM instances run as root here", errors.ECODE_INVAL)
+    if use_external_mip_script:
+        from ganeti.backend import mip_script
+        if not mip_script.usable():
+            raise errors.OpPrereqError(
+                "Cannot use the external master IP setup script: %s does not exist or"
+                " is not executable" % mip_script.script_path(), errors.ECODE_ENVIRON)
 
 
 def objects_fields(cluster):

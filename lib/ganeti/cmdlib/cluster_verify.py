@@ -10,7 +10,7 @@ Ganeti, so that a tool parsing the output can be tested.
 import os
 import time
 
-from ganeti import constants, locking, pathutils
+from ganeti import constants, etchosts, locking, pathutils
 from ganeti.backend import verify as nv
 from ganeti.cmdlib.base import LogicalUnit
 from ganeti.utils import x509
@@ -69,6 +69,8 @@ class LUClusterVerify(LogicalUnit):
                      pathutils.CLUSTER_DOMAIN_SECRET_FILE):
             if os.path.exists(path):
                 files.append(path)
+        if self.cfg.get_cluster_info().modify_etc_hosts:
+            files.append(etchosts.hosts_file())     # the master's copy is everyone's
         return files
 
     def expand_names(self):

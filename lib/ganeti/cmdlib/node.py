@@ -208,6 +208,8 @@ class LUNodeAdd(LogicalUnit):
             self.context.replicate_queue([self.node_name])
         else:
             promote_candidates(self)
+        from ganeti import etchosts
+        etchosts.node_added(self, self.node_name, self.primary_ip)
         return None
 
 
@@ -252,6 +254,8 @@ class LUNodeRemove(LogicalUnit):
                                  node.name, res.fail_msg)
         if node.master_candidate:
             promote_candidates(self)
+        from ganeti import etchosts
+        etchosts.node_removed(self, node.name)
         return None
 
 
