@@ -1,6 +1,7 @@
 """Type checks for declared parameters: each check is a callable returning bool,
 with a readable ``desc`` used in error messages."""
 
+import math
 import re
 
 
@@ -29,7 +30,9 @@ TAny = TypeCheck("anything", lambda v: True)
 TNone = TypeCheck("None", lambda v: v is None)
 TBool = TypeCheck("boolean", lambda v: isinstance(v, bool))
 TInt = TypeCheck("integer", lambda v: isinstance(v, int) and not isinstance(v, bool))
-TNumber = TypeCheck("number", lambda v: isinstance(v, (int, float)) and not isinstance(v, bool))
+# a finite number: NaN or Infinity as a duration or size is never meant
+TNumber = TypeCheck("number", lambda v: isinstance(v, (int, float)) and not isinstance(v, bool)
+                    and (isinstance(v, int) or math.isfinite(v)))
 TString = TypeCheck("string", lambda v: isinstance(v, str))
 TNonEmptyString = TypeCheck("non-empty string", lambda v: isinstance(v, str) and v != "")
 TNonNegativeInt = TypeCheck("non-negative integer", lambda v: TInt(v) and v >= 0)

@@ -6,9 +6,11 @@ Unix stream socket. Request ``{"method", "args", "version"}``; response
 error ``[class_name, [args]]`` which the client raises again.
 """
 
+import errno
 import socket
+import time
 
-from ganeti import constants, errors, pathutils, serializer
+from ganeti import constants, errors, ht, pathutils, serializer
 
 ETX = b"\x03"
 KEY_METHOD = "method"
@@ -17,8 +19,13 @@ KEY_SUCCESS = "success"
 KEY_RESULT = "result"
 KEY_VERSION = "version"
 
-CONNECT_TIMEOUT = 30
+CONNECT_TIMEOUT = 10        # as Ganeti's client: keep trying to connect this long
 READ_TIMEOUT = 180
+#: the largest message either side accepts (the server answers a bigger
+#: request with an error and closes the connection)
+MAX_MESSAGE_SIZE = 32 * 1024 * 1024
+#: a request begun but not finished within this time is dropped (server side)
+PARTIAL_MESSAGE_TIMEOUT = 60.0
 
 REQ_SUBMIT_JOB = "SubmitJob"
 REQ_SUBMIT_JOB_TO_DRAINED_QUEUE = "SubmitJobToDrainedQueue"
@@ -31,11 +38,7 @@ REQ_AUTO_ARCHIVE_JOBS = "AutoArchiveJobs"
 REQ_QUERY = "Query"
 REQ_QUERY_FIELDS = "QueryFields"
 REQ_QUERY_JOBS = "QueryJobs"
-REQ_QUERY_INSTANCES = "QueryInstances"
 REQ_QUERY_NODES = "QueryNodes"
-REQ_QUERY_GROUPS = "QueryGroups"
-REQ_QUERY_NETWORKS = "QueryNetworks"
-REQ_QUERY_EXPORTS = "QueryExports"
 REQ_QUERY_CONFIG_VALUES = "QueryConfigValues"
 REQ_QUERY_CLUSTER_INFO = "QueryClusterInfo"
 REQ_QUERY_TAGS = "QueryTags"
@@ -47,19 +50,7 @@ class Transport:
     """One connection: send a message, receive a message (ETX-framed)."""
 
     def __init__(self, address, timeout=READ_TIMEOUT, connect_timeout=CONNECT_TIMEOUT):
-        self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-        self.sock.settimeout(connect_timeout)
-        try:
-            self.sock.connect(address)
-        except socket.timeout as err:
-            self.sock.close()
-            raise errors.TimeoutError("Connection to the master daemon timed out: %s" % err)
-        except (FileNotFoundError, ConnectionRefusedError) as err:
-            self.sock.close()
-            raise errors.NoMasterError(address, str(err))
-        except PermissionError as err:
-            self.sock.close()
-            raise errors.PermissionError(address, str(err))
+        self.sock = _connect(address, connect_timeout)
         self.sock.settimeout(timeout)
         self._buffer = b""
 
@@ -70,6 +61,9 @@ class Transport:
 
     def recv(self):
         while ETX not in self._buffer:
+            if len(self._buffer) > MAX_MESSAGE_SIZE:
+                raise errors.ProtocolError("Answer of the master daemon larger than %d"
+                                           " bytes" % MAX_MESSAGE_SIZE)
             try:
                 chunk = self.sock.recv(65536)
             except socket.timeout as err:
@@ -84,6 +78,48 @@ class Transport:
         self.sock.close()
 
 
+# connect errors worth another try: masterd (re)starting (no socket yet, or
+# nobody listening) or its listen backlog full
+_RETRY_CONNECT = (errno.ENOENT, errno.ECONNREFUSED, errno.EAGAIN)
+_CONNECT_RETRY_DELAY = 0.1
+
+
+def _connect(address, connect_timeout):
+    """A socket connected to ``address``, retrying for up to ``connect_timeout``.
+
+    As Ganeti's client: while masterd restarts or its backlog is full the
+    connection is retried; on a node that is not the master there is nothing
+    to wait for and the error comes at once.
+    """
+    deadline = time.monotonic() + connect_timeout
+    while True:
+        sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        sock.settimeout(connect_timeout)
+        try:
+            sock.connect(address)
+            return sock
+        except socket.timeout as err:
+            sock.close()
+            raise errors.TimeoutError("Connection to the master daemon timed out: %s" % err)
+        except OSError as err:
+            sock.close()
+            if err.errno in (errno.EPERM, errno.EACCES):
+                raise errors.PermissionError(address, str(err))
+            if err.errno not in _RETRY_CONNECT:
+                raise
+            if time.monotonic() >= deadline or not _worth_waiting(address):
+                raise errors.NoMasterError(address, str(err))
+        time.sleep(_CONNECT_RETRY_DELAY)
+
+
+def _worth_waiting(address):
+    """Whether a master daemon may soon answer on ``address`` (this is the master)."""
+    if address != pathutils.MASTER_SOCKET:
+        return True
+    from ganeti import daemon_util
+    return daemon_util.is_master()
+
+
 def format_request(method, args):
     return serializer.dump_json({KEY_METHOD: method, KEY_ARGS: args,
                                  KEY_VERSION: constants.LUXI_VERSION}).encode("utf-8")
@@ -91,7 +127,7 @@ def format_request(method, args):
 
 def parse_request(data):
     try:
-        msg = serializer.load_json(data)
+        msg = serializer.load_json(data, max_depth=serializer.MAX_REQUEST_DEPTH)
     except ValueError as err:
         raise errors.ProtocolError("Invalid LUXI request (not JSON): %s" % err)
     if not isinstance(msg, dict) or KEY_METHOD not in msg or KEY_ARGS not in msg:
@@ -126,9 +162,10 @@ def parse_response(data):
 class Client:
     """A LUXI client; one connection, reused for every call."""
 
-    def __init__(self, address=None, timeout=READ_TIMEOUT):
+    def __init__(self, address=None, timeout=READ_TIMEOUT, connect_timeout=CONNECT_TIMEOUT):
         self.address = address or pathutils.MASTER_SOCKET
         self.timeout = timeout
+        self.connect_timeout = connect_timeout
         self._transport = None
 
     def close(self):
@@ -138,7 +175,8 @@ class Client:
 
     def call(self, method, args):
         if self._transport is None:
-            self._transport = Transport(self.address, timeout=self.timeout)
+            self._transport = Transport(self.address, timeout=self.timeout,
+                                        connect_timeout=self.connect_timeout)
         try:
             self._transport.send(format_request(method, args))
             reply = self._transport.recv()
@@ -186,12 +224,6 @@ class Client:
     def query_nodes(self, names, fields, use_locking=False):
         return self.call(REQ_QUERY_NODES, [names, fields, use_locking])
 
-    def query_instances(self, names, fields, use_locking=False):
-        return self.call(REQ_QUERY_INSTANCES, [names, fields, use_locking])
-
-    def query_groups(self, names, fields, use_locking=False):
-        return self.call(REQ_QUERY_GROUPS, [names, fields, use_locking])
-
     def query_cluster_info(self):
         return self.call(REQ_QUERY_CLUSTER_INFO, [])
 
@@ -210,3 +242,80 @@ class Client:
 
 def _op_dict(op):
     return op if isinstance(op, dict) else op.to_dict()
+
+
+# ---- the methods' signatures ------------------------------------------------------
+# Every argument of every method is checked here, before the master acts on it,
+# as opcode parameters are: a wrong type is refused with a message naming the
+# method and the argument (SetDrainFlag("false") must not drain the queue).
+
+_REQUIRED = object()
+
+TJobId = ht.TypeCheck("job ID (non-negative integer)", lambda v: (
+    ht.TNonNegativeInt(v) or (isinstance(v, str) and v.isascii() and v.isdigit())))
+_TOpList = ht.TListOf(ht.TDict)
+
+#: method -> [(argument name, default or _REQUIRED, check)]
+SIGNATURES = {
+    REQ_SUBMIT_JOB: [("ops", _REQUIRED, _TOpList)],
+    REQ_SUBMIT_JOB_TO_DRAINED_QUEUE: [("ops", _REQUIRED, _TOpList)],
+    REQ_SUBMIT_MANY_JOBS: [("jobs", _REQUIRED, ht.TListOf(_TOpList))],
+    REQ_WAIT_FOR_JOB_CHANGE: [
+        ("job id", _REQUIRED, TJobId),
+        ("fields", _REQUIRED, ht.TStrList),
+        ("previous job info", _REQUIRED, ht.TMaybe(ht.TList)),
+        ("previous log serial", _REQUIRED, ht.TMaybe(ht.TInt)),
+        ("timeout", constants.LUXI_WFJC_TIMEOUT, ht.TNonNegativeNumber)],
+    REQ_CANCEL_JOB: [("job id", _REQUIRED, TJobId), ("kill", False, ht.TBool)],
+    REQ_ARCHIVE_JOB: [("job id", _REQUIRED, TJobId)],
+    REQ_CHANGE_JOB_PRIORITY: [("job id", _REQUIRED, TJobId),
+                              ("priority", _REQUIRED, ht.TInt)],
+    REQ_AUTO_ARCHIVE_JOBS: [("age", _REQUIRED, ht.TNumber),
+                            ("timeout", _REQUIRED, ht.TMaybe(ht.TNonNegativeNumber))],
+    REQ_QUERY: [("resource", _REQUIRED, ht.TNonEmptyString),
+                ("fields", _REQUIRED, ht.TStrList),
+                ("filter", None, ht.TMaybe(ht.TList))],
+    REQ_QUERY_FIELDS: [("resource", _REQUIRED, ht.TNonEmptyString),
+                       ("fields", None, ht.TMaybeStrList)],
+    REQ_QUERY_JOBS: [("job ids", _REQUIRED, ht.TMaybe(ht.TListOf(TJobId))),
+                     ("fields", _REQUIRED, ht.TStrList)],
+    REQ_QUERY_NODES: [("names", _REQUIRED, ht.TMaybeStrList),
+                      ("fields", _REQUIRED, ht.TStrList),
+                      ("use locking", False, ht.TBool)],
+    REQ_QUERY_CLUSTER_INFO: [],
+    REQ_QUERY_CONFIG_VALUES: [("fields", _REQUIRED, ht.TStrList)],
+    REQ_QUERY_TAGS: [("kind", _REQUIRED, ht.TNonEmptyString),
+                     ("name", None, ht.TMaybeString)],
+    REQ_SET_DRAIN_FLAG: [("drain flag", _REQUIRED, ht.TBool)],
+    REQ_SET_WATCHER_PAUSE: [("until", _REQUIRED, ht.TMaybe(ht.TNumber))],
+}
+
+
+def check_arguments(method, args) -> list:
+    """The arguments of a call, defaults filled in; ProtocolError if they are wrong."""
+    signature = SIGNATURES.get(method) if isinstance(method, str) else None
+    if signature is None:
+        raise errors.ProtocolError("Unknown LUXI method %s" % _short(method))
+    if not isinstance(args, list):
+        raise errors.ProtocolError("Arguments of %s must be a list, got %s"
+                                   % (method, _short(args)))
+    least = sum(1 for _, default, _ in signature if default is _REQUIRED)
+    if not least <= len(args) <= len(signature):
+        wanted = ("%d" % least if least == len(signature)
+                  else "%d to %d" % (least, len(signature)))
+        raise errors.ProtocolError("%s takes %s arguments, got %d"
+                                   % (method, wanted, len(args)))
+    result = []
+    for pos, (name, default, check) in enumerate(signature):
+        value = args[pos] if pos < len(args) else default
+        if not check(value):
+            raise errors.ProtocolError("Invalid parameter passed to %s as %s: expected %s,"
+                                       " got %s" % (method, name, check.desc, _short(value)))
+        result.append(value)
+    return result
+
+
+def _short(value):
+    """A value for an error message, cut to a readable length."""
+    text = repr(value)
+    return text if len(text) <= 100 else text[:100] + "..."

@@ -8,6 +8,7 @@ the node daemon) also pass ``max_depth``.
 """
 
 import json
+import math
 
 _encoder = json.JSONEncoder(sort_keys=True, indent=None, separators=(",", ":"))
 _pretty = json.JSONEncoder(sort_keys=True, indent=1, separators=(",", ": "))
@@ -24,6 +25,13 @@ def dump_json(data, pretty=False):
 
 def _refuse_constant(name):
     raise ValueError("Non-finite number %s is not allowed" % name)
+
+
+def _finite_float(text):
+    value = float(text)
+    if not math.isfinite(value):        # 1e999 overflows to infinity
+        _refuse_constant(text)
+    return value
 
 
 def nesting_depth(value) -> int:
@@ -53,7 +61,7 @@ def load_json(text, max_depth=None):
     if isinstance(text, bytes):
         text = text.decode("utf-8")
     try:
-        data = json.loads(text, parse_constant=_refuse_constant)
+        data = json.loads(text, parse_constant=_refuse_constant, parse_float=_finite_float)
     except RecursionError:
         raise ValueError("JSON document nested too deeply") from None
     if max_depth is not None and nesting_depth(data) > max_depth:

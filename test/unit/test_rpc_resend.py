@@ -33,6 +33,7 @@ class ScriptedServer:
     def __init__(self, cert, scripts):
         self.scripts = list(scripts)
         self.received = []
+        self.idle_closed = threading.Event()   # set once it ended an idle connection
         self.context = ghttp.make_server_context(cert)
         self.listener = socket.socket()
         self.listener.bind(("127.0.0.1", 0))
@@ -74,13 +75,12 @@ class ScriptedServer:
                 return
             tls.sendall(b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n"
                         b"Content-Length: 13\r\n\r\n[true,\"done\"]")
-            if step == ANSWER_CLOSE:
+            if step in (ANSWER_CLOSE, ANSWER_RESET):
+                if step == ANSWER_RESET:
+                    tls.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER,
+                                   struct.pack("ii", 1, 0))
                 tls.close()
-                return
-            if step == ANSWER_RESET:
-                tls.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER,
-                               struct.pack("ii", 1, 0))
-                tls.close()
+                self.idle_closed.set()
                 return
 
     def close(self):
@@ -99,7 +99,8 @@ def _second_call_on_a_new_connection(cert, pool, first_step):
     srv = ScriptedServer(cert, [[first_step]])
     try:
         assert pool.post_json("127.0.0.1", srv.port, "/x", [1])[0] == 200
-        threading.Event().wait(0.2)
+        assert srv.idle_closed.wait(10)
+        threading.Event().wait(0.05)     # the FIN/RST crosses the loopback
         assert pool.post_json("127.0.0.1", srv.port, "/x", [2]) == (200, [True, "done"])
         assert srv.received == [b"[1]", b"[2]"]
         assert pool.connections_made == 2

@@ -147,17 +147,9 @@ class LuxiHandler:
         }
 
     def handle(self, method, args):
-        fn = self._methods.get(method)
-        if fn is None:
-            raise errors.ProtocolError("Unknown LUXI method '%s'" % method)
-        if not isinstance(args, list):
-            raise errors.ProtocolError("LUXI arguments must be a list")
-        try:
-            return fn(*args)
-        except TypeError as err:
-            if "positional argument" in str(err) or "takes" in str(err):
-                raise errors.ProtocolError("Wrong arguments for %s: %s" % (method, err))
-            raise
+        """Answer one call; arguments are checked against luxi.SIGNATURES first."""
+        args = luxi.check_arguments(method, args)
+        return self._methods[method](*args)
 
     def _wait_for_job_change(self, job_id, fields, prev_job_info, prev_log_serial,
                              timeout=constants.LUXI_WFJC_TIMEOUT):
@@ -212,34 +204,83 @@ class LuxiHandler:
 
 
 class _LuxiRequestHandler(socketserver.BaseRequestHandler):
+    """One client connection: requests and answers, one at a time."""
+
     def handle(self):
-        handler = self.server.luxi_handler
-        buf = b""
         sock = self.request
+        reader = _MessageReader(sock)
         while True:
-            while luxi.ETX not in buf:
-                try:
-                    chunk = sock.recv(65536)
-                except OSError:
-                    return
-                if not chunk:
-                    return
-                buf += chunk
-            msg, _, buf = buf.partition(luxi.ETX)
             try:
-                method, args, _ = luxi.parse_request(msg)
-                result = handler.handle(method, args)
-                reply = luxi.format_response(True, result)
-            except errors.GenericError as err:
-                reply = luxi.format_response(False, errors.encode(err))
-            except Exception as err:  # a bug: report it, keep serving
-                logging.exception("Error while handling a LUXI request")
-                reply = luxi.format_response(False, errors.encode(
-                    errors.ProgrammerError("Internal error: %s" % err)))
-            try:
-                sock.sendall(reply + luxi.ETX)
-            except OSError:
+                msg = reader.next_message()
+            except _FramingError as err:
+                # the stream cannot be resynchronised: answer, then hang up
+                logging.warning("Dropping a LUXI connection: %s", err)
+                self._send(sock, luxi.format_response(False, errors.encode(
+                    errors.ProtocolError(str(err)))))
                 return
+            if msg is None:
+                return
+            if not self._send(sock, self.server.answer(msg)):
+                return
+
+    @staticmethod
+    def _send(sock, reply):
+        try:
+            sock.settimeout(luxi.READ_TIMEOUT)
+            sock.sendall(reply + luxi.ETX)
+            return True
+        except OSError:
+            return False
+
+
+class _FramingError(Exception):
+    """A request too large or never finished; the connection must be closed."""
+
+
+class _MessageReader:
+    """Splits a connection's bytes into ETX-framed messages, within limits.
+
+    A connection may sit idle between requests for as long as the client
+    likes, but a request once begun must be complete within
+    luxi.PARTIAL_MESSAGE_TIMEOUT and must not exceed luxi.MAX_MESSAGE_SIZE.
+    """
+
+    def __init__(self, sock):
+        self.sock = sock
+        self.buf = bytearray()
+        self.started = None         # when the first byte of the pending message came
+
+    def next_message(self):
+        """The next message (bytes), or None when the client closed or vanished."""
+        while True:
+            end = self.buf.find(luxi.ETX)
+            if end >= 0:
+                msg = bytes(self.buf[:end])
+                del self.buf[:end + 1]
+                self.started = time.monotonic() if self.buf else None
+                return msg
+            if len(self.buf) > luxi.MAX_MESSAGE_SIZE:
+                raise _FramingError("LUXI request larger than the limit of %d bytes"
+                                    % luxi.MAX_MESSAGE_SIZE)
+            if self.started is None:
+                self.sock.settimeout(None)
+            else:
+                left = self.started + luxi.PARTIAL_MESSAGE_TIMEOUT - time.monotonic()
+                if left <= 0:
+                    raise _FramingError("LUXI request not completed within %ds"
+                                        % luxi.PARTIAL_MESSAGE_TIMEOUT)
+                self.sock.settimeout(left)
+            try:
+                chunk = self.sock.recv(65536)
+            except socket.timeout:
+                continue            # the deadline check above ends it
+            except OSError:
+                return None
+            if not chunk:
+                return None
+            if self.started is None:
+                self.started = time.monotonic()
+            self.buf += chunk
 
 
 class LuxiServer(socketserver.ThreadingMixIn, socketserver.UnixStreamServer):
@@ -262,6 +303,19 @@ class LuxiServer(socketserver.ThreadingMixIn, socketserver.UnixStreamServer):
         except (KeyError, PermissionError):
             pass
         self.server_activate()
+
+    def answer(self, msg):
+        """The encoded answer to one request message (never raises)."""
+        try:
+            method, args, _ = luxi.parse_request(msg)
+            result = self.luxi_handler.handle(method, args)
+            return luxi.format_response(True, result)
+        except errors.GenericError as err:
+            return luxi.format_response(False, errors.encode(err))
+        except Exception as err:  # a bug: report it, keep serving
+            logging.exception("Error while handling a LUXI request")
+            return luxi.format_response(False, errors.encode(
+                errors.ProgrammerError("Internal error: %s" % err)))
 
 
 def _socket_in_use(path):
