@@ -2,6 +2,7 @@
 
 import os
 import re
+import time
 
 import pytest
 
@@ -306,3 +307,80 @@ def test_verify_compares_etc_hosts_when_maintained(tmp_path, monkeypatch):
     cfg.update(cluster)
     run_verify(cfg, {})
     assert etchosts.hosts_file() not in checked[-1]
+
+
+# ---- watcher pause: on every node -----------------------------------------------------------
+
+class _PauseRpc:
+    """Runs set_watcher_pause for each node against that node's own pause file."""
+
+    def __init__(self, base, down=()):
+        self.base = base
+        self.down = set(down)
+        self.called = []
+
+    def call(self, procedure, nodes, args):
+        from ganeti.backend import watcher_pause
+        from verify_fakes import Result
+        assert procedure == "set_watcher_pause"
+        self.called.append(list(nodes))
+        out = {}
+        for node in nodes:
+            if node in self.down:
+                out[node] = Result(None, "Connection refused")
+                continue
+            watcher_pause.set_watcher_pause(
+                *args, pause_file=str(self.base / node / "watcher.pause"))
+            out[node] = Result(args[0])
+        return out
+
+
+def test_watcher_pause_is_set_on_every_node(tmp_path):
+    import types
+
+    from ganeti import watcher
+    from ganeti.cmdlib import cluster as lu_cluster
+    cfg = _make_cfg(tmp_path, nodes=3)
+    node3 = cfg.get_node_info("node3.example.com")
+    node3.offline = True
+    cfg.update(node3)
+    rpc = _PauseRpc(tmp_path)
+    ctx = types.SimpleNamespace(cfg=cfg, rpc=rpc)
+    until = int(time.time()) + 3600
+    assert lu_cluster.set_watcher_pause(ctx, until) == until
+    assert rpc.called == [["node1.example.com", "node2.example.com"]]
+    for node in ("node1.example.com", "node2.example.com"):
+        # each node's own watcher now sees the pause (a failover keeps it)
+        path = str(tmp_path / node / "watcher.pause")
+        assert watcher.read_pause(path) == until
+    assert lu_cluster.set_watcher_pause(ctx, None) is None
+    assert not (tmp_path / "node2.example.com" / "watcher.pause").exists()
+    rpc.down = {"node2.example.com"}
+    with pytest.raises(errors.OpExecError) as err:
+        lu_cluster.set_watcher_pause(ctx, until)
+    assert "failed on the following node(s): Node node2.example.com: Connection refused" \
+        in str(err.value)
+    assert watcher.read_pause(str(tmp_path / "node1.example.com" / "watcher.pause")) == until
+
+
+def test_node_side_pause_refuses_bad_values(tmp_path):
+    from ganeti.backend import watcher_pause
+    path = str(tmp_path / "pause")
+    for bad in (True, "1", float("inf"), [1]):
+        with pytest.raises(errors.GenericError):
+            watcher_pause.set_watcher_pause(bad, pause_file=path)
+    assert not os.path.exists(path)
+
+
+def test_masterd_sets_the_pause_through_the_cluster(monkeypatch):
+    import types
+
+    from ganeti import luxi
+    from ganeti.cmdlib import cluster as lu_cluster
+    from ganeti.server import masterd
+    seen = []
+    monkeypatch.setattr(lu_cluster, "set_watcher_pause",
+                        lambda ctx, until: seen.append(until) or until)
+    handler = masterd.LuxiHandler(types.SimpleNamespace(jqueue=None))
+    assert handler.handle(luxi.REQ_SET_WATCHER_PAUSE, [1234]) == 1234
+    assert seen == [1234]

@@ -166,6 +166,24 @@ def _watcher_pause(context):
     return until if until > time.time() else None
 
 
+def set_watcher_pause(context, until):
+    """SetWatcherPause: write (or remove) the pause file on every online node, the
+    master included, so the pause holds cluster-wide and survives a failover.
+
+    Returns ``until``; nodes that could not be reached make it an error that
+    names them, after the others were set (as Ganeti does).
+    """
+    cfg = context.cfg
+    nodes = sorted(n for n, node in cfg.get_all_nodes_info().items() if not node.offline)
+    results = context.rpc.call("set_watcher_pause", nodes, [until])
+    failed = ["Node %s: %s" % (node, results[node].fail_msg) for node in nodes
+              if results[node].fail_msg]
+    if failed:
+        raise errors.OpExecError("Watcher pause was set where possible, but failed on"
+                                 " the following node(s): %s" % "; ".join(failed))
+    return until
+
+
 CONFIG_VALUE_FIELDS = {
     "cluster_name": lambda c: c.cfg.get_cluster_name(),
     "master_node": lambda c: c.cfg.get_master_node(),

@@ -196,11 +196,7 @@ class LuxiHandler:
         return True
 
     def _set_watcher_pause(self, until):
-        if until is None:
-            io.remove_file(pathutils.WATCHER_PAUSEFILE)
-        else:
-            io.write_file(pathutils.WATCHER_PAUSEFILE, "%d\n" % int(until))
-        return until
+        return cmdlib_cluster.set_watcher_pause(self.context, until)
 
 
 class _LuxiRequestHandler(socketserver.BaseRequestHandler):
