@@ -89,8 +89,12 @@ class LUInstanceShutdown(InstanceLU):
         if self.primary_offline:
             feedback_fn("Primary node offline, marked instance as stopped")
             return None
-        res = self.rpc.call_instance_shutdown(inst.primary_node, self._node_instance(inst),
-                                              self.op.timeout, None)
+        from ganeti.cmdlib import shutdown_wait
+        node_inst = self._node_instance(inst)
+        res = shutdown_wait.call_with_progress(
+            self, inst.name, self.op.timeout,
+            lambda: self.rpc.call_instance_shutdown(inst.primary_node, node_inst,
+                                                    self.op.timeout, None))
         if res.fail_msg:
             self.log_warning("Could not shutdown instance: %s", res.fail_msg)
         iu.shutdown_disks(self, inst, ignore_failures=True)
@@ -123,15 +127,22 @@ class LUInstanceReboot(InstanceLU):
                                           self.cfg.get_cluster_info().fill_hv(inst))
         res.raise_on_failure("Cannot check the state of instance %s" % inst.name)
         running = bool(res.data)
+        from ganeti.cmdlib import shutdown_wait
+        node_inst = self._node_instance()
+        # a hard reboot is a clean shutdown (with its wait) and a start on the node
+        wait = self.op.shutdown_timeout if self.op.reboot_type != "soft" else 0
         if running and self.op.reboot_type in ("soft", "hard"):
-            res = self.rpc.call_instance_reboot(node, self._node_instance(),
-                                                self.op.reboot_type,
-                                                self.op.shutdown_timeout, None)
+            res = shutdown_wait.call_with_progress(
+                self, inst.name, wait,
+                lambda: self.rpc.call_instance_reboot(node, node_inst, self.op.reboot_type,
+                                                      self.op.shutdown_timeout, None))
             res.raise_on_failure("Could not reboot instance %s" % inst.name)
             return None
         if running:
-            res = self.rpc.call_instance_shutdown(node, self._node_instance(),
-                                                  self.op.shutdown_timeout, None)
+            res = shutdown_wait.call_with_progress(
+                self, inst.name, wait,
+                lambda: self.rpc.call_instance_shutdown(node, node_inst,
+                                                        self.op.shutdown_timeout, None))
             res.raise_on_failure("Could not shutdown instance %s for full reboot"
                                  % inst.name)
             iu.shutdown_disks(self, inst, ignore_failures=True)

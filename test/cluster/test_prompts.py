@@ -1,0 +1,96 @@
+"""Confirmation questions against a running cluster, answered on a real pty."""
+
+import os
+import sys
+
+import pytest
+
+import vcluster
+
+sys.path.insert(0, os.path.join(os.path.dirname(__file__), ".."))
+from ptyrun import PtySession  # noqa: E402
+
+NOOP = "/usr/share/ganeti/os/noop"
+pytestmark = pytest.mark.skipif(not os.path.isdir(NOOP),
+                                reason="Debian's ganeti-os-noop is not installed")
+PROMPT = "y/[n]/?: "
+INST1 = "prompt1.example.com"
+INST2 = "prompt2.example.com"
+
+
+def _gnt(node, tool, *args, answer):
+    """Run a gnt-* command on a pty, type ``answer`` at the prompt; (code, text)."""
+    sess = PtySession([vcluster.PYTHON, os.path.join(vcluster.SRC, "scripts", tool)]
+                      + list(args), env=node.env)
+    try:
+        sess.expect(PROMPT, timeout=60)
+        sess.send(answer)
+        return sess.finish(120), sess.text
+    finally:
+        sess.close()
+
+
+def _instances(node):
+    out = node.run("gnt-instance", "list", "--no-headers", "-o", "name,status",
+                   check=True).stdout
+    return dict(line.split() for line in out.splitlines())
+
+
+@pytest.fixture(scope="module")
+def two_instances(cluster):
+    m = cluster.master
+    for name in (INST1, INST2):
+        m.run("gnt-instance", "add", "-t", "diskless", "--no-nics", "--ignore-ipolicy",
+              "-o", "noop", "-n", m.name, "--no-name-check", "--no-ip-check", name,
+              check=True)
+    return m
+
+
+def test_remove_no_keeps_the_instance(two_instances):
+    m = two_instances
+    code, text = _gnt(m, "gnt-instance", "remove", INST1, answer="n\n")
+    assert code == 1
+    assert text == ("This will remove the volumes of the instance %s\r\n"
+                    "(including mirrors), thus removing all the data of the instance.\r\n"
+                    "Continue?\r\n%sn\r\n" % (INST1, PROMPT))
+    assert INST1 in _instances(m)
+
+
+def test_remove_of_unknown_instance_fails_before_asking(two_instances):
+    proc = two_instances.run("gnt-instance", "remove", "nosuch.example.com")
+    assert proc.returncode == 1
+    assert "Instance 'nosuch.example.com' does not exist" in proc.stderr
+    assert "Continue?" not in proc.stdout + proc.stderr
+
+
+def test_shutdown_all_asks_with_the_list(two_instances):
+    m = two_instances
+    code, text = _gnt(m, "gnt-instance", "shutdown", "--all", answer="n\n")
+    assert code == 1
+    assert text == ("The shutdown will operate on 2 instances.\r\n"
+                    "Do you want to continue?\r\nAffected instances:\r\n"
+                    "  %s\r\n  %s\r\n%sn\r\n" % (INST1, INST2, PROMPT))
+    assert set(_instances(m).values()) == {"running"}
+    code, text = _gnt(m, "gnt-instance", "shutdown", "--all", answer="y\n")
+    assert code == 0, text
+    assert set(_instances(m).values()) == {"ADMIN_down"}
+
+
+def test_reinstall_no_changes_nothing(two_instances):
+    code, text = _gnt(two_instances, "gnt-instance", "reinstall", INST2, answer="n\n")
+    assert code == 1
+    assert text == ("This will reinstall the instance '%s' (and keep the\r\n"
+                    "same OS) which removes all data. Continue?\r\n%sn\r\n" % (INST2, PROMPT))
+
+
+def test_job_cancel_pending_without_pending_jobs(two_instances):
+    proc = two_instances.run("gnt-job", "cancel", "--pending")
+    assert proc.returncode == 1
+    assert "No jobs with the requested status have been found" in proc.stderr
+
+
+def test_remove_yes_removes_the_instance(two_instances):
+    m = two_instances
+    code, text = _gnt(m, "gnt-instance", "remove", INST1, answer="y\n")
+    assert code == 0, text
+    assert INST1 not in _instances(m)
