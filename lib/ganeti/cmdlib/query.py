@@ -1,11 +1,61 @@
 """OP_QUERY / OP_QUERY_FIELDS as jobs (the LUXI Query call answers directly)."""
 
-from ganeti import query
+from ganeti import errors, qlang, query
 from ganeti.cmdlib.base import NoHooksLU
+
+#: resources whose names given in a plain name filter must exist: (word, names)
+_CHECKED_NAMES = {
+    query.QR_NODE: ("Node", lambda cfg: list(cfg.get_all_nodes_info())),
+    query.QR_INSTANCE: ("Instance", lambda cfg: cfg.get_instance_list()),
+}
+
+
+def requested_names(qfilter, namefield="name"):
+    """The names of a filter that only lists names (what ``gnt-X list A B`` sends).
+
+    None for any other filter (globs, field tests): those select, they do not
+    name items that must exist.
+    """
+    if not isinstance(qfilter, list) or not qfilter:
+        return None
+    terms = qfilter[1:] if qfilter[0] == qlang.OP_OR else [qfilter]
+    names = []
+    for term in terms:
+        if not (isinstance(term, list) and len(term) == 3
+                and term[0] in (qlang.OP_EQUAL, qlang.OP_EQUAL_LEGACY)
+                and term[1] == namefield and isinstance(term[2], str)):
+            return None
+        names.append(term[2])
+    return names or None
+
+
+def _expand_requested_names(cfg, what, qfilter):
+    """The filter with each requested name expanded to its full name.
+
+    As Ganeti: an unknown name fails the query (OpPrereqError, unknown_entity)
+    instead of listing nothing; a short name ("node1") finds its item.
+    """
+    if what not in _CHECKED_NAMES:
+        return qfilter
+    names = requested_names(qfilter)
+    if names is None:
+        return qfilter
+    from ganeti.utils import text
+    word, all_names = _CHECKED_NAMES[what]
+    known = all_names(cfg)
+    full = []
+    for name in names:
+        expanded = text.match_name_component(name, known)
+        if expanded is None:
+            raise errors.OpPrereqError("%s name %s not found" % (word, name),
+                                       errors.ECODE_NOENT)
+        full.append(expanded)
+    return qlang.make_simple_filter(full)
 
 
 def run_resource_query(context, what, fields, qfilter):
     """Answer Query(what, fields, qfilter) for any resource (shared with masterd)."""
+    qfilter = _expand_requested_names(context.cfg, what, qfilter)
     if what == query.QR_NODE:
         from ganeti.cmdlib import node
         return node.query_nodes(context, fields, qfilter)
