@@ -150,3 +150,13 @@ def test_orphan_files_and_dirs_are_reported(tmp_path, good_cert):
     ok, logs = run_verify(make_cfg(tmp_path, nodes=1, instances=[known],
                                    file_storage_dir=storage), {})
     assert not [line for line in logs if line.startswith("  - ")], logs
+
+
+def test_verbose_names_each_node_and_instance(tmp_path, good_cert):
+    inst = _file_instance("inst1", str(tmp_path / "fs"))
+    ok, logs = run_verify(make_cfg(tmp_path, instances=[inst]), {}, verbose=True)
+    assert "* Verifying node node1.example.com (master)" in logs
+    assert "* Verifying node node2.example.com (regular)" in logs
+    assert "* Verifying instance inst1" in logs
+    ok, logs = run_verify(make_cfg(tmp_path, instances=[inst]), {})
+    assert not [line for line in logs if line.startswith("* Verifying node node")]

@@ -53,7 +53,8 @@ def init_cluster(opts, args):
                                    errors.ECODE_INVAL)
     from ganeti.cmdlib.cluster import check_unsupported_settings
     check_unsupported_settings(prealloc_wipe_disks=opts.prealloc_wipe_disks == "yes",
-                               uid_pool=opts.uid_pool)
+                               uid_pool=opts.uid_pool,
+                               default_iallocator=opts.default_iallocator)
     master_netdev = opts.master_netdev or opts.bridge or constants.DEFAULT_BRIDGE
     bootstrap.init_cluster(
         cluster_name, mac_prefix=opts.mac_prefix, master_netdev=master_netdev,
@@ -357,7 +358,7 @@ _INIT_OPTS = [
                    " maintain node health (the watcher stops instances left running on"
                    " offline nodes)"),
     cli.cli_option("-I", "--default-iallocator", dest="default_iallocator", default=None,
-                   help="Set the default instance allocator plugin"),
+                   help="Set the default instance allocator plugin (not supported yet)"),
     cli.cli_option("--drbd-usermode-helper", dest="drbd_helper", default=None,
                    help="Set the DRBD usermode helper"),
     cli.cli_option("--prealloc-wipe-disks", dest="prealloc_wipe_disks", default="no",
@@ -677,7 +678,8 @@ _MODIFY_OPTS = [
                    " expressions) verify leaves alone; takes effect with LVM storage"
                    " (not supported yet); '' clears the list"),
     cli.cli_option("-I", "--default-iallocator", dest="default_iallocator", default=None,
-                   help="Default instance allocator plugin ('' clears it)"),
+                   help="Default instance allocator plugin ('' clears it; setting one is"
+                   " not supported yet)"),
     cli.cli_option("--drbd-usermode-helper", dest="drbd_helper", default=None,
                    help="DRBD usermode helper"),
     cli.cli_option("--file-storage-dir", dest="file_storage_dir", default=None,

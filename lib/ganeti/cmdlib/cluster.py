@@ -432,6 +432,7 @@ class LUClusterSetParams(LogicalUnit):
             if op.default_iallocator and not _find_iallocator(op.default_iallocator):
                 raise errors.OpPrereqError("Invalid default iallocator script '%s' specified"
                                            % op.default_iallocator, errors.ECODE_INVAL)
+            check_unsupported_settings(default_iallocator=op.default_iallocator)
             new.default_iallocator = op.default_iallocator
         for name in ("file_storage_dir", "shared_file_storage_dir"):
             value = getattr(op, name)
@@ -510,12 +511,16 @@ class LUClusterSetParams(LogicalUnit):
 
 
 def check_unsupported_settings(prealloc_wipe_disks=None, use_external_mip_script=None,
-                               uid_pool=None):
+                               uid_pool=None, default_iallocator=None):
     """Refuse, in words, the settings that would be stored but could not act
     (shared by gnt-cluster init and modify; None means "not given")."""
     if prealloc_wipe_disks:
         raise errors.OpPrereqError("Wiping new disks before use (prealloc_wipe_disks) is"
                                    " not supported yet", errors.ECODE_INVAL)
+    if default_iallocator:
+        raise errors.OpPrereqError("Instance allocators (iallocator) are not supported"
+                                   " yet, so there is no default one to set",
+                                   errors.ECODE_INVAL)
     if uid_pool:
         raise errors.OpPrereqError("The user-id pool (uid_pool) is not supported yet:"
                                    " KVM instances run as root here", errors.ECODE_INVAL)

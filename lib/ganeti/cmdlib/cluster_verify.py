@@ -56,6 +56,15 @@ def instance_file_layout(instances):
     return files, links
 
 
+def _node_role(node, master):
+    """The role --verbose names, as Ganeti does."""
+    if node.name == master:
+        return "master"
+    if node.master_candidate:
+        return "master candidate"
+    return "drained" if node.drained else "regular"
+
+
 class LUClusterVerify(LogicalUnit):
     """Verify the cluster, or with group_name only that node group's nodes."""
     HPATH = "cluster-verify"
@@ -215,6 +224,8 @@ class LUClusterVerify(LogicalUnit):
         self.log_step("Verifying instance status")
         running, bad = running_instances(self.rpc, cluster, online)
         for name, inst in sorted(instances.items()):
+            if self.op.verbose:
+                self.log_step("Verifying instance %s" % name)
             pnode = inst.primary_node
             if pnode in bad or pnode not in nodes or nodes[pnode].offline:
                 continue      # the node's own error (or offline note) says it
@@ -312,6 +323,9 @@ class LUClusterVerify(LogicalUnit):
 
         self.log_step("Verifying node status")
         for name in online:
+            if self.op.verbose:
+                self.log_step("Verifying node %s (%s)" % (name, _node_role(nodes[name],
+                                                                           master)))
             res = results.get(name)
             if res is None or res.fail_msg:
                 self._error("ENODERPC", "node", name,
