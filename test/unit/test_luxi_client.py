@@ -120,3 +120,29 @@ def test_not_waiting_on_a_node_that_is_not_the_master(tmp_path, monkeypatch):
     with pytest.raises(errors.NoMasterError):
         luxi.Client(path, connect_timeout=5).call(luxi.REQ_QUERY_CLUSTER_INFO, [])
     assert time.monotonic() - start < 1
+
+
+def test_answers_over_the_size_limit_are_refused(tmp_path, monkeypatch):
+    monkeypatch.setattr(luxi, "MAX_MESSAGE_SIZE", 100000)
+    path = str(tmp_path / "sock")
+    srv = socket.socket(socket.AF_UNIX)
+    srv.bind(path)
+    srv.listen(1)
+
+    def _flood():
+        conn, _ = srv.accept()
+        try:
+            conn.recv(4096)
+            conn.sendall(b"x" * 400000)
+        except OSError:
+            pass
+        conn.close()
+    thread = threading.Thread(target=_flood, daemon=True)
+    thread.start()
+    client = luxi.Client(path, connect_timeout=5)
+    with pytest.raises(errors.ProtocolError) as err:
+        client.call(luxi.REQ_QUERY_CLUSTER_INFO, [])
+    assert "larger than 100000 bytes" in err.value.args[0]
+    client.close()
+    srv.close()
+    thread.join(5)
