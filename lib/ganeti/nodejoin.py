@@ -2,17 +2,18 @@
 
 Reads a JSON document on stdin ({"cluster_name", "certificate", "ssh_key"}),
 refuses if this node belongs to another cluster, installs the cluster
-certificate and root's cluster ssh key pair (so that any master candidate can
-reach the other nodes after a failover) and starts the node daemon. The master then checks the daemon's version over RPC
-before it changes the configuration.
+certificate, makes root's own cluster ssh key pair ("ssh_key": {"type",
+"bits"}; the private key never leaves the node, see sshkeys) and starts the
+node daemon. It prints the new public key; the master records it and, in
+OP_NODE_ADD, authorizes it on the nodes (after checking the daemon's version).
 """
 
 import json
 import os
 import sys
 
-from ganeti import constants, daemon_util, errors, pathutils, ssconf
-from ganeti.utils import io
+from ganeti import constants, daemon_util, errors, pathutils, ssconf, sshkeys
+from ganeti.utils import io, net
 
 
 def join(data):
@@ -27,34 +28,59 @@ def join(data):
                                   " first" % current)
     io.ensure_dirs([(pathutils.DATA_DIR, 0o755), (pathutils.RUN_DIR, 0o775),
                     (pathutils.LOG_DIR, 0o750), (pathutils.QUEUE_DIR, 0o700)])
+    public_key = _make_ssh_key(data.get("ssh_key"))
     old = None
     if os.path.exists(pathutils.NODED_CERT_FILE):
         old = io.read_file(pathutils.NODED_CERT_FILE)
     io.write_file(pathutils.NODED_CERT_FILE, cert, mode=0o600)
-    _install_ssh_key(data.get("ssh_key"))
     if old is not None and old != cert:
         daemon_util.stop_daemon(constants.NODED)    # it must load the new certificate
     daemon_util.start_daemon(constants.NODED)
+    return public_key
 
 
-def _install_ssh_key(key):
-    """root's key pair: {"name": "id_ed25519", "private": ..., "public": ...}."""
-    if not key:
-        return
-    name = key.get("name", "")
-    if name not in ("id_ed25519", "id_rsa", "id_ecdsa") or "PRIVATE KEY" not in \
-            key.get("private", ""):
-        raise errors.GenericError("Invalid ssh key in the join request")
-    ssh_dir = pathutils.root("/root/.ssh")
-    io.ensure_dirs([(ssh_dir, 0o700)])
-    io.write_file(os.path.join(ssh_dir, name), key["private"], mode=0o600)
-    public = key.get("public", "").strip()
-    io.write_file(os.path.join(ssh_dir, name + ".pub"), public + "\n", mode=0o644)
-    auth = os.path.join(ssh_dir, "authorized_keys")
-    current = io.read_file(auth) if os.path.exists(auth) else ""
-    if public and public not in current.splitlines():
-        io.write_file(auth, current + ("" if not current or current.endswith("\n")
-                                       else "\n") + public + "\n", mode=0o600)
+PUBLIC_KEY_PREFIX = "ssh-public-key: "
+
+
+def _make_ssh_key(spec):
+    """root's own key pair for the cluster ({"type", "bits"}); returns the public key."""
+    if not spec:
+        return None
+    if not isinstance(spec, dict) or "private" in spec:
+        raise errors.GenericError("Invalid ssh key in the join request (private keys are"
+                                  " never sent to nodes)")
+    return sshkeys.generate_node_key(net.get_hostname(), spec.get("type"),
+                                     bits=spec.get("bits"))
+
+
+# ---- the master's side --------------------------------------------------------------
+
+def ssh_key_request(cluster_info):
+    """The "ssh_key" part of a join request, from the cluster's ssh_key_type/bits.
+
+    None when the cluster leaves ssh alone (``gnt-cluster init --no-ssh-init``).
+    """
+    if not cluster_info.get("modify_ssh_setup", True):
+        return None
+    key_type = cluster_info.get("ssh_key_type") or "rsa"
+    if key_type not in sshkeys.KEY_FILES:
+        raise errors.OpPrereqError("The cluster's ssh key type %r is not supported"
+                                   " (supported: %s)" % (key_type, ", ".join(
+                                       sorted(sshkeys.KEY_FILES))), errors.ECODE_INVAL)
+    return {"type": key_type, "bits": cluster_info.get("ssh_key_bits")}
+
+
+def record_public_key(node, output):
+    """Record the key a join printed as the newest key of ``node`` (ganeti_pub_keys)."""
+    for line in output.splitlines():
+        if line.startswith(PUBLIC_KEY_PREFIX):
+            try:
+                sshkeys.record_node_key(node, line[len(PUBLIC_KEY_PREFIX):])
+            except ValueError as err:
+                raise errors.OpExecError("Node %s sent an invalid ssh public key: %s"
+                                         % (node, err)) from None
+            return True
+    return False
 
 
 def main():
@@ -62,9 +88,11 @@ def main():
         data = json.loads(sys.stdin.read())
         if not isinstance(data, dict):
             raise ValueError("expected a JSON object")
-        join(data)
+        public_key = join(data)
     except (ValueError, errors.GenericError) as err:
         sys.stderr.write("prepare-node-join: %s\n" % err)
         return 1
     sys.stdout.write("node joined\n")
+    if public_key:
+        sys.stdout.write(PUBLIC_KEY_PREFIX + public_key + "\n")
     return 0

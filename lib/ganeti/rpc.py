@@ -340,6 +340,9 @@ _SINGLE_NODE_CALLS = [
 _MULTI_NODE_CALLS = [
     ("jobqueue_update", constants.RPC_TMO_URGENT, "(nodes, file_name, encoded data or None)"),
     ("jobqueue_purge", constants.RPC_TMO_URGENT, "(nodes)"),
+    ("node_ssh_keys_update", constants.RPC_TMO_FAST,
+     "(nodes, add, remove, remove_hosts, pub_keys): root's authorized_keys, known_hosts,"
+     " ganeti_pub_keys"),
     ("os_diagnose", constants.RPC_TMO_FAST, "(nodes) -> per node list of OSes"),
     ("all_instances_info", constants.RPC_TMO_URGENT,
      "(nodes, hv_names, all_hvparams) -> {name: info}"),

@@ -10,7 +10,7 @@ GANETI_HOSTNAME, and the identity is the node root's /root/.ssh key.
 import os
 import shlex
 
-from ganeti import pathutils
+from ganeti import pathutils, sshkeys
 from ganeti.utils import process
 
 SSH_TIMEOUT = 10
@@ -18,7 +18,14 @@ _PASS_ENV = ("GANETI_DAEMONS_DIR", "PYTHONPATH")   # development trees
 
 
 def identity_file():
-    """The private key to log in to other nodes with, or None (ssh's default)."""
+    """The private key to log in to other nodes with, or None (ssh's default).
+
+    The node's own cluster key (sshkeys) comes first: it is the one the other
+    nodes authorize; else root's usual keys (the master's, set up by the admin).
+    """
+    own = sshkeys.own_cluster_keys()
+    if own:
+        return own[0][0]
     for name in ("id_ed25519", "id_rsa", "id_ecdsa"):
         path = pathutils.root("/root/.ssh/" + name)
         if os.path.exists(path):

@@ -44,10 +44,10 @@ def test_node_add_over_ssh(nc):
     # the node's host key was learnt into the cluster's known_hosts
     with open(m.path("/var/lib/ganeti/known_hosts")) as fd:
         assert n2.name in fd.read()
-    # the cluster's ssh key pair went along (any candidate can reach the others)
-    with open(m.path("/root/.ssh/id_ed25519")) as a, \
-            open(n2.path("/root/.ssh/id_ed25519")) as b:
-        assert a.read() == b.read()
+    # the node made its own ssh key pair, authorized on the master (it may become master)
+    with open(n2.path("/root/.ssh/id_rsa.pub")) as a, \
+            open(m.path("/root/.ssh/authorized_keys")) as b:
+        assert a.read().strip() in b.read()
     again = m.run("gnt-node", "add", n2.name)
     assert again.returncode == 1 and "already in the cluster" in again.stderr
     # single-homed cluster: -s is refused, and nothing changes

@@ -9,7 +9,7 @@ import shutil
 import stat
 import time
 
-from ganeti import constants, errors, pathutils, rpc
+from ganeti import constants, errors, pathutils, rpc, sshkeys
 from ganeti.utils import hostinfo, io, net, process
 
 MIB = 1024 * 1024
@@ -427,10 +427,13 @@ def node_stop_master(*, data_dir=None):
 
 # ---- leaving the cluster -----------------------------------------------------------
 
-# files (relative to DATA_DIR) a node removes when it leaves the cluster
+# cluster files (relative to DATA_DIR) a node removes when it leaves: secrets,
+# the config, and the lists of other nodes' keys; ssconf_* and the queue too
 _CLUSTER_FILES = [pathutils.CLUSTER_CONF_FILE, pathutils.RAPI_CERT_FILE,
                   pathutils.CONFD_HMAC_KEY, pathutils.CLUSTER_DOMAIN_SECRET_FILE,
                   pathutils.SSH_KNOWN_HOSTS_FILE, pathutils.WATCHER_PAUSEFILE,
+                  pathutils.RAPI_USERS_FILE, pathutils.DATA_DIR + "/spice.pem",
+                  pathutils.DATA_DIR + "/spice-ca.pem", sshkeys.pub_keys_file(),
                   pathutils.NODED_CERT_FILE]
 
 
@@ -438,30 +441,106 @@ def _data_rel(path):
     return os.path.relpath(path, pathutils.DATA_DIR)
 
 
-def node_leave_cluster(modify_ssh_setup, *, data_dir=None):
-    """Forget the cluster (config, ssconf, queue, certificates), then stop.
+def _empty_dir(path):
+    """Remove everything below ``path`` (kept itself); a missing one is fine."""
+    if not os.path.isdir(path):
+        return
+    for name in os.listdir(path):
+        full = os.path.join(path, name)
+        if os.path.isdir(full) and not os.path.islink(full):
+            shutil.rmtree(full, ignore_errors=True)
+        else:
+            io.remove_file(full)
 
-    Raises QuitGanetiException(True, ...): the daemon answers, then exits.
+
+def _forget_ssh_keys(cluster_keys, ssh_dir):
+    """Drop root's cluster-made key pair and the cluster's keys from authorized_keys.
+
+    Keys the admin put there (the master's own key, which let it join this
+    node) are not the cluster's and stay.
+    """
+    own = sshkeys.own_cluster_keys(ssh_dir)
+    remove = [key for key in cluster_keys if sshkeys.is_cluster_key(key)]
+    remove += [public for _, public in own]
+    sshkeys.update_authorized_keys(os.path.join(ssh_dir, "authorized_keys"),
+                                   remove=remove)
+    for path, _ in own:
+        io.remove_file(path)
+        io.remove_file(path + ".pub")
+    return [path for path, _ in own]
+
+
+def _stop_other_daemons():
+    """Stop the daemons besides this noded (noded exits once it has answered)."""
+    from ganeti import daemon_util
+    for name in daemon_util.MASTER_DAEMONS + daemon_util.NODE_DAEMONS:
+        if name != constants.NODED and daemon_util.stop_daemon(name):
+            logging.info("Stopped %s", name)
+
+
+def node_leave_cluster(modify_ssh_setup, *, data_dir=None, ssh_dir=None,
+                       crypto_dir=None, stop_daemons=True):
+    """Forget the cluster, then stop: what leaves the cluster keeps nothing of it.
+
+    Removes the config, ssconf, the job queue, the certificates and other
+    secrets; with modify_ssh_setup also root's cluster ssh key pair and the
+    cluster's keys in root's authorized_keys. Raises QuitGanetiException(True,
+    ...): the daemon answers, then exits.
     """
     data_dir = data_dir or pathutils.DATA_DIR
+    ssh_dir = ssh_dir or sshkeys.ssh_dir()
+    # read before the list goes with the other files
+    try:
+        cluster_keys = [key for keys in sshkeys.read_pub_keys(
+            sshkeys.pub_keys_file(data_dir)).values() for key in keys]
+    except ValueError as err:
+        logging.warning("Ignoring an unreadable public key list: %s", err)
+        cluster_keys = []
     if os.path.isdir(data_dir):
         for name in os.listdir(data_dir):
             if name.startswith("ssconf_"):
                 io.remove_file(os.path.join(data_dir, name))
-    queue_dir = os.path.join(data_dir, _data_rel(pathutils.QUEUE_DIR))
-    if os.path.isdir(queue_dir):
-        for name in os.listdir(queue_dir):
-            path = os.path.join(queue_dir, name)
-            if os.path.isdir(path) and not os.path.islink(path):
-                shutil.rmtree(path, ignore_errors=True)
-            else:
-                io.remove_file(path)
+    _empty_dir(os.path.join(data_dir, _data_rel(pathutils.QUEUE_DIR)))
+    _empty_dir(crypto_dir or pathutils.CRYPTO_KEYS_DIR)
+    if modify_ssh_setup:
+        removed = _forget_ssh_keys(cluster_keys, ssh_dir)
+        logging.info("Removed the cluster's ssh keys (%s)", ", ".join(removed) or "none")
     for path in _CLUSTER_FILES:
         io.remove_file(os.path.join(data_dir, _data_rel(path)))
-    if modify_ssh_setup:
-        logging.warning("Removing the cluster SSH keys is not implemented; left as is")
+    if stop_daemons:
+        _stop_other_daemons()
     logging.info("Node left the cluster; stopping the node daemon")
     raise errors.QuitGanetiException(True, SHUTDOWN_MSG)
+
+
+def node_ssh_keys_update(add, remove, remove_hosts, pub_keys, *, data_dir=None,
+                         ssh_dir=None):
+    """Change root's authorized_keys and the cluster's ssh files on this node.
+
+    add/remove: public key lines to authorize / no longer authorize;
+    remove_hosts: node names whose host keys leave the cluster's known_hosts;
+    pub_keys: the new text of ganeti_pub_keys (None: unchanged). Everything
+    is checked before anything changes.
+    """
+    for what, value in (("add", add), ("remove", remove), ("remove_hosts", remove_hosts)):
+        if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+            _fail("node_ssh_keys_update: %s must be a list of strings", what)
+    try:
+        for key in add + remove:
+            sshkeys.parse_public_key(key)
+        if pub_keys is not None:
+            sshkeys.parse_pub_keys(pub_keys)
+    except ValueError as err:
+        _fail("node_ssh_keys_update: %s", err)
+    data_dir = data_dir or pathutils.DATA_DIR
+    ssh_dir = ssh_dir or sshkeys.ssh_dir()
+    sshkeys.update_authorized_keys(os.path.join(ssh_dir, "authorized_keys"), add, remove)
+    if remove_hosts:
+        sshkeys.remove_known_hosts(
+            os.path.join(data_dir, _data_rel(pathutils.SSH_KNOWN_HOSTS_FILE)), remove_hosts)
+    if pub_keys is not None:
+        sshkeys.write_pub_keys(pub_keys, sshkeys.pub_keys_file(data_dir))
+    return True
 
 
 # procedure name -> function; the node daemon serves exactly these
@@ -477,6 +556,7 @@ PROCEDURES = {
     "node_activate_master_ip": node_activate_master_ip,
     "node_deactivate_master_ip": node_deactivate_master_ip,
     "node_leave_cluster": node_leave_cluster,
+    "node_ssh_keys_update": node_ssh_keys_update,
     "node_stop_master": node_stop_master,
 }
 

@@ -57,7 +57,7 @@ def show_node_config(opts, args):
 
 def add_node(opts, args):
     """Set a node up over ssh and add it to the cluster (OP_NODE_ADD)."""
-    from ganeti import opcodes, pathutils, serializer, ssh, ssconf
+    from ganeti import nodejoin, opcodes, pathutils, serializer, ssh, ssconf
     from ganeti.utils import io, net
     cl = cli.get_client()
     try:
@@ -77,12 +77,8 @@ def add_node(opts, args):
         cluster_name = ssconf.SimpleStore().get_cluster_name()
         request = {"cluster_name": cluster_name,
                    "certificate": io.read_file(pathutils.NODED_CERT_FILE)}
-        key = ssh.identity_file()
-        if key:
-            request["ssh_key"] = {"name": os.path.basename(key),
-                                  "private": io.read_file(key),
-                                  "public": io.read_file(key + ".pub")
-                                  if os.path.exists(key + ".pub") else ""}
+        # the node makes its own key pair; its public key comes back on stdout
+        request["ssh_key"] = nodejoin.ssh_key_request(cl.query_cluster_info())
         join_cmd = [os.path.join(pathutils.DAEMONS_DIR, "ganeti-prepare-node-join")]
         cli.to_stdout("Setting up node %s over ssh" % node)
         result = ssh.run(node, join_cmd, address=host.ip,
@@ -92,6 +88,7 @@ def add_node(opts, args):
             cli.to_stderr("Failure: could not set up node %s over ssh: %s"
                           % (node, result.describe()))
             return constants.EXIT_NODESETUP_ERROR
+        nodejoin.record_public_key(node, result.stdout)
     op = opcodes.OpNodeAdd(node_name=node, primary_ip=host.ip,
                            secondary_ip=opts.secondary_ip, readd=opts.readd,
                            group=opts.nodegroup, master_capable=opts.master_capable,

@@ -3,6 +3,7 @@
 import os
 
 from ganeti import constants, errors, locking, objects, query
+from ganeti.cmdlib import node_ssh
 from ganeti.cmdlib.base import LogicalUnit, expand_node_name
 from ganeti.utils import net
 
@@ -208,6 +209,8 @@ class LUNodeAdd(LogicalUnit):
             self.context.replicate_queue([self.node_name])
         else:
             promote_candidates(self)
+        if cfg.get_cluster_info().modify_ssh_setup:
+            node_ssh.add_node_key(self, self.node_name)
         from ganeti import etchosts
         etchosts.node_added(self, self.node_name, self.primary_ip)
         return None
@@ -240,18 +243,26 @@ class LUNodeRemove(LogicalUnit):
         return others, others
 
     def exec(self, feedback_fn):
+        """Drop the node from the config, its keys from the others, then let it go.
+
+        The node itself removes its cluster files and keys and stops its
+        daemons; if it cannot be reached, the rest still happens (a warning).
+        """
         node = self.cfg.get_node_info(self.node_name)
+        modify_ssh = self.cfg.get_cluster_info().modify_ssh_setup
         self.cfg.remove_node(self.node_name)
         self.glm.remove(locking.LEVEL_NODE_RES, [self.node_name])
         self.glm.remove(locking.LEVEL_NODE, [self.node_name])
-        if not node.offline:
-            from ganeti import rpc
-            runner = rpc.RpcRunner(rpc.static_resolver({node.name: node.primary_ip}))
-            res = runner.call_node_leave_cluster(node.name,
-                                                 self.cfg.get_cluster_info().modify_ssh_setup)
-            if res.fail_msg:
-                self.log_warning("Node %s did not leave the cluster cleanly: %s",
-                                 node.name, res.fail_msg)
+        if modify_ssh:
+            node_ssh.remove_node_keys(self, node.name)
+        from ganeti import rpc
+        runner = rpc.RpcRunner(rpc.static_resolver({node.name: node.primary_ip},
+                                                   offline=[node.name] if node.offline
+                                                   else []))
+        res = runner.call_node_leave_cluster(node.name, modify_ssh)
+        if res.fail_msg:
+            self.log_warning("Errors encountered on the remote node while leaving the"
+                             " cluster: %s", res.fail_msg)
         if node.master_candidate:
             promote_candidates(self)
         from ganeti import etchosts
