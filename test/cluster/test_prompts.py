@@ -89,6 +89,36 @@ def test_job_cancel_pending_without_pending_jobs(two_instances):
     assert "No jobs with the requested status have been found" in proc.stderr
 
 
+def _job_status(node, job_id):
+    return node.run("gnt-job", "list", "--no-headers", "-o", "status", job_id,
+                    check=True).stdout.strip()
+
+
+def test_job_cancel_pending_lists_and_asks(two_instances):
+    m = two_instances
+    # the first delay holds the node lock; the second waits for it
+    ids = [m.run("gnt-debug", "delay", "--submit", "--no-master", "-n", m.name, "15",
+                 check=True).stdout.split()[-1] for _ in range(2)]
+    try:
+        code, text = _gnt(m, "gnt-job", "cancel", "--pending", answer="n\n")
+        assert code == 13, text
+        table, question = text.split("Cancel job(s) listed above?\r\n")
+        rows = [line.split() for line in table.splitlines()]
+        assert rows[0] == ["ID", "Status", "Summary"]
+        assert [ids[1], "waiting"] in [row[:2] for row in rows[1:]], text
+        assert question == PROMPT + "n\r\n"
+        assert _job_status(m, ids[1]) == "waiting"
+        code, text = _gnt(m, "gnt-job", "cancel", "--pending", answer="y\n")
+        assert code == 0, text
+        # a job waiting for locks ends as canceled when it notices
+        assert "Job %s will be canceled" % ids[1] in text
+        assert _job_status(m, ids[1]) in ("canceling", "canceled")
+    finally:
+        for job_id in ids:
+            m.run("gnt-job", "cancel", job_id)
+        m.run("gnt-job", "wait", ids[0], timeout=60)
+
+
 def test_remove_yes_removes_the_instance(two_instances):
     m = two_instances
     code, text = _gnt(m, "gnt-instance", "remove", INST1, answer="y\n")
