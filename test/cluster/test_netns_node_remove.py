@@ -3,7 +3,6 @@ no key that works, and no running node daemon (network-namespace cluster)."""
 
 import os
 import shutil
-import socket
 import subprocess
 import time
 

@@ -158,7 +158,7 @@ def test_ssh_keys_update_refuses_bad_input_and_changes_nothing(tmp_path, add, re
     assert os.listdir(data) == []
 
 
-# ---- the key pair and the join ------------------------------------------------------------
+# ---- the key pair and the join ----------------------------------------------------------
 
 def test_generated_key_replaces_the_clusters_and_keeps_the_admins(tmp_path):
     ssh = str(tmp_path / "ssh")
