@@ -58,7 +58,8 @@ def ctx(tmp_path, monkeypatch):
     cluster = objects.Cluster(cluster_name="cluster.example.com",
                               master_node="node1.example.com", master_ip="192.0.2.254",
                               master_netdev="lo", enabled_hypervisors=["fake"],
-                              candidate_pool_size=1)
+                              candidate_pool_size=1,
+                              modify_etc_hosts=False)   # never this machine's file
     path = str(tmp_path / "config.data")
     config.ConfigWriter.write_initial(path, objects.ConfigData(
         cluster=cluster, nodes=nodes, nodegroups={group.uuid: group}))
