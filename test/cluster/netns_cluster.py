@@ -30,6 +30,7 @@ import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
+import ipolicy_testbed  # noqa: E402
 import testlock  # noqa: E402
 import vcluster  # noqa: E402
 
@@ -374,7 +375,9 @@ class NetnsCluster:
         args = ["gnt-cluster", "init", "--enabled-hypervisors=fake", "--no-lvm-storage",
                 "--enabled-disk-templates=file,diskless", "--master-netdev=eth0",
                 "--nic-parameters=link=gntbr0"] + list(extra) + [CLUSTER_NAME]
-        return self.master.run(*args, check=True)
+        proc = self.master.run(*args, check=True)
+        ipolicy_testbed.widen_ipolicy(self.master)   # small test instances
+        return proc
 
     def cut(self, k):
         """Take node k off the network (its bridge port goes down)."""

@@ -13,6 +13,7 @@ import subprocess
 import tempfile
 import time
 
+import ipolicy_testbed
 import testlock
 
 SRC = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
@@ -184,7 +185,9 @@ class VirtualCluster:
         args = ["gnt-cluster", "init", "--enabled-hypervisors=fake", "--no-lvm-storage",
                 "--enabled-disk-templates=file,diskless", "--master-netdev=lo",
                 "--nic-parameters=link=gntbr0"] + list(extra) + [CLUSTER_NAME]
-        return self.master.run(*args, check=True)
+        proc = self.master.run(*args, check=True)
+        ipolicy_testbed.widen_ipolicy(self.master)   # small test instances
+        return proc
 
     def cleanup(self):
         """Stop every daemon and instance we started (by pid file), drop the master

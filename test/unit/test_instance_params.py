@@ -443,3 +443,46 @@ def test_nic_helpers():
     for bad in ("10a", ".", ":x"):
         with pytest.raises(errors.OpPrereqError):
             iu.normalize_vlan(bad)
+
+
+# ---- the policy's own consistency (gnt-cluster modify) ------------------------------
+
+def _minmax(**changes):
+    low = dict(constants.ISPECS_MIN_DEFAULTS)
+    high = dict(constants.ISPECS_MAX_DEFAULTS)
+    for key, (lo, hi) in changes.items():
+        low[key.replace("_", "-")], high[key.replace("_", "-")] = lo, hi
+    return [{"min": low, "max": high}]
+
+
+@pytest.mark.parametrize("change, text", [
+    ({"minmax": _minmax(cpu_count=(4, 2))},
+     "Invalid specification of min/max values for cpu-count: 4/2"),
+    ({"minmax": _minmax(disk_size=(2048, 4096))}, "Invalid std specifications"),
+    ({"minmax": []}, "Empty minmax specifications"),
+    ({"minmax": [{"min": {"cpu-count": 1}, "max": constants.ISPECS_MAX_DEFAULTS}]},
+     "Missing instance specs parameters for min: memory-size"),
+    ({"minmax": _minmax(cpu_count=("one", 2))}, "'cpu-count' (value one) is not a valid"
+     " integer"),
+    ({"disk-templates": []}, "must contain at least one disk template"),
+    ({"disk-templates": ["floppy"]}, "Invalid disk template(s) floppy"),
+    ({"vcpu-ratio": "lots"}, "Invalid value for key 'vcpu-ratio'"),
+])
+def test_cluster_modify_refuses_an_inconsistent_policy(tmp_path, change, text):
+    from ganeti.cmdlib import cluster as lu_cluster
+    cfg, _ = _cfg(tmp_path)
+    before = cfg.dump_text()
+    op = opcodes.OpClusterSetParams(ipolicy=change)
+    op.validate()
+    with pytest.raises(errors.OpPrereqError) as exc:
+        lu_cluster.LUClusterSetParams(None, op, _Context(cfg), lambda *a: None).check_prereq()
+    assert exc.value.args[0].startswith("Invalid instance policy: ")
+    assert text in exc.value.args[0]
+    assert cfg.dump_text() == before
+
+
+def test_policy_numbers_are_typed():
+    policy = ipolicy.check_syntax(dict(_POLICY, minmax=_minmax(cpu_count=("1", "16")),
+                                       **{"vcpu-ratio": "2.5"}))
+    assert policy["minmax"][0]["max"]["cpu-count"] == 16
+    assert policy["vcpu-ratio"] == 2.5

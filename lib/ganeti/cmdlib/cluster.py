@@ -400,7 +400,8 @@ class LUClusterSetParams(LogicalUnit):
                                            % ", ".join(unknown), errors.ECODE_INVAL)
             merged = dict(new.ipolicy)
             merged.update(op.ipolicy)
-            new.ipolicy = merged
+            from ganeti.cmdlib import ipolicy   # ranges, std spec, templates, ratios
+            new.ipolicy = ipolicy.check_syntax(merged)
 
     def _check_simple(self, new):
         """The single-valued settings."""

@@ -9,7 +9,7 @@ by instance allocators when they place instances (none is supported yet);
 like Ganeti, the logical units do not check them.
 """
 
-from ganeti import errors, objects
+from ganeti import constants, errors, objects, paramtypes
 
 ISPEC_MEM_SIZE = "memory-size"
 ISPEC_CPU_COUNT = "cpu-count"
@@ -19,6 +19,10 @@ ISPEC_NIC_COUNT = "nic-count"
 ISPEC_SPINDLE_USE = "spindle-use"
 IPOLICY_DTS = "disk-templates"
 ISPECS_MINMAX = "minmax"
+ISPECS_STD = "std"
+ISPECS_PARAMETERS = (ISPEC_MEM_SIZE, ISPEC_CPU_COUNT, ISPEC_DISK_COUNT, ISPEC_DISK_SIZE,
+                     ISPEC_NIC_COUNT, ISPEC_SPINDLE_USE)
+IPOLICY_RATIOS = ("vcpu-ratio", "spindle-ratio")
 
 
 def group_ipolicy(cfg, node_name: str) -> tuple:
@@ -124,3 +128,77 @@ def check_target_node_ipolicy(lu, instance, target_node: str, ignore: bool = Fal
     if violations:
         report(lu, "Instance does not meet target node group's (%s) instance policy"
                % group_uuid, violations, ignore)
+
+
+# ---- a policy's own consistency (set by gnt-cluster modify) --------------------------
+
+def check_syntax(policy: dict, check_std: bool = True) -> dict:
+    """``policy`` with its numbers typed; OpPrereqError "Invalid instance policy:
+    ..." (Ganeti's words) if a range is incomplete or inverted, the standard spec
+    lies outside every range, or the templates or ratios are invalid."""
+    try:
+        return _checked(policy, check_std)
+    except errors.ConfigurationError as err:
+        raise errors.OpPrereqError("Invalid instance policy: %s" % err, errors.ECODE_INVAL)
+
+
+def _typed_spec(spec, name):
+    if not isinstance(spec, dict):
+        raise errors.ConfigurationError("Invalid %s specification: %r" % (name, spec))
+    try:
+        return paramtypes.check_types(spec, dict.fromkeys(ISPECS_PARAMETERS, 0))
+    except errors.TypeEnforcementError as err:
+        raise errors.ConfigurationError(str(err))
+
+
+def _complete(spec, name):
+    missing = [p for p in ISPECS_PARAMETERS if p not in spec]
+    if missing:
+        raise errors.ConfigurationError("Missing instance specs parameters for %s: %s"
+                                        % (name, ", ".join(missing)))
+
+
+def _checked(policy, check_std):
+    policy = dict(policy)
+    std = _typed_spec(policy.get(ISPECS_STD, {}), ISPECS_STD)
+    if check_std:
+        _complete(std, ISPECS_STD)
+        policy[ISPECS_STD] = std
+    minmax = policy.get(ISPECS_MINMAX)
+    if not isinstance(minmax, list) or not minmax:
+        raise errors.ConfigurationError("Empty minmax specifications")
+    typed, std_fits = [], not check_std
+    for pair in minmax:
+        if not isinstance(pair, dict) or set(pair) != set(["min", "max"]):
+            raise errors.ConfigurationError("Missing instance specification: %s" % (
+                ", ".join(sorted(set(["min", "max"]) - set(pair or {}))) or pair))
+        low, high = _typed_spec(pair["min"], "min"), _typed_spec(pair["max"], "max")
+        _complete(low, "min")
+        _complete(high, "max")
+        for name in ISPECS_PARAMETERS:
+            if low[name] > high[name]:
+                raise errors.ConfigurationError(
+                    "Invalid specification of min/max values for %s: %s/%s"
+                    % (name, low[name], high[name]))
+        std_fits = std_fits or all(low[n] <= std.get(n, low[n]) <= high[n]
+                                   for n in ISPECS_PARAMETERS)
+        typed.append({"min": low, "max": high})
+    if not std_fits:
+        raise errors.ConfigurationError("Invalid std specifications")
+    policy[ISPECS_MINMAX] = typed
+    templates = policy.get(IPOLICY_DTS)
+    if templates is not None:
+        if not templates:
+            raise errors.ConfigurationError("Instance policy must contain at least one"
+                                            " disk template")
+        wrong = sorted(set(templates) - set(constants.DISK_TEMPLATES))
+        if wrong:
+            raise errors.ConfigurationError("Invalid disk template(s) %s" % ", ".join(wrong))
+    for key in IPOLICY_RATIOS:
+        if key in policy:
+            try:
+                policy[key] = paramtypes.convert(key, policy[key], paramtypes.KIND_FLOAT)
+            except errors.TypeEnforcementError as err:
+                raise errors.ConfigurationError("Invalid value for key '%s': '%s', error: %s"
+                                                % (key, policy[key], err))
+    return policy
