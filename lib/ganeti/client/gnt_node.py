@@ -66,7 +66,8 @@ def add_node(opts, args):
         raise errors.OpPrereqError("Node name '%s' does not resolve: %s"
                                    % (args[0], err.args[-1]), errors.ECODE_RESOLVER)
     node = host.name
-    known = [r[0][1] for r in cl.query("node", ["name"], ["=", "name", node])["data"]]
+    # all names, not a filter on this one: a query naming an unknown node fails
+    known = [r[0][1] for r in cl.query("node", ["name"])["data"] if r[0][1] == node]
     if known and not opts.readd:
         raise errors.OpPrereqError("Node %s is already in the cluster (use --readd to add"
                                    " it again)" % node, errors.ECODE_EXISTS)
