@@ -164,7 +164,8 @@ def test_gnt_page_documents_exactly_the_commands_and_options(page):
         if found != expected:
             wrong[name] = {"undocumented": sorted(expected - found),
                            "not accepted": sorted(found - expected)}
-    assert not wrong
+    assert not wrong, ("doc/man/%s.rst: each command's synopsis (its '| ' lines) must"
+                       " name exactly the options of its parser: %s" % (page, wrong))
 
 
 @pytest.mark.parametrize("page", GNT_PAGES)
@@ -176,7 +177,10 @@ def test_gnt_page_describes_the_common_options(page):
 @pytest.mark.parametrize("page", DAEMON_PAGES)
 def test_daemon_synopsis_lists_exactly_its_options(page):
     synopsis = dict(_sections(_read(page), "="))["SYNOPSIS"]
-    assert _synopsis_options(synopsis) == _help_options(page) - HELP_OPTIONS
+    found, expected = _synopsis_options(synopsis), _help_options(page) - HELP_OPTIONS
+    assert found == expected, ("doc/man/%s.rst: the SYNOPSIS must name exactly the"
+                               " options of --help; undocumented %s, not accepted %s"
+                               % (page, sorted(expected - found), sorted(found - expected)))
 
 
 @pytest.mark.parametrize("page", _pages())
