@@ -1,0 +1,95 @@
+"""Cluster settings and verify on a real two-node virtual cluster: certificates and
+leftover files reported, the watcher pause on every node, /etc/hosts kept, our
+own version."""
+
+import os
+
+import pytest
+
+import vcluster
+from test_nodes import _join
+
+
+@pytest.fixture(scope="module")
+def cluster2():
+    vc = vcluster.VirtualCluster(2)
+    try:
+        vc.init()
+        _join(vc, vc.nodes[1])
+        vc.master.run("gnt-node", "add", "--no-node-setup", vc.nodes[1].name, check=True)
+        yield vc
+    finally:
+        vc.cleanup()
+
+
+def test_verify_clean_then_reports_leftover_files(cluster2):
+    m, n2 = cluster2.nodes
+    clean = m.run("gnt-cluster", "verify")
+    assert clean.returncode == 0, clean.stdout + clean.stderr
+    assert "* Verifying cluster certificate files" in clean.stdout
+    assert "* Verifying group 'default'" in clean.stdout
+    assert not [line for line in clean.stdout.splitlines() if " - ERROR" in line
+                or " - WARNING" in line], clean.stdout
+    # what a job killed half-way leaves: a directory and a disk link, on node2
+    ghost = n2.path("/srv/ganeti/file-storage/ghost.example.com")
+    os.makedirs(ghost)
+    open(os.path.join(ghost, "disk0-12345678.file"), "w").close()
+    links = n2.path("/var/run/ganeti/instance-disks")
+    os.makedirs(links, exist_ok=True)
+    os.symlink(os.path.join(ghost, "disk0-12345678.file"),
+               os.path.join(links, "ghost.example.com:0"))
+    try:
+        proc = m.run("gnt-cluster", "verify", "--error-codes")
+        assert proc.returncode == 0, proc.stdout        # warnings only
+        text = proc.stdout
+        assert ("WARNING:ENODEORPHANLV:node:%s:directory /srv/ganeti/file-storage/"
+                "ghost.example.com is unknown" % n2.name) in text
+        assert ("WARNING:ENODEORPHANLV:node:%s:file /var/run/ganeti/instance-disks/"
+                "ghost.example.com:0 is unknown" % n2.name) in text
+        assert "ENODEORPHANLV:node:%s" % m.name not in text
+    finally:
+        os.unlink(os.path.join(links, "ghost.example.com:0"))
+        os.unlink(os.path.join(ghost, "disk0-12345678.file"))
+        os.rmdir(ghost)
+
+
+def test_verify_options(cluster2):
+    m = cluster2.master
+    proc = m.run("gnt-cluster", "verify", "--node-group", "default")
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert "* Verifying cluster config" not in proc.stdout
+    proc = m.run("gnt-cluster", "verify", "--node-group", "nosuchgroup")
+    assert proc.returncode != 0
+    assert "Node group 'nosuchgroup' not found" in proc.stderr
+    proc = m.run("gnt-cluster", "verify", "--debug-simulate-errors")
+    assert proc.returncode == 1
+    assert "ERROR: cluster: While verifying" not in proc.stdout      # cert is fine
+    assert " - ERROR: node %s: incompatible protocol versions" % m.name in proc.stdout
+
+
+def test_watcher_pause_reaches_every_node(cluster2):
+    m, n2 = cluster2.nodes
+    proc = m.run("gnt-cluster", "watcher", "pause", "1h", check=True)
+    assert proc.stdout.startswith("The watcher is paused until ")
+    for node in (m, n2):
+        assert os.path.exists(node.path("/var/lib/ganeti/watcher.pause")), node.name
+    m.run("gnt-cluster", "watcher", "continue", check=True)
+    for node in (m, n2):
+        assert not os.path.exists(node.path("/var/lib/ganeti/watcher.pause")), node.name
+
+
+def test_etc_hosts_kept_on_every_node(cluster2):
+    m, n2 = cluster2.nodes
+    for node in (m, n2):
+        with open(node.path("/etc/hosts")) as fd:
+            text = fd.read()
+        for other in (m, n2):
+            assert "%s\t%s %s\n" % (other.ip, other.name, other.name.split(".")[0]) \
+                in text, (node.name, text)
+
+
+def test_version_is_ours(cluster2):
+    from ganeti import constants
+    out = cluster2.master.run("gnt-cluster", "version", check=True).stdout
+    assert out.splitlines()[0] == "Software version: %s" % constants.PACKAGE_VERSION
+    assert "2.16.2" not in out
