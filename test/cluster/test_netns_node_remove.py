@@ -95,6 +95,17 @@ def test_joined_node_has_its_own_authorized_key(nc):
     assert _ssh_with_key(nc, 2, 3, key2) == 0
 
 
+def test_offline_node_is_shut_out_until_back(nc):
+    m, n2, n3 = nc.nodes
+    key3, pub3 = _node_key(n3)
+    m.run("gnt-node", "modify", "-O", "yes", n3.name, check=True)
+    assert _ssh_with_key(nc, 3, 1, key3) != 0
+    assert _ssh_with_key(nc, 3, 2, key3) != 0
+    m.run("gnt-node", "modify", "-O", "no", n3.name, check=True)
+    assert _ssh_with_key(nc, 3, 1, key3) == 0
+    assert pub3 in _read(n2.path("/root/.ssh/authorized_keys"))
+
+
 def test_removed_node_keeps_nothing(nc, tmp_path):
     m, n2, n3 = nc.nodes
     key2, pub2 = _node_key(n2)

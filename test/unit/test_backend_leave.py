@@ -210,3 +210,18 @@ def test_join_output_with_a_bad_key_is_refused(tmp_path, monkeypatch):
         nodejoin.record_public_key(NODE, "node joined\nssh-public-key: ssh-rsa x\ny\n")
     assert "invalid ssh public key" in str(err.value)
     assert not os.path.exists(path)
+
+
+def test_ssh_keys_update_drops_keys_that_left_the_list_meanwhile(tmp_path):
+    # node3 was offline while node2 was removed: the next update catches up
+    data, ssh = _dirs(tmp_path)
+    k2 = _keygen(tmp_path / "k2", sshkeys.node_key_comment(NODE))
+    k3 = _keygen(tmp_path / "k3", sshkeys.node_key_comment("node3.example.com"))
+    auth = os.path.join(ssh, "authorized_keys")
+    with open(auth, "w") as fd:
+        fd.write("%s\n%s\n" % (k2, k3))
+    sshkeys.write_pub_keys("%s %s\nnode3.example.com %s\n" % (NODE, k2, k3),
+                           os.path.join(data, "ganeti_pub_keys"))
+    backend.PROCEDURES["node_ssh_keys_update"](
+        [k3], [], [], "node3.example.com %s\n" % k3, data_dir=data, ssh_dir=ssh)
+    assert open(auth).read() == k3 + "\n"

@@ -126,3 +126,35 @@ def test_add_authorizes_the_newest_key_of_a_master_capable_node(ctx):
     ctx.rpc.calls = []
     cmdlib_node.node_ssh.add_node_key(lu, "node3.example.com")
     assert ctx.rpc.calls[0][1] == [] and ctx.rpc.calls[1][1] == [K2]
+
+
+def _modify(ctx, **params):
+    op = opcodes.OpNodeSetParams(node_name="node2.example.com", **params)
+    op.validate()
+    lu = cmdlib_node.LUNodeSetParams(None, op, ctx, ctx.feedback.append)
+    lu.context = ctx
+    ctx.replicate_config = ctx.replicate_queue = lambda nodes: None
+    lu.expand_names()
+    lu.check_prereq()
+    lu.exec(ctx.feedback.append)
+
+
+def test_offline_node_key_is_authorized_nowhere_until_back(ctx, monkeypatch):
+    with open(sshkeys.pub_keys_file()) as fd:       # node2's newest key only
+        text = fd.read().replace("node2.example.com %s\n" % K1, "")
+    with open(sshkeys.pub_keys_file(), "w") as fd:
+        fd.write(text)
+    _modify(ctx, offline=True)
+    (nodes, add, remove, _, _), = ctx.rpc.calls     # node2 itself is not contacted
+    assert nodes == ["node1.example.com", "node3.example.com"]
+    assert add == [] and remove == [K2]
+    ctx.rpc.calls = []
+
+    class _Up(_LeaveRunner):
+        def call_version(self, nodes):
+            return dict((n, _Result(n)) for n in nodes)
+    monkeypatch.setattr(rpc, "RpcRunner", _Up)
+    _modify(ctx, offline=False)
+    others, itself = ctx.rpc.calls[:2]
+    assert others[:3] == (["node1.example.com", "node3.example.com"], [K2], [])
+    assert itself[:2] == (["node2.example.com"], [K2])

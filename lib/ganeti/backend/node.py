@@ -534,6 +534,14 @@ def node_ssh_keys_update(add, remove, remove_hosts, pub_keys, *, data_dir=None,
         _fail("node_ssh_keys_update: %s", err)
     data_dir = data_dir or pathutils.DATA_DIR
     ssh_dir = ssh_dir or sshkeys.ssh_dir()
+    if pub_keys is not None:
+        # keys dropped from the list while this node was offline go now
+        try:
+            old = sshkeys.read_pub_keys(sshkeys.pub_keys_file(data_dir))
+        except ValueError:
+            old = {}
+        kept = set(k for keys in sshkeys.parse_pub_keys(pub_keys).values() for k in keys)
+        remove = remove + [k for keys in old.values() for k in keys if k not in kept]
     sshkeys.update_authorized_keys(os.path.join(ssh_dir, "authorized_keys"), add, remove)
     if remove_hosts:
         sshkeys.remove_known_hosts(

@@ -371,6 +371,9 @@ class LUNodeSetParams(LogicalUnit):
             change("master_candidate", False)
         was_candidate = self.node.master_candidate
         self.cfg.update(node)
+        if (self.cfg.get_cluster_info().modify_ssh_setup and
+                set(["offline", "master_capable"]) & set(c[0] for c in changes)):
+            node_ssh.node_changed(self, node.name)
         if was_candidate and not node.master_candidate and not node.offline:
             res = self.rpc.call_node_demote_from_mc(node.name)
             if res.fail_msg:

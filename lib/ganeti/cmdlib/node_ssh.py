@@ -11,11 +11,11 @@ from typing import Callable, Dict, List
 from ganeti import sshkeys
 
 
-def _authorized_keys(cfg, keys: Dict[str, List[str]], exclude=()) -> List[str]:
-    """The current keys of the master-capable nodes (they may become master)."""
+def _authorized_keys(cfg, keys: Dict[str, List[str]]) -> List[str]:
+    """The current keys of the online master-capable nodes (they may become master)."""
     result = []
     for name, node in sorted(cfg.get_all_nodes_info().items()):
-        if name in keys and node.master_capable and name not in exclude:
+        if name in keys and node.master_capable and not node.offline:
             result.append(keys[name][-1])
     return result
 
@@ -24,6 +24,25 @@ def _warn_failures(results, what: str, warn: Callable) -> None:
     for name, res in sorted(results.items()):
         if res.fail_msg and not res.offline:
             warn("Could not %s on node %s: %s" % (what, name, res.fail_msg))
+
+
+def _sync(lu, node_name: str, keys: Dict[str, List[str]], stale: List[str]) -> None:
+    """Push the key list; authorize the node's key on the others (or not), and
+    give the node, if online, the keys of the nodes that may become master."""
+    text = sshkeys.format_pub_keys(keys)
+    node = lu.cfg.get_node_info(node_name)
+    own = keys.get(node_name, [])
+    authorized = node.master_capable and not node.offline
+    others = [n for n in lu.cfg.get_online_node_list() if n != node_name]
+    if others:
+        results = lu.rpc.call_node_ssh_keys_update(
+            others, own if authorized else [], stale + ([] if authorized else own), [],
+            text)
+        _warn_failures(results, "update the ssh keys", lu.log_warning)
+    if not node.offline:
+        results = lu.rpc.call_node_ssh_keys_update(
+            [node_name], _authorized_keys(lu.cfg, keys), stale, [], text)
+        _warn_failures(results, "install the cluster's ssh keys", lu.log_warning)
 
 
 def add_node_key(lu, node_name: str) -> None:
@@ -35,18 +54,18 @@ def add_node_key(lu, node_name: str) -> None:
     keys = sshkeys.read_pub_keys()
     if node_name not in keys:
         return          # joined without ssh (--no-node-setup): nothing to distribute
-    stale, current = keys[node_name][:-1], keys[node_name][-1]
-    keys[node_name] = [current]
-    text = sshkeys.format_pub_keys(keys)
-    node = lu.cfg.get_node_info(node_name)
-    others = [n for n in lu.cfg.get_online_node_list() if n != node_name]
-    add = [current] if node.master_capable else []
-    if others:
-        results = lu.rpc.call_node_ssh_keys_update(others, add, stale, [], text)
-        _warn_failures(results, "update the ssh keys", lu.log_warning)
-    results = lu.rpc.call_node_ssh_keys_update(
-        [node_name], _authorized_keys(lu.cfg, keys), stale, [], text)
-    _warn_failures(results, "install the cluster's ssh keys", lu.log_warning)
+    stale = keys[node_name][:-1]
+    keys[node_name] = keys[node_name][-1:]
+    _sync(lu, node_name, keys, stale)
+
+
+def node_changed(lu, node_name: str) -> None:
+    """After a node went offline or online, or its master_capable flag changed.
+
+    An offline node's key is authorized nowhere (it may have been taken off
+    for being compromised); back online, it gets the current keys again.
+    """
+    _sync(lu, node_name, sshkeys.read_pub_keys(), [])
 
 
 def remove_node_keys(lu, node_name: str) -> None:
