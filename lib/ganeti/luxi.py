@@ -52,7 +52,7 @@ class Transport:
     def __init__(self, address, timeout=READ_TIMEOUT, connect_timeout=CONNECT_TIMEOUT):
         self.sock = _connect(address, connect_timeout)
         self.sock.settimeout(timeout)
-        self._buffer = b""
+        self._buffer = bytearray()
 
     def send(self, data):
         if ETX in data:
@@ -60,8 +60,15 @@ class Transport:
         self.sock.sendall(data + ETX)
 
     def recv(self):
-        while ETX not in self._buffer:
-            if len(self._buffer) > MAX_MESSAGE_SIZE:
+        scanned = 0                 # the buffer before this holds no ETX
+        while True:
+            end = self._buffer.find(ETX, scanned)
+            if end >= 0:
+                msg = bytes(self._buffer[:end])
+                del self._buffer[:end + 1]
+                return msg
+            scanned = len(self._buffer)
+            if scanned > MAX_MESSAGE_SIZE:
                 raise errors.ProtocolError("Answer of the master daemon larger than %d"
                                            " bytes" % MAX_MESSAGE_SIZE)
             try:
@@ -71,8 +78,6 @@ class Transport:
             if not chunk:
                 raise errors.ConnectionClosedError("The master daemon closed the connection")
             self._buffer += chunk
-        msg, _, self._buffer = self._buffer.partition(ETX)
-        return msg
 
     def close(self):
         self.sock.close()

@@ -248,14 +248,16 @@ class _MessageReader:
 
     def next_message(self):
         """The next message (bytes), or None when the client closed or vanished."""
+        scanned = 0                 # the buffer before this holds no ETX
         while True:
-            end = self.buf.find(luxi.ETX)
+            end = self.buf.find(luxi.ETX, scanned)
             if end >= 0:
                 msg = bytes(self.buf[:end])
                 del self.buf[:end + 1]
                 self.started = time.monotonic() if self.buf else None
                 return msg
-            if len(self.buf) > luxi.MAX_MESSAGE_SIZE:
+            scanned = len(self.buf)
+            if scanned > luxi.MAX_MESSAGE_SIZE:
                 raise _FramingError("LUXI request larger than the limit of %d bytes"
                                     % luxi.MAX_MESSAGE_SIZE)
             if self.started is None:
