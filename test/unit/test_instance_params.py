@@ -486,3 +486,27 @@ def test_policy_numbers_are_typed():
                                        **{"vcpu-ratio": "2.5"}))
     assert policy["minmax"][0]["max"]["cpu-count"] == 16
     assert policy["vcpu-ratio"] == 2.5
+
+
+# ---- disk and NIC specs -----------------------------------------------------------
+
+@pytest.mark.parametrize("params, text", [
+    ({"disk_template": "file", "disks": [{"size": 1024, "vg": "xenvg"}]},
+     "Disk parameter(s) vg of disk 0 do not apply to disk template file"),
+    ({"disk_template": "file", "disks": [{"size": 1024, "name": "5"}]},
+     "Invalid name '5'. Purely numeric disk names are not allowed"),
+    ({"disk_template": "file", "disks": [{"size": 1024, "name": "d"},
+                                         {"size": 1024, "name": "d"}]},
+     "disk name 'd' already used"),
+    ({"nics": [{"name": "n"}, {"name": "n"}]}, "NIC name 'n' already used"),
+])
+def test_create_refuses_bad_device_specs(tmp_path, params, text):
+    cfg, _ = _cfg(tmp_path)
+    assert text in _refused(_create, cfg, **params).args[0]
+
+
+def test_none_means_no_device_name(tmp_path):
+    cfg, _ = _cfg(tmp_path)
+    lu, _ = _create(cfg, nics=[{"name": "None"}, {"name": "none"}])
+    assert [nic.name for nic in lu.instance.nics] == [None, None]
+    assert iu.check_disk_specs([{"size": 1024, "name": "none"}], "file")[0]["name"] is None

@@ -193,10 +193,9 @@ class LUInstanceCreate(LogicalUnit):
                     raise errors.OpPrereqError("MAC address %s already in use in cluster"
                                                % mac, errors.ECODE_NOTUNIQUE)
             macs.append(mac)
-            name = spec.get("name")
-            if isinstance(name, str) and name.lower() == constants.VALUE_NONE:
-                name = None
-            nics.append(objects.NIC(mac=mac, ip=ip, nicparams=params, name=name))
+            nics.append(objects.NIC(mac=mac, ip=ip, nicparams=params,
+                                    name=iu.device_name(spec.get("name"))))
+        iu.validate_device_names("NIC", [nic.name for nic in nics])
         for inst in self.cfg.get_all_instances_info().values():
             for nic in inst.nics:
                 if nic.mac in macs:

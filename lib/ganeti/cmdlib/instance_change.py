@@ -271,6 +271,8 @@ class LUInstanceSetParams(InstanceLU):
         self.removed_disks = []
         self._prepare_nics(inst, cluster)
         self._prepare_disks(inst, cluster)
+        iu.validate_device_names("NIC", [nic.name for nic in inst.nics])
+        iu.validate_device_names("disk", [disk.name for disk in inst.disks])
         if op.nics and op.conflicts_check:
             instance_flags.check_ip_conflicts(self.cfg, inst)
         instance_flags.check_hotplug(self, inst, op.hotplug, op.hotplug_if_possible)
@@ -393,9 +395,7 @@ class LUInstanceSetParams(InstanceLU):
         nic.ip = ip
         nic.nicparams = nicparams
         if "name" in params:
-            name = params["name"]
-            nic.name = None if name is None or str(name).lower() == \
-                constants.VALUE_NONE else name
+            nic.name = iu.device_name(params["name"])
 
     def _prepare_disks(self, inst, cluster):
         if self.op.disks and inst.disk_template not in (constants.DT_FILE,):
@@ -435,7 +435,7 @@ class LUInstanceSetParams(InstanceLU):
                     if key == "mode" and value in ("rw", "ro"):
                         inst.disks[idx].mode = value
                     elif key == "name":
-                        inst.disks[idx].name = value
+                        inst.disks[idx].name = iu.device_name(value)
                     else:
                         raise errors.OpPrereqError("Cannot modify disk parameter '%s'"
                                                    % key, errors.ECODE_INVAL)

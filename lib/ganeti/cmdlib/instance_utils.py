@@ -282,6 +282,9 @@ def generate_disks(cluster, template, instance_name, pnode, disk_specs,
     return disks
 
 
+_STORAGE_DISK_PARAMS = ("vg", "metavg", "spindles", "provider", "access")
+
+
 def check_disk_specs(disk_specs, template):
     """Normalise the opcode's disks: sizes (MiB), modes; refuse bad ones."""
     from ganeti.utils import text
@@ -298,12 +301,17 @@ def check_disk_specs(disk_specs, template):
         if "adopt" in spec:
             raise errors.OpPrereqError("Disk adoption is not supported for template %s"
                                        % template, errors.ECODE_INVAL)
-        unknown = set(spec) - set(["size", "mode", "name", "vg", "metavg", "spindles",
-                                   "provider", "access"])
+        unknown = set(spec) - set(["size", "mode", "name"] + list(_STORAGE_DISK_PARAMS))
         if unknown:
             raise errors.OpPrereqError("Unknown disk parameter(s) for disk %d: %s"
                                        % (idx, ", ".join(sorted(unknown))),
                                        errors.ECODE_INVAL)
+        unused = sorted(set(spec) & set(_STORAGE_DISK_PARAMS))
+        if unused:
+            # they belong to the LVM, RBD and external storage templates
+            raise errors.OpPrereqError("Disk parameter(s) %s of disk %d do not apply to"
+                                       " disk template %s" % (", ".join(unused), idx,
+                                                              template), errors.ECODE_INVAL)
         if "size" not in spec:
             raise errors.OpPrereqError("Missing size for disk %d" % idx, errors.ECODE_INVAL)
         try:
@@ -318,8 +326,38 @@ def check_disk_specs(disk_specs, template):
         if mode not in ("rw", "ro"):
             raise errors.OpPrereqError("Invalid mode '%s' for disk %d (rw or ro)"
                                        % (mode, idx), errors.ECODE_INVAL)
-        result.append({"size": size, "mode": mode, "name": spec.get("name")})
+        result.append({"size": size, "mode": mode, "name": device_name(spec.get("name"))})
+    validate_device_names("disk", [d["name"] for d in result])
     return result
+
+
+def device_name(name):
+    """A NIC or disk name as stored: None for no name ("none")."""
+    if name is None or str(name).lower() == constants.VALUE_NONE:
+        return None
+    return name
+
+
+def validate_device_names(kind, names):
+    """Names of NICs or disks: unique and not purely numeric (a number is an
+    index); None and "none" mean no name."""
+    seen = set()
+    for name in names:
+        if name is None:
+            continue
+        try:
+            int(name)
+        except (TypeError, ValueError):
+            pass
+        else:
+            raise errors.OpPrereqError("Invalid name '%s'. Purely numeric %s names are"
+                                       " not allowed" % (name, kind), errors.ECODE_INVAL)
+        if str(name).lower() == constants.VALUE_NONE:
+            continue
+        if name in seen:
+            raise errors.OpPrereqError("%s name '%s' already used" % (kind, name),
+                                       errors.ECODE_NOTUNIQUE)
+        seen.add(name)
 
 
 def assemble_disks(lu, instance, ignore_secondaries=False):
