@@ -102,3 +102,36 @@ def test_commands_wait_for_a_restarting_master_daemon(cluster):
     finally:
         starter.join()
     assert m.pid("ganeti-masterd")
+
+
+def test_two_master_daemons_started_at_once_only_one_runs(cluster):
+    m = cluster.master
+    assert m.kill_daemon("ganeti-masterd", signal.SIGTERM)
+    masterd = "/".join([m.env["GANETI_DAEMONS_DIR"], "ganeti-masterd"])
+    results = []
+    threads = [threading.Thread(target=lambda: results.append(m.run(masterd)))
+               for _ in range(3)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert sorted(proc.returncode for proc in results) == [0, 1, 1], \
+        [proc.stderr for proc in results]
+    for proc in results:
+        if proc.returncode:
+            assert "is already locked by another process" in proc.stderr \
+                or "Another master daemon is already answering" in proc.stderr
+    pids = [int(p) for p in os.listdir("/proc") if p.isdigit()]
+    running = []
+    for pid in pids:
+        try:
+            with open("/proc/%d/environ" % pid, "rb") as fd:
+                env = fd.read()
+            with open("/proc/%d/cmdline" % pid, "rb") as fd:
+                cmd = fd.read()
+        except OSError:
+            continue
+        if b"ganeti-masterd" in cmd and m.root.encode() in env:
+            running.append(pid)
+    assert running == [m.pid("ganeti-masterd")]
+    m.run("gnt-node", "list", check=True)
