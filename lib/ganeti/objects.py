@@ -5,6 +5,7 @@ Every object converts with ``to_dict()`` / ``from_dict()``.
 """
 
 import copy
+import re
 import time
 import uuid as _uuid
 
@@ -100,9 +101,25 @@ class ConfigObject:
 
 
 class TaggableObject(ConfigObject):
+    MAX_TAG_LEN = 128
+    VALID_TAG_RE = re.compile(r"^[\w.+*/:@-]+$")
+
     def upgrade_config(self):
         if self.tags is None:
             self.tags = []
+
+    @classmethod
+    def validate_tag(cls, tag):
+        """TagError (Ganeti's words) unless ``tag`` is 1-128 characters of letters,
+        digits and ``.+*/:@-_``."""
+        if not isinstance(tag, str):
+            raise errors.TagError("Invalid tag type (not a string)")
+        if len(tag) > cls.MAX_TAG_LEN:
+            raise errors.TagError("Tag too long (>%d characters)" % cls.MAX_TAG_LEN)
+        if not tag:
+            raise errors.TagError("Tags cannot be empty")
+        if not cls.VALID_TAG_RE.match(tag):
+            raise errors.TagError("Tag contains invalid characters")
 
 
 _TIMESTAMPS = ("ctime", "mtime")

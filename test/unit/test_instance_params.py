@@ -510,3 +510,24 @@ def test_none_means_no_device_name(tmp_path):
     lu, _ = _create(cfg, nics=[{"name": "None"}, {"name": "none"}])
     assert [nic.name for nic in lu.instance.nics] == [None, None]
     assert iu.check_disk_specs([{"size": 1024, "name": "none"}], "file")[0]["name"] is None
+
+
+@pytest.mark.parametrize("params, error, text", [
+    ({"tags": ["a b"]}, errors.TagError, "Tag contains invalid characters"),
+    ({"tags": [""]}, errors.TagError, "Tags cannot be empty"),
+    ({"tags": ["x" * 129]}, errors.TagError, "Tag too long (>128 characters)"),
+    ({"forthcoming": True}, errors.OpPrereqError, "Forthcoming instances"),
+    ({"src_node": NODE}, errors.OpPrereqError, "only used by instance imports"),
+    ({"compress": "gzip"}, errors.OpPrereqError, "only used by instance imports"),
+])
+def test_create_refuses_what_it_would_ignore(tmp_path, params, error, text):
+    cfg, _ = _cfg(tmp_path)
+    with pytest.raises(error) as exc:
+        _create(cfg, **params)
+    assert text in str(exc.value)
+
+
+def test_good_tags_are_kept(tmp_path):
+    cfg, _ = _cfg(tmp_path)
+    lu, _ = _create(cfg, tags=["web", "owner:ops@example.com", "prio+1"])
+    assert lu.instance.tags == ["web", "owner:ops@example.com", "prio+1"]

@@ -38,6 +38,19 @@ class LUInstanceCreate(LogicalUnit):
         if op.snode and op.disk_template not in constants.DTS_INT_MIRROR:
             raise errors.OpPrereqError("A secondary node is only used with the drbd disk"
                                        " template", errors.ECODE_INVAL)
+        if op.forthcoming or op.commit:
+            raise errors.OpPrereqError("Forthcoming instances (reserving resources"
+                                       " only) are not supported", errors.ECODE_INVAL)
+        for name in ("src_node", "src_path"):
+            if getattr(op, name):
+                raise errors.OpPrereqError("Parameter '%s' is only used by instance"
+                                           " imports (not supported yet)" % name,
+                                           errors.ECODE_INVAL)
+        if op.compress != "none":
+            raise errors.OpPrereqError("Compression is only used by instance imports"
+                                       " (not supported yet)", errors.ECODE_INVAL)
+        for tag in op.tags:
+            objects.Instance.validate_tag(tag)
         self.disk_specs = iu.check_disk_specs(op.disks, op.disk_template)
         # the rule the nodes apply to instance names (Ganeti: "Invalid hostname")
         op.instance_name = normalize_instance_name(op.instance_name)
