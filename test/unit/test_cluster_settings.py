@@ -385,3 +385,11 @@ def test_masterd_sets_the_pause_through_the_cluster(monkeypatch):
     handler = masterd.LuxiHandler(types.SimpleNamespace(jqueue=None))
     assert handler.handle(luxi.REQ_SET_WATCHER_PAUSE, [1234]) == 1234
     assert seen == [1234]
+
+
+def test_a_new_node_gets_the_watcher_pause():
+    from ganeti import pathutils
+    from ganeti.cmdlib import node as lu_node
+    # node add copies the master's pause file, and nodes accept it
+    assert "WATCHER_PAUSEFILE" in lu_node._NODE_FILES
+    assert pathutils.WATCHER_PAUSEFILE in pathutils.upload_allowed_files()

@@ -56,7 +56,8 @@ def query_nodes(context, fields, qfilter):
 
 # files every node gets from the master (when they exist there)
 _NODE_FILES = ("SSH_KNOWN_HOSTS_FILE", "RAPI_CERT_FILE", "CONFD_HMAC_KEY",
-               "CLUSTER_DOMAIN_SECRET_FILE", "FILE_STORAGE_PATHS_FILE", "RAPI_USERS_FILE")
+               "CLUSTER_DOMAIN_SECRET_FILE", "FILE_STORAGE_PATHS_FILE", "RAPI_USERS_FILE",
+               "WATCHER_PAUSEFILE")     # a watcher pause holds on new nodes too
 
 
 def _candidate_shortage(cfg, exclude=()):
