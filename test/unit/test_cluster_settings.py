@@ -393,3 +393,15 @@ def test_a_new_node_gets_the_watcher_pause():
     # node add copies the master's pause file, and nodes accept it
     assert "WATCHER_PAUSEFILE" in lu_node._NODE_FILES
     assert pathutils.WATCHER_PAUSEFILE in pathutils.upload_allowed_files()
+
+
+def test_interruptible_delay_is_refused():
+    import types
+
+    from ganeti.cmdlib import test as lu_test
+    op = opcodes.OpTestDelay(duration=1, interruptible=True)
+    op.validate()
+    with pytest.raises(errors.OpPrereqError) as err:
+        lu_test.LUTestDelay(None, op, types.SimpleNamespace(cfg=None, rpc=None, glm=None),
+                            lambda *a: None)
+    assert "interruptible delay" in str(err.value)

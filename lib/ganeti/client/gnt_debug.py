@@ -107,7 +107,8 @@ _DELAY_OPTS = [
                    help="Number of times to repeat the sleep"),
     cli.cli_option("-i", "--interruptible", default=False, dest="interruptible",
                    action="store_true",
-                   help="Accepted for compatibility with Ganeti; has no effect here"),
+                   help="Allow interrupting the delay through a socket (not supported"
+                   " yet: refused)"),
     cli.cli_option("--no-locks", default=False, dest="no_locks", action="store_true",
                    help="Don't take locks while doing the delay"),
     cli.cli_option("--on-master", dest="on_master", action="store_true",

@@ -10,6 +10,11 @@ class LUTestDelay(NoHooksLU):
     """Sleep on the master and/or nodes (gnt-debug delay)."""
     REQ_BGL = False
 
+    def check_arguments(self):
+        if self.op.interruptible:
+            raise errors.OpPrereqError("An interruptible delay (a socket to interrupt"
+                                       " it) is not supported yet", errors.ECODE_INVAL)
+
     def expand_names(self):
         self.op.on_nodes = [expand_node_name(self.cfg, n) for n in self.op.on_nodes]
         if self.op.on_nodes and not self.op.no_locks:
