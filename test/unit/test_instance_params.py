@@ -531,3 +531,19 @@ def test_good_tags_are_kept(tmp_path):
     cfg, _ = _cfg(tmp_path)
     lu, _ = _create(cfg, tags=["web", "owner:ops@example.com", "prio+1"])
     assert lu.instance.tags == ["web", "owner:ops@example.com", "prio+1"]
+
+
+def test_modify_checks_hv_names_on_the_client(monkeypatch):
+    submitted = []
+    monkeypatch.setattr(gnt_instance.cli, "submit_or_send",
+                        lambda op, opts, **kw: submitted.append(op))
+    opts = _Opts(beparams={}, hvparams={"nosuch": "1"}, nics=None, disks=None, os=None,
+                 osparams={}, osparams_private=None, force=False, offline=None,
+                 force_variant=False, runtime_mem=None, ignore_ipolicy=False,
+                 hotplug=False, hotplug_if_possible=False, conflicts_check=True,
+                 wait_for_sync=True)
+    with pytest.raises(errors.TypeEnforcementError, match="Unknown parameter 'nosuch'"):
+        gnt_instance.modify_instance(opts, ["inst1"])
+    opts.hvparams = {"acpi": "false", "kernel_path": None}
+    gnt_instance.modify_instance(opts, ["inst1"])
+    assert submitted[0].hvparams == {"acpi": False, "kernel_path": "default"}

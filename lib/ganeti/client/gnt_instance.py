@@ -407,6 +407,10 @@ def _parse_modifications(values, what):
     return mods
 
 
+_ALL_HV_PARAMS = dict((key, value) for params in constants.HVC_DEFAULTS.values()
+                      for key, value in params.items())
+
+
 def _typed_changes(params, defaults):
     """-B/-H of modify: typed as Ganeti's client does; "default" (any case) and
     -key reset a parameter to the cluster default."""
@@ -418,8 +422,9 @@ def _typed_changes(params, defaults):
 
 def modify_instance(opts, args):
     beparams = _typed_changes(opts.beparams, paramtypes.BE_COMPAT_DEFAULTS)
-    # the hypervisor is not known here: the master checks -H against it
-    hvparams = opts.hvparams or {}
+    # the instance's hypervisor is not known here: names known to none are refused
+    # now (as Ganeti's client does), the master checks the rest against it
+    hvparams = _typed_changes(opts.hvparams, _ALL_HV_PARAMS)
     op = opcodes.OpInstanceSetParams(
         instance_name=args[0], nics=_parse_modifications(opts.nics, "NIC"),
         disks=_parse_modifications(opts.disks, "disk"), beparams=beparams,
