@@ -547,3 +547,14 @@ def test_modify_checks_hv_names_on_the_client(monkeypatch):
     opts.hvparams = {"acpi": "false", "kernel_path": None}
     gnt_instance.modify_instance(opts, ["inst1"])
     assert submitted[0].hvparams == {"acpi": False, "kernel_path": "default"}
+
+
+def test_startup_refuses_temporary_backend_values_no_instance_runs_with(tmp_path):
+    from ganeti.cmdlib import instance_operation
+    cfg, _ = _cfg(tmp_path, instances=[_instance()])
+    for beparams, text in [({"vcpus": "0"}, "must be at least 1"),
+                           ({"minmem": "1G"}, "Minimum memory (1024) is larger"),
+                           ({"auto_balance": "1"}, "not a valid boolean")]:
+        op = opcodes.OpInstanceStartup(instance_name="inst1", beparams=beparams)
+        assert text in _refused(_run, instance_operation.LUInstanceStartup, op,
+                                cfg).args[0]

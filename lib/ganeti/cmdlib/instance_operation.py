@@ -29,6 +29,9 @@ class LUInstanceStartup(InstanceLU):
             self.op.hvparams = iu.typed_hvparams(inst.hypervisor, self.op.hvparams)
         if self.op.beparams:
             self.op.beparams = iu.typed_beparams(self.op.beparams)
+            # the temporary values must make a runnable instance too
+            iu.check_be_values(dict(self.cfg.get_cluster_info().fill_be(inst),
+                                    **self.op.beparams))
         res = self.rpc.call_instance_info(inst.primary_node, inst.name, inst.hypervisor,
                                           self.cfg.get_cluster_info().fill_hv(inst))
         res.raise_on_failure("Cannot check the state of instance %s" % inst.name,
