@@ -558,3 +558,13 @@ def test_startup_refuses_temporary_backend_values_no_instance_runs_with(tmp_path
         op = opcodes.OpInstanceStartup(instance_name="inst1", beparams=beparams)
         assert text in _refused(_run, instance_operation.LUInstanceStartup, op,
                                 cfg).args[0]
+
+
+def test_rename_refuses_names_the_nodes_refuse(tmp_path):
+    cfg, _ = _cfg(tmp_path, instances=[_instance()])
+    before = cfg.dump_text()
+    op = opcodes.OpInstanceRename(instance_name="inst1", new_name="q;touch /tmp/x",
+                                  name_check=False, ip_check=False)
+    err = _refused(_run, lu_change.LUInstanceRename, op, cfg)
+    assert err.args == ("Invalid hostname 'q;touch /tmp/x'", errors.ECODE_INVAL)
+    assert cfg.dump_text() == before

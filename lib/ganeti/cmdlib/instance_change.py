@@ -9,6 +9,7 @@ from ganeti.cmdlib import ipolicy
 from ganeti.cmdlib.instance_utils import InstanceLU
 from ganeti.cmdlib.operating_system import check_node_has_os
 from ganeti.utils import net
+from ganeti.utils.instance_name import normalize_instance_name
 
 _GROWABLE = frozenset([constants.DT_FILE, constants.DT_SHARED_FILE, constants.DT_PLAIN,
                        constants.DT_DRBD8])
@@ -113,6 +114,8 @@ class LUInstanceRename(InstanceLU):
         if self.op.ip_check and not self.op.name_check:
             raise errors.OpPrereqError("IP address check requires a name check",
                                        errors.ECODE_INVAL)
+        # the rule the nodes apply to instance names, with or without name check
+        self.op.new_name = normalize_instance_name(self.op.new_name)
 
     def expand_names(self):
         InstanceLU.expand_names(self)
