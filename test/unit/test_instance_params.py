@@ -568,3 +568,14 @@ def test_rename_refuses_names_the_nodes_refuse(tmp_path):
     err = _refused(_run, lu_change.LUInstanceRename, op, cfg)
     assert err.args == ("Invalid hostname 'q;touch /tmp/x'", errors.ECODE_INVAL)
     assert cfg.dump_text() == before
+
+
+def test_hard_limits_of_disks_and_nics_hold_even_ignoring_the_policy(tmp_path):
+    cfg, _ = _cfg(tmp_path, instances=[_instance(nics=8)])
+    err = _refused(_create, cfg, nics=[{}] * 9, ignore_ipolicy=True)
+    assert err.args[0] == "Instance has too many network interfaces (8), cannot add more"
+    err = _refused(_create, cfg, disk_template="file", disks=[{"size": 1024}] * 17,
+                   ignore_ipolicy=True)
+    assert err.args[0] == "Instance has too many disks (16), cannot add more"
+    err = _refused(_modify, cfg, nics=[["add", "-1", {}]], ignore_ipolicy=True)
+    assert "too many network interfaces" in err.args[0]

@@ -52,6 +52,7 @@ class LUInstanceCreate(LogicalUnit):
         for tag in op.tags:
             objects.Instance.validate_tag(tag)
         self.disk_specs = iu.check_disk_specs(op.disks, op.disk_template)
+        iu.check_device_counts(len(self.disk_specs), len(op.nics))
         # the rule the nodes apply to instance names (Ganeti: "Invalid hostname")
         op.instance_name = normalize_instance_name(op.instance_name)
         # "auto": the cluster's current default, copied (filled in check_prereq)

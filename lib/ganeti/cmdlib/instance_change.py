@@ -276,6 +276,7 @@ class LUInstanceSetParams(InstanceLU):
         self._prepare_disks(inst, cluster)
         iu.validate_device_names("NIC", [nic.name for nic in inst.nics])
         iu.validate_device_names("disk", [disk.name for disk in inst.disks])
+        iu.check_device_counts(len(inst.disks), len(inst.nics))
         if op.nics and op.conflicts_check:
             instance_flags.check_ip_conflicts(self.cfg, inst)
         instance_flags.check_hotplug(self, inst, op.hotplug, op.hotplug_if_possible)

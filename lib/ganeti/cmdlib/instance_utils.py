@@ -338,6 +338,21 @@ def device_name(name):
     return name
 
 
+#: hard limits of disks and NICs per instance (Ganeti's; the policy may be lower)
+MAX_DISKS = 16
+MAX_NICS = 8
+
+
+def check_device_counts(disk_count, nic_count):
+    """Ganeti's hard limits, which --ignore-ipolicy does not lift."""
+    if disk_count > MAX_DISKS:
+        raise errors.OpPrereqError("Instance has too many disks (%d), cannot add more"
+                                   % MAX_DISKS, errors.ECODE_STATE)
+    if nic_count > MAX_NICS:
+        raise errors.OpPrereqError("Instance has too many network interfaces (%d), cannot"
+                                   " add more" % MAX_NICS, errors.ECODE_STATE)
+
+
 def validate_device_names(kind, names):
     """Names of NICs or disks: unique and not purely numeric (a number is an
     index); None and "none" mean no name."""
