@@ -579,3 +579,17 @@ def test_hard_limits_of_disks_and_nics_hold_even_ignoring_the_policy(tmp_path):
     assert err.args[0] == "Instance has too many disks (16), cannot add more"
     err = _refused(_modify, cfg, nics=[["add", "-1", {}]], ignore_ipolicy=True)
     assert "too many network interfaces" in err.args[0]
+
+
+def test_modify_lists_changes_as_ganeti(tmp_path):
+    cfg, _ = _cfg(tmp_path, instances=[_instance(nics=2)])
+    lu, _ = _modify(cfg, beparams={"vcpus": "2", "auto_balance": "false"})
+    assert lu.exec(lambda *a: None) == [["be/vcpus", "2"], ["be/auto_balance", "False"]]
+    lu, _ = _modify(cfg, beparams={"memory": "256M"})
+    assert lu.exec(lambda *a: None) == [["be/memory", "256"]]
+    lu, _ = _modify(cfg, nics=[["modify", "0", {"ip": "192.0.2.10"}]])
+    assert lu.exec(lambda *a: None) == [
+        ["nic.ip/0", "192.0.2.10"], ["nic.link/0", "br0"], ["nic.mode/0", "bridged"],
+        ["nic.vlan/0", ""]]
+    lu, _ = _modify(cfg, nics=[["remove", "1", {}]])
+    assert lu.exec(lambda *a: None) == [["NIC/1", "remove"]]

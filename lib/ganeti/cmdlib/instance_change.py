@@ -36,9 +36,16 @@ def _apply_with_resets(current, changes):
             current[key] = value
 
 
-def _change_list(prefix, changes):
-    return [("%s/%s" % (prefix, key), constants.VALUE_DEFAULT if value is None else value)
-            for key, value in sorted(changes.items())]
+def _change_list(prefix, changes, asked):
+    """The changes as the command lists them: in the order asked, with the names
+    asked ("memory" stays "memory"), a reset shown as "default"."""
+    shown = []
+    for key in asked:
+        value = changes.get(key, changes.get(constants.BE_MAXMEM)) if key == "memory" \
+            else changes.get(key)
+        shown.append(("%s/%s" % (prefix, key),
+                      constants.VALUE_DEFAULT if value is None else value))
+    return shown
 
 
 class LUInstanceGrowDisk(InstanceLU):
@@ -225,12 +232,12 @@ class LUInstanceSetParams(InstanceLU):
             params = iu.typed_hvparams(inst.hypervisor, op.hvparams, allow_reset=True)
             _apply_with_resets(inst.hvparams, params)
             iu.check_hvparams(inst.hypervisor, cluster.fill_hv(inst))
-            self.changes += _change_list("hv", params)
+            self.changes += _change_list("hv", params, op.hvparams)
         if op.beparams:
             # None or "default": back to the cluster's value
             params = iu.typed_beparams(op.beparams, allow_reset=True)
             _apply_with_resets(inst.beparams, params)
-            self.changes += _change_list("be", params)
+            self.changes += _change_list("be", params, op.beparams)
         if op.os_name:
             check_node_has_os(self, inst.primary_node, op.os_name, op.force_variant)
             inst.os = op.os_name
@@ -343,15 +350,16 @@ class LUInstanceSetParams(InstanceLU):
             elif action == "remove":
                 idx = self._index(inst.nics, ident, "NIC")
                 del inst.nics[idx]
-                self.changes.append(("nic.%d" % idx, "remove"))
+                self.changes.append(("NIC/%d" % idx, "remove"))
             elif action == "modify":
                 idx = self._index(inst.nics, ident, "NIC")
                 nic = inst.nics[idx]
                 self._set_nic(inst, nic, params, cluster, idx, adding=False)
-                for key in sorted(params):
-                    value = getattr(nic, key) if key in ("mac", "ip", "name") else \
-                        nic.nicparams.get(key, constants.VALUE_DEFAULT)
-                    self.changes.append(("nic.%s/%d" % (key, idx), value))
+                # as Ganeti lists them: the changed fields, then all NIC parameters
+                self.changes += [("nic.%s/%d" % (key, idx), getattr(nic, key))
+                                 for key in ("mac", "ip", "name") if key in params]
+                self.changes += [("nic.%s/%d" % (key, idx), value) for key, value in
+                                 sorted(cluster.fill_nic(nic.nicparams).items())]
             else:
                 raise errors.OpPrereqError("Invalid NIC action '%s'" % action,
                                            errors.ECODE_INVAL)
