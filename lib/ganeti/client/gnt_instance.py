@@ -96,6 +96,7 @@ def add_instance(opts, args):
         no_install=opts.no_install or None, wait_for_sync=opts.wait_for_sync,
         file_storage_dir=opts.file_storage_dir, file_driver=opts.file_driver,
         iallocator=opts.iallocator, tags=opts.tags or [],
+        group_name=opts.group_name, opportunistic_locking=opts.opportunistic_locking,
         conflicts_check=opts.conflicts_check, ignore_ipolicy=opts.ignore_ipolicy)
     cli.submit_or_send(op, opts)
     return constants.EXIT_SUCCESS
@@ -431,7 +432,9 @@ def modify_instance(opts, args):
         hvparams=hvparams, os_name=opts.os, osparams=opts.osparams or {},
         osparams_private=opts.osparams_private or None,
         force=opts.force, offline=opts.offline, force_variant=opts.force_variant,
-        runtime_mem=opts.runtime_mem, ignore_ipolicy=opts.ignore_ipolicy)
+        runtime_mem=opts.runtime_mem, ignore_ipolicy=opts.ignore_ipolicy,
+        conflicts_check=opts.conflicts_check, hotplug=opts.hotplug,
+        hotplug_if_possible=opts.hotplug_if_possible)
     result = cli.submit_or_send(op, opts)
     if result is not None:
         cli.to_stdout("Modified instance %s" % args[0])
@@ -526,6 +529,11 @@ _ADD_OPTS = [
                    choices=["loop", "blktap", "blktap2"], help="Driver for file disks"),
     cli.cli_option("-I", "--iallocator", dest="iallocator", default=None,
                    help="Instance allocator (not supported yet)"),
+    cli.cli_option("-g", "--node-group", dest="group_name", default=None,
+                   metavar="<nodegroup>", help="Node group of the primary node"),
+    cli.cli_option("--opportunistic-locking", dest="opportunistic_locking",
+                   action="store_true", default=False,
+                   help="Lock only free nodes (needs an instance allocator)"),
     cli.cli_option("--tags", dest="tags", type="list", default=[],
                    help="Comma-separated tags"),
     _IGNORE_IPOLICY_OPT,
@@ -636,6 +644,14 @@ COMMANDS.update({
         cli.keyval_option("-O", "--os-parameters", dest="osparams",
                           help="OS parameters to change"),
         _OSP_PRIVATE_OPT,
+        cli.cli_option("--no-conflicts-check", dest="conflicts_check",
+                       action="store_false", default=True,
+                       help="Don't check for conflicting IPs"),
+        cli.cli_option("--hotplug", dest="hotplug", action="store_true", default=False,
+                       help="Hotplug supported devices (NICs and Disks)"),
+        cli.cli_option("--hotplug-if-possible", dest="hotplug_if_possible",
+                       action="store_true", default=False,
+                       help="Hotplug devices in case hotplug is supported"),
         cli.cli_option("--force-variant", dest="force_variant", action="store_true",
                        default=False, help="Do not check the OS variant"),
         cli.cli_option("-m", "--runtime-memory", dest="runtime_mem", type="unit",
