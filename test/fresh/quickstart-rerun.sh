@@ -13,7 +13,8 @@ cd "$(dirname "${BASH_SOURCE[0]}")/../.."
 DAEMONS="ganeti-noded ganeti-masterd"
 fail() { printf 'quickstart-rerun: FAIL: %s\n' "$*" >&2; exit 1; }
 pid_of() { cat "/var/run/ganeti/$1.pid" 2>/dev/null || echo 0; }
-alive() { [ "$1" -gt 0 ] && kill -0 "$1" 2>/dev/null; }
+# a zombie counts as gone: in a container nobody may reap the old daemon
+alive() { [ "$1" -gt 0 ] && [ -r "/proc/$1/status" ] && ! grep -q '^State:.*Z' "/proc/$1/status"; }
 module_of() { echo "lib/ganeti/server/${1#ganeti-}.py"; }
 
 declare -A old_pid
