@@ -10,6 +10,7 @@ import time
 
 import pytest
 
+import netns_cluster
 import testlock
 import vcluster
 
@@ -109,3 +110,29 @@ def test_ensure_hosts_creates_a_missing_hosts_file(tmp_path, monkeypatch):
     before = hosts.read_text()
     vcluster.ensure_hosts(2)            # names present: nothing added twice
     assert hosts.read_text() == before
+
+
+def _fake_ip(tmp_path, monkeypatch, exec_error):
+    """An ``ip`` first on PATH that makes namespaces but cannot enter them."""
+    bindir = tmp_path / "bin"
+    bindir.mkdir()
+    tool = bindir / "ip"
+    tool.write_text("#!/bin/sh\n[ \"$2\" = exec ] && { echo '%s' >&2; exit 1; }\nexit 0\n"
+                    % exec_error)
+    tool.chmod(0o755)
+    monkeypatch.setenv("PATH", "%s:%s" % (bindir, os.environ["PATH"]))
+
+
+def test_netns_reason_says_why_ip_netns_exec_fails(tmp_path, monkeypatch):
+    _fake_ip(tmp_path, monkeypatch, "mount --make-rslave /: Invalid argument")
+    reason = netns_cluster.netns_supported()
+    assert reason == ("'ip netns exec' does not work here: "
+                      "mount --make-rslave /: Invalid argument")
+
+
+def test_netns_missing_package_is_an_error(monkeypatch):
+    monkeypatch.setattr(netns_cluster, "NEEDED_PROGRAMS",
+                        (("ip", "iproute2"), ("/nonexistent/sshd", "openssh-server")))
+    with pytest.raises(RuntimeError, match="needs the Debian packages openssh-server "
+                       r"\(sudo tools/install-deps --test\)"):
+        netns_cluster.netns_supported()
