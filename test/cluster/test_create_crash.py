@@ -85,13 +85,18 @@ def test_noded_killed_during_create_leaves_nothing(cluster, recos):
     assert name not in _instances(m)
 
     # the same name again: created and removed cleanly
-    m.run(*_add_args(m, recos, name, disks=("64M", "32M")), check=True)
+    out = m.run(*_add_args(m, recos, name, disks=("64M", "32M")), check=True).stdout
+    assert "Waiting for instance %s to sync disks." % name in out
     disks = [p for p in _files_of(m, name) if p.endswith(".file")]
     assert len(disks) == 2
     os.unlink(disks[0])        # a disk file that went missing must not block removal
     m.run("gnt-instance", "remove", "-f", name, check=True)
     assert name not in _instances(m)
     assert _files_of(m, name) == []
+
+    out = m.run(*_add_args(m, recos, name, "--no-wait-for-sync"), check=True).stdout
+    assert "sync disks" not in out and "* creating instance disks..." in out
+    m.run("gnt-instance", "remove", "-f", name, check=True)
 
 
 def test_node_that_stays_away_is_named_in_the_error(cluster, recos):
