@@ -4,6 +4,7 @@ A scripted TLS server on 127.0.0.1 counts the requests it received; each
 connection follows a script of what to do after each request.
 """
 
+import select
 import socket
 import struct
 import threading
@@ -27,12 +28,19 @@ def cert(tmp_path_factory):
     return path
 
 
+def _close(reader, tls):
+    """Really close: the file from makefile() would keep the socket open."""
+    reader.close()
+    tls.close()
+
+
 class ScriptedServer:
     """Connection n follows scripts[n] (default: answer everything)."""
 
     def __init__(self, cert, scripts):
         self.scripts = list(scripts)
         self.received = []
+        self.close_now = threading.Event()     # the test read the answer: close
         self.idle_closed = threading.Event()   # set once it ended an idle connection
         self.context = ghttp.make_server_context(cert)
         self.listener = socket.socket()
@@ -63,7 +71,7 @@ class ScriptedServer:
             while not head.endswith(b"\r\n\r\n"):
                 line = reader.readline()
                 if not line:
-                    tls.close()
+                    _close(reader, tls)
                     return
                 head += line
             length = int([h for h in head.split(b"\r\n")
@@ -71,15 +79,17 @@ class ScriptedServer:
             body = reader.read(length)
             self.received.append(body)
             if step == DROP:
-                tls.close()
+                _close(reader, tls)
                 return
             tls.sendall(b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n"
                         b"Content-Length: 13\r\n\r\n[true,\"done\"]")
             if step in (ANSWER_CLOSE, ANSWER_RESET):
+                # a reset before the client read the answer would discard it
+                self.close_now.wait(10)
                 if step == ANSWER_RESET:
                     tls.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER,
                                    struct.pack("ii", 1, 0))
-                tls.close()
+                _close(reader, tls)
                 self.idle_closed.set()
                 return
 
@@ -99,8 +109,12 @@ def _second_call_on_a_new_connection(cert, pool, first_step):
     srv = ScriptedServer(cert, [[first_step]])
     try:
         assert pool.post_json("127.0.0.1", srv.port, "/x", [1])[0] == 200
+        srv.close_now.set()
         assert srv.idle_closed.wait(10)
-        threading.Event().wait(0.05)     # the FIN/RST crosses the loopback
+        # the FIN/RST crosses the loopback in a softirq, late on a busy machine:
+        # wait until the pooled connection has seen it (select clears nothing)
+        idle = [c.conn.sock for conns in pool._idle.values() for c in conns]
+        assert select.select(idle, [], [], 10)[0]
         assert pool.post_json("127.0.0.1", srv.port, "/x", [2]) == (200, [True, "done"])
         assert srv.received == [b"[1]", b"[2]"]
         assert pool.connections_made == 2
