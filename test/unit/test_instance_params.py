@@ -587,6 +587,10 @@ def test_modify_lists_changes_as_ganeti(tmp_path):
     assert lu.exec(lambda *a: None) == [["be/vcpus", "2"], ["be/auto_balance", "False"]]
     lu, _ = _modify(cfg, beparams={"memory": "256M"})
     assert lu.exec(lambda *a: None) == [["be/memory", "256"]]
+    lu, _ = _modify(cfg, beparams={"memory": "256M", "maxmem": "1G"})
+    assert lu.exec(lambda *a: None) == [["be/memory", "256"], ["be/maxmem", "1024"]]
+    lu, _ = _modify(cfg, beparams={"memory": "DEFAULT"})
+    assert lu.exec(lambda *a: None) == [["be/memory", "default"]]
     lu, _ = _modify(cfg, nics=[["modify", "0", {"ip": "192.0.2.10"}]])
     assert lu.exec(lambda *a: None) == [
         ["nic.ip/0", "192.0.2.10"], ["nic.link/0", "br0"], ["nic.mode/0", "bridged"],

@@ -40,9 +40,11 @@ def _change_list(prefix, changes, asked):
     """The changes as the command lists them: in the order asked, with the names
     asked ("memory" stays "memory"), a reset shown as "default"."""
     shown = []
-    for key in asked:
-        value = changes.get(key, changes.get(constants.BE_MAXMEM)) if key == "memory" \
-            else changes.get(key)
+    for key, raw in asked.items():
+        value = changes.get(key)
+        reset = raw is None or str(raw).lower() == constants.VALUE_DEFAULT
+        if key == "memory" and not reset:
+            value = paramtypes.convert(key, raw, paramtypes.KIND_SIZE)
         shown.append(("%s/%s" % (prefix, key),
                       constants.VALUE_DEFAULT if value is None else value))
     return shown
