@@ -86,7 +86,7 @@ def test_instance_lifecycle_file(cluster):
     m.run("gnt-instance", "shutdown", name, check=True)
     m.run("gnt-instance", "reinstall", "-f", name, check=True)
     new = "inst1-renamed.example.com"
-    m.run("gnt-instance", "rename", "--no-name-check", "--no-ip-check", name, new,
+    m.run("gnt-instance", "rename", "-f", "--no-name-check", "--no-ip-check", name, new,
           check=True)
     assert _status(m, new) == "ADMIN_down"
     m.run("gnt-instance", "remove", "-f", new, check=True)
