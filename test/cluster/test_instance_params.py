@@ -126,3 +126,10 @@ def test_modify_and_grow_disk(master):
         assert "WARNING: Growing disk 0 violates policy" in proc.stdout
     finally:
         ipolicy_testbed.set_ipolicy(m, {"minmax": constants.IPOLICY_DEFAULTS["minmax"]})
+
+
+def test_rename_to_a_name_the_nodes_would_refuse(master):
+    m = master
+    assert _add(m, "inst4", "-t", "diskless").returncode == 0
+    _refused(m, ["gnt-instance", "rename", "-f", "--no-name-check", "--no-ip-check",
+                 "inst4", "q;touch /tmp/x"], PREREQ + "Invalid hostname 'q;touch /tmp/x'")
