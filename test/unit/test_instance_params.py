@@ -2,6 +2,8 @@
 instance names are checked on create, modify and grow-disk; what is refused
 leaves the configuration as it was."""
 
+import re
+
 import pytest
 
 from ganeti import config, constants, errors, objects, opcodes, paramtypes
@@ -597,3 +599,18 @@ def test_modify_lists_changes_as_ganeti(tmp_path):
         ["nic.vlan/0", ""]]
     lu, _ = _modify(cfg, nics=[["remove", "1", {}]])
     assert lu.exec(lambda *a: None) == [["NIC/1", "remove"]]
+
+
+@pytest.mark.parametrize("beparams, text", [
+    ({"vcpus": "0"}, "Invalid value 0 for parameter 'vcpus': it must be at least 1"),
+    ({"minmem": "512"}, "Minimum memory (512) is larger than maximum memory (128)"),
+])
+def test_cluster_defaults_no_instance_could_run_with_are_refused(tmp_path, beparams, text):
+    from ganeti.cmdlib import cluster as lu_cluster
+    cfg, _ = _cfg(tmp_path)
+    before = cfg.dump_text()
+    op = opcodes.OpClusterSetParams(beparams=beparams)
+    op.validate()
+    with pytest.raises(errors.OpPrereqError, match=re.escape(text)):
+        lu_cluster.LUClusterSetParams(None, op, _Context(cfg), lambda *a: None).check_prereq()
+    assert cfg.dump_text() == before

@@ -360,11 +360,8 @@ class LUClusterSetParams(LogicalUnit):
         if op.beparams:
             merged = dict(new.beparams.get("default", {}))
             merged.update(instance_utils.typed_beparams(op.beparams))
-            if merged.get(constants.BE_MINMEM, 0) > merged.get(constants.BE_MAXMEM, 1 << 40):
-                raise errors.OpPrereqError(
-                    "Minimum memory (%s) is larger than maximum memory (%s)"
-                    % (merged[constants.BE_MINMEM], merged[constants.BE_MAXMEM]),
-                    errors.ECODE_INVAL)
+            # no default no instance could run with (vcpus 0, minmem > maxmem)
+            instance_utils.check_be_values(merged)
             new.beparams["default"] = merged
         if op.nicparams:
             merged = dict(new.nicparams.get("default", {}))
