@@ -341,38 +341,72 @@ def ensure_daemons():
     return ok
 
 
-def maintain_node_health(store=None, hostname=None):
-    """Ganeti's node maintenance, when the cluster's maintain_node_health is on:
-    a node marked offline must run no instances, so stop (hard) every instance
-    its hypervisors still run. True unless a stop failed."""
-    from ganeti import hypervisor, ssconf
-    from ganeti.utils import net
-    store = store or ssconf.SimpleStore()
-    if store.read(constants.SS_MAINTAIN_NODE_HEALTH, "False") != "True":
-        return True
-    me = hostname or net.get_hostname()
-    if me not in store.read_list(constants.SS_OFFLINE_NODES):
-        return True
-    ok = True
+def _running_here(store):
+    """[(hypervisor, instance name)] of what the enabled hypervisors run here."""
+    from ganeti import hypervisor
+    running = []
     for hv_name in store.read_list(constants.SS_HYPERVISOR_LIST):
         hvparams = dict(line.split("=", 1) for line in
                         store.read_list(constants.SS_HVPARAMS_PREF + hv_name) if "=" in line)
         try:
-            hv = hypervisor.get_hypervisor(hv_name)
-            running = hv.list_instances(hvparams=hvparams)
+            names = hypervisor.get_hypervisor(hv_name).list_instances(hvparams=hvparams)
         except (errors.GenericError, OSError) as err:
             log.error("Cannot list the %s instances: %s", hv_name, err)
-            ok = False
             continue
-        if running:
-            log.info("This node is offline; these instances should not be running,"
-                     " shutting them down: %s", ", ".join(sorted(running)))
-        for name in sorted(running):
-            try:
-                hv.stop_instance(None, force=True, name=name)
-            except (errors.GenericError, OSError) as err:
-                log.error("Could not stop instance %s: %s", name, err)
-                ok = False
+        running.extend((hv_name, name) for name in sorted(names))
+    return running
+
+
+def ask_candidates(store, name):
+    """(role of ``name``, maintain_node_health) as the newest config.data among
+    the master candidates says, or (None, False) when none can tell or copies
+    of the same serial disagree."""
+    from ganeti import rpc
+    candidates = store.read_list(constants.SS_MASTER_CANDIDATES)
+    addresses = dict(zip(candidates, store.read_list(constants.SS_MASTER_CANDIDATES_IPS)))
+    runner = rpc.RpcRunner(rpc.static_resolver(addresses))
+    by_serial = {}
+    for node, res in sorted(runner.call("node_role", candidates, [name]).items()):
+        if res.fail_msg:
+            log.debug("Node %s did not tell this node's role: %s", node, res.fail_msg)
+        elif (isinstance(res.data, list) and len(res.data) == 3 and res.data[0]
+              and isinstance(res.data[2], int)):
+            by_serial.setdefault(res.data[2], set()).add((res.data[0], bool(res.data[1])))
+    answers = by_serial[max(by_serial)] if by_serial else set()
+    if len(answers) != 1:
+        if answers:
+            log.warning("Inconsistent answers about this node's role, not doing"
+                        " anything: %s", sorted(answers))
+        return None, False
+    return answers.pop()
+
+
+def maintain_node_health(store=None, hostname=None, role_fn=None):
+    """Ganeti's node maintenance, when the cluster's maintain_node_health is on: a
+    node marked offline must run no instances, so stop (hard) every instance its
+    hypervisors still run. An offline node gets no ssconf updates, so its role
+    comes from the master candidates (who must have the setting on too). True
+    unless a stop failed."""
+    from ganeti import hypervisor, ssconf
+    from ganeti.utils import net
+    store = store or ssconf.SimpleStore()
+    if store.read(constants.SS_MAINTAIN_NODE_HEALTH, "False") != "True":
+        return True          # as Ganeti: the node's own ssconf says whether to run
+    running = _running_here(store)
+    if not running:
+        return True          # nothing to stop: nobody to ask
+    role, maintain = (role_fn or ask_candidates)(store, hostname or net.get_hostname())
+    if role != "offline" or not maintain:
+        return True
+    log.info("This node is offline; these instances should not be running, shutting"
+             " them down: %s", ", ".join(name for _, name in running))
+    ok = True
+    for hv_name, name in running:
+        try:
+            hypervisor.get_hypervisor(hv_name).stop_instance(None, force=True, name=name)
+        except (errors.GenericError, OSError) as err:
+            log.error("Could not stop instance %s: %s", name, err)
+            ok = False
     return ok
 
 

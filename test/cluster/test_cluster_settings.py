@@ -93,3 +93,52 @@ def test_version_is_ours(cluster2):
     out = cluster2.master.run("gnt-cluster", "version", check=True).stdout
     assert out.splitlines()[0] == "Software version: %s" % constants.PACKAGE_VERSION
     assert "2.16.2" not in out
+
+
+def test_maintain_node_health_on_an_offline_node(cluster2):
+    import json
+    m, n2 = cluster2.nodes
+    state_dir = n2.path("/var/run/ganeti/fake-hypervisor")
+    os.makedirs(state_dir, exist_ok=True)
+    stray = os.path.join(state_dir, "stray.example.com")
+    with open(stray, "w") as fd:
+        json.dump({"name": "stray.example.com", "memory": 64, "vcpus": 1,
+                   "start_time": 0, "state": "running"}, fd)
+    watcher = os.path.join(vcluster.SRC, "daemons", "ganeti-watcher")
+    m.run("gnt-cluster", "modify", "--maintain-node-health", "yes", check=True)
+    try:
+        # online: the watcher leaves it alone (verify reports it instead)
+        n2.run(watcher)
+        assert os.path.exists(stray)
+        m.run("gnt-node", "modify", "-O", "yes", n2.name, check=True)
+        proc = n2.run(watcher, "-d")
+        assert not os.path.exists(stray), proc.stderr   # offline nodes run no instances
+    finally:
+        m.run("gnt-node", "modify", "-O", "no", n2.name)
+        m.run("gnt-cluster", "modify", "--maintain-node-health", "no")
+        if os.path.exists(stray):
+            os.unlink(stray)
+
+
+def test_external_master_ip_script(cluster2):
+    m = cluster2.master
+    script = m.path("/etc/ganeti/scripts/master-ip-setup")
+    log = m.path("/tmp/mip.log")
+    refused = m.run("gnt-cluster", "modify", "--use-external-mip-script", "yes")
+    assert refused.returncode != 0
+    assert "does not exist or is not executable" in refused.stderr
+    os.makedirs(os.path.dirname(script), exist_ok=True)
+    os.makedirs(os.path.dirname(log), exist_ok=True)
+    with open(script, "w") as fd:
+        fd.write("#!/bin/sh\necho \"$1 $MASTER_IP/$MASTER_NETMASK $MASTER_NETDEV\""
+                 " >> %s\n" % log)
+    os.chmod(script, 0o755)
+    try:
+        m.run("gnt-cluster", "modify", "--use-external-mip-script", "yes", check=True)
+        m.run("gnt-cluster", "modify", "--master-netmask", "31", check=True)
+        with open(log) as fd:
+            assert fd.read() == ("stop %s/32 lo\nstart %s/31 lo\n"
+                                 % (vcluster.CLUSTER_IP, vcluster.CLUSTER_IP))
+    finally:
+        m.run("gnt-cluster", "modify", "--use-external-mip-script", "no")
+        m.run("gnt-cluster", "modify", "--master-netmask", "32")

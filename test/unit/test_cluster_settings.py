@@ -223,17 +223,73 @@ def test_maintain_node_health_stops_instances_on_an_offline_node(tmp_path, monke
             fd.write('{"name": "%s", "memory": 128, "vcpus": 1, "start_time": 0,'
                      ' "state": "running"}' % name)
     values = {constants.SS_MAINTAIN_NODE_HEALTH: "True",
-              constants.SS_OFFLINE_NODES: "node2.example.com\n",
               constants.SS_HYPERVISOR_LIST: "fake\n"}
-    # an online node, or the setting off: nothing happens
-    assert watcher.maintain_node_health(_Store(values), "node1.example.com")
-    assert sorted(hv.list_instances()) == ["a.example.com", "b.example.com"]
+    asked = []
+
+    def role(answer):
+        return lambda store, name: asked.append(name) or answer
+
+    # an online node, or the setting off (here or on the candidates): nothing happens
+    assert watcher.maintain_node_health(_Store(values), "node2.example.com",
+                                        role(("regular", True)))
+    assert watcher.maintain_node_health(_Store(values), "node2.example.com",
+                                        role(("offline", False)))
     off = dict(values, **{constants.SS_MAINTAIN_NODE_HEALTH: "False"})
-    assert watcher.maintain_node_health(_Store(off), "node2.example.com")
+    assert watcher.maintain_node_health(_Store(off), "node2.example.com",
+                                        role(("offline", True)))
+    assert asked == ["node2.example.com"] * 2        # the setting off: nobody asked
     assert len(hv.list_instances()) == 2
     # the offline node runs nothing afterwards
-    assert watcher.maintain_node_health(_Store(values), "node2.example.com")
+    assert watcher.maintain_node_health(_Store(values), "node2.example.com",
+                                        role(("offline", True)))
     assert hv.list_instances() == []
+    # nothing running: no question asked
+    assert watcher.maintain_node_health(_Store(values), "node2.example.com",
+                                        role(("offline", True)))
+    assert len(asked) == 3
+
+
+def test_node_role_answer_from_config(tmp_path):
+    from ganeti.backend import maintenance
+    cfg = _make_cfg(tmp_path, nodes=3)
+    conf = str(tmp_path / "config.data")
+    serial = cfg.get_config_serial()
+    assert maintenance.node_role("node1.example.com", conf_file=conf) == ["master", False,
+                                                                           serial]
+    assert maintenance.node_role("node2.example.com", conf_file=conf) == ["regular", False,
+                                                                           serial]
+    node = cfg.get_node_info("node3.example.com")
+    node.offline = True
+    cfg.update(node)
+    cluster = cfg.get_cluster_info()
+    cluster.maintain_node_health = True
+    cfg.update(cluster)
+    assert maintenance.node_role("node3.example.com", conf_file=conf) == [
+        "offline", True, serial + 2]
+    assert maintenance.node_role("nosuch", conf_file=conf) == [None, True, serial + 2]
+    assert maintenance.node_role("x", conf_file=str(tmp_path / "none")) == [None, False, 0]
+
+
+def test_ask_candidates_needs_one_consistent_answer(monkeypatch):
+    from ganeti import rpc, watcher
+    from verify_fakes import Result
+    answers = {}
+
+    def fake_call(self, procedure, nodes, args):
+        assert procedure == "node_role" and args == ["node3.example.com"]
+        return dict((n, answers[n]) for n in nodes)
+    monkeypatch.setattr(rpc.RpcRunner, "call", fake_call)
+    store = _Store({constants.SS_MASTER_CANDIDATES: "node1.example.com\nnode2.example.com",
+                    constants.SS_MASTER_CANDIDATES_IPS: "192.0.2.1\n192.0.2.2"})
+    answers.update({"node1.example.com": Result(["offline", True, 7]),
+                    "node2.example.com": Result(None, "unreachable")})
+    assert watcher.ask_candidates(store, "node3.example.com") == ("offline", True)
+    # an older copy (the node's own, from before it went offline) does not count
+    answers["node2.example.com"] = Result(["candidate", True, 5])
+    assert watcher.ask_candidates(store, "node3.example.com") == ("offline", True)
+    # copies of the same serial that disagree: nothing is done
+    answers["node2.example.com"] = Result(["regular", True, 7])
+    assert watcher.ask_candidates(store, "node3.example.com") == (None, False)
 
 
 # ---- modify_etc_hosts ---------------------------------------------------------------------

@@ -13,7 +13,8 @@ from ganeti.backend import node
 from ganeti.backend.common import RpcFail  # noqa: F401
 
 # the modules serving procedures; each has a PROCEDURES dict
-_MODULES = ["node", "storage", "osdefs", "instance", "jobqueue", "watcher_pause"]
+_MODULES = ["node", "storage", "osdefs", "instance", "jobqueue", "watcher_pause",
+            "maintenance"]
 
 PROCEDURES = {}
 for _name in _MODULES:
