@@ -614,3 +614,12 @@ def test_cluster_defaults_no_instance_could_run_with_are_refused(tmp_path, bepar
     with pytest.raises(errors.OpPrereqError, match=re.escape(text)):
         lu_cluster.LUClusterSetParams(None, op, _Context(cfg), lambda *a: None).check_prereq()
     assert cfg.dump_text() == before
+
+
+def test_cluster_init_refuses_a_vcpus_0_default():
+    from ganeti.client import gnt_cluster
+    opts = _Opts(lvm_storage=False, vg_name=None, enabled_disk_templates="file",
+                 enabled_hypervisors="fake", hvparams=[], nicparams={}, bridge=None,
+                 beparams={"vcpus": "0"}, ndparams={}, diskparams=[])
+    with pytest.raises(errors.OpPrereqError, match="'vcpus': it must be at least 1"):
+        gnt_cluster.init_cluster(opts, ["cluster.example.com"])

@@ -39,7 +39,9 @@ def init_cluster(opts, args):
     nicparams = paramtypes.enforce_types(opts.nicparams or {}, constants.NICC_DEFAULTS, "NIC")
     if opts.bridge:
         nicparams[constants.NIC_LINK] = opts.bridge
-    beparams = paramtypes.enforce_types(opts.beparams or {}, constants.BEC_DEFAULTS, "Backend")
+    from ganeti.cmdlib import instance_utils      # "memory", and no vcpus=0 default
+    beparams = instance_utils.typed_beparams(opts.beparams)
+    instance_utils.check_be_values(dict(constants.BEC_DEFAULTS, **beparams))
     ndparams = paramtypes.enforce_types(opts.ndparams or {}, constants.NDC_DEFAULTS, "Node")
     diskparams = {}
     for tmpl, params in opts.diskparams or []:
