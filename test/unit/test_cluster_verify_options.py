@@ -160,3 +160,22 @@ def test_verbose_names_each_node_and_instance(tmp_path, good_cert):
     assert "* Verifying instance inst1" in logs
     ok, logs = run_verify(make_cfg(tmp_path, instances=[inst]), {})
     assert not [line for line in logs if line.startswith("* Verifying node node")]
+
+
+def test_kvm_runtime_leftovers_are_reported(tmp_path, good_cert, monkeypatch):
+    monkeypatch.setattr(pathutils, "RUN_DIR", str(tmp_path / "run"))
+    base = tmp_path / "run" / "kvm-hypervisor"
+    for sub, entries in (("conf", ["inst1.runtime", "ghost.runtime"]),
+                         ("pid", ["inst1", "ghost"]), ("ctrl", ["ghost.qmp", "inst1.qmp"])):
+        (base / sub).mkdir(parents=True)
+        for entry in entries:
+            (base / sub / entry).write_text("")
+    (base / "nic" / "ghost").mkdir(parents=True)
+    inst = _file_instance("inst1", str(tmp_path / "fs"))
+    ok, logs = run_verify(make_cfg(tmp_path, nodes=1, instances=[inst]), {})
+    reported = sorted(line.split("node node1.example.com: ")[1] for line in logs
+                      if "is unknown" in line)
+    assert reported == ["directory %s/nic/ghost is unknown" % base,
+                        "file %s/conf/ghost.runtime is unknown" % base,
+                        "file %s/ctrl/ghost.qmp is unknown" % base,
+                        "file %s/pid/ghost is unknown" % base]

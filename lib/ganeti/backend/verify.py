@@ -8,7 +8,7 @@ Ganeti has the check, ours (``file-orphans``) where it has none.
 import os
 from typing import Dict, List, Optional
 
-from ganeti import pathutils
+from ganeti import errors, pathutils
 from ganeti.utils import net, x509
 
 NV_CLIENT_CERT = "client-cert"
@@ -144,7 +144,46 @@ def file_orphans(params, root_dir: Optional[str] = None) -> List[str]:
         for name in sorted(os.listdir(links_dir)):
             if name not in known_links:
                 found.append(os.path.join(links_dir, name))
+    if "instances" in params:
+        found.extend(_kvm_runtime_orphans(set(params["instances"] or [])))
     return [_strip(p, root_dir) for p in found]
+
+
+# KVM runtime entries per instance: subdir -> suffix after the instance name
+_KVM_RUNTIME = {"conf": ".runtime", "pid": "", "ctrl": None, "nic": "", "chroot": ""}
+
+
+def _kvm_runtime_orphans(instances: set) -> List[str]:
+    """KVM runtime files and dirs of instances the cluster does not know (what a
+    creation or removal cut short leaves); a running one is verify's orphan
+    instance, not a leftover, and is skipped."""
+    from ganeti.hypervisor import hv_kvm
+    base = hv_kvm.kvm_run_dir()
+    running = set()
+    try:
+        running = set(hv_kvm.KVMHypervisor().list_instances())
+    except (errors.GenericError, OSError):   # unreadable: treat as not running
+        pass
+    found = []
+    for sub, suffix in sorted(_KVM_RUNTIME.items()):
+        directory = os.path.join(base, sub)
+        try:
+            names = sorted(os.listdir(directory))
+        except OSError:
+            continue
+        for entry in names:
+            if suffix is None:
+                name = entry.rsplit(".", 1)[0]      # ctrl/NAME.qmp, .monitor, .serial
+            elif suffix:
+                if not entry.endswith(suffix):
+                    continue
+                name = entry[:-len(suffix)]
+            else:
+                name = entry
+            if name not in instances and name not in running:
+                path = os.path.join(directory, entry)
+                found.append(path + "/" if os.path.isdir(path) else path)
+    return found
 
 
 CHECKS = {

@@ -282,7 +282,8 @@ class LUClusterVerify(LogicalUnit):
             nv.NV_CLIENT_CERT: None,
             nv.NV_FILE_ORPHANS: {
                 "storage_dirs": [d for d in [cluster.file_storage_dir] if d],
-                "files": disk_files, "links": links},
+                "files": disk_files, "links": links,
+                "instances": sorted(self.cfg.get_instance_list())},
         }
         if self.op.verify_clutter:
             checks[nv.NV_SSH_CLUTTER] = {"nodes": sorted(self.cfg.get_node_list())}
