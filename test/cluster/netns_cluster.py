@@ -56,8 +56,9 @@ def node_ip(i):
     return NET + str(10 + i)
 
 
-def _run(argv, check=True, **kwargs):
-    proc = subprocess.run(argv, capture_output=True, text=True, **kwargs)
+def _run(argv, check=True, timeout=120, **kwargs):
+    # bounded: a command that hangs (ip, ssh-keygen, sshd) fails the set-up
+    proc = subprocess.run(argv, capture_output=True, text=True, timeout=timeout, **kwargs)
     if check and proc.returncode != 0:
         raise RuntimeError("%s failed (%d): %s" % (" ".join(argv), proc.returncode,
                                                    proc.stderr.strip()))

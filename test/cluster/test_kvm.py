@@ -227,7 +227,7 @@ class Netns:
     def ip(self, *args, netns=True, check=True):
         cmd = ["ip"] + (["-n", self.name] if netns else []) + list(args)
         result = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                                universal_newlines=True)
+                                universal_newlines=True, timeout=60)
         if check and result.returncode:
             raise AssertionError("%s failed: %s" % (" ".join(cmd), result.stderr))
         return result.stdout
@@ -252,13 +252,15 @@ class Netns:
     def close(self):
         # the namespace lives on while a process (a QEMU the test started) is in it
         pids = subprocess.run(["ip", "netns", "pids", self.name], stdout=subprocess.PIPE,
-                              stderr=subprocess.DEVNULL, universal_newlines=True).stdout
+                              stderr=subprocess.DEVNULL, universal_newlines=True,
+                              timeout=60).stdout
         for pid in [int(p) for p in pids.split() if p.isdigit()]:
             try:
                 os.kill(pid, signal.SIGKILL)
             except ProcessLookupError:
                 pass
-        subprocess.run(["ip", "netns", "del", self.name], stderr=subprocess.DEVNULL)
+        subprocess.run(["ip", "netns", "del", self.name], stderr=subprocess.DEVNULL,
+                       timeout=60)
 
 
 def _namespaces():
