@@ -34,8 +34,16 @@ _LOG_FORMAT = "%(asctime)s: %(name)s pid=%(process)d %(levelname)s %(message)s"
 _log_generation = [0]
 
 
-def build_option_parser(daemon_name, usage=None, default_port=None):
-    """The common daemon options: -f, -d, -b, -p, --syslog."""
+def _refuse_no_ssl(option, opt_str, value, parser):
+    # Ganeti's node daemon could serve plain HTTP; ours always speaks TLS
+    parser.error("%s is not supported: the node daemon always uses TLS with the"
+                 " cluster certificate" % opt_str)
+
+
+def build_option_parser(daemon_name: str, usage: str | None = None,
+                        default_port: int | None = None) -> optparse.OptionParser:
+    """The common daemon options: -f, -d, --syslog; -b and -p only for a
+    network daemon (one with a ``default_port``), as in Ganeti."""
     parser = optparse.OptionParser(
         usage=usage or "%prog [-f] [-d] [-b ADDRESS] [-p PORT]",
         version="%%prog (%s) %s" % (constants.VCS_VERSION, constants.RELEASE_VERSION),
@@ -44,15 +52,16 @@ def build_option_parser(daemon_name, usage=None, default_port=None):
                       default=False, help="Don't detach from the current terminal")
     parser.add_option("-d", "--debug", dest="debug", action="store_true",
                       default=False, help="Enable debug messages")
-    parser.add_option("-b", "--bind", dest="bind_address", default=None,
-                      metavar="ADDRESS", help="Bind address")
-    parser.add_option("-p", "--port", dest="port", type="int", default=default_port,
-                      metavar="PORT", help="Network port (default: %s)" % default_port)
+    if default_port is not None:
+        parser.add_option("-b", "--bind", dest="bind_address", default=None,
+                          metavar="ADDRESS", help="Bind address")
+        parser.add_option("-p", "--port", dest="port", type="int", default=default_port,
+                          metavar="PORT", help="Network port (default: %s)" % default_port)
+        parser.add_option("--no-ssl", action="callback", callback=_refuse_no_ssl,
+                          help=optparse.SUPPRESS_HELP)
     parser.add_option("--syslog", dest="syslog", default="no",
                       choices=["yes", "no", "only"],
                       help="Log to syslog too (yes), not (no), or only (only)")
-    parser.add_option("--no-ssl", dest="ssl", action="store_false", default=True,
-                      help=optparse.SUPPRESS_HELP)
     return parser
 
 

@@ -420,13 +420,21 @@ def parse_options(argv):
     parser.add_option("-A", "--job-age", dest="job_age", default=str(DEFAULT_JOB_AGE),
                       metavar="AGE", help="Archive finished jobs older than AGE"
                       " (seconds, or with s/m/h/d/w suffix) [6h]")
+    # Ganeti's watcher forks one child per node group and by default waits for
+    # them; ours checks every group in this one process, so it always "waits"
     parser.add_option("--wait-children", dest="wait_children", action="store_true",
-                      default=False, help="Accepted for compatibility")
+                      default=True, help="Finish all node groups before exiting (the"
+                      " default and the only way: the groups are checked in this"
+                      " process)")
     parser.add_option("--no-wait-children", dest="wait_children", action="store_false",
-                      help="Accepted for compatibility")
+                      help="Refused: there are no child processes to leave running")
     opts, args = parser.parse_args(argv)
     if args:
         parser.error("No arguments expected")
+    if not opts.wait_children:
+        parser.error("--no-wait-children is not supported: this watcher checks all node"
+                     " groups in its own process, there are no child processes to"
+                     " leave running")
     try:
         opts.job_age = text.parse_time_spec(opts.job_age)
     except errors.ParameterError as err:

@@ -10,6 +10,7 @@ import logging
 import os
 import socket
 import socketserver
+import sys
 import threading
 import time
 
@@ -395,4 +396,18 @@ def main():
     options, args = parser.parse_args()
     if args:
         parser.error("This daemon takes no arguments")
+    if options.no_voting and not options.yes_do_it and not confirm_no_voting():
+        sys.stderr.write("Aborting.\n")
+        return constants.EXIT_FAILURE
     return daemon.run_daemon(constants.MASTERD, options, check_master, run_master)
+
+
+def confirm_no_voting(stdin=None, stdout=None) -> bool:
+    """Ganeti's question before starting without the nodes' vote: only an
+    uppercase YES on standard input goes on (--yes-do-it skips the question)."""
+    stdin = stdin or sys.stdin
+    stdout = stdout or sys.stdout
+    stdout.write("The 'no voting' option has been selected.\n"
+                 "This is dangerous, please confirm by typing uppercase 'yes': ")
+    stdout.flush()
+    return stdin.readline().strip() == "YES"
