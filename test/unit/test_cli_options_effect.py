@@ -73,3 +73,95 @@ def test_watcher_wait_children_is_the_default_and_no_wait_is_refused(capsys):
         watcher.parse_options(["--no-wait-children"])
     assert exc.value.code == 2
     assert "--no-wait-children is not supported" in capsys.readouterr().err
+
+
+# ---- gnt-* commands ------------------------------------------------------------------
+
+class _JobClient:
+    """A LUXI client that records submitted jobs; each succeeds with ``result``."""
+
+    def __init__(self, result=None):
+        self.jobs = []
+        self.result = result
+
+    def submit_job(self, ops):
+        self.jobs.append(ops)
+        return len(self.jobs)
+
+    def submit_many_jobs(self, jobs):
+        self.jobs.extend(jobs)
+        return [(True, len(self.jobs) - len(jobs) + i + 1) for i in range(len(jobs))]
+
+    def wait_for_job_change_once(self, job_id, fields, prev_info, prev_serial):
+        return (["success"], [])
+
+    def query_jobs(self, job_ids, fields):
+        return [("success", ["success"], [self.result])]
+
+
+def _gnt(monkeypatch, module, *argv, client=None):
+    from ganeti import cli
+    client = client or _JobClient()
+    monkeypatch.setattr(cli, "get_client", lambda: client)
+    code = cli.generic_main(module.COMMANDS, argv=["gnt-x"] + list(argv))
+    return code, client
+
+
+@pytest.mark.parametrize("command", ["list", "diagnose", "info"])
+def test_gnt_os_priority_and_reason_go_into_its_job(monkeypatch, command):
+    from ganeti.client import gnt_os
+    code, client = _gnt(monkeypatch, gnt_os, command, "--priority", "low",
+                        "--reason", "checking", client=_JobClient(result=[]))
+    assert code == 0
+    (op,) = client.jobs[0]
+    assert op.OP_ID == "OP_OS_DIAGNOSE"
+    assert op.priority == constants.OP_PRIO_LOW
+    assert op.reason[0][:2] == ["gnt:user", "checking"]
+
+
+def test_submit_job_timing_stats(monkeypatch, tmp_path, capsys):
+    from ganeti import cli
+    from ganeti.client import gnt_debug
+    job_file = tmp_path / "ops.json"
+    job_file.write_text('[{"OP_ID": "OP_TEST_DELAY", "duration": 0}]')
+    polled = []
+    monkeypatch.setattr(cli, "poll_job", lambda job_id, cl=None: polled.append(job_id))
+    code, client = _gnt(monkeypatch, gnt_debug, "submit-job", "--timing-stats",
+                        "--op-repeat", "3", "--job-repeat", "2", str(job_file))
+    assert code == 0 and polled == [1, 2]       # waited for every job
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[:5] == ["Loading...", "Submitting...", "Executing...",
+                         "Submitted jobs 1, 2", "C:op        6"]
+    assert lines[5] == "C:job       2"
+    assert [line.split()[0] for line in lines[6:]] == ["T:submit", "T:exec", "T:total"]
+    assert all(float(line.split()[1]) >= 0 for line in lines[6:])
+
+
+class _QueueClient:
+    """Two pending jobs; records priority changes."""
+
+    def __init__(self):
+        self.changed = []
+
+    def query(self, what, fields, qfilter):
+        return {"fields": [], "data": [[(0, 7)], [(0, 9)]]}
+
+    def change_job_priority(self, job_id, priority):
+        self.changed.append((job_id, priority))
+        return (True, "Priority of job %s changed" % job_id)
+
+
+@pytest.mark.parametrize("force", [True, False])
+def test_change_priority_force_skips_the_question(monkeypatch, force):
+    from ganeti import cli
+    from ganeti.client import gnt_job
+    asked = []
+    monkeypatch.setattr(cli, "format_query_result", lambda *a, **k: ["listing"])
+    monkeypatch.setattr(cli, "ask_user", lambda question: asked.append(question))
+    argv = ["change-priority", "--priority", "high", "--pending"] + (["-f"] if force else [])
+    code, client = _gnt(monkeypatch, gnt_job, *argv, client=_QueueClient())
+    if force:
+        assert code == 0 and not asked
+        assert client.changed == [(7, constants.OP_PRIO_HIGH), (9, constants.OP_PRIO_HIGH)]
+    else:
+        assert code == constants.EXIT_CONFIRMATION and asked and not client.changed

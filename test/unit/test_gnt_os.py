@@ -195,16 +195,25 @@ def test_check_os_variant():
 # ---- gnt-os --------------------------------------------------------------------------
 
 class FakeClient:
-    """A LUXI client whose Query("os") is answered by query_os on a context."""
+    """A LUXI client that runs the OP_OS_DIAGNOSE job gnt-os submits at once
+    (LUOsDiagnose on a context) and answers the polling with its result."""
 
     def __init__(self, ctx):
         self.ctx = ctx
-        self.queries = []
+        self.jobs = []
 
-    def query(self, what, fields, qfilter=None):
-        assert what == "os"
-        self.queries.append((fields, qfilter))
-        return osq.query_os(self.ctx, fields, qfilter)
+    def submit_job(self, ops):
+        (op,) = ops
+        self.jobs.append(op)
+        return len(self.jobs)
+
+    def wait_for_job_change_once(self, job_id, fields, prev_info, prev_serial):
+        return (["success"], [])
+
+    def query_jobs(self, job_ids, fields):
+        op = self.jobs[job_ids[0] - 1]
+        result = _run_lu(self.ctx, output_fields=op.output_fields, names=op.names)
+        return [("success", ["success"], [result])]
 
 
 def _opts(**kwargs):

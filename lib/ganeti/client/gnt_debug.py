@@ -23,8 +23,15 @@ def delay(opts, args):
 
 
 def submit_job(opts, args):
-    """Submit each FILE (a JSON list of opcode dicts) as one job."""
+    """Submit each FILE (a JSON list of opcode dicts) as one job.
+
+    --timing-stats (as Ganeti): say each stage, wait for all jobs, then print
+    the opcode and job counts and the seconds spent submitting and executing.
+    """
+    import time
     cl = cli.get_client()
+    if opts.timing_stats:
+        sys.stdout.write("Loading...\n")
     jobs = []
     for path in args:
         try:
@@ -38,13 +45,19 @@ def submit_job(opts, args):
                                        % path, errors.ECODE_INVAL)
         ops = [opcodes.OpCode.from_dict(op).to_dict() for op in ops] * opts.rep_op
         jobs.extend([ops] * opts.rep_job)
+    if opts.timing_stats:
+        t_submit = time.time()
+        sys.stdout.write("Submitting...\n")
     results = cl.submit_many_jobs(jobs)
+    if opts.timing_stats:
+        t_exec = time.time()
+        sys.stdout.write("Executing...\n")
     failed = False
     for ok, value in results:
         if ok:
             if opts.verbose:
                 sys.stdout.write("Job ID: %s\n" % value)
-            if not opts.each:
+            if not (opts.each or opts.timing_stats):
                 continue
             cli.poll_job(value, cl=cl)
         else:
@@ -53,6 +66,13 @@ def submit_job(opts, args):
     if not opts.verbose and not opts.each:
         ids = [str(v) for ok, v in results if ok]
         sys.stdout.write("Submitted jobs %s\n" % ", ".join(ids))
+    if opts.timing_stats:
+        t_end = time.time()
+        sys.stdout.write("C:op     %4d\n" % sum(len(ops) for ops in jobs))
+        sys.stdout.write("C:job    %4d\n" % len(jobs))
+        sys.stdout.write("T:submit %4.4f\n" % (t_exec - t_submit))
+        sys.stdout.write("T:exec   %4.4f\n" % (t_end - t_exec))
+        sys.stdout.write("T:total  %4.4f\n" % (t_end - t_submit))
     return constants.EXIT_FAILURE if failed else constants.EXIT_SUCCESS
 
 
@@ -128,7 +148,9 @@ COMMANDS = {
         cli.cli_option("--job-repeat", type="int", default=1, dest="rep_job",
                        help="Repeat the job this number of times"),
         cli.cli_option("--timing-stats", default=False, action="store_true",
-                       dest="timing_stats", help="Show timing statistics"),
+                       dest="timing_stats", help="Wait for the jobs and show timing"
+                       " statistics (opcode and job counts, seconds to submit and"
+                       " to execute)"),
         cli.cli_option("--each", default=False, action="store_true", dest="each",
                        help="Submit each job separately and wait for it"),
     ], "<op_list_file...>", "Submits jobs built from json files containing a list of"

@@ -1,18 +1,15 @@
 """gnt-os: list, diagnose and show the guest OS definitions of the cluster.
 
-One LUXI Query("os", ...) per command (no job), with the output of Ganeti's
-gnt-os (which ran OP_OS_DIAGNOSE as a job).
+As in Ganeti, each command runs one OP_OS_DIAGNOSE job, so --priority,
+--reason and -d act on it; the output is Ganeti's gnt-os output.
 """
 
 import re
 
-from ganeti import cli, constants
+from ganeti import cli, constants, opcodes
 
 _API_V15 = 15
 _API_V20 = 20
-# what 'gnt-os list' shows: valid OSes neither hidden nor blacklisted
-_LIST_FILTER = ["&", ["!", ["?", "hidden"]], ["!", ["?", "blacklisted"]],
-                ["?", "valid"]]
 
 
 def _nice_key(name):
@@ -20,12 +17,12 @@ def _nice_key(name):
             for part in re.split(r"(\d+)", str(name)) if part != ""]
 
 
-def _query(fields, qfilter=None, cl=None):
-    """Rows of plain values (None where a value is missing)."""
-    if cl is None:
-        cl = cli.get_client()
-    response = cl.query("os", fields, qfilter)
-    return [[value for _, value in row] for row in response["data"]]
+def _diagnose(fields, opts, cl=None):
+    """Rows of plain values from an OP_OS_DIAGNOSE job (submitted with the
+    command's priority and reason). Unless asked for in ``fields``, hidden,
+    blacklisted and invalid OSes are left out (the opcode's rule)."""
+    op = opcodes.OpOsDiagnose(output_fields=fields, names=[])
+    return cli.submit_op_code(op, cl=cl, opts=opts)
 
 
 def os_names(name, variants):
@@ -37,7 +34,7 @@ def os_names(name, variants):
 
 def list_os(opts, args, cl=None):
     """List the valid OSes (variants expanded, one per line)."""
-    rows = _query(["name", "variants"], _LIST_FILTER, cl=cl)
+    rows = _diagnose(["name", "variants"], opts, cl=cl)
     data = []
     for name, variants in rows:
         data.extend([n] for n in os_names(name, variants or []))
@@ -76,8 +73,8 @@ def _node_line(entry):
 
 def diagnose_os(opts, args, cl=None):
     """Show every OS with its status on every node; 1 if any is not valid."""
-    rows = _query(["name", "valid", "variants", "node_status", "hidden", "blacklisted"],
-                  cl=cl)
+    rows = _diagnose(["name", "valid", "variants", "node_status", "hidden",
+                      "blacklisted"], opts, cl=cl)
     has_bad = False
     for name, _, variants, node_data, hidden, blacklisted in rows:
         nodes_valid, nodes_bad, shadowed = {}, {}, {}
@@ -120,8 +117,8 @@ def diagnose_os(opts, args, cl=None):
 def show_os_info(opts, args, cl=None):
     """Show the details of the given OSes (all when none is given)."""
     from ganeti.client import infofmt
-    rows = _query(["name", "valid", "variants", "parameters", "api_versions",
-                   "blacklisted", "hidden", "os_hvp", "osparams"], cl=cl)
+    rows = _diagnose(["name", "valid", "variants", "parameters", "api_versions",
+                      "blacklisted", "hidden", "os_hvp", "osparams"], opts, cl=cl)
     wanted = list(args)
     all_hvp, all_osparams = {}, {}
     for (name, valid, variants, parameters, api_versions, blacklisted, hidden, os_hvp,
