@@ -165,3 +165,86 @@ def test_change_priority_force_skips_the_question(monkeypatch, force):
         assert client.changed == [(7, constants.OP_PRIO_HIGH), (9, constants.OP_PRIO_HIGH)]
     else:
         assert code == constants.EXIT_CONFIRMATION and asked and not client.changed
+
+
+# ---- -f/--force in the logical units -----------------------------------------------
+
+class _Result:
+    def __init__(self, fail_msg=None):
+        self.fail_msg = fail_msg
+
+
+def _shutdown_lu(monkeypatch, force, admin_state):
+    from ganeti.cmdlib import instance_operation as iop
+    lu = object.__new__(iop.LUInstanceShutdown)
+    lu.feedback_fn = lambda line: lu.lines.append(line)
+    lu.lines, lu.marked, lu.stopped = [], [], []
+    lu.op = types.SimpleNamespace(force=force, no_remember=False, timeout=0,
+                                  ignore_offline_nodes=False)
+    inst = types.SimpleNamespace(name="inst1", primary_node="node1",
+                                 admin_state=admin_state)
+    monkeypatch.setattr(iop.InstanceLU, "check_prereq",
+                        lambda self: setattr(self, "instance", inst))
+    lu._primary_offline = lambda: False
+    lu._set_admin_state = lu.marked.append
+    lu._node_instance = lambda inst=None: inst
+    lu.rpc = types.SimpleNamespace(
+        call_instance_shutdown=lambda *a: lu.stopped.append(a[0]) or _Result())
+    monkeypatch.setattr(iop.iu, "shutdown_disks", lambda *a, **k: None)
+    return lu
+
+
+def test_shutdown_of_an_offline_instance_needs_force(monkeypatch):
+    from ganeti import errors
+    lu = _shutdown_lu(monkeypatch, False, constants.ADMINST_OFFLINE)
+    with pytest.raises(errors.OpPrereqError, match="Instance 'inst1' is marked to be"
+                       " offline, can't use instance from outside down, up states"):
+        lu.check_prereq()
+    lu = _shutdown_lu(monkeypatch, True, constants.ADMINST_OFFLINE)
+    lu.check_prereq()
+    assert lu.lines == [" - WARNING: Ignoring offline instance check"]
+    lu.exec(lu.feedback_fn)
+    # stopped on its node, and it stays marked offline (not "down")
+    assert lu.stopped == ["node1"] and lu.marked == []
+
+
+def test_shutdown_without_force_of_a_running_instance_marks_it_down(monkeypatch):
+    lu = _shutdown_lu(monkeypatch, False, constants.ADMINST_UP)
+    lu.check_prereq()
+    lu.exec(lu.feedback_fn)
+    assert lu.marked == [constants.ADMINST_DOWN] and lu.stopped == ["node1"]
+
+
+def _cluster_modify_lu(force):
+    from ganeti import objects
+    from ganeti.cmdlib import cluster
+    lu = object.__new__(cluster.LUClusterSetParams)
+    lu.lines, lu.updates, lu.activated = [], [], []
+    lu.feedback_fn = lu.lines.append
+    lu.op = types.SimpleNamespace(force=force)
+    lu.old = objects.Cluster(cluster_name="c", master_node="node1", master_netdev="eth0",
+                             master_netmask=32, candidate_pool_size=10,
+                             modify_etc_hosts=False, max_running_jobs=20)
+    lu.new = lu.old.copy()
+    lu.new.master_netdev = "eth1"
+    lu.cfg = types.SimpleNamespace(get_master_network_parameters=lambda: {},
+                                   update=lambda obj, fn: lu.updates.append(obj))
+    lu.rpc = types.SimpleNamespace(
+        call_node_deactivate_master_ip=lambda node, params: _Result("device busy"),
+        call_node_activate_master_ip=lambda node, params: lu.activated.append(node)
+        or _Result())
+    lu.context = types.SimpleNamespace()
+    return lu
+
+
+def test_cluster_modify_netdev_needs_force_when_the_ip_cannot_go_down():
+    from ganeti import errors
+    lu = _cluster_modify_lu(False)
+    with pytest.raises(errors.OpExecError,
+                       match="Could not disable the master ip: device busy"):
+        lu.exec(lu.feedback_fn)
+    assert lu.updates == [] and lu.activated == []      # nothing changed
+    lu = _cluster_modify_lu(True)
+    lu.exec(lu.feedback_fn)
+    assert len(lu.updates) == 1 and lu.activated == ["node1"]
+    assert "Could not deactivate the master IP: device busy" in lu.lines[0]

@@ -488,6 +488,12 @@ class LUClusterSetParams(LogicalUnit):
             # move the master IP: off with the old settings, on with the new ones
             res = self.rpc.call_node_deactivate_master_ip(
                 master, self.cfg.get_master_network_parameters())
+            # a new netdev while the IP stays up on the old one: only with
+            # --force (Ganeti's rule); nothing is changed otherwise
+            netdev_change = old.master_netdev != new.master_netdev
+            if res.fail_msg and netdev_change and not self.op.force:
+                raise errors.OpExecError("Could not disable the master ip: %s"
+                                         % res.fail_msg)
             if res.fail_msg:
                 self.log_warning("Could not deactivate the master IP: %s", res.fail_msg)
         self.cfg.update(new, feedback_fn)

@@ -76,6 +76,13 @@ class LUInstanceShutdown(InstanceLU):
 
     def check_prereq(self):
         InstanceLU.check_prereq(self)
+        # --force: also shut down an instance marked offline (Ganeti's rule)
+        if self.op.force:
+            self.log_warning("Ignoring offline instance check")
+        elif self.instance.admin_state == constants.ADMINST_OFFLINE:
+            raise errors.OpPrereqError("Instance '%s' is marked to be offline, can't use"
+                                       " instance from outside down, up states"
+                                       % self.instance.name, errors.ECODE_STATE)
         self.primary_offline = self._primary_offline()
         if self.primary_offline and not self.op.ignore_offline_nodes:
             raise errors.OpPrereqError("Primary node %s of instance %s is offline"
@@ -87,7 +94,8 @@ class LUInstanceShutdown(InstanceLU):
 
     def exec(self, feedback_fn):
         inst = self.instance
-        if not self.op.no_remember:
+        # marking an offline instance down would drop its offline flag
+        if not self.op.no_remember and inst.admin_state != constants.ADMINST_OFFLINE:
             self._set_admin_state(constants.ADMINST_DOWN)
         if self.primary_offline:
             feedback_fn("Primary node offline, marked instance as stopped")
