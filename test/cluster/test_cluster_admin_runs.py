@@ -57,13 +57,13 @@ def one_node():
 def test_modify_and_rename(one_node):
     m = one_node.master
     m.run("gnt-cluster", "modify", "-C", "7", "-m", "aa:00:42", "--maintain-node-health",
-          "yes", "--prealloc-wipe-disks", "yes", "--max-running-jobs", "12",
+          "yes", "--prealloc-wipe-disks", "no", "--max-running-jobs", "12",
           "--reserved-lvs", "xenvg/keep.*", "-H", "fake:migration_mode=non-live",
           "-B", "vcpus=2", "-N", "link=gntbr1", "--node-parameters", "spindle_count=4",
           "--master-netmask", "31", check=True)
     info = _info(m)
     for text in ("candidate pool size: 7", "mac prefix: aa:00:42",
-                 "maintenance of node health: True", "preallocation wipe disks: True",
+                 "maintenance of node health: True", "preallocation wipe disks: False",
                  "maximal number of jobs running simultaneously: 12",
                  "lvm reserved volumes: xenvg/keep.*", "migration_mode: non-live",
                  "vcpus: 2", "link: gntbr1", "spindle_count: 4", "master netmask: 31"):
@@ -75,7 +75,8 @@ def test_modify_and_rename(one_node):
                        (["-H", "fake:nosuch=1"], "nosuch"),
                        (["-B", "vcpus=many"], "integer"),
                        (["-m", "zz:00"], "mac_prefix"),
-                       (["--enabled-disk-templates", "plain"], "volume group")):
+                       (["--enabled-disk-templates", "plain"], "volume group"),
+                       (["--prealloc-wipe-disks", "yes"], "not supported yet")):
         proc = m.run("gnt-cluster", "modify", *args)
         assert proc.returncode == 1, (args, proc.stdout, proc.stderr)
         assert text in proc.stderr, (args, proc.stderr)
