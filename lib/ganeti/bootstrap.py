@@ -208,7 +208,11 @@ def init_cluster(cluster_name, mac_prefix=constants.DEFAULT_MAC_PREFIX,
     _write_crypto_files()
     if modify_etc_hosts:
         from ganeti import etchosts
-        etchosts.set_entry(etchosts.hosts_file(), node_ip, hostname)
+        try:
+            etchosts.set_entry(etchosts.hosts_file(), node_ip, hostname)
+        except OSError as err:
+            feedback_fn("Warning: could not add %s to %s: %s" % (hostname,
+                                                                 etchosts.hosts_file(), err))
 
     now = time.time()
     group = objects.NodeGroup(name=constants.INITIAL_NODE_GROUP_NAME)

@@ -7,6 +7,7 @@ and `gnt-node remove` add and remove the node's name in the master's
 file. Lines are "IP<TAB>name shortname"; other lines are kept as they are.
 """
 
+import errno
 import os
 from typing import List
 
@@ -27,7 +28,16 @@ def _read_lines(path: str) -> List[str]:
 
 
 def _write(path: str, lines: List[str]) -> None:
-    io.write_file(path, "".join(lines), mode=0o644, mkdir=True)
+    data = "".join(lines)
+    try:
+        io.write_file(path, data, mode=0o644, mkdir=True)
+    except OSError as err:
+        if err.errno not in (errno.EBUSY, errno.EXDEV) or not os.path.exists(path):
+            raise
+        # a bind-mounted /etc/hosts (containers) cannot be replaced: rewrite in place
+        with open(path, "r+") as fd:
+            fd.write(data)
+            fd.truncate()
 
 
 def set_entry(path: str, ip: str, hostname: str) -> None:
@@ -87,13 +97,24 @@ def distribute(lu, nodes=None) -> None:
 
 def node_added(lu, name: str, ip: str) -> None:
     """After `gnt-node add`: the new name in the master's file, copied everywhere."""
-    if lu.cfg.get_cluster_info().modify_etc_hosts:
-        set_entry(hosts_file(), ip, name)
-        distribute(lu)
+    _update(lu, lambda path: set_entry(path, ip, name))
 
 
 def node_removed(lu, name: str) -> None:
     """After `gnt-node remove`: the name out of the master's file, copied everywhere."""
-    if lu.cfg.get_cluster_info().modify_etc_hosts:
-        remove_names(hosts_file(), name)
-        distribute(lu)
+    _update(lu, lambda path: remove_names(path, name))
+
+
+def _update(lu, change) -> None:
+    """Apply ``change`` to the master's file and copy it out, when the cluster
+    keeps /etc/hosts; the node change itself is done, so a failure here is a
+    warning that says what to fix, not an error."""
+    if not lu.cfg.get_cluster_info().modify_etc_hosts:
+        return
+    try:
+        change(hosts_file())
+    except OSError as err:
+        lu.log_warning("Could not update %s: %s; fix it by hand, then run"
+                       " 'gnt-cluster redist-conf'", hosts_file(), err)
+        return
+    distribute(lu)

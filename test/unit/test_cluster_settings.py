@@ -461,3 +461,36 @@ def test_interruptible_delay_is_refused():
         lu_test.LUTestDelay(None, op, types.SimpleNamespace(cfg=None, rpc=None, glm=None),
                             lambda *a: None)
     assert "interruptible delay" in str(err.value)
+
+
+def test_etc_hosts_bind_mount_is_rewritten_in_place(tmp_path, monkeypatch):
+    import errno as errno_mod
+
+    from ganeti import etchosts
+    from ganeti.utils import io
+    hosts = tmp_path / "hosts"
+    hosts.write_text("127.0.0.1 localhost\n")
+    inode = os.stat(hosts).st_ino
+
+    def busy(*args, **kwargs):
+        raise OSError(errno_mod.EBUSY, "Device or resource busy")
+    monkeypatch.setattr(io, "write_file", busy)
+    etchosts.set_entry(str(hosts), "192.0.2.5", "n5.example.com")
+    assert hosts.read_text() == "127.0.0.1 localhost\n192.0.2.5\tn5.example.com n5\n"
+    assert os.stat(hosts).st_ino == inode
+    etchosts.remove_names(str(hosts), "n5.example.com")
+    assert hosts.read_text() == "127.0.0.1 localhost\n"
+
+
+def test_etc_hosts_failure_is_a_warning_after_node_add(tmp_path, monkeypatch):
+    import types
+
+    from ganeti import etchosts, pathutils
+    (tmp_path / "etc" / "hosts").mkdir(parents=True)      # unwritable as a file
+    monkeypatch.setattr(pathutils, "root", lambda path: str(tmp_path) + path)
+    warnings = []
+    lu = types.SimpleNamespace(cfg=_make_cfg(tmp_path), rpc=_UploadRpc(),
+                               log_warning=lambda msg, *a: warnings.append(msg % a))
+    etchosts.node_added(lu, "node3.example.com", "192.0.2.3")
+    assert len(warnings) == 1 and "gnt-cluster redist-conf" in warnings[0]
+    assert lu.rpc.uploads == []
