@@ -1,0 +1,36 @@
+"""Once-ignored options on a real one-node virtual cluster: gnt-os runs its job at
+the given priority, ganeti-masterd refuses -b/-p and asks before --no-voting
+(doc/cli-options.rst)."""
+
+import os
+
+import vcluster
+
+
+def test_gnt_os_runs_a_job_at_the_given_priority(cluster):
+    m = cluster.master
+    out = m.run("gnt-os", "list", "--priority", "low", "--no-headers",
+                check=True).stdout.split()
+    assert "noop" in out
+    jobs = m.run("gnt-job", "list", "--no-headers", "--separator=|",
+                 "-o", "id,summary,oppriority", check=True).stdout.splitlines()
+    job_id, summary, priority = jobs[-1].split("|")
+    assert summary == "OS_DIAGNOSE" and priority == "[10]"   # OP_PRIO_LOW
+
+
+def test_masterd_refuses_bind_and_port_and_asks_before_no_voting(cluster):
+    m = cluster.master
+    masterd = os.path.join(vcluster.SRC, "daemons", "ganeti-masterd")
+    pid = m.pid("ganeti-masterd")
+    assert pid
+    for option in (["-b", "127.0.0.1"], ["-p", "1811"]):
+        proc = m.run(masterd, "-f", *option)
+        assert proc.returncode == 2 and "no such option" in proc.stderr
+    # asked, answered no: nothing starts (the running daemon is untouched)
+    proc = m.run(masterd, "-f", "--no-voting", input_text="no\n")
+    assert proc.returncode == 1, proc.stderr
+    assert proc.stdout == ("The 'no voting' option has been selected.\nThis is"
+                           " dangerous, please confirm by typing uppercase 'yes': ")
+    assert proc.stderr == "Aborting.\n"
+    assert m.pid("ganeti-masterd") == pid
+    m.run("gnt-cluster", "getmaster", check=True)
