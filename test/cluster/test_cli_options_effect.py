@@ -34,3 +34,24 @@ def test_masterd_refuses_bind_and_port_and_asks_before_no_voting(cluster):
     assert proc.stderr == "Aborting.\n"
     assert m.pid("ganeti-masterd") == pid
     m.run("gnt-cluster", "getmaster", check=True)
+
+
+def test_shutdown_of_an_offline_instance_needs_force(cluster):
+    m = cluster.master
+    name = "optinst.example.com"
+    m.run("gnt-instance", "add", "-n", m.name, "-o", "noop", "--no-name-check",
+          "--no-ip-check", "-t", "diskless", "--no-nics", "--no-start", name, check=True)
+    try:
+        m.run("gnt-instance", "modify", "--offline", name, check=True)
+        refused = m.run("gnt-instance", "shutdown", name)
+        assert refused.returncode == 1
+        assert ("Instance '%s' is marked to be offline, can't use instance from outside"
+                " down, up states" % name) in refused.stderr
+        forced = m.run("gnt-instance", "shutdown", "-f", name)
+        assert forced.returncode == 0, forced.stderr
+        assert "WARNING: Ignoring offline instance check" in forced.stdout + forced.stderr
+        state = m.run("gnt-instance", "list", "--no-headers", "-o", "admin_state", name,
+                      check=True).stdout.split()
+        assert state == ["offline"]
+    finally:
+        m.run("gnt-instance", "remove", "-f", name)
