@@ -55,3 +55,34 @@ def test_shutdown_of_an_offline_instance_needs_force(cluster):
         assert state == ["offline"]
     finally:
         m.run("gnt-instance", "remove", "-f", name)
+
+
+def test_interruptible_delay_ends_when_poked(cluster):
+    import re
+    import socket
+    import subprocess
+    import time
+    m = cluster.master
+    proc = subprocess.Popen([vcluster.PYTHON, os.path.join(vcluster.SRC, "scripts",
+                                                          "gnt-debug"),
+                             "delay", "-i", "-r", "3", "60"], env=m.env,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        start = time.time()
+        path = None
+        while path is None:
+            line = proc.stdout.readline()
+            assert line, proc.stderr.read()
+            found = re.search(r"'(/[^']+/sock)'", line)
+            path = found.group(1) if found else None
+        with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as sock:
+            sock.connect(path)
+            sock.sendall(b"x")
+        out, err = proc.communicate(timeout=30)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    assert proc.returncode == 0, err
+    assert time.time() - start < 30            # not 4 x 60 seconds
+    assert "Interrupted, time spent waiting: " in out

@@ -248,3 +248,61 @@ def test_cluster_modify_netdev_needs_force_when_the_ip_cannot_go_down():
     lu.exec(lu.feedback_fn)
     assert len(lu.updates) == 1 and lu.activated == ["node1"]
     assert "Could not deactivate the master IP: device busy" in lu.lines[0]
+
+
+# ---- gnt-debug delay --interruptible -----------------------------------------------
+
+def _delay_lu(duration, repeat=0):
+    from ganeti import opcodes
+    from ganeti.cmdlib import test as lu_test
+    op = opcodes.OpTestDelay(duration=duration, interruptible=True, repeat=repeat,
+                             on_nodes=["node1"])
+    op.validate()
+    log = []
+    lu = lu_test.LUTestDelay(None, op, types.SimpleNamespace(cfg=None, rpc=None, glm=None),
+                             lambda *a: log.append(a))
+    lu.rpc = None           # no node is asked: any RPC would fail
+    return lu, log
+
+
+def _interrupt_when_listed(log, send=b"x"):
+    """Connect to the socket the LU logs (ELOG_DELAY_TEST) and send a byte."""
+    import socket
+    import threading
+    import time
+
+    def run():
+        while not any(entry[0] == constants.ELOG_DELAY_TEST for entry in log):
+            time.sleep(0.01)
+        (path,) = [e for e in log if e[0] == constants.ELOG_DELAY_TEST][0][1]
+        with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as sock:
+            sock.connect(path)
+            sock.sendall(send)
+    thread = threading.Thread(target=run, daemon=True)
+    thread.start()
+    return thread
+
+
+def test_interruptible_delay_ends_when_the_socket_gets_a_byte():
+    import os
+    import time
+    lu, log = _delay_lu(30, repeat=2)
+    thread = _interrupt_when_listed(log)
+    start = time.time()
+    lu.exec(lu.feedback_fn)
+    thread.join(5)
+    assert time.time() - start < 10        # not 3 x 30 seconds: interrupted, no repeat
+    path = log[1][1][0]
+    assert log[0] == (" - INFO: Test delay iteration 1/3",)
+    assert log[1][0] == constants.ELOG_DELAY_TEST and not os.path.exists(path)
+    assert log[2][0].startswith("Received connection, time to go is ")
+    assert log[3][0].startswith("Interrupted, time spent waiting: ")
+
+
+def test_interruptible_delay_runs_out_without_a_client():
+    import time
+    lu, log = _delay_lu(0.3)
+    start = time.time()
+    lu.exec(lu.feedback_fn)
+    assert 0.25 <= time.time() - start < 5
+    assert [entry[0] for entry in log] == [constants.ELOG_DELAY_TEST]

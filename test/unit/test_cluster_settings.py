@@ -451,18 +451,6 @@ def test_a_new_node_gets_the_watcher_pause():
     assert pathutils.WATCHER_PAUSEFILE in pathutils.upload_allowed_files()
 
 
-def test_interruptible_delay_is_refused():
-    import types
-
-    from ganeti.cmdlib import test as lu_test
-    op = opcodes.OpTestDelay(duration=1, interruptible=True)
-    op.validate()
-    with pytest.raises(errors.OpPrereqError) as err:
-        lu_test.LUTestDelay(None, op, types.SimpleNamespace(cfg=None, rpc=None, glm=None),
-                            lambda *a: None)
-    assert "interruptible delay" in str(err.value)
-
-
 def test_etc_hosts_bind_mount_is_rewritten_in_place(tmp_path, monkeypatch):
     import errno as errno_mod
 

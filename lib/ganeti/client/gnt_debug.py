@@ -127,8 +127,8 @@ _DELAY_OPTS = [
                    help="Number of times to repeat the sleep"),
     cli.cli_option("-i", "--interruptible", default=False, dest="interruptible",
                    action="store_true",
-                   help="Allow interrupting the delay through a socket (not supported"
-                   " yet: refused)"),
+                   help="Allows the opcode to be interrupted by using a domain"
+                   " socket"),
     cli.cli_option("--no-locks", default=False, dest="no_locks", action="store_true",
                    help="Don't take locks while doing the delay"),
     cli.cli_option("--on-master", dest="on_master", action="store_true",
