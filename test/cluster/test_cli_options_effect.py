@@ -86,3 +86,32 @@ def test_interruptible_delay_ends_when_poked(cluster):
     assert proc.returncode == 0, err
     assert time.time() - start < 30            # not 4 x 60 seconds
     assert "Interrupted, time spent waiting: " in out
+
+
+def test_wait_for_sync_lines_of_create_modify_grow_and_activate(cluster):
+    m = cluster.master
+    name = "syncinst.example.com"
+    waiting = " - INFO: Waiting for instance %s to sync disks\n" % name
+    in_sync = " - INFO: Instance %s's disks are in sync\n" % name
+    out = m.run("gnt-instance", "add", "-n", m.name, "-o", "noop", "--no-name-check",
+                "--no-ip-check", "-t", "file", "-s", "64M", "--no-nics", "--no-start",
+                name, check=True).stdout
+    try:
+        assert out.count(waiting) == 2 and out.count(in_sync) == 2     # as Ganeti
+        out = m.run("gnt-instance", "modify", "--disk", "add:size=32M", name,
+                    check=True).stdout
+        assert out.count(waiting) == 1 and out.count(in_sync) == 1
+        out = m.run("gnt-instance", "grow-disk", name, "0", "32M", check=True).stdout
+        assert out.count(waiting) == 1 and out.count(in_sync) == 1
+        out = m.run("gnt-instance", "grow-disk", "--no-wait-for-sync", name, "0", "32M",
+                    check=True).stdout
+        assert waiting not in out and in_sync not in out
+        out = m.run("gnt-instance", "activate-disks", name, check=True).stdout
+        assert waiting not in out and in_sync not in out
+        out = m.run("gnt-instance", "activate-disks", "--wait-for-sync", name,
+                    check=True).stdout
+        assert out.count(waiting) == 1 and out.count(in_sync) == 1
+        assert out.splitlines()[-1].startswith("%s:disk/1:" % m.name)
+        m.run("gnt-instance", "deactivate-disks", name, check=True)
+    finally:
+        m.run("gnt-instance", "remove", "-f", name)

@@ -86,7 +86,7 @@ def test_noded_killed_during_create_leaves_nothing(cluster, recos):
 
     # the same name again: created and removed cleanly
     out = m.run(*_add_args(m, recos, name, disks=("64M", "32M")), check=True).stdout
-    assert "Waiting for instance %s to sync disks." % name in out
+    assert "Waiting for instance %s to sync disks\n" % name in out
     disks = [p for p in _files_of(m, name) if p.endswith(".file")]
     assert len(disks) == 2
     os.unlink(disks[0])        # a disk file that went missing must not block removal

@@ -306,3 +306,73 @@ def test_interruptible_delay_runs_out_without_a_client():
     lu.exec(lu.feedback_fn)
     assert 0.25 <= time.time() - start < 5
     assert [entry[0] for entry in log] == [constants.ELOG_DELAY_TEST]
+
+
+# ---- wait_for_sync: activate-disks --wait-for-sync, grow-disk --no-wait-for-sync ----
+
+_SYNC_LINES = [" - INFO: Waiting for instance inst1 to sync disks",
+               " - INFO: Instance inst1's disks are in sync"]
+
+
+class _InstCfg:
+    def __init__(self, inst):
+        self.inst = inst
+        self.updated = []
+
+    def get_instance_info(self, name):
+        return self.inst
+
+    def update(self, obj, *args):
+        self.updated.append(obj)
+
+
+def _file_instance():
+    return types.SimpleNamespace(name="inst1", primary_node="node1", disks=["disk0"],
+                                 disks_active=True, admin_state=constants.ADMINST_DOWN)
+
+
+@pytest.mark.parametrize("wait", [True, False])
+def test_activate_disks_wait_for_sync(monkeypatch, wait):
+    from ganeti.cmdlib import instance_operation as iop
+    lu = object.__new__(iop.LUInstanceActivateDisks)
+    lines = []
+    lu.feedback_fn = lines.append
+    lu.op = types.SimpleNamespace(wait_for_sync=wait, ignore_size=False)
+    lu.instance = _file_instance()
+    lu.cfg = _InstCfg(lu.instance)
+    monkeypatch.setattr(iop.iu, "assemble_disks",
+                        lambda lu, inst: [("node1", "disk/0", "/srv/d0")])
+    assert lu.exec(lu.feedback_fn) == [["node1", "disk/0", "/srv/d0"]]
+    assert lines == (_SYNC_LINES if wait else [])
+
+
+@pytest.mark.parametrize("wait", [True, False])
+def test_grow_disk_no_wait_for_sync(wait):
+    from ganeti.cmdlib import instance_change
+    lu = object.__new__(instance_change.LUInstanceGrowDisk)
+    lines = []
+    lu.feedback_fn = lines.append
+    lu.op = types.SimpleNamespace(wait_for_sync=wait, disk=0)
+    lu.instance = _file_instance()
+    lu.instance.disks = [types.SimpleNamespace(size=1024)]
+    lu.disk = types.SimpleNamespace(to_dict=lambda: {})
+    lu.delta, lu.target = 1024, 2048
+    lu.cfg = _InstCfg(lu.instance)
+    lu.rpc = types.SimpleNamespace(call_blockdev_grow=lambda *a: types.SimpleNamespace(
+        raise_on_failure=lambda *a, **k: None))
+    lu.exec(lines.append)
+    assert lines[0] == "Growing disk 0 of instance 'inst1' by 1.0G to 2.0G"
+    assert lines[1:] == (_SYNC_LINES if wait else [])
+    assert lu.instance.disks[0].size == 2048
+
+
+def test_modify_checks_each_added_disk():
+    from ganeti.cmdlib import disk_sync
+    for oneshot, expected in ((False, _SYNC_LINES), (True, _SYNC_LINES[1:])):
+        lines = []
+        lu = types.SimpleNamespace(log_info=lambda msg, *a: lines.append(
+            " - INFO: " + msg % a))
+        assert disk_sync.wait_for_sync(lu, _file_instance(), oneshot=oneshot)
+        assert lines == expected
+    diskless = types.SimpleNamespace(name="inst1", disks=[])
+    assert disk_sync.wait_for_sync(types.SimpleNamespace(), diskless)

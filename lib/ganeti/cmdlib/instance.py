@@ -7,6 +7,7 @@ from ganeti.cmdlib import instance_cleanup, instance_flags, os_params
 from ganeti.cmdlib import instance_utils as iu
 from ganeti.cmdlib import ipolicy
 from ganeti.cmdlib.base import LogicalUnit, expand_node_name
+from ganeti.cmdlib.disk_sync import wait_for_sync
 from ganeti.cmdlib.instance_utils import InstanceLU
 from ganeti.cmdlib.operating_system import check_node_has_os
 from ganeti.utils import net
@@ -287,10 +288,11 @@ class LUInstanceCreate(LogicalUnit):
                                  % (disk.iv_name, self.pnode))
 
     def _install_and_start(self, instance, feedback_fn):
-        if instance.disks and self.op.wait_for_sync:
-            # file disks are never out of sync: nothing to wait for (doc/os-parameters.rst)
-            self.log_info("Waiting for instance %s to sync disks.", instance.name)
-            self.log_info("Instance %s's disks are in sync.", instance.name)
+        if self.op.wait_for_sync:
+            # Ganeti checks twice (after wiping, after imaging the disks); file
+            # disks are never out of sync: nothing to wait for (doc/os-parameters.rst)
+            wait_for_sync(self, instance)
+            wait_for_sync(self, instance)
         if not self.op.no_install:
             feedback_fn("creating os for instance %s on node %s"
                         % (instance.name, self.pnode))

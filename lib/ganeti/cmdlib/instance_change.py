@@ -6,6 +6,7 @@ from ganeti import constants, errors, locking, objects, opcodes, paramtypes
 from ganeti.cmdlib import instance_flags, os_params
 from ganeti.cmdlib import instance_utils as iu
 from ganeti.cmdlib import ipolicy
+from ganeti.cmdlib.disk_sync import wait_for_sync
 from ganeti.cmdlib.instance_utils import InstanceLU
 from ganeti.cmdlib.operating_system import check_node_has_os
 from ganeti.utils import net
@@ -105,6 +106,8 @@ class LUInstanceGrowDisk(InstanceLU):
         inst = self.cfg.get_instance_info(inst.name)
         inst.disks[self.op.disk].size = self.target
         self.cfg.update(inst)
+        if self.op.wait_for_sync:
+            wait_for_sync(self, inst)
         if inst.admin_state == constants.ADMINST_UP:
             feedback_fn("The running instance sees the new size after its next"
                         " restart (gnt-instance reboot -t full)")
@@ -476,6 +479,8 @@ class LUInstanceSetParams(InstanceLU):
             for disk in created:
                 self.rpc.call_blockdev_remove(node, disk.to_dict())
             raise
+        for disk in self.new_disks:         # Ganeti checks each added disk
+            wait_for_sync(self, inst, oneshot=not self.op.wait_for_sync)
         if self.op.runtime_mem:
             res = self.rpc.call_instance_balloon_memory(
                 node, iu.instance_for_node(self.cfg, inst), self.op.runtime_mem)

@@ -3,6 +3,7 @@
 from ganeti import constants, errors, locking
 from ganeti.cmdlib import instance_utils as iu
 from ganeti.cmdlib import os_params
+from ganeti.cmdlib.disk_sync import wait_for_sync
 from ganeti.cmdlib.instance_utils import InstanceLU
 from ganeti.cmdlib.base import NoHooksLU
 from ganeti.hypervisor import get_hypervisor_class
@@ -178,6 +179,8 @@ class LUInstanceActivateDisks(InstanceLU):
         if not inst.disks_active:
             inst.disks_active = True
             self.cfg.update(inst)
+        if self.op.wait_for_sync:
+            wait_for_sync(self, inst)
         return [list(i) for i in info]
 
 
