@@ -376,3 +376,32 @@ def test_modify_checks_each_added_disk():
         assert lines == expected
     diskless = types.SimpleNamespace(name="inst1", disks=[])
     assert disk_sync.wait_for_sync(types.SimpleNamespace(), diskless)
+
+
+# ---- OP_NODE_SET_PARAMS powered (LUXI): only with out-of-band management -------------
+
+@pytest.mark.parametrize("oob_program", ["", "/usr/local/sbin/oob"])
+def test_node_powered_needs_an_oob_program(tmp_path, oob_program):
+    from ganeti import config, errors, opcodes
+    from ganeti.cmdlib import node as lu_node
+    from test_cluster_admin import _context, _make_cfg
+    cfg = _make_cfg(tmp_path)
+    cluster = cfg.get_cluster_info()
+    cluster.ndparams["oob_program"] = oob_program
+    cfg.update(cluster)
+    op = opcodes.OpNodeSetParams(node_name="node2.example.com", powered=False)
+    op.validate()
+    lu = lu_node.LUNodeSetParams(None, op, _context(cfg), lambda *a: None)
+    lu.expand_names()
+    if not oob_program:
+        with pytest.raises(errors.OpPrereqError, match="Unable to change powered state"
+                           " for node node2.example.com as it does not support"
+                           " out-of-band handling"):
+            lu.check_prereq()
+        assert config.ConfigWriter(cfg._cfg_file).get_node_info(
+            "node2.example.com").powered is not False
+    else:
+        lu.check_prereq()
+        lu.exec(lambda *a: None)
+        assert config.ConfigWriter(cfg._cfg_file).get_node_info(
+            "node2.example.com").powered is False

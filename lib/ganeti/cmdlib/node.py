@@ -306,6 +306,13 @@ class LUNodeSetParams(LogicalUnit):
             raise errors.OpPrereqError("Node %s is offline or drained; it cannot be a"
                                        " master candidate" % self.node_name,
                                        errors.ECODE_STATE)
+        # the powered flag belongs to out-of-band management (Ganeti's rule)
+        ndparams = self.cfg.get_cluster_info().fill_nd(
+            node, self.cfg.get_node_group(node.group))
+        if op.powered is not None and not ndparams.get("oob_program"):
+            raise errors.OpPrereqError("Unable to change powered state for node %s as it"
+                                       " does not support out-of-band handling"
+                                       % self.node_name, errors.ECODE_STATE)
         if op.master_candidate and not node.master_capable and not op.master_capable:
             raise errors.OpPrereqError("Node %s is not master capable" % self.node_name,
                                        errors.ECODE_STATE)
