@@ -2,7 +2,7 @@
 
 Ganeti's default policy wants disks of at least 1 GiB and one NIC; the cluster
 tests create many small, NIC-less instances, so the test beds widen the
-policy's ranges right after ``gnt-cluster init`` (test_instance_params.py sets
+policy's ranges right after ``gnt-cluster init`` (test_instance_params_runs.py sets
 the default policy again to test its enforcement).
 """
 
