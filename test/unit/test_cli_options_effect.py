@@ -186,7 +186,7 @@ def _shutdown_lu(monkeypatch, force, admin_state):
     monkeypatch.setattr(iop.InstanceLU, "check_prereq",
                         lambda self: setattr(self, "instance", inst))
     lu._primary_offline = lambda: False
-    lu._set_admin_state = lambda state, source: lu.marked.append(state)
+    lu._set_admin_state = lu.marked.append
     lu._node_instance = lambda inst=None: inst
     lu.rpc = types.SimpleNamespace(
         call_instance_shutdown=lambda *a: lu.stopped.append(a[0]) or _Result())
@@ -409,7 +409,7 @@ def test_node_powered_needs_an_oob_program(tmp_path, oob_program):
 
 # ---- OP_INSTANCE_SHUTDOWN admin_state_source (LUXI) ---------------------------------
 
-def _source_lu(tmp_path, source, no_remember=False, state="shutdown"):
+def _source_lu(tmp_path, source, no_remember=False):
     from ganeti import opcodes
     from ganeti.cmdlib import instance_operation as iop
     from test_cluster_admin import _context, _make_cfg
@@ -418,9 +418,7 @@ def _source_lu(tmp_path, source, no_remember=False, state="shutdown"):
     inst.admin_state = constants.ADMINST_UP
     cfg.update(inst)
     ctx = _context(cfg)
-    ctx.rpc = types.SimpleNamespace(
-        call_instance_info=lambda *a: _InfoResult({"state": state} if state else None),
-        call_instance_shutdown=lambda *a: _Result())
+    ctx.rpc = types.SimpleNamespace(call_instance_shutdown=lambda *a: _Result())
     op = opcodes.OpInstanceShutdown(instance_name="inst1", admin_state_source=source,
                                     no_remember=no_remember, timeout=0)
     op.validate()
@@ -430,34 +428,22 @@ def _source_lu(tmp_path, source, no_remember=False, state="shutdown"):
     return lu, cfg, log
 
 
-class _InfoResult(_Result):
-    def __init__(self, data):
-        _Result.__init__(self)
-        self.data = data
-
-    def raise_on_failure(self, *args, **kwargs):
-        pass
-
-
 def test_shutdown_admin_state_source(tmp_path, monkeypatch):
     from ganeti import config, errors
     from ganeti.cmdlib import instance_operation as iop
     monkeypatch.setattr(iop.iu, "shutdown_disks", lambda *a, **k: None)
     with pytest.raises(errors.OpPrereqError, match="Invalid admin_state_source 'nobody'"):
         _source_lu(tmp_path, "nobody")
-    # "user": only when the guest really was shut down from inside
-    lu, cfg, _ = _source_lu(tmp_path, "user", state="running")
-    with pytest.raises(errors.OpPrereqError, match="Instance 'inst1' was not shutdown"
-                       " by the user"):
-        lu.check_prereq()
-    lu, cfg, _ = _source_lu(tmp_path, "user")
+    # "user" cannot be checked: the nodes report a guest shut down from inside as
+    # stopped, so it is refused before anything changes
+    with pytest.raises(errors.OpPrereqError, match="admin_state_source 'user' is not"
+                       " supported"):
+        _source_lu(tmp_path, "user")
+    lu, cfg, log = _source_lu(tmp_path, "admin")
     lu.check_prereq()
     lu.exec(lu.feedback_fn)
     inst = config.ConfigWriter(cfg._cfg_file).get_instance_info("inst1")
-    assert (inst.admin_state, inst.admin_state_source) == (constants.ADMINST_DOWN, "user")
-    # not given: the admin; with no_remember a warning that it does nothing
-    lu, cfg, log = _source_lu(tmp_path, None)
-    assert lu.op.admin_state_source == "admin" and log == []
-    lu, cfg, log = _source_lu(tmp_path, "user", no_remember=True)
+    assert (inst.admin_state, inst.admin_state_source) == (constants.ADMINST_DOWN, "admin")
+    lu, cfg, log = _source_lu(tmp_path, "admin", no_remember=True)
     assert log == [" - WARNING: Parameter 'admin_state_source' has no effect if used"
                    " with parameter 'no_remember'"]

@@ -517,9 +517,9 @@ class InstanceLU(LogicalUnit):
         node = self.cfg.get_node_info(self.instance.primary_node)
         return node is None or node.offline
 
-    def _set_admin_state(self, state, source="admin"):
+    def _set_admin_state(self, state):
         inst = self.cfg.get_instance_info(self.instance.name)
         inst.admin_state = state
-        inst.admin_state_source = source
+        inst.admin_state_source = "admin"
         self.cfg.update(inst)
         self.instance = inst
