@@ -117,3 +117,13 @@ def test_no_package_list_outside_install_deps():
         text = _read(rel)
         assert not re.search(r"apt-get\s+install", text), rel
     assert '"$SRCDIR/tools/install-deps" --quickstart' in _read("tools/quickstart")
+
+
+def test_test_tiers_have_unique_file_names():
+    """One pytest run must be able to collect test/unit and test/cluster
+    together: a module name in both tiers stops collection."""
+    test_dir = os.path.join(os.path.dirname(__file__), "..")
+    unit = {f for f in os.listdir(os.path.join(test_dir, "unit")) if f.endswith(".py")}
+    cluster = {f for f in os.listdir(os.path.join(test_dir, "cluster"))
+               if f.endswith(".py")}
+    assert not (unit & cluster - {"conftest.py"}), sorted(unit & cluster)
