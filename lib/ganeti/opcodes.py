@@ -286,7 +286,8 @@ class OpQuery(OpCode):
     OP_DSC_FIELD = "what"
     OP_PARAMS = [
         ("what", REQUIRED, ht.TElemOf(_QUERY_RESOURCES), "Resource to query"),
-        ("use_locking", False, ht.TBool, "Take locks while querying"),
+        ("use_locking", False, ht.TBool,
+         "Read under shared locks (node and instance queries only)"),
         ("fields", REQUIRED, ht.TStrList, "Fields to return"),
         ("qfilter", None, ht.TMaybe(ht.TList), "Query filter"),
     ]
@@ -315,7 +316,9 @@ class OpNodeAdd(OpCode):
         ("master_capable", None, ht.TMaybeBool, "Whether the node can become master"),
         ("vm_capable", None, ht.TMaybeBool, "Whether the node can host instances"),
         ("ndparams", None, ht.TMaybeDict, "Node parameters"),
-        ("node_setup", False, ht.TBool, "Set up the node over ssh (done by the client)"),
+        ("node_setup", False, ht.TBool,
+         "Update the ssh setup of all nodes for the new node (its key recorded by"
+         " gnt-node add)"),
     ]
 
 
@@ -568,8 +571,10 @@ class OpTestDelay(OpCode):
 class OpTestJqueue(OpCode):
     OP_ID = "OP_TEST_JQUEUE"
     OP_PARAMS = [
-        ("notify_waitlock", False, ht.TBool, ""),
-        ("notify_exec", False, ht.TBool, ""),
+        ("notify_waitlock", False, ht.TBool,
+         "Notify a client over a Unix socket before waiting for the lock"),
+        ("notify_exec", False, ht.TBool,
+         "Notify a client over a Unix socket when executing"),
         ("log_messages", [], ht.TStrList, "Messages to log"),
         ("fail", False, ht.TBool, "Fail the opcode"),
     ]

@@ -341,7 +341,7 @@ def test_activate_disks_wait_for_sync(monkeypatch, wait):
     lu.instance = _file_instance()
     lu.cfg = _InstCfg(lu.instance)
     monkeypatch.setattr(iop.iu, "assemble_disks",
-                        lambda lu, inst: [("node1", "disk/0", "/srv/d0")])
+                        lambda lu, inst, ignore_size=False: [("node1", "disk/0", "/srv/d0")])
     assert lu.exec(lu.feedback_fn) == [["node1", "disk/0", "/srv/d0"]]
     assert lines == (_SYNC_LINES if wait else [])
 

@@ -94,7 +94,8 @@ def add_node(opts, args):
                            secondary_ip=opts.secondary_ip, readd=opts.readd,
                            group=opts.nodegroup, master_capable=opts.master_capable,
                            vm_capable=opts.vm_capable, ndparams=opts.ndparams or None,
-                           node_setup=opts.node_setup)
+                           # the job distributes the key the node just sent, if any
+                           node_setup=bool(opts.node_setup and request["ssh_key"]))
     cli.submit_or_send(op, opts, cl=cl)
     return constants.EXIT_SUCCESS
 

@@ -195,7 +195,7 @@ class LUInstanceActivateDisks(InstanceLU):
     HTYPE = None
 
     def exec(self, feedback_fn):
-        info = iu.assemble_disks(self, self.instance)
+        info = iu.assemble_disks(self, self.instance, ignore_size=self.op.ignore_size)
         inst = self.cfg.get_instance_info(self.instance.name)
         if not inst.disks_active:
             inst.disks_active = True

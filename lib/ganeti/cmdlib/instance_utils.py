@@ -375,12 +375,19 @@ def validate_device_names(kind, names):
         seen.add(name)
 
 
-def assemble_disks(lu, instance, ignore_secondaries=False):
-    """Activate the instance's disks on its primary; returns [(node, iv_name, path)]."""
+def assemble_disks(lu, instance, ignore_secondaries=False, ignore_size=False):
+    """Activate the instance's disks on its primary; returns [(node, iv_name, path)].
+
+    ignore_size (as Ganeti): the node gets the disks without their recorded size,
+    so a size that no longer matches the device does not stop the activation.
+    """
     info = []
     node = instance.primary_node
     for idx, disk in enumerate(instance.disks):
-        res = lu.rpc.call_blockdev_assemble(node, disk.to_dict(), instance.name, True, idx)
+        spec = disk.to_dict()
+        if ignore_size:
+            spec["size"] = None
+        res = lu.rpc.call_blockdev_assemble(node, spec, instance.name, True, idx)
         res.raise_on_failure("Cannot activate disk %s of instance %s on node %s"
                              % (idx, instance.name, node))
         info.append((node, disk.iv_name, res.data[0] if res.data else None))

@@ -149,6 +149,7 @@ class LUNodeAdd(LogicalUnit):
                 "Cannot reach the node daemon on %s (%s): %s; set the node up first"
                 " (gnt-node add does it over ssh)" % (self.node_name, self.primary_ip,
                                                      res.fail_msg), errors.ECODE_ENVIRON)
+        self._check_node_setup()
         if res.data != constants.PROTOCOL_VERSION:
             raise errors.OpPrereqError(
                 "Node %s has protocol version %s, this cluster needs %s; install the same"
@@ -162,6 +163,26 @@ class LUNodeAdd(LogicalUnit):
                     "Node %s does not have the secondary IP %s configured (%s)"
                     % (self.node_name, sip, res.fail_msg or "not an address of the node"),
                     errors.ECODE_ENVIRON)
+
+    def _check_node_setup(self):
+        """node_setup (as in Ganeti): the job updates the ssh setup of all nodes
+        for the new one. The ssh part on the node itself is the client's (gnt-node
+        add), which records the node's new public key; without that key, or on a
+        cluster that leaves ssh alone, the job cannot do it."""
+        if not self.op.node_setup:
+            return
+        from ganeti import sshkeys
+        if not self.cfg.get_cluster_info().modify_ssh_setup:
+            raise errors.OpPrereqError(
+                "Cannot update the ssh setup for node %s: this cluster does not manage"
+                " ssh (initialised with --no-ssh-init); submit it with node_setup"
+                " false" % self.node_name, errors.ECODE_INVAL)
+        if self.node_name not in sshkeys.read_pub_keys():
+            raise errors.OpPrereqError(
+                "Cannot update the ssh setup for node %s: its ssh public key is not"
+                " known (gnt-node add records it when it sets the node up over ssh);"
+                " submit it with node_setup false" % self.node_name,
+                errors.ECODE_INVAL)
 
     def build_hooks_env(self):
         return {"OP_TARGET": self.node_name, "NODE_NAME": self.node_name,
@@ -210,7 +231,7 @@ class LUNodeAdd(LogicalUnit):
             self.context.replicate_queue([self.node_name])
         else:
             promote_candidates(self)
-        if cfg.get_cluster_info().modify_ssh_setup:
+        if self.op.node_setup:
             node_ssh.add_node_key(self, self.node_name)
         from ganeti import etchosts
         etchosts.node_added(self, self.node_name, self.primary_ip)

@@ -1,6 +1,6 @@
 """OP_QUERY / OP_QUERY_FIELDS as jobs (the LUXI Query call answers directly)."""
 
-from ganeti import errors, qlang, query
+from ganeti import errors, locking, qlang, query
 from ganeti.cmdlib.base import NoHooksLU
 
 #: resources whose names given in a plain name filter must exist: (word, names)
@@ -77,8 +77,47 @@ def run_resource_query(context, what, fields, qfilter):
     return {"fields": query.query_fields(what, fields)["fields"], "data": []}
 
 
+#: resources OP_QUERY can read under shared locks (use_locking), with their level
+_LOCK_LEVELS = {query.QR_NODE: locking.LEVEL_NODE, query.QR_INSTANCE: locking.LEVEL_INSTANCE}
+
+
 class LUQuery(NoHooksLU):
+    """OP_QUERY; with use_locking, the queried nodes or instances are read under
+    shared locks (as Ganeti 2.x), so no job changes them meanwhile."""
     REQ_BGL = False
+
+    def check_arguments(self):
+        what = self.op.what
+        if self.op.use_locking and what not in _LOCK_LEVELS:
+            # Ganeti's message for cluster queries; the other resources have no
+            # per-item locks either
+            raise errors.OpPrereqError("Can not use locking for %s queries" % what,
+                                       errors.ECODE_INVAL)
+
+    def expand_names(self):
+        if not self.op.use_locking:
+            return
+        self.op.qfilter = _expand_requested_names(self.cfg, self.op.what, self.op.qfilter)
+        names = requested_names(self.op.qfilter)
+        level = _LOCK_LEVELS[self.op.what]
+        self.needed_locks[level] = names if names else locking.ALL_SET
+        self.share_locks[level] = 1
+        if level == locking.LEVEL_INSTANCE:
+            self.needed_locks[locking.LEVEL_NODE] = []  # filled in declare_locks
+            self.share_locks[locking.LEVEL_NODE] = 1
+
+    def declare_locks(self, level):
+        """For instances also lock their nodes, whose live data the query reads."""
+        if level != locking.LEVEL_NODE or self.op.what != query.QR_INSTANCE or \
+                not self.op.use_locking:
+            return
+        nodes = set()
+        for name in self.glm.list_owned(locking.LEVEL_INSTANCE):
+            inst = self.cfg.get_instance_info(name)
+            if inst is not None:
+                nodes.add(inst.primary_node)
+                nodes.update(inst.secondary_nodes)
+        self.needed_locks[locking.LEVEL_NODE] = sorted(nodes)
 
     def exec(self, feedback_fn):
         return run_resource_query(self.context, self.op.what, self.op.fields,

@@ -1,6 +1,8 @@
 """Logical units for testing the machinery (OP_TEST_*)."""
 
+import contextlib
 import os
+import shutil
 import socket
 import tempfile
 import time
@@ -9,12 +11,39 @@ from ganeti import constants, errors, locking
 from ganeti.cmdlib.base import NoHooksLU, expand_node_name
 
 
+@contextlib.contextmanager
+def _listening_socket(prefix: str):
+    """(listener, path): a Unix socket listening in a new private directory; the
+    socket and the directory are gone once the block ends (a test client is
+    expected to have connected by then)."""
+    tmpdir = tempfile.mkdtemp(prefix=prefix)
+    path = os.path.join(tmpdir, "sock")
+    listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    try:
+        listener.bind(path)
+        listener.listen(1)
+        yield listener, path
+    finally:
+        listener.close()
+        shutil.rmtree(tmpdir, ignore_errors=True)
+
+
 class LUTestDelay(NoHooksLU):
     """Sleep on the master and/or nodes (gnt-debug delay)."""
     REQ_BGL = False
 
     def expand_names(self):
         self.op.on_nodes = [expand_node_name(self.cfg, n) for n in self.op.on_nodes]
+        if self.op.on_node_uuids:
+            # nodes given by UUID (Ganeti's internal form) join those given by name
+            by_uuid = dict((node.uuid, name)
+                           for name, node in self.cfg.get_all_nodes_info().items())
+            for uuid in self.op.on_node_uuids:
+                if uuid not in by_uuid:
+                    raise errors.OpPrereqError("Node UUID '%s' not known" % uuid,
+                                               errors.ECODE_NOENT)
+                if by_uuid[uuid] not in self.op.on_nodes:
+                    self.op.on_nodes.append(by_uuid[uuid])
         if self.op.on_nodes and not self.op.no_locks:
             self.needed_locks[locking.LEVEL_NODE] = list(self.op.on_nodes)
 
@@ -35,12 +64,7 @@ class LUTestDelay(NoHooksLU):
         """Ganeti's --interruptible: wait on a new Unix socket (its path goes to the
         job log) instead of sleeping; a client that connects and then sends a byte
         or closes ends the wait early. No node is asked. True if interrupted."""
-        tmpdir = tempfile.mkdtemp(prefix="ganeti-delay-")
-        path = os.path.join(tmpdir, "sock")
-        listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-        try:
-            listener.bind(path)
-            listener.listen(1)
+        with _listening_socket("ganeti-delay-") as (listener, path):
             feedback_fn(constants.ELOG_DELAY_TEST, (path,))
             listener.settimeout(max(self.op.duration, 0.001))
             start = time.time()
@@ -48,11 +72,6 @@ class LUTestDelay(NoHooksLU):
                 conn, _ = listener.accept()
             except socket.timeout:
                 return False
-        finally:
-            listener.close()
-            if os.path.exists(path):
-                os.unlink(path)
-            os.rmdir(tmpdir)
         with conn:
             left = max(self.op.duration - (time.time() - start), 0)
             feedback_fn("Received connection, time to go is %d" % left)
@@ -76,11 +95,52 @@ class LUTestDelay(NoHooksLU):
         return None
 
 
+# Job queue test notifications (Ganeti's names): the test reached expand_names
+# (the job still waits for its locks) or exec (it runs).
+JQT_EXPANDNAMES = "expandnames"
+JQT_EXEC = "exec"
+# How long a notification waits for the client to connect, then to confirm (as Ganeti)
+_NOTIFY_CONNECT_TIMEOUT = 20.0
+_NOTIFY_CONFIRM_TIMEOUT = 60.0
+
+
+def notify_over_socket(feedback_fn, test: str, errcls: type) -> None:
+    """Ganeti's job queue test notification: log (socket path, test, None) as a
+    jqueue-test message, wait for a client to connect to that Unix socket, then
+    for it to send a byte or close. ``errcls`` is raised when it does not."""
+    with _listening_socket("ganeti-jqtest-") as (listener, path):
+        feedback_fn(constants.ELOG_JQUEUE_TEST, (path, test, None))
+        listener.settimeout(_NOTIFY_CONNECT_TIMEOUT)
+        try:
+            conn, _ = listener.accept()
+        except OSError as err:
+            raise errcls("Client didn't connect in time (%s)" % err)
+    with conn:
+        conn.settimeout(_NOTIFY_CONFIRM_TIMEOUT)
+        try:
+            conn.recv(1)
+        except OSError as err:
+            raise errcls("Client failed to confirm notification (%s)" % err)
+
+
 class LUTestJqueue(NoHooksLU):
-    """Log messages and optionally fail (gnt-debug test-jobqueue)."""
+    """Log messages and optionally fail (gnt-debug test-jobqueue).
+
+    notify_waitlock / notify_exec: notify a client over a Unix socket from
+    expand_names (before the master node's lock is taken) and from exec, so it
+    can check the job's status at those points (as Ganeti's test opcode).
+    """
     REQ_BGL = False
 
+    def expand_names(self):
+        if self.op.notify_waitlock:
+            notify_over_socket(self.feedback_fn, JQT_EXPANDNAMES, errors.OpPrereqError)
+        # a lock to wait for, as in Ganeti: the master node's
+        self.needed_locks[locking.LEVEL_NODE] = [self.cfg.get_master_node()]
+
     def exec(self, feedback_fn):
+        if self.op.notify_exec:
+            notify_over_socket(feedback_fn, JQT_EXEC, errors.OpExecError)
         for msg in self.op.log_messages:
             feedback_fn(constants.ELOG_JQUEUE_TEST, msg)
         if self.op.fail:

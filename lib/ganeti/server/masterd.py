@@ -163,6 +163,10 @@ class LuxiHandler:
 
     def _query_nodes(self, names, fields, use_locking=False):
         from ganeti import qlang
+        if use_locking:
+            # Ganeti 3.0's answer: LUXI answers from the configuration without locks
+            # (OP_QUERY with use_locking, a job, reads under shared locks)
+            raise errors.OpPrereqError("Sync queries are not allowed", errors.ECODE_INVAL)
         cfg = self.context.cfg
         full = []
         for name in names or []:
