@@ -2,9 +2,11 @@
 
 On every node it restarts dead Ganeti daemons. On the master it also restarts
 instances that should run but are down (giving up after MAX_RESTART_ATTEMPTS
-failed tries in a row), re-activates the disks of running instances whose
-node rebooted (boot id change), writes the instance status file and archives
-old finished jobs. State lives in ``watcher.<group-uuid>.data`` (JSON).
+failed tries in a row), cleans up instances their user shut down from inside
+(USER_down: stopped and marked down by the user, as Ganeti's watcher does; not
+restarted), re-activates the disks of running instances whose node rebooted
+(boot id change), writes the instance status file and archives old finished
+jobs. State lives in ``watcher.<group-uuid>.data`` (JSON).
 """
 
 import fcntl
@@ -28,8 +30,10 @@ HOOKS_DIR = pathutils.HOOKS_BASE_DIR + "/watcher"
 INSTANCE_FIELDS = ["name", "status", "admin_state", "pnode", "disks_active"]
 NODE_FIELDS = ["name", "bootid", "group.uuid"]
 STATUS_DOWN = "ERROR_down"
+STATUS_USER_DOWN = "USER_down"
 STATUS_RUNNING = "running"
 RS_NORMAL = 0              # result status of a query field that has a value
+USER_SOURCE = "user"       # admin_state_source: stopped by the guest's user
 
 log = logging.getLogger("ganeti.watcher")
 
@@ -68,16 +72,31 @@ class WatcherState:
         data = {"instance": self.instances, "node": self.nodes}
         io.write_file(self.path, serializer.dump_json(data), mkdir=True)
 
+    def _count(self, name, what):
+        entry = self.instances.get(name)
+        return int(entry.get(what + "_count", 0)) if isinstance(entry, dict) else 0
+
+    def _record(self, name, what, now):
+        entry = self.instances.get(name)
+        if not isinstance(entry, dict):
+            entry = self.instances[name] = {}
+        entry[what + "_count"] = self._count(name, what) + 1
+        entry[what + "_when"] = time.time() if now is None else now
+        return entry[what + "_count"]
+
     def attempts(self, name):
         """How many restarts of ``name`` were tried in a row."""
-        entry = self.instances.get(name)
-        return int(entry.get("restart_count", 0)) if isinstance(entry, dict) else 0
+        return self._count(name, "restart")
 
     def record_attempt(self, name, now=None):
-        count = self.attempts(name) + 1
-        self.instances[name] = {"restart_count": count,
-                                "restart_when": time.time() if now is None else now}
-        return count
+        return self._record(name, "restart", now)
+
+    def cleanup_attempts(self, name):
+        """How many cleanups of ``name`` (shut down by its user) failed in a row."""
+        return self._count(name, "cleanup")
+
+    def record_cleanup_attempt(self, name, now=None):
+        return self._record(name, "cleanup", now)
 
     def reset_instance(self, name):
         self.instances.pop(name, None)
@@ -227,6 +246,9 @@ class Watcher:
         started = set()
         for inst in instances:
             name = inst["name"]
+            if needs_cleanup(inst):
+                self.cleanup_instance(state, name)
+                continue
             if inst["status"] == STATUS_RUNNING:
                 if state.attempts(name):
                     log.info("Instance %s is running again", name)
@@ -254,6 +276,24 @@ class Watcher:
                 self.failed = True
                 log.error("Could not restart instance %s: %s", name, message)
         return started
+
+    def cleanup_instance(self, state, name):
+        """Stop an instance its user shut down from inside and mark it down with
+        source "user" (Ganeti's cleanup), so it is neither restarted nor left
+        holding its stopped domain."""
+        if state.cleanup_attempts(name) > MAX_RESTART_ATTEMPTS:
+            log.warning("Not cleaning up instance '%s', retries exhausted", name)
+            return
+        log.info("Instance '%s' was shutdown by the user, cleaning up instance", name)
+        ok, message = self._submit_and_wait(opcodes.OpInstanceShutdown(
+            instance_name=name, admin_state_source=USER_SOURCE))
+        if ok:
+            if state.cleanup_attempts(name):
+                state.reset_instance(name)
+        else:
+            self.failed = True
+            state.record_cleanup_attempt(name)
+            log.error("Error while cleaning up instance '%s': %s", name, message)
 
     def check_disks(self, state, nodes, instances, started):
         """Re-activate disks of running instances on nodes that rebooted."""
@@ -291,6 +331,12 @@ class Watcher:
             return
         if archived or left:
             log.info("Archived %s jobs, left %s", archived, left)
+
+
+def needs_cleanup(inst) -> bool:
+    """Whether a queried instance was shut down by its user and is not yet marked
+    down (Ganeti's rule: status USER_down, desired state not "down")."""
+    return inst["status"] == STATUS_USER_DOWN and inst["admin_state"] != constants.ADMINST_DOWN
 
 
 def write_status_file(path, instances):

@@ -186,7 +186,7 @@ def _shutdown_lu(monkeypatch, force, admin_state):
     monkeypatch.setattr(iop.InstanceLU, "check_prereq",
                         lambda self: setattr(self, "instance", inst))
     lu._primary_offline = lambda: False
-    lu._set_admin_state = lu.marked.append
+    lu._set_admin_state = lambda state, source: lu.marked.append(state)
     lu._node_instance = lambda inst=None: inst
     lu.rpc = types.SimpleNamespace(
         call_instance_shutdown=lambda *a: lu.stopped.append(a[0]) or _Result())
@@ -434,11 +434,7 @@ def test_shutdown_admin_state_source(tmp_path, monkeypatch):
     monkeypatch.setattr(iop.iu, "shutdown_disks", lambda *a, **k: None)
     with pytest.raises(errors.OpPrereqError, match="Invalid admin_state_source 'nobody'"):
         _source_lu(tmp_path, "nobody")
-    # "user" cannot be checked: the nodes report a guest shut down from inside as
-    # stopped, so it is refused before anything changes
-    with pytest.raises(errors.OpPrereqError, match="admin_state_source 'user' is not"
-                       " supported"):
-        _source_lu(tmp_path, "user")
+    # "user" (checked against a guest shut down from inside): test_user_shutdown.py
     lu, cfg, log = _source_lu(tmp_path, "admin")
     lu.check_prereq()
     lu.exec(lu.feedback_fn)

@@ -223,7 +223,9 @@ def instance_reboot(instance, reboot_type, shutdown_timeout, reason, *,
 def instance_info(instance_name, hv_name, hvparams):
     """The instance's live state {name, id, memory, vcpus, state, time}; {} if down.
 
-    A domain stopped from inside but not yet cleared counts as down.
+    A domain stopped from inside but not yet cleared counts as down here (the
+    master's start, reboot and console checks want "running or not");
+    all_instances_info reports it with state "shutdown".
     """
     hv = _hypervisor(hv_name)
     info = _present(hv, instance_name, _fill(hv_name, hvparams))
@@ -235,6 +237,7 @@ def instance_info(instance_name, hv_name, hvparams):
 
 
 def _all_infos(hv_names, all_hvparams):
+    """(hypervisor, InstanceInfo) of every domain here, stopped-from-inside ones too."""
     for hv_name in hv_names or []:
         hv = _hypervisor(hv_name)
         hvparams = _fill(hv_name, (all_hvparams or {}).get(hv_name))
@@ -243,12 +246,13 @@ def _all_infos(hv_names, all_hvparams):
         except errors.HypervisorError as err:
             fail("Cannot list the instances of hypervisor %s: %s", hv_name, err)
         for info in infos:
-            if _is_running(info):
-                yield hv_name, info
+            yield hv_name, info
 
 
 def all_instances_info(hv_names, all_hvparams):
-    """{name: {name, id, memory, vcpus, state, time, hypervisor}} of running instances."""
+    """{name: {name, id, memory, vcpus, state, time, hypervisor}} of the instances
+    here: running ones, and (state "shutdown") those whose guest shut down from
+    inside and that still wait to be cleared, as Ganeti's GetAllInstancesInfo."""
     result = {}
     for hv_name, info in _all_infos(hv_names, all_hvparams):
         if info.name in result:

@@ -30,8 +30,9 @@ def running_instances(rpc_runner, cluster, nodes):
         if res.fail_msg or res.offline:
             bad.add(node)
             continue
-        for name in res.data or {}:
-            running.setdefault(name, []).append(node)
+        for name, info in (res.data or {}).items():
+            if (info or {}).get("state") != "shutdown":    # a guest off from inside
+                running.setdefault(name, []).append(node)
     return running, bad
 
 

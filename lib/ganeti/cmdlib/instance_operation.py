@@ -80,21 +80,32 @@ class LUInstanceShutdown(InstanceLU):
     HPATH = "instance-stop"
 
     def check_arguments(self):
-        # admin_state_source: who stopped it. Ganeti's "user" (checked against a
-        # guest shut down from inside) cannot be checked here: the node daemons
-        # report such a guest as stopped
+        # admin_state_source: who stopped it, the admin (default) or the user from
+        # inside the guest (then the guest must really be shut down; Ganeti's rule)
         if self.op.no_remember and self.op.admin_state_source is not None:
             self.log_warning("Parameter 'admin_state_source' has no effect if used with"
                              " parameter 'no_remember'")
-        if self.op.admin_state_source == _USER_SOURCE:
-            raise errors.OpPrereqError("admin_state_source 'user' is not supported: the"
-                                       " node daemons report a guest shut down from"
-                                       " inside as stopped, so it cannot be checked",
-                                       errors.ECODE_INVAL)
-        if self.op.admin_state_source not in (None, _ADMIN_SOURCE):
-            raise errors.OpPrereqError("Invalid admin_state_source '%s' (only '%s' is"
-                                       " supported)" % (self.op.admin_state_source,
-                                                        _ADMIN_SOURCE), errors.ECODE_INVAL)
+        if self.op.admin_state_source is None:
+            self.op.admin_state_source = _ADMIN_SOURCE
+        if self.op.admin_state_source not in (_ADMIN_SOURCE, _USER_SOURCE):
+            raise errors.OpPrereqError("Invalid admin_state_source '%s' (use %s or %s)"
+                                       % (self.op.admin_state_source, _ADMIN_SOURCE,
+                                          _USER_SOURCE), errors.ECODE_INVAL)
+
+    def _check_user_down(self):
+        from ganeti.cmdlib import instance_query as iq
+        inst = self.instance
+        cluster = self.cfg.get_cluster_info()
+        # instance_info counts such a guest as down; the full list has its state
+        res = self.rpc.call_all_instances_info([inst.primary_node], [inst.hypervisor],
+                                               {inst.hypervisor: cluster.fill_hv(inst)})
+        res = res[inst.primary_node]
+        res.raise_on_failure("Error checking instance '%s'" % inst.name, prereq=True)
+        info = (res.data or {}).get(inst.name)
+        if not (iq.is_shut_down_from_inside(info)
+                and iq.hv_reports_user_down(cluster, inst)):
+            raise errors.OpPrereqError("Instance '%s' was not shutdown by the user"
+                                       % inst.name, errors.ECODE_STATE)
 
     def check_prereq(self):
         InstanceLU.check_prereq(self)
@@ -110,6 +121,8 @@ class LUInstanceShutdown(InstanceLU):
             raise errors.OpPrereqError("Primary node %s of instance %s is offline"
                                        % (self.instance.primary_node, self.instance.name),
                                        errors.ECODE_STATE)
+        if self.op.admin_state_source == _USER_SOURCE:
+            self._check_user_down()
 
     def build_hooks_env(self):
         return self._hook_env({"TIMEOUT": self.op.timeout})
@@ -118,7 +131,7 @@ class LUInstanceShutdown(InstanceLU):
         inst = self.instance
         # marking an offline instance down would drop its offline flag
         if not self.op.no_remember and inst.admin_state != constants.ADMINST_OFFLINE:
-            self._set_admin_state(constants.ADMINST_DOWN)
+            self._set_admin_state(constants.ADMINST_DOWN, self.op.admin_state_source)
         if self.primary_offline:
             feedback_fn("Primary node offline, marked instance as stopped")
             return None

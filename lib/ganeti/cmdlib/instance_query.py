@@ -6,6 +6,8 @@ from ganeti.cmdlib.base import NoHooksLU
 from ganeti.query import (Field, NODATA, OFFLINE, UNAVAIL, QFT_BOOL, QFT_NUMBER,
                           QFT_OTHER, QFT_TEXT, QFT_TIMESTAMP, QFT_UNIT)
 
+STATE_SHUTDOWN = "shutdown"     # a node's live state of a guest off from inside
+USER_SOURCE = "user"            # admin_state_source of a stop its user started
 MAX_DISKS = 16
 MAX_NICS = 8
 
@@ -30,6 +32,24 @@ class InstanceQueryData:
         return None, self.live.get(inst.name)
 
 
+def hv_reports_user_down(cluster, inst) -> bool:
+    """Whether the instance's hypervisor setup reports a shutdown from inside:
+    always, except KVM without its user_shutdown parameter (Ganeti's rule)."""
+    return (inst.hypervisor != constants.HT_KVM
+            or bool(cluster.fill_hv(inst).get("user_shutdown")))
+
+
+def user_down_allowed(cluster, inst) -> bool:
+    """Whether a guest shut down from inside is listed as stopped by its user:
+    the cluster's enabled_user_shutdown, and hv_reports_user_down."""
+    return bool(cluster.enabled_user_shutdown) and hv_reports_user_down(cluster, inst)
+
+
+def is_shut_down_from_inside(info) -> bool:
+    """Whether a node's live info is of a guest that powered itself off."""
+    return bool(info) and info.get("state") == STATE_SHUTDOWN
+
+
 def _status(ctx, inst):
     node = ctx.nodes.get(inst.primary_node)
     if node is None or node.offline:
@@ -40,8 +60,10 @@ def _status(ctx, inst):
     if info is not None:
         if info.get("node", inst.primary_node) != inst.primary_node:
             return "ERROR_wrongnode"
-        if info.get("state") == "shutdown" and ctx.cluster.enabled_user_shutdown:
-            return "USER_down"
+        if is_shut_down_from_inside(info):
+            if inst.admin_state != constants.ADMINST_UP:
+                return "ADMIN_down"
+            return "USER_down" if user_down_allowed(ctx.cluster, inst) else "ERROR_down"
         if inst.admin_state == constants.ADMINST_UP:
             return "running"
         return "ERROR_up"
@@ -49,7 +71,24 @@ def _status(ctx, inst):
         return "ERROR_down"
     if inst.admin_state == constants.ADMINST_OFFLINE:
         return "ADMIN_offline"
+    if inst.admin_state_source == USER_SOURCE:
+        return "USER_down"        # stopped after its user shut it down from inside
     return "ADMIN_down"
+
+
+def _run_state(cluster, inst, live):
+    """gnt-instance info's actual state: "up", "down" or "user down" (Ganeti's)."""
+    info = live.get(inst.name)
+    if is_shut_down_from_inside(info):
+        return "user down" if user_down_allowed(cluster, inst) else "down"
+    if info is not None:
+        return "up"
+    if inst.admin_state == constants.ADMINST_OFFLINE:
+        return "offline"
+    if inst.admin_state == constants.ADMINST_DOWN and \
+            inst.admin_state_source == USER_SOURCE:
+        return "user down"
+    return "down"
 
 
 def _live(key):
@@ -65,7 +104,9 @@ def _live(key):
 
 def _oper_state(ctx, inst):
     marker, info = ctx.live_info(inst)
-    return marker if marker is not None else info is not None
+    if marker is not None:
+        return marker
+    return info is not None and not is_shut_down_from_inside(info)
 
 
 def _nic_param(ctx, nic, key):
@@ -304,7 +345,7 @@ class LUInstanceQueryData(NoHooksLU):
             if self.op.static or inst.primary_node in bad:
                 run_state = None
             else:
-                run_state = "up" if inst.name in live else "down"
+                run_state = _run_state(cluster, inst, live)
             disks = []
             for disk in inst.disks:
                 status = None

@@ -524,9 +524,9 @@ class InstanceLU(LogicalUnit):
         node = self.cfg.get_node_info(self.instance.primary_node)
         return node is None or node.offline
 
-    def _set_admin_state(self, state):
+    def _set_admin_state(self, state, source="admin"):
         inst = self.cfg.get_instance_info(self.instance.name)
         inst.admin_state = state
-        inst.admin_state_source = "admin"
+        inst.admin_state_source = source
         self.cfg.update(inst)
         self.instance = inst

@@ -4,6 +4,11 @@ A running instance is one small JSON file ``<RUN_DIR>/fake-hypervisor/<name>``
 ({"name", "memory", "vcpus", "start_time", "state"}), written atomically. Listing
 is one directory scan, so nodes with thousands of fake instances stay fast; it
 serves the scale tests and lets the whole cluster logic run without VMs.
+
+A guest "shut down from inside" (what a real hypervisor reports when the guest
+powers itself off) is a state file whose "state" is "shutdown": tests make one
+with ``FakeHypervisor.shutdown_from_inside``; it stays until the instance is
+stopped or started again, as a powered-off QEMU with -no-shutdown does.
 """
 
 import json
@@ -118,6 +123,14 @@ class FakeHypervisor(hv_base.BaseHypervisor):
         data["start_time"] = time.time()
         data["state"] = hv_base.STATE_RUNNING
         self._write_state(instance.name, data)
+
+    def shutdown_from_inside(self, instance_name: str) -> None:
+        """Act as if the guest of a running instance powered itself off."""
+        data = self._read_state(instance_name)
+        if data is None:
+            raise errors.HypervisorError("Instance %s is not running" % instance_name)
+        data["state"] = hv_base.STATE_SHUTDOWN
+        self._write_state(instance_name, data)
 
     def balloon_instance_memory(self, instance, mem):
         data = self._read_state(instance.name)

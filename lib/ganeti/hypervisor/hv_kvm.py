@@ -15,6 +15,11 @@ Runtime files live under ``<RUN_DIR>/kvm-hypervisor/`` (Ganeti's layout):
 QEMU is started with ``-daemonize``: the command returns once the guest is
 set up, and the pid file names the daemon. Before any signal is sent the
 process's command line is checked to be this instance's QEMU.
+
+With the ``user_shutdown`` parameter QEMU runs with ``-no-shutdown``: a guest
+that powers itself off leaves QEMU running in the "shutdown" state, which is
+reported as hv_base.STATE_SHUTDOWN (shut down from inside). A stop by the
+node daemon always ends QEMU, so that state never means an admin's stop.
 """
 
 import ipaddress
@@ -36,6 +41,8 @@ RUNTIME_VERSION = 1
 QMP_TIMEOUT = 5.0
 START_TIMEOUT = 120
 KILL_WAIT = 10.0
+POWEROFF_POLL = 0.5          # seconds between QMP status checks while a guest stops
+QEMU_STATUS_SHUTDOWN = "shutdown"   # query-status of a powered-off -no-shutdown guest
 MIB = 1024 * 1024
 UNIX_PATH_MAX = 107          # sun_path holds 108 bytes with the final NUL
 
@@ -518,11 +525,33 @@ class KVMHypervisor(hv_base.BaseHypervisor):
             except errors.HypervisorError as err:
                 logging.warning("Clean shutdown of %s failed (%s), killing it", name, err)
             else:
-                if _wait_gone(pid, name, timeout):
-                    pid = 0
+                if self._wait_powered_off(name, pid, timeout):
+                    pid = self.get_pid(name)    # still there after -no-shutdown
         if pid and not self._kill(name, pid):
             raise errors.HypervisorError("Cannot stop instance %s (pid %d)" % (name, pid))
         self.cleanup_instance(name)
+
+    def guest_status(self, name):
+        """QEMU's run state of the guest ("running", "shutdown", ...), or None if
+        QMP does not answer."""
+        try:
+            return self._qmp(name, "query-status").get("status")
+        except (errors.HypervisorError, AttributeError):
+            return None
+
+    def _wait_powered_off(self, name, pid, timeout):
+        """Wait up to ``timeout`` seconds until the QEMU of ``name`` exits or, when
+        it runs with -no-shutdown (user_shutdown), its guest has powered off and
+        QEMU stays in the "shutdown" state; whether either happened."""
+        deadline = time.monotonic() + max(0.0, timeout)
+        while True:
+            left = deadline - time.monotonic()
+            if _wait_gone(pid, name, min(POWEROFF_POLL, max(0.0, left))):
+                return True
+            if self.guest_status(name) == QEMU_STATUS_SHUTDOWN:
+                return True
+            if left <= 0:
+                return False
 
     def reboot_instance(self, instance):
         if not self.get_pid(instance.name):
@@ -586,7 +615,10 @@ class KVMHypervisor(hv_base.BaseHypervisor):
         try:
             with kvm_qmp.QmpClient(self.paths(name).qmp_socket, QMP_TIMEOUT) as qmp:
                 status = qmp.execute("query-status").get("status", "running")
-                if status in ("shutdown", "guest-panicked"):
+                if status == QEMU_STATUS_SHUTDOWN:
+                    # only with -no-shutdown (user_shutdown) does QEMU stay after
+                    # its guest powered off; an admin's stop ends QEMU, so this
+                    # guest was shut down from inside
                     state = hv_base.STATE_SHUTDOWN
                 elif status != "running":
                     state = hv_base.STATE_PAUSED
