@@ -9,7 +9,6 @@ server and a process that looks like QEMU (see test_hv_kvm).
 
 import os
 import time
-import types
 
 import pytest
 
@@ -184,7 +183,7 @@ def _row(ctx, fields):
     return [value for _, value in result["data"][0]]
 
 
-def _shut_down_from_inside(hv_name=constants.HT_FAKE):
+def _shut_down_from_inside():
     """A domain of NAME whose guest powered itself off (fake state file)."""
     binst.instance_start(_fake_instance().to_dict(), False, None)
     hv_fake.FakeHypervisor().shutdown_from_inside(NAME)
@@ -197,7 +196,7 @@ def test_status_of_a_guest_shut_down_from_inside(run_dir, enabled, status):
     assert _row(ctx, ["status", "oper_state"]) == [status, False]
 
 
-def test_status_admin_down_and_kvm_without_its_parameter(run_dir, tmp_path):
+def test_status_admin_down_and_kvm_without_its_parameter(run_dir):
     # admin down with the stopped domain still there: ADMIN_down (Ganeti's rule)
     cfg, ctx = _cluster(run_dir / "a", True, admin_state="down")
     _shut_down_from_inside()
@@ -253,9 +252,7 @@ def test_user_source_needs_a_guest_shut_down_from_inside(run_dir, monkeypatch):
     assert (inst.admin_state, inst.admin_state_source) == ("down", "user")
     assert binst.all_instances_info(["fake"], {}) == {}     # the domain is gone
     # stopped by its user: still listed as USER_down (Ganeti's rule)
-    cfg2, ctx2 = cfg, _context(cfg)
-    ctx2.rpc = _NodeRpc()
-    assert _row(ctx2, ["status"]) == ["USER_down"]
+    assert _row(ctx, ["status"]) == ["USER_down"]
 
 
 # ---- the watcher ----------------------------------------------------------------
