@@ -307,3 +307,58 @@ def test_watcher_cleanup_failures_are_counted_then_given_up(data_dir, caplog):
     st.save()
     assert watcher.Watcher(cl).run()
     assert watcher.WatcherState(watcher.state_file(GROUP)).cleanup_attempts("a") == 0
+
+
+# ---- OP_INSTANCE_STARTUP of a guest shut down from inside ------------------------
+
+class _StartupRpc(_NodeRpc):
+    """The calls of a startup, answered by the node procedures; records the
+    shutdown timeouts it is given."""
+
+    def __init__(self):
+        super().__init__()
+        self.shutdown_timeouts = []
+
+    def call_instance_info(self, node, name, hv, hvparams):
+        return RpcResult(node, "instance_info", binst.instance_info(name, hv, hvparams))
+
+    def call_bridges_exist(self, node, bridges):
+        return RpcResult(node, "bridges_exist", None)
+
+    def call_hv_node_info(self, node, hv, hvparams):
+        return RpcResult(node, "hv_node_info", {"memory_free": 4096, "memory_total": 8192})
+
+    def call_instance_shutdown(self, node, instance, timeout, reason):
+        self.shutdown_timeouts.append(timeout)
+        return super().call_instance_shutdown(node, instance, timeout, reason)
+
+    def call_instance_start(self, node, instance, paused, reason):
+        binst.instance_start(instance, paused, reason)
+        return RpcResult(node, "instance_start", None)
+
+
+def _startup(ctx, **params):
+    op = opcodes.OpInstanceStartup(instance_name=NAME, **params)
+    op.validate()
+    lu = instance_operation.LUInstanceStartup(None, op, ctx, lambda *a: None)
+    lu.expand_names()
+    lu.check_prereq()
+    lu.exec(lambda *a: None)
+
+
+def test_startup_stops_a_guest_shut_down_from_inside_within_its_timeout(run_dir,
+                                                                        monkeypatch):
+    monkeypatch.setattr(instance_operation.iu, "assemble_disks", lambda *a, **k: None)
+    monkeypatch.setattr(instance_operation.iu, "shutdown_disks", lambda *a, **k: None)
+    cfg, ctx = _cluster(run_dir, True)
+    ctx.rpc = _StartupRpc()
+    _shut_down_from_inside()
+    _startup(ctx, shutdown_timeout=7)
+    # stopped first with the given timeout (Ganeti's cleanup), then started afresh
+    assert ctx.rpc.shutdown_timeouts == [7]
+    assert binst.all_instances_info(["fake"], {})[NAME]["state"] != "shutdown"
+    assert _row(ctx, ["status"]) == ["running"]
+    # a plain stopped instance starts without that shutdown
+    binst.instance_shutdown(_fake_instance().to_dict(), 0, None)
+    _startup(ctx)
+    assert ctx.rpc.shutdown_timeouts == [7]

@@ -13,6 +13,20 @@ _ADMIN_SOURCE = "admin"
 _USER_SOURCE = "user"
 
 
+def _shut_down_from_inside(lu, inst) -> bool:
+    """Whether the primary node holds ``inst`` as a guest powered off from
+    inside (user shutdown: for KVM a stopped qemu kept by -no-shutdown)."""
+    from ganeti.cmdlib import instance_query as iq
+    cluster = lu.cfg.get_cluster_info()
+    # instance_info counts such a guest as down; the full list has its state
+    res = lu.rpc.call_all_instances_info([inst.primary_node], [inst.hypervisor],
+                                         {inst.hypervisor: cluster.fill_hv(inst)})
+    res = res[inst.primary_node]
+    res.raise_on_failure("Error checking instance '%s'" % inst.name, prereq=True)
+    info = (res.data or {}).get(inst.name)
+    return bool(iq.is_shut_down_from_inside(info) and iq.hv_reports_user_down(cluster, inst))
+
+
 class LUInstanceStartup(InstanceLU):
     HPATH = "instance-start"
 
@@ -42,6 +56,10 @@ class LUInstanceStartup(InstanceLU):
         res.raise_on_failure("Cannot check the state of instance %s" % inst.name,
                              prereq=True)
         self.already_running = bool(res.data)
+        # a guest powered off from inside is stopped first, within
+        # shutdown_timeout, before it starts afresh (Ganeti's cleanup)
+        self.requires_cleanup = (not self.already_running
+                                 and _shut_down_from_inside(self, inst))
         if not self.already_running:
             iu.check_bridges(self, inst, inst.primary_node)
             be = self.cfg.get_cluster_info().fill_be(inst)
@@ -64,6 +82,12 @@ class LUInstanceStartup(InstanceLU):
         if self.already_running:
             feedback_fn("Instance %s is already running" % inst.name)
             return None
+        if self.requires_cleanup:
+            res = self.rpc.call_instance_shutdown(inst.primary_node,
+                                                  iu.instance_for_node(self.cfg, inst),
+                                                  self.op.shutdown_timeout, None)
+            res.raise_on_failure("Could not shutdown instance '%s'" % inst.name)
+            iu.shutdown_disks(self, inst, ignore_failures=True)
         iu.assemble_disks(self, inst)
         node_inst = self._node_instance(inst)
         node_inst["hvparams"].update(self.op.hvparams or {})
@@ -93,19 +117,9 @@ class LUInstanceShutdown(InstanceLU):
                                           _USER_SOURCE), errors.ECODE_INVAL)
 
     def _check_user_down(self):
-        from ganeti.cmdlib import instance_query as iq
-        inst = self.instance
-        cluster = self.cfg.get_cluster_info()
-        # instance_info counts such a guest as down; the full list has its state
-        res = self.rpc.call_all_instances_info([inst.primary_node], [inst.hypervisor],
-                                               {inst.hypervisor: cluster.fill_hv(inst)})
-        res = res[inst.primary_node]
-        res.raise_on_failure("Error checking instance '%s'" % inst.name, prereq=True)
-        info = (res.data or {}).get(inst.name)
-        if not (iq.is_shut_down_from_inside(info)
-                and iq.hv_reports_user_down(cluster, inst)):
+        if not _shut_down_from_inside(self, self.instance):
             raise errors.OpPrereqError("Instance '%s' was not shutdown by the user"
-                                       % inst.name, errors.ECODE_STATE)
+                                       % self.instance.name, errors.ECODE_STATE)
 
     def check_prereq(self):
         InstanceLU.check_prereq(self)
