@@ -107,3 +107,45 @@ def test_shutdown_lu_reports_while_the_node_waits(monkeypatch):
     assert lines[0].startswith(" - INFO: Instance inst1 is not down yet; waiting")
     assert lines[-1] == (" - WARNING: Instance inst1 did not shut down within 0 seconds,"
                          " forcing it off")
+
+
+def test_remove_lu_reports_while_the_node_waits(monkeypatch):
+    """LUInstanceRemove.exec wraps its node call in the same reports."""
+    from ganeti.cmdlib import instance as cmd_instance
+    monkeypatch.setattr(shutdown_wait, "REPORT_INTERVAL", 0.1)
+    lu = object.__new__(cmd_instance.LUInstanceRemove)
+    lines = []
+    lu.feedback_fn = lines.append
+
+    class Op:
+        shutdown_timeout = 0.35
+        ignore_failures = False
+
+    class Rpc:
+        def call_instance_shutdown(self, node, inst, timeout, reason):
+            time.sleep(1.0)
+
+            class Result:
+                fail_msg = None
+            return Result()
+
+    class Inst:
+        name = "inst1"
+        primary_node = "node1"
+
+    class Stop(Exception):
+        pass
+
+    def stop_after_shutdown(*args, **kwargs):
+        raise Stop()
+    lu.op, lu.rpc, lu.instance, lu.cfg = Op(), Rpc(), Inst(), None
+    monkeypatch.setattr(cmd_instance.iu, "instance_for_node", lambda cfg, inst: inst)
+    monkeypatch.setattr(cmd_instance.iu, "shutdown_disks", stop_after_shutdown)
+    try:
+        lu.exec(lines.append)
+    except Stop:
+        pass
+    assert lines[0] == "Shutting down instance inst1 on node node1"
+    assert lines[1].startswith(" - INFO: Instance inst1 is not down yet; waiting")
+    assert lines[-1] == (" - WARNING: Instance inst1 did not shut down within 0 seconds,"
+                         " forcing it off")

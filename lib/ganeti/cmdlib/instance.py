@@ -5,7 +5,7 @@ import os
 from ganeti import constants, errors, locking, objects, paramtypes
 from ganeti.cmdlib import instance_cleanup, instance_flags, os_params
 from ganeti.cmdlib import instance_utils as iu
-from ganeti.cmdlib import ipolicy
+from ganeti.cmdlib import ipolicy, shutdown_wait
 from ganeti.cmdlib.base import LogicalUnit, expand_node_name
 from ganeti.cmdlib.disk_sync import wait_for_sync
 from ganeti.cmdlib.instance_utils import InstanceLU
@@ -346,8 +346,11 @@ class LUInstanceRemove(InstanceLU):
         inst = self.instance
         node = inst.primary_node
         feedback_fn("Shutting down instance %s on node %s" % (inst.name, node))
-        res = self.rpc.call_instance_shutdown(node, iu.instance_for_node(self.cfg, inst),
-                                              self.op.shutdown_timeout, None)
+        node_inst = iu.instance_for_node(self.cfg, inst)
+        res = shutdown_wait.call_with_progress(
+            self, inst.name, self.op.shutdown_timeout,
+            lambda: self.rpc.call_instance_shutdown(node, node_inst,
+                                                    self.op.shutdown_timeout, None))
         if res.fail_msg:
             if self.op.ignore_failures:
                 feedback_fn("Warning: can't shutdown instance: %s" % res.fail_msg)

@@ -2,7 +2,7 @@
 
 from ganeti import constants, errors, locking
 from ganeti.cmdlib import instance_utils as iu
-from ganeti.cmdlib import os_params
+from ganeti.cmdlib import os_params, shutdown_wait
 from ganeti.cmdlib.disk_sync import wait_for_sync
 from ganeti.cmdlib.instance_utils import InstanceLU
 from ganeti.cmdlib.base import NoHooksLU
@@ -83,9 +83,11 @@ class LUInstanceStartup(InstanceLU):
             feedback_fn("Instance %s is already running" % inst.name)
             return None
         if self.requires_cleanup:
-            res = self.rpc.call_instance_shutdown(inst.primary_node,
-                                                  iu.instance_for_node(self.cfg, inst),
-                                                  self.op.shutdown_timeout, None)
+            node_inst = iu.instance_for_node(self.cfg, inst)
+            res = shutdown_wait.call_with_progress(
+                self, inst.name, self.op.shutdown_timeout,
+                lambda: self.rpc.call_instance_shutdown(inst.primary_node, node_inst,
+                                                        self.op.shutdown_timeout, None))
             res.raise_on_failure("Could not shutdown instance '%s'" % inst.name)
             iu.shutdown_disks(self, inst, ignore_failures=True)
         iu.assemble_disks(self, inst)
@@ -149,7 +151,6 @@ class LUInstanceShutdown(InstanceLU):
         if self.primary_offline:
             feedback_fn("Primary node offline, marked instance as stopped")
             return None
-        from ganeti.cmdlib import shutdown_wait
         node_inst = self._node_instance(inst)
         res = shutdown_wait.call_with_progress(
             self, inst.name, self.op.timeout,
@@ -187,7 +188,6 @@ class LUInstanceReboot(InstanceLU):
                                           self.cfg.get_cluster_info().fill_hv(inst))
         res.raise_on_failure("Cannot check the state of instance %s" % inst.name)
         running = bool(res.data)
-        from ganeti.cmdlib import shutdown_wait
         node_inst = self._node_instance()
         # a hard reboot is a clean shutdown (with its wait) and a start on the node
         wait = self.op.shutdown_timeout if self.op.reboot_type != "soft" else 0
