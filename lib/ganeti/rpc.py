@@ -116,6 +116,17 @@ def decode_file_data(value):
     raise errors.ProtocolError("Unknown file data encoding '%s'" % enc)
 
 
+#: procedures that only read the node's state: asked again on a new connection
+#: when a kept-alive one was lost after the request went out (never the others,
+#: which may have run)
+READ_ONLY_PROCEDURES = frozenset([
+    "all_instances_info", "blockdev_find", "blockdev_getdimensions",
+    "blockdev_getmirrorstatus", "bridges_exist", "hv_node_info", "instance_info",
+    "instance_list", "master_node_name", "node_has_ip_address", "node_info",
+    "node_verify", "os_diagnose", "os_get", "version",
+])
+
+
 class RpcRunner:
     """Issues RPC calls to node daemons.
 
@@ -152,9 +163,20 @@ class RpcRunner:
             except errors.ResolverError as err:
                 return RpcResult(name, procedure, fail_msg=err.args[-1])
         try:
-            status, body = self.pool.post_json(ip, self.port, "/" + procedure, args,
-                                               timeout=timeout,
-                                               connect_timeout=self.connect_timeout)
+            try:
+                status, body = self.pool.post_json(ip, self.port, "/" + procedure, args,
+                                                   timeout=timeout,
+                                                   connect_timeout=self.connect_timeout)
+            except ghttp.HttpConnectionLostError:
+                # the pool resends only what the node cannot have received; a
+                # procedure that only reads may safely run twice, so ask once more
+                if procedure not in READ_ONLY_PROCEDURES:
+                    raise
+                logging.debug("RPC %s to %s: connection lost, asking again", procedure,
+                              name)
+                status, body = self.pool.post_json(ip, self.port, "/" + procedure, args,
+                                                   timeout=timeout,
+                                                   connect_timeout=self.connect_timeout)
         except ghttp.HttpClientError as err:
             return RpcResult(name, procedure, fail_msg=str(err.args[0]))
         except errors.GenericError as err:

@@ -80,9 +80,26 @@ def test_node_info(cluster):
     out = m.run("gnt-node", "info", check=True).stdout
     assert out.startswith("Node name: %s\n  primary ip: %s\n" % (m.name, m.ip))
     assert "  master candidate: True\n" in out
+    # as Ganeti 3.0.2 (samples/errors.txt): an unknown name prints an empty line
     missing = m.run("gnt-node", "info", "no-such-node")
-    assert missing.returncode == 1 and "not known" in missing.stderr
+    assert (missing.returncode, missing.stdout, missing.stderr) == (0, "\n", "")
+    mixed = m.run("gnt-node", "info", "no-such-node", m.name, check=True).stdout
+    assert mixed == out
 
+
+
+def test_info_of_unknown_names_as_ganeti(cluster):
+    """Ganeti 3.0.2's samples (errors.txt): info of an unknown OS prints its name
+    with nothing after it and an empty line, of an unknown instance fails with
+    unknown_entity."""
+    m = cluster.master
+    os_info = m.run("gnt-os", "info", "nosuchos")
+    assert (os_info.returncode, os_info.stdout, os_info.stderr) == (0, "nosuchos: \n\n", "")
+    inst = m.run("gnt-instance", "info", "nosuchinst")
+    assert (inst.returncode, inst.stdout) == (1, "")
+    assert inst.stderr == ("Failure: prerequisites not met for this operation:\n"
+                           "error type: unknown_entity, error details:\n"
+                           "Instance 'nosuchinst' not known\n")
 
 def test_debug_delay_and_job_commands(cluster):
     m = cluster.master

@@ -156,3 +156,35 @@ def test_first_use_of_a_connection_is_never_resent(cert, pool):
         assert srv.received == [b"[1]"]
     finally:
         srv.close()
+
+
+def _runner_to(srv, pool):
+    from ganeti import rpc
+    return rpc.RpcRunner(lambda names: [(n, "127.0.0.1", False) for n in names],
+                         port=srv.port, pool=pool)
+
+
+def test_read_only_procedure_is_asked_again_after_a_lost_answer(cert, pool):
+    # a query that only reads may run twice: a connection lost after the send
+    # costs one more request instead of reporting the node down
+    srv = ScriptedServer(cert, [[ANSWER, DROP]])
+    try:
+        runner = _runner_to(srv, pool)
+        assert runner.call("all_instances_info", ["node1"], [1])["node1"].data == "done"
+        res = runner.call("all_instances_info", ["node1"], [2])["node1"]
+        assert (res.fail_msg, res.data) == (None, "done")
+        assert srv.received == [b"[1]", b"[2]", b"[2]"]
+    finally:
+        srv.close()
+
+
+def test_changing_procedure_is_not_asked_again(cert, pool):
+    srv = ScriptedServer(cert, [[ANSWER, DROP]])
+    try:
+        runner = _runner_to(srv, pool)
+        assert runner.call("instance_start", ["node1"], [1])["node1"].data == "done"
+        res = runner.call("instance_start", ["node1"], [2])["node1"]
+        assert "may have carried it out" in res.fail_msg
+        assert srv.received == [b"[1]", b"[2]"]
+    finally:
+        srv.close()

@@ -51,7 +51,8 @@ def show_node_config(opts, args):
         items.append(("node parameters",
                       infofmt.params_with_defaults(custom_ndparams, ndparams)))
         lines.extend(infofmt.format_info(items, indent=2))
-    sys.stdout.write("\n".join(lines) + ("\n" if lines else ""))
+    # one line even with no node (an unknown name): Ganeti prints an empty line
+    sys.stdout.write("\n".join(lines) + "\n")
     return constants.EXIT_SUCCESS
 
 

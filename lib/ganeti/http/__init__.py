@@ -48,6 +48,11 @@ class HttpTimeoutError(HttpClientError):
     """A request ran past its timeout."""
 
 
+class HttpConnectionLostError(HttpClientError):
+    """The connection broke after the whole request was sent: the node may
+    have carried it out, so only a request that just reads may be sent again."""
+
+
 class CertIdentity:
     """The cluster certificate: file path plus its DER SHA-256 digest."""
 

@@ -212,7 +212,7 @@ class HttpClientPool:
         except (OSError, ssl.SSLError, http.client.HTTPException) as err:
             conn.close()
             self._drop_idle(key)
-            raise ghttp.HttpClientError(
+            raise ghttp.HttpConnectionLostError(
                 "Connection to %s:%s lost after the request was sent (the node may"
                 " have carried it out): %s" % (host, port, err or "no answer"))
         if keep:

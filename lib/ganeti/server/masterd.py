@@ -168,12 +168,12 @@ class LuxiHandler:
             # (OP_QUERY with use_locking, a job, reads under shared locks)
             raise errors.OpPrereqError("Sync queries are not allowed", errors.ECODE_INVAL)
         cfg = self.context.cfg
-        full = []
-        for name in names or []:
-            expanded = cfg.expand_node_name(name)
-            if expanded is None:
-                raise errors.OpPrereqError("Node '%s' not known" % name, errors.ECODE_NOENT)
-            full.append(expanded)
+        # the classic query leaves unknown names out (Ganeti 3.0: "gnt-node info
+        # nosuchnode" prints nothing and exits 0); names given but none known
+        # match nothing
+        full = [n for n in map(cfg.expand_node_name, names or []) if n is not None]
+        if names and not full:
+            return []
         qfilter = qlang.make_simple_filter(full) if full else None
         result = self._query(query.QR_NODE, fields, qfilter)
         return query.old_style(result)
