@@ -290,11 +290,17 @@ def test_node_leave_cluster(tmp_path):
                  "ssconf_node_list", "queue/job-1", "queue/serial",
                  "queue/archive/0/job-0", "keep-me"):
         (data / name).write_text("x")
+    crypto = tmp_path / "crypto"
+    (crypto / "x509-1").mkdir(parents=True)
+    # everything in the test's own directories: the defaults are this machine's
+    # crypto dir and its running daemons (a quickstart cluster's masterd)
     with pytest.raises(errors.QuitGanetiException) as err:
-        backend.node_leave_cluster(False, data_dir=str(data))
+        backend.node_leave_cluster(False, data_dir=str(data), crypto_dir=str(crypto),
+                                   stop_daemons=False)
     assert err.value.args[0] is True
     assert sorted(os.listdir(str(data))) == ["keep-me", "queue"]
     assert os.listdir(str(data / "queue")) == []
+    assert os.listdir(str(crypto)) == []
 
 
 def test_node_has_ip_address(monkeypatch):
