@@ -31,11 +31,7 @@ BOOT_TIMEOUT = 90           # seconds, TCG on a loaded 2-core machine
 
 @pytest.fixture(scope="module")
 def guest(tmp_path_factory):
-    try:
-        kernel = kvm_guest.prepare_kernel()
-    except kvm_guest.GuestUnavailable as err:
-        # a package or the kernel download is missing: the suite needs them
-        pytest.fail("no KVM test guest: %s" % err, pytrace=False)
+    kernel = kvm_guest.kernel_or_fail()
     workdir = tmp_path_factory.mktemp("kvm-guest")
     initrd = kvm_guest.build_initramfs(str(workdir / "initrd.cpio"), kernel)
     return {"kernel": kernel, "initrd": initrd}

@@ -17,10 +17,7 @@ NAME = "kvm1.example.com"
 @pytest.fixture(scope="module")
 def guest(tmp_path_factory):
     # what is missing here is a package or the kernel download: an error, not a skip
-    try:
-        kernel = kvm_guest.prepare_kernel()
-    except kvm_guest.GuestUnavailable as err:
-        pytest.fail("no KVM test guest: %s" % err, pytrace=False)
+    kernel = kvm_guest.kernel_or_fail()
     if not os.path.isdir("/usr/share/ganeti/os/noop"):
         pytest.fail("Debian's ganeti-os-noop is not installed "
                     "(sudo tools/install-deps --test)", pytrace=False)

@@ -130,10 +130,7 @@ def test_fake_guest_shut_down_from_inside(us_cluster):
 
 @pytest.fixture(scope="module")
 def guest(tmp_path_factory):
-    try:
-        kernel = kvm_guest.prepare_kernel()
-    except kvm_guest.GuestUnavailable as err:
-        pytest.fail("no KVM test guest: %s" % err, pytrace=False)
+    kernel = kvm_guest.kernel_or_fail()
     assert kvm_guest.INIT_SCRIPT.endswith(IDLE_LOOP)
     initrd = str(tmp_path_factory.mktemp("kvm-usrdown") / "initrd.cpio")
     plain = kvm_guest.INIT_SCRIPT

@@ -78,67 +78,61 @@ def test_failure_of_the_call_stops_the_reports():
     assert lu.lines == []
 
 
-def test_shutdown_lu_reports_while_the_node_waits(monkeypatch):
-    """LUInstanceShutdown.exec wraps its node call in the reports."""
+class _SlowNodeRpc:
+    """A node that takes a second to stop the guest (past the 0.35 s timeout)."""
+
+    def call_instance_shutdown(self, node, inst, timeout, reason):
+        time.sleep(1.0)
+
+        class Result:
+            fail_msg = None
+        return Result()
+
+
+class _Inst:
+    name = "inst1"
+    primary_node = "node1"
+
+
+def _lu_with_a_slow_node(monkeypatch, lu_class, **op_fields):
+    """An ``lu_class`` (not set up by mcpu) whose node call waits; its log lines."""
     monkeypatch.setattr(shutdown_wait, "REPORT_INTERVAL", 0.1)
-    lu = object.__new__(instance_operation.LUInstanceShutdown)
+    lu = object.__new__(lu_class)
     lines = []
     lu.feedback_fn = lines.append
+    lu.op = type("Op", (), op_fields)()
+    lu.rpc, lu.instance, lu.cfg = _SlowNodeRpc(), _Inst(), None
+    return lu, lines
 
-    class Op:
-        timeout = 0.35
-        no_remember = True
 
-    class Rpc:
-        def call_instance_shutdown(self, node, inst, timeout, reason):
-            time.sleep(1.0)
-
-            class Result:
-                fail_msg = None
-            return Result()
-
-    class Inst:
-        name = "inst1"
-        primary_node = "node1"
-    lu.op, lu.rpc, lu.instance, lu.primary_offline = Op(), Rpc(), Inst(), False
-    lu._node_instance = lambda inst=None: inst
-    monkeypatch.setattr(instance_operation.iu, "shutdown_disks", lambda *a, **k: None)
-    lu.exec(lines.append)
+def _assert_reported_then_forced(lines):
     assert lines[0].startswith(" - INFO: Instance inst1 is not down yet; waiting")
     assert lines[-1] == (" - WARNING: Instance inst1 did not shut down within 0 seconds,"
                          " forcing it off")
 
 
+def test_shutdown_lu_reports_while_the_node_waits(monkeypatch):
+    """LUInstanceShutdown.exec wraps its node call in the reports."""
+    lu, lines = _lu_with_a_slow_node(monkeypatch, instance_operation.LUInstanceShutdown,
+                                     timeout=0.35, no_remember=True)
+    lu.primary_offline = False
+    lu._node_instance = lambda inst=None: inst
+    monkeypatch.setattr(instance_operation.iu, "shutdown_disks", lambda *a, **k: None)
+    lu.exec(lines.append)
+    _assert_reported_then_forced(lines)
+
+
 def test_remove_lu_reports_while_the_node_waits(monkeypatch):
     """LUInstanceRemove.exec wraps its node call in the same reports."""
     from ganeti.cmdlib import instance as cmd_instance
-    monkeypatch.setattr(shutdown_wait, "REPORT_INTERVAL", 0.1)
-    lu = object.__new__(cmd_instance.LUInstanceRemove)
-    lines = []
-    lu.feedback_fn = lines.append
-
-    class Op:
-        shutdown_timeout = 0.35
-        ignore_failures = False
-
-    class Rpc:
-        def call_instance_shutdown(self, node, inst, timeout, reason):
-            time.sleep(1.0)
-
-            class Result:
-                fail_msg = None
-            return Result()
-
-    class Inst:
-        name = "inst1"
-        primary_node = "node1"
+    lu, lines = _lu_with_a_slow_node(monkeypatch, cmd_instance.LUInstanceRemove,
+                                     shutdown_timeout=0.35, ignore_failures=False)
 
     class Stop(Exception):
         pass
 
     def stop_after_shutdown(*args, **kwargs):
         raise Stop()
-    lu.op, lu.rpc, lu.instance, lu.cfg = Op(), Rpc(), Inst(), None
     monkeypatch.setattr(cmd_instance.iu, "instance_for_node", lambda cfg, inst: inst)
     monkeypatch.setattr(cmd_instance.iu, "shutdown_disks", stop_after_shutdown)
     try:
@@ -146,6 +140,4 @@ def test_remove_lu_reports_while_the_node_waits(monkeypatch):
     except Stop:
         pass
     assert lines[0] == "Shutting down instance inst1 on node node1"
-    assert lines[1].startswith(" - INFO: Instance inst1 is not down yet; waiting")
-    assert lines[-1] == (" - WARNING: Instance inst1 did not shut down within 0 seconds,"
-                         " forcing it off")
+    _assert_reported_then_forced(lines[1:])
