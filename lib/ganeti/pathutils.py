@@ -129,6 +129,12 @@ SSCONF_PREFIX = DATA_DIR + "/ssconf_"
 WATCHER_PAUSEFILE = DATA_DIR + "/watcher.pause"
 EXPORT_DIR = DATA_DIR + "/export"
 
+# etcd, the store of the configuration and master lease (doc/etcd.rst)
+ETCD_DIR = DATA_DIR + "/etcd"                 # the member's data (mode 0700)
+ETCD_CERT_FILE = DATA_DIR + "/etcd.pem"       # this node's key + cert, signed by server.pem
+ETCD_CA_FILE = DATA_DIR + "/etcd-ca.pem"      # server.pem's certificate alone (no key)
+ETCD_MEMBER_FILE = DATA_DIR + "/etcd-member.json"  # how to start this node's member
+
 QUEUE_DIR = DATA_DIR + "/queue"
 JOB_QUEUE_SERIAL_FILE = QUEUE_DIR + "/serial"
 JOB_QUEUE_VERSION_FILE = QUEUE_DIR + "/version"
