@@ -3,14 +3,23 @@
 Start-up sequence of ``run_daemon``:
   1. lock the pid file (utils.pidfile) for the daemon's whole life; if another
      process holds the lock, fail with its PID before doing anything else;
-  2. ``prepare_fn(options)`` in the foreground (errors: "<daemon>: <msg>", exit 1);
-  3. unless -f: double fork + setsid; the original process waits on a pipe and
-     exits 0 only once the daemon called ``ready()`` (exit 1 with the
-     daemon's error if it dies first);
+  2. unless -f: double fork + setsid, while the process is still single-threaded
+     (``_detach`` refuses otherwise); the original process waits on a pipe and
+     exits 0 only once the daemon called ``ready()``, or 1 with the daemon's
+     error ("<daemon>: <msg>") if it fails or dies first;
+  3. ``prepare_fn(options)`` in the daemon process (errors: "<daemon>: <msg>",
+     exit 1, also through the pipe); its standard output and error are still
+     those of the starting process; after it the daemon's go to the log file;
   4. ``exec_fn(options, ready, stop_event)`` runs the daemon: it must call
      ``ready()`` once it serves, then return soon after ``stop_event`` (a
      threading.Event) is set, which SIGTERM/SIGINT do; any thread may set it
      too. A non-None result of prepare_fn is available as ``options.prepared``.
+
+Why prepare runs after the fork: prepare steps start threads and TLS (the
+master's start-up vote asks the nodes over threaded RPC). Forking a process
+that has other threads copies only the forking one; a lock another thread held
+at that moment (OpenSSL's, a connection pool's, logging's) stays locked
+forever in the child, which then hangs on its first use.
 """
 
 import logging
@@ -22,6 +31,7 @@ import signal
 import sys
 import threading
 import traceback
+from typing import NoReturn
 
 from ganeti import constants, errors, pathutils
 from ganeti.utils import pidfile
@@ -173,11 +183,7 @@ class _Control:
     def report_failure(self, message):
         """Send a start-up error to the waiting parent (no-op once ready)."""
         if self._ready_fd is not None:
-            try:
-                os.write(self._ready_fd, message.encode("utf-8", "replace") or b"?")
-            except OSError:
-                pass
-            os.close(self._ready_fd)
+            _send_failure(self._ready_fd, message)
             self._ready_fd = None
 
     def request_stop(self):
@@ -216,8 +222,44 @@ def _wait_for_child(daemon_name, read_fd, log_file):
     os._exit(constants.EXIT_FAILURE)
 
 
+def _send_failure(ready_fd: int, message: str) -> None:
+    """Hand a start-up error to the waiting starting process and close the pipe."""
+    try:
+        os.write(ready_fd, message.encode("utf-8", "replace") or b"?")
+    except OSError:
+        pass
+    os.close(ready_fd)
+
+
+def live_thread_count() -> int:
+    """Threads of this process, native ones included where /proc tells."""
+    try:
+        return len(os.listdir("/proc/self/task"))
+    except OSError:
+        return threading.active_count()
+
+
+def check_single_threaded(what: str) -> None:
+    """Raise ProgrammerError if another thread is alive (before a fork)."""
+    count = live_thread_count()
+    if count <= 1:
+        return
+    names = sorted(t.name for t in threading.enumerate()
+                   if t is not threading.current_thread())
+    raise errors.ProgrammerError(
+        "Refusing to %s with %d threads alive (other threads: %s): a lock one of"
+        " them holds (OpenSSL, a connection pool, logging) would stay locked"
+        " forever in the child; start threads and TLS only after detaching"
+        % (what, count, ", ".join(names) or "not started by Python"))
+
+
 def _detach(daemon_name, log_file):
-    """Double fork; returns the write end of the readiness pipe in the daemon."""
+    """Double fork; returns the write end of the readiness pipe in the daemon.
+
+    Standard output and error stay those of the starting process (prepare's
+    messages reach it); ``_finish_detach`` moves them to the log file.
+    """
+    check_single_threaded("fork the daemon")
     read_fd, write_fd = os.pipe()
     sys.stdout.flush()
     sys.stderr.flush()
@@ -229,17 +271,23 @@ def _detach(daemon_name, log_file):
     if os.fork() != 0:
         os._exit(0)
     os.chdir("/")
-    os.umask(0o077)
-    null = os.open(os.devnull, os.O_RDWR)
+    null = os.open(os.devnull, os.O_RDONLY)
     os.dup2(null, 0)
+    if null > 0:
+        os.close(null)
+    return write_fd
+
+
+def _finish_detach(log_file):
+    """After prepare: the daemon's umask, and its output into the log file."""
+    os.umask(0o077)
+    sys.stdout.flush()
+    sys.stderr.flush()
     os.makedirs(os.path.dirname(log_file), exist_ok=True)
     out = os.open(log_file, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
     os.dup2(out, 1)
     os.dup2(out, 2)
     os.close(out)
-    if null > 2:
-        os.close(null)
-    return write_fd
 
 
 def _install_signals(ctl):
@@ -254,36 +302,67 @@ def _install_signals(ctl):
     signal.signal(signal.SIGHUP, _hup)
 
 
+def _lock_pid_file(daemon_name, pid_file):
+    """The locked pid file's descriptor; exits 1 if another process holds it."""
+    try:
+        return pidfile.lock_pid_file(pid_file)
+    except errors.LockError as err:
+        sys.stderr.write("%s: Error while locking PID file:\n%s\n"
+                         % (daemon_name, error_text(err)))
+    except OSError as err:
+        sys.stderr.write("%s: Cannot open the PID file: %s\n"
+                         % (daemon_name, error_text(err)))
+    sys.exit(constants.EXIT_FAILURE)
+
+
+def _fail_start(daemon_name, message, pid_file, pid_fd, ready_fd) -> NoReturn:
+    """Start-up failed before exec_fn: free the pid file, then tell the starter."""
+    # released first, so that a start right after the failure finds it free
+    pidfile.release_pid_file(pid_file, pid_fd)
+    if ready_fd is None:
+        sys.stderr.write("%s: %s\n" % (daemon_name, message))
+        sys.exit(constants.EXIT_FAILURE)
+    sys.stderr.flush()
+    _send_failure(ready_fd, message)
+    os._exit(constants.EXIT_FAILURE)
+
+
+def _detach_and_prepare(daemon_name, options, prepare_fn, pid_file, pid_fd, log_file):
+    """Steps 2 and 3 of the module docstring; (readiness fd or None, prepared).
+
+    On failure it frees the pid file and exits, as the module docstring says."""
+    ready_fd = None
+    try:
+        pidfile.write_pid(pid_fd)
+        if not options.foreground:
+            ready_fd = _detach(daemon_name, log_file)
+            pidfile.write_pid(pid_fd)       # the daemon's own PID now
+        prepared = prepare_fn(options) if prepare_fn else None
+        if ready_fd is not None:
+            _finish_detach(log_file)
+    except (errors.GenericError, OSError, ValueError) as err:
+        _fail_start(daemon_name, error_text(err), pid_file, pid_fd, ready_fd)
+    except BaseException as err:  # pylint: disable=broad-except
+        # a bug in prepare: its traceback for the starter, then the usual failure
+        traceback.print_exc()
+        _fail_start(daemon_name, error_text(err), pid_file, pid_fd, ready_fd)
+    return ready_fd, prepared
+
+
 def run_daemon(daemon_name, options, prepare_fn, exec_fn):
     """Run a daemon (see the module docstring); never returns (exits)."""
     pid_file = pathutils.daemon_pid_file(daemon_name)
     log_file = pathutils.daemon_log_file(daemon_name)
-    try:
-        # taken before prepare_fn, so a second copy never unlinks or binds the
-        # first one's socket; inherited by the detached daemon (flock)
-        pid_fd = pidfile.lock_pid_file(pid_file)
-    except errors.LockError as err:
-        sys.stderr.write("%s: Error while locking PID file:\n%s\n"
-                         % (daemon_name, error_text(err)))
-        sys.exit(constants.EXIT_FAILURE)
-    except OSError as err:
-        sys.stderr.write("%s: Cannot open the PID file: %s\n"
-                         % (daemon_name, error_text(err)))
-        sys.exit(constants.EXIT_FAILURE)
-    try:
-        pidfile.write_pid(pid_fd)
-        prepared = prepare_fn(options) if prepare_fn else None
-    except (errors.GenericError, OSError, ValueError) as err:
-        sys.stderr.write("%s: %s\n" % (daemon_name, error_text(err)))
-        pidfile.release_pid_file(pid_file, pid_fd)
-        sys.exit(constants.EXIT_FAILURE)
-    ready_fd = None if options.foreground else _detach(daemon_name, log_file)
+    # taken before anything else, so a second copy never unlinks or binds the
+    # first one's socket; inherited by the detached daemon (flock)
+    pid_fd = _lock_pid_file(daemon_name, pid_file)
+    ready_fd, prepared = _detach_and_prepare(daemon_name, options, prepare_fn,
+                                             pid_file, pid_fd, log_file)
     ctl = _Control(ready_fd)
     code = constants.EXIT_FAILURE
     try:
         setup_logging(daemon_name, debug=options.debug, foreground=options.foreground,
                       syslog=getattr(options, "syslog", "no"), log_file=log_file)
-        pidfile.write_pid(pid_fd)
         _install_signals(ctl)
         logging.info("%s daemon starting (version %s)", daemon_name,
                      constants.RELEASE_VERSION)

@@ -333,7 +333,11 @@ def _socket_in_use(path):
 
 
 def check_master(options):
-    """Refuse to start unless this node is the master (prepare step)."""
+    """Refuse to start unless this node is the master (prepare step).
+
+    Runs in the detached daemon (daemon.run_daemon), so the vote's RPC threads
+    and TLS contexts are never forked; a failure reaches the starting process.
+    """
     try:
         cfg = config.ConfigWriter()
     except errors.ConfigurationError as err:

@@ -47,7 +47,8 @@ def bind_address(options):
 
 
 def prepare(options):
-    """Check the certificate and bind the port (in the foreground)."""
+    """Check the certificate and bind the port (in the detached daemon, before
+    it reports ready: failures reach the starting process)."""
     cert = pathutils.NODED_CERT_FILE
     if not os.path.exists(cert):
         raise errors.GenericError(
