@@ -192,6 +192,25 @@ class FileStoragePathError(GenericError):
     """A file storage path is not allowed."""
 
 
+class EtcdError(GenericError):
+    """An etcd request failed; args: (message, code).
+
+    ``code`` is the gRPC status code of etcd's answer (0 when there was none).
+    """
+
+    def __init__(self, message: str = "", code: int = 0):
+        super().__init__(message, code)
+        self.code = code
+
+    def __str__(self):
+        return str(self.args[0])
+
+
+class EtcdUnavailableError(EtcdError):
+    """etcd cannot serve now: no quorum or leader, timed out, or no endpoint
+    answered (the message names the endpoints tried)."""
+
+
 def get_error_class(name):
     """The error class called ``name`` in this module, or None."""
     item = globals().get(name)
