@@ -11,6 +11,7 @@ import socket
 import time
 
 from ganeti import constants, daemon_util, errors, objects, pathutils
+from ganeti.etcd import member as etcd_member
 from ganeti.utils import io, net, process
 
 _VG_NAME_RE = re.compile(r"^[a-zA-Z0-9+_.-]+$")
@@ -244,6 +245,9 @@ def init_cluster(cluster_name, mac_prefix=constants.DEFAULT_MAC_PREFIX,
     backend.write_ssconf_files(cfg.get_ssconf_values())
 
     try:
+        # the first member of the cluster's etcd: the master is a candidate
+        etcd_member.write_spec(etcd_member.new_cluster_spec(hostname, node_ip))
+        daemon_util.start_daemon(constants.ETCD)
         daemon_util.start_daemon(constants.NODED)
         rpc = _local_rpc(cfg)
         res = rpc.call_node_activate_master_ip(hostname, cfg.get_master_network_parameters())
@@ -255,6 +259,8 @@ def init_cluster(cluster_name, mac_prefix=constants.DEFAULT_MAC_PREFIX,
         _remove_cluster_files()
         daemon_util.stop_daemon(constants.MASTERD)
         daemon_util.stop_daemon(constants.NODED)
+        daemon_util.stop_daemon(constants.ETCD)
+        etcd_member.forget()
         raise
 
 
@@ -266,7 +272,8 @@ def _local_rpc(cfg):
 def _remove_cluster_files():
     for path in (pathutils.CLUSTER_CONF_FILE, pathutils.NODED_CERT_FILE,
                  pathutils.RAPI_CERT_FILE, pathutils.CONFD_HMAC_KEY,
-                 pathutils.CLUSTER_DOMAIN_SECRET_FILE):
+                 pathutils.CLUSTER_DOMAIN_SECRET_FILE, pathutils.ETCD_CERT_FILE,
+                 pathutils.ETCD_CA_FILE):
         io.remove_file(path)
     try:
         names = os.listdir(pathutils.DATA_DIR)

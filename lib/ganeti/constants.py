@@ -31,7 +31,10 @@ JOB_QUEUE_VERSION = 1
 NODED = "ganeti-noded"
 MASTERD = "ganeti-masterd"
 RAPI = "ganeti-rapi"
+ETCD = "ganeti-etcd"        # runs etcd on master candidates (doc/etcd.rst)
 DEFAULT_NODED_PORT = 1811
+ETCD_CLIENT_PORT = 2379     # etcd's registered ports, on the node's primary IP only
+ETCD_PEER_PORT = 2380
 DEFAULT_RAPI_PORT = 5080
 DAEMONS_PORTS = {NODED: ("tcp", DEFAULT_NODED_PORT), RAPI: ("tcp", DEFAULT_RAPI_PORT)}
 ADMIN_GROUP = "gnt-admin"
@@ -39,6 +42,7 @@ DAEMONS_LOGFILES = {
     NODED: "node-daemon.log",
     MASTERD: "master-daemon.log",
     RAPI: "rapi-daemon.log",
+    ETCD: "etcd.log",
 }
 
 # ---- exit codes (cli.md 0.8) ----------------------------------------------------

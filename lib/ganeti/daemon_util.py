@@ -16,6 +16,10 @@ from ganeti.utils import net, process
 
 MASTER_DAEMONS = [constants.MASTERD]
 NODE_DAEMONS = [constants.NODED]
+# etcd only on nodes with a member file (master candidates); it starts first
+# and stops last, since masterd works on the store etcd holds
+ETCD_DAEMONS = [constants.ETCD]
+ALL_DAEMONS = ETCD_DAEMONS + NODE_DAEMONS + MASTER_DAEMONS
 STOP_TIMEOUT = 30.0
 
 
@@ -70,7 +74,9 @@ def is_master():
 
 
 def daemons_for_this_node():
-    return NODE_DAEMONS + (MASTER_DAEMONS if is_master() else [])
+    from ganeti.etcd import member
+    return ((ETCD_DAEMONS if member.is_member() else []) + NODE_DAEMONS
+            + (MASTER_DAEMONS if is_master() else []))
 
 
 def start_all():
@@ -79,7 +85,7 @@ def start_all():
 
 
 def stop_all():
-    for name in reversed(NODE_DAEMONS + MASTER_DAEMONS):
+    for name in reversed(ALL_DAEMONS):
         stop_daemon(name)
 
 
@@ -136,7 +142,7 @@ def main(argv=None):
         (sys.stdout if argv else sys.stderr).write(usage)
         return 0 if argv else 1
     cmd, rest = argv[0], argv[1:]
-    known = NODE_DAEMONS + MASTER_DAEMONS
+    known = ALL_DAEMONS
     try:
         if cmd in ("start", "stop", "check", "restart"):
             if len(rest) < 1 or rest[0] not in known:

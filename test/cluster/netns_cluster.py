@@ -429,7 +429,7 @@ class NetnsCluster:
         start = time.time()
         killed = []
         for node in getattr(self, "nodes", []):
-            for daemon in ("ganeti-masterd", "ganeti-noded", "ganeti-confd",
+            for daemon in ("ganeti-masterd", "ganeti-noded", "ganeti-etcd", "ganeti-confd",
                            "ganeti-rapi", "ganeti-luxid", "ganeti-wconfd"):
                 pid = node.pid(daemon)
                 if pid and node.kill_daemon(daemon, signal.SIGKILL, wait=False):

@@ -194,8 +194,11 @@ class VirtualCluster:
         IP, remove files; the lock is released even when a step fails."""
         try:
             for node in self.nodes:
-                for daemon in ("ganeti-masterd", "ganeti-noded"):
+                for daemon in ("ganeti-masterd", "ganeti-noded", "ganeti-etcd"):
                     node.kill_daemon(daemon, signal.SIGKILL)
+                # etcd itself, the child of ganeti-etcd
+                _kill_pid_file(node.path("/var/run/ganeti/ganeti-etcd-server.pid"),
+                               b"/usr/bin/etcd")
                 node.kill_instances()
             # the cluster IP, with whatever prefix a test gave it
             out = subprocess.run(["ip", "-o", "addr", "show", "dev", "lo"],

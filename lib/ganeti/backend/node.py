@@ -10,6 +10,7 @@ import stat
 import time
 
 from ganeti import constants, errors, pathutils, rpc, sshkeys
+from ganeti.etcd import member as etcd_member
 from ganeti.utils import hostinfo, io, net, process
 
 MIB = 1024 * 1024
@@ -434,7 +435,8 @@ _CLUSTER_FILES = [pathutils.CLUSTER_CONF_FILE, pathutils.RAPI_CERT_FILE,
                   pathutils.SSH_KNOWN_HOSTS_FILE, pathutils.WATCHER_PAUSEFILE,
                   pathutils.RAPI_USERS_FILE, pathutils.DATA_DIR + "/spice.pem",
                   pathutils.DATA_DIR + "/spice-ca.pem", sshkeys.pub_keys_file(),
-                  pathutils.NODED_CERT_FILE]
+                  pathutils.NODED_CERT_FILE, pathutils.ETCD_CERT_FILE,
+                  pathutils.ETCD_CA_FILE]
 
 
 def _data_rel(path):
@@ -473,7 +475,7 @@ def _forget_ssh_keys(cluster_keys, ssh_dir):
 def _stop_other_daemons():
     """Stop the daemons besides this noded (noded exits once it has answered)."""
     from ganeti import daemon_util
-    for name in daemon_util.MASTER_DAEMONS + daemon_util.NODE_DAEMONS:
+    for name in reversed(daemon_util.ALL_DAEMONS):
         if name != constants.NODED and daemon_util.stop_daemon(name):
             logging.info("Stopped %s", name)
 
@@ -509,6 +511,9 @@ def node_leave_cluster(modify_ssh_setup, *, data_dir=None, ssh_dir=None,
         io.remove_file(os.path.join(data_dir, _data_rel(path)))
     if stop_daemons:
         _stop_other_daemons()
+    # once etcd is stopped: this node's copy of the store goes as well
+    etcd_member.forget(os.path.join(data_dir, _data_rel(pathutils.ETCD_DIR)),
+                       os.path.join(data_dir, _data_rel(pathutils.ETCD_MEMBER_FILE)))
     logging.info("Node left the cluster; stopping the node daemon")
     raise errors.QuitGanetiException(True, SHUTDOWN_MSG)
 

@@ -137,6 +137,34 @@ def run_cmd(cmd, env=None, reset_env=False, timeout=None, cwd="/", input_data=No
                      (err or b"").decode("utf-8", "replace"), timed_out)
 
 
+def spawn(cmd, log_file, env=None):
+    """Start ``cmd`` (an argv list) as a long-running child and return its Popen.
+
+    For a daemon's helper process that lives as long as the daemon (etcd under
+    ganeti-etcd): stdin is /dev/null, stdout and stderr are appended to
+    ``log_file``, the environment is the minimal one plus ``env``. The caller
+    waits for it. Raises CommandError if it cannot be started.
+    """
+    if isinstance(cmd, str):
+        raise errors.ProgrammerError("spawn takes an argv list, not %r" % cmd)
+    cmd = [str(c) for c in cmd]
+    full_env = dict(_SAFE_ENV)
+    full_env.update(env or {})
+    try:
+        out = os.open(log_file, os.O_WRONLY | os.O_CREAT | os.O_APPEND | os.O_CLOEXEC,
+                      0o600)
+    except OSError as err:
+        raise errors.CommandError("Cannot open %s for %s: %s" % (log_file, cmd[0], err))
+    try:
+        return subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=out, stderr=out,
+                                cwd="/", env=full_env, close_fds=True,
+                                start_new_session=True)
+    except OSError as err:
+        raise errors.CommandError("Cannot execute %s: %s" % (cmd[0], err))
+    finally:
+        os.close(out)
+
+
 def check_cmd(cmd, **kwargs):
     """Run ``cmd`` and raise CommandError if it fails; returns the RunResult."""
     result = run_cmd(cmd, **kwargs)
