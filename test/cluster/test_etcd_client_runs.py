@@ -1,5 +1,6 @@
 """ganeti.etcd.client against real etcd clusters (1 and 3 TLS members on loopback)."""
 
+import signal
 import statistics
 import threading
 import time
@@ -201,19 +202,8 @@ def test_watch_of_compacted_revision_raises(etcd):
 
 
 def test_watch_raises_when_its_member_dies(etcd3):
-    client = etcd3.client([2])
     stop = threading.Event()
-    outcome = []
-
-    def run():
-        try:
-            collect(client, "x/", 0, stop)
-            outcome.append("ended")
-        except errors.EtcdUnavailableError as err:
-            outcome.append(err)
-
-    thread = threading.Thread(target=run)
-    thread.start()
+    thread, outcome = _watch_outcome(etcd3.client([2]), stop)
     time.sleep(0.5)
     killed = time.monotonic()
     etcd3.kill(2)
@@ -223,6 +213,59 @@ def test_watch_raises_when_its_member_dies(etcd3):
     assert isinstance(outcome[0], errors.EtcdUnavailableError), outcome
     assert "etcd at https://127.0.7.2:2379" in str(outcome[0])
     assert time.monotonic() - killed < 2
+
+
+def _watch_outcome(client, stop, **kwargs):
+    """Start a watch in a thread; returns (thread, outcome list)."""
+    outcome = []
+
+    def run():
+        try:
+            for _ in client.watch("x/", 0, stop, **kwargs):
+                pass
+            outcome.append("ended")
+        except errors.EtcdError as err:
+            outcome.append(err)
+
+    thread = threading.Thread(target=run)
+    thread.start()
+    return thread, outcome
+
+
+def test_watch_raises_when_its_member_loses_the_leader(etcd3):
+    # The member lives but has no quorum: etcd cancels the watch (hasleader).
+    stop = threading.Event()
+    thread, outcome = _watch_outcome(etcd3.client([1]), stop)
+    time.sleep(0.5)
+    etcd3.kill(2)
+    etcd3.kill(3)
+    killed = time.monotonic()
+    thread.join(10)
+    stop.set()
+    assert not thread.is_alive() and len(outcome) == 1
+    assert isinstance(outcome[0], errors.EtcdUnavailableError), outcome
+    assert "watch stream ended by etcd" in str(outcome[0])
+    # etcd gives up on a leader after three election timeouts (0.5 s here)
+    assert time.monotonic() - killed < 5
+
+
+def test_watch_idle_limit_notices_a_hung_member():
+    with EtcdCluster(1, extra_args=["--experimental-watch-progress-notify-interval",
+                                    "500ms"]) as ec:
+        client = ec.client()
+        stop = threading.Event()
+        thread, outcome = _watch_outcome(client, stop, idle_limit=2.0)
+        time.sleep(3)                   # progress notices keep a quiet watch alive
+        assert outcome == [] and thread.is_alive()
+        ec.procs[1].send_signal(signal.SIGSTOP)
+        try:
+            thread.join(5)
+        finally:
+            ec.procs[1].send_signal(signal.SIGCONT)
+        stop.set()
+        assert not thread.is_alive() and len(outcome) == 1
+        assert isinstance(outcome[0], errors.EtcdUnavailableError), outcome
+        assert "nothing from the watch for 2.0s" in str(outcome[0])
 
 
 def test_read_fails_over_when_a_member_is_killed(etcd3):
@@ -391,9 +434,26 @@ def test_latency(etcd, capsys):
     get_ms = _median_ms(lambda n: client.get("lat/%d" % n))
     txn_ms = _median_ms(lambda n: client.txn([Compare.version("lat/%d" % n, ">", 0)],
                                              [Op.put("lat/%d" % n, "y" * 100)]))
+    puts_per_s = _parallel_puts_per_s(client, threads=8, each=50)
     with capsys.disabled():
-        print("\netcd latency, %d member(s), median ms: put %.1f, txn %.1f, get %.1f"
-              % (etcd.size, put_ms, txn_ms, get_ms))
+        print("\netcd latency, %d member(s), median ms: put %.1f, txn %.1f, get %.1f; "
+              "8 threads: %.0f puts/s" % (etcd.size, put_ms, txn_ms, get_ms, puts_per_s))
     # Generous bounds on this loaded 2-core machine; they catch a lost
     # keep-alive (a TLS handshake per call) or an accidental sleep.
-    assert put_ms < 250 and txn_ms < 250 and get_ms < 150
+    assert put_ms < 250 and txn_ms < 250 and get_ms < 150 and puts_per_s > 50
+
+
+def _parallel_puts_per_s(client, threads, each):
+    def writer(n):
+        for k in range(each):
+            client.put("par/%d/%d" % (n, k), "x" * 100)
+
+    workers = [threading.Thread(target=writer, args=(n,)) for n in range(threads)]
+    start = time.perf_counter()
+    for worker in workers:
+        worker.start()
+    for worker in workers:
+        worker.join(60)
+    elapsed = time.perf_counter() - start
+    assert len(client.get_prefix("par/", keys_only=True)[0]) == threads * each
+    return threads * each / elapsed

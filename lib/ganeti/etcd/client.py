@@ -609,8 +609,10 @@ class Client:
     # -- watching ------------------------------------------------------------------
 
     def watch(self, prefix: Bytes, start_revision: int, stop_event: threading.Event,
-              timeout: Optional[float] = None) -> Iterator[Tuple[int, List[Tuple[str, KeyValue]]]]:
-        """Yield the changes of the keys under ``prefix`` from ``start_revision`` on.
+              timeout: Optional[float] = None, idle_limit: Optional[float] = None
+              ) -> Iterator[Tuple[int, List[Tuple[str, KeyValue]]]]:
+        """Yield the changes of the keys under ``prefix`` from ``start_revision``
+        on (0: from now on).
 
         Each item is ``(revision, [(kind, KeyValue), ...])``, one per revision
         in order, kind "PUT" or "DELETE" (a deleted key's KeyValue has no value).
@@ -618,21 +620,31 @@ class Client:
 
         ``timeout`` (default: the client's) bounds connecting and etcd's
         confirmation, and how long a silent dead connection goes unnoticed (TCP
-        keepalive). The stream can end in EtcdError: with ``compact_revision``
-        set (code 11) when ``start_revision`` was compacted away; as
-        EtcdUnavailableError when the member is lost, loses its leader, or no
-        endpoint answers. Either way the caller should read the keys afresh
-        (get_prefix), then watch again from the revision after that read.
+        keepalive). A member whose process hangs keeps its connection up; to
+        notice that, start etcd with --experimental-watch-progress-notify-interval
+        and pass an ``idle_limit`` above that interval: the watch then asks for
+        progress notices and fails when nothing came for ``idle_limit`` seconds.
+
+        The stream can end in EtcdError: with ``compact_revision`` set (code
+        11) when ``start_revision`` was compacted away; as EtcdUnavailableError
+        when the member is lost, loses its leader, stays silent past
+        ``idle_limit``, or no endpoint answers. Either way the caller should
+        read the keys afresh (get_prefix), then watch again from the revision
+        after that read.
         """
         timeout = self.timeout if timeout is None else float(timeout)
-        request = {"create_request": {"key": b64(prefix), "range_end": b64(prefix_end(prefix)),
-                                      "start_revision": str(int(start_revision))}}
-        stream, url = self._open_watch(json.dumps(request).encode("utf-8"), stop_event, timeout)
+        create = {"key": b64(prefix), "range_end": b64(prefix_end(prefix)),
+                  "start_revision": str(int(start_revision))}
+        if idle_limit:
+            create["progress_notify"] = True
+        body = json.dumps({"create_request": create}).encode("utf-8")
+        stream, url = self._open_watch(body, stop_event, timeout)
         if stream is None:
             return
         try:
             while not stop_event.is_set():
-                doc = stream.next_message()
+                deadline = time.monotonic() + idle_limit if idle_limit else None
+                doc = stream.next_message(deadline, "nothing from the watch for %ss" % idle_limit)
                 if doc is None:
                     return
                 for item in _watch_items(url, doc):
@@ -647,7 +659,8 @@ class Client:
             stream = _WatchStream(url, self._address(url), self._context(), stop_event, timeout)
             try:
                 stream.open(body)
-                doc = stream.next_message(deadline=time.monotonic() + timeout)
+                doc = stream.next_message(time.monotonic() + timeout,
+                                          "no answer to the watch within %ss" % timeout)
             except (_NotSent, errors.EtcdUnavailableError) as err:
                 stream.close()
                 problems.append("%s: %s" % (url, err))
@@ -714,7 +727,7 @@ class _WatchStream:
         self.lines = b""        # decoded body bytes, not yet a full message
         self.chunk_left = 0     # bytes left in the current chunk (+2 for its CRLF)
         self.chunked = True
-        self.done = False
+        self.silence = ""       # what a missed deadline means (see next_message)
 
     def open(self, body: bytes) -> None:
         host, port = self.address
@@ -740,13 +753,13 @@ class _WatchStream:
     def _refusal(self, status_line: str, fields: str) -> errors.EtcdError:
         """The error of a watch that etcd answered with an HTTP error status."""
         body = None
+        deadline = time.monotonic() + self.timeout
         if self.chunked:
-            doc = self.next_message(deadline=time.monotonic() + self.timeout)
+            doc = self.next_message(deadline)
         else:
             length = re.search(r"^content-length: *(\d+)", fields, re.M)
             if length:
-                body = self._read_exact(int(length.group(1)),
-                                        time.monotonic() + self.timeout)
+                body = self._read_exact(int(length.group(1)), deadline)
             try:
                 doc = json.loads(body.decode("utf-8")) if body else None
             except ValueError:
@@ -762,15 +775,14 @@ class _WatchStream:
             self.sock = None
 
     def _receive(self, deadline: Optional[float]) -> bool:
-        """Append what arrives to self.buf; False when stopped (or the deadline
-        passed, which raises)."""
+        """Append what arrives to self.buf; False when stopped. Raises when
+        the deadline passes (see next_message)."""
         while True:
             if self.stop_event.is_set():
                 return False
             if deadline is not None and time.monotonic() >= deadline:
-                raise errors.EtcdUnavailableError(
-                    "etcd at %s: no answer to the watch within %ss" % (self.url, self.timeout),
-                    GRPC_DEADLINE_EXCEEDED)
+                raise errors.EtcdUnavailableError("etcd at %s: %s" % (self.url, self.silence),
+                                                  GRPC_DEADLINE_EXCEEDED)
             self.sock.settimeout(WATCH_POLL)
             try:
                 data = self.sock.recv(65536)
@@ -800,8 +812,14 @@ class _WatchStream:
         data, self.buf = self.buf[:size], self.buf[size:]
         return data
 
-    def next_message(self, deadline: Optional[float] = None) -> Optional[dict]:
-        """The next JSON message of the stream; None once the stop event is set."""
+    def next_message(self, deadline: Optional[float] = None,
+                     silence: str = "no answer from etcd in time") -> Optional[dict]:
+        """The next JSON message of the stream; None once the stop event is set.
+
+        Raises EtcdUnavailableError saying ``silence`` if it has not come by
+        ``deadline`` (time.monotonic(); None: wait as long as it takes).
+        """
+        self.silence = silence
         while b"\n" not in self.lines:
             if not self.chunked:
                 self.lines += self.buf
@@ -814,8 +832,9 @@ class _WatchStream:
                 return None
             size = int(size_line.split(b";")[0].strip() or b"0", 16)
             if size == 0:
-                raise errors.EtcdUnavailableError("etcd at %s: watch stream ended by etcd"
-                                                  % self.url, GRPC_UNAVAILABLE)
+                raise errors.EtcdUnavailableError(
+                    "etcd at %s: watch stream ended by etcd (it does so when the member "
+                    "loses its leader)" % self.url, GRPC_UNAVAILABLE)
             data = self._read_exact(size + 2, deadline)
             if data is None:
                 return None
