@@ -207,11 +207,8 @@ def test_watch_raises_when_its_member_dies(etcd3):
     time.sleep(0.5)
     killed = time.monotonic()
     etcd3.kill(2)
-    thread.join(5)
-    stop.set()
-    assert not thread.is_alive() and len(outcome) == 1
-    assert isinstance(outcome[0], errors.EtcdUnavailableError), outcome
-    assert "etcd at https://127.0.7.2:2379" in str(outcome[0])
+    failure = _watch_failure(thread, outcome, stop, 5)
+    assert "etcd at https://127.0.7.2:2379" in str(failure)
     assert time.monotonic() - killed < 2
 
 
@@ -232,6 +229,15 @@ def _watch_outcome(client, stop, **kwargs):
     return thread, outcome
 
 
+def _watch_failure(thread, outcome, stop, wait):
+    """The EtcdUnavailableError that ended the watch within ``wait`` seconds."""
+    thread.join(wait)
+    stop.set()
+    assert not thread.is_alive() and len(outcome) == 1
+    assert isinstance(outcome[0], errors.EtcdUnavailableError), outcome
+    return outcome[0]
+
+
 def test_watch_raises_when_its_member_loses_the_leader(etcd3):
     # The member lives but has no quorum: etcd cancels the watch (hasleader).
     stop = threading.Event()
@@ -240,11 +246,7 @@ def test_watch_raises_when_its_member_loses_the_leader(etcd3):
     etcd3.kill(2)
     etcd3.kill(3)
     killed = time.monotonic()
-    thread.join(10)
-    stop.set()
-    assert not thread.is_alive() and len(outcome) == 1
-    assert isinstance(outcome[0], errors.EtcdUnavailableError), outcome
-    assert "watch stream ended by etcd" in str(outcome[0])
+    assert "watch stream ended by etcd" in str(_watch_failure(thread, outcome, stop, 10))
     # etcd gives up on a leader after three election timeouts (0.5 s here)
     assert time.monotonic() - killed < 5
 
@@ -259,13 +261,10 @@ def test_watch_idle_limit_notices_a_hung_member():
         assert outcome == [] and thread.is_alive()
         ec.procs[1].send_signal(signal.SIGSTOP)
         try:
-            thread.join(5)
+            failure = _watch_failure(thread, outcome, stop, 5)
         finally:
             ec.procs[1].send_signal(signal.SIGCONT)
-        stop.set()
-        assert not thread.is_alive() and len(outcome) == 1
-        assert isinstance(outcome[0], errors.EtcdUnavailableError), outcome
-        assert "nothing from the watch for 2.0s" in str(outcome[0])
+        assert "nothing from the watch for 2.0s" in str(failure)
 
 
 def test_read_fails_over_when_a_member_is_killed(etcd3):
@@ -296,6 +295,26 @@ def test_write_without_quorum_is_unavailable_within_timeout(etcd3):
     with pytest.raises(errors.EtcdUnavailableError):
         client.get("k")
     assert time.monotonic() - start < 3.0
+
+
+def test_member_without_quorum_reports_it_and_refuses_at_once(etcd3):
+    client = etcd3.client([1], timeout=3.0)
+    etcd3.kill(2)
+    etcd3.kill(3)
+    status = wait_for(lambda: (lambda st: st if st["leader"] == 0 else None)(client.status()),
+                      10, "member 1 notices it has no leader")
+    assert "etcdserver: no leader" in status["errors"]
+    assert len(client.member_list()) == 3        # its own view, without a leader
+    assert not client.health(etcd3.client_url(1))
+    start = time.monotonic()
+    with pytest.raises(errors.EtcdUnavailableError) as info:
+        client.get("k")
+    assert "https://127.0.7.1:2379: etcdserver: no leader" in str(info.value)
+    with pytest.raises(errors.EtcdUnavailableError) as info:
+        client.put("k", "v")
+    assert "etcdserver: no leader" in str(info.value)
+    assert "outcome is unknown" not in str(info.value)       # refused, not attempted
+    assert time.monotonic() - start < 1.0
 
 
 def test_stale_kept_alive_connection_is_not_an_unknown_outcome():

@@ -49,7 +49,9 @@ _REFUSED_BEFORE_ACTING = frozenset(["etcdserver: no leader", "etcdserver: unheal
 # grpc-gateway passes "Grpc-Metadata-X" headers on as gRPC metadata; etcd then
 # refuses a request at once (and ends a watch) when the member has no leader,
 # instead of letting it wait for one.
+# Not for status and member list: they must answer on a member without a leader.
 _HEADERS = {"Content-Type": "application/json", "Grpc-Metadata-hasleader": "true"}
+_HEADERS_ANY_LEADER = {"Content-Type": "application/json"}
 
 MIN_ATTEMPT = 1.0       # seconds an endpoint gets at least, if the call has them left
 WATCH_POLL = 0.1        # how often a waiting watch looks at its stop event
@@ -382,7 +384,7 @@ class Client:
         return conn, True
 
     def _exchange(self, endpoint: str, method: str, path: str, body: Optional[bytes],
-                  connect_timeout: float, answer_timeout: float):
+                  headers: dict, connect_timeout: float, answer_timeout: float):
         """Send one request and read the answer: (HTTP status, decoded JSON or None).
 
         Raises _NotSent when nothing reached etcd's API, OSError or
@@ -391,7 +393,7 @@ class Client:
         conn, fresh = self._connection(endpoint, connect_timeout)
         try:
             conn.sock.settimeout(connect_timeout)
-            conn.request(method, path, body=body, headers=_HEADERS)
+            conn.request(method, path, body=body, headers=headers)
         except (OSError, http.client.HTTPException) as err:
             # Not all of the request was written, so etcd cannot act on it.
             self._drop(endpoint)
@@ -421,21 +423,28 @@ class Client:
         return resp.status, doc, data
 
     def _call(self, path: str, request: Optional[dict], write: bool,
-              endpoint: Optional[str] = None, method: str = "POST") -> dict:
-        """One API call with failover (see the module docstring); the JSON answer."""
+              endpoint: Optional[str] = None, method: str = "POST",
+              need_leader: bool = True) -> dict:
+        """One API call with failover (see the module docstring); the JSON answer.
+
+        ``need_leader``: a member without a leader refuses it at once.
+        """
         body = json.dumps(request).encode("utf-8") if request is not None else None
+        headers = _HEADERS if need_leader else _HEADERS_ANY_LEADER
         endpoints = [endpoint] if endpoint else self._order()
         deadline = time.monotonic() + self.timeout
-        problems = []
+        problems, tried = [], []
         for number, url in enumerate(endpoints):
             remaining = deadline - time.monotonic()
             if remaining <= 0:
                 break
-            # Leave the later endpoints a share of the time, unless only a write
-            # that cannot be sent again is at stake.
+            tried.append(url)
+            # Connecting, and waiting for a read's answer, may take this
+            # endpoint's share of the time left, so that the next ones get
+            # theirs; a write once sent waits all the time left (no next one).
             share = max(remaining / (len(endpoints) - number), min(remaining, MIN_ATTEMPT))
             try:
-                status, doc, raw = self._exchange(url, method, path, body, share,
+                status, doc, raw = self._exchange(url, method, path, body, headers, share,
                                                   remaining if write else share)
             except _NotSent as err:
                 problems.append("%s: %s" % (url, err))
@@ -466,11 +475,12 @@ class Client:
                     "etcd at %s: %s; the outcome is unknown" % (url, message), code)
             self._answered(url)
             raise errors.EtcdError("etcd at %s: %s" % (url, message), code)
-        tried = ", ".join(endpoints)
-        if not problems:
-            problems.append("no time left within %ss" % self.timeout)
+        if len(tried) < len(endpoints):
+            problems.append("no time left within %ss for %s"
+                            % (self.timeout, ", ".join(endpoints[len(tried):])))
         raise errors.EtcdUnavailableError("No etcd endpoint answered (tried %s): %s"
-                                          % (tried, "; ".join(problems)), GRPC_UNAVAILABLE)
+                                          % (", ".join(tried), "; ".join(problems)),
+                                          GRPC_UNAVAILABLE)
 
     # -- keys -----------------------------------------------------------------------
 
@@ -532,13 +542,13 @@ class Client:
                    "failure": [op.to_json() for op in failure]}
         return TxnResult.from_json(self._call("/v3/kv/txn", request, write=True))
 
-    # -- leases -----------------------------------------------------------------
-
     def compact(self, revision: int, physical: bool = False) -> None:
         """Drop the history before ``revision`` (watches from earlier revisions
         then fail); with ``physical``, return only once the space is freed."""
         request = {"revision": str(int(revision)), "physical": bool(physical)}
         self._call("/v3/kv/compaction", request, write=True)
+
+    # -- leases -----------------------------------------------------------------
 
     def lease_grant(self, ttl: int) -> Tuple[int, int]:
         """A new lease of ``ttl`` seconds: (lease id, ttl etcd granted)."""
@@ -572,7 +582,8 @@ class Client:
     # -- members and health ----------------------------------------------------------
 
     def member_list(self) -> List[Member]:
-        doc = self._call("/v3/cluster/member/list", {}, write=False)
+        """The members as the answering member knows them (it may have no leader)."""
+        doc = self._call("/v3/cluster/member/list", {}, write=False, need_leader=False)
         return [Member.from_json(m) for m in doc.get("members", [])]
 
     def member_add(self, peer_urls: Sequence[str], learner: bool = False) -> Member:
@@ -592,16 +603,18 @@ class Client:
 
     def status(self, endpoint: Optional[str] = None) -> dict:
         """One member's status (of ``endpoint`` only, if given): member_id,
-        leader, raft_index, raft_applied_index, raft_term, db_size,
-        db_size_in_use (ints), version, is_learner, errors (etcd's alarms)."""
+        leader (0: it has none, e.g. no quorum), raft_index, raft_applied_index,
+        raft_term, db_size, db_size_in_use (ints), version, is_learner, errors
+        (etcd's alarms)."""
         return parse_status(self._call("/v3/maintenance/status", {}, write=False,
-                                       endpoint=endpoint))
+                                       endpoint=endpoint, need_leader=False))
 
     def health(self, endpoint: str) -> bool:
         """Whether the member at ``endpoint`` says it is healthy (has a leader,
         no alarm); False also when it cannot be reached."""
         try:
-            doc = self._call("/health", None, write=False, endpoint=endpoint, method="GET")
+            doc = self._call("/health", None, write=False, endpoint=endpoint, method="GET",
+                             need_leader=False)
         except errors.EtcdError:
             return False
         return doc.get("health") in ("true", True)
@@ -653,36 +666,40 @@ class Client:
             stream.close()
 
     def _open_watch(self, body: bytes, stop_event: threading.Event, timeout: float):
-        """A _WatchStream whose watch etcd confirmed, and its endpoint."""
-        problems = []
-        for url in self._order():
-            stream = _WatchStream(url, self._address(url), self._context(), stop_event, timeout)
+        """A _WatchStream whose watch etcd confirmed, and its endpoint; all
+        endpoints tried within ``timeout`` (None, url: stopped meanwhile)."""
+        problems, tried = [], []
+        endpoints = self._order()
+        deadline = time.monotonic() + timeout
+        for number, url in enumerate(endpoints):
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                break
+            tried.append(url)
+            share = max(remaining / (len(endpoints) - number), min(remaining, MIN_ATTEMPT))
+            stream = _WatchStream(url, self._address(url), self._context(), stop_event, share)
             try:
                 stream.open(body)
-                doc = stream.next_message(time.monotonic() + timeout,
-                                          "no answer to the watch within %ss" % timeout)
+                doc = stream.next_message(time.monotonic() + share,
+                                          "no answer to the watch within %.1fs" % share)
+                if doc is None:         # stopped while waiting
+                    stream.close()
+                    return None, url
+                if not doc.get("result", {}).get("created"):
+                    list(_watch_items(url, doc))    # raises the error it carries
+                    raise errors.EtcdError("etcd at %s: watch not created: %r" % (url, doc))
             except (_NotSent, errors.EtcdUnavailableError) as err:
                 stream.close()
-                problems.append("%s: %s" % (url, err))
+                problems.append(str(err) if str(err).startswith("etcd at ")
+                                else "%s: %s" % (url, err))
                 continue
             except BaseException:
                 stream.close()
                 raise
-            if doc is None:         # stopped while waiting
-                stream.close()
-                return None, url
-            result = doc.get("result", {})
-            if not result.get("created"):
-                stream.close()
-                list(_watch_items(url, doc))    # raises the error it carries
-                raise errors.EtcdError("etcd at %s: watch not created: %r" % (url, doc))
-            if result.get("canceled"):
-                stream.close()
-                list(_watch_items(url, doc))
             self._answered(url)
             return stream, url
         raise errors.EtcdUnavailableError("No etcd endpoint answered the watch (tried %s): %s"
-                                          % (", ".join(self._order()), "; ".join(problems)),
+                                          % (", ".join(tried), "; ".join(problems)),
                                           GRPC_UNAVAILABLE)
 
 
@@ -690,7 +707,8 @@ def _watch_items(url: str, doc: dict):
     """The (revision, events) items of one watch message; raises on its errors."""
     code, message = gateway_error(doc)
     if code is not None:
-        raise errors.EtcdError("etcd at %s: watch failed: %s" % (url, message), code)
+        cls = errors.EtcdUnavailableError if code in _TRY_ELSEWHERE else errors.EtcdError
+        raise cls("etcd at %s: watch failed: %s" % (url, message), code)
     result = doc.get("result", {})
     compacted = as_int(result.get("compact_revision"))
     if compacted:
