@@ -192,12 +192,19 @@ def test_importing_the_daemons_starts_no_thread_and_no_tls():
             made.append(cls)
             return orig(cls, *args, **kwargs)
         ssl.SSLContext.__new__ = counting
-        from ganeti.server import masterd, noded
+        import importlib, pkgutil
+        import ganeti.server
+        daemons = [m.name for m in pkgutil.iter_modules(ganeti.server.__path__)]
+        for name in daemons:          # every daemon's module (masterd, noded, ...)
+            importlib.import_module("ganeti.server." + name)
         from ganeti import failover, nodejoin, rpc, watcher, daemon_util
         from ganeti.http import client, server
-        print(threading.active_count(), len(os.listdir("/proc/self/task")), len(made))
+        print(threading.active_count(), len(os.listdir("/proc/self/task")), len(made),
+              " ".join(sorted(daemons)))
     """)
     env = dict(os.environ, PYTHONPATH=os.path.abspath(LIB))
     out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True,
                          text=True, timeout=60, check=True).stdout
-    assert out.split() == ["1", "1", "0"]
+    threads, tasks, contexts, daemons = out.split(None, 3)
+    assert (threads, tasks, contexts) == ("1", "1", "0")
+    assert {"masterd", "noded"} <= set(daemons.split())
