@@ -3,6 +3,7 @@
 import json
 import socket
 import threading
+import time
 
 import pytest
 
@@ -229,3 +230,46 @@ def test_watch_stream_deadline_while_waiting():
     with pytest.raises(errors.EtcdUnavailableError) as info:
         stream.next_message(0, "nothing for 3s")
     assert str(info.value) == "etcd at https://x:2379: nothing for 3s"
+
+
+def test_attempts_share_the_time_and_name_what_was_left_out():
+    attempts = etcd._Attempts(["https://a:1", "https://b:1", "https://c:1"], 3.0)
+    shares = []
+    for url, share, remaining in attempts:
+        shares.append(round(share, 1))
+        attempts.failed(url, "refused")
+    assert shares == [1.0, 1.5, 3.0]       # nothing used up: each takes its part
+    text = str(attempts.error("No etcd endpoint answered"))
+    assert text == ("No etcd endpoint answered (tried https://a:1, https://b:1, "
+                    "https://c:1): https://a:1: refused; https://b:1: refused; "
+                    "https://c:1: refused")
+    attempts = etcd._Attempts(["https://a:1", "https://b:1"], 0.0)
+    assert list(attempts) == []
+    assert "no time left within 0.0s for https://a:1, https://b:1" in \
+        str(attempts.error("No etcd endpoint answered"))
+
+
+def test_silent_endpoints_bound_the_call_by_its_timeout(tmp_path):
+    # Listening sockets that never answer the TLS handshake: each endpoint
+    # gets a share of the timeout, and the whole call ends within it.
+    from ganeti.utils import x509
+    ca = tmp_path / "ca.pem"
+    ca.write_bytes(x509.generate_self_signed_cert("test")[1])
+    silent = []
+    for _ in range(2):
+        sock = socket.socket()
+        sock.bind(("127.0.0.1", 0))
+        sock.listen(4)
+        silent.append(sock)
+    urls = ["https://127.0.0.1:%d" % sock.getsockname()[1] for sock in silent]
+    client = etcd.Client(urls, None, str(ca), timeout=2.0)
+    try:
+        for call in (lambda: client.get("k"), lambda: client.put("k", "v")):
+            start = time.monotonic()
+            with pytest.raises(errors.EtcdUnavailableError) as info:
+                call()
+            assert 1.8 < time.monotonic() - start < 2.5
+            assert str(info.value).count("cannot connect: timed out") == 2
+    finally:
+        for sock in silent:
+            sock.close()

@@ -283,6 +283,44 @@ class _NotSent(Exception):
     """The request did not reach etcd's API (connect or TLS failure)."""
 
 
+class _Attempts:
+    """The endpoints one call tries, in order, all within ``timeout``.
+
+    Iterating yields (endpoint, share, remaining): connecting, and waiting
+    for a read's answer, may take the endpoint's share of the time left, so
+    that the endpoints after it get theirs.
+    """
+
+    def __init__(self, endpoints: List[str], timeout: float):
+        self.endpoints, self.timeout = endpoints, timeout
+        self.tried, self.problems = [], []
+
+    def __iter__(self):
+        deadline = time.monotonic() + self.timeout
+        for number, url in enumerate(self.endpoints):
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                return
+            self.tried.append(url)
+            yield url, max(remaining / (len(self.endpoints) - number),
+                           min(remaining, MIN_ATTEMPT)), remaining
+
+    def failed(self, url: str, why) -> None:
+        text = str(why)
+        self.problems.append(text if text.startswith("etcd at ") else "%s: %s" % (url, text))
+
+    def error(self, what: str) -> errors.EtcdUnavailableError:
+        """EtcdUnavailableError naming every endpoint tried and what each said."""
+        problems = list(self.problems)
+        untried = self.endpoints[len(self.tried):]
+        if untried:
+            problems.append("no time left within %ss for %s"
+                            % (self.timeout, ", ".join(untried)))
+        return errors.EtcdUnavailableError("%s (tried %s): %s"
+                                           % (what, ", ".join(self.tried), "; ".join(problems)),
+                                           GRPC_UNAVAILABLE)
+
+
 class Client:
     """A client of an etcd cluster reached at ``endpoints`` (https URLs).
 
@@ -431,23 +469,14 @@ class Client:
         """
         body = json.dumps(request).encode("utf-8") if request is not None else None
         headers = _HEADERS if need_leader else _HEADERS_ANY_LEADER
-        endpoints = [endpoint] if endpoint else self._order()
-        deadline = time.monotonic() + self.timeout
-        problems, tried = [], []
-        for number, url in enumerate(endpoints):
-            remaining = deadline - time.monotonic()
-            if remaining <= 0:
-                break
-            tried.append(url)
-            # Connecting, and waiting for a read's answer, may take this
-            # endpoint's share of the time left, so that the next ones get
-            # theirs; a write once sent waits all the time left (no next one).
-            share = max(remaining / (len(endpoints) - number), min(remaining, MIN_ATTEMPT))
+        attempts = _Attempts([endpoint] if endpoint else self._order(), self.timeout)
+        for url, share, remaining in attempts:
+            # A write once sent waits all the time left (it has no next endpoint).
             try:
                 status, doc, raw = self._exchange(url, method, path, body, headers, share,
                                                   remaining if write else share)
             except _NotSent as err:
-                problems.append("%s: %s" % (url, err))
+                attempts.failed(url, err)
                 continue
             except (OSError, http.client.HTTPException) as err:
                 if isinstance(err, socket.timeout):
@@ -458,7 +487,7 @@ class Client:
                     raise errors.EtcdUnavailableError(
                         "etcd at %s: %s after the request was sent; the outcome is unknown"
                         % (url, what), GRPC_UNAVAILABLE)
-                problems.append("%s: %s" % (url, what))
+                attempts.failed(url, what)
                 continue
             code, message = gateway_error(doc)
             if code is None and status == 200 and doc is not None:
@@ -469,18 +498,13 @@ class Client:
                                        % (url, path, status, raw[:200]))
             if code in _TRY_ELSEWHERE:
                 if not write or message in _REFUSED_BEFORE_ACTING:
-                    problems.append("%s: %s" % (url, message))
+                    attempts.failed(url, message)
                     continue
                 raise errors.EtcdUnavailableError(
                     "etcd at %s: %s; the outcome is unknown" % (url, message), code)
             self._answered(url)
             raise errors.EtcdError("etcd at %s: %s" % (url, message), code)
-        if len(tried) < len(endpoints):
-            problems.append("no time left within %ss for %s"
-                            % (self.timeout, ", ".join(endpoints[len(tried):])))
-        raise errors.EtcdUnavailableError("No etcd endpoint answered (tried %s): %s"
-                                          % (", ".join(tried), "; ".join(problems)),
-                                          GRPC_UNAVAILABLE)
+        raise attempts.error("No etcd endpoint answered")
 
     # -- keys -----------------------------------------------------------------------
 
@@ -668,15 +692,8 @@ class Client:
     def _open_watch(self, body: bytes, stop_event: threading.Event, timeout: float):
         """A _WatchStream whose watch etcd confirmed, and its endpoint; all
         endpoints tried within ``timeout`` (None, url: stopped meanwhile)."""
-        problems, tried = [], []
-        endpoints = self._order()
-        deadline = time.monotonic() + timeout
-        for number, url in enumerate(endpoints):
-            remaining = deadline - time.monotonic()
-            if remaining <= 0:
-                break
-            tried.append(url)
-            share = max(remaining / (len(endpoints) - number), min(remaining, MIN_ATTEMPT))
+        attempts = _Attempts(self._order(), timeout)
+        for url, share, _ in attempts:
             stream = _WatchStream(url, self._address(url), self._context(), stop_event, share)
             try:
                 stream.open(body)
@@ -690,17 +707,14 @@ class Client:
                     raise errors.EtcdError("etcd at %s: watch not created: %r" % (url, doc))
             except (_NotSent, errors.EtcdUnavailableError) as err:
                 stream.close()
-                problems.append(str(err) if str(err).startswith("etcd at ")
-                                else "%s: %s" % (url, err))
+                attempts.failed(url, err)
                 continue
             except BaseException:
                 stream.close()
                 raise
             self._answered(url)
             return stream, url
-        raise errors.EtcdUnavailableError("No etcd endpoint answered the watch (tried %s): %s"
-                                          % (", ".join(tried), "; ".join(problems)),
-                                          GRPC_UNAVAILABLE)
+        raise attempts.error("No etcd endpoint answered the watch")
 
 
 def _watch_items(url: str, doc: dict):
