@@ -189,6 +189,13 @@ class EtcdCluster:
         self.start_member(i, initial, "existing")
         return added
 
+    def remove_member(self, i: int, members: list):
+        """Remove member i through the API (asking ``members``), then stop it."""
+        client = self.client(members)
+        ids = {m.name: m.id for m in client.member_list()}
+        client.member_remove(ids[self.name(i)])
+        self.kill(i)
+
     def wait_healthy(self, members, timeout: float = HEALTH_TIMEOUT):
         """Wait until every member in ``members`` answers /health with true."""
         client = self.client(members, timeout=2.0, cert_member=min(members))

@@ -1,6 +1,8 @@
 """ganeti.etcd.client against real etcd clusters (1 and 3 TLS members on loopback)."""
 
+import os
 import signal
+import socket
 import statistics
 import threading
 import time
@@ -351,11 +353,47 @@ def test_learner_added_started_promoted_and_removed(etcd3):
     client.put("seen-by-4", "yes")
     assert etcd3.client([4]).get("seen-by-4").value == b"yes"
     assert not etcd3.client([4]).status()["is_learner"]
-    client.member_remove(added.id)
+    etcd3.remove_member(4, [1, 2, 3])
     assert sorted(m.name for m in client.member_list()) == ["node1", "node2", "node3"]
     with pytest.raises(errors.EtcdError) as info:
         client.member_remove(added.id)
-    assert info.value.code == 5
+    assert info.value.code == 5 and "member not found" in str(info.value)
+    assert client.put("after-removal", "ok") > 0
+
+
+def test_forked_child_uses_its_own_connections(etcd):
+    client = etcd.client()
+    client.put("fork", "parent")
+    pid = os.fork()
+    if pid == 0:                        # the child: must not share the parent's TLS
+        code = 1
+        try:
+            client.put("fork-child", "child")
+            code = 0 if client.get("fork").value == b"parent" else 2
+        finally:
+            os._exit(code)
+    _, status = os.waitpid(pid, 0)
+    assert os.WEXITSTATUS(status) == 0
+    assert client.get("fork-child").value == b"child"      # parent's connection intact
+    client.put("fork", "parent again")
+
+
+def test_fixture_cleans_up_after_a_failed_start():
+    blocker = socket.socket()
+    blocker.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    blocker.bind(("127.0.7.230", 2379))
+    blocker.listen(1)
+    ec = EtcdCluster(1, first=230, spare=0)
+    try:
+        with pytest.raises(RuntimeError) as info:
+            ec.start()
+        assert "etcd member 1 exited" in str(info.value)
+        assert "address already in use" in str(info.value)
+    finally:
+        blocker.close()
+    assert ec.tmpdir is None and ec.procs == {} and ec.running() == []
+    with EtcdCluster(1, first=230, spare=0) as again:       # its locks were freed
+        assert again.client().put("k", "v") > 0
 
 
 def test_member_list_status_health(etcd):
