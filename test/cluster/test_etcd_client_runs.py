@@ -437,6 +437,21 @@ def test_threads_share_one_client(etcd):
         thread.join(30)
     assert failures == [] and len(set(revisions)) == 160
     assert len(client.get_prefix("t/")[0]) == 160
+    idle = sum(len(conns) for conns in client._pool._idle.values())
+    assert 1 <= idle <= 8                   # at most one per thread that ran at once
+
+
+def test_short_lived_threads_reuse_one_connection(etcd):
+    # A thread per request (as LUXI clients get) must not pay a TLS handshake each.
+    client = etcd.client()
+    for n in range(10):
+        thread = threading.Thread(target=client.put, args=("short/%d" % n, "v"))
+        thread.start()
+        thread.join(10)
+    assert [len(conns) for conns in client._pool._idle.values()] == [1]
+    client.close()
+    assert client._pool._idle == {}
+    assert client.get("short/9").value == b"v"
 
 
 def test_client_without_certificate_is_refused(etcd):

@@ -273,3 +273,35 @@ def test_silent_endpoints_bound_the_call_by_its_timeout(tmp_path):
     finally:
         for sock in silent:
             sock.close()
+
+
+class FakeConn:
+    def __init__(self):
+        self.closed = False
+
+    def close(self):
+        self.closed = True
+
+
+def test_pool_keeps_idle_connections_up_to_a_limit(monkeypatch):
+    monkeypatch.setattr(etcd._Pool, "MAX_IDLE", 2)
+    pool = etcd._Pool()
+    assert pool.take("https://a:1") is None
+    conns = [FakeConn() for _ in range(3)]
+    for conn in conns:
+        pool.give("https://a:1", conn)
+    assert conns[2].closed and not conns[0].closed
+    assert pool.take("https://b:1") is None
+    assert pool.take("https://a:1") is conns[1]
+    pool.close()
+    assert conns[0].closed and pool.take("https://a:1") is None
+
+
+def test_pool_starts_empty_in_a_forked_child(monkeypatch):
+    pool = etcd._Pool()
+    parent_conn = FakeConn()
+    pool.give("https://a:1", parent_conn)
+    pool._lock.acquire()            # as if a parent thread held it at fork time
+    monkeypatch.setattr(etcd.os, "getpid", lambda: -1)
+    assert pool.take("https://a:1") is None         # no deadlock, no parent connection
+    assert not parent_conn.closed

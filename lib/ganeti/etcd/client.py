@@ -13,8 +13,9 @@ refusals etcd gives before it acts, such as "no leader" (asked for with the
 ``hasleader`` metadata): such a write moves on to the next endpoint as well.
 
 Every call ends within ``timeout`` seconds (the sum over all endpoints tried).
-Connections are kept alive, one per thread and endpoint (no shared pool, no
-lock held during network I/O); the SSL context is made once, on first use.
+Connections are kept alive in a pool shared by the threads, whose lock is
+never held during network I/O or TLS set-up; the SSL context is made once, on
+first use, outside any lock.
 """
 
 import base64
@@ -283,6 +284,54 @@ class _NotSent(Exception):
     """The request did not reach etcd's API (connect or TLS failure)."""
 
 
+class _Pool:
+    """Idle kept-alive connections, per endpoint, shared by all threads.
+
+    A connection is used by one call at a time: taken out, then given back.
+    The lock only guards the lists, never network I/O or TLS set-up. A forked
+    child starts with an empty pool and a new lock (the parent's lock may have
+    been held by a thread that does not exist in the child).
+    """
+
+    MAX_IDLE = 32       # per endpoint; more are closed when given back
+
+    def __init__(self):
+        self._reset()
+
+    def _reset(self):
+        self._pid = os.getpid()
+        self._lock = threading.Lock()
+        self._idle = {}
+
+    def _check_fork(self):
+        if os.getpid() != self._pid:
+            # The parent's TLS connections are not ours to use (nor to close).
+            self._reset()
+
+    def take(self, endpoint: str):
+        self._check_fork()
+        with self._lock:
+            idle = self._idle.get(endpoint)
+            return idle.pop() if idle else None
+
+    def give(self, endpoint: str, conn) -> None:
+        self._check_fork()
+        with self._lock:
+            idle = self._idle.setdefault(endpoint, [])
+            if len(idle) < self.MAX_IDLE:
+                idle.append(conn)
+                return
+        conn.close()
+
+    def close(self) -> None:
+        self._check_fork()
+        with self._lock:
+            conns = [conn for idle in self._idle.values() for conn in idle]
+            self._idle = {}
+        for conn in conns:
+            conn.close()
+
+
 class _Attempts:
     """The endpoints one call tries, in order, all within ``timeout``.
 
@@ -343,8 +392,7 @@ class Client:
         self._preferred = self.endpoints[0]     # the last endpoint that answered
         self._ctx = None
         self._ctx_lock = threading.Lock()       # only guards the assignment below
-        self._local = threading.local()
-        self._pid = os.getpid()
+        self._pool = _Pool()
 
     # -- plumbing ---------------------------------------------------------------
 
@@ -366,24 +414,9 @@ class Client:
                 self._ctx = ctx
             return self._ctx
 
-    def _conns(self) -> dict:
-        if os.getpid() != self._pid:
-            # A forked child must not talk over its parent's TLS connections.
-            self._local, self._pid = threading.local(), os.getpid()
-        conns = getattr(self._local, "conns", None)
-        if conns is None:
-            conns = self._local.conns = {}
-        return conns
-
-    def _drop(self, endpoint: str) -> None:
-        conn = self._conns().pop(endpoint, None)
-        if conn is not None:
-            conn.close()
-
     def close(self) -> None:
-        """Close this thread's connections (others close when their thread ends)."""
-        for endpoint in list(self._conns()):
-            self._drop(endpoint)
+        """Close the idle connections (those in use close when their call ends)."""
+        self._pool.close()
 
     def __enter__(self):
         return self
@@ -405,11 +438,17 @@ class Client:
 
     def _connection(self, endpoint: str,
                     timeout: float) -> Tuple[http.client.HTTPSConnection, bool]:
-        """This thread's live connection to ``endpoint`` and whether it is new."""
-        conn = self._conns().get(endpoint)
-        if conn is not None and conn.sock is not None and not _closed_by_peer(conn.sock):
-            return conn, False
-        self._drop(endpoint)
+        """A live connection to ``endpoint``, idle or new, and whether it is new.
+
+        The caller owns it until it gives it back to the pool (or closes it).
+        """
+        while True:
+            conn = self._pool.take(endpoint)
+            if conn is None:
+                break
+            if conn.sock is not None and not _closed_by_peer(conn.sock):
+                return conn, False
+            conn.close()
         host, port = self._address(endpoint)
         conn = http.client.HTTPSConnection(host, port, timeout=timeout,
                                            context=self._context())
@@ -418,7 +457,6 @@ class Client:
         except (OSError, ssl.SSLError) as err:
             conn.close()
             raise _NotSent(_describe(err, "cannot connect"))
-        self._conns()[endpoint] = conn
         return conn, True
 
     def _exchange(self, endpoint: str, method: str, path: str, body: Optional[bytes],
@@ -434,7 +472,7 @@ class Client:
             conn.request(method, path, body=body, headers=headers)
         except (OSError, http.client.HTTPException) as err:
             # Not all of the request was written, so etcd cannot act on it.
-            self._drop(endpoint)
+            conn.close()
             if fresh and isinstance(err, ssl.SSLError):
                 raise _NotSent(_describe(err, "TLS handshake refused"))
             raise _NotSent(_describe(err, "cannot send the request"))
@@ -443,17 +481,19 @@ class Client:
             resp = conn.getresponse()
             data = resp.read()
         except ssl.SSLError as err:
-            self._drop(endpoint)
+            conn.close()
             if fresh and not isinstance(err, (ssl.SSLEOFError, ssl.SSLZeroReturnError)):
                 # A TLS alert on a new connection: the handshake was refused
                 # (TLS 1.3 reports a rejected client certificate only here).
                 raise _NotSent(_describe(err, "TLS handshake refused"))
             raise
         except (OSError, http.client.HTTPException):
-            self._drop(endpoint)
+            conn.close()
             raise
         if resp.will_close:
-            self._drop(endpoint)
+            conn.close()
+        else:
+            self._pool.give(endpoint, conn)
         try:
             doc = json.loads(data.decode("utf-8")) if data else {}
         except ValueError:
