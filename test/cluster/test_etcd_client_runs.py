@@ -1,4 +1,9 @@
-"""ganeti.etcd.client against real etcd clusters (1 and 3 TLS members on loopback)."""
+"""ganeti.etcd.client against real etcd clusters (1 and 3 TLS members on loopback).
+
+Tests that leave every member running share one cluster of each size (each
+uses its own keys); tests that kill or change members get their own cluster,
+on other addresses.
+"""
 
 import os
 import signal
@@ -14,15 +19,17 @@ from ganeti import errors
 from ganeti.etcd.client import Client, Compare, Op
 
 
-@pytest.fixture(params=[1, 3], ids=["1member", "3members"])
+@pytest.fixture(scope="module", params=[1, 3], ids=["1member", "3members"])
 def etcd(request):
+    """A shared cluster: its members must stay up."""
     with EtcdCluster(request.param) as ec:
         yield ec
 
 
 @pytest.fixture
 def etcd3():
-    with EtcdCluster(3) as ec:
+    """A cluster of 3 of the test's own, on 127.0.7.11-14."""
+    with EtcdCluster(3, first=11) as ec:
         yield ec
 
 
@@ -210,7 +217,7 @@ def test_watch_raises_when_its_member_dies(etcd3):
     killed = time.monotonic()
     etcd3.kill(2)
     failure = _watch_failure(thread, outcome, stop, 5)
-    assert "etcd at https://127.0.7.2:2379" in str(failure)
+    assert "etcd at %s" % etcd3.client_url(2) in str(failure)
     assert time.monotonic() - killed < 2
 
 
@@ -254,8 +261,8 @@ def test_watch_raises_when_its_member_loses_the_leader(etcd3):
 
 
 def test_watch_idle_limit_notices_a_hung_member():
-    with EtcdCluster(1, extra_args=["--experimental-watch-progress-notify-interval",
-                                    "500ms"]) as ec:
+    with EtcdCluster(1, first=21, extra_args=["--experimental-watch-progress-notify-interval",
+                                              "500ms"]) as ec:
         client = ec.client()
         stop = threading.Event()
         thread, outcome = _watch_outcome(client, stop, idle_limit=2.0)
@@ -311,7 +318,7 @@ def test_member_without_quorum_reports_it_and_refuses_at_once(etcd3):
     start = time.monotonic()
     with pytest.raises(errors.EtcdUnavailableError) as info:
         client.get("k")
-    assert "https://127.0.7.1:2379: etcdserver: no leader" in str(info.value)
+    assert "%s: etcdserver: no leader" % etcd3.client_url(1) in str(info.value)
     with pytest.raises(errors.EtcdUnavailableError) as info:
         client.put("k", "v")
     assert "etcdserver: no leader" in str(info.value)
@@ -322,7 +329,7 @@ def test_member_without_quorum_reports_it_and_refuses_at_once(etcd3):
 def test_stale_kept_alive_connection_is_not_an_unknown_outcome():
     # etcd restarted between two writes: the idle connection is dead, and the
     # second write must go over a new one instead of failing as "unknown".
-    with EtcdCluster(1) as ec:
+    with EtcdCluster(1, first=21) as ec:
         client = ec.client()
         client.put("a", "1")
         ec.kill(1)
@@ -411,10 +418,10 @@ def test_member_list_status_health(etcd):
         leaders.add(status["leader"])
         assert client.health(etcd.client_url(i))
     assert len(leaders) == 1 and leaders <= set(ids.values())
-    etcd.kill(1)
-    assert not client.health(etcd.client_url(1))
+    nobody = "https://127.0.7.250:2379"
+    assert not client.health(nobody)
     with pytest.raises(errors.EtcdUnavailableError) as info:
-        client.status(etcd.client_url(1))
+        client.status(nobody)
     assert "Connection refused" in str(info.value)
 
 
@@ -457,12 +464,12 @@ def test_short_lived_threads_reuse_one_connection(etcd):
 def test_client_without_certificate_is_refused(etcd):
     refused = Client(etcd.endpoints(), None, etcd.ca_file, timeout=2.0)
     with pytest.raises(errors.EtcdUnavailableError) as info:
-        refused.get("k")
+        refused.get("nocert")
     assert "TLS handshake refused" in str(info.value)
     with pytest.raises(errors.EtcdUnavailableError) as info:
-        refused.put("k", "v")
+        refused.put("nocert", "v")
     assert "TLS" in str(info.value)
-    assert etcd.client().get("k") is None               # the write did not happen
+    assert etcd.client().get("nocert") is None          # the write did not happen
 
 
 def test_certificate_of_another_cluster_is_refused(etcd):
