@@ -19,7 +19,8 @@ Counts and timings are printed (run pytest with -s to see them).
 
 CYCLES is 20 by default (the whole test took 30-50 s here, the cycles 15 s).
 Against the code before the fix (prepare before the fork) both runs tried
-hung within 20 cycles: a job submission never answered, as every RPC thread
+hung early (at cycle 20, and within about 70 cycles): a job submission
+never answered, as every RPC thread
 waited for the connection pool's lock, held by a thread stuck in
 ssl.SSLContext().
 ``GANETI_STARTUP_CYCLES=500`` runs the long version, the issue's
