@@ -20,9 +20,9 @@ Counts and timings are printed (run pytest with -s to see them).
 CYCLES is 20 by default (the whole test took 30-50 s here, the cycles 15 s).
 Against the code before the fix (prepare before the fork) both runs tried
 hung early (at cycle 20, and within about 70 cycles): a job submission
-never answered, as every RPC thread
-waited for the connection pool's lock, held by a thread stuck in
-ssl.SSLContext().
+never answered, as every RPC thread waited for the connection pool's lock,
+held by a thread stuck in ssl.SSLContext().
+
 ``GANETI_STARTUP_CYCLES=500`` runs the long version, the issue's
 reproducer (for ``make chaos``): measured on this 2-core machine, 500
 cycles took 376 s (0.75 s each; 6.4 minutes with the set-up)::
