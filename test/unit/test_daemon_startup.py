@@ -2,6 +2,7 @@
 threads alive (issue 8 part 5: a fork after the master's threaded TLS vote
 could leave a lock held forever in the daemon)."""
 
+import ast
 import os
 import subprocess
 import sys
@@ -208,3 +209,52 @@ def test_importing_the_daemons_starts_no_thread_and_no_tls():
     threads, tasks, contexts, daemons = out.split(None, 3)
     assert (threads, tasks, contexts) == ("1", "1", "0")
     assert {"masterd", "noded"} <= set(daemons.split())
+
+
+def _python_sources():
+    """Our Python files: lib/, and the programs in daemons/, scripts/, tools/."""
+    top = os.path.abspath(os.path.join(LIB, ".."))
+    for dirpath, _, files in os.walk(os.path.join(top, "lib")):
+        for name in files:
+            if name.endswith(".py"):
+                yield os.path.join(dirpath, name)
+    for sub in ("daemons", "scripts", "tools"):
+        for name in os.listdir(os.path.join(top, sub)):
+            path = os.path.join(top, sub, name)
+            with open(path, "rb") as fd:
+                first = fd.readline()
+            if first.startswith(b"#!") and b"python" in first:
+                yield path
+
+
+def _fork_sites(path):
+    """(line, what) of every fork, preexec_fn and multiprocessing use in ``path``."""
+    with open(path, encoding="utf-8") as fd:
+        tree = ast.parse(fd.read(), path)
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Call):
+            func = node.func
+            if isinstance(func, ast.Attribute) and func.attr in ("fork", "forkpty") \
+                    and isinstance(func.value, ast.Name) and func.value.id == "os":
+                yield node.lineno, "os.%s()" % func.attr
+            for kw in node.keywords:
+                if kw.arg == "preexec_fn":
+                    yield node.lineno, "preexec_fn"
+        elif isinstance(node, (ast.Import, ast.ImportFrom)):
+            names = [a.name for a in node.names] + [getattr(node, "module", None) or ""]
+            if any(n.split(".")[0] == "multiprocessing" for n in names):
+                yield node.lineno, "multiprocessing"
+
+
+def test_only_the_guarded_detach_forks():
+    """Python code that forks without exec must go through daemon._detach, which
+    refuses while other threads live; preexec_fn and multiprocessing fork a
+    possibly threaded process too (subprocess without preexec_fn is safe: the
+    child only execs)."""
+    sites = {}
+    for path in _python_sources():
+        found = list(_fork_sites(path))
+        if found:
+            sites[os.path.relpath(path, os.path.abspath(os.path.join(LIB, "..")))] = found
+    assert set(sites) == {"lib/ganeti/daemon.py"}, sites
+    assert [what for _, what in sites["lib/ganeti/daemon.py"]] == ["os.fork()"] * 2
