@@ -358,6 +358,9 @@ _SINGLE_NODE_CALLS = [
      "(node): stop ganeti-masterd and take the master IP down (master failover)"),
     ("instance_balloon_memory", constants.RPC_TMO_NORMAL, "(node, instance, memory)"),
     ("hv_node_info", constants.RPC_TMO_URGENT, "(node, hv_name, hvparams)"),
+    ("etcd_join", constants.RPC_TMO_NORMAL,
+     "(node, name, ip, initial_cluster): start the node's etcd member, joining"),
+    ("etcd_leave", constants.RPC_TMO_FAST, "(node): stop the node's etcd member, drop its data"),
 ]
 _MULTI_NODE_CALLS = [
     ("jobqueue_update", constants.RPC_TMO_URGENT, "(nodes, file_name, encoded data or None)"),

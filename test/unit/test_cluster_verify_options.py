@@ -47,7 +47,8 @@ def test_debug_simulate_errors_reports_every_check(tmp_path, good_cert):
     ok, logs = run_verify(make_cfg(tmp_path), {}, debug_simulate_errors=True,
                           error_codes=True)
     codes = set(line.split(":")[1] for line in logs if line.startswith("  - "))
-    for code in ("ECLUSTERCFG", "ECLUSTERCERT", "ECLUSTERDANGLINGNODES", "ENODEVERSION",
+    for code in ("ECLUSTERCFG", "ECLUSTERETCD", "ECLUSTERCERT", "ECLUSTERDANGLINGNODES",
+                 "ENODEVERSION",
                  "ENODESSH", "ENODETIME", "ECLUSTERCLIENTCERT", "ECLUSTERFILECHECK",
                  "ENODEORPHANLV"):
         assert code in codes, (code, logs)
@@ -179,3 +180,16 @@ def test_kvm_runtime_leftovers_are_reported(tmp_path, good_cert, monkeypatch):
                         "file %s/conf/ghost.runtime is unknown" % base,
                         "file %s/ctrl/ghost.qmp is unknown" % base,
                         "file %s/pid/ghost is unknown" % base]
+
+
+def test_etcd_problems_are_errors_with_the_config_and_no_step_of_their_own(tmp_path,
+                                                                          good_cert):
+    ok, clean = run_verify(make_cfg(tmp_path), {})
+    ok2, logs = run_verify(make_cfg(tmp_path), {}, etcd_problems=[
+        "etcd has lost its quorum: 1 of 3 voting members are healthy, 2 needed"])
+    assert ok and not ok2
+    steps = [line for line in clean if line.startswith("* ")]
+    assert [line for line in logs if line.startswith("* ")] == steps
+    at = logs.index("* Verifying cluster config")
+    assert logs[at + 1] == ("  - ERROR: cluster: etcd has lost its quorum: 1 of 3 voting"
+                            " members are healthy, 2 needed")

@@ -3,6 +3,7 @@ whose node_verify answers come from the real node-side code plus overrides."""
 
 import time
 import types
+from unittest import mock
 
 from ganeti import opcodes
 from ganeti.backend import node as bnode
@@ -63,8 +64,12 @@ def make_cfg(tmp_path, nodes=2, instances=(), file_storage_dir=None):
     return cfg
 
 
-def run_verify(cfg, answers, running=None, **params):
-    """(result, log lines) of LUClusterVerify over the fake RPC."""
+def run_verify(cfg, answers, running=None, etcd_problems=(), **params):
+    """(result, log lines) of LUClusterVerify over the fake RPC.
+
+    There is no etcd in the unit tier: its check answers ``etcd_problems``
+    (the real check runs in test/cluster/test_etcd_members_runs.py).
+    """
     op = opcodes.OpClusterVerify(**params)
     op.validate()
     logs = []
@@ -73,4 +78,6 @@ def run_verify(cfg, answers, running=None, **params):
     lu = cluster_verify.LUClusterVerify(None, op, ctx, logs.append)
     lu.expand_names()
     lu.check_prereq()
-    return lu.exec(logs.append), logs
+    with mock.patch("ganeti.etcd.membership.check",
+                    lambda cfg, client=None: list(etcd_problems)):
+        return lu.exec(logs.append), logs

@@ -14,7 +14,7 @@ from ganeti.backend.common import RpcFail  # noqa: F401
 
 # the modules serving procedures; each has a PROCEDURES dict
 _MODULES = ["node", "storage", "osdefs", "instance", "jobqueue", "watcher_pause",
-            "maintenance"]
+            "maintenance", "etcd"]
 
 PROCEDURES = {}
 for _name in _MODULES:

@@ -210,6 +210,8 @@ class LUClusterRedistConf(NoHooksLU):
 
     def exec(self, feedback_fn):
         from ganeti import etchosts
+        from ganeti.cmdlib import node as node_lu
+        node_lu.sync_etcd_members(self)
         self.context.redistribute_config(feedback_fn)
         if self.cfg.get_cluster_info().modify_etc_hosts:
             etchosts.distribute(self)
@@ -504,7 +506,8 @@ class LUClusterSetParams(LogicalUnit):
                 self.log_warning("Could not activate the master IP with the new settings:"
                                  " %s", res.fail_msg)
         if new.candidate_pool_size > old.candidate_pool_size:
-            node_lu.promote_candidates(self)
+            if node_lu.promote_candidates(self):
+                node_lu.sync_etcd_members(self)
         if new.modify_etc_hosts and not old.modify_etc_hosts:
             from ganeti import etchosts
             etchosts.distribute(self)       # from now on every node has the master's

@@ -128,6 +128,12 @@ class LUClusterVerify(LogicalUnit):
         for msg in problems or ([""] if self.op.debug_simulate_errors else []):
             self._error("ECLUSTERCFG", "cluster", "", msg)
 
+        # etcd holds the configuration: reported with the config, no step of
+        # its own, so a healthy cluster's output stays Ganeti's
+        from ganeti.etcd import membership
+        for msg in membership.check(cfg) or ([""] if self.op.debug_simulate_errors else []):
+            self._error("ECLUSTERETCD", "cluster", "", msg)
+
         self.log_step("Verifying cluster certificate files")
         for path in cluster_cert_files():
             level, msg = x509.verify_cert_file(path)

@@ -1,5 +1,6 @@
 """Logical units and queries for nodes."""
 
+import logging
 import os
 
 from ganeti import constants, errors, locking, objects, query
@@ -89,6 +90,21 @@ def promote_candidates(lu, exclude=()):
         lu.log_info("Promoted node(s) %s to master candidate", ", ".join(promoted))
         lu.context.replicate_queue(promoted)
     return promoted
+
+
+def sync_etcd_members(lu, exclude=()):
+    """Make the etcd members follow the master candidates (etcd.membership).
+
+    A failure is a warning, not a failed job: the node change itself is done,
+    ``gnt-cluster verify`` shows the difference and ``gnt-cluster
+    redist-conf`` tries again.
+    """
+    from ganeti.etcd import membership
+    try:
+        membership.reconcile(lu.cfg, lu.rpc, log=logging.info, exclude=exclude)
+    except errors.GenericError as err:
+        lu.log_warning("The etcd members do not follow the master candidates yet: %s;"
+                       " 'gnt-cluster redist-conf' tries again", err)
 
 
 class LUNodeAdd(LogicalUnit):
@@ -235,6 +251,7 @@ class LUNodeAdd(LogicalUnit):
             node_ssh.add_node_key(self, self.node_name)
         from ganeti import etchosts
         etchosts.node_added(self, self.node_name, self.primary_ip)
+        sync_etcd_members(self)
         return None
 
 
@@ -277,6 +294,9 @@ class LUNodeRemove(LogicalUnit):
         self.glm.remove(locking.LEVEL_NODE, [self.node_name])
         if modify_ssh:
             node_ssh.remove_node_keys(self, node.name)
+        if node.master_candidate:
+            # its etcd member goes before the node stops it
+            sync_etcd_members(self)
         from ganeti import rpc
         runner = rpc.RpcRunner(rpc.static_resolver({node.name: node.primary_ip},
                                                    offline=[node.name] if node.offline
@@ -285,8 +305,8 @@ class LUNodeRemove(LogicalUnit):
         if res.fail_msg:
             self.log_warning("Errors encountered on the remote node while leaving the"
                              " cluster: %s", res.fail_msg)
-        if node.master_candidate:
-            promote_candidates(self)
+        if node.master_candidate and promote_candidates(self):
+            sync_etcd_members(self)
         from ganeti import etchosts
         etchosts.node_removed(self, node.name)
         return None
@@ -416,4 +436,6 @@ class LUNodeSetParams(LogicalUnit):
             promote_candidates(self, exclude=[node.name])
         elif op.offline is False or op.drained is False:
             promote_candidates(self)      # a node back in service refills the pool
+        if set(["master_candidate", "offline", "drained"]) & set(c[0] for c in changes):
+            sync_etcd_members(self)
         return changes
