@@ -1,11 +1,22 @@
-"""The one writer of the cluster configuration (config.data).
+"""The one writer of the cluster configuration.
 
-All reads and writes of the configuration go through ConfigWriter. A write bumps
-the serial numbers, replaces config.data atomically, and then calls the
-``on_write`` hooks (masterd uses them to push ssconf files to every node and,
-later, config.data to master candidates) before the job goes on.
+All reads and writes of the configuration go through ConfigWriter. It keeps
+the configuration in memory and stores every change in one place:
+
+- in etcd (``store``, a ganeti.etcd.configstore.ConfigStore), as the master
+  daemon and a master failover do: a change is one transaction that holds
+  only if nobody else changed the configuration since this writer read it,
+  and is acknowledged once a majority of the etcd members have it. The
+  ``config.data`` files on the nodes are copies written from etcd;
+- or in the file ``config.data`` (no store): cluster init, tools and tests
+  that work on a file.
+
+A change touches the memory only once it is stored, so a failed write leaves
+the writer as it was. The ``on_write`` hooks run after each write (masterd
+pushes the ssconf files with them).
 """
 
+import logging
 import threading
 import time
 
@@ -25,17 +36,29 @@ def _locked(fn):
 class ConfigWriter:
     """Holds the configuration in memory and writes every change to disk."""
 
-    def __init__(self, cfg_file=None, offline=False):
+    def __init__(self, cfg_file=None, offline=False, store=None, raw=None,
+                 source=None):
         self._cfg_file = cfg_file or pathutils.CLUSTER_CONF_FILE
         self._lock = threading.RLock()
         self._offline = offline
+        self._store = store
+        self._read_only = raw is not None
         self.on_write = []          # callables(config_writer) run after each write
         self._temporary_macs = set()
-        self._load()
+        if raw is not None:
+            self._data = self._parse(raw, source or "<data>")
+        else:
+            self._load()
+
+    @classmethod
+    def from_dict(cls, raw, source=None):
+        """A writer that only reads: over a configuration as a dict (one from
+        etcd), with no file and no store behind it."""
+        return cls(raw=raw, source=source)
 
     # ---- loading and saving ----------------------------------------------------
 
-    def _load(self):
+    def _read_file(self):
         try:
             raw = io.read_file(self._cfg_file)
         except FileNotFoundError:
@@ -43,33 +66,107 @@ class ConfigWriter:
                 "Cannot read the cluster configuration %s: this node is not part of a"
                 " cluster (or the cluster was not initialised)" % self._cfg_file)
         try:
-            data = objects.ConfigData.from_dict(serializer.load_json(raw))
-        except (ValueError, TypeError, AttributeError) as err:
+            return serializer.load_json(raw)
+        except ValueError as err:
             raise errors.ConfigurationError("Cannot parse %s: %s" % (self._cfg_file, err))
+
+    def _load(self):
+        source = self._cfg_file
+        if self._store is None:
+            raw = self._read_file()
+        else:
+            source = "the configuration in etcd"
+            raw, _ = self._store.load()
+            if raw is None:
+                # the first master daemon of this cluster (or of a cluster made
+                # before etcd): the configuration moves from config.data to etcd
+                self._store.seed(self._read_file())
+                raw, _ = self._store.load()
+        self._data = self._parse(raw, source)
+
+    def _parse(self, raw, source):
+        try:
+            data = objects.ConfigData.from_dict(raw)
+        except (ValueError, TypeError, AttributeError) as err:
+            raise errors.ConfigurationError("Cannot parse %s: %s" % (source, err))
         if data.version // 10000 != constants.CONFIG_VERSION // 10000:
             raise errors.ConfigVersionMismatch(
                 "Configuration version %s is not supported (expected %s)"
                 % (data.version, constants.CONFIG_VERSION))
         if data.cluster is None:
-            raise errors.ConfigurationError("%s has no cluster section" % self._cfg_file)
-        self._data = data
+            raise errors.ConfigurationError("%s has no cluster section" % source)
+        return data
 
     @staticmethod
     def write_initial(cfg_file, data):
         """Write a new configuration (used once, by cluster init)."""
         io.write_file(cfg_file, serializer.dump_json(data.to_dict()), mode=0o600, mkdir=True)
 
-    def _write(self):
-        now = time.time()
-        self._data.serial_no += 1
-        self._data.mtime = now
-        io.write_file(self._cfg_file, serializer.dump_json(self._data.to_dict()), mode=0o600)
+    def _commit(self, puts=(), deletes=(), cluster=None):
+        """Store a change, then make it in memory.
+
+        puts: (map name, key, object) to set; deletes: (map name, key) to
+        remove; cluster: a new cluster object. Every change bumps the cluster's
+        serial number and the configuration's own.
+        """
+        if self._read_only:
+            raise errors.ProgrammerError("This configuration can only be read")
+        data = self._data
+        cluster = (cluster or data.cluster).copy()
+        cluster.serial_no = data.cluster.serial_no + 1
+        puts = list(puts) + [("cluster", None, cluster)]
+        meta = {"version": data.version, "serial_no": data.serial_no + 1,
+                "ctime": data.ctime, "mtime": time.time()}
+        if self._store is not None:
+            from ganeti.etcd import configstore
+            values = {}
+            for kind, key, obj in puts:
+                store_key = (configstore.CLUSTER_KEY if kind == "cluster"
+                             else configstore.object_key(kind, key))
+                values[store_key] = obj.to_dict()
+            try:
+                self._store.commit(meta, values,
+                                   [configstore.object_key(k, n) for k, n in deletes])
+            except errors.GenericError as err:
+                self._reload_after_failed_commit()
+                if isinstance(err, errors.ConfigurationError):
+                    raise
+                raise errors.ConfigurationError(
+                    "Could not store the configuration change in etcd: %s" % err)
+        for kind, key, obj in puts:
+            if kind == "cluster":
+                data.cluster = obj
+            else:
+                getattr(data, kind)[key] = obj
+        for kind, key in deletes:
+            getattr(data, kind).pop(key, None)
+        data.serial_no, data.mtime = meta["serial_no"], meta["mtime"]
+        self._derive_group_members()
+        if self._store is None:
+            io.write_file(self._cfg_file, serializer.dump_json(data.to_dict()), mode=0o600)
         for hook in self.on_write:
             hook(self)
 
+    def _reload_after_failed_commit(self):
+        """What etcd holds now (another master may have changed it, or a commit
+        whose outcome was unknown went through); as before if etcd cannot say."""
+        try:
+            self._load()
+        except errors.GenericError as err:
+            logging.warning("Could not re-read the configuration from etcd: %s", err)
+
+    def _derive_group_members(self):
+        for group in self._data.nodegroups.values():
+            group.members = []
+        for name, node in sorted(self._data.nodes.items()):
+            group = self._data.nodegroups.get(node.group)
+            if group is not None:
+                group.members.append(name)
+
     @_locked
     def reload(self):
-        self._load()
+        if not self._read_only:
+            self._load()
 
     @_locked
     def dump_text(self):
@@ -150,21 +247,13 @@ class ConfigWriter:
             raise errors.ConfigurationError("Unknown node group %s" % node.group)
         node.serial_no = 1
         node.ctime = node.mtime = time.time()
-        self._data.nodes[node.name] = node.copy()
-        self._data.nodegroups[node.group].members.append(node.name)
-        self._data.cluster.serial_no += 1
-        self._write()
+        self._commit(puts=[("nodes", node.name, node.copy())])
 
     @_locked
     def remove_node(self, name):
-        node = self._data.nodes.pop(name, None)
-        if node is None:
+        if name not in self._data.nodes:
             raise errors.ConfigurationError("Unknown node %s" % name)
-        group = self._data.nodegroups.get(node.group)
-        if group and name in group.members:
-            group.members.remove(name)
-        self._data.cluster.serial_no += 1
-        self._write()
+        self._commit(deletes=[("nodes", name)])
 
     # ---- node groups ------------------------------------------------------------------
 
@@ -228,31 +317,28 @@ class ConfigWriter:
             raise errors.ConfigurationError("Instance %s already exists" % instance.name)
         instance.serial_no = 1
         instance.ctime = instance.mtime = time.time()
-        self._data.instances[instance.name] = instance.copy()
-        self._data.cluster.serial_no += 1
-        self._write()
+        self._commit(puts=[("instances", instance.name, instance.copy())])
 
     @_locked
     def rename_instance(self, old_name, new_name):
         """Store the instance under its new name (disk paths stay as they are)."""
         if new_name in self._data.instances:
             raise errors.ConfigurationError("Instance %s already exists" % new_name)
-        inst = self._data.instances.pop(old_name, None)
+        inst = self._data.instances.get(old_name)
         if inst is None:
             raise errors.ConfigurationError("Unknown instance %s" % old_name)
+        inst = inst.copy()
         inst.name = new_name
         inst.serial_no += 1
         inst.mtime = time.time()
-        self._data.instances[new_name] = inst
-        self._data.cluster.serial_no += 1
-        self._write()
+        self._commit(puts=[("instances", new_name, inst)],
+                     deletes=[("instances", old_name)])
 
     @_locked
     def remove_instance(self, name):
-        if self._data.instances.pop(name, None) is None:
+        if name not in self._data.instances:
             raise errors.ConfigurationError("Unknown instance %s" % name)
-        self._data.cluster.serial_no += 1
-        self._write()
+        self._commit(deletes=[("instances", name)])
 
     # ---- generic update ------------------------------------------------------------------
 
@@ -260,17 +346,17 @@ class ConfigWriter:
     def update(self, target, feedback_fn=None):
         """Store a changed copy of a Cluster, Node, NodeGroup or Instance."""
         if isinstance(target, objects.Cluster):
-            store, key = None, None
+            kind, key = "cluster", None
             current = self._data.cluster
         elif isinstance(target, objects.Node):
-            store, key = self._data.nodes, target.name
-            current = store.get(key)
+            kind, key = "nodes", target.name
+            current = self._data.nodes.get(key)
         elif isinstance(target, objects.Instance):
-            store, key = self._data.instances, target.name
-            current = store.get(key)
+            kind, key = "instances", target.name
+            current = self._data.instances.get(key)
         elif isinstance(target, objects.NodeGroup):
-            store, key = self._data.nodegroups, target.uuid
-            current = store.get(key)
+            kind, key = "nodegroups", target.uuid
+            current = self._data.nodegroups.get(key)
         else:
             raise errors.ProgrammerError("Cannot update objects of type %s" % type(target))
         if current is None:
@@ -282,16 +368,11 @@ class ConfigWriter:
         new = target.copy()
         new.serial_no = current.serial_no + 1
         new.mtime = time.time()
-        target.serial_no, target.mtime = new.serial_no, new.mtime
-        if store is None:
-            self._data.cluster = new
+        if kind == "cluster":
+            self._commit(cluster=new)
         else:
-            if isinstance(new, objects.NodeGroup):
-                new.members = list(current.members)
-            store[key] = new
-        if not isinstance(new, objects.Cluster):
-            self._data.cluster.serial_no += 1
-        self._write()
+            self._commit(puts=[(kind, key, new)])
+        target.serial_no, target.mtime = new.serial_no, new.mtime
 
     # ---- ssconf ------------------------------------------------------------------------------
 
@@ -392,3 +473,26 @@ class ConfigWriter:
                                   % (nic.mac, macs[nic.mac], name))
                 macs[nic.mac] = name
         return result
+
+
+def etcd_writer(timeout: float = 10.0, wait: float = 0.0) -> ConfigWriter:
+    """The writer of the configuration held in etcd (the master's).
+
+    This node's config.data, a copy, names the master candidates whose etcd
+    members to ask; it may be old, but it only has to name one live member.
+    A first start seeds etcd from config.data (ConfigWriter._load). While etcd
+    cannot answer (a member just back from a partition has no leader for a
+    moment), it is asked again for up to ``wait`` seconds.
+    """
+    from ganeti.etcd import configstore, membership
+    local = ConfigWriter()
+    end = time.time() + wait
+    while True:
+        try:
+            return ConfigWriter(store=configstore.ConfigStore(
+                membership.client_for(local, timeout=timeout)))
+        except errors.EtcdUnavailableError as err:
+            if time.time() >= end:
+                raise
+            logging.info("etcd cannot answer yet (%s); asking again", err)
+            time.sleep(1.0)

@@ -211,6 +211,10 @@ class EtcdUnavailableError(EtcdError):
     answered (the message names the endpoints tried)."""
 
 
+class EtcdOutcomeUnknownError(EtcdUnavailableError):
+    """A write was sent but no answer came: etcd may still apply it later."""
+
+
 def get_error_class(name):
     """The error class called ``name`` in this module, or None."""
     item = globals().get(name)

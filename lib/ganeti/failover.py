@@ -3,10 +3,13 @@
 Runs on the node that is to become the master, without a master daemon (it
 is not a job). Steps: check this node is a master candidate; unless
 ``no_voting``, ask the nodes who the master is and require a majority that
-agrees with this node's configuration; stop the old master (its masterd and
-master IP); make this node the master in the configuration and push the
-configuration to the master candidates and ssconf to every node; turn on
-the master IP here and start the master daemon here.
+agrees with this node's configuration; read the configuration from etcd (with
+``no_voting`` and no etcd quorum, this node's etcd member first becomes the
+only one: etcd.recover); stop the old master (its masterd and master IP); make
+this node the master in etcd (a transaction that fails if the old master
+changed the configuration meanwhile) and push the configuration to the master
+candidates and ssconf to every node; turn on the master IP here and start the
+master daemon here.
 
 The master daemon uses the same vote when it starts (``startup_vote``): it
 refuses to start when a majority of the nodes names another node.
@@ -16,7 +19,7 @@ import logging
 import threading
 
 from ganeti import config, constants, daemon_util, errors, pathutils, rpc
-from ganeti.utils import net
+from ganeti.utils import io, net
 
 
 # ---- the vote ----------------------------------------------------------------------
@@ -114,6 +117,29 @@ def check_master_at_startup(cfg, me, runner=None):
 
 # ---- the failover ------------------------------------------------------------------
 
+# how long a failover waits for etcd to answer before it gives up (or, with
+# --no-voting, recovers this node's member alone)
+ETCD_WAIT = 15.0
+
+def _etcd_config(no_voting, feedback_fn):
+    """The configuration writer on etcd; with ``no_voting`` and no quorum, this
+    node's etcd member first becomes the only one (etcd.recover)."""
+    try:
+        return config.etcd_writer(wait=ETCD_WAIT)
+    except errors.GenericError as err:
+        if not no_voting:
+            raise errors.OpPrereqError(
+                "Cannot read the configuration from etcd: %s; if the other master"
+                " candidates are gone for good, --no-voting makes this node's etcd"
+                " member the only one (changes only they have are lost)" % err,
+                errors.ECODE_ENVIRON)
+        feedback_fn(" - etcd has no quorum (%s); making this node's etcd member the only"
+                    " one" % err)
+    from ganeti.etcd import recover
+    recover.make_single_member(feedback_fn)
+    return config.etcd_writer()
+
+
 def _warn_failures(results, feedback_fn, what):
     ok = True
     for node, res in sorted(results.items()):
@@ -155,6 +181,11 @@ def master_failover(no_voting=False, ignore_offline_nodes=False, feedback_fn=Non
             feedback_fn("Warning: no answer from node(s) %s to the master vote"
                         % ", ".join(failed))
         check_failover_votes(old_master, votes, total)
+    cfg = _etcd_config(no_voting, feedback_fn)
+    # etcd's view, not this node's copy: the copy may have missed changes
+    old_master = cfg.get_master_node()
+    if me == old_master:
+        raise errors.OpPrereqError("This node is already the master", errors.ECODE_INVAL)
 
     feedback_fn("Failing over the master from %s to %s..." % (old_master, me))
     feedback_fn(" - stopping the master daemon on %s" % old_master)
@@ -169,6 +200,7 @@ def master_failover(no_voting=False, ignore_offline_nodes=False, feedback_fn=Non
     cluster = cfg.get_cluster_info()
     cluster.master_node = me
     cfg.update(cluster)
+    io.write_file(pathutils.CLUSTER_CONF_FILE, cfg.dump_text(), mode=0o600)
     candidates = sorted(n for n, info in cfg.get_all_nodes_info().items()
                         if info.master_candidate and not info.offline and n != me)
     # both at once: an unreachable node costs the connect timeout only once

@@ -23,6 +23,8 @@ sys.path.insert(0, os.path.join(HERE, "..", "..", "lib"))
 
 import vcluster  # noqa: E402
 from ganeti import objects, serializer  # noqa: E402
+from ganeti.etcd import configstore, member  # noqa: E402
+from ganeti.etcd.client import Client  # noqa: E402
 
 
 def time_add(m, name, *extra):
@@ -54,6 +56,12 @@ def inject_instances(m, first, count):
     data["serial_no"] += 1
     with open(cfg_path, "w") as fd:
         fd.write(serializer.dump_json(data))
+    # the master daemon reads etcd, not config.data: without a configuration
+    # in etcd, its next start stores config.data there
+    d = m.path("/var/lib/ganeti")
+    client = Client([member.client_url(vcluster.node_ip(1))], d + "/etcd.pem",
+                    d + "/etcd-ca.pem")
+    client.delete(configstore.PREFIX, prefix=True)
 
 
 def _kvm_guest_params():
@@ -123,6 +131,10 @@ def main():
             print("  ... -o name,status:                %.2f s" % med)
             med, rows = time_list(m, args.runs, "-o", "name,os,pnode")
             print("  ... -o name,os,pnode (no live data): %.2f s" % med)
+            adds = [time_add(m, "big%d-%d.example.com" % (size, i), "-t", "diskless")
+                    for i in range(3)]
+            print("gnt-instance add with %6d instances: %.2f s median of 3"
+                  % (size + 10, statistics.median(adds)))
     finally:
         vc.cleanup()
 

@@ -77,20 +77,42 @@ def test_upload_refuses_path_tricks(tmp_path):
 
 def test_upload_writes_allowed_files_atomically(tmp_path):
     root = str(tmp_path)
-    target = root + "/var/lib/ganeti/config.data"
+    target = root + "/var/lib/ganeti/known_hosts"
     allowed = {target}
-    content = b'{"cluster": {}}' * 100
+    content = b'node1 ssh-ed25519 AAAA\n' * 100
     mtime = time.time() - 3600
-    assert backend.upload_file("/var/lib/ganeti/config.data", rpc.encode_file_data(content),
+    assert backend.upload_file("/var/lib/ganeti/known_hosts", rpc.encode_file_data(content),
                                0o600, mtime, allowed_files=allowed, root_dir=root)
     assert open(target, "rb").read() == content
     assert _mode(target) == 0o600
     assert abs(os.stat(target).st_mtime - mtime) < 1
     # replacing keeps a single file (temp file renamed over it)
-    backend.upload_file("/var/lib/ganeti/config.data", "new", 0o640, None,
+    backend.upload_file("/var/lib/ganeti/known_hosts", "new", 0o640, None,
                         allowed_files=allowed, root_dir=root)
     assert open(target).read() == "new" and _mode(target) == 0o640
-    assert os.listdir(os.path.dirname(target)) == ["config.data"]
+    assert os.listdir(os.path.dirname(target)) == ["known_hosts"]
+
+
+def test_uploaded_config_data_never_goes_back_to_an_older_serial(tmp_path):
+    """The node's own sync from etcd may have written a newer copy first."""
+    root = str(tmp_path)
+    target = root + "/var/lib/ganeti/config.data"
+    allowed = {target}
+
+    def upload(serial, mode=0o600):
+        return backend.upload_file("/var/lib/ganeti/config.data",
+                                   '{"serial_no": %d, "cluster": {}}' % serial, mode, None,
+                                   allowed_files=allowed, root_dir=root)
+    assert upload(7)
+    assert upload(9, 0o640) and '"serial_no": 9' in open(target).read()
+    assert _mode(target) == 0o640
+    assert upload(8)             # answered, but the newer copy stays
+    assert '"serial_no": 9' in open(target).read()
+    with pytest.raises(backend.RpcFail) as err:
+        backend.upload_file("/var/lib/ganeti/config.data", "not json", 0o600, None,
+                            allowed_files=allowed, root_dir=root)
+    assert "Not a configuration" in str(err.value)
+    assert '"serial_no": 9' in open(target).read()
 
 
 # ---- hooks ---------------------------------------------------------------------------

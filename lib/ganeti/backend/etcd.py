@@ -9,7 +9,7 @@ import logging
 
 from ganeti import constants, daemon_util
 from ganeti.backend.common import fail
-from ganeti.etcd import member
+from ganeti.etcd import configsync, member
 from ganeti.utils import net
 
 
@@ -35,6 +35,8 @@ def etcd_join(name, ip, initial_cluster):
     except Exception as err:  # CommandError: the member file would restart a broken member
         member.forget()
         fail("etcd_join: %s", err)
+    # the copies now follow this member (its own first)
+    configsync.reset()
     logging.info("Joined etcd as %s (%s)", name, member.peer_url(ip))
     return True
 

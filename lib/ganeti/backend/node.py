@@ -221,10 +221,18 @@ def upload_file(path, data, mode, mtime, *, allowed_files=None, root_dir=None):
     except (TypeError, ValueError):
         _fail("Invalid file mode %r", mode)
     try:
-        io.write_file(full, content, mode=mode, mkdir=True)
+        if full == _local_path(pathutils.strip_root(pathutils.CLUSTER_CONF_FILE), root_dir):
+            # the node's own sync from etcd may have written a newer one
+            from ganeti.etcd import configsync
+            text = content.decode("utf-8") if isinstance(content, bytes) else content
+            if not configsync.write_copy(text, full):
+                return True
+            os.chmod(full, mode)
+        else:
+            io.write_file(full, content, mode=mode, mkdir=True)
         if mtime is not None:
             os.utime(full, (float(mtime), float(mtime)))
-    except OSError as err:
+    except (OSError, UnicodeDecodeError, errors.ConfigurationError) as err:
         _fail("Cannot write %s: %s", full, err)
     logging.info("Wrote uploaded file %s (%d bytes)", full, len(content))
     return True

@@ -524,7 +524,7 @@ class Client:
                 else:
                     what = _describe(err, "connection lost")
                 if write:
-                    raise errors.EtcdUnavailableError(
+                    raise errors.EtcdOutcomeUnknownError(
                         "etcd at %s: %s after the request was sent; the outcome is unknown"
                         % (url, what), GRPC_UNAVAILABLE)
                 attempts.failed(url, what)
@@ -540,7 +540,7 @@ class Client:
                 if not write or message in _REFUSED_BEFORE_ACTING:
                     attempts.failed(url, message)
                     continue
-                raise errors.EtcdUnavailableError(
+                raise errors.EtcdOutcomeUnknownError(
                     "etcd at %s: %s; the outcome is unknown" % (url, message), code)
             self._answered(url)
             raise errors.EtcdError("etcd at %s: %s" % (url, message), code)

@@ -108,6 +108,10 @@ def etcd_argv(spec: dict, data_dir: str = None, cert: str = None, ca: str = None
         # connects from 127.0.0.1); trust comes from the cluster's signature,
         # which only holders of server.pem can make, and that check stays
         "--experimental-peer-skip-client-san-verification",
+        # a member back from a partition must not depose the leader with the
+        # higher term it reached alone (without pre-vote it kept the cluster
+        # in elections and never caught up)
+        "--pre-vote",
         # keep an hour of history, so a watcher that was cut off can resume
         "--auto-compaction-mode", "periodic", "--auto-compaction-retention", "1h",
         "--logger", "zap", "--log-outputs", "stderr",
@@ -117,4 +121,7 @@ def etcd_argv(spec: dict, data_dir: str = None, cert: str = None, ca: str = None
 def forget(data_dir: str = None, path: str = None) -> None:
     """Remove the member file and etcd's data (the node left etcd)."""
     io.remove_file(path or pathutils.ETCD_MEMBER_FILE)
-    shutil.rmtree(data_dir or pathutils.ETCD_DIR, ignore_errors=True)
+    data_dir = data_dir or pathutils.ETCD_DIR
+    shutil.rmtree(data_dir, ignore_errors=True)
+    # what a --no-voting recovery kept aside (etcd.recover)
+    shutil.rmtree(data_dir + ".before-no-voting", ignore_errors=True)

@@ -14,6 +14,7 @@ etcd says it is in sync; a member goes before its node stops etcd; a voter
 that must become a learner is removed and joins again as a new member.
 """
 
+import threading
 import time
 
 from ganeti import errors, pathutils
@@ -31,6 +32,7 @@ _TRANSIENT = ("unhealthy cluster", "in sync", "not enough started members",
 CHANGE_TIMEOUT = 15.0    # one member change (etcd applies it before answering)
 _POLL = 0.2
 _MAX_STEPS = 50          # reconcile gives up after this many changes
+_reconcile_lock = threading.Lock()   # one reconcile at a time (jobs, masterd start)
 
 
 def odd_floor(count: int) -> int:
@@ -156,6 +158,11 @@ def reconcile(cfg, rpc, client=None, log=None, exclude=()) -> int:
     Raises OpExecError (or EtcdError) when a step fails; what was done so
     far stays done, and the next reconcile goes on from there.
     """
+    with _reconcile_lock:
+        return _reconcile(cfg, rpc, client, log, exclude)
+
+
+def _reconcile(cfg, rpc, client, log, exclude):
     log = log or (lambda msg: None)
     client = client or client_for(cfg, timeout=CHANGE_TIMEOUT)
     want = wanted_members(cfg, exclude)

@@ -21,11 +21,15 @@ from ganeti.cmdlib import query as cmdlib_query
 from ganeti.utils import io, net
 
 
+# how long a starting master daemon waits for etcd to answer
+ETCD_WAIT = 30.0
+
+
 class MasterContext:
     """What the logical units see: config, locks, RPC, the job queue."""
 
-    def __init__(self):
-        self.cfg = config.ConfigWriter()
+    def __init__(self, cfg=None):
+        self.cfg = cfg or config.etcd_writer()
         self.glm = locking.GanetiLockManager(
             nodes=self.cfg.get_node_list(),
             node_groups=list(self.cfg.get_all_node_groups_info()),
@@ -34,6 +38,8 @@ class MasterContext:
         self._ssconf_lock = threading.Lock()
         self._last_ssconf = None
         self.cfg.on_write.append(self._on_config_write)
+        # this node's copy as etcd has it (after a failover it may be old)
+        io.write_file(pathutils.CLUSTER_CONF_FILE, self.cfg.dump_text(), mode=0o600)
         cluster = self.cfg.get_cluster_info()
         processor = mcpu.Processor(self)
         self.jqueue = jqueue.JobQueue(pathutils.QUEUE_DIR, processor.execute_opcode,
@@ -41,6 +47,8 @@ class MasterContext:
                                       replicate_fn=self.replicate_queue_file)
 
     def _on_config_write(self, cfg):
+        # this node's copy first: the tools on the master read it
+        io.write_file(pathutils.CLUSTER_CONF_FILE, cfg.dump_text(), mode=0o600)
         self.replicate_config()
         self.distribute_ssconf()
 
@@ -339,8 +347,9 @@ def check_master(options):
     and TLS contexts are never forked; a failure reaches the starting process.
     """
     try:
-        cfg = config.ConfigWriter()
-    except errors.ConfigurationError as err:
+        # etcd, not this node's copy, says who the master is
+        cfg = config.etcd_writer(wait=ETCD_WAIT)
+    except errors.GenericError as err:
         raise errors.GenericError("Cannot start the master daemon: %s" % err)
     me = net.get_hostname()
     master = cfg.get_master_node()
@@ -356,12 +365,12 @@ def check_master(options):
                                   % pathutils.MASTER_SOCKET)
     io.ensure_dirs([(pathutils.RUN_DIR, 0o775), (pathutils.SOCKET_DIR, 0o750),
                     (pathutils.QUEUE_DIR, 0o700)])
-    return None
+    return cfg
 
 
 def run_master(options, ready, stop_event):
     """The daemon's main loop: start queue and LUXI server, serve until stopped."""
-    context = MasterContext()
+    context = MasterContext(getattr(options, "prepared", None))
     io.remove_file(pathutils.MASTER_SOCKET)
     server = LuxiServer(pathutils.MASTER_SOCKET, LuxiHandler(context))
     context.jqueue.start()
@@ -371,6 +380,7 @@ def run_master(options, ready, stop_event):
     logging.info("Master daemon started, LUXI socket %s", pathutils.MASTER_SOCKET)
     ready()
     threading.Thread(target=_activate_master_ip, args=(context,), daemon=True).start()
+    threading.Thread(target=_sync_etcd_members, args=(context,), daemon=True).start()
     threading.Thread(target=context.distribute_ssconf, daemon=True).start()
     try:
         while not stop_event.wait(1.0):
@@ -381,6 +391,16 @@ def run_master(options, ready, stop_event):
         server.server_close()
         io.remove_file(pathutils.MASTER_SOCKET)
         context.jqueue.shutdown()
+
+
+def _sync_etcd_members(context):
+    """After a failover the new master may be an etcd learner: make it vote,
+    and the members follow the candidates again."""
+    from ganeti.etcd import membership
+    try:
+        membership.reconcile(context.cfg, context.rpc, log=logging.info)
+    except errors.GenericError as err:
+        logging.warning("The etcd members do not follow the master candidates: %s", err)
 
 
 def _activate_master_ip(context):

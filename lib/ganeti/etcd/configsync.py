@@ -1,0 +1,166 @@
+"""Each node's copies of the configuration, kept up to date from etcd.
+
+The node daemon runs a ``ConfigSync`` thread: it reads the configuration
+from etcd, writes ``config.data`` (on the master and master candidates; a
+non-candidate has none) and the ssconf files, then follows etcd's changes
+(a watch) and writes them again whenever the configuration's serial number
+grows. A node that was cut off catches up as soon as it reaches an etcd
+member again, without ``gnt-cluster redist-conf``. The master still pushes
+both after each change (immediately, to the nodes it reaches); a copy never
+goes back to an older serial, whichever writer comes last.
+"""
+
+import json
+import logging
+import os
+import threading
+
+from ganeti import constants, errors, pathutils
+from ganeti.etcd import client as etcd_client
+from ganeti.etcd import certs, configstore, member
+from ganeti.utils import io, net
+
+RETRY_INTERVAL = 1.0      # after an error, read everything again this much later
+WATCH_TIMEOUT = 5.0
+_write_lock = threading.Lock()   # compare and write of config.data, one at a time
+_generation = [0]                # bumped by reset()
+_running = []                    # the ConfigSync threads of this process
+
+
+def reset() -> None:
+    """This node joined an etcd cluster (etcd_join): read everything again
+    from its own member, and write the copies whatever their serial (after a
+    --no-voting recovery elsewhere, the old copy may carry a higher one)."""
+    _generation[0] += 1
+    for sync in list(_running):
+        sync.wake.set()
+
+
+def file_serial(path: str) -> int:
+    """The serial number of the configuration in ``path`` (-1: none or unreadable)."""
+    try:
+        with open(path) as fd:
+            return int(json.load(fd).get("serial_no", -1))
+    except (OSError, ValueError, TypeError, AttributeError):
+        return -1
+
+
+def write_copy(text: str, path: str = None, force: bool = False) -> bool:
+    """Write a copy of config.data unless the present one is newer (or
+    ``force``); True if written."""
+    path = path or pathutils.CLUSTER_CONF_FILE
+    try:
+        serial = int(json.loads(text).get("serial_no", -1))
+    except (ValueError, TypeError, AttributeError) as err:
+        raise errors.ConfigurationError("Not a configuration: %s" % err)
+    with _write_lock:
+        if not force and file_serial(path) > serial:
+            logging.info("Kept %s: it is newer than serial %s", path, serial)
+            return False
+        io.write_file(path, text, mode=0o600, mkdir=True)
+    return True
+
+
+def _endpoints(me: str):
+    """Client URLs of the etcd members: this node's own first, if it has one."""
+    urls = []
+    spec = member.read_spec()
+    if spec is not None:
+        urls.append(member.client_url(spec["ip"]))
+    try:
+        with open(pathutils.ssconf_file(constants.SS_MASTER_CANDIDATES_IPS)) as fd:
+            ips = fd.read().split()
+    except OSError:
+        ips = []
+    urls += [member.client_url(ip) for ip in ips if member.client_url(ip) not in urls]
+    return urls
+
+
+def _own_ip(name: str):
+    spec = member.read_spec()
+    if spec is not None:
+        return spec["ip"]
+    try:
+        with open(pathutils.ssconf_file(constants.SS_NODE_PRIMARY_IPS)) as fd:
+            for line in fd:
+                words = line.split()
+                if len(words) == 2 and words[0] == name:
+                    return words[1]
+    except OSError:
+        pass
+    return None
+
+
+class ConfigSync(threading.Thread):
+    """Follows the configuration in etcd and writes this node's copies."""
+
+    def __init__(self, stop_event: threading.Event, node_name: str = None):
+        super().__init__(name="config-sync", daemon=True)
+        self.stop_event = stop_event
+        self.node_name = node_name or net.get_hostname()
+        self.written_serial = -1
+        self._generation = _generation[0]
+        self.wake = threading.Event()      # ends the watch: read everything again
+
+    def run(self):
+        _running.append(self)
+        while not self.stop_event.is_set():
+            self.wake.clear()
+            try:
+                self._follow()
+            except errors.GenericError as err:
+                logging.info("Configuration sync from etcd: %s; again in %ss", err,
+                             RETRY_INTERVAL)
+            except Exception:  # a bug must not end the thread for good
+                logging.exception("Configuration sync from etcd failed")
+            if not self.wake.is_set():
+                self.wake.wait(RETRY_INTERVAL)
+
+    def _client(self):
+        if not os.path.exists(pathutils.ETCD_CERT_FILE):
+            # a node that runs no member needs one as a client
+            ip = _own_ip(self.node_name)
+            if ip is None:
+                raise errors.GenericError("this node's address is not known yet")
+            certs.ensure_node_cert(self.node_name, [ip])
+        urls = _endpoints(self.node_name)
+        if not urls:
+            raise errors.GenericError("no etcd member known (no ssconf yet)")
+        return etcd_client.Client(urls, pathutils.ETCD_CERT_FILE, pathutils.ETCD_CA_FILE,
+                                  timeout=WATCH_TIMEOUT)
+
+    def _follow(self):
+        client = self._client()
+        kvs, revision = client.get_prefix(configstore.PREFIX)
+        values = configstore.decode(kvs)
+        self._write(values)
+        for _, events in client.watch(configstore.PREFIX, revision + 1, self.wake):
+            for kind, kv in events:
+                if kind == "DELETE":
+                    values.pop(kv.key, None)
+                else:
+                    values.update(configstore.decode([kv]))
+            self._write(values)
+
+    def _write(self, values):
+        raw = configstore.assemble(values)
+        if raw is None or raw.get("serial_no") is None:
+            return
+        force = self._generation != _generation[0]
+        if force:
+            self._generation, self.written_serial = _generation[0], -1
+        if raw["serial_no"] <= self.written_serial:
+            return
+        from ganeti import backend, config
+        cfg = config.ConfigWriter.from_dict(raw, source="the configuration in etcd")
+        node = cfg.get_node_info(self.node_name)
+        if node is None:
+            return        # not (or no longer) a node of this cluster
+        is_copy_holder = (node.master_candidate or
+                          cfg.get_master_node() == self.node_name)
+        if is_copy_holder:
+            write_copy(cfg.dump_text(), force=force)
+        backend.write_ssconf_files(cfg.get_ssconf_values())
+        self.written_serial = raw["serial_no"]
+        logging.debug("Wrote the configuration copies, serial %s", raw["serial_no"])
+
