@@ -72,6 +72,8 @@ class FakeClient:
 @pytest.fixture
 def data_dir(tmp_path, monkeypatch):
     monkeypatch.setattr(pathutils, "DATA_DIR", str(tmp_path))
+    # not this machine's: a node of a real cluster here runs an etcd member
+    monkeypatch.setattr(pathutils, "ETCD_MEMBER_FILE", str(tmp_path / "etcd-member.json"))
     return tmp_path
 
 
