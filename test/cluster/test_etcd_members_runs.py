@@ -39,9 +39,10 @@ def _etcdctl(vc, *args, node=None):
         timeout=30)
 
 
-def _members(vc):
-    """{name: "voter"|"learner"} as etcd itself lists them."""
-    proc = _etcdctl(vc, "member", "list", "-w", "json")
+def _members(vc, node=None):
+    """{name: "voter"|"learner"} as etcd itself lists them (asking ``node``'s
+    member, the master's by default)."""
+    proc = _etcdctl(vc, "member", "list", "-w", "json", node=node)
     assert proc.returncode == 0, proc.stderr
     return {m.get("name", ""): "learner" if m.get("isLearner") else "voter"
             for m in json.loads(proc.stdout)["members"]}
