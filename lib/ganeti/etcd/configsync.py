@@ -104,13 +104,17 @@ class ConfigSync(threading.Thread):
 
     def run(self):
         _running.append(self)
+        last_error = None
         while not self.stop_event.is_set():
             self.wake.clear()
             try:
                 self._follow()
             except errors.GenericError as err:
-                logging.info("Configuration sync from etcd: %s; again in %ss", err,
-                             RETRY_INTERVAL)
+                # once per kind of trouble, not every second of an outage
+                if str(err) != last_error:
+                    logging.info("Configuration sync from etcd: %s; trying again every"
+                                 " %ss", err, RETRY_INTERVAL)
+                last_error = str(err)
             except Exception:  # a bug must not end the thread for good
                 logging.exception("Configuration sync from etcd failed")
             if not self.wake.is_set():
