@@ -475,17 +475,18 @@ class ConfigWriter:
         return result
 
 
-def etcd_writer(timeout: float = 10.0, wait: float = 0.0) -> ConfigWriter:
+def etcd_writer(timeout: float = 10.0, wait: float = 0.0, local=None) -> ConfigWriter:
     """The writer of the configuration held in etcd (the master's).
 
     This node's config.data, a copy, names the master candidates whose etcd
     members to ask; it may be old, but it only has to name one live member.
     A first start seeds etcd from config.data (ConfigWriter._load). While etcd
     cannot answer (a member just back from a partition has no leader for a
-    moment), it is asked again for up to ``wait`` seconds.
+    moment), it is asked again for up to ``wait`` seconds. ``local``: this
+    node's copy, if the caller has read it already.
     """
     from ganeti.etcd import configstore, membership
-    local = ConfigWriter()
+    local = local or ConfigWriter()
     end = time.time() + wait
     while True:
         try:

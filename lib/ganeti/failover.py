@@ -121,11 +121,12 @@ def check_master_at_startup(cfg, me, runner=None):
 # --no-voting, recovers this node's member alone)
 ETCD_WAIT = 15.0
 
-def _etcd_config(no_voting, feedback_fn):
-    """The configuration writer on etcd; with ``no_voting`` and no quorum, this
-    node's etcd member first becomes the only one (etcd.recover)."""
+def _etcd_config(local, no_voting, feedback_fn):
+    """The configuration writer on etcd (``local``: this node's copy, which
+    names the members to ask); with ``no_voting`` and no quorum, this node's
+    etcd member first becomes the only one (etcd.recover)."""
     try:
-        return config.etcd_writer(wait=ETCD_WAIT)
+        return config.etcd_writer(wait=ETCD_WAIT, local=local)
     except errors.GenericError as err:
         if not no_voting:
             raise errors.OpPrereqError(
@@ -137,7 +138,7 @@ def _etcd_config(no_voting, feedback_fn):
                     " one" % err)
     from ganeti.etcd import recover
     recover.make_single_member(feedback_fn)
-    return config.etcd_writer()
+    return config.etcd_writer(local=local)
 
 
 def _warn_failures(results, feedback_fn, what):
@@ -181,7 +182,7 @@ def master_failover(no_voting=False, ignore_offline_nodes=False, feedback_fn=Non
             feedback_fn("Warning: no answer from node(s) %s to the master vote"
                         % ", ".join(failed))
         check_failover_votes(old_master, votes, total)
-    cfg = _etcd_config(no_voting, feedback_fn)
+    cfg = _etcd_config(cfg, no_voting, feedback_fn)
     # etcd's view, not this node's copy: the copy may have missed changes
     old_master = cfg.get_master_node()
     if me == old_master:

@@ -15,7 +15,7 @@ import logging
 import os
 import threading
 
-from ganeti import constants, errors, pathutils
+from ganeti import constants, errors, pathutils, ssconf
 from ganeti.etcd import client as etcd_client
 from ganeti.etcd import certs, configstore, member
 from ganeti.utils import io, net
@@ -61,19 +61,13 @@ def write_copy(text: str, path: str = None, force: bool = False) -> bool:
     return True
 
 
-def _endpoints(me: str):
+def _endpoints():
     """Client URLs of the etcd members: this node's own first, if it has one."""
-    urls = []
     spec = member.read_spec()
-    if spec is not None:
-        urls.append(member.client_url(spec["ip"]))
-    try:
-        with open(pathutils.ssconf_file(constants.SS_MASTER_CANDIDATES_IPS)) as fd:
-            ips = fd.read().split()
-    except OSError:
-        ips = []
-    urls += [member.client_url(ip) for ip in ips if member.client_url(ip) not in urls]
-    return urls
+    ips = [spec["ip"]] if spec is not None else []
+    ips += [ip for ip in ssconf.SimpleStore().read_list(constants.SS_MASTER_CANDIDATES_IPS)
+            if ip not in ips]
+    return [member.client_url(ip) for ip in ips]
 
 
 def _own_ip(name: str):
@@ -81,14 +75,9 @@ def _own_ip(name: str):
     if spec is not None:
         return spec["ip"]
     try:
-        with open(pathutils.ssconf_file(constants.SS_NODE_PRIMARY_IPS)) as fd:
-            for line in fd:
-                words = line.split()
-                if len(words) == 2 and words[0] == name:
-                    return words[1]
-    except OSError:
-        pass
-    return None
+        return ssconf.SimpleStore().get_node_primary_ips().get(name)
+    except ValueError:        # a malformed line: not known yet
+        return None
 
 
 class ConfigSync(threading.Thread):
@@ -127,7 +116,7 @@ class ConfigSync(threading.Thread):
             if ip is None:
                 raise errors.GenericError("this node's address is not known yet")
             certs.ensure_node_cert(self.node_name, [ip])
-        urls = _endpoints(self.node_name)
+        urls = _endpoints()
         if not urls:
             raise errors.GenericError("no etcd member known (no ssconf yet)")
         return etcd_client.Client(urls, pathutils.ETCD_CERT_FILE, pathutils.ETCD_CA_FILE,
