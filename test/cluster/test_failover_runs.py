@@ -203,6 +203,18 @@ def test_no_majority(nc):
     _assert_master(nc, n2)
 
 
+def _wait_reaches(node, others, timeout=30):
+    """Wait until ``node`` reaches the node daemons of ``others`` (right after a
+    link comes back up, connections fail with "no route to host" for a moment)."""
+    probe = ("import socket, sys\n"
+             "for ip in sys.argv[1:]:\n"
+             "    socket.create_connection((ip, 1811), timeout=1).close()\n")
+    deadline = time.time() + timeout
+    while node.run(netns_cluster.PYTHON, "-c", probe, *[o.ip for o in others]).returncode:
+        assert time.time() < deadline, "%s does not reach the others" % node.name
+        time.sleep(0.2)
+
+
 def _serial(node):
     with open(node.path("/var/lib/ganeti/config.data")) as fd:
         return __import__("json").load(fd)["serial_no"]
@@ -223,6 +235,7 @@ def test_failover_to_a_node_that_was_cut_off_loses_nothing(nc):
         assert _serial(n3) < serial   # node3's copy missed the change
     finally:
         nc.uncut(3)
+    _wait_reaches(n3, [n1, n2])   # as an admin would: once node3 is back for real
     proc, _ = _failover(n3)
     _assert_master(nc, n3, nodes=[n3])
     out = n3.run("gnt-instance", "list", "--no-headers", "-o", "name", check=True).stdout
