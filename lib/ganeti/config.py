@@ -147,6 +147,12 @@ class ConfigWriter:
         for hook in self.on_write:
             hook(self)
 
+    def etcd_client(self):
+        """The etcd client this configuration is read and stored through."""
+        if self._store is None:
+            raise errors.ProgrammerError("This configuration is not kept in etcd")
+        return self._store.client
+
     def _reload_after_failed_commit(self):
         """What etcd holds now (another master may have changed it, or a commit
         whose outcome was unknown went through); as before if etcd cannot say."""

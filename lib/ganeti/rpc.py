@@ -363,8 +363,6 @@ _SINGLE_NODE_CALLS = [
     ("etcd_leave", constants.RPC_TMO_FAST, "(node): stop the node's etcd member, drop its data"),
 ]
 _MULTI_NODE_CALLS = [
-    ("jobqueue_update", constants.RPC_TMO_URGENT, "(nodes, file_name, encoded data or None)"),
-    ("jobqueue_purge", constants.RPC_TMO_URGENT, "(nodes)"),
     ("node_ssh_keys_update", constants.RPC_TMO_FAST,
      "(nodes, add, remove, remove_hosts, pub_keys): root's authorized_keys, known_hosts,"
      " ganeti_pub_keys"),

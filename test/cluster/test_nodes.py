@@ -30,6 +30,23 @@ def _join(vc, node):
     assert proc.returncode == 0, proc.stderr
 
 
+def _read(path):
+    try:
+        with open(path) as fd:
+            return fd.read()
+    except FileNotFoundError:
+        return None
+
+
+def _wait_for(predicate, timeout=15.0):
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        if predicate():
+            return True
+        time.sleep(0.1)
+    return False
+
+
 def _nodes(m, fields="name,role,master_candidate,offline"):
     out = m.run("gnt-node", "list", "--no-headers", "--separator=|", "-o", fields,
                 check=True).stdout
@@ -48,18 +65,18 @@ def test_add_nodes_and_replication(cluster3):
     assert nodes[m.name][0] == "M" and nodes[n2.name][0] == "C" and nodes[n3.name][0] == "C"
     again = m.run("gnt-node", "add", "--no-node-setup", n2.name)
     assert again.returncode == 1 and "already in the cluster" in again.stderr
-    # config, ssconf and the job queue reach the candidates
+    # each node's daemon writes its copies from etcd: config on the candidates,
+    # ssconf everywhere
     with open(m.path("/var/lib/ganeti/config.data")) as fd:
         master_cfg = fd.read()
     for node in (n2, n3):
-        with open(node.path("/var/lib/ganeti/config.data")) as fd:
-            assert fd.read() == master_cfg
+        assert _wait_for(lambda: _read(node.path("/var/lib/ganeti/config.data"))
+                         == master_cfg), node.name
         with open(node.path("/var/lib/ganeti/ssconf_node_list")) as fd:
             assert fd.read().split() == sorted(n.name for n in vc.nodes)
     out = m.run("gnt-debug", "delay", "--submit", "0", check=True).stdout
     job_id = out.split()[-1]
     m.run("gnt-job", "watch", job_id, check=True)
-    assert os.path.exists(n3.path("/var/lib/ganeti/queue/job-%s" % job_id))
     assert m.run("gnt-cluster", "verify").returncode == 0
     # delay on all three nodes over RPC
     m.run("gnt-debug", "delay", "--no-master", "-n", n2.name, "-n", n3.name, "0.1",

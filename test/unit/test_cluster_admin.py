@@ -54,8 +54,7 @@ def _make_cfg(tmp_path, nodes=2, instances=()):
 
 
 def _context(cfg):
-    return types.SimpleNamespace(cfg=cfg, rpc=FakeRpc(), glm=None,
-                                 replicate_queue=lambda nodes: None)
+    return types.SimpleNamespace(cfg=cfg, rpc=FakeRpc(), glm=None)
 
 
 def _run(ctx, op_cls, **params):

@@ -120,10 +120,9 @@ def make_queue(qdir):
     queues = []
     executors = []
 
-    def _make(num_workers=4, executor=None, replicate_fn=None, start=True):
+    def _make(num_workers=4, executor=None, start=True):
         executor = executor or FakeExecutor()
-        queue = jqueue.JobQueue(qdir, executor, num_workers=num_workers,
-                                replicate_fn=replicate_fn)
+        queue = jqueue.JobQueue(qdir, executor, num_workers=num_workers)
         if start:
             queue.start()
         queues.append(queue)
@@ -282,24 +281,6 @@ def test_string_job_ids_accepted(make_queue):
     assert queue.query_jobs([str(job_id)], ["id"]) == [[job_id]]
     with pytest.raises(errors.OpPrereqError):
         queue.query_jobs(["x"], ["id"])
-
-
-def test_replicate_fn_called(make_queue, qdir):
-    seen = []
-    queue, _ = make_queue(replicate_fn=lambda path, data: seen.append((path, data)))
-    job_id = queue.submit_job([op()])
-    wait_final(queue, job_id)
-    paths = [p for p, _ in seen]
-    assert os.path.join(qdir, "job-1") in paths
-    assert os.path.join(qdir, "serial") in paths
-    assert os.path.join(qdir, "version") in paths
-    queue.set_drain_flag(True)
-    assert seen[-1] == (os.path.join(qdir, "drain"), b"")
-    queue.set_drain_flag(False)
-    assert seen[-1] == (os.path.join(qdir, "drain"), None)
-    assert queue.archive_job(job_id)
-    assert (os.path.join(qdir, "job-1"), None) in seen
-    assert os.path.join(qdir, "archive", "0", "job-1") in [p for p, _ in seen]
 
 
 # ---- drain -----------------------------------------------------------------------------

@@ -133,7 +133,6 @@ def _modify(ctx, **params):
     op.validate()
     lu = cmdlib_node.LUNodeSetParams(None, op, ctx, ctx.feedback.append)
     lu.context = ctx
-    ctx.replicate_config = ctx.replicate_queue = lambda nodes: None
     lu.expand_names()
     lu.check_prereq()
     lu.exec(ctx.feedback.append)

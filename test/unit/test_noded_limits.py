@@ -3,7 +3,7 @@
 import pytest
 
 from ganeti import rpc
-from ganeti.backend import RpcFail, jobqueue
+from ganeti.backend import RpcFail
 from ganeti.http import client as hclient
 from ganeti.http import server as hserver
 from ganeti.server import noded
@@ -56,12 +56,4 @@ def test_non_finite_numbers_get_400(endpoint, value):
 
 def test_noded_dispatch_checks_the_argument_count():
     with pytest.raises(RpcFail):
-        noded.handle_rpc("jobqueue_update", ["job-1"])
-
-
-@pytest.mark.parametrize("name", ["job-1\n", "job-1\nx", "serial\n", "job-\u0661",
-                                  "../job-1", "job-1/../../x", "archive/0/job-1\n", ""])
-def test_jobqueue_update_refuses_odd_file_names(tmp_path, name):
-    with pytest.raises(RpcFail):
-        jobqueue.jobqueue_update(name, rpc.encode_file_data(b"x"), queue_dir=str(tmp_path))
-    assert list(tmp_path.iterdir()) == []
+        noded.handle_rpc("write_ssconf_files", [])

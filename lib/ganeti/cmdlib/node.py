@@ -88,7 +88,6 @@ def promote_candidates(lu, exclude=()):
         shortage -= 1
     if promoted:
         lu.log_info("Promoted node(s) %s to master candidate", ", ".join(promoted))
-        lu.context.replicate_queue(promoted)
     return promoted
 
 
@@ -241,11 +240,14 @@ class LUNodeAdd(LogicalUnit):
             cfg.add_node(node)
             self.glm.add(locking.LEVEL_NODE, [self.node_name])
             self.glm.add(locking.LEVEL_NODE_RES, [self.node_name])
-        node = cfg.get_node_info(self.node_name)
-        if node.master_candidate:
-            self.context.replicate_config([self.node_name])
-            self.context.replicate_queue([self.node_name])
-        else:
+        # the ssconf files name the etcd members, from which the node's own
+        # daemon then keeps its copies up to date (etcd.configsync)
+        res = runner.call_write_ssconf_files([self.node_name],
+                                             cfg.get_ssconf_values())[self.node_name]
+        if res.fail_msg:
+            self.log_warning("Could not write the ssconf files on node %s: %s"
+                             % (self.node_name, res.fail_msg))
+        if not cfg.get_node_info(self.node_name).master_candidate:
             promote_candidates(self)
         if self.op.node_setup:
             node_ssh.add_node_key(self, self.node_name)
@@ -428,10 +430,6 @@ class LUNodeSetParams(LogicalUnit):
             if res.fail_msg:
                 self.log_warning("Node %s could not drop its configuration copy: %s",
                                  node.name, res.fail_msg)
-            self.rpc.call_jobqueue_purge([node.name])
-        if node.master_candidate and not was_candidate:
-            self.context.replicate_config([node.name])
-            self.context.replicate_queue([node.name])
         if was_candidate and not node.master_candidate:
             promote_candidates(self, exclude=[node.name])
         elif op.offline is False or op.drained is False:

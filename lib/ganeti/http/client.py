@@ -191,7 +191,7 @@ class HttpClientPool:
             # a reused connection that broke while the request was being written:
             # the node never got all of it, so it cannot have run it; resend once
             # on a new connection (never after a complete send: the node may have
-            # acted on it, and instance_start or jobqueue_update must not run twice)
+            # acted on it, and instance_start or blockdev_create must not run twice)
             if not reused:
                 raise ghttp.HttpClientError("Connection to %s:%s closed: %s"
                                             % (host, port, err))

@@ -1,6 +1,8 @@
-"""The master daemon's job queue: durable job files, worker threads, long-polling.
+"""The master daemon's job queue: durable jobs, worker threads, long-polling.
 
-Queue directory layout (internals.md sections 2 and 6.2)::
+Where jobs are kept (storage.py): the master daemon keeps them in etcd
+(etcdstore.py), so that every acknowledged job survives a master failover;
+``QueueDir`` keeps the same records as files in one directory::
 
   job-<id>                      one JSON file per job not yet archived
   serial                        last job id handed out
@@ -15,20 +17,18 @@ job with the lowest priority value, then the lowest id, and run its opcodes one
 after the other. Jobs whose next opcode depends on unfinished jobs do not
 occupy a worker: they are parked and scheduled again when a dependency ends.
 
-Durability: a single writer thread writes job files. Callers mark a job dirty
-(urgent or lazy) and, when the change must be on disk before they go on, wait
-for the batch holding it. A batch writes each dirty job file once
-(``utils.io.write_file``: temporary file, fsync, rename; the files of a batch
-are written by a few threads in parallel so that the filesystem can commit
-their fsyncs together) and fsyncs each directory once.
+Durability: a single writer thread stores jobs. Callers mark a job dirty
+(urgent or lazy) and, when the change must be stored before they go on, wait
+for the batch holding it. A batch stores each dirty job once, in one call of
+the store (a few etcd transactions, or files written in parallel).
 Urgent (waited for): submission, start of execution of an opcode, end of an
 opcode, cancel, priority change, archiving. Lazy (coalesced, at most
 ``writer._LAZY_WRITE_DELAY`` late): an opcode going to "waiting" and log messages.
-Because opcode ends are urgent, every log message of a finished job is on disk.
+Because opcode ends are urgent, every log message of a finished job is stored.
 
-Memory only: queries and WaitForJobChange are answered from memory; job files
-are read only at start, and archived jobs are read from the archive when asked
-for explicitly (see ``query_jobs``).
+Memory only: queries and WaitForJobChange are answered from memory; the store
+is read only at start, and archived jobs are read from it when asked for
+explicitly (see ``query_jobs``).
 
 Dependencies (opcode parameter ``depends``, ``[[job_id, [statuses]]]``):
 negative ids are relative to the batch of ``submit_many_jobs`` and rewritten to
@@ -40,14 +40,13 @@ job, or that exists neither in the queue nor in the archive, fails the opcode
 dependencies are judged by their archived final status.
 
 Modules: ``job`` (job and opcode records, job file format, query fields, the
-executor's callbacks), ``storage`` (file names, reading job files back),
-``writer`` (the batched writer thread) and this one (``JobQueue``: submission,
+executor's callbacks), ``storage`` (the store interface, the directory store),
+``etcdstore`` (the store in etcd), ``writer`` (the batched writer thread) and this one (``JobQueue``: submission,
 scheduling, workers, queries and changes).
 """
 
 import heapq
 import logging
-import os
 import threading
 import time
 
@@ -57,8 +56,7 @@ from ganeti.jqueue.job import (ACTIVE, CANCELED_MSG, DEPWAIT, IDLE, JOB_FIELDS,
                                QueuedOpCode, field_getters, job_row, json_copy,
                                parse_job_id, timestamp, ts_seconds)
 from ganeti.jqueue.storage import QueueDir
-from ganeti.jqueue.writer import JobFileWriter
-from ganeti.utils import io
+from ganeti.jqueue.writer import JobWriter
 
 __all__ = ["CANCELED_MSG", "JOB_FIELDS", "JobQueue", "OpExecCallbacks"]
 
@@ -84,12 +82,12 @@ def _error_message(err):
 class JobQueue:
     """The durable job queue of the master daemon."""
 
-    def __init__(self, queue_dir, executor, num_workers=25, replicate_fn=None):
-        self._qdir = QueueDir(queue_dir)
+    def __init__(self, store, executor, num_workers=25):
+        # a store (storage.py), or the path of a queue directory
+        self._store = QueueDir(store) if isinstance(store, str) else store
         self._executor = executor
         self._num_workers = max(1, int(num_workers))   # = jobs allowed to run at once
         self._busy = 0                  # workers processing a job now
-        self._replicate_fn = replicate_fn
         self._lock = threading.Lock()
         self._work_cond = threading.Condition(self._lock)
         self._jobs = {}                 # live (not archived) jobs by id
@@ -100,18 +98,10 @@ class JobQueue:
         self._accepting = False
         self._stopping = False
         self._workers = []
-        self._writer = JobFileWriter(self)
+        self._writer = JobWriter(self)
         self._over_soft_limit = False
 
     # ---- helpers ----------------------------------------------------------------------
-
-    def _replicate(self, path, data):
-        if self._replicate_fn is None:
-            return
-        try:
-            self._replicate_fn(path, data)
-        except Exception:  # replication problems must not stop the queue
-            logging.exception("Could not replicate %s", path)
 
     def _notify_locked(self, job):
         if job.cond is not None:
@@ -120,14 +110,9 @@ class JobQueue:
     # ---- start and stop ---------------------------------------------------------------
 
     def start(self):
-        """Open the queue directory, recover the jobs found there, start the workers."""
-        io.ensure_dirs([(self._qdir.path, constants.JOB_QUEUE_DIRS_MODE),
-                        (self._qdir.archive_dir, constants.JOB_QUEUE_DIRS_MODE)])
-        self._check_version()
-        self._qdir.remove_temp_files()
-        serial_on_disk = self._qdir.read_serial()
-        jobs = self._qdir.load_jobs()
-        last = max([serial_on_disk, self._qdir.max_archived_id()] + list(jobs))
+        """Open the store, recover the jobs found there, start the workers."""
+        self._store.open()
+        last, jobs = self._store.load()
         self._writer.start()
         unclean = []
         finalized = []
@@ -155,8 +140,7 @@ class JobQueue:
             self._check_soft_limit_locked()
             self._accepting = True
             self._stopping = False
-        if last != serial_on_disk:
-            self._writer.mark_serial()
+        self._writer.mark_serial()
         self._commit_jobs(unclean + finalized)
         self._writer.flush()
         logging.info("Job queue started with %d jobs (last id %d)", len(jobs), last)
@@ -199,26 +183,8 @@ class JobQueue:
             logging.warning("Job queue shut down with busy workers: %s", ", ".join(alive))
         else:
             self._writer.stop()
+            self._store.close()
         self._workers = [t for t in self._workers if t.is_alive()]
-
-    def _check_version(self):
-        try:
-            text = io.read_one_line_file(self._qdir.version_file)
-        except FileNotFoundError:
-            text = None
-        if text is None or text == "":
-            data = b"%d\n" % constants.JOB_QUEUE_VERSION
-            io.write_file(self._qdir.version_file, data,
-                          mode=constants.JOB_QUEUE_FILES_PERMS)
-            self._replicate(self._qdir.version_file, data)
-            return
-        try:
-            version = int(text)
-        except ValueError:
-            version = None
-        if version != constants.JOB_QUEUE_VERSION:
-            raise errors.JobQueueError("Found job queue version %s, expected %s"
-                                       % (text, constants.JOB_QUEUE_VERSION))
 
     # ---- submission -------------------------------------------------------------------
 
@@ -403,7 +369,7 @@ class JobQueue:
     def _archived_job_status(self, job_id):
         status = self._archived_status.get(job_id)
         if status is None:
-            job = self._qdir.load_archived_job(job_id)
+            job = self._store.load_archived_job(job_id)
             if job is not None:
                 status = job.calc_status()
                 self._archived_status[job_id] = status
@@ -622,13 +588,12 @@ class JobQueue:
             if not archived:
                 return [row for _, row in rows]
             live = set(jid for jid, _ in rows)
-            for sub in self._qdir.archive_subdirs():
-                for jid in self._qdir.archived_ids_in(sub):
-                    if jid in live:
-                        continue
-                    job = self._qdir.load_archived_job(jid)
-                    if job is not None:
-                        rows.append((jid, job_row(job, getters)))
+            for jid in self._store.archived_ids():
+                if jid in live:
+                    continue
+                job = self._store.load_archived_job(jid)
+                if job is not None:
+                    rows.append((jid, job_row(job, getters)))
             rows.sort(key=lambda item: item[0])
             return [row for _, row in rows]
         ids = [parse_job_id(jid) for jid in job_ids]
@@ -643,7 +608,7 @@ class JobQueue:
                 else:
                     result.append(job_row(job, getters))
         for pos in missing:
-            job = self._qdir.load_archived_job(ids[pos])
+            job = self._store.load_archived_job(ids[pos])
             if job is not None:
                 result[pos] = job_row(job, getters)
         return result
@@ -678,7 +643,7 @@ class JobQueue:
             if self._writer.is_written(gen):
                 return [info, log]
             self._writer.wait(gen)
-        job = self._qdir.load_archived_job(job_id)
+        job = self._store.load_archived_job(job_id)
         if job is None:
             raise errors.JobLost("Job %s not found" % job_id)
         return [job_row(job, getters), job.log_entries(prev_log_serial)]
@@ -814,14 +779,8 @@ class JobQueue:
         return [archived, 0]
 
     def set_drain_flag(self, flag):
-        """Set (True) or clear (False) the queue drain flag (file ``drain``)."""
-        if flag:
-            io.write_file(self._qdir.drain_file, b"", mode=constants.JOB_QUEUE_FILES_PERMS)
-            self._replicate(self._qdir.drain_file, b"")
-        else:
-            io.remove_file(self._qdir.drain_file)
-            io.fsync_dir(self._qdir.path)
-            self._replicate(self._qdir.drain_file, None)
+        """Set (True) or clear (False) the queue drain flag."""
+        self._store.set_drained(bool(flag))
 
     def is_drained(self):
-        return os.path.exists(self._qdir.drain_file)
+        return self._store.is_drained()

@@ -1,33 +1,25 @@
-"""The job file writer: one thread writes the files of changed jobs in batches.
+"""The job writer: one thread stores the changed jobs in batches.
 
 Callers mark a job to write (urgent or lazy, see "Durability" in the package
 docstring) and get the number of the batch to wait for. A batch copies the
-state of its jobs under the queue lock, then writes each file once with
-``utils.io.write_file`` but without its directory fsync (several files in
-parallel, so that the filesystem can commit their fsyncs together), fsyncs each
-directory once, removes the live files of the jobs it archived and hands the
-written files to the queue's replication callback.
+state of its jobs under the queue lock, then hands them to the queue's store
+(storage.py) in one ``write_batch`` call: each job is stored once per batch,
+however often it changed (group commit).
 """
 
 import logging
-import os
 import threading
 import time
-from concurrent import futures
-
-from ganeti import constants, serializer
-from ganeti.utils import io
 
 _LAZY_WRITE_DELAY = 0.1      # seconds a lazy change may wait to be written
-_WRITE_THREADS = 8           # files written in parallel inside one batch
 
 # actions of a marked job
 _WRITE = 1
 _ARCHIVE = 2
 
 
-class JobFileWriter:
-    """Writes job files in batches (group commit), on its own thread."""
+class JobWriter:
+    """Stores changed jobs in batches (group commit), on its own thread."""
 
     def __init__(self, queue):
         self._queue = queue
@@ -43,7 +35,6 @@ class JobFileWriter:
         self._errors = {}            # job id -> OSError of its last failed write
         self._stop = False
         self._thread = None
-        self._pool = None
 
     def start(self):
         self._stop = False
@@ -109,9 +100,6 @@ class JobFileWriter:
         if self._thread is not None:
             self._thread.join()
             self._thread = None
-        if self._pool is not None:
-            self._pool.shutdown(wait=False)
-            self._pool = None
 
     def take_error(self, job_id):
         with self._lock:
@@ -160,99 +148,18 @@ class JobFileWriter:
 
     def _write_batch(self, batch, serial):
         queue = self._queue
-        writes = []      # (job id, path, data)
-        archives = []    # (job id, archive path, live path, data)
+        writes, archives = [], []
         with queue._lock:
             for job_id, action in batch.items():
                 job = queue._jobs.get(job_id)
                 if job is None:
                     continue
-                data = job.serialize()
-                if action == _ARCHIVE:
-                    archives.append((job_id, queue._qdir.archive_path(job_id),
-                                     queue._qdir.job_path(job_id), data))
-                else:
-                    writes.append((job_id, queue._qdir.job_path(job_id), data))
+                (archives if action == _ARCHIVE else writes).append((job_id, job.serialize()))
             serial_value = queue._last_serial if serial else None
-
-        items = []
-        for job_id, path, data in writes:
-            items.append((job_id, path, serializer.dump_json(data).encode("utf-8")))
-        archive_dirs = set()
-        for job_id, apath, _, data in archives:
-            items.append((job_id, apath, serializer.dump_json(data).encode("utf-8")))
-            archive_dirs.add(os.path.dirname(apath))
-        new_dirs = False
-        for path in archive_dirs:
-            if not os.path.isdir(path):
-                os.makedirs(path, mode=constants.JOB_QUEUE_DIRS_MODE, exist_ok=True)
-                new_dirs = True
-        if new_dirs:
-            io.fsync_dir(queue._qdir.archive_dir)
-        if serial_value is not None:
-            items.append((None, queue._qdir.serial_file, b"%d\n" % serial_value))
-
-        failed, dirs = self._write_files(items)
+        failed = queue._store.write_batch(writes, archives, serial_value)
         serial_error = failed.pop(None, None)
         if serial_error is not None:
-            logging.error("Could not write the job queue serial file: %s", serial_error)
-        for path in sorted(archive_dirs & dirs):
-            io.fsync_dir(path)
-        removed = []
-        for job_id, _, live_path, _ in archives:
-            if job_id in failed:
-                continue
-            try:
-                io.remove_file(live_path)
-                removed.append(live_path)
-            except OSError as err:
-                failed[job_id] = err
-        if removed or (dirs - archive_dirs):
-            io.fsync_dir(queue._qdir.path)
+            logging.error("Could not store the last job id: %s", serial_error)
         for job_id, err in failed.items():
-            logging.error("Could not write the file of job %s: %s", job_id, err)
-
-        replicate = queue._replicate_fn
-        if replicate is not None:
-            for job_id, path, data in items:
-                if job_id is None and serial_error is not None:
-                    continue
-                if job_id not in failed:
-                    queue._replicate(path, data)
-            for path in removed:
-                queue._replicate(path, None)
+            logging.error("Could not store job %s: %s", job_id, err)
         return failed
-
-    def _write_files(self, items):
-        """Atomically replace each file of ``[(key, path, bytes)]``; no directory fsync.
-
-        Files are written in parallel (the filesystem can then commit their
-        fsyncs together). Returns ({key: error} of the files that failed, set of
-        directories touched).
-        """
-        if len(items) > 2:
-            if self._pool is None:
-                self._pool = futures.ThreadPoolExecutor(
-                    max_workers=_WRITE_THREADS, thread_name_prefix="jq-write")
-            results = list(self._pool.map(_write_file, items))
-        else:
-            results = [_write_file(item) for item in items]
-        failed = {}
-        dirs = set()
-        for (key, path, _), err in zip(items, results):
-            if err is None:
-                dirs.add(os.path.dirname(path))
-            else:
-                failed[key] = err
-        return failed, dirs
-
-
-def _write_file(item):
-    """Atomically replace the file of ``(key, path, data)``, without fsync of its
-    directory; returns None or the OSError."""
-    _, path, data = item
-    try:
-        io.write_file(path, data, mode=constants.JOB_QUEUE_FILES_PERMS, fsync_dir=False)
-    except OSError as err:
-        return err
-    return None

@@ -16,8 +16,11 @@ import time
 
 from ganeti import (config, constants, daemon, errors, jqueue, locking, luxi, mcpu,
                     pathutils, query, rpc)
+from ganeti.backend import node as backend_node
 from ganeti.cmdlib import cluster as cmdlib_cluster
 from ganeti.cmdlib import query as cmdlib_query
+from ganeti.etcd import configsync
+from ganeti.jqueue import etcdstore
 from ganeti.utils import io, net
 
 
@@ -39,90 +42,49 @@ class MasterContext:
         self._last_ssconf = None
         self.cfg.on_write.append(self._on_config_write)
         # this node's copy as etcd has it (after a failover it may be old)
-        io.write_file(pathutils.CLUSTER_CONF_FILE, self.cfg.dump_text(), mode=0o600)
+        self._write_own_copies(self.cfg)
         cluster = self.cfg.get_cluster_info()
         processor = mcpu.Processor(self)
-        self.jqueue = jqueue.JobQueue(pathutils.QUEUE_DIR, processor.execute_opcode,
-                                      num_workers=max(cluster.max_running_jobs, 1),
-                                      replicate_fn=self.replicate_queue_file)
+        store = etcdstore.EtcdQueueStore(self.cfg.etcd_client(),
+                                         import_dir=pathutils.QUEUE_DIR)
+        self.jqueue = jqueue.JobQueue(store, processor.execute_opcode,
+                                      num_workers=max(cluster.max_running_jobs, 1))
 
     def _on_config_write(self, cfg):
-        # this node's copy first: the tools on the master read it
-        io.write_file(pathutils.CLUSTER_CONF_FILE, cfg.dump_text(), mode=0o600)
-        self.replicate_config()
-        self.distribute_ssconf()
+        self._write_own_copies(cfg)
 
-    def other_candidates(self):
-        """Online master candidates other than this master."""
-        master = self.cfg.get_master_node()
-        nodes = self.cfg.get_all_nodes_info()
-        return sorted(n for n, node in nodes.items()
-                      if node.master_candidate and not node.offline and n != master)
-
-    def replicate_config(self, nodes=None, feedback_fn=None):
-        """Copy config.data to the master candidates before the job goes on."""
-        nodes = self.other_candidates() if nodes is None else nodes
-        if not nodes:
-            return
-        results = self.rpc.call_upload_file(nodes, pathutils.CLUSTER_CONF_FILE,
-                                            data=self.cfg.dump_text().encode("utf-8"),
-                                            mode=0o600)
-        for node, res in sorted(results.items()):
-            if res.fail_msg:
-                msg = "Could not copy the configuration to node %s: %s" % (node, res.fail_msg)
-                logging.warning(msg)
-                if feedback_fn:
-                    feedback_fn(" - WARNING: " + msg)
-
-    def replicate_queue_file(self, path, data, nodes=None):
-        """Copy (or, with data None, remove) a job queue file on the candidates."""
-        nodes = self.other_candidates() if nodes is None else nodes
-        if not nodes:
-            return
-        rel = os.path.relpath(path, pathutils.QUEUE_DIR)
-        payload = None if data is None else rpc.encode_file_data(data)
-        for node, res in sorted(self.rpc.call_jobqueue_update(nodes, rel, payload).items()):
-            if res.fail_msg:
-                logging.warning("Could not update job queue file %s on node %s: %s",
-                                rel, node, res.fail_msg)
-
-    def replicate_queue(self, nodes):
-        """Copy the whole job queue to new master candidates."""
-        qdir = pathutils.QUEUE_DIR
-        for dirpath, _, files in os.walk(qdir):
-            for name in sorted(files):
-                if name.startswith(".") or name == "lock":
-                    continue
-                path = os.path.join(dirpath, name)
-                try:
-                    with open(path, "rb") as fd:
-                        data = fd.read()
-                except OSError:
-                    continue
-                self.replicate_queue_file(path, data, nodes)
-
-    def distribute_ssconf(self, force=False, feedback_fn=None):
-        """Write the ssconf files on every online node (only when they changed)."""
+    def _write_own_copies(self, cfg):
+        """This node's config.data and ssconf files, before the job goes on (the
+        tools on the master read them). Every other node's node daemon writes
+        its own from etcd (etcd.configsync): nothing waits for a node that is
+        down or cut off."""
+        configsync.write_copy(cfg.dump_text())
         with self._ssconf_lock:
-            values = self.cfg.get_ssconf_values()
-            if not force and values == self._last_ssconf:
-                return
-            nodes = self.cfg.get_online_node_list()
-            results = self.rpc.call_write_ssconf_files(nodes, values)
-            failed = False
-            for node, res in sorted(results.items()):
-                if res.fail_msg:
-                    failed = True
-                    msg = "Could not update ssconf files on node %s: %s" % (node, res.fail_msg)
-                    logging.warning(msg)
-                    if feedback_fn:
-                        feedback_fn(" - WARNING: " + msg)
-            if not failed:
+            values = cfg.get_ssconf_values()
+            if values != self._last_ssconf:
+                backend_node.write_ssconf_files(values)
                 self._last_ssconf = values
 
     def redistribute_config(self, feedback_fn=None):
-        self.replicate_config(feedback_fn=feedback_fn)
-        self.distribute_ssconf(force=True, feedback_fn=feedback_fn)
+        """Push config.data to the master candidates and the ssconf files to every
+        online node now (gnt-cluster redist-conf), reporting the nodes that failed."""
+        def report(what, results):
+            for node, res in sorted(results.items()):
+                if res.fail_msg:
+                    msg = "Could not update %s on node %s: %s" % (what, node, res.fail_msg)
+                    logging.warning(msg)
+                    if feedback_fn:
+                        feedback_fn(" - WARNING: " + msg)
+        master = self.cfg.get_master_node()
+        nodes = self.cfg.get_all_nodes_info()
+        candidates = sorted(n for n, node in nodes.items()
+                            if node.master_candidate and not node.offline and n != master)
+        if candidates:
+            report("the configuration", self.rpc.call_upload_file(
+                candidates, pathutils.CLUSTER_CONF_FILE,
+                data=self.cfg.dump_text().encode("utf-8"), mode=0o600))
+        report("the ssconf files", self.rpc.call_write_ssconf_files(
+            self.cfg.get_online_node_list(), self.cfg.get_ssconf_values()))
 
 
 class LuxiHandler:
@@ -381,7 +343,6 @@ def run_master(options, ready, stop_event):
     ready()
     threading.Thread(target=_activate_master_ip, args=(context,), daemon=True).start()
     threading.Thread(target=_sync_etcd_members, args=(context,), daemon=True).start()
-    threading.Thread(target=context.distribute_ssconf, daemon=True).start()
     try:
         while not stop_event.wait(1.0):
             pass
