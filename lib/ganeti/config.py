@@ -147,6 +147,12 @@ class ConfigWriter:
         for hook in self.on_write:
             hook(self)
 
+    def set_fence(self, fence):
+        """Make every commit also pass ``fence()``'s compares (the master lease)."""
+        if self._store is None:
+            raise errors.ProgrammerError("This configuration is not kept in etcd")
+        self._store.fence = fence
+
     def etcd_client(self):
         """The etcd client this configuration is read and stored through."""
         if self._store is None:

@@ -11,8 +11,9 @@ changed the configuration meanwhile) and push the configuration to the master
 candidates and ssconf to every node; turn on the master IP here and start the
 master daemon here.
 
-The master daemon uses the same vote when it starts (``startup_vote``): it
-refuses to start when a majority of the nodes names another node.
+The master daemon itself asks no vote when it starts: the configuration in
+etcd names the master, and the master lease in etcd (etcd.masterlease) lets
+only one master daemon act.
 """
 
 import logging
@@ -70,19 +71,6 @@ def check_failover_votes(old_master, votes, total):
             % detail, errors.ECODE_STATE)
 
 
-def startup_vote(me, votes, total):
-    """The node named by a majority of ``total`` nodes if it is not ``me``, else None.
-
-    ``votes`` are the answers of the other nodes; this node votes for itself.
-    """
-    votes = dict(votes)
-    votes[me] = votes.get(me, 0) + 1
-    for name, count in sorted(votes.items()):
-        if name != me and _majority(count, total):
-            return name
-    return None
-
-
 def gather_votes(runner, nodes):
     """Ask ``nodes`` for their master (ssconf); see count_votes."""
     if not nodes:
@@ -90,36 +78,15 @@ def gather_votes(runner, nodes):
     return count_votes(runner.call_master_node_name(list(nodes)))
 
 
-def check_master_at_startup(cfg, me, runner=None):
-    """For ganeti-masterd: raise GenericError if the majority names another master."""
-    others = [n for n in cfg.get_online_node_list() if n != me]
-    if not others:
-        return
-    own_runner = runner is None
-    runner = runner or rpc.RpcRunner(cfg.get_node_addresses)
-    try:
-        votes, failed = gather_votes(runner, others)
-    finally:
-        if own_runner:
-            runner.close()
-    total = len(others) + 1
-    other = startup_vote(me, votes, total)
-    if other is not None:
-        raise errors.GenericError(
-            "Another node (%s) is the master according to the majority of nodes (%d of"
-            " %d); not starting (use --no-voting to override)"
-            % (other, votes.get(other, 0), total))
-    if failed and not _majority(sum(votes.values()) + 1, total):
-        logging.warning("Only %d of %d nodes answered the master vote (no answer from"
-                        " %s); starting anyway", sum(votes.values()) + 1, total,
-                        ", ".join(failed))
-
-
 # ---- the failover ------------------------------------------------------------------
 
 # how long a failover waits for etcd to answer before it gives up (or, with
 # --no-voting, recovers this node's member alone)
 ETCD_WAIT = 15.0
+# how long an automatic failover waits for the old master to stop: its lease
+# expired, so it gave up the master IP already unless its daemon was killed,
+# and then its node daemon answers at once
+STOP_WAIT_AUTO = 3.0
 
 def _etcd_config(local, no_voting, feedback_fn):
     """The configuration writer on etcd (``local``: this node's copy, which
@@ -189,9 +156,25 @@ def master_failover(no_voting=False, ignore_offline_nodes=False, feedback_fn=Non
         raise errors.OpPrereqError("This node is already the master", errors.ECODE_INVAL)
 
     feedback_fn("Failing over the master from %s to %s..." % (old_master, me))
+    _become_master(cfg, runner, me, old_master, feedback_fn, start_masterd,
+                   ["--no-voting", "--yes-do-it"] if no_voting else [])
+    return old_master
+
+
+def _become_master(cfg, runner, me, old_master, feedback_fn, start_masterd=True,
+                   masterd_args=(), push_copies=True, stop_wait=None, activate_ip=True):
+    """Stop the old master, name this node the master in etcd, push the
+    copies (unless not ``push_copies``: the nodes' daemons write them from
+    etcd anyway), move the master IP (unless not ``activate_ip``: the new
+    master daemon does it too) and start the master daemon here.
+    ``stop_wait``: seconds to wait for the old master's answer (None: its
+    RPC's own timeout)."""
     feedback_fn(" - stopping the master daemon on %s" % old_master)
-    res = runner.call_node_stop_master(old_master)
-    if res.fail_msg:
+    res = _call_bounded(lambda: runner.call_node_stop_master(old_master), stop_wait)
+    if res is None:
+        feedback_fn(" - WARNING: the old master %s did not answer within %ss; its lease"
+                    " expired, so it no longer acts" % (old_master, stop_wait))
+    elif res.fail_msg:
         feedback_fn(" - WARNING: could not stop the old master %s (%s): the old master"
                     " is not reachable; make sure its master daemon is stopped and its"
                     " master IP is down" % (old_master, res.fail_msg))
@@ -202,6 +185,39 @@ def master_failover(no_voting=False, ignore_offline_nodes=False, feedback_fn=Non
     cluster.master_node = me
     cfg.update(cluster)
     io.write_file(pathutils.CLUSTER_CONF_FILE, cfg.dump_text(), mode=0o600)
+    if push_copies:
+        _push_copies(cfg, runner, me, feedback_fn)
+    else:
+        from ganeti.backend import node as backend_node
+        backend_node.write_ssconf_files(cfg.get_ssconf_values())
+
+    if activate_ip:
+        feedback_fn(" - activating the master IP on %s" % me)
+        res = runner.call_node_activate_master_ip(me, cfg.get_master_network_parameters())
+        if res.fail_msg:
+            feedback_fn(" - WARNING: could not activate the master IP: %s" % res.fail_msg)
+    if start_masterd:
+        feedback_fn(" - starting the master daemon on %s" % me)
+        args = daemon_util.extra_args(constants.MASTERD) + list(masterd_args)
+        daemon_util.start_daemon(constants.MASTERD, args)
+    feedback_fn("Master failover done: %s is the master now" % me)
+
+
+def _call_bounded(call, timeout):
+    """``call()``'s result, or None if it did not return within ``timeout``
+    seconds (it goes on in a thread of its own); None timeout: just call."""
+    if timeout is None:
+        return call()
+    result = []
+    thread = threading.Thread(target=lambda: result.append(call()), daemon=True,
+                              name="failover-stop-master")
+    thread.start()
+    thread.join(timeout)
+    return result[0] if result else None
+
+
+def _push_copies(cfg, runner, me, feedback_fn):
+    """config.data to the other master candidates, ssconf to every online node."""
     candidates = sorted(n for n, info in cfg.get_all_nodes_info().items()
                         if info.master_candidate and not info.offline and n != me)
     # both at once: an unreachable node costs the connect timeout only once
@@ -224,15 +240,38 @@ def master_failover(no_voting=False, ignore_offline_nodes=False, feedback_fn=Non
         _warn_failures(upload, feedback_fn, "copy the configuration")
     _warn_failures(results, feedback_fn, "update the ssconf files")
 
-    feedback_fn(" - activating the master IP on %s" % me)
-    res = runner.call_node_activate_master_ip(me, cfg.get_master_network_parameters())
-    if res.fail_msg:
-        feedback_fn(" - WARNING: could not activate the master IP: %s" % res.fail_msg)
-    if start_masterd:
-        feedback_fn(" - starting the master daemon on %s" % me)
-        args = daemon_util.extra_args(constants.MASTERD)
-        if no_voting:
-            args = args + ["--no-voting", "--yes-do-it"]
-        daemon_util.start_daemon(constants.MASTERD, args)
-    feedback_fn("Master failover done: %s is the master now" % me)
-    return old_master
+
+def take_over(client, me, dead_master, feedback_fn=logging.warning):
+    """Automatic master failover (etcd.autofailover): make this master
+    candidate the master in place of ``dead_master``, whose lease expired.
+
+    Claiming the master lease first (one etcd transaction that only succeeds
+    while nobody holds it) makes sure only one candidate goes on; every
+    configuration change is fenced by that claim. Returns True if this node
+    became the master, False if another node was faster or things changed.
+    """
+    from ganeti.etcd import configstore, masterlease
+    claim = masterlease.MasterLease(client, me)
+    try:
+        claim.acquire(wait=0)
+    except errors.GenericError:
+        return False          # another candidate (or a new master) holds it
+    try:
+        cfg = config.ConfigWriter(store=configstore.ConfigStore(client))
+        cluster = cfg.get_cluster_info()
+        if (cfg.get_master_node() != dead_master or not cluster.auto_master_failover
+                or not getattr(cfg.get_node_info(me), "master_candidate", False)):
+            return False
+        cfg.set_fence(claim.compares)
+        feedback_fn("Automatic master failover: the master %s lost its lease; %s takes"
+                    " over" % (dead_master, me))
+        runner = rpc.RpcRunner(cfg.get_node_addresses)
+        try:
+            _become_master(cfg, runner, me, dead_master, feedback_fn, push_copies=False,
+                           stop_wait=STOP_WAIT_AUTO, activate_ip=False)
+        finally:
+            runner.close()
+        return True
+    finally:
+        # the master daemon started here holds the key under a lease of its own
+        claim.release()

@@ -279,7 +279,7 @@ class Cluster(TaggableObject):
         "max_running_jobs", "max_tracked_jobs", "compression_tools",
         "enabled_user_shutdown", "install_image", "instance_communication_network",
         "zeroing_image", "data_collectors", "ssh_key_type", "ssh_key_bits",
-        "tags", "serial_no", "ctime", "mtime", "uuid")
+        "auto_master_failover", "tags", "serial_no", "ctime", "mtime", "uuid")
 
     _DEFAULTS = {
         "master_netmask": 32, "use_external_mip_script": False, "reserved_lvs": [],
@@ -296,6 +296,7 @@ class Cluster(TaggableObject):
         list(constants.DEFAULT_ENABLED_DISK_TEMPLATES), "hv_state_static": {},
         "disk_state_static": {}, "candidate_certs": {},
         "max_running_jobs": constants.DEFAULT_MAX_RUNNING_JOBS,
+        "auto_master_failover": False,
         "max_tracked_jobs": constants.DEFAULT_MAX_TRACKED_JOBS,
         "compression_tools": list(constants.COMPRESSION_TOOLS),
         "enabled_user_shutdown": False, "install_image": "",

@@ -251,6 +251,8 @@ class OpClusterSetParams(OpCode):
         ("max_tracked_jobs", None, ht.TMaybe(ht.TPositiveInt),
          "Maximal number of jobs tracked by the scheduler"),
         ("maintain_node_health", None, ht.TMaybeBool, "Maintain node health"),
+        ("auto_master_failover", None, ht.TMaybeBool,
+         "Whether a master candidate takes over when the master dies (not in Ganeti)"),
         ("prealloc_wipe_disks", None, ht.TMaybeBool, "Wipe disks before allocation"),
         ("nicparams", None, ht.TMaybeDict, "Default NIC parameters"),
         ("ndparams", None, ht.TMaybeDict, "Default node parameters"),

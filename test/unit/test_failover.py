@@ -68,37 +68,3 @@ def test_failover_vote_refused(answers, total, text):
     assert text in msg
 
 
-def test_startup_vote():
-    # the others name n2: refused
-    assert failover.startup_vote("n1", {"n2": 2}, 3) == "n2"
-    # one other node agrees with n2: 1 of 3 is no majority
-    assert failover.startup_vote("n1", {"n2": 1, "n1": 1}, 3) is None
-    assert failover.startup_vote("n1", {"n2": 1}, 2) is None
-    assert failover.startup_vote("n1", {}, 3) is None
-    assert failover.startup_vote("n1", {"n1": 2}, 3) is None
-    assert failover.startup_vote("n1", {"n2": 3}, 5) == "n2"
-
-
-class FakeCfg:
-    def __init__(self, nodes):
-        self.nodes = nodes
-
-    def get_online_node_list(self):
-        return sorted(self.nodes)
-
-
-def test_check_master_at_startup():
-    fake = FakeRpc({"n2": "n2", "n3": "n2"})
-    with pytest.raises(errors.GenericError) as exc:
-        failover.check_master_at_startup(FakeCfg(["n1", "n2", "n3"]), "n1", fake)
-    assert "Another node (n2) is the master according to the majority of nodes" in \
-        exc.value.args[0]
-    assert fake.asked == [["n2", "n3"]]       # this node is not asked
-    # others agree, or cannot answer: start
-    failover.check_master_at_startup(FakeCfg(["n1", "n2", "n3"]), "n1",
-                                     FakeRpc({"n2": "n1", "n3": "n2"}))
-    failover.check_master_at_startup(FakeCfg(["n1", "n2", "n3"]), "n1", FakeRpc({}))
-    # single node cluster: nobody is asked
-    single = FakeRpc({})
-    failover.check_master_at_startup(FakeCfg(["n1"]), "n1", single)
-    assert single.asked == []

@@ -415,6 +415,12 @@ def node_stop_master(*, data_dir=None):
     """
     from ganeti import daemon_util
     daemon_util.stop_daemon(constants.MASTERD)
+    deactivate_master_ip_here(data_dir=data_dir)
+    return True
+
+
+def deactivate_master_ip_here(*, data_dir=None):
+    """Take the master IP down on this node, with the parameters of its ssconf."""
     try:
         params = {
             "ip": _read_ssconf(constants.SS_MASTER_IP, data_dir),
@@ -422,8 +428,7 @@ def node_stop_master(*, data_dir=None):
             "netdev": _read_ssconf(constants.SS_MASTER_NETDEV, data_dir),
         }
     except OSError as err:
-        _fail("Master daemon stopped, but cannot read the master IP parameters from"
-              " ssconf: %s", err)
+        _fail("Cannot read the master IP parameters from ssconf: %s", err)
     try:
         params["family"] = int(_read_ssconf(constants.SS_PRIMARY_IP_FAMILY, data_dir))
     except (OSError, ValueError):
@@ -431,7 +436,6 @@ def node_stop_master(*, data_dir=None):
     from ganeti.backend import mip_script
     params["use_external_mip_script"] = mip_script.enabled_here(data_dir)
     node_deactivate_master_ip(params)
-    return True
 
 
 # ---- leaving the cluster -----------------------------------------------------------

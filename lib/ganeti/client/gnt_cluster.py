@@ -213,7 +213,9 @@ def show_cluster_config(opts, args):
             ("modify ssh setup", info["modify_ssh_setup"]),
             ("ssh_key_type", info["ssh_key_type"]),
             ("ssh_key_bits", info["ssh_key_bits"]),
-        ]),
+        # not in Ganeti, so shown only when on
+        ] + ([("automatic master failover", True)] if info.get("auto_master_failover")
+             else [])),
         ("Default node parameters", info["ndparams"]),
         ("Default instance parameters", info["beparams"]),
         ("Default nic parameters", info["nicparams"]),
@@ -473,7 +475,8 @@ def set_cluster_params(opts, args):
         modify_etc_hosts=opts.modify_etc_hosts,
         file_storage_dir=opts.file_storage_dir,
         shared_file_storage_dir=opts.shared_file_storage_dir,
-        enabled_user_shutdown=opts.enabled_user_shutdown)
+        enabled_user_shutdown=opts.enabled_user_shutdown,
+        auto_master_failover=opts.auto_master_failover)
     from ganeti.cmdlib.cluster import check_unsupported_settings
     uid_opts = [opts.uid_pool, opts.add_uids, opts.remove_uids]
     check_unsupported_settings(uid_pool=any(uid_opts))
@@ -669,6 +672,9 @@ _MODIFY_OPTS = [
                 help="Whether the cluster maintains /etc/hosts"),
     _yes_no_opt("--user-shutdown", dest="enabled_user_shutdown",
                 help="Allow instances to be shut down by their users"),
+    _yes_no_opt("--auto-master-failover", dest="auto_master_failover",
+                help="Whether a master candidate becomes the master by itself when"
+                " the master dies (not in Ganeti; default no)"),
     cli.cli_option("--uid-pool", dest="uid_pool", default=None, metavar="UIDS",
                    help="Set the user-id pool (not supported yet: only '' is accepted)"),
     cli.cli_option("--add-uids", dest="add_uids", default=None, metavar="UIDS",

@@ -38,6 +38,7 @@ def cluster_info(cfg):
         "mac_prefix": cluster.mac_prefix,
         "max_running_jobs": cluster.max_running_jobs,
         "max_tracked_jobs": cluster.max_tracked_jobs,
+        "auto_master_failover": cluster.auto_master_failover,
         "master_netdev": cluster.master_netdev,
         "master_netmask": cluster.master_netmask,
         "use_external_mip_script": cluster.use_external_mip_script,
@@ -453,7 +454,8 @@ class LUClusterSetParams(LogicalUnit):
                                    use_external_mip_script=op.use_external_mip_script)
         for name in ("candidate_pool_size", "max_running_jobs", "max_tracked_jobs",
                      "maintain_node_health", "prealloc_wipe_disks",
-                     "use_external_mip_script", "modify_etc_hosts", "enabled_user_shutdown"):
+                     "use_external_mip_script", "modify_etc_hosts", "enabled_user_shutdown",
+                     "auto_master_failover"):
             value = getattr(op, name)
             if value is not None:
                 setattr(new, name, value)

@@ -89,6 +89,9 @@ class ConfigStore:
 
     def __init__(self, client):
         self.client = client
+        # the compares every commit carries as well (the master's lease,
+        # etcd.masterlease): a master that lost its role cannot commit
+        self.fence = list
         self.revision = 0        # mod revision of meta as last read or written
         self._meta_value = b""   # meta's value then
 
@@ -159,7 +162,7 @@ class ConfigStore:
             " change was stored (%s); check with 'gnt-cluster verify' once etcd is"
             " back" % (SETTLE_TIMEOUT, last))
 
-    def commit(self, meta: dict, puts: dict, deletes=(), extra_compares=()) -> int:
+    def commit(self, meta: dict, puts: dict, deletes=()) -> int:
         """Write ``puts`` {key: value}, delete ``deletes`` and set ``meta``, all or
         nothing, if the configuration is still the one last read or written.
 
@@ -172,7 +175,7 @@ class ConfigStore:
         meta_value = _encode({f: meta.get(f) for f in META_FIELDS})
         ops.append(Op.put(META_KEY, meta_value))
         compares = [Compare.mod_revision(META_KEY, "=", self.revision)]
-        compares += list(extra_compares)
+        compares += list(self.fence())
         try:
             result = self.client.txn(compares, ops)
         except errors.EtcdOutcomeUnknownError as err:
@@ -182,6 +185,7 @@ class ConfigStore:
         if not result.succeeded:
             raise errors.ConfigurationError(
                 "The configuration in etcd was changed by someone else (another master?)"
-                " since this master read it; the change was not made")
+                " since this master read it, or this node lost the master role; the"
+                " change was not made")
         self.revision, self._meta_value = result.revision, meta_value
         return result.revision

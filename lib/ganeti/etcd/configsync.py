@@ -25,6 +25,13 @@ WATCH_TIMEOUT = 5.0
 _write_lock = threading.Lock()   # compare and write of config.data, one at a time
 _generation = [0]                # bumped by reset()
 _running = []                    # the ConfigSync threads of this process
+_latest = [None]                 # the configuration (a dict) as last written here
+
+
+def latest():
+    """The configuration as this node last wrote its copies from etcd (a dict
+    like config.data), or None before the first write."""
+    return _latest[0]
 
 
 def reset() -> None:
@@ -80,6 +87,21 @@ def _own_ip(name: str):
         return None
 
 
+def node_client(node_name: str, timeout: float = None):
+    """An etcd client for this node (one without a member of its own gets a
+    client certificate first)."""
+    if not os.path.exists(pathutils.ETCD_CERT_FILE):
+        ip = _own_ip(node_name)
+        if ip is None:
+            raise errors.GenericError("this node's address is not known yet")
+        certs.ensure_node_cert(node_name, [ip])
+    urls = _endpoints()
+    if not urls:
+        raise errors.GenericError("no etcd member known (no ssconf yet)")
+    return etcd_client.Client(urls, pathutils.ETCD_CERT_FILE, pathutils.ETCD_CA_FILE,
+                              timeout=timeout or WATCH_TIMEOUT)
+
+
 class ConfigSync(threading.Thread):
     """Follows the configuration in etcd and writes this node's copies."""
 
@@ -109,21 +131,8 @@ class ConfigSync(threading.Thread):
             if not self.wake.is_set():
                 self.wake.wait(RETRY_INTERVAL)
 
-    def _client(self):
-        if not os.path.exists(pathutils.ETCD_CERT_FILE):
-            # a node that runs no member needs one as a client
-            ip = _own_ip(self.node_name)
-            if ip is None:
-                raise errors.GenericError("this node's address is not known yet")
-            certs.ensure_node_cert(self.node_name, [ip])
-        urls = _endpoints()
-        if not urls:
-            raise errors.GenericError("no etcd member known (no ssconf yet)")
-        return etcd_client.Client(urls, pathutils.ETCD_CERT_FILE, pathutils.ETCD_CA_FILE,
-                                  timeout=WATCH_TIMEOUT)
-
     def _follow(self):
-        client = self._client()
+        client = node_client(self.node_name)
         kvs, revision = client.get_prefix(configstore.PREFIX)
         values = configstore.decode(kvs)
         self._write(values)
@@ -155,5 +164,6 @@ class ConfigSync(threading.Thread):
             write_copy(cfg.dump_text(), force=force)
         backend.write_ssconf_files(cfg.get_ssconf_values())
         self.written_serial = raw["serial_no"]
+        _latest[0] = raw
         logging.debug("Wrote the configuration copies, serial %s", raw["serial_no"])
 

@@ -129,7 +129,7 @@ class JobQueue:
                                     " stopped; marking it as failed", job_id)
                     self._mark_unfinished_locked(
                         job, 0, constants.OP_STATUS_ERROR,
-                        errors.encode(errors.OpExecError(constants.UNCLEAN_SHUTDOWN_MSG)),
+                        errors.encode(errors.OpExecError(self._store.unclean_message())),
                         now)
                     job.end_timestamp = now
                     unclean.append(job)
@@ -155,6 +155,15 @@ class JobQueue:
             thread.job_id = None
             self._workers.append(thread)
             thread.start()
+
+    def store_all(self):
+        """Store every job again (after writes failed for a while)."""
+        with self._lock:
+            ids = sorted(self._jobs)
+        gen = self._writer.mark_serial()
+        for job_id in ids:
+            gen = self._writer.mark(job_id, urgent=True)
+        self._writer.wait(gen)
 
     def set_max_running(self, count):
         """Change how many jobs may run at once (max_running_jobs), effective now.
@@ -291,7 +300,7 @@ class JobQueue:
                 err = self._writer.take_error(job.id)
                 if err is not None:
                     del self._jobs[job.id]
-                    msg = "Could not write the file of job %s: %s" % (job.id, err)
+                    msg = "Could not store job %s: %s" % (job.id, err)
                     if not batch:
                         raise errors.JobQueueError(msg)
                     results[index] = [False, msg]

@@ -6,6 +6,7 @@ Layout (values are the job records of the job files, JSON):
   /ganeti/jobs/version              queue format version
   /ganeti/jobs/serial               last job id handed out
   /ganeti/jobs/drain                exists => new jobs are refused
+  /ganeti/jobs/master               the node whose master daemon opened it last
   /ganeti/jobs/live/<id>            one per job not yet archived
   /ganeti/jobs/archive/<id>         archived jobs
 
@@ -27,13 +28,14 @@ import time
 from concurrent import futures
 
 from ganeti import constants, errors, serializer
-from ganeti.etcd.client import Op
+from ganeti.etcd.client import Compare, Op
 from ganeti.jqueue.storage import QueueDir, check_version, restore_job
 
 PREFIX = b"/ganeti/jobs/"
 VERSION_KEY = PREFIX + b"version"
 SERIAL_KEY = PREFIX + b"serial"
 DRAIN_KEY = PREFIX + b"drain"
+MASTER_KEY = PREFIX + b"master"
 LIVE = PREFIX + b"live/"
 ARCHIVE = PREFIX + b"archive/"
 
@@ -63,13 +65,17 @@ class FencedError(errors.JobQueueError):
 class EtcdQueueStore:
     """The job queue's store in etcd (the interface of storage.py)."""
 
-    def __init__(self, client, fence=None, import_dir=None):
+    def __init__(self, client, fence=None, import_dir=None, node_name=None):
         """``fence``: returns the compares every write must pass (a list);
         ``import_dir``: a queue directory whose jobs are imported into an
-        empty store (a cluster upgraded from files)."""
+        empty store (a cluster upgraded from files); ``node_name``: this
+        master's node."""
         self.client = client
         self._fence = fence or list
         self._import_dir = import_dir
+        self._node_name = node_name
+        self._previous_master = None
+        self.master_revision = 0   # MASTER_KEY's mod revision as this store wrote it
         self._drained = False
         self._pool = None
 
@@ -85,6 +91,24 @@ class EtcdQueueStore:
         else:
             check_version(kv.value.decode("ascii", "replace"))
         self._drained = self.client.get(DRAIN_KEY) is not None
+        if self._node_name is not None:
+            kv = self.client.get(MASTER_KEY)
+            self._previous_master = None if kv is None else kv.value.decode("utf-8")
+            self.master_revision = self._txn(
+                [Op.put(MASTER_KEY, self._node_name.encode("utf-8"))])
+
+    def unchanged_compares(self):
+        """Compares that hold while no other master daemon opened the queue
+        since this one did."""
+        return [Compare.mod_revision(MASTER_KEY, "=", self.master_revision)]
+
+    def unclean_message(self):
+        """Why the jobs found running at start failed."""
+        if self._previous_master in (None, self._node_name):
+            return constants.UNCLEAN_SHUTDOWN_MSG
+        return ("%s: the master daemon on %s stopped while the job was running; %s is"
+                " the master now" % (constants.UNCLEAN_SHUTDOWN_MSG,
+                                     self._previous_master, self._node_name))
 
     def _import(self, qdir):
         if not qdir.holds_jobs():
@@ -192,8 +216,10 @@ class EtcdQueueStore:
                 result = self.client.txn(self._fence(), ops)
             except (errors.EtcdUnavailableError, errors.EtcdOutcomeUnknownError) as err:
                 if time.monotonic() >= end:
-                    raise errors.JobQueueError("etcd did not store the job queue change"
-                                               " within %ss: %s" % (RETRY_TIME, err))
+                    raise errors.JobQueueError(
+                        "the cluster's etcd did not store it within %ss (has it lost its"
+                        " quorum? check ganeti-etcd on the master candidates): %s"
+                        % (RETRY_TIME, err))
                 time.sleep(_RETRY_PAUSE)
                 continue
             if not result.succeeded:

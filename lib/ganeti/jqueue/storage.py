@@ -15,6 +15,7 @@ directory of this machine (the layout of the package docstring). Both offer:
   archived_ids()                ids of the archived jobs, sorted
   load_archived_job(id)         an archived job, or None
   is_drained(), set_drained(flag)
+  unclean_message()             why jobs found running at start failed
   close()
 
 Files are written with ``utils.io.write_file`` (temporary file, fsync, rename)
@@ -168,6 +169,9 @@ class QueueDir:
         except Exception as err:
             logging.error("Can not read archived job %s: %s", job_id, err)
             return None
+
+    def unclean_message(self):
+        return constants.UNCLEAN_SHUTDOWN_MSG
 
     # ---- the drain flag -----------------------------------------------------------
 

@@ -6,6 +6,7 @@ each opcode through mcpu under the lock manager.
 """
 
 import grp
+import json
 import logging
 import os
 import socket
@@ -19,20 +20,26 @@ from ganeti import (config, constants, daemon, errors, jqueue, locking, luxi, mc
 from ganeti.backend import node as backend_node
 from ganeti.cmdlib import cluster as cmdlib_cluster
 from ganeti.cmdlib import query as cmdlib_query
-from ganeti.etcd import configsync
+from ganeti.etcd import configstore, configsync, masterlease
 from ganeti.jqueue import etcdstore
 from ganeti.utils import io, net
 
 
 # how long a starting master daemon waits for etcd to answer
 ETCD_WAIT = 30.0
+# how much longer than a lease's TTL it waits for another holder's lease to expire
+LEASE_GRACE = 5.0
+# seconds between attempts to take the lease again after it was lost
+REGAIN_INTERVAL = 1.0
 
 
 class MasterContext:
     """What the logical units see: config, locks, RPC, the job queue."""
 
-    def __init__(self, cfg=None):
-        self.cfg = cfg or config.etcd_writer()
+    def __init__(self, cfg, lease):
+        self.cfg = cfg
+        self.lease = lease
+        cfg.set_fence(lease.compares)
         self.glm = locking.GanetiLockManager(
             nodes=self.cfg.get_node_list(),
             node_groups=list(self.cfg.get_all_node_groups_info()),
@@ -45,9 +52,10 @@ class MasterContext:
         self._write_own_copies(self.cfg)
         cluster = self.cfg.get_cluster_info()
         processor = mcpu.Processor(self)
-        store = etcdstore.EtcdQueueStore(self.cfg.etcd_client(),
-                                         import_dir=pathutils.QUEUE_DIR)
-        self.jqueue = jqueue.JobQueue(store, processor.execute_opcode,
+        self.queue_store = etcdstore.EtcdQueueStore(
+            self.cfg.etcd_client(), fence=lease.compares, import_dir=pathutils.QUEUE_DIR,
+            node_name=lease.node_name)
+        self.jqueue = jqueue.JobQueue(self.queue_store, processor.execute_opcode,
                                       num_workers=max(cluster.max_running_jobs, 1))
 
     def _on_config_write(self, cfg):
@@ -305,8 +313,10 @@ def _socket_in_use(path):
 def check_master(options):
     """Refuse to start unless this node is the master (prepare step).
 
-    Runs in the detached daemon (daemon.run_daemon), so the vote's RPC threads
-    and TLS contexts are never forked; a failure reaches the starting process.
+    etcd decides: its configuration names the master, and the master lease
+    lets only one master daemon act (--no-voting takes the lease from another
+    holder). Runs in the detached daemon (daemon.run_daemon), so no thread or
+    TLS context is ever forked; a failure reaches the starting process.
     """
     try:
         # etcd, not this node's copy, says who the master is
@@ -319,20 +329,27 @@ def check_master(options):
         raise errors.GenericError(
             "This node (%s) is not the master (%s); the master daemon runs only on the"
             " master node" % (me, master))
-    if not getattr(options, "no_voting", False):
-        from ganeti import failover
-        failover.check_master_at_startup(cfg, me)
     if _socket_in_use(pathutils.MASTER_SOCKET):
         raise errors.GenericError("Another master daemon is already answering on %s"
                                   % pathutils.MASTER_SOCKET)
     io.ensure_dirs([(pathutils.RUN_DIR, 0o775), (pathutils.SOCKET_DIR, 0o750),
                     (pathutils.QUEUE_DIR, 0o700)])
-    return cfg
+    lease = masterlease.MasterLease(cfg.etcd_client(), me)
+    try:
+        # a master that died (or is being failed over) gives the key up at
+        # the latest when its lease expires
+        lease.acquire(wait=masterlease.TTL + LEASE_GRACE,
+                      force=getattr(options, "no_voting", False))
+    except errors.GenericError as err:
+        raise errors.GenericError("Cannot start the master daemon: %s" % err)
+    return cfg, lease
 
 
 def run_master(options, ready, stop_event):
     """The daemon's main loop: start queue and LUXI server, serve until stopped."""
-    context = MasterContext(getattr(options, "prepared", None))
+    cfg, lease = options.prepared
+    context = MasterContext(cfg, lease)
+    lease.on_lost = lambda: _lost_role(context, stop_event)
     io.remove_file(pathutils.MASTER_SOCKET)
     server = LuxiServer(pathutils.MASTER_SOCKET, LuxiHandler(context))
     context.jqueue.start()
@@ -352,6 +369,45 @@ def run_master(options, ready, stop_event):
         server.server_close()
         io.remove_file(pathutils.MASTER_SOCKET)
         context.jqueue.shutdown()
+        lease.release(mark_stopped=True)
+
+
+def _lost_role(context, stop_event):
+    """The master lease is lost: another node may be the master already, so
+    the master IP goes down at once (and nothing this daemon writes is
+    stored). The role comes back when etcd lets this daemon take the lease
+    again with nothing changed meanwhile; else the daemon stops."""
+    try:
+        backend_node.deactivate_master_ip_here()
+    except Exception as err:  # logged; it must not stop the rest
+        logging.error("Could not take the master IP down: %s", err)
+    threading.Thread(target=_regain_role, args=(context, stop_event),
+                     name="master-regain", daemon=True).start()
+
+
+def _regain_role(context, stop_event):
+    me = context.lease.node_name
+    while not stop_event.wait(REGAIN_INTERVAL):
+        try:
+            kv = context.cfg.etcd_client().get(configstore.CLUSTER_KEY)
+            master = json.loads(kv.value).get("master_node") if kv is not None else None
+            if master != me:
+                raise errors.GenericError("the configuration names %s the master" % master)
+            # no other master daemon may have opened the job queue meanwhile
+            context.lease.acquire(wait=0,
+                                  extra_compares=context.queue_store.unchanged_compares())
+        except errors.EtcdError as err:
+            logging.info("Cannot take the master lease again yet: %s", err)
+            continue
+        except (errors.GenericError, ValueError) as err:
+            logging.error("Not the master any more (%s); stopping the master daemon", err)
+            stop_event.set()
+            return
+        logging.warning("Took the master lease again; acting as the master")
+        # writes failed while the lease was lost: store the jobs as they are
+        context.jqueue.store_all()
+        _activate_master_ip(context)
+        return
 
 
 def _sync_etcd_members(context):
@@ -378,8 +434,8 @@ def _activate_master_ip(context):
 def main():
     parser = daemon.build_option_parser(constants.MASTERD, "%prog [-f] [-d]")
     parser.add_option("--no-voting", dest="no_voting", action="store_true", default=False,
-                      help="Do not check that the nodes agree on this node being the"
-                      " master (use with care)")
+                      help="Take the master role even if another node's master"
+                      " daemon holds it (use with care)")
     parser.add_option("--yes-do-it", dest="yes_do_it", action="store_true", default=False,
                       help="Override the interactive confirmation for --no-voting")
     options, args = parser.parse_args()

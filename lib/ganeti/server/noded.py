@@ -9,7 +9,7 @@ from ganeti import backend, constants, daemon, errors, pathutils
 from ganeti import http as ghttp
 from ganeti.http import server as hserver
 from ganeti.utils import net
-from ganeti.etcd import configsync
+from ganeti.etcd import autofailover, configsync
 
 USAGE = "%prog [-f] [-d] [-b ADDRESS] [-p PORT]"
 # arguments not worth logging (large or secret)
@@ -73,6 +73,7 @@ def execute(options, ready, stop_event):
     ready()
     # this node's config.data and ssconf files follow etcd
     configsync.ConfigSync(stop_event).start()
+    autofailover.Watcher(stop_event).start()
     try:
         while not stop_event.wait(1.0):
             pass
