@@ -8,7 +8,9 @@ Two modes, as Ganeti's cleaner:
     state files of node groups (``watcher.<uuid>.data`` / ``.instance-status``)
     not touched for more than 21 days (a group that is gone);
 ``master``
-    archived job files older than 21 days (``/var/lib/ganeti/queue/archive/*/``).
+    archived jobs that ended more than 21 days ago: in the cluster's etcd
+    (only on the master node), and archived job files of the time before the
+    job queue moved to etcd (``/var/lib/ganeti/queue/archive/*/``).
 
 Nothing is removed on a machine that is not in a cluster (no
 ``ssconf_master_node``). Each run appends to its own log file in
@@ -145,6 +147,31 @@ def run(mode: str, log: Log, now: float | None = None) -> None:
         clean_watcher_files(pathutils.DATA_DIR, now, log)
     else:
         clean_job_archive(pathutils.JOB_QUEUE_ARCHIVE_DIR, now, log)
+        if is_master(pathutils.DATA_DIR):
+            clean_etcd_job_archive(now, log)
+
+
+def is_master(data_dir: str) -> bool:
+    from ganeti.utils import net
+    try:
+        with open(os.path.join(data_dir, "ssconf_" + constants.SS_MASTER_NODE)) as fd:
+            return fd.read().strip() == net.get_hostname()
+    except OSError:
+        return False
+
+
+def clean_etcd_job_archive(now: float, log: Log, days: int = REMOVE_AFTER_DAYS) -> int:
+    """Remove archived jobs that ended more than ``days`` ago from etcd."""
+    from ganeti.etcd import configsync
+    from ganeti.jqueue import etcdstore
+    from ganeti.utils import net
+    try:
+        with configsync.node_client(net.get_hostname(), timeout=10.0) as client:
+            return etcdstore.remove_archived_before(client, now - days * 86400,
+                                                    lambda msg: log(msg))
+    except errors.GenericError as err:
+        log("Could not clean the job archive in etcd: %s" % err)
+        return 0
 
 
 def main(argv: list | None = None) -> int:

@@ -159,6 +159,11 @@ class ConfigWriter:
             raise errors.ProgrammerError("This configuration is not kept in etcd")
         return self._store.client
 
+    def reload(self):
+        """Read the configuration again (from etcd, or from the file)."""
+        with self._lock:
+            self._load()
+
     def _reload_after_failed_commit(self):
         """What etcd holds now (another master may have changed it, or a commit
         whose outcome was unknown went through); as before if etcd cannot say."""

@@ -18,6 +18,7 @@ only one master daemon act.
 
 import logging
 import threading
+import time
 
 from ganeti import config, constants, daemon_util, errors, pathutils, rpc
 from ganeti.utils import io, net
@@ -181,9 +182,7 @@ def _become_master(cfg, runner, me, old_master, feedback_fn, start_masterd=True,
         logging.warning("Could not stop the old master %s: %s", old_master, res.fail_msg)
 
     feedback_fn(" - updating the configuration")
-    cluster = cfg.get_cluster_info()
-    cluster.master_node = me
-    cfg.update(cluster)
+    _set_master(cfg, me, old_master)
     io.write_file(pathutils.CLUSTER_CONF_FILE, cfg.dump_text(), mode=0o600)
     if push_copies:
         _push_copies(cfg, runner, me, feedback_fn)
@@ -201,6 +200,28 @@ def _become_master(cfg, runner, me, old_master, feedback_fn, start_masterd=True,
         args = daemon_util.extra_args(constants.MASTERD) + list(masterd_args)
         daemon_util.start_daemon(constants.MASTERD, args)
     feedback_fn("Master failover done: %s is the master now" % me)
+
+
+def _set_master(cfg, me, old_master, attempts=5):
+    """Name ``me`` the master in etcd. The old master may have changed the
+    configuration until it stopped (or until its lease expired), so the
+    change is made on what etcd holds now, again if it was overtaken."""
+    for attempt in range(attempts):
+        cfg.reload()
+        master = cfg.get_master_node()
+        if master != old_master:
+            raise errors.OpExecError("The master changed to %s meanwhile; not failing"
+                                     " over" % master)
+        cluster = cfg.get_cluster_info()
+        cluster.master_node = me
+        try:
+            cfg.update(cluster)
+            return
+        except errors.ConfigurationError as err:
+            if attempt == attempts - 1:
+                raise
+            logging.info("The configuration changed while failing over (%s); again", err)
+            time.sleep(0.5)
 
 
 def _call_bounded(call, timeout):

@@ -16,7 +16,10 @@ prints one figure per line:
   3. seconds until node3's config.data has the master's serial_no after
      ``uncut 3``, or "did not converge in 120 s";
   4. planned ``gnt-cluster master-failover`` run on node2: seconds until
-     ``gnt-cluster getmaster`` answers node2 and a no-op job has completed there.
+     ``gnt-cluster getmaster`` answers node2 and a no-op job has completed there;
+  5. automatic master failover (turned on with gnt-cluster modify): seconds
+     from kill -9 of node2's master daemon until another node's master daemon
+     has run a no-op job.
 
 --quick uses smaller counts (100 / 20 jobs, 3 / 1 adds, 1 cut-off job);
 --skip-cut leaves out the cut-off figures and the convergence (items 2b, 3).
@@ -186,6 +189,28 @@ def bench_failover(vc) -> None:
            % (time.time() - start, command))
 
 
+def bench_auto_failover(vc) -> None:
+    """kill -9 of the master daemon on node2 until another master ran a job."""
+    n2 = vc.node(2)
+    n2.run("gnt-cluster", "modify", "--auto-master-failover", "yes", check=True)
+    start = time.time()
+    n2.kill_daemon("ganeti-masterd", signal.SIGKILL)
+    while True:
+        left = FAILOVER_LIMIT - (time.time() - start)
+        if left <= 0:
+            raise RuntimeError("no node took over within %d s" % FAILOVER_LIMIT)
+        new = [n for n in vc.nodes if n is not n2 and n.pid("ganeti-masterd")]
+        if new and os.path.exists(new[0].path(MASTER_SOCKET)):
+            try:
+                noop_job(_client(new[0]), limit=max(left, 1))
+                break
+            except (errors.GenericError, OSError):
+                pass
+        time.sleep(0.1)
+    _print("automatic failover, master daemon killed",
+           "%.2f s (until %s ran a no-op job)" % (time.time() - start, new[0].name))
+
+
 def _setup(vc) -> None:
     start = time.time()
     vc.init()
@@ -259,6 +284,8 @@ def main() -> int:
         if not args.skip_cut:
             _step(failures, "node3 cut off / converge", bench_cut, vc, adds_cut, jobs_cut)
         _step(failures, "planned master-failover to node2", bench_failover, vc)
+        _step(failures, "automatic failover, master daemon killed",
+              bench_auto_failover, vc)
     except KeyboardInterrupt:
         print("# interrupted: tearing down", file=sys.stderr, flush=True)
         failures.append("interrupted")

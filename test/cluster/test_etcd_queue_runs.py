@@ -142,6 +142,22 @@ def test_archive_and_drain_flag_are_kept(etcd3, client):
         second.shutdown()
 
 
+def test_the_cleaner_removes_old_archived_jobs(client):
+    queue = _queue(client, b"a")
+    try:
+        job_id = queue.submit_job([op()])
+        _wait_final(queue, job_id)
+        assert queue.archive_job(job_id)
+    finally:
+        queue.shutdown()
+    removed = []
+    assert etcdstore.remove_archived_before(client, time.time() - 3600, removed.append) == 0
+    assert client.get(etcdstore.archive_key(job_id)) is not None
+    assert etcdstore.remove_archived_before(client, time.time() + 1, removed.append) == 1
+    assert removed == ["removed archived job %d" % job_id]
+    assert client.get(etcdstore.archive_key(job_id)) is None
+
+
 def test_a_queue_directory_is_imported_once(client, tmp_path):
     qdir = str(tmp_path / "queue")
     files = jqueue.JobQueue(qdir, Executor(), num_workers=2)

@@ -68,3 +68,38 @@ def test_failover_vote_refused(answers, total, text):
     assert text in msg
 
 
+
+
+class _RacingCfg:
+    """A configuration whose first update loses the race (the old master
+    changed it until it stopped)."""
+
+    def __init__(self, fail_updates=1, master="n1"):
+        self.fail_updates, self.master = fail_updates, master
+        self.reloads, self.stored = 0, None
+
+    def reload(self):
+        self.reloads += 1
+
+    def get_master_node(self):
+        return self.master
+
+    def get_cluster_info(self):
+        return type("Cluster", (), {"master_node": self.master})()
+
+    def update(self, cluster):
+        if self.fail_updates:
+            self.fail_updates -= 1
+            raise errors.ConfigurationError("changed by someone else")
+        self.stored = cluster.master_node
+
+
+def test_set_master_retries_on_what_etcd_holds_now(monkeypatch):
+    monkeypatch.setattr(failover.time, "sleep", lambda _: None)
+    cfg = _RacingCfg(fail_updates=2)
+    failover._set_master(cfg, "n2", "n1")
+    assert cfg.stored == "n2" and cfg.reloads == 3
+    with pytest.raises(errors.ConfigurationError):
+        failover._set_master(_RacingCfg(fail_updates=9), "n2", "n1", attempts=3)
+    with pytest.raises(errors.OpExecError, match="changed to n3 meanwhile"):
+        failover._set_master(_RacingCfg(master="n3"), "n2", "n1")

@@ -9,10 +9,12 @@ Fencing: every configuration and job queue write of the master is an etcd
 transaction that also compares HOLDER_KEY's mod revision with the one this
 daemon wrote (``compares``). A master that lost the key (expired, or taken
 over by another node) can no longer change anything, whatever it believes.
-The master daemon also stops itself and takes the master IP down once it can
-no longer be sure it holds the lease: when no renewal succeeded for
-TTL - LOSS_MARGIN seconds counted from the moment the last successful one
-was sent (etcd counts from when it received it, which is later).
+The master daemon also takes the master IP down once it can no longer be
+sure it holds the lease: when no renewal succeeded for TTL - LOSS_MARGIN
+seconds counted from the moment the last successful one was sent (etcd
+counts from when it received it, which is later); its client's calls are
+bounded by CALL_TIMEOUT, so it knows at the latest a second before etcd
+can let the lease expire.
 
 A master daemon that stops cleanly does not free the key: it marks it
 "stopped" under a lease of STOPPED_TTL seconds, so that a restart or a reboot
@@ -34,7 +36,10 @@ from ganeti.etcd.client import Compare, Op
 HOLDER_KEY = b"/ganeti/master/holder"
 TTL = 10                 # seconds
 STOPPED_TTL = 60         # seconds the key stays after a clean stop
-LOSS_MARGIN = 2.0        # seconds before etcd's expiry the holder gives up
+LOSS_MARGIN = 3.0        # seconds before etcd's expiry the holder gives up
+# the bound of one call of the lease's client: a renewal that hangs must not
+# eat up the margin (give up at the latest TTL - LOSS_MARGIN + CALL_TIMEOUT)
+CALL_TIMEOUT = 2.0
 _POLL = 0.5
 
 

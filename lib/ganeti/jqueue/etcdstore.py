@@ -29,6 +29,7 @@ from concurrent import futures
 
 from ganeti import constants, errors, serializer
 from ganeti.etcd.client import Compare, Op
+from ganeti.jqueue.job import ts_seconds
 from ganeti.jqueue.storage import QueueDir, check_version, restore_job
 
 PREFIX = b"/ganeti/jobs/"
@@ -231,6 +232,28 @@ class EtcdQueueStore:
         if self._pool is not None:
             self._pool.shutdown(wait=False)
             self._pool = None
+
+
+def remove_archived_before(client, before: float, log=lambda msg: None) -> int:
+    """Delete the archived jobs that ended before ``before`` (seconds since the
+    epoch; ganeti-cleaner); returns how many were deleted."""
+    kvs, _ = client.get_prefix(ARCHIVE)
+    count = 0
+    for kv in kvs:
+        job_id = _id_of(kv.key)
+        try:
+            ref = restore_job(kv.value, job_id, archived=True).end_reference()
+        except Exception as err:  # a bad record is left for a human
+            log("archived job %s can not be read (%s); left alone" % (job_id, err))
+            continue
+        if ref is None or ts_seconds(ref) >= before:
+            continue
+        # only if unchanged since read
+        if client.txn([Compare.mod_revision(kv.key, "=", kv.mod_revision)],
+                      [Op.delete(kv.key)]).succeeded:
+            log("removed archived job %s" % job_id)
+            count += 1
+    return count
 
 
 def _encode(data) -> bytes:

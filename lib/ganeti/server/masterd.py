@@ -20,7 +20,7 @@ from ganeti import (config, constants, daemon, errors, jqueue, locking, luxi, mc
 from ganeti.backend import node as backend_node
 from ganeti.cmdlib import cluster as cmdlib_cluster
 from ganeti.cmdlib import query as cmdlib_query
-from ganeti.etcd import configstore, configsync, masterlease
+from ganeti.etcd import configstore, configsync, masterlease, membership
 from ganeti.jqueue import etcdstore
 from ganeti.utils import io, net
 
@@ -334,7 +334,8 @@ def check_master(options):
                                   % pathutils.MASTER_SOCKET)
     io.ensure_dirs([(pathutils.RUN_DIR, 0o775), (pathutils.SOCKET_DIR, 0o750),
                     (pathutils.QUEUE_DIR, 0o700)])
-    lease = masterlease.MasterLease(cfg.etcd_client(), me)
+    lease = masterlease.MasterLease(
+        membership.client_for(cfg, timeout=masterlease.CALL_TIMEOUT), me)
     try:
         # a master that died (or is being failed over) gives the key up at
         # the latest when its lease expires
@@ -413,7 +414,6 @@ def _regain_role(context, stop_event):
 def _sync_etcd_members(context):
     """After a failover the new master may be an etcd learner: make it vote,
     and the members follow the candidates again."""
-    from ganeti.etcd import membership
     try:
         membership.reconcile(context.cfg, context.rpc, log=logging.info)
     except errors.GenericError as err:
