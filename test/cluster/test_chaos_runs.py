@@ -75,13 +75,6 @@ class Client(threading.Thread):
         self.nc, self.history, self.stop = nc, history, stop
         self.master = nc.master
 
-    def _find_master(self):
-        for node in self.nc.nodes:
-            if not self.nc.is_cut(node.index) and node.pid("ganeti-masterd") and \
-                    node.run("gnt-cluster", "master-ping", timeout=20).returncode == 0:
-                return node
-        return None
-
     def run(self):
         count = 0
         while not self.stop.is_set():
@@ -110,7 +103,7 @@ class Client(threading.Thread):
             if tagged is None or tagged.returncode or submitted is None or \
                     submitted.returncode:
                 time.sleep(0.5)
-                self.master = self._find_master() or self.master
+                self.master = _current_master(self.nc) or self.master
 
 
 class Sampler(threading.Thread):
