@@ -5,6 +5,9 @@ records every acknowledgement. A checker then proves from that history: every
 acknowledged change and job is there, no node's configuration serial went
 back, no two nodes held the master IP at once, every copy converged.
 
+Faults: a cut master (an automatic failover follows), a cut candidate,
+kill -9 of masterd (automatic failover), of noded and of etcd, a planned
+failover, and a planned failover to a node that was just cut off.
 Bounded: GANETI_CHAOS_FAULTS faults (4 in "make check", more with
 "make chaos"), each of bounded length; GANETI_CHAOS_SEED repeats a run.
 """
@@ -199,6 +202,17 @@ def _fault(nc, rng, kind):
         time.sleep(rng.uniform(0.5, 3))
         node.run(os.path.join(netns_cluster.SRC, "daemons", "ganeti-watcher"), timeout=120)
         return "kill -9 etcd on %s" % node.name
+    if kind == "failover-to-cut":
+        # the target missed changes while it was cut off; etcd has them
+        nc.cut(other.index)
+        time.sleep(rng.uniform(2, 5))
+        nc.uncut(other.index)
+        _wait_reaches(other, [n for n in nc.nodes if n is not other])
+        proc = other.run("gnt-cluster", "master-failover", timeout=180)
+        if proc.returncode:
+            return "failover to %s after a cut failed (%d): %s" % (
+                other.name, proc.returncode, (proc.stdout + proc.stderr).strip()[-800:])
+        return "cut %s, then planned failover to it" % other.name
     if kind == "failover":
         proc = other.run("gnt-cluster", "master-failover", timeout=180)
         if proc.returncode:
@@ -209,7 +223,7 @@ def _fault(nc, rng, kind):
 
 
 KINDS = ["cut-master", "cut-candidate", "kill-masterd", "kill-noded", "kill-etcd",
-         "failover"]
+         "failover", "failover-to-cut"]
 
 
 def test_faults_lose_no_acknowledged_change_or_job(nc):
@@ -271,6 +285,8 @@ def test_faults_lose_no_acknowledged_change_or_job(nc):
     assert not lost_tags, lost_tags
     assert not lost_jobs, lost_jobs
     assert not history.two_masters, history.two_masters
+    # two masters at once would have handed out a job id twice
+    assert len(set(history.jobs)) == len(history.jobs), history.jobs
     assert not history.serial_back, history.serial_back
     assert len(copies) == 1, "the nodes' config.data differ"
     assert history.tags and history.jobs, "nothing was acknowledged"

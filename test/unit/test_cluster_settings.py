@@ -2,7 +2,9 @@
 
 import os
 import re
+import threading
 import time
+import types
 
 import pytest
 
@@ -438,7 +440,8 @@ def test_masterd_sets_the_pause_through_the_cluster(monkeypatch):
     seen = []
     monkeypatch.setattr(lu_cluster, "set_watcher_pause",
                         lambda ctx, until: seen.append(until) or until)
-    handler = masterd.LuxiHandler(types.SimpleNamespace(jqueue=None))
+    handler = masterd.LuxiHandler(types.SimpleNamespace(
+        jqueue=None, lease=types.SimpleNamespace(lost=threading.Event())))
     assert handler.handle(luxi.REQ_SET_WATCHER_PAUSE, [1234]) == 1234
     assert seen == [1234]
 

@@ -1,5 +1,6 @@
 """max_running_jobs takes effect at once; CancelJob's kill flag is honoured or refused."""
 
+import threading
 import types
 
 import pytest
@@ -80,7 +81,8 @@ def test_masterd_passes_the_kill_flag():
     from ganeti.server import masterd
     seen = []
     context = types.SimpleNamespace(jqueue=types.SimpleNamespace(
-        cancel_job=lambda job_id, kill=False: seen.append((job_id, kill)) or [True, ""]))
+        cancel_job=lambda job_id, kill=False: seen.append((job_id, kill)) or [True, ""]),
+        lease=types.SimpleNamespace(lost=threading.Event()))
     handler = masterd.LuxiHandler(context)
     handler.handle(luxi.REQ_CANCEL_JOB, [7, True])
     handler.handle(luxi.REQ_CANCEL_JOB, [8])

@@ -7,6 +7,7 @@ recording stand-in for the job queue (so nothing but the protocol is tested).
 import socket
 import threading
 import time
+import types
 
 import pytest
 
@@ -35,6 +36,7 @@ class _Context:
     def __init__(self):
         self.jqueue = _RecordingQueue()
         self.cfg = None
+        self.lease = types.SimpleNamespace(lost=threading.Event())
 
 
 @pytest.fixture
@@ -247,6 +249,18 @@ def test_serializer_refuses_non_finite_numbers():
 def test_the_server_answers_exactly_the_declared_methods():
     handler = masterd.LuxiHandler(_Context())
     assert set(handler._methods) == set(luxi.SIGNATURES)
+
+
+def test_a_master_that_lost_its_lease_answers_nothing():
+    context = _Context()
+    handler = masterd.LuxiHandler(context)
+    context.lease.lost.set()
+    with pytest.raises(errors.JobQueueError, match="lost the master role"):
+        handler.handle(luxi.REQ_SET_DRAIN_FLAG, [True])
+    assert context.jqueue.calls == []
+    context.lease.lost.clear()
+    handler.handle(luxi.REQ_SET_DRAIN_FLAG, [True])
+    assert context.jqueue.calls == [("set_drain_flag", (True,))]
 
 
 def test_infinite_durations_are_refused_by_gnt_debug_and_the_opcode():

@@ -51,7 +51,8 @@ def _lu(lu_class, ctx, op, feedback=None):
 # ---- use_locking ---------------------------------------------------------------------
 
 def test_luxi_query_nodes_with_locking_is_refused_as_in_ganeti_3(monkeypatch):
-    handler = masterd.LuxiHandler(types.SimpleNamespace(jqueue=None, cfg=None))
+    handler = masterd.LuxiHandler(types.SimpleNamespace(
+        jqueue=None, cfg=None, lease=types.SimpleNamespace(lost=threading.Event())))
     ran = []
     monkeypatch.setattr(handler, "_query", lambda *args: ran.append(args))
     with pytest.raises(errors.OpPrereqError) as exc:

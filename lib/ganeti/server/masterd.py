@@ -128,6 +128,11 @@ class LuxiHandler:
     def handle(self, method, args):
         """Answer one call; arguments are checked against luxi.SIGNATURES first."""
         args = luxi.check_arguments(method, args)
+        if self.context.lease.lost.is_set():
+            # what this daemon knows may be old: another node may be the master
+            raise errors.JobQueueError(
+                "This node lost the master role (its master lease in etcd); another"
+                " node may be the master now")
         return self._methods[method](*args)
 
     def _wait_for_job_change(self, job_id, fields, prev_job_info, prev_log_serial,
