@@ -308,6 +308,16 @@ RPC_OFFLINE_MSG = "Node is marked offline"
 # ---- ssconf ----------------------------------------------------------------------------
 SS_CLUSTER_NAME = "cluster_name"
 SS_CLUSTER_TAGS = "cluster_tags"
+
+# the kinds of objects that carry tags (Ganeti's TAG_*)
+TAG_CLUSTER = "cluster"
+TAG_NODEGROUP = "nodegroup"
+TAG_NODE = "node"
+TAG_INSTANCE = "instance"
+TAG_NETWORK = "network"
+VALID_TAG_TYPES = frozenset([TAG_CLUSTER, TAG_NODEGROUP, TAG_NODE, TAG_INSTANCE,
+                             TAG_NETWORK])
+MAX_TAGS_PER_OBJ = 4096
 SS_FILE_STORAGE_DIR = "file_storage_dir"
 SS_SHARED_FILE_STORAGE_DIR = "shared_file_storage_dir"
 SS_GLUSTER_STORAGE_DIR = "gluster_storage_dir"

@@ -553,6 +553,44 @@ class OpInstanceQueryData(OpCode):
     ]
 
 
+# ---- tags -------------------------------------------------------------------------
+
+_PTAG_KIND = ("kind", REQUIRED, ht.TElemOf(constants.VALID_TAG_TYPES), "Kind of object")
+_PTAG_NAME = ("name", None, ht.TMaybeString,
+              "Name of the object (none for the cluster)")
+# the LU checks each tag, with Ganeti's messages ("Tags cannot be empty", ...)
+_PTAGS = ("tags", REQUIRED, ht.TListOf(ht.TString), "Tags")
+
+
+class OpTagsGet(OpCode):
+    """The tags of one object."""
+    OP_ID = "OP_TAGS_GET"
+    OP_DSC_FIELD = "name"
+    OP_PARAMS = [_PTAG_KIND, _PTAG_NAME,
+                 ("use_locking", False, ht.TBool, "Take the object's lock")]
+
+
+class OpTagsSearch(OpCode):
+    """The tags of all objects that match a regular expression."""
+    OP_ID = "OP_TAGS_SEARCH"
+    OP_DSC_FIELD = "pattern"
+    OP_PARAMS = [("pattern", REQUIRED, ht.TNonEmptyString, "Search pattern (regex)")]
+
+
+class OpTagsSet(OpCode):
+    """Add tags to one object."""
+    OP_ID = "OP_TAGS_SET"
+    OP_DSC_FIELD = "name"
+    OP_PARAMS = [_PTAG_KIND, _PTAG_NAME, _PTAGS]
+
+
+class OpTagsDel(OpCode):
+    """Remove tags from one object."""
+    OP_ID = "OP_TAGS_DEL"
+    OP_DSC_FIELD = "name"
+    OP_PARAMS = [_PTAG_KIND, _PTAG_NAME, _PTAGS]
+
+
 # ---- tests ------------------------------------------------------------------------
 
 class OpTestDelay(OpCode):

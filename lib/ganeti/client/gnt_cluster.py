@@ -3,7 +3,7 @@
 import sys
 
 from ganeti import cli, constants, errors, opcodes, pathutils, ssconf
-from ganeti.client import infofmt
+from ganeti.client import infofmt, tags
 
 
 def _split_list(value):
@@ -716,7 +716,9 @@ COMMANDS.update({
         "[-n node...] <command>", "Runs a command on all (or only some) nodes"),
     "copyfile": (copy_file_to_nodes, [cli.ArgSpec("<file>", 1, 1)], [_NODES_OPT],
                  "[-n node...] <filename>", "Copies a file to all (or only some) nodes"),
+    "search-tags": tags.SEARCH_COMMAND,
 })
+COMMANDS.update(tags.commands(constants.TAG_CLUSTER))
 
 
 def main():

@@ -4,7 +4,7 @@ import os
 import sys
 
 from ganeti import cli, constants, errors, opcodes, paramtypes
-from ganeti.client import infofmt
+from ganeti.client import infofmt, tags
 from ganeti.utils import text
 
 _LIST_DEF_FIELDS = ["name", "hypervisor", "os", "pnode", "status", "oper_ram"]
@@ -664,6 +664,7 @@ COMMANDS.update({
         _IGNORE_IPOLICY_OPT, cli.FORCE_OPT] + cli.SUBMIT_OPTS + [cli.DRY_RUN_OPT],
         "<instance>", "Alters the parameters of an instance"),
 })
+COMMANDS.update(tags.commands(constants.TAG_INSTANCE))
 
 ALIASES = {"start": "startup", "stop": "shutdown", "show": "info"}
 

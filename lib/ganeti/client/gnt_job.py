@@ -143,8 +143,8 @@ def watch_job(opts, args):
     row = cl.query_jobs([job_id], ["status"])[0]
     if row is None:
         raise errors.OpPrereqError("Job %s not found" % job_id, errors.ECODE_NOENT)
-    sys.stdout.write("Output from job %s follows\n" % job_id)
-    sys.stdout.write("------------------------\n")
+    header = "Output from job %s follows" % job_id
+    sys.stdout.write("%s\n%s\n" % (header, "-" * len(header)))    # as long, as Ganeti
     try:
         cli.poll_job(job_id, cl=cl)
     except errors.GenericError as err:

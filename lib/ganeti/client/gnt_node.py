@@ -4,7 +4,7 @@ import os
 import sys
 
 from ganeti import cli, constants, errors
-from ganeti.client import infofmt
+from ganeti.client import infofmt, tags
 
 _LIST_DEF_FIELDS = ["name", "dtotal", "dfree", "mtotal", "mnode", "mfree", "pinst_cnt",
                     "sinst_cnt"]
@@ -176,6 +176,7 @@ COMMANDS = {
         cli.SUBMIT_OPTS + [cli.DRY_RUN_OPT],
         "<node_name>", "Alters the parameters of a node"),
 }
+COMMANDS.update(tags.commands(constants.TAG_NODE))
 
 
 def main():

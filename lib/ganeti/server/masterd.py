@@ -162,21 +162,27 @@ class LuxiHandler:
         return query.old_style(result)
 
     def _query_tags(self, kind, name):
+        """The tags of an object (gnt-* list-tags), with Ganeti's messages."""
         cfg = self.context.cfg
-        if kind == "cluster":
+        if kind == constants.TAG_CLUSTER:
             return sorted(cfg.get_cluster_info().tags)
-        if kind == "node":
+        if kind == constants.TAG_NODE:
             full = cfg.expand_node_name(name or "")
             node = cfg.get_node_info(full) if full else None
             if node is None:
-                raise errors.OpPrereqError("Node '%s' not known" % name, errors.ECODE_NOENT)
+                raise errors.OpPrereqError("Node name %s not found" % name,
+                                           errors.ECODE_NOENT)
             return sorted(node.tags)
-        if kind == "instance":
+        if kind == constants.TAG_INSTANCE:
             inst = cfg.get_instance_info(name)
             if inst is None:
-                raise errors.OpPrereqError("Instance '%s' not known" % name,
+                raise errors.OpPrereqError("Instance name %s not found" % name,
                                            errors.ECODE_NOENT)
             return sorted(inst.tags)
+        if kind == constants.TAG_NODEGROUP:
+            return sorted(cfg.get_node_group(cfg.lookup_node_group(name)).tags)
+        if kind == constants.TAG_NETWORK:
+            raise errors.OpPrereqError("Network %s not found" % name, errors.ECODE_NOENT)
         raise errors.OpPrereqError("Unknown tag kind '%s'" % kind, errors.ECODE_INVAL)
 
     def _set_drain_flag(self, flag):
