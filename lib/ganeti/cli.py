@@ -568,13 +568,14 @@ def submit_op_code(op, cl=None, feedback_fn: Callable | None = None, opts=None):
 
 
 def submit_or_send(op, opts, cl=None, feedback_fn: Callable | None = None):
-    """submit_op_code, or with --submit only submit and print 'JobID: <id>' (None)."""
+    """submit_op_code, or with --submit only submit and print 'JobID: <id>' on
+    standard error, as Ganeti (None); --print-jobid adds the bare id on stdout."""
     if opts is not None and getattr(opts, "submit_only", False):
         set_generic_opcode_opts([op], opts)
         job_id = send_job([op], cl=cl)
         if getattr(opts, "print_jobid", False):
             to_stdout("%s" % job_id)
-        to_stdout("JobID: %s" % job_id)
+        to_stderr("JobID: %s" % job_id)
         return None
     return submit_op_code(op, cl=cl, feedback_fn=feedback_fn, opts=opts)
 

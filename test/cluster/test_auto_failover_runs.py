@@ -70,10 +70,10 @@ def test_a_restarted_master_daemon_keeps_the_role(nc):
 
 def test_cut_off_master_is_replaced(nc):
     n1, n2, n3 = nc.nodes
-    done = n1.run("gnt-debug", "delay", "--submit", "0", check=True).stdout.split()[-1]
+    done = n1.run("gnt-debug", "delay", "--submit", "0", check=True).stderr.split()[-1]
     n1.run("gnt-job", "watch", done, check=True)
     running = n1.run("gnt-debug", "delay", "--submit", "600",
-                     check=True).stdout.split()[-1]
+                     check=True).stderr.split()[-1]
     time.sleep(1)
     start = time.time()
     nc.cut(1)

@@ -100,7 +100,7 @@ class Client(threading.Thread):
                 else:
                     self.history.failures += 1
                 if submitted is not None and submitted.returncode == 0:
-                    match = re.search(r"(\d+)\s*$", submitted.stdout)
+                    match = re.search(r"(\d+)\s*$", submitted.stderr)
                     if match:
                         self.history.jobs.append(match.group(1))
             if tagged is None or tagged.returncode or submitted is None or \

@@ -85,8 +85,8 @@ def test_modify_and_rename(one_node):
     assert strip(after) == strip(before)
     # --submit prints the job id
     proc = m.run("gnt-cluster", "modify", "--submit", "-C", "8", check=True)
-    assert proc.stdout.startswith("JobID: ")
-    job = proc.stdout.split()[1]
+    assert proc.stderr.startswith("JobID: ")
+    job = proc.stderr.split()[1]
     m.run("gnt-job", "watch", job)
 
     # rename: the master IP moves to the new name's address and back

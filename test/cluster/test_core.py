@@ -105,8 +105,8 @@ def test_debug_delay_and_job_commands(cluster):
     proc = m.run("gnt-debug", "delay", "0.1", check=True)
     assert proc.returncode == 0
     sub = m.run("gnt-debug", "delay", "--submit", "0.2", check=True)
-    match = re.match(r"^JobID: (\d+)$", sub.stdout.strip())
-    assert match, sub.stdout
+    match = re.match(r"^JobID: (\d+)$", sub.stderr.strip())
+    assert match, sub.stderr
     job_id = match.group(1)
     watch = m.run("gnt-job", "watch", job_id, check=True)
     assert "Output from job %s follows" % job_id in watch.stdout
@@ -149,9 +149,9 @@ def test_cancel_queued_job(cluster):
     m.run("gnt-cluster", "queue", "info", check=True)
     # a long exclusive-lock job holds the node lock; the next one waits
     first = m.run("gnt-debug", "delay", "--submit", "--no-master", "-n", m.name, "3",
-                  check=True).stdout.split()[-1]
+                  check=True).stderr.split()[-1]
     second = m.run("gnt-debug", "delay", "--submit", "--no-master", "-n", m.name, "3",
-                   check=True).stdout.split()[-1]
+                   check=True).stderr.split()[-1]
     time.sleep(0.5)
     cancel = m.run("gnt-job", "cancel", second)
     assert cancel.returncode == 0, cancel.stderr
@@ -252,7 +252,7 @@ def test_masterd_crash_with_running_jobs(cluster):
     m = cluster.master
     ids = []
     for _ in range(50):
-        out = m.run("gnt-debug", "delay", "--submit", "2", check=True).stdout
+        out = m.run("gnt-debug", "delay", "--submit", "2", check=True).stderr
         ids.append(int(out.split()[-1]))
     time.sleep(0.5)
     assert m.kill_daemon("ganeti-masterd", signal.SIGKILL)

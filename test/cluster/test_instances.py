@@ -183,7 +183,7 @@ def test_many_fake_instances(cluster):
     names = ["many%03d.example.com" % i for i in range(count)]
     ids = []
     for name in names:
-        out = _add(m, name, "-t", "diskless", "--no-nics", "--submit").stdout
+        out = _add(m, name, "-t", "diskless", "--no-nics", "--submit").stderr
         ids.append(out.split()[-1])
     for job_id in ids:
         m.run("gnt-job", "watch", job_id, check=True)

@@ -74,7 +74,7 @@ def test_add_nodes_and_replication(cluster3):
                          == master_cfg), node.name
         with open(node.path("/var/lib/ganeti/ssconf_node_list")) as fd:
             assert fd.read().split() == sorted(n.name for n in vc.nodes)
-    out = m.run("gnt-debug", "delay", "--submit", "0", check=True).stdout
+    out = m.run("gnt-debug", "delay", "--submit", "0", check=True).stderr
     job_id = out.split()[-1]
     m.run("gnt-job", "watch", job_id, check=True)
     assert m.run("gnt-cluster", "verify").returncode == 0

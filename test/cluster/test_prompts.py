@@ -98,7 +98,7 @@ def test_job_cancel_pending_lists_and_asks(two_instances):
     m = two_instances
     # the first delay holds the node lock; the second waits for it
     ids = [m.run("gnt-debug", "delay", "--submit", "--no-master", "-n", m.name, "15",
-                 check=True).stdout.split()[-1] for _ in range(2)]
+                 check=True).stderr.split()[-1] for _ in range(2)]
     try:
         code, text = _gnt(m, "gnt-job", "cancel", "--pending", answer="n\n")
         assert code == 13, text

@@ -67,7 +67,8 @@ def test_instance_tags(node):
     _check(node, ["gnt-instance", "remove-tags", "inst1", "nosuchtag"], 1, "",
            PREREQ % ("unknown_entity", "Tag(s) 'nosuchtag' not found"))
     proc = node.run("gnt-instance", "add-tags", "--submit", "inst1", "extra", check=True)
-    job_id = proc.stdout.split()[-1]
+    assert proc.stdout == "" and proc.stderr.startswith("JobID: ")    # as Ganeti
+    job_id = proc.stderr.split()[-1]
     header = "Output from job %s follows" % job_id
     _check(node, ["gnt-job", "watch", job_id], 0, "%s\n%s\n" % (header, "-" * len(header)))
     _check(node, ["gnt-instance", "list", "-o", "name,tags"], 0,

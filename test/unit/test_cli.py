@@ -448,7 +448,7 @@ def test_submit_or_send_submit_only(capsys, monkeypatch):
     opts = Opts(submit_only=True, print_jobid=False, dry_run=True,
                 priority=constants.OP_PRIO_LOW, reason="maintenance")
     assert cli.submit_or_send(op, opts, cl=cl) is None
-    assert capsys.readouterr().out == "JobID: 17\n"
+    assert capsys.readouterr().err == "JobID: 17\n"
     sent, = cl.submitted[0]
     assert sent["dry_run"] is True and sent["priority"] == 10 and sent["debug_level"] == 0
     assert [entry[:2] for entry in sent["reason"]] == [
