@@ -80,3 +80,20 @@ def test_instance_tags(node):
     _check(node, ["gnt-instance", "add-tags", "--from", source, "inst1"], 0)
     _check(node, ["gnt-cluster", "search-tags", "env:"], 0,
            "/cluster env:test\n/instances/inst1 env:file\n")
+
+
+def test_selection_by_tags(node):
+    """startup/shutdown --tags and --node-tags (inst1 has "extra", its node "rack:a1")."""
+    def state():
+        return node.run("gnt-instance", "list", "--no-headers", "-o", "status", "inst1",
+                        check=True).stdout.strip()
+    node.run("gnt-instance", "shutdown", "--tags", "--force-multiple", "extra",
+             check=True)
+    assert state() == "ADMIN_down"
+    node.run("gnt-instance", "startup", "--node-tags", "--force-multiple", "rack:a1",
+             check=True)
+    assert state() == "running"
+    _check(node, ["gnt-instance", "shutdown", "--tags", "--force-multiple", "nosuch"], 1,
+           "", PREREQ % ("wrong_input", "Selection filter does not match any instances"))
+    _check(node, ["gnt-instance", "startup", "--pri-node-tags", "--force-multiple"], 1,
+           "", PREREQ % ("wrong_input", "No node tags passed"))

@@ -134,3 +134,32 @@ def test_no_tags_given_is_refused_before_any_job(tmp_path):
     source.write_text("a\n\nb\n")
     assert client_tags._tags_given(types.SimpleNamespace(tags_source=str(source)),
                                    ["c"]) == ["c", "a", "b"]
+
+
+class _FakeQueryClient:
+    """Instances a (tags web, on n1/n2), b (on n2/n1), c (tag web, on n3)."""
+
+    def query(self, what, fields, qfilter):
+        rows = {"instance": [["a", ["web"], "n1", ["n2"]], ["b", [], "n2", ["n1"]],
+                             ["c", ["web"], "n3", []]],
+                "node": [["n1", ["rack:1"]], ["n2", []], ["n3", ["rack:2"]]]}[what]
+        return {"data": [[[0, value] for value in row] for row in rows]}
+
+
+@pytest.mark.parametrize("mode,tags,expected", [
+    ("tags", ["web"], ["a", "c"]),
+    ("node-tags", ["rack:1"], ["a", "b"]),
+    ("pri-node-tags", ["rack:1"], ["a"]),
+    ("sec-node-tags", ["rack:1"], ["b"]),
+    ("pri-node-tags", ["rack:1", "rack:2"], ["a", "c"]),
+    ("tags", ["nosuch"], []),
+])
+def test_selection_by_tags(mode, tags, expected):
+    opts = types.SimpleNamespace(multi_mode=mode)
+    assert gnt_instance._select_instances(opts, tags, _FakeQueryClient()) == expected
+
+
+def test_selection_by_tags_needs_tags():
+    with pytest.raises(errors.OpPrereqError, match="No instance tags passed"):
+        gnt_instance._select_instances(types.SimpleNamespace(multi_mode="tags"), [],
+                                       _FakeQueryClient())

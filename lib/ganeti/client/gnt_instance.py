@@ -141,9 +141,44 @@ def list_fields(opts, args):
     return cli.generic_list_fields("instance", args, opts.separator, not opts.no_headers)
 
 
+# selections by tag: which nodes of an instance count ("instance": its own tags)
+_TAG_MODES = {"tags": "instance", "node-tags": ("pnode", "snodes"),
+              "pri-node-tags": ("pnode",), "sec-node-tags": ("snodes",)}
+
+
+def _select_by_tags(mode, tags, cl):
+    """Instances whose own tags (--tags) or whose nodes' tags (--*-node-tags)
+    include any of ``tags``, in name order."""
+    if not tags:
+        raise errors.OpPrereqError("No %s tags passed" % (
+            "instance" if mode == "tags" else "node"), errors.ECODE_INVAL)
+    wanted = set(tags)
+    rows = [[v for _, v in row] for row in
+            cl.query("instance", ["name", "tags", "pnode", "snodes"], None)["data"]]
+    if _TAG_MODES[mode] == "instance":
+        return sorted(name for name, itags, _, _ in rows if wanted & set(itags or []))
+    nodes = set(name for name, ntags in
+                ([v for _, v in row] for row in
+                 cl.query("node", ["name", "tags"], None)["data"])
+                if wanted & set(ntags or []))
+    result = []
+    for name, _, pnode, snodes in rows:
+        mine = set()
+        if "pnode" in _TAG_MODES[mode]:
+            mine.add(pnode)
+        if "snodes" in _TAG_MODES[mode]:
+            mine.update(snodes or [])
+        if mine & nodes:
+            result.append(name)
+    return sorted(result)
+
+
 def _select_instances(opts, args, cl):
-    """Names selected by the arguments and --all/--node/--primary/--secondary."""
+    """Names selected by the arguments and --all/--node/--primary/--secondary,
+    or by tags (--tags/--node-tags/--pri-node-tags/--sec-node-tags)."""
     mode = getattr(opts, "multi_mode", "instance")
+    if mode in _TAG_MODES:
+        return _select_by_tags(mode, args, cl)
     if mode == "all":
         if args:
             raise errors.OpPrereqError("No arguments are allowed with --all",
@@ -459,6 +494,14 @@ _SELECT_OPTS = [
                    const="secondary", help="Filter by secondary nodes"),
     cli.cli_option("--all", dest="multi_mode", action="store_const", const="all",
                    help="Select all instances"),
+    cli.cli_option("--node-tags", dest="multi_mode", action="store_const",
+                   const="node-tags", help="Filter by node tag"),
+    cli.cli_option("--pri-node-tags", dest="multi_mode", action="store_const",
+                   const="pri-node-tags", help="Filter by primary node tag"),
+    cli.cli_option("--sec-node-tags", dest="multi_mode", action="store_const",
+                   const="sec-node-tags", help="Filter by secondary node tag"),
+    cli.cli_option("--tags", dest="multi_mode", action="store_const", const="tags",
+                   help="Filter by instance tag"),
     cli.cli_option("--force-multiple", dest="force_multiple", action="store_true",
                    default=False, help="Do not ask for confirmation when more than one"
                    " instance is affected"),
