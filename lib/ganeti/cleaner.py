@@ -152,12 +152,10 @@ def run(mode: str, log: Log, now: float | None = None) -> None:
 
 
 def is_master(data_dir: str) -> bool:
+    from ganeti import ssconf
     from ganeti.utils import net
-    try:
-        with open(os.path.join(data_dir, "ssconf_" + constants.SS_MASTER_NODE)) as fd:
-            return fd.read().strip() == net.get_hostname()
-    except OSError:
-        return False
+    store = ssconf.SimpleStore(os.path.join(data_dir, "ssconf_"))
+    return store.read(constants.SS_MASTER_NODE, default="") == net.get_hostname()
 
 
 def clean_etcd_job_archive(now: float, log: Log, days: int = REMOVE_AFTER_DAYS) -> int:
@@ -167,8 +165,7 @@ def clean_etcd_job_archive(now: float, log: Log, days: int = REMOVE_AFTER_DAYS) 
     from ganeti.utils import net
     try:
         with configsync.node_client(net.get_hostname(), timeout=10.0) as client:
-            return etcdstore.remove_archived_before(client, now - days * 86400,
-                                                    lambda msg: log(msg))
+            return etcdstore.remove_archived_before(client, now - days * 86400, log)
     except errors.GenericError as err:
         log("Could not clean the job archive in etcd: %s" % err)
         return 0

@@ -13,7 +13,7 @@ the configuration in memory and stores every change in one place:
 
 A change touches the memory only once it is stored, so a failed write leaves
 the writer as it was. The ``on_write`` hooks run after each write (masterd
-pushes the ssconf files with them).
+writes its own node's config.data and ssconf copies with them).
 """
 
 import logging
@@ -158,11 +158,6 @@ class ConfigWriter:
         if self._store is None:
             raise errors.ProgrammerError("This configuration is not kept in etcd")
         return self._store.client
-
-    def reload(self):
-        """Read the configuration again (from etcd, or from the file)."""
-        with self._lock:
-            self._load()
 
     def _reload_after_failed_commit(self):
         """What etcd holds now (another master may have changed it, or a commit

@@ -21,7 +21,7 @@ import threading
 import time
 
 from ganeti import config, constants, daemon_util, errors, pathutils, rpc
-from ganeti.utils import io, net
+from ganeti.utils import net
 
 
 # ---- the vote ----------------------------------------------------------------------
@@ -119,7 +119,7 @@ def _warn_failures(results, feedback_fn, what):
 
 
 def master_failover(no_voting=False, ignore_offline_nodes=False, feedback_fn=None,
-                    runner=None, start_masterd=True):
+                    runner=None):
     """Make this node the master (see the module docstring); returns the old master."""
     feedback_fn = feedback_fn or (lambda msg: None)
     cfg = config.ConfigWriter()
@@ -157,24 +157,25 @@ def master_failover(no_voting=False, ignore_offline_nodes=False, feedback_fn=Non
         raise errors.OpPrereqError("This node is already the master", errors.ECODE_INVAL)
 
     feedback_fn("Failing over the master from %s to %s..." % (old_master, me))
-    _become_master(cfg, runner, me, old_master, feedback_fn, start_masterd,
+    _become_master(cfg, runner, me, old_master, feedback_fn,
                    ["--no-voting", "--yes-do-it"] if no_voting else [])
     return old_master
 
 
-def _become_master(cfg, runner, me, old_master, feedback_fn, start_masterd=True,
-                   masterd_args=(), push_copies=True, stop_wait=None, activate_ip=True):
+def _become_master(cfg, runner, me, old_master, feedback_fn, masterd_args=(),
+                   automatic=False):
     """Stop the old master, name this node the master in etcd, push the
-    copies (unless not ``push_copies``: the nodes' daemons write them from
-    etcd anyway), move the master IP (unless not ``activate_ip``: the new
-    master daemon does it too) and start the master daemon here.
-    ``stop_wait``: seconds to wait for the old master's answer (None: its
-    RPC's own timeout)."""
+    copies, move the master IP and start the master daemon here (which
+    writes this node's copies). ``automatic`` (the old master's lease
+    expired): wait for the old master only STOP_WAIT_AUTO seconds, and leave
+    the copies to the nodes' daemons (they follow etcd) and the master IP to
+    the new master daemon."""
     feedback_fn(" - stopping the master daemon on %s" % old_master)
-    res = _call_bounded(lambda: runner.call_node_stop_master(old_master), stop_wait)
+    res = _call_bounded(lambda: runner.call_node_stop_master(old_master),
+                        STOP_WAIT_AUTO if automatic else None)
     if res is None:
         feedback_fn(" - WARNING: the old master %s did not answer within %ss; its lease"
-                    " expired, so it no longer acts" % (old_master, stop_wait))
+                    " expired, so it no longer acts" % (old_master, STOP_WAIT_AUTO))
     elif res.fail_msg:
         feedback_fn(" - WARNING: could not stop the old master %s (%s): the old master"
                     " is not reachable; make sure its master daemon is stopped and its"
@@ -183,22 +184,15 @@ def _become_master(cfg, runner, me, old_master, feedback_fn, start_masterd=True,
 
     feedback_fn(" - updating the configuration")
     _set_master(cfg, me, old_master)
-    io.write_file(pathutils.CLUSTER_CONF_FILE, cfg.dump_text(), mode=0o600)
-    if push_copies:
+    if not automatic:
         _push_copies(cfg, runner, me, feedback_fn)
-    else:
-        from ganeti.backend import node as backend_node
-        backend_node.write_ssconf_files(cfg.get_ssconf_values())
-
-    if activate_ip:
         feedback_fn(" - activating the master IP on %s" % me)
         res = runner.call_node_activate_master_ip(me, cfg.get_master_network_parameters())
         if res.fail_msg:
             feedback_fn(" - WARNING: could not activate the master IP: %s" % res.fail_msg)
-    if start_masterd:
-        feedback_fn(" - starting the master daemon on %s" % me)
-        args = daemon_util.extra_args(constants.MASTERD) + list(masterd_args)
-        daemon_util.start_daemon(constants.MASTERD, args)
+    feedback_fn(" - starting the master daemon on %s" % me)
+    args = daemon_util.extra_args(constants.MASTERD) + list(masterd_args)
+    daemon_util.start_daemon(constants.MASTERD, args)
     feedback_fn("Master failover done: %s is the master now" % me)
 
 
@@ -288,8 +282,7 @@ def take_over(client, me, dead_master, feedback_fn=logging.warning):
                     " over" % (dead_master, me))
         runner = rpc.RpcRunner(cfg.get_node_addresses)
         try:
-            _become_master(cfg, runner, me, dead_master, feedback_fn, push_copies=False,
-                           stop_wait=STOP_WAIT_AUTO, activate_ip=False)
+            _become_master(cfg, runner, me, dead_master, feedback_fn, automatic=True)
         finally:
             runner.close()
         return True

@@ -5,9 +5,10 @@ from etcd, writes ``config.data`` (on the master and master candidates; a
 non-candidate has none) and the ssconf files, then follows etcd's changes
 (a watch) and writes them again whenever the configuration's serial number
 grows. A node that was cut off catches up as soon as it reaches an etcd
-member again, without ``gnt-cluster redist-conf``. The master still pushes
-both after each change (immediately, to the nodes it reaches); a copy never
-goes back to an older serial, whichever writer comes last.
+member again, without ``gnt-cluster redist-conf``. The master daemon also
+writes its own node's copies after each change, and ``redist-conf`` pushes
+them everywhere; a copy never goes back to an older serial, whichever
+writer comes last.
 """
 
 import json
@@ -52,14 +53,17 @@ def file_serial(path: str) -> int:
         return -1
 
 
-def write_copy(text: str, path: str = None, force: bool = False) -> bool:
+def write_copy(text: str, path: str = None, force: bool = False,
+               serial: int = None) -> bool:
     """Write a copy of config.data unless the present one is newer (or
-    ``force``); True if written."""
+    ``force``); True if written. ``serial``: the text's serial number, if
+    the caller knows it (else it is read from the text)."""
     path = path or pathutils.CLUSTER_CONF_FILE
-    try:
-        serial = int(json.loads(text).get("serial_no", -1))
-    except (ValueError, TypeError, AttributeError) as err:
-        raise errors.ConfigurationError("Not a configuration: %s" % err)
+    if serial is None:
+        try:
+            serial = int(json.loads(text).get("serial_no", -1))
+        except (ValueError, TypeError, AttributeError) as err:
+            raise errors.ConfigurationError("Not a configuration: %s" % err)
     with _write_lock:
         if not force and file_serial(path) > serial:
             logging.info("Kept %s: it is newer than serial %s", path, serial)
@@ -161,7 +165,7 @@ class ConfigSync(threading.Thread):
         is_copy_holder = (node.master_candidate or
                           cfg.get_master_node() == self.node_name)
         if is_copy_holder:
-            write_copy(cfg.dump_text(), force=force)
+            write_copy(cfg.dump_text(), force=force, serial=raw["serial_no"])
         backend.write_ssconf_files(cfg.get_ssconf_values())
         self.written_serial = raw["serial_no"]
         _latest[0] = raw

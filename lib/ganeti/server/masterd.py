@@ -66,7 +66,7 @@ class MasterContext:
         tools on the master read them). Every other node's node daemon writes
         its own from etcd (etcd.configsync): nothing waits for a node that is
         down or cut off."""
-        configsync.write_copy(cfg.dump_text())
+        configsync.write_copy(cfg.dump_text(), serial=cfg.get_config_serial())
         with self._ssconf_lock:
             values = cfg.get_ssconf_values()
             if values != self._last_ssconf:
