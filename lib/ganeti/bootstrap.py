@@ -199,12 +199,16 @@ def init_cluster(cluster_name, mac_prefix=constants.DEFAULT_MAC_PREFIX,
     io.ensure_dirs([(pathutils.DATA_DIR, 0o755), (pathutils.QUEUE_DIR, 0o700),
                     (pathutils.RUN_DIR, 0o775), (pathutils.SOCKET_DIR, 0o750),
                     (pathutils.LOG_DIR, 0o750), (pathutils.CONF_DIR, 0o755)])
+    paths = []
     if constants.DT_FILE in enabled_disk_templates:
-        real_dir = pathutils.root(file_storage_dir)
-        os.makedirs(real_dir, mode=0o750, exist_ok=True)
-        paths = [file_storage_dir]
-        if constants.DT_SHARED_FILE in enabled_disk_templates:
-            paths.append(shared_file_storage_dir)
+        paths.append(file_storage_dir)
+    if constants.DT_SHARED_FILE in enabled_disk_templates:
+        paths.append(shared_file_storage_dir)
+    for path in paths:
+        # a shared directory may be a mount point or a link to one: keep it
+        if not os.path.lexists(pathutils.root(path)):
+            os.makedirs(pathutils.root(path), mode=0o750)
+    if paths:
         io.write_file(pathutils.FILE_STORAGE_PATHS_FILE, "\n".join(paths) + "\n")
     _write_crypto_files()
     if modify_etc_hosts:

@@ -81,6 +81,11 @@ DEFAULT_ENABLED_DISK_TEMPLATES = [DT_DRBD8, DT_PLAIN]
 DTS_LVM = frozenset([DT_PLAIN, DT_DRBD8])
 DTS_FILEBASED = frozenset([DT_FILE, DT_SHARED_FILE, DT_GLUSTER])
 DTS_INT_MIRROR = frozenset([DT_DRBD8])
+# storage every node reaches: an instance may move to any node (Ganeti counts
+# diskless here too)
+DTS_EXT_MIRROR = frozenset([DT_DISKLESS, DT_SHARED_FILE, DT_BLOCK, DT_RBD, DT_EXT,
+                            DT_GLUSTER])
+DTS_MIRRORED = DTS_INT_MIRROR | DTS_EXT_MIRROR
 
 # storage types (for node storage queries)
 ST_LVM_VG = "lvm-vg"

@@ -538,6 +538,46 @@ class OpInstanceDeactivateDisks(OpCode):
     OP_PARAMS = [_PINSTANCE_NAME, _PFORCE]
 
 
+_PTARGET_NODE = ("target_node", None, ht.TMaybeString,
+                 "Target node (shared storage: any node; drbd: its secondary)")
+_PIALLOCATOR = ("iallocator", None, ht.TMaybeString,
+                "Instance allocator choosing the target node")
+_PIGNORE_IPOLICY = ("ignore_ipolicy", False, ht.TBool, "Ignore the instance policy")
+_PMIGRATION_MODE = ("mode", None, ht.TMaybe(ht.TElemOf(["live", "non-live"])),
+                    "Migration mode (default: the hypervisor's migration_mode)")
+_PMIGRATION_LIVE = ("live", None, ht.TMaybeBool,
+                    "Live migration (old form of 'mode')")
+
+
+class OpInstanceFailover(OpCode):
+    OP_ID = "OP_INSTANCE_FAILOVER"
+    OP_DSC_FIELD = "instance_name"
+    OP_PARAMS = [
+        _PINSTANCE_NAME, _PSHUTDOWN_TIMEOUT,
+        ("ignore_consistency", False, ht.TBool,
+         "Ignore the disks' consistency on the target (the primary is dead)"),
+        _PTARGET_NODE, _PIGNORE_IPOLICY,
+        ("cleanup", False, ht.TBool, "Recover from a failed migration instead"),
+        _PIALLOCATOR,
+    ]
+
+
+class OpInstanceMigrate(OpCode):
+    OP_ID = "OP_INSTANCE_MIGRATE"
+    OP_DSC_FIELD = "instance_name"
+    OP_PARAMS = [
+        _PINSTANCE_NAME, _PMIGRATION_MODE, _PMIGRATION_LIVE, _PTARGET_NODE,
+        ("allow_runtime_changes", True, ht.TBool,
+         "Allow changing the instance's memory to fit the target"),
+        _PIGNORE_IPOLICY,
+        ("cleanup", False, ht.TBool, "Recover from a failed migration"),
+        _PIALLOCATOR,
+        ("allow_failover", False, ht.TBool, "Fail over when migration is impossible"),
+        ("ignore_hvversions", False, ht.TBool,
+         "Accept different hypervisor versions on the two nodes"),
+    ]
+
+
 class OpInstanceConsole(OpCode):
     OP_ID = "OP_INSTANCE_CONSOLE"
     OP_DSC_FIELD = "instance_name"

@@ -121,9 +121,10 @@ def decode_file_data(value):
 #: which may have run)
 READ_ONLY_PROCEDURES = frozenset([
     "all_instances_info", "blockdev_find", "blockdev_getdimensions",
-    "blockdev_getmirrorstatus", "bridges_exist", "hv_node_info", "instance_info",
-    "instance_list", "master_node_name", "node_has_ip_address", "node_info",
-    "node_verify", "os_diagnose", "os_get", "version",
+    "blockdev_getmirrorstatus", "bridges_exist", "hv_node_info",
+    "instance_get_migration_status", "instance_info", "instance_list",
+    "master_node_name", "node_has_ip_address", "node_info", "node_verify",
+    "os_diagnose", "os_get", "migration_info", "version",
 ])
 
 
@@ -357,6 +358,19 @@ _SINGLE_NODE_CALLS = [
     ("node_stop_master", constants.RPC_TMO_FAST,
      "(node): stop ganeti-masterd and take the master IP down (master failover)"),
     ("instance_balloon_memory", constants.RPC_TMO_NORMAL, "(node, instance, memory)"),
+    ("blockdev_open", constants.RPC_TMO_NORMAL, "(node, instance_name, disks, exclusive)"),
+    ("blockdev_close", constants.RPC_TMO_NORMAL, "(node, instance_name, disks)"),
+    ("instance_migratable", constants.RPC_TMO_NORMAL, "(node, instance)"),
+    ("migration_info", constants.RPC_TMO_NORMAL, "(node, instance) -> info"),
+    ("accept_instance", constants.RPC_TMO_NORMAL, "(node, instance, info, target_ip)"),
+    ("instance_migrate", constants.RPC_TMO_SLOW,
+     "(node, cluster_name, instance, target_ip, live)"),
+    ("instance_get_migration_status", constants.RPC_TMO_FAST,
+     "(node, instance) -> {status, transferred_ram, total_ram}"),
+    ("instance_finalize_migration_src", constants.RPC_TMO_SLOW,
+     "(node, instance, success, live)"),
+    ("instance_finalize_migration_dst", constants.RPC_TMO_SLOW,
+     "(node, instance, info, success)"),
     ("hv_node_info", constants.RPC_TMO_URGENT, "(node, hv_name, hvparams)"),
     ("etcd_join", constants.RPC_TMO_NORMAL,
      "(node, name, ip, initial_cluster): start the node's etcd member, joining"),

@@ -54,7 +54,10 @@ for d in /sys/class/input/input*; do
   done
 done
 for a in $(cat /proc/cmdline); do
-  case $a in gtest.ip=*) GTEST_IP=${a#gtest.ip=};; esac
+  case $a in
+    gtest.ip=*) GTEST_IP=${a#gtest.ip=};;
+    gtest.tick=1) GTEST_TICK=1;;
+  esac
 done
 if [ -e /sys/class/net/eth0 ]; then
   ip link set eth0 up
@@ -63,6 +66,9 @@ if [ -e /sys/class/net/eth0 ]; then
 fi
 echo "GANETI-TEST-DISKS $(ls /sys/block | tr '\n' ' ')"
 echo "GANETI-TEST-BOOTED uptime=$(cut -d' ' -f1 /proc/uptime)"
+# gtest.tick=1: a counter every second, to see that a migrated guest goes on
+n=0
+while [ -n "$GTEST_TICK" ]; do n=$((n+1)); echo "GANETI-TEST-TICK $n"; sleep 1; done
 while true; do sleep 3600; done
 """
 

@@ -151,3 +151,26 @@ def test_ten_thousand_instances_list_fast(tmp_path):
     assert listed < 0.5
     assert all_info < 10
     assert sum(i.memory for i in infos) == 128 * count
+
+
+def test_migration_moves_the_state_file(tmp_path):
+    src = hv_fake.FakeHypervisor(state_dir=str(tmp_path / "src"), fsync=False)
+    dst = hv_fake.FakeHypervisor(state_dir=str(tmp_path / "dst"), fsync=False)
+    inst = objects.Instance(name="inst1.example.com", beparams={"maxmem": 64},
+                            hvparams={}, nics=[], disks=[])
+    src.start_instance(inst, [], False)
+    info = src.migration_info(inst)
+    dst.accept_instance(inst, info, "192.0.2.7", [])
+    src.migrate_instance("cluster", inst, "192.0.2.7", True)
+    assert src.get_migration_status(inst)["status"] == "completed"
+    dst.finalize_migration_dst(inst, info, True)
+    src.finalize_migration_src(inst, True, True)
+    assert src.list_instances() == [] and dst.list_instances() == [inst.name]
+    assert dst.get_instance_info(inst.name).memory == 64
+    # the target refuses an instance it already runs; a failed one is dropped
+    with pytest.raises(errors.HypervisorError, match="already running"):
+        dst.accept_instance(inst, info, "192.0.2.7", [])
+    dst.finalize_migration_dst(inst, info, False)
+    assert dst.list_instances() == []
+    with pytest.raises(errors.HypervisorError, match="not running"):
+        src.migration_info(inst)

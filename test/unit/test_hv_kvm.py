@@ -680,3 +680,92 @@ def test_parse_vlan():
     for bad in ("x", ".5000", ":0"):
         with pytest.raises(errors.HypervisorError):
             network.parse_vlan(bad)
+
+
+def test_incoming_uri_and_cmdline():
+    assert kvm_cmdline.incoming_uri("192.0.2.5", 8102) == "tcp:192.0.2.5:8102"
+    assert kvm_cmdline.incoming_uri("2001:db8::5", 8102) == "tcp:[2001:db8::5]:8102"
+    cmd = kvm_cmdline.build_command("inst1", _params(), {"maxmem": 128, "vcpus": 1}, [],
+                                    [], _paths(), incoming=("192.0.2.5", 8102))
+    assert _value(cmd, "-incoming") == "tcp:192.0.2.5:8102"
+    assert "-incoming" not in kvm_cmdline.build_command(
+        "inst1", _params(), {"maxmem": 128, "vcpus": 1}, [], [], _paths())
+
+
+def test_migration_source_side_through_qmp(tmp_path):
+    hv = hv_kvm.KVMHypervisor(run_dir=str(tmp_path))
+    inst = _instance(migration_bandwidth=50, migration_downtime=100,
+                     migration_caps="xbzrle:auto-converge")
+    name = inst.name
+    hv.save_runtime(name, {"instance": inst.to_dict(), "hvparams": _params(),
+                           "beparams": {"maxmem": 256, "vcpus": 2}, "nics": []})
+    proc = _fake_qemu(name)
+    _write_pid(hv, name, proc.pid)
+    os.makedirs(os.path.dirname(hv.paths(name).qmp_socket))
+    state = {"status": "running", "migrate": {}}
+
+    def migrate(args, send):
+        state["migrate"] = {"status": "active",
+                            "ram": {"transferred": 10 << 20, "total": 256 << 20}}
+        return {}
+
+    def stop(args, send):
+        state["status"] = "paused"
+        return {}
+
+    def cont(args, send):
+        state["status"] = "running"
+        return {}
+
+    server = FakeQmpServer(hv.paths(name).qmp_socket, {
+        "stop": stop, "cont": cont, "migrate": migrate,
+        "migrate-set-parameters": lambda a, s: {},
+        "migrate-set-capabilities": lambda a, s: {},
+        "migrate_cancel": lambda a, s: {},
+        "query-migrate": lambda a, s: state["migrate"],
+        "query-status": lambda a, s: {"status": state["status"],
+                                      "running": state["status"] == "running"},
+        "quit": lambda a, s: proc.terminate() or {},
+    })
+    try:
+        assert hv.migration_info(inst)["beparams"] == {"maxmem": 256, "vcpus": 2}
+        hv.migrate_instance("cluster", inst, "192.0.2.7", False)
+        sent = [(m["execute"], m.get("arguments")) for m in server.received
+                if m.get("execute") != "qmp_capabilities"]
+        assert sent == [
+            ("stop", None),
+            ("migrate-set-parameters", {"max-bandwidth": 50 << 20, "downtime-limit": 100}),
+            ("migrate-set-capabilities", {"capabilities": [
+                {"capability": "xbzrle", "state": True},
+                {"capability": "auto-converge", "state": True}]}),
+            ("migrate", {"uri": "tcp:192.0.2.7:8102"})]
+        status = hv.get_migration_status(inst)
+        assert (status["status"], status["transferred_ram"], status["total_ram"]) == \
+            ("active", 10 << 20, 256 << 20)
+        assert status["status"] in hv_base.MIGRATION_ACTIVE
+        # a failed (non-live) migration: cancelled, and the guest runs on here
+        hv.finalize_migration_src(inst, False, False)
+        assert state["status"] == "running" and proc.poll() is None
+        # a successful one ends the source's QEMU and its runtime files
+        state["migrate"] = {"status": "completed", "total-time": 900, "downtime": 40}
+        hv.finalize_migration_src(inst, True, True)
+        proc.wait(timeout=5)
+    finally:
+        server.close()
+        if proc.poll() is None:
+            proc.kill()
+    assert not os.path.exists(hv.paths(name).runtime_file)
+    with pytest.raises(errors.HypervisorError, match="not running"):
+        hv.migration_info(inst)
+
+
+def test_accept_needs_migration_info(tmp_path):
+    hv = hv_kvm.KVMHypervisor(run_dir=str(tmp_path))
+    with pytest.raises(errors.HypervisorError, match="Invalid migration information"):
+        hv.accept_instance(_instance(), {}, "192.0.2.7", [])
+
+
+def test_versions_safe_for_migration():
+    kvm = get_hypervisor_class(constants.HT_KVM)
+    assert kvm.versions_safe_for_migration([7, 2, 22], [7, 2, 0])
+    assert not kvm.versions_safe_for_migration([7, 2, 0], [8, 0, 0])

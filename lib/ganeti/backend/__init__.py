@@ -13,7 +13,7 @@ from ganeti.backend import node
 from ganeti.backend.common import RpcFail  # noqa: F401
 
 # the modules serving procedures; each has a PROCEDURES dict
-_MODULES = ["node", "storage", "osdefs", "instance", "watcher_pause",
+_MODULES = ["node", "storage", "osdefs", "instance", "migration", "watcher_pause",
             "maintenance", "etcd"]
 
 PROCEDURES = {}

@@ -173,6 +173,40 @@ def blockdev_find(disk):
         fail("Cannot get the status of disk %s: %s", _disk_name(disk), err)
 
 
+def _found_devices(disks):
+    """The devices of ``disks`` (dicts), failing on the first one not here."""
+    devices = []
+    for data in disks or []:
+        disk = _disk(data)
+        device = _find(disk)
+        if device is None:
+            fail("Cannot find disk %s (%r) on this node", _disk_name(disk),
+                 disk.logical_id)
+        devices.append((disk, device))
+    return devices
+
+
+def blockdev_open(instance_name, disks, exclusive):
+    """Make the instance's disks ready for I/O here (during a migration both
+    nodes have them open: ``exclusive`` false)."""
+    for disk, device in _found_devices(disks):
+        try:
+            device.open()
+        except errors.BlockDeviceError as err:
+            fail("Cannot open disk %s of instance %s (%s mode): %s", _disk_name(disk),
+                 instance_name, "exclusive" if exclusive else "shared", err)
+
+
+def blockdev_close(instance_name, disks):
+    """Undo blockdev_open on this node (the instance no longer runs here)."""
+    for disk, device in _found_devices(disks):
+        try:
+            device.close()
+        except errors.BlockDeviceError as err:
+            fail("Cannot close disk %s of instance %s: %s", _disk_name(disk),
+                 instance_name, err)
+
+
 def blockdev_getmirrorstatus(disks):
     """Per disk [True, status] (children included) or [False, message]."""
     result = []
@@ -264,6 +298,8 @@ PROCEDURES = {
     "blockdev_grow": blockdev_grow,
     "blockdev_find": blockdev_find,
     "blockdev_getmirrorstatus": blockdev_getmirrorstatus,
+    "blockdev_open": blockdev_open,
+    "blockdev_close": blockdev_close,
     "blockdev_getdimensions": blockdev_getdimensions,
     "file_storage_dir_create": file_storage_dir_create,
     "file_storage_dir_remove": file_storage_dir_remove,

@@ -130,6 +130,66 @@ def remove_instance(opts, args):
     return constants.EXIT_SUCCESS
 
 
+def _check_target_choice(opts):
+    if opts.iallocator and opts.dst_node:
+        raise errors.OpPrereqError("Specify either an iallocator (-I), or a target node"
+                                   " (-n) but not both", errors.ECODE_INVAL)
+
+
+def failover_instance(opts, args):
+    """Stop the instance and start it on its secondary (or the given node)."""
+    name = args[0]
+    cl = cli.get_client()
+    _check_target_choice(opts)
+    if not opts.force:
+        _ensure_instance_exists(cl, name)
+        if not cli.ask_user("Failover will happen to image %s. This requires a shutdown"
+                            " of the instance. Continue?" % name):
+            return constants.EXIT_FAILURE
+    if opts.ignore_consistency:
+        if not cli.ask_user("To failover instance %s, the source node must be marked"
+                            " offline first. Is this already the case?" % name):
+            return constants.EXIT_FAILURE
+    op = opcodes.OpInstanceFailover(instance_name=name,
+                                    ignore_consistency=opts.ignore_consistency,
+                                    shutdown_timeout=opts.shutdown_timeout,
+                                    iallocator=opts.iallocator, target_node=opts.dst_node,
+                                    ignore_ipolicy=opts.ignore_ipolicy,
+                                    cleanup=opts.cleanup)
+    cli.submit_or_send(op, opts, cl=cl)
+    return constants.EXIT_SUCCESS
+
+
+def migrate_instance(opts, args):
+    """Move the running instance to its secondary (or the given node) live."""
+    name = args[0]
+    cl = cli.get_client()
+    _check_target_choice(opts)
+    if not opts.force:
+        _ensure_instance_exists(cl, name)
+        if opts.cleanup:
+            question = ("Instance %s will be recovered from a failed migration. Note that"
+                        " the migration procedure (including cleanup)" % name)
+        else:
+            question = "Instance %s will be migrated. Note that migration" % name
+        question += (" might impact the instance if anything goes wrong (e.g. due to bugs"
+                     " in the hypervisor). Continue?")
+        if not cli.ask_user(question):
+            return constants.EXIT_FAILURE
+    if not opts.live and opts.migration_mode is not None:
+        raise errors.OpPrereqError("Only one of the --non-live and --migration-mode"
+                                   " options can be passed", errors.ECODE_INVAL)
+    mode = "non-live" if not opts.live else opts.migration_mode
+    op = opcodes.OpInstanceMigrate(instance_name=name, mode=mode, cleanup=opts.cleanup,
+                                   iallocator=opts.iallocator, target_node=opts.dst_node,
+                                   allow_failover=opts.allow_failover,
+                                   allow_runtime_changes=opts.allow_runtime_chgs,
+                                   ignore_ipolicy=opts.ignore_ipolicy,
+                                   ignore_hvversions=opts.ignore_hvversions)
+    cli.submit_or_send(op, opts, cl=cl)
+    return constants.EXIT_SUCCESS
+
+
 def list_instances(opts, args):
     fields = cli.parse_fields(opts.output, _LIST_DEF_FIELDS)
     return cli.generic_list("instance", fields, args, opts.units, opts.separator,
@@ -706,6 +766,60 @@ COMMANDS.update({
                        help="Mark the instance online again"),
         _IGNORE_IPOLICY_OPT, cli.FORCE_OPT] + cli.SUBMIT_OPTS + [cli.DRY_RUN_OPT],
         "<instance>", "Alters the parameters of an instance"),
+})
+_TARGET_NODE_OPT = cli.cli_option("-n", "--target-node", dest="dst_node", default=None,
+                                  metavar="NODE",
+                                  help="Specifies the new node for the instance")
+_MOVE_IALLOCATOR_OPT = cli.cli_option(
+    "-I", "--iallocator", dest="iallocator", default=None, metavar="<NAME>",
+    help="Select nodes for the instance automatically using the <NAME> iallocator"
+    " plugin (not supported yet)")
+_CLEANUP_OPT = cli.cli_option(
+    "--cleanup", dest="cleanup", action="store_true", default=False,
+    help="Instead of performing the migration/failover, try to recover from a failed"
+    " cleanup. This is safe to run even if the instance is healthy, but it will"
+    " create extra replication traffic and  disrupt briefly the replication (like"
+    " during the migration/failover")
+
+COMMANDS.update({
+    "failover": (failover_instance, _ARGS_ONE, [
+        cli.FORCE_OPT,
+        cli.cli_option("--ignore-consistency", dest="ignore_consistency",
+                       action="store_true", default=False,
+                       help="Ignore the consistency of the disks on the secondary. The"
+                       " source node must be marked offline first for this to succeed."),
+        ] + cli.SUBMIT_OPTS + [_SHUTDOWN_TIMEOUT_OPT, cli.DRY_RUN_OPT, cli.PRIORITY_OPT,
+                               _TARGET_NODE_OPT, _MOVE_IALLOCATOR_OPT, _IGNORE_IPOLICY_OPT,
+                               _CLEANUP_OPT],
+        "[-f] <instance-name>",
+        "Stops the instance, changes its primary node and (if it was originally running)"
+        " starts it on the new node (the secondary for mirrored instances or any node"
+        " for shared storage)."),
+    "migrate": (migrate_instance, _ARGS_ONE, [
+        cli.FORCE_OPT,
+        cli.cli_option("--non-live", dest="live", action="store_false", default=True,
+                       help="Do a non-live migration (this usually means freeze the"
+                       " instance, save the state, transfer and only then resume"
+                       " running on the secondary node)"),
+        cli.cli_option("--migration-mode", dest="migration_mode", default=None,
+                       choices=["live", "non-live"],
+                       help="Override default migration mode (choose either live or"
+                       " non-live"),
+        _CLEANUP_OPT, cli.DRY_RUN_OPT, cli.PRIORITY_OPT, _TARGET_NODE_OPT,
+        _MOVE_IALLOCATOR_OPT,
+        cli.cli_option("--allow-failover", dest="allow_failover", action="store_true",
+                       default=False,
+                       help="If migration is not possible fallback to failover"),
+        _IGNORE_IPOLICY_OPT,
+        cli.cli_option("--ignore-hvversions", dest="ignore_hvversions",
+                       action="store_true", default=False,
+                       help="Ignore incompatible hypervisor versions between source"
+                       " and target"),
+        cli.cli_option("--no-runtime-changes", dest="allow_runtime_chgs",
+                       action="store_false", default=True,
+                       help="Don't allow runtime changes")] + cli.SUBMIT_OPTS,
+        "[-f] <instance-name>",
+        "Migrate instance to its secondary node (only for mirrored instances)"),
 })
 COMMANDS.update(tags.commands(constants.TAG_INSTANCE))
 

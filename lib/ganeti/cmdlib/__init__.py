@@ -4,10 +4,11 @@ from ganeti import errors
 
 
 def _lu_modules():
-    from ganeti.cmdlib import (cluster, instance, instance_change, instance_operation,
-                               instance_query, node, operating_system, query, tags, test)
+    from ganeti.cmdlib import (cluster, instance, instance_change, instance_migration,
+                               instance_operation, instance_query, node,
+                               operating_system, query, tags, test)
     return [cluster, node, query, test, instance, instance_operation, instance_change,
-            instance_query, operating_system, tags]
+            instance_migration, instance_query, operating_system, tags]
 
 
 _LU_CACHE = {}

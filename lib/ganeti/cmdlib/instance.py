@@ -159,7 +159,7 @@ class LUInstanceCreate(LogicalUnit):
             os_params.check_os_params(
                 self, not op.no_install, [self.pnode], op.os_type,
                 os_params.all_params(cluster, instance, self.os_secrets), op.force_variant)
-        if op.disk_template == constants.DT_FILE:
+        if op.disk_template in (constants.DT_FILE, constants.DT_SHARED_FILE):
             self._check_file_space(cluster)
         if op.start:
             iu.check_bridges(self, instance, self.pnode)
@@ -233,16 +233,18 @@ class LUInstanceCreate(LogicalUnit):
 
     def _check_file_space(self, cluster):
         needed = sum(d["size"] for d in self.disk_specs)
-        res = self.rpc.call_node_info([self.pnode],
-                                      [[constants.ST_FILE, cluster.file_storage_dir]],
-                                      [])[self.pnode]
+        if self.op.disk_template == constants.DT_SHARED_FILE:
+            unit = [constants.ST_SHARED_FILE, cluster.shared_file_storage_dir]
+        else:
+            unit = [constants.ST_FILE, cluster.file_storage_dir]
+        res = self.rpc.call_node_info([self.pnode], [unit], [])[self.pnode]
         res.raise_on_failure("Cannot get the free disk space of node %s" % self.pnode,
                              prereq=True)
         storage = (res.data or {}).get("storage") or [{}]
         free = storage[0].get("storage_free")
         if free is None:
             raise errors.OpPrereqError("Cannot compute the free space in %s on node %s: %s"
-                                       % (cluster.file_storage_dir, self.pnode,
+                                       % (unit[1], self.pnode,
                                           storage[0].get("error", "no data")),
                                        errors.ECODE_ENVIRON)
         if needed > free:
@@ -276,7 +278,7 @@ class LUInstanceCreate(LogicalUnit):
         if not instance.disks:
             return
         feedback_fn("* creating instance disks...")
-        if instance.disk_template == constants.DT_FILE:
+        if instance.disk_template in (constants.DT_FILE, constants.DT_SHARED_FILE):
             path = os.path.dirname(instance.disks[0].logical_id[1])
             res = self.rpc.call_file_storage_dir_create(self.pnode, path)
             res.raise_on_failure("Cannot create the file storage directory %s" % path)

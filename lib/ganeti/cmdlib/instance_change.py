@@ -197,7 +197,8 @@ class LUInstanceRename(InstanceLU):
     def _rename_file_dir(self, old):
         """File disks live in <dir>/<instance name>/: move them with the name."""
         inst = self.cfg.get_instance_info(old)
-        if inst.disk_template != constants.DT_FILE or not inst.disks:
+        if inst.disk_template not in (constants.DT_FILE, constants.DT_SHARED_FILE) \
+                or not inst.disks:
             return
         old_dir = os.path.dirname(inst.disks[0].logical_id[1])
         if os.path.basename(old_dir) != old:
@@ -415,7 +416,8 @@ class LUInstanceSetParams(InstanceLU):
             nic.name = iu.device_name(params["name"])
 
     def _prepare_disks(self, inst, cluster):
-        if self.op.disks and inst.disk_template not in (constants.DT_FILE,):
+        if self.op.disks and inst.disk_template not in (constants.DT_FILE,
+                                                          constants.DT_SHARED_FILE):
             raise errors.OpPrereqError("Adding or removing disks of template %s is not"
                                        " supported yet" % inst.disk_template,
                                        errors.ECODE_INVAL)
@@ -429,13 +431,11 @@ class LUInstanceSetParams(InstanceLU):
             if action == "add":
                 spec = iu.check_disk_specs([params], inst.disk_template)[0]
                 idx = len(inst.disks)
-                disk = iu.generate_disks(cluster, inst.disk_template, inst.name,
-                                         inst.primary_node, [spec])[0]
-                disk.iv_name = "disk/%d" % idx
-                disk.logical_id = [disk.logical_id[0], os.path.join(
-                    os.path.dirname(inst.disks[0].logical_id[1]) if inst.disks else
-                    os.path.dirname(disk.logical_id[1]),
-                    "disk%d-%s.file" % (idx, disk.uuid[:8]))]
+                disk = iu.generate_disks(
+                    cluster, inst.disk_template, inst.name, inst.primary_node, [spec],
+                    file_driver=inst.disks[0].logical_id[0] if inst.disks else None,
+                    first_index=idx, disk_dir=(os.path.dirname(inst.disks[0].logical_id[1])
+                                               if inst.disks else None))[0]
                 inst.disks.append(disk)
                 self.new_disks.append(disk)
                 self.changes.append(("disk/%d" % idx, "add:size=%s,mode=%s"

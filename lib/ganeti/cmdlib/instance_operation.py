@@ -223,12 +223,8 @@ class LUInstanceActivateDisks(InstanceLU):
 
     def exec(self, feedback_fn):
         info = iu.assemble_disks(self, self.instance, ignore_size=self.op.ignore_size)
-        inst = self.cfg.get_instance_info(self.instance.name)
-        if not inst.disks_active:
-            inst.disks_active = True
-            self.cfg.update(inst)
         if self.op.wait_for_sync:
-            wait_for_sync(self, inst)
+            wait_for_sync(self, self.instance)
         return [list(i) for i in info]
 
 
@@ -252,10 +248,6 @@ class LUInstanceDeactivateDisks(InstanceLU):
 
     def exec(self, feedback_fn):
         iu.shutdown_disks(self, self.instance, ignore_failures=self.op.force)
-        inst = self.cfg.get_instance_info(self.instance.name)
-        if inst.disks_active:
-            inst.disks_active = False
-            self.cfg.update(inst)
         return None
 
 

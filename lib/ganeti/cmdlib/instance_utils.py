@@ -253,31 +253,48 @@ def check_node_free_memory(lu, node, reason, requested, hv_name):
 
 # ---- disks --------------------------------------------------------------------------
 
-def file_disk_path(cluster, instance_name, file_storage_dir, idx, disk_uuid):
-    base = cluster.file_storage_dir
+def file_disk_dir(cluster, template, instance_name, file_storage_dir=None):
+    """The directory of an instance's file or sharedfile disks (cluster-relative)."""
+    base = (cluster.shared_file_storage_dir if template == constants.DT_SHARED_FILE
+            else cluster.file_storage_dir)
     if file_storage_dir:
         base = os.path.join(base, file_storage_dir.lstrip("/"))
-    return os.path.join(base, instance_name, "disk%d-%s.file" % (idx, disk_uuid[:8]))
+    return os.path.join(base, instance_name)
+
+
+def file_disk_name(template, idx, disk_uuid):
+    """A disk file's name, as Ganeti names it: <disk uuid>.<template>.disk<idx>."""
+    return "%s.%s.disk%d" % (disk_uuid, template, idx)
+
+
+_FILE_TEMPLATES = (constants.DT_FILE, constants.DT_SHARED_FILE)
 
 
 def generate_disks(cluster, template, instance_name, pnode, disk_specs,
-                   file_storage_dir=None, file_driver=None):
-    """Config Disk objects for a new instance from the opcode's disk specs."""
+                   file_storage_dir=None, file_driver=None, first_index=0,
+                   disk_dir=None):
+    """Config Disk objects for a new instance from the opcode's disk specs.
+
+    first_index: the index of the first new disk (disks added to an instance);
+    disk_dir: the directory of the instance's existing file disks.
+    """
     if template == constants.DT_DISKLESS:
         return []
+    if template not in _FILE_TEMPLATES:
+        raise errors.OpPrereqError("Disk template '%s' is not supported yet (use file,"
+                                   " sharedfile or diskless)" % template,
+                                   errors.ECODE_INVAL)
+    directory = disk_dir or file_disk_dir(cluster, template, instance_name,
+                                          file_storage_dir)
     disks = []
-    for idx, spec in enumerate(disk_specs):
+    for num, spec in enumerate(disk_specs):
+        idx = first_index + num
         disk = objects.Disk(size=spec["size"], mode=spec.get("mode", "rw"),
                             iv_name="disk/%d" % idx, name=spec.get("name"),
-                            nodes=[pnode])
-        if template == constants.DT_FILE:
-            disk.dev_type = constants.DT_FILE
-            disk.logical_id = [file_driver or "loop",
-                               file_disk_path(cluster, instance_name, file_storage_dir,
-                                              idx, disk.uuid)]
-        else:
-            raise errors.OpPrereqError("Disk template '%s' is not supported yet (use file"
-                                       " or diskless)" % template, errors.ECODE_INVAL)
+                            nodes=[pnode], dev_type=template)
+        disk.logical_id = [file_driver or "loop",
+                           os.path.join(directory, file_disk_name(template, idx,
+                                                                  disk.uuid))]
         disks.append(disk)
     return disks
 
@@ -381,6 +398,7 @@ def assemble_disks(lu, instance, ignore_secondaries=False, ignore_size=False):
     ignore_size (as Ganeti): the node gets the disks without their recorded size,
     so a size that no longer matches the device does not stop the activation.
     """
+    mark_disks_active(lu, instance, True)
     info = []
     node = instance.primary_node
     for idx, disk in enumerate(instance.disks):
@@ -394,7 +412,21 @@ def assemble_disks(lu, instance, ignore_secondaries=False, ignore_size=False):
     return info
 
 
+def mark_disks_active(lu, instance, active):
+    """Record in the config whether the instance's disks are active (as Ganeti does
+    before activating and after deactivating them); ``instance`` follows."""
+    inst = lu.cfg.get_instance_info(instance.name)
+    if inst is not None and bool(inst.disks_active) != active:
+        inst.disks_active = active
+        lu.cfg.update(inst)
+        # the caller's copy stays updatable (the LU holds the instance's lock)
+        instance.serial_no, instance.mtime = inst.serial_no, inst.mtime
+    instance.disks_active = active
+
+
 def shutdown_disks(lu, instance, ignore_failures=False):
+    """Deactivate the instance's disks on its primary and record them inactive."""
+    mark_disks_active(lu, instance, False)
     ok = True
     for disk in instance.disks:
         res = lu.rpc.call_blockdev_shutdown(instance.primary_node, disk.to_dict())
@@ -418,7 +450,7 @@ def remove_disks(lu, instance, disks=None, ignore_failures=True):
                 ok = False
                 lu.log_warning("Could not remove disk %s on node %s: %s",
                                disk.iv_name, node, res.fail_msg)
-    if instance.disk_template == constants.DT_FILE and instance.disks:
+    if instance.disk_template in _FILE_TEMPLATES and instance.disks:
         path = os.path.dirname(instance.disks[0].logical_id[1])
         res = lu.rpc.call_file_storage_dir_remove(instance.primary_node, path)
         if res.fail_msg:

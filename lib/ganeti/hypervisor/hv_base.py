@@ -120,6 +120,57 @@ class BaseHypervisor:
         raise errors.HypervisorError("Memory ballooning is not supported by %s"
                                      % self.__class__.__name__)
 
+    # ---- node side: migration ------------------------------------------------------
+    # The master drives a migration in this order (cmdlib/instance_migration.py):
+    # migration_info on the source, accept_instance on the target,
+    # migrate_instance on the source, get_migration_status on the source until
+    # it is no longer active, then finalize_migration_src and _dst (both, with
+    # the outcome). A failure before the end calls both finalizers with
+    # success=False: the target drops what it prepared, the source goes on.
+
+    @classmethod
+    def versions_safe_for_migration(cls, src, dst):
+        """Whether an instance may move from hypervisor version ``src`` to ``dst``
+        (lists of numbers): the same major and minor version."""
+        return list(src[:2]) == list(dst[:2])
+
+    def _no_migration(self):
+        raise errors.HypervisorError("Migration is not supported by %s"
+                                     % self.__class__.__name__)
+
+    def migration_info(self, instance):
+        """What the target needs to accept ``instance`` (JSON data)."""
+        self._no_migration()
+
+    def accept_instance(self, instance, info, target_ip, block_devices):
+        """Prepare this node to receive ``instance`` on ``target_ip``."""
+        self._no_migration()
+
+    def migrate_instance(self, cluster_name, instance, target_ip, live):
+        """Start sending the running ``instance`` to ``target_ip``; returns at once."""
+        self._no_migration()
+
+    def get_migration_status(self, instance):
+        """{"status": one of MIGRATION_STATUSES, "transferred_ram", "total_ram"}
+        (bytes, None when unknown)."""
+        self._no_migration()
+
+    def finalize_migration_src(self, instance, success, live):
+        """After the transfer: on success end the source copy; else resume it."""
+        self._no_migration()
+
+    def finalize_migration_dst(self, instance, info, success):
+        """After the transfer: on success check the copy here runs; else drop it."""
+        self._no_migration()
+
+
+# Migration states reported by get_migration_status (QEMU's names).
+MIGRATION_ACTIVE = frozenset(["setup", "active", "pre-switchover", "device",
+                              "postcopy-active", "postcopy-paused", "postcopy-recover",
+                              "wait-unplug"])
+MIGRATION_COMPLETED = "completed"
+MIGRATION_FAILED = frozenset(["failed", "cancelled", "cancelling"])
+
 
 # ---- parameter checks shared by hypervisors ---------------------------------------------
 

@@ -36,6 +36,7 @@ class FakeHypervisor(hv_base.BaseHypervisor):
         "migration_mode": hv_base.one_of("live", "non-live"),
     }
     GLOBAL_PARAMETERS = frozenset(["migration_mode"])
+    CAN_MIGRATE = True
 
     def __init__(self, state_dir=None, meminfo_file="/proc/meminfo",
                  cpuinfo_file="/proc/cpuinfo", fsync=True):
@@ -141,6 +142,43 @@ class FakeHypervisor(hv_base.BaseHypervisor):
 
     def cleanup_instance(self, instance_name):
         io.remove_file(self._path(instance_name))
+
+    # ---- migration: the state file moves; nothing else to transfer ----------------
+
+    def _running_state(self, name):
+        data = self._read_state(name)
+        if data is None:
+            raise errors.HypervisorError("Instance %s is not running" % name)
+        return data
+
+    def migration_info(self, instance):
+        return {"state": self._running_state(instance.name)}
+
+    def accept_instance(self, instance, info, target_ip, block_devices):
+        if os.path.exists(self._path(instance.name)):
+            raise errors.HypervisorError("Can't accept instance %s: it is already"
+                                         " running here" % instance.name)
+
+    def migrate_instance(self, cluster_name, instance, target_ip, live):
+        self._running_state(instance.name)
+
+    def get_migration_status(self, instance):
+        self._running_state(instance.name)
+        return {"status": hv_base.MIGRATION_COMPLETED, "transferred_ram": None,
+                "total_ram": None}
+
+    def finalize_migration_src(self, instance, success, live):
+        if success:
+            io.remove_file(self._path(instance.name))
+
+    def finalize_migration_dst(self, instance, info, success):
+        if not success:
+            io.remove_file(self._path(instance.name))
+            return
+        state = dict((info or {}).get("state") or {})
+        state.setdefault("name", instance.name)
+        state["state"] = hv_base.STATE_RUNNING
+        self._write_state(instance.name, state)
 
     def _scan(self):
         """Names of the state files (temp files of atomic writes start with '.')."""

@@ -256,6 +256,24 @@ def resolve_bind_address(value):
     return match.group(1)
 
 
+_VERSION_CACHE = {}
+
+
+def qemu_version(kvm_path):
+    """QEMU's version as a list of numbers ([7, 2, 0]), or None if unknown; asked
+    once per binary (and again when the binary changes)."""
+    try:
+        key = (kvm_path, os.stat(kvm_path).st_mtime)
+    except (OSError, TypeError):
+        return None
+    if key not in _VERSION_CACHE:
+        result = process.run_cmd([kvm_path, "--version"], timeout=30)
+        match = re.search(r"version (\d+)\.(\d+)(?:\.(\d+))?", result.stdout or "")
+        _VERSION_CACHE[key] = ([int(x or 0) for x in match.groups()]
+                               if match and not result.failed else None)
+    return _VERSION_CACHE[key]
+
+
 def _disk_dict(disk):
     if hasattr(disk, "to_dict"):
         return disk.to_dict()
@@ -268,7 +286,7 @@ class KVMHypervisor(hv_base.BaseHypervisor):
     PARAMETERS = PARAMETERS
     GLOBAL_PARAMETERS = frozenset(["migration_port", "migration_bandwidth",
                                    "migration_mode"])
-    CAN_MIGRATE = False
+    CAN_MIGRATE = True
 
     def __init__(self, run_dir=None):
         self._run_dir = run_dir
@@ -399,9 +417,16 @@ class KVMHypervisor(hv_base.BaseHypervisor):
     # ---- node side: life cycle ------------------------------------------------------------
 
     def start_instance(self, instance, block_devices, startup_paused):
-        name = instance.name
         hvparams = _fill(hv_base.defaults_for(constants.HT_KVM), instance.hvparams)
         beparams = _fill(constants.BEC_DEFAULTS, instance.beparams)
+        self._launch(instance, hvparams, beparams, block_devices, startup_paused)
+
+    def _launch(self, instance, hvparams, beparams, block_devices, startup_paused,
+                incoming=None):
+        """Start the QEMU of ``instance`` (booting it, or waiting for its migration
+        on ``incoming`` = (ip, port)); on any failure nothing is left behind."""
+        name = instance.name
+        hvparams = dict(hvparams)
         self.validate_parameters(hvparams)
         if self.get_pid(name):
             raise errors.HypervisorError("Instance %s is already running" % name)
@@ -433,7 +458,7 @@ class KVMHypervisor(hv_base.BaseHypervisor):
             cmd = kvm_cmdline.build_command(
                 name, hvparams, beparams, disks, nics, paths.cmdline_paths(),
                 network_port=instance.network_port, instance_uuid=instance.uuid,
-                startup_paused=startup_paused)
+                startup_paused=startup_paused, incoming=incoming)
             inst_dict = instance.to_dict()
             inst_dict.pop("osparams_private", None)     # no secrets in runtime files
             self.save_runtime(name, {
@@ -449,21 +474,26 @@ class KVMHypervisor(hv_base.BaseHypervisor):
             if not pid:
                 raise errors.HypervisorError("Instance %s: QEMU exited right after"
                                              " starting" % name)
-            self._post_start(name, pid, hvparams)
+            if incoming is None:
+                self._post_start(name, pid, hvparams)
         except BaseException:
-            self._kill(name)
-            for record in nics:
-                if record["tap"]:
-                    try:
-                        network.unplug_nic(record["tap"], record["nicparams"],
-                                           record["ip"])
-                    except errors.GenericError as err:
-                        logging.warning("Cannot remove tap %s: %s", record["tap"], err)
-            try:
-                self.cleanup_instance(name)
-            except errors.GenericError as err:     # keep the original error
-                logging.warning("Cleanup after the failed start of %s: %s", name, err)
+            self._drop(name, nics)
             raise
+
+    def _drop(self, name, nics=()):
+        """End the QEMU of ``name`` and remove its taps and runtime files."""
+        self._kill(name)
+        for record in nics:
+            if record["tap"]:
+                try:
+                    network.unplug_nic(record["tap"], record["nicparams"],
+                                       record["ip"])
+                except errors.GenericError as err:
+                    logging.warning("Cannot remove tap %s: %s", record["tap"], err)
+        try:
+            self.cleanup_instance(name)
+        except errors.GenericError as err:     # keep the original error
+            logging.warning("Cleanup of %s: %s", name, err)
 
     def _post_start(self, name, pid, hvparams):
         """Settings applied to the running QEMU: VNC password, CPU pinning."""
@@ -647,7 +677,111 @@ class KVMHypervisor(hv_base.BaseHypervisor):
         except OSError:
             numa = 0
         result["cpu_nodes"] = max(1, numa)
+        version = qemu_version(_fill(hv_base.defaults_for(constants.HT_KVM),
+                                     hvparams).get("kvm_path"))
+        if version:
+            result["hv_version"] = version
         return result
+
+    # ---- node side: migration (QEMU's own, over TCP) ----------------------------------
+
+    def _running_runtime(self, name):
+        if not self.get_pid(name):
+            raise errors.HypervisorError("Instance %s is not running" % name)
+        runtime = self.load_runtime(name)
+        if runtime is None:
+            raise errors.HypervisorError("Instance %s has no runtime file" % name)
+        return runtime
+
+    def migration_info(self, instance):
+        """The source's runtime: the target starts QEMU with the same hardware."""
+        runtime = self._running_runtime(instance.name)
+        return {"hvparams": runtime["hvparams"], "beparams": runtime["beparams"]}
+
+    def accept_instance(self, instance, info, target_ip, block_devices):
+        """Start QEMU here waiting on target_ip:migration_port for the instance."""
+        try:
+            hvparams = dict(info["hvparams"])
+            beparams = dict(info["beparams"])
+        except (TypeError, KeyError) as err:
+            raise errors.HypervisorError("Invalid migration information for %s: %s"
+                                         % (instance.name, err))
+        # the migration port is a cluster-wide parameter: the master's value
+        hvparams["migration_port"] = _fill(hv_base.defaults_for(constants.HT_KVM),
+                                           instance.hvparams)["migration_port"]
+        self._launch(instance, hvparams, beparams, block_devices, False,
+                     incoming=(target_ip, hvparams["migration_port"]))
+
+    def migrate_instance(self, cluster_name, instance, target_ip, live):
+        name = instance.name
+        self._running_runtime(name)
+        hvparams = _fill(hv_base.defaults_for(constants.HT_KVM), instance.hvparams)
+        with kvm_qmp.QmpClient(self.paths(name).qmp_socket, QMP_TIMEOUT) as qmp:
+            if not live:
+                qmp.execute("stop")
+            qmp.execute("migrate-set-parameters", {
+                "max-bandwidth": int(hvparams["migration_bandwidth"]) * MIB,
+                "downtime-limit": int(hvparams["migration_downtime"])})
+            caps = [c for c in (hvparams.get("migration_caps") or "").split(":") if c]
+            if caps:
+                qmp.execute("migrate-set-capabilities", {"capabilities": [
+                    {"capability": cap, "state": True} for cap in caps]})
+            qmp.execute("migrate", {"uri": kvm_cmdline.incoming_uri(
+                target_ip, hvparams["migration_port"])})
+
+    def get_migration_status(self, instance):
+        if not self.get_pid(instance.name):
+            raise errors.HypervisorError("Instance %s is not running" % instance.name)
+        info = self._qmp(instance.name, "query-migrate") or {}
+        ram = info.get("ram") or {}
+        return {"status": info.get("status") or "failed",
+                "transferred_ram": ram.get("transferred"), "total_ram": ram.get("total"),
+                "error": info.get("error-desc")}
+
+    def finalize_migration_src(self, instance, success, live):
+        name = instance.name
+        if success:
+            try:
+                done = self._qmp(name, "query-migrate") or {}
+                logging.info("Migration of %s completed: total %s ms, downtime %s ms",
+                             name, done.get("total-time"), done.get("downtime"))
+            except errors.HypervisorError as err:
+                logging.warning("Cannot read the migration figures of %s: %s", name, err)
+            self._drop(name)
+            return
+        if not self.get_pid(name):
+            return
+        try:
+            self._qmp(name, "migrate_cancel")
+        except errors.HypervisorError as err:
+            logging.warning("Cannot cancel the migration of %s: %s", name, err)
+        if self.guest_status(name) != "running":
+            self._qmp(name, "cont")
+
+    def finalize_migration_dst(self, instance, info, success):
+        name = instance.name
+        if not success:
+            runtime = self.load_runtime(name) or {}
+            self._drop(name, runtime.get("nics") or [])
+            return
+        if not self.get_pid(name):
+            raise errors.HypervisorError("Instance %s is not running after its"
+                                         " migration" % name)
+        status = self.guest_status(name)
+        if status in ("paused", "postmigrate", "prelaunch"):
+            # a non-live migration stopped the guest on the source; it goes on here
+            self._qmp(name, "cont")
+        elif status != "running":
+            raise errors.HypervisorError("Instance %s is in state '%s' after its"
+                                         " migration" % (name, status))
+        runtime = self.load_runtime(name) or {}
+        cpus = kvm_cmdline.parse_cpu_mask((runtime.get("hvparams") or {}).get("cpu_mask"))
+        if cpus is not None:
+            try:
+                os.sched_setaffinity(self.get_pid(name), cpus)
+            except OSError as err:
+                logging.warning("Cannot pin instance %s to CPUs %s: %s", name,
+                                sorted(cpus), err)
 
     def balloon_instance_memory(self, instance, mem):
         if not self.get_pid(instance.name):

@@ -221,12 +221,19 @@ def _misc_device_args(hvparams):
     return args
 
 
+def incoming_uri(ip, port):
+    """QEMU's migration URI for TCP to ``ip``:``port`` (IPv6 in brackets)."""
+    return "tcp:%s:%d" % ("[%s]" % ip if ":" in ip else ip, int(port))
+
+
 def build_command(name, hvparams, beparams, disks, nics, paths, network_port=None,
-                  instance_uuid=None, startup_paused=False):
+                  instance_uuid=None, startup_paused=False, incoming=None):
     """The argv list starting QEMU for one instance.
 
     disks: [(disk dict, dev_path), ...]; nics: [{"mac": ..., "tap": ...}, ...];
     hvparams and beparams must be complete (filled with the defaults).
+    incoming: (ip, port) to wait there for the instance's migration instead of
+    booting it.
     """
     cmd = [hvparams["kvm_path"], "-name", name,
            "-m", str(beparams["maxmem"]),
@@ -284,6 +291,8 @@ def build_command(name, hvparams, beparams, disks, nics, paths, network_port=Non
     cmd += _nic_args(nics, hvparams)
     if startup_paused:
         cmd.append("-S")
+    if incoming:
+        cmd += ["-incoming", incoming_uri(*incoming)]
     if hvparams.get("kvm_extra"):
         cmd += shlex.split(hvparams["kvm_extra"])
     return cmd

@@ -1,0 +1,236 @@
+"""Instances on storage both nodes see, on a two-node virtual cluster.
+
+The nodes' shared file storage directory is one directory (each node's is a
+link to it, as a mount of a shared filesystem would be). sharedfile and
+diskless instances fail over and migrate between the nodes: with the fake
+hypervisor (every step of Ganeti's job log), and a real QEMU guest (TCG) that is
+migrated live and keeps running: its console counter goes on, it does not boot
+again.
+"""
+
+import os
+import re
+import time
+
+import pytest
+
+import kvm_guest
+import vcluster
+from test_nodes import _join
+
+NOOP = "/usr/share/ganeti/os/noop"
+pytestmark = pytest.mark.skipif(not os.path.isdir(NOOP),
+                                reason="Debian's ganeti-os-noop is not installed")
+SHARED_DIR = "/srv/ganeti/shared-file-storage"
+STAMP = re.compile(r"^\w{3} \w{3} [ \d]\d \d\d:\d\d:\d\d \d{4} ")
+
+MIGRATE_STEPS = [
+    "Migrating instance {name}",
+    "* checking disk consistency between source and target",
+    "* closing instance disks on node {dst}",
+    "* opening instance disks on node {src} in shared mode",
+    "* opening instance disks on node {dst} in shared mode",
+    "* preparing {dst} to accept the instance",
+    "* migrating instance to {dst}",
+    "* starting memory transfer",
+    "* memory transfer complete",
+    "* closing instance disks on node {src}",
+    "* opening instance disks on node {dst} in exclusive mode",
+    "* done",
+]
+FAILOVER_STEPS = [
+    "Failover instance {name}",
+    "* checking disk consistency between source and target",
+    "* shutting down instance on source node",
+    "* closing instance disks on node {src}",
+    "* deactivating the instance's disks on source node",
+    "* activating the instance's disks on target node {dst}",
+    "* starting the instance on the target node {dst}",
+]
+
+
+@pytest.fixture(scope="module")
+def shared2():
+    vc = vcluster.VirtualCluster(2)
+    try:
+        shared = os.path.join(vc.base, "shared")
+        os.makedirs(shared)
+        for node in vc.nodes:
+            link = node.path(SHARED_DIR)
+            os.makedirs(os.path.dirname(link), exist_ok=True)
+            os.symlink(shared, link)
+        vc.init("--enabled-hypervisors=fake,kvm",
+                "--enabled-disk-templates=sharedfile,file,diskless")
+        _join(vc, vc.nodes[1])
+        vc.master.run("gnt-node", "add", "--no-node-setup", vc.nodes[1].name, check=True)
+        vc.shared = shared
+        yield vc
+    finally:
+        vc.cleanup()
+
+
+def _log_lines(out):
+    """The job log lines without their time stamps."""
+    return [STAMP.sub("", line) for line in out.splitlines()]
+
+
+def _row(m, name, fields):
+    out = m.run("gnt-instance", "list", "--no-headers", "--separator=|", "-o", fields,
+                name, check=True).stdout
+    return out.rstrip("\n").split("|")
+
+
+def _add(m, name, *extra):
+    return m.run("gnt-instance", "add", "-n", m.name, "-o", "noop", "--no-name-check",
+                 "--no-ip-check", "--no-nics", *extra, name, check=True)
+
+
+def _fake_running(node, name):
+    return os.path.exists(node.path("/var/run/ganeti/fake-hypervisor/" + name))
+
+
+def test_sharedfile_failover_and_migrate(shared2):
+    m, n2 = shared2.nodes
+    name = "sf1.example.com"
+    _add(m, name, "-t", "sharedfile", "-s", "64M")
+    files = os.listdir(os.path.join(shared2.shared, name))
+    assert len(files) == 1 and re.match(r"^[0-9a-f-]{36}\.sharedfile\.disk0$", files[0])
+    assert _row(m, name, "disk_template,pnode,snodes,disk.sizes,status") == [
+        "sharedfile", m.name, "", "64", "running"]
+
+    # no target and no allocator: Ganeti's error, nothing changes
+    proc = m.run("gnt-instance", "migrate", "-f", name)
+    assert proc.returncode == 1
+    assert "No iallocator or node given and no cluster-wide default iallocator" \
+        in proc.stderr, proc.stderr
+    proc = m.run("gnt-instance", "migrate", "-f", "-n", m.name, name)
+    assert proc.returncode == 1
+    assert "Cannot migrate instance %s to its primary (%s)" % (name, m.name) in proc.stderr
+
+    proc = m.run("gnt-instance", "migrate", "-f", "-n", n2.name, name, check=True)
+    expected = [s.format(name=name, src=m.name, dst=n2.name) for s in MIGRATE_STEPS]
+    assert _log_lines(proc.stdout) == expected, proc.stdout
+    assert _row(m, name, "pnode,snodes,status") == [n2.name, "", "running"]
+    assert _fake_running(n2, name) and not _fake_running(m, name)
+    assert os.path.islink(n2.path("/var/run/ganeti/instance-disks/%s:0" % name))
+    assert not os.path.lexists(m.path("/var/run/ganeti/instance-disks/%s:0" % name))
+
+    proc = m.run("gnt-instance", "failover", "-f", "-n", m.name, name, check=True)
+    expected = [s.format(name=name, src=n2.name, dst=m.name) for s in FAILOVER_STEPS]
+    assert _log_lines(proc.stdout) == expected, proc.stdout
+    assert _row(m, name, "pnode,status") == [m.name, "running"]
+    assert _fake_running(m, name) and not _fake_running(n2, name)
+
+    # a stopped instance only changes its primary node
+    m.run("gnt-instance", "shutdown", name, check=True)
+    proc = m.run("gnt-instance", "failover", "-f", "-n", n2.name, name, check=True)
+    assert "* not checking disk consistency as instance is not running" in proc.stdout
+    assert "* starting the instance" not in proc.stdout
+    assert _row(m, name, "pnode,status") == [n2.name, "ADMIN_down"]
+    m.run("gnt-instance", "startup", name, check=True)
+    assert _fake_running(n2, name)
+
+    verify = m.run("gnt-cluster", "verify")
+    assert verify.returncode == 0, verify.stdout + verify.stderr
+    m.run("gnt-instance", "remove", "-f", name, check=True)
+    assert not os.path.exists(os.path.join(shared2.shared, name))
+
+
+def test_migrate_refusals(shared2):
+    m, n2 = shared2.nodes
+    name = "file1.example.com"
+    _add(m, name, "-t", "file", "-s", "32M")
+    try:
+        for cmd, word in (("migrate", "migrations"), ("failover", "failovers")):
+            proc = m.run("gnt-instance", cmd, "-f", "-n", n2.name, name)
+            assert proc.returncode == 1
+            assert "Instance's disk layout 'file' does not allow %s" % word \
+                in proc.stderr, proc.stderr
+        proc = m.run("gnt-instance", "migrate", "-f", "-n", n2.name, "-I", "hail", name)
+        assert proc.returncode == 1
+        assert "Specify either an iallocator (-I), or a target node (-n) but not both" \
+            in proc.stderr, proc.stderr
+        assert _row(m, name, "pnode,status") == [m.name, "running"]
+    finally:
+        m.run("gnt-instance", "remove", "-f", name, check=True)
+
+
+def test_diskless_migrate_and_allow_failover(shared2):
+    m, n2 = shared2.nodes
+    name = "dl1.example.com"
+    _add(m, name, "-t", "diskless")
+    try:
+        m.run("gnt-instance", "migrate", "-f", "-n", n2.name, name, check=True)
+        assert _row(m, name, "pnode,status") == [n2.name, "running"]
+        # a stopped instance cannot be migrated; --allow-failover fails it over
+        m.run("gnt-instance", "shutdown", name, check=True)
+        proc = m.run("gnt-instance", "migrate", "-f", "-n", m.name, name)
+        assert proc.returncode == 1
+        assert "Can't migrate, please use failover" in proc.stderr, proc.stderr
+        proc = m.run("gnt-instance", "migrate", "-f", "--allow-failover", "-n", m.name,
+                     name, check=True)
+        assert "switching to failover" in proc.stdout, proc.stdout
+        assert "Failover instance %s" % name in proc.stdout
+        assert _row(m, name, "pnode,status") == [m.name, "ADMIN_down"]
+    finally:
+        m.run("gnt-instance", "remove", "-f", name, check=True)
+
+
+@pytest.fixture(scope="module")
+def guest(tmp_path_factory):
+    kernel = kvm_guest.kernel_or_fail()
+    initrd = str(tmp_path_factory.mktemp("kvm") / "initrd.cpio")
+    kvm_guest.build_initramfs(initrd, kernel)
+    return kvm_guest.guest_hvparams(kernel, initrd, "gtest.tick=1")
+
+
+def _hv_arg(params):
+    return "kvm:" + ",".join("%s=%s" % (k, "true" if v is True else "false"
+                                        if v is False else v)
+                             for k, v in sorted(params.items()))
+
+
+def _ticks(text):
+    return [int(n) for n in re.findall(r"GANETI-TEST-TICK (\d+)", text)]
+
+
+def test_kvm_live_migration(shared2, guest):
+    m, n2 = shared2.nodes
+    name = "kvmmig.example.com"
+    _add(m, name, "-t", "sharedfile", "-s", "64M", "-H", _hv_arg(guest))
+    serial = "/var/run/ganeti/kvm-hypervisor/ctrl/%s.serial" % name
+    try:
+        before = kvm_guest.SerialReader(m.path(serial))
+        before.wait_for("GANETI-TEST-TICK", timeout=120, count=2)
+        before.close()
+        last_before = max(_ticks(before.text))
+        start = time.monotonic()
+        proc = m.run("gnt-instance", "migrate", "-f", "-n", n2.name, name, check=True,
+                     timeout=300)
+        took = time.monotonic() - start
+        print("live migration of a 128 MiB TCG guest: %.1f s" % took)
+        assert "* memory transfer complete" in proc.stdout, proc.stdout
+        assert _row(m, name, "pnode,status") == [n2.name, "running"]
+        assert not os.path.exists(m.path("/var/run/ganeti/kvm-hypervisor/pid/" + name))
+        after = kvm_guest.SerialReader(n2.path(serial))
+        after.wait_for("GANETI-TEST-TICK", timeout=30, count=2)
+        after.close()
+        # the same guest goes on counting: no reboot, the counter continues
+        assert "GANETI-TEST-BOOTED" not in after.text
+        assert min(_ticks(after.text)) > last_before, (last_before, after.text[-300:])
+        log = open(n2.path("/var/log/ganeti/node-daemon.log")).read() + \
+            open(m.path("/var/log/ganeti/node-daemon.log")).read()
+        assert re.search(r"Migration of %s completed: total \d+ ms, downtime \d+ ms"
+                         % re.escape(name), log), log[-2000:]
+        # and back, non-live
+        m.run("gnt-instance", "migrate", "-f", "--non-live", "-n", m.name, name,
+              check=True, timeout=300)
+        back = kvm_guest.SerialReader(m.path(serial))
+        back.wait_for("GANETI-TEST-TICK", timeout=30, count=2)
+        back.close()
+        assert "GANETI-TEST-BOOTED" not in back.text
+    finally:
+        m.run("gnt-instance", "remove", "-f", "--shutdown-timeout=5", name, timeout=120)
+    for node in (m, n2):
+        d = node.path("/var/run/ganeti/kvm-hypervisor/pid")
+        assert not (os.path.isdir(d) and name in os.listdir(d))
