@@ -105,11 +105,20 @@ def check_init_params(cluster_name, hostname, secondary_ip, vg_name, master_netd
     if vg_name:
         if not _VG_NAME_RE.match(vg_name):
             raise _prereq("Invalid volume group name '%s'" % vg_name)
-        result = process.run_cmd(["vgs", "--noheadings", "-o", "vg_name", vg_name])
+        result = process.run_cmd(["vgs", "--noheadings", "--nosuffix", "--units=m",
+                                  "-o", "vg_size", vg_name])
         if result.failed:
             raise _prereq("Volume group '%s' not found on this node (%s); create it with"
                           " vgcreate or use --no-lvm-storage" % (vg_name, result.describe()),
                           errors.ECODE_ENVIRON)
+        try:
+            vg_size = int(float(result.stdout.split()[0]))
+        except (IndexError, ValueError):
+            raise _prereq("Cannot read the size of volume group '%s' from vgs: %r"
+                          % (vg_name, result.stdout), errors.ECODE_ENVIRON)
+        if vg_size < constants.MIN_VG_SIZE:
+            raise _prereq("volume group '%s' too small (%s MiB required, %d MiB found)"
+                          % (vg_name, constants.MIN_VG_SIZE, vg_size), errors.ECODE_ENVIRON)
     if file_storage_dir is not None and not os.path.isabs(file_storage_dir):
         raise _prereq("The file storage directory must be an absolute path, not '%s'"
                       % file_storage_dir)

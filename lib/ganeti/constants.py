@@ -79,6 +79,7 @@ DISK_TEMPLATES = frozenset([DT_DISKLESS, DT_PLAIN, DT_DRBD8, DT_FILE, DT_SHARED_
                             DT_BLOCK, DT_RBD, DT_EXT, DT_GLUSTER])
 DEFAULT_ENABLED_DISK_TEMPLATES = [DT_DRBD8, DT_PLAIN]
 DTS_LVM = frozenset([DT_PLAIN, DT_DRBD8])
+MIN_VG_SIZE = 20480         # MiB: the smallest volume group gnt-cluster init accepts
 DTS_FILEBASED = frozenset([DT_FILE, DT_SHARED_FILE, DT_GLUSTER])
 DTS_INT_MIRROR = frozenset([DT_DRBD8])
 # storage every node reaches: an instance may move to any node (Ganeti counts

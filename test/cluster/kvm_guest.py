@@ -5,8 +5,10 @@ and keeps, under CACHE_DIR/kvm-guest/<version>/, only what the tests boot:
 
 - ``vmlinuz`` (the bzImage) and ``vmlinux`` (the uncompressed ELF, booted
   through the PVH entry point: no in-guest xz decompression under TCG);
-- ``modules/*.ko`` + ``modules/load.list``: virtio (pci, blk, net, balloon), the
-  ACPI button and evdev, with their dependencies, in load order.
+- ``modules/*.ko`` + ``modules/deps.json``: for the test guest virtio (pci,
+  blk, net, balloon), the ACPI button and evdev; for the VM nodes of test/qa
+  (NODE_MODULES) what LVM, DRBD and their root filesystem need; with their
+  dependencies (``module_order`` lists a set in load order).
 
 build_initramfs() writes an uncompressed newc cpio with static busybox, those
 modules and an /init that prints MARKER (and the disks and NIC it sees) on the
@@ -17,6 +19,7 @@ Boot it with KVMHypervisor and hvparams from guest_hvparams().
 """
 
 import glob
+import json
 import lzma
 import os
 import re
@@ -35,8 +38,16 @@ QBOOT = "/usr/share/qemu/qboot.rom"
 MARKER = "GANETI-TEST-BOOTED"
 POWEROFF_MARKER = "GANETI-TEST-POWEROFF"
 LOCK_TIMEOUT = 600          # seconds: a kernel download takes well under a minute
-WANTED_MODULES = ["virtio_pci", "virtio_blk", "virtio_net", "virtio_balloon",
-                  "button", "evdev"]
+# the test guest's modules, loaded in this order's dependency order
+GUEST_MODULES = ["virtio_pci", "virtio_blk", "virtio_net", "virtio_balloon",
+                 "button", "evdev"]
+# what the VM nodes of test/qa load: their devices, the 9p/overlay root, LVM's
+# device-mapper targets, DRBD (whose libcrc32c needs a crc32c implementation
+# loaded first: a soft dependency), and tun/bridge for instances on a bridge
+NODE_MODULES = ["virtio_pci", "virtio_blk", "virtio_net", "virtio_rng", "9p",
+                "9pnet_virtio", "overlay", "ext4", "dm_mod", "dm_snapshot", "dm_mirror",
+                "crc32c_generic", "drbd", "tun", "bridge", "loop"]
+READY = "ready-3"           # the cache's marker; a new module set needs a new one
 
 INIT_SCRIPT = r"""#!/bin/busybox sh
 /bin/busybox --install -s /bin
@@ -140,26 +151,25 @@ def _extract(deb, dest):
             if kernel is None:
                 raise GuestUnavailable("no vmlinuz in %s" % deb)
             os.makedirs(dest + "/modules")
-            order, seen = [], set()
+            deps = {}
 
             def add(name):
                 name = _norm(name)
-                if name in seen:
+                if name in deps:
                     return
-                seen.add(name)
                 if name not in members:
                     raise GuestUnavailable("module %s missing in %s" % (name, deb))
                 data = tar.extractfile(members[name]).read()
-                for dep in _module_deps(data):
+                deps[name] = [_norm(d) for d in _module_deps(data)]
+                for dep in deps[name]:
                     add(dep)
                 with open("%s/modules/%s.ko" % (dest, name), "wb") as fd:
                     fd.write(data)
-                order.append(name)
 
-            for name in WANTED_MODULES:
+            for name in GUEST_MODULES + NODE_MODULES:
                 add(name)
-            with open(dest + "/modules/load.list", "w") as fd:
-                fd.write("\n".join(order) + "\n")
+            with open(dest + "/modules/deps.json", "w") as fd:
+                json.dump(deps, fd, sort_keys=True)
             vmlinuz = tar.extractfile(kernel).read()
     finally:
         os.unlink(tmp_tar)
@@ -184,7 +194,7 @@ def prepare_kernel(cache_dir=CACHE_DIR):
     # another test run may be fetching it: wait for it, but not forever
     lock = testlock.take("kvm-guest", LOCK_TIMEOUT)
     try:
-        ready = sorted(glob.glob(os.path.join(cache_dir, "kvm-guest", "*", "ready")))
+        ready = sorted(glob.glob(os.path.join(cache_dir, "kvm-guest", "*", READY)))
         if not ready:
             package = _kernel_package()
             version = package[len("linux-image-"):]
@@ -202,10 +212,10 @@ def prepare_kernel(cache_dir=CACHE_DIR):
             shutil.rmtree(dest, ignore_errors=True)
             os.makedirs(os.path.dirname(dest), exist_ok=True)
             _extract(debs[0], dest)
-            open(os.path.join(dest, "ready"), "w").close()
+            open(os.path.join(dest, READY), "w").close()
             for deb in debs:         # 70 MB; what we need is kept unpacked
                 os.unlink(deb)
-            ready = [os.path.join(dest, "ready")]
+            ready = [os.path.join(dest, READY)]
     finally:
         testlock.release(lock)
     dest = os.path.dirname(ready[-1])
@@ -226,6 +236,25 @@ def kernel_or_fail():
         pytest.fail("no KVM test guest: %s" % err, pytrace=False)
 
 
+def module_order(kernel, names):
+    """The modules ``names`` with their dependencies, each after what it needs."""
+    with open(os.path.join(kernel["modules"], "deps.json")) as fd:
+        deps = json.load(fd)
+    order = []
+
+    def add(name):
+        name = _norm(name)
+        if name in order:
+            return
+        for dep in deps[name]:
+            add(dep)
+        order.append(name)
+
+    for name in names:
+        add(name)
+    return order
+
+
 def _cpio_entry(name, mode, data=b"", rdev=(0, 0), ino=[0]):
     ino[0] += 1
     name_b = name.encode() + b"\0"
@@ -236,8 +265,11 @@ def _cpio_entry(name, mode, data=b"", rdev=(0, 0), ino=[0]):
     return head + data + b"\0" * (-len(data) % 4)
 
 
-def build_initramfs(path, kernel):
-    """Write the test initramfs (uncompressed newc cpio) to ``path``."""
+def build_initramfs(path, kernel, modules=None, init_script=INIT_SCRIPT, files=None):
+    """Write an initramfs (uncompressed newc cpio) to ``path``: busybox, the
+    ``modules`` (default: the test guest's) with /mods/load.list in load order,
+    ``init_script`` as /init and ``files`` {name: (mode, bytes)}."""
+    order = module_order(kernel, GUEST_MODULES if modules is None else modules)
     parts = []
     for d in ("bin", "dev", "proc", "sys", "mods", "tmp"):
         parts.append(_cpio_entry(d, 0o040755))
@@ -245,10 +277,14 @@ def build_initramfs(path, kernel):
     with open(BUSYBOX, "rb") as fd:
         parts.append(_cpio_entry("bin/busybox", 0o100755, fd.read()))
     parts.append(_cpio_entry("bin/sh", 0o120777, b"busybox"))
-    for name in os.listdir(kernel["modules"]):
-        with open(os.path.join(kernel["modules"], name), "rb") as fd:
-            parts.append(_cpio_entry("mods/" + name, 0o100644, fd.read()))
-    parts.append(_cpio_entry("init", 0o100755, INIT_SCRIPT.encode()))
+    for name in order:
+        with open(os.path.join(kernel["modules"], name + ".ko"), "rb") as fd:
+            parts.append(_cpio_entry("mods/%s.ko" % name, 0o100644, fd.read()))
+    parts.append(_cpio_entry("mods/load.list", 0o100644,
+                             ("\n".join(order) + "\n").encode()))
+    for name, (mode, data) in sorted((files or {}).items()):
+        parts.append(_cpio_entry(name, mode, data))
+    parts.append(_cpio_entry("init", 0o100755, init_script.encode()))
     parts.append(_cpio_entry("TRAILER!!!", 0))
     with open(path, "wb") as fd:
         fd.write(b"".join(parts))

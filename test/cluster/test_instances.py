@@ -266,3 +266,38 @@ def test_verify_checks_instances(cluster):
     m.run("gnt-instance", "startup", name, check=True)
     assert m.run("gnt-cluster", "verify").returncode == 0
     m.run("gnt-instance", "remove", "-f", name, check=True)
+
+
+GOLDEN = os.path.join(os.path.dirname(__file__), "golden")
+_NORMALISE = [
+    (re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}"), "<UUID>"),
+    (re.compile(r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d"), "<TIME>"),
+    (re.compile(r"([0-9a-f]{2}:){5}[0-9a-f]{2}"), "<MAC>"),
+]
+
+
+def _normalise(text, names):
+    for old, new in names:
+        text = text.replace(old, new)
+    for pattern, repl in _NORMALISE:
+        text = pattern.sub(repl, text)
+    return text.splitlines()
+
+
+def test_info_layout_is_ganetis(cluster):
+    """gnt-instance info of a running file instance, line by line as Ganeti 3.0.2
+    prints it (golden/gnt-instance-info-file.txt: its output for such an
+    instance), after normalising names, UUIDs, times and the MAC."""
+    m = cluster.master
+    name = "inst2.example.com"
+    _add(m, name, "-t", "file", "-s", "1G")
+    try:
+        ours = m.run("gnt-instance", "info", name, check=True).stdout
+    finally:
+        m.run("gnt-instance", "remove", "-f", name, check=True)
+    with open(os.path.join(GOLDEN, "gnt-instance-info-file.txt")) as fd:
+        golden = fd.read()
+    # the virtual node's root prefixes the real path of the disk file
+    assert _normalise(ours, [(m.root, ""), (name, "inst2"),
+                             (m.name, "node1.example.com")]) == \
+        _normalise(golden, [])

@@ -56,8 +56,8 @@ def test_disk_life_cycle(node):
         str(path), None]
 
     assert bstorage.blockdev_find(disk) == {
-        "dev_path": str(path), "sync_percent": None, "estimated_time": None,
-        "is_degraded": False, "ldisk_status": 1}
+        "dev_path": str(path), "major": None, "minor": None, "sync_percent": None,
+        "estimated_time": None, "is_degraded": False, "ldisk_status": 1}
 
     bstorage.blockdev_grow(disk, 4, True, True, False)
     assert path.stat().st_size == 8 * MIB
@@ -135,7 +135,8 @@ def test_getmirrorstatus_shape(node, tmp_path):
     bstorage.blockdev_create(present, 8, "i", True, "", False)
     result = bstorage.blockdev_getmirrorstatus([present, missing, outside])
     assert json.loads(json.dumps(result)) == result     # travels as JSON
-    assert result[0] == [True, {"dev_path": str(fs / "i" / "d0"), "sync_percent": None,
+    assert result[0] == [True, {"dev_path": str(fs / "i" / "d0"), "major": None,
+                                "minor": None, "sync_percent": None,
                                 "estimated_time": None, "is_degraded": False,
                                 "ldisk_status": 1}]
     assert result[1][0] is False and "Cannot find disk disk/0" in result[1][1]

@@ -179,7 +179,8 @@ def test_sync_status_not_degraded(fsdir):
     disk = _disk(fsdir / "i" / "d")
     dev = storage.create_device(disk)
     status = dev.combined_sync_status()
-    assert status == {"dev_path": dev.dev_path, "sync_percent": None,
+    assert status == {"dev_path": dev.dev_path, "major": None, "minor": None,
+                      "sync_percent": None,
                       "estimated_time": None, "is_degraded": False,
                       "ldisk_status": base.LDS_OKAY}
 

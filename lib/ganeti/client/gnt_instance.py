@@ -5,6 +5,7 @@ import sys
 
 from ganeti import cli, constants, errors, opcodes, paramtypes
 from ganeti.client import infofmt, tags
+from ganeti.storage import base as storage_base
 from ganeti.utils import text
 
 _LIST_DEF_FIELDS = ["name", "hypervisor", "os", "pnode", "status", "oper_ram"]
@@ -370,6 +371,71 @@ def _fmt_size(mib):
     return text.format_unit(mib, "h")
 
 
+def _format_disk_status(dev_type, status):
+    """A device's "on primary"/"on secondary" text, as Ganeti writes it."""
+    if not status:
+        return "not active"
+    numbers = ["N/A" if status.get(k) is None else str(status[k])
+               for k in ("major", "minor")]
+    text = "%s (%s)" % (status.get("dev_path"), ":".join(numbers))
+    ldisk = status.get("ldisk_status")
+    if dev_type == constants.DT_DRBD8:
+        if status.get("sync_percent") is not None:
+            sync = "*RECOVERING* %5.2f%%," % status["sync_percent"]
+            sync += (" ETA %ss" % status["estimated_time"] if status.get("estimated_time")
+                     else " ETA unknown")
+        else:
+            sync = "in sync"
+        text += " %s, status %s" % (sync, "*DEGRADED*" if status.get("is_degraded")
+                                    else "ok")
+        if ldisk == storage_base.LDS_FAULTY:
+            text += " *MISSING DISK*"
+        elif ldisk == storage_base.LDS_UNKNOWN:
+            text += " *UNCERTAIN STATE*"
+    elif dev_type == constants.DT_PLAIN and ldisk == storage_base.LDS_FAULTY:
+        text += " *FAILED* (failed drive?)"
+    return text
+
+
+def _format_logical_id(dev):
+    """The logical_id line(s) of a disk (drbd: its nodes, minors and port)."""
+    if dev["dev_type"] == constants.DT_DRBD8 and dev.get("drbd_info"):
+        info = dev["drbd_info"]
+        return [("nodeA", "%s, minor=%s" % (info["primary_node"], info["primary_minor"])),
+                ("nodeB", "%s, minor=%s" % (info["secondary_node"],
+                                            info["secondary_minor"])),
+                ("port", str(info["port"]))]
+    if dev["dev_type"] == constants.DT_PLAIN:
+        return [("logical_id", "%s/%s" % tuple(dev["logical_id"]))]
+    return [("logical_id", str(list(dev["logical_id"])))]
+
+
+def _format_disk(idx, top_level, dev):
+    """One disk of gnt-instance info (its children nested), in Ganeti's layout."""
+    if top_level:
+        title = dev["iv_name"] if dev["iv_name"] is not None else "disk %d" % idx
+    else:
+        title = "child %d" % idx
+    data = [(title, "%s, size %s" % (dev["dev_type"], _fmt_size(dev["size"])))]
+    if top_level:
+        if dev.get("spindles") is not None:
+            data.append(("spindles", dev["spindles"]))
+        data.append(("access mode", dev["mode"]))
+    if dev["logical_id"] is not None:
+        data.extend(_format_logical_id(dev))
+    if dev.get("pstatus"):
+        data.append(("on primary", _format_disk_status(dev["dev_type"], dev["pstatus"])))
+    if dev.get("sstatus"):
+        data.append(("on secondary", _format_disk_status(dev["dev_type"],
+                                                          dev["sstatus"])))
+    data.append(("name", dev["name"]))
+    data.append(("UUID", dev["uuid"]))
+    if dev.get("children"):
+        data.append(("child devices", [_format_disk(c_idx, False, child)
+                                       for c_idx, child in enumerate(dev["children"])]))
+    return data
+
+
 def show_instance_config(opts, args):
     """Print everything about instances (gnt-instance info)."""
     if not args and not opts.show_all:
@@ -385,22 +451,18 @@ def show_instance_config(opts, args):
         be_custom, be_all = inst["be_instance"], inst["be_actual"]
         nics = []
         for idx, (nname, uuid, mac, ip, params) in enumerate(inst["nics"]):
-            nics.append([("nic/%d" % idx, [
-                ("MAC", mac), ("IP", ip), ("mode", params.get("mode")),
-                ("link", params.get("link")), ("vlan", params.get("vlan", "")),
-                ("network", None), ("UUID", uuid), ("name", nname)])])
-        disks = []
-        for disk in inst["disks"]:
-            status = disk["pstatus"] or {}
-            disks.append([("%s" % disk["iv_name"], [
-                ("type", disk["dev_type"]),
-                ("size", _fmt_size(disk["size"])),
-                ("access mode", disk["mode"]),
-                ("logical_id", ", ".join(str(x) for x in disk["logical_id"] or [])),
-                ("on primary", status.get("dev_path", "(not active)") if status
-                 else "(not active)"),
-                ("name", disk["name"]), ("UUID", disk["uuid"])])])
-        lines.extend(infofmt.format_info([
+            nics.append([
+                ("nic/%d" % idx, ""), ("MAC", mac), ("IP", ip),
+                ("mode", params.get("mode")), ("link", params.get("link")),
+                ("vlan", params.get("vlan", "")), ("network", None), ("UUID", uuid),
+                ("name", nname)])
+        disks = [_format_disk(idx, True, disk)
+                 for idx, disk in enumerate(inst["disks"])]
+        secondaries = ", ".join(
+            "%s (group %s, group UUID %s)" % entry
+            for entry in zip(inst["snodes"], inst["snodes_group_names"],
+                             inst["snodes_group_uuids"]))
+        item = infofmt.format_info([
             ("Instance name", inst["name"]),
             ("UUID", inst["uuid"]),
             ("Serial number", inst["serial_no"]),
@@ -408,10 +470,10 @@ def show_instance_config(opts, args):
             ("Modification time", cli.format_timestamp(inst["mtime"])),
             ("State", "configured to be %s, actual state is %s"
              % (inst["config_state"], run)),
-            ("  Nodes", [("primary", inst["pnode"]),
-                         ("secondaries", ", ".join(inst["snodes"]))]),
-        ]))
-        lines.extend(infofmt.format_info([
+            ("Nodes", [[("primary", inst["pnode"]),
+                        ("group", "%s (UUID %s)" % (inst["pnode_group_name"],
+                                                    inst["pnode_group_uuid"]))],
+                       [("secondaries", secondaries)]]),
             ("Operating system", inst["os"]),
             ("Operating system parameters",
              infofmt.params_with_defaults(inst["os_instance"], inst["os_actual"])),
@@ -423,7 +485,10 @@ def show_instance_config(opts, args):
             ("NICs", nics),
             ("Disk template", inst["disk_template"]),
             ("Disks", disks),
-        ], indent=2))
+        ], indent=2)
+        # one YAML list item per instance, as Ganeti prints it
+        item[0] = "- " + item[0][2:]
+        lines.extend(item)
     sys.stdout.write("\n".join(lines) + ("\n" if lines else ""))
     return constants.EXIT_SUCCESS
 

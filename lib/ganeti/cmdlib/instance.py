@@ -159,8 +159,9 @@ class LUInstanceCreate(LogicalUnit):
             os_params.check_os_params(
                 self, not op.no_install, [self.pnode], op.os_type,
                 os_params.all_params(cluster, instance, self.os_secrets), op.force_variant)
-        if op.disk_template in (constants.DT_FILE, constants.DT_SHARED_FILE):
-            self._check_file_space(cluster)
+        if op.disk_template in (constants.DT_FILE, constants.DT_SHARED_FILE,
+                                constants.DT_PLAIN):
+            self._check_storage_space(cluster)
         if op.start:
             iu.check_bridges(self, instance, self.pnode)
             iu.check_node_free_memory(self, self.pnode, "creating instance %s"
@@ -231,26 +232,43 @@ class LUInstanceCreate(LogicalUnit):
                        violations, self.op.ignore_ipolicy)
         iu.check_be_values(filled)
 
-    def _check_file_space(self, cluster):
-        needed = sum(d["size"] for d in self.disk_specs)
-        if self.op.disk_template == constants.DT_SHARED_FILE:
-            unit = [constants.ST_SHARED_FILE, cluster.shared_file_storage_dir]
-        else:
-            unit = [constants.ST_FILE, cluster.file_storage_dir]
-        res = self.rpc.call_node_info([self.pnode], [unit], [])[self.pnode]
+    def _storage_units(self, cluster):
+        """{(storage type, key): MiB needed} of the new disks on the primary."""
+        needed = {}
+        for spec in self.disk_specs:
+            if self.op.disk_template == constants.DT_PLAIN:
+                unit = (constants.ST_LVM_VG, spec.get("vg") or cluster.volume_group_name)
+            elif self.op.disk_template == constants.DT_SHARED_FILE:
+                unit = (constants.ST_SHARED_FILE, cluster.shared_file_storage_dir)
+            else:
+                unit = (constants.ST_FILE, cluster.file_storage_dir)
+            needed[unit] = needed.get(unit, 0) + spec["size"]
+        return needed
+
+    def _check_storage_space(self, cluster):
+        needed = self._storage_units(cluster)
+        units = sorted(needed)
+        res = self.rpc.call_node_info([self.pnode], [list(u) for u in units],
+                                      [])[self.pnode]
         res.raise_on_failure("Cannot get the free disk space of node %s" % self.pnode,
                              prereq=True)
-        storage = (res.data or {}).get("storage") or [{}]
-        free = storage[0].get("storage_free")
-        if free is None:
-            raise errors.OpPrereqError("Cannot compute the free space in %s on node %s: %s"
-                                       % (unit[1], self.pnode,
-                                          storage[0].get("error", "no data")),
-                                       errors.ECODE_ENVIRON)
-        if needed > free:
-            raise errors.OpPrereqError(
-                "Not enough disk space on node %s: requested %d MiB, available %d MiB"
-                % (self.pnode, needed, free), errors.ECODE_NORES)
+        storage = (res.data or {}).get("storage") or []
+        for unit, info in zip(units, storage):
+            free = info.get("storage_free")
+            if free is None:
+                raise errors.OpPrereqError("Cannot compute the free space in %s on node"
+                                           " %s: %s" % (unit[1], self.pnode,
+                                                        info.get("error", "no data")),
+                                           errors.ECODE_ENVIRON)
+            if needed[unit] > free and unit[0] == constants.ST_LVM_VG:
+                raise errors.OpPrereqError(
+                    "Not enough disk space on target node %s vg %s: required %d MiB,"
+                    " available %d MiB" % (self.pnode, unit[1], needed[unit], free),
+                    errors.ECODE_NORES)
+            if needed[unit] > free:
+                raise errors.OpPrereqError(
+                    "Not enough disk space on node %s: requested %d MiB, available %d MiB"
+                    % (self.pnode, needed[unit], free), errors.ECODE_NORES)
 
     def build_hooks_env(self):
         env = iu.build_instance_hook_env(self.cfg.get_cluster_info(), self.instance,

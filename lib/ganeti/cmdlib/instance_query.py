@@ -1,6 +1,6 @@
 """Instance fields for queries (gnt-instance list) and OP_INSTANCE_QUERY_DATA."""
 
-from ganeti import constants, locking, query
+from ganeti import constants, errors, locking, query
 from ganeti.cmdlib import instance_utils as iu
 from ganeti.cmdlib.base import NoHooksLU
 from ganeti.query import (Field, NODATA, OFFLINE, UNAVAIL, QFT_BOOL, QFT_NUMBER,
@@ -74,6 +74,23 @@ def _status(ctx, inst):
     if inst.admin_state_source == USER_SOURCE:
         return "USER_down"        # stopped after its user shut it down from inside
     return "ADMIN_down"
+
+
+def _with_memory_alias(beparams):
+    """Ganeti's info also lists "memory", the old name of maxmem."""
+    result = dict(beparams)
+    result.setdefault("memory", result.get(constants.BE_MAXMEM))
+    return result
+
+
+def _without_globals(hv_name, hvparams):
+    """The parameters info shows: Ganeti leaves out the cluster-wide ones."""
+    from ganeti import hypervisor
+    try:
+        globals_ = hypervisor.get_hypervisor_class(hv_name).GLOBAL_PARAMETERS
+    except errors.HypervisorError:
+        globals_ = frozenset()
+    return dict((k, v) for k, v in hvparams.items() if k not in globals_)
 
 
 def _run_state(cluster, inst, live):
@@ -346,30 +363,23 @@ class LUInstanceQueryData(NoHooksLU):
                 run_state = None
             else:
                 run_state = _run_state(cluster, inst, live)
-            disks = []
-            for disk in inst.disks:
-                status = None
-                if not self.op.static and inst.primary_node not in bad and \
-                        not nodes[inst.primary_node].offline:
-                    res = self.rpc.call_blockdev_find(inst.primary_node, disk.to_dict())
-                    if not res.fail_msg:
-                        status = res.data
-                disks.append({
-                    "iv_name": disk.iv_name, "dev_type": disk.dev_type,
-                    "logical_id": disk.logical_id, "size": disk.size, "mode": disk.mode,
-                    "name": disk.name, "uuid": disk.uuid, "pstatus": status,
-                    "nodes": disk.nodes,
-                })
+            snode = inst.secondary_nodes[0] if inst.secondary_nodes else None
+            disks = [self._disk_data(disk, inst.primary_node, snode, nodes, bad)
+                     for disk in inst.disks]
             result[inst.name] = {
                 "name": inst.name, "uuid": inst.uuid, "config_state": inst.admin_state,
                 "run_state": run_state, "pnode": inst.primary_node,
                 "snodes": inst.secondary_nodes, "os": inst.os,
+                "pnode_group_name": self._group(inst.primary_node)[0],
+                "pnode_group_uuid": self._group(inst.primary_node)[1],
+                "snodes_group_names": [self._group(n)[0] for n in inst.secondary_nodes],
+                "snodes_group_uuids": [self._group(n)[1] for n in inst.secondary_nodes],
                 "nics": [[n.name, n.uuid, n.mac, n.ip, cluster.fill_nic(n.nicparams)]
                          for n in inst.nics],
                 "disk_template": inst.disk_template, "disks": disks,
                 "hypervisor": inst.hypervisor, "network_port": inst.network_port,
-                "hv_instance": inst.hvparams, "hv_actual": cluster.fill_hv(inst),
-                "be_instance": inst.beparams, "be_actual": cluster.fill_be(inst),
+                "hv_instance": inst.hvparams, "hv_actual": _without_globals(inst.hypervisor, cluster.fill_hv(inst)),
+                "be_instance": inst.beparams, "be_actual": _with_memory_alias(cluster.fill_be(inst)),
                 "os_instance": inst.osparams,
                 "os_actual": iu.fill_os_params(cluster, inst),
                 "serial_no": inst.serial_no, "mtime": inst.mtime, "ctime": inst.ctime,
@@ -377,3 +387,29 @@ class LUInstanceQueryData(NoHooksLU):
                 "live_memory": (live.get(inst.name) or {}).get("memory"),
             }
         return result
+
+    def _group(self, node_name):
+        """(name, uuid) of the node group of ``node_name``."""
+        node = self.cfg.get_node_info(node_name)
+        group = self.cfg.get_node_group(node.group) if node else None
+        return (group.name, group.uuid) if group else (None, None)
+
+    def _find(self, node, disk, nodes, bad):
+        """blockdev_find of ``disk`` on ``node`` (None: static, unreachable, absent)."""
+        if self.op.static or not node or node in bad or nodes[node].offline:
+            return None
+        res = self.rpc.call_blockdev_find(node, disk.to_dict())
+        return None if res.fail_msg else res.data
+
+    def _disk_data(self, disk, pnode, snode, nodes, bad):
+        """A disk and its children as gnt-instance info shows them."""
+        return {
+            "iv_name": disk.iv_name, "dev_type": disk.dev_type,
+            "logical_id": disk.logical_id, "size": disk.size, "mode": disk.mode,
+            "spindles": disk.spindles, "name": disk.name, "uuid": disk.uuid,
+            "nodes": disk.nodes,
+            "pstatus": self._find(pnode, disk, nodes, bad),
+            "sstatus": self._find(snode, disk, nodes, bad),
+            "children": [self._disk_data(child, pnode, snode, nodes, bad)
+                         for child in disk.children or []],
+        }

@@ -280,26 +280,34 @@ def generate_disks(cluster, template, instance_name, pnode, disk_specs,
     """
     if template == constants.DT_DISKLESS:
         return []
-    if template not in _FILE_TEMPLATES:
-        raise errors.OpPrereqError("Disk template '%s' is not supported yet (use file,"
-                                   " sharedfile or diskless)" % template,
+    if template not in _FILE_TEMPLATES + (constants.DT_PLAIN,):
+        raise errors.OpPrereqError("Disk template '%s' is not supported yet (use plain,"
+                                   " file, sharedfile or diskless)" % template,
                                    errors.ECODE_INVAL)
-    directory = disk_dir or file_disk_dir(cluster, template, instance_name,
-                                          file_storage_dir)
+    if template in _FILE_TEMPLATES:
+        directory = disk_dir or file_disk_dir(cluster, template, instance_name,
+                                              file_storage_dir)
     disks = []
     for num, spec in enumerate(disk_specs):
         idx = first_index + num
         disk = objects.Disk(size=spec["size"], mode=spec.get("mode", "rw"),
                             iv_name="disk/%d" % idx, name=spec.get("name"),
                             nodes=[pnode], dev_type=template)
-        disk.logical_id = [file_driver or "loop",
-                           os.path.join(directory, file_disk_name(template, idx,
-                                                                  disk.uuid))]
+        if template == constants.DT_PLAIN:
+            # Ganeti's LV names: <disk uuid>.disk<N>
+            disk.logical_id = [spec.get("vg") or cluster.volume_group_name,
+                               "%s.disk%d" % (disk.uuid, idx)]
+        else:
+            disk.logical_id = [file_driver or "loop",
+                               os.path.join(directory, file_disk_name(template, idx,
+                                                                      disk.uuid))]
         disks.append(disk)
     return disks
 
 
 _STORAGE_DISK_PARAMS = ("vg", "metavg", "spindles", "provider", "access")
+# the storage parameters each template takes (the others are refused)
+_TEMPLATE_DISK_PARAMS = {constants.DT_PLAIN: ("vg",)}
 
 
 def check_disk_specs(disk_specs, template):
@@ -323,7 +331,8 @@ def check_disk_specs(disk_specs, template):
             raise errors.OpPrereqError("Unknown disk parameter(s) for disk %d: %s"
                                        % (idx, ", ".join(sorted(unknown))),
                                        errors.ECODE_INVAL)
-        unused = sorted(set(spec) & set(_STORAGE_DISK_PARAMS))
+        unused = sorted(set(spec) & set(_STORAGE_DISK_PARAMS)
+                        - set(_TEMPLATE_DISK_PARAMS.get(template, ())))
         if unused:
             # they belong to the LVM, RBD and external storage templates
             raise errors.OpPrereqError("Disk parameter(s) %s of disk %d do not apply to"
@@ -343,7 +352,15 @@ def check_disk_specs(disk_specs, template):
         if mode not in ("rw", "ro"):
             raise errors.OpPrereqError("Invalid mode '%s' for disk %d (rw or ro)"
                                        % (mode, idx), errors.ECODE_INVAL)
-        result.append({"size": size, "mode": mode, "name": device_name(spec.get("name"))})
+        entry = {"size": size, "mode": mode, "name": device_name(spec.get("name"))}
+        if spec.get("vg"):
+            from ganeti.storage import lvm
+            try:
+                lvm.check_name(spec["vg"], "volume group")
+            except errors.BlockDeviceError as err:
+                raise errors.OpPrereqError("Disk %d: %s" % (idx, err), errors.ECODE_INVAL)
+            entry["vg"] = spec["vg"]
+        result.append(entry)
     validate_device_names("disk", [d["name"] for d in result])
     return result
 

@@ -10,11 +10,12 @@ import logging
 from typing import Dict, Optional, Type
 
 from ganeti import constants, errors, objects
-from ganeti.storage import base, filestorage
+from ganeti.storage import base, filestorage, lvm
 
 DEV_MAP: Dict[str, Type[base.BlockDev]] = {
     constants.DT_FILE: filestorage.FileStorage,
     constants.DT_SHARED_FILE: filestorage.FileStorage,
+    constants.DT_PLAIN: lvm.LogicalVolume,
 }
 
 

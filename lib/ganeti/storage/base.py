@@ -6,6 +6,8 @@ subclass per disk type (file, LVM, DRBD, ...) lives in its own module and is
 registered in ``storage.DEV_MAP``.
 """
 
+import os
+import stat
 from typing import List, Optional
 
 from ganeti import errors
@@ -24,12 +26,25 @@ def throw_error(msg: str, *args) -> None:
     raise errors.BlockDeviceError(msg % args if args else msg)
 
 
+def device_numbers(path):
+    """(major, minor) of the block device ``path``, or (None, None)."""
+    try:
+        st = os.stat(path) if path else None
+    except OSError:
+        st = None
+    if st is None or not stat.S_ISBLK(st.st_mode):
+        return None, None
+    return os.major(st.st_rdev), os.minor(st.st_rdev)
+
+
 def sync_status(dev_path=None, sync_percent=None, estimated_time=None,
                 is_degraded=False, ldisk_status=LDS_OKAY) -> dict:
-    """The sync status of one device, in the shape the RPC returns it."""
-    return {"dev_path": dev_path, "sync_percent": sync_percent,
-            "estimated_time": estimated_time, "is_degraded": is_degraded,
-            "ldisk_status": ldisk_status}
+    """The sync status of one device, in the shape the RPC returns it (with the
+    device's major and minor numbers when it is a block device)."""
+    major, minor = device_numbers(dev_path)
+    return {"dev_path": dev_path, "major": major, "minor": minor,
+            "sync_percent": sync_percent, "estimated_time": estimated_time,
+            "is_degraded": is_degraded, "ldisk_status": ldisk_status}
 
 
 class BlockDev:
