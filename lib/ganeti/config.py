@@ -352,6 +352,78 @@ class ConfigWriter:
             raise errors.ConfigurationError("Unknown instance %s" % name)
         self._commit(deletes=[("instances", name)])
 
+    # ---- DRBD minors and the cluster's TCP port pool ------------------------------------
+
+    def _used_drbd_minors(self):
+        """{node: set of minors} of every drbd disk in the configuration."""
+        used = {}
+
+        def walk(disk):
+            if disk.dev_type == constants.DT_DRBD8 and disk.logical_id:
+                node_a, node_b, _, minor_a, minor_b = disk.logical_id[:5]
+                used.setdefault(node_a, set()).add(int(minor_a))
+                used.setdefault(node_b, set()).add(int(minor_b))
+            for child in disk.children or []:
+                walk(child)
+
+        for inst in self._data.instances.values():
+            for disk in inst.disks:
+                walk(disk)
+        return used
+
+    @_locked
+    def allocate_drbd_minors(self, nodes, extra_used=None):
+        """The lowest free minor on each of ``nodes`` (a list; a node named twice
+        gets two minors), in that order. Minors of the configuration's disks are
+        in use, and so are ``extra_used`` [(node, minor)]: the caller holds the
+        nodes' locks, so nobody else takes one before its disks are stored."""
+        used = self._used_drbd_minors()
+        for node, minor in extra_used or []:
+            used.setdefault(node, set()).add(int(minor))
+        result = []
+        for node in nodes:
+            taken = used.setdefault(node, set())
+            minor = 0
+            while minor in taken:
+                minor += 1
+            if minor >= constants.DRBD_MAX_MINORS:
+                raise errors.ConfigurationError("No free DRBD minor left on node %s"
+                                                " (%d in use)" % (node, len(taken)))
+            taken.add(minor)
+            result.append(minor)
+        return result
+
+    @_locked
+    def allocate_port(self):
+        """A TCP port of the cluster's pool (for a DRBD disk), stored as used at once:
+        a freed one first, else the next above the highest used."""
+        cluster = self._data.cluster.copy()
+        pool = list(cluster.tcpudp_port_pool or [])
+        if pool:
+            port = pool.pop(0)
+            cluster.tcpudp_port_pool = pool
+        else:
+            port = cluster.highest_used_port + 1
+            if port > constants.LAST_DRBD_PORT:
+                raise errors.ConfigurationError(
+                    "The cluster's TCP port pool is exhausted (ports %d-%d are used)"
+                    % (constants.FIRST_DRBD_PORT, constants.LAST_DRBD_PORT))
+            cluster.highest_used_port = port
+        self._commit(cluster=cluster)
+        return port
+
+    @_locked
+    def release_ports(self, ports):
+        """Give ``ports`` back to the pool (their disks are gone)."""
+        ports = [int(p) for p in ports or []]
+        if not ports:
+            return
+        cluster = self._data.cluster.copy()
+        pool = list(cluster.tcpudp_port_pool or [])
+        pool.extend(p for p in ports if p not in pool)
+        cluster.tcpudp_port_pool = sorted(pool)
+        self._commit(cluster=cluster)
+
     # ---- generic update ------------------------------------------------------------------
 
     @_locked

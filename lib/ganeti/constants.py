@@ -80,6 +80,10 @@ DISK_TEMPLATES = frozenset([DT_DISKLESS, DT_PLAIN, DT_DRBD8, DT_FILE, DT_SHARED_
 DEFAULT_ENABLED_DISK_TEMPLATES = [DT_DRBD8, DT_PLAIN]
 DTS_LVM = frozenset([DT_PLAIN, DT_DRBD8])
 MIN_VG_SIZE = 20480         # MiB: the smallest volume group gnt-cluster init accepts
+DRBD_META_SIZE = 128        # MiB: the metadata volume of every drbd disk
+DRBD_MAX_MINORS = 255       # the drbd module's default minor_count
+FIRST_DRBD_PORT = 11000     # the cluster's TCP port pool (DRBD links)
+LAST_DRBD_PORT = 14999
 DTS_FILEBASED = frozenset([DT_FILE, DT_SHARED_FILE, DT_GLUSTER])
 DTS_INT_MIRROR = frozenset([DT_DRBD8])
 # storage every node reaches: an instance may move to any node (Ganeti counts

@@ -150,8 +150,11 @@ class NIC(ConfigObject):
 
 
 class Disk(ConfigObject):
+    # dynamic_params: what only the node an RPC goes to needs (a drbd disk's
+    # local/remote IP and minor); set on the copies sent, never stored
     FIELDS = ("dev_type", "logical_id", "children", "nodes", "iv_name", "size", "mode",
-              "params", "spindles", "name", "uuid", "serial_no", "ctime", "mtime")
+              "params", "spindles", "name", "uuid", "serial_no", "ctime", "mtime",
+              "dynamic_params")
     CHILDREN = {}
 
     def upgrade_config(self):

@@ -265,10 +265,12 @@ def _cpio_entry(name, mode, data=b"", rdev=(0, 0), ino=[0]):
     return head + data + b"\0" * (-len(data) % 4)
 
 
-def build_initramfs(path, kernel, modules=None, init_script=INIT_SCRIPT, files=None):
+def build_initramfs(path, kernel, modules=None, init_script=None, files=None):
     """Write an initramfs (uncompressed newc cpio) to ``path``: busybox, the
     ``modules`` (default: the test guest's) with /mods/load.list in load order,
-    ``init_script`` as /init and ``files`` {name: (mode, bytes)}."""
+    ``init_script`` (default: INIT_SCRIPT, as it is at the call) as /init and
+    ``files`` {name: (mode, bytes)}."""
+    init_script = INIT_SCRIPT if init_script is None else init_script
     order = module_order(kernel, GUEST_MODULES if modules is None else modules)
     parts = []
     for d in ("bin", "dev", "proc", "sys", "mods", "tmp"):

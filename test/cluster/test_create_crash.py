@@ -87,7 +87,7 @@ def test_noded_killed_during_create_leaves_nothing(cluster, recos):
     # the same name again: created and removed cleanly
     out = m.run(*_add_args(m, recos, name, disks=("64M", "32M")), check=True).stdout
     assert "Waiting for instance %s to sync disks\n" % name in out
-    disks = [p for p in _files_of(m, name) if p.endswith(".file")]
+    disks = [p for p in _files_of(m, name) if ".file.disk" in os.path.basename(p)]
     assert len(disks) == 2
     os.unlink(disks[0])        # a disk file that went missing must not block removal
     m.run("gnt-instance", "remove", "-f", name, check=True)

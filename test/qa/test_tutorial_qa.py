@@ -1,7 +1,9 @@
 """The install tutorial on three VM nodes with real LVM: the project's commands as
 an admin types them (init with a secondary network and the xenvg volume group,
-node add -s, gnt-node list, gnt-os list, a plain instance), checked against
-what LVM itself reports on the nodes."""
+node add -s, gnt-node list, gnt-os list, a plain instance, a drbd instance,
+failover, and failover --ignore-consistency when the primary node died),
+checked against what LVM and DRBD themselves report on the nodes, with the
+data on the mirrored disk checksummed after every step."""
 
 import re
 
@@ -20,13 +22,20 @@ def cluster(vms):
                 " && { ip link show br-inst >/dev/null 2>&1"
                 " || ip link add br-inst type bridge; } && ip link set br-inst up")
     vms.ssh(MASTER, "gnt-cluster init -s %s --master-netdev=eth0 --no-etc-hosts"
-            " --enabled-hypervisors=fake --enabled-disk-templates=plain,file,diskless"
+            " --enabled-hypervisors=fake --enabled-disk-templates=drbd,plain,file,diskless"
             " --nic-parameters=link=br-inst %s" % (vms.node_sip(1), CLUSTER))
     for k in (2, 3):
         vms.ssh(MASTER, "gnt-node add -s %s %s" % (vms.node_sip(k), vms.node_name(k)))
     yield vms
     for k in (1, 2, 3):
         vms.reset_node(k)
+
+
+STAMP = re.compile(r"^\w{3} \w{3} [ \d]\d \d\d:\d\d:\d\d \d{4} ")
+
+
+def _log_lines(out):
+    return [STAMP.sub("", line) for line in out.splitlines()]
 
 
 def _lvs(vms, k):
@@ -56,8 +65,7 @@ def test_plain_instance(cluster):
     name = "inst1.example.com"
     out = vms.ssh(MASTER, "gnt-instance add -t plain -s 1G -n node1 -o noop %s"
                   % name).stdout
-    lines = [re.sub(r"^\w{3} \w{3} [ \d]\d \d\d:\d\d:\d\d \d{4} ", "", line)
-             for line in out.splitlines()]
+    lines = _log_lines(out)
     for line in ("* creating instance disks...",
                  "adding instance %s to cluster config" % name,
                  " - INFO: Waiting for instance %s to sync disks" % name,
@@ -109,3 +117,121 @@ def test_plain_bad_input(cluster):
     assert _lvs(vms, 1) == {}
     listing = vms.ssh(MASTER, "gnt-instance list --no-headers -o name").stdout
     assert "inst2" not in listing
+
+
+def _drbd_line(vms, k, minor):
+    """The state line of ``minor`` in node K's /proc/drbd ("" if it has none)."""
+    text = vms.ssh(k, "cat /proc/drbd").stdout
+    match = re.search(r"^\s*%d: (cs:.*)$" % minor, text, re.M)
+    return match.group(1) if match else ""
+
+
+def _minors(vms, name):
+    """{node: minor} of the instance's drbd disk 0, from gnt-instance info."""
+    info = vms.ssh(MASTER, "gnt-instance info %s" % name).stdout
+    found = re.findall(r"node[AB]: (\S+), minor=(\d+)", info)
+    assert len(found) == 2, info
+    return dict((node, int(minor)) for node, minor in found), info
+
+
+def _write_pattern(vms, k, minor):
+    """8 MiB of random data at the start of /dev/drbd<minor> on node K; its md5."""
+    out = vms.ssh(k, "head -c 8388608 /dev/urandom > /tmp/pattern && dd if=/tmp/pattern"
+                  " of=/dev/drbd%d bs=1M oflag=direct status=none && md5sum < /tmp/pattern"
+                  % minor).stdout
+    return out.split()[0]
+
+
+def _read_sum(vms, k, minor):
+    return vms.ssh(k, "dd if=/dev/drbd%d bs=1M count=8 iflag=direct status=none | md5sum"
+                   % minor).stdout.split()[0]
+
+
+def _node_k(vms, name):
+    return int(re.match(r"node(\d+)\.", name).group(1))
+
+
+def test_drbd_instance_and_failover(cluster):
+    vms = cluster
+    name = "inst2.example.com"
+    out = vms.ssh(MASTER, "gnt-instance add -t drbd -s 1G -n node1:node2 -o noop %s"
+                  % name).stdout
+    lines = _log_lines(out)
+    assert lines[:3] == ["* creating instance disks...",
+                         "adding instance %s to cluster config" % name,
+                         " - INFO: Waiting for instance %s to sync disks" % name], out
+    progress = [l for l in lines if l.startswith(" - INFO: - device disk/0: ")]
+    for line in progress:
+        assert re.match(r"^ - INFO: - device disk/0: [ \d]\d\.\d\d% done, "
+                        r"(\d+s remaining \(estimated\)|no time estimate)$", line), line
+    assert " - INFO: Instance %s's disks are in sync" % name in lines, out
+    assert "* starting instance..." in lines, out
+    for k in (1, 2):
+        lvs = _lvs(vms, k)
+        assert sorted(float(v) for v in lvs.values()) == [128.0, 1024.0], lvs
+        assert all(re.match(r"^[0-9a-f-]{36}\.disk0_(data|meta)$", n) for n in lvs)
+    assert _lvs(vms, 3) == {}
+    minors, info = _minors(vms, name)
+    assert re.search(r"    - disk/0: drbd, size 1.0G\n      access mode: rw\n"
+                     r"      nodeA: node1.example.com, minor=\d+\n"
+                     r"      nodeB: node2.example.com, minor=\d+\n      port: 110\d\d\n"
+                     r"      on primary: /dev/drbd\d+ \(147:\d+\) in sync, status ok\n"
+                     r"      on secondary: /dev/drbd\d+ \(147:\d+\) in sync, status ok\n",
+                     info), info
+    assert "      child devices: \n        - child 0: plain, size 1.0G\n" in info, info
+    m1, m2 = minors[vms.node_name(1)], minors[vms.node_name(2)]
+    assert _drbd_line(vms, 1, m1).startswith("cs:Connected ro:Primary/Secondary"
+                                             " ds:UpToDate/UpToDate C")
+    assert _drbd_line(vms, 2, m2).startswith("cs:Connected ro:Secondary/Primary"
+                                             " ds:UpToDate/UpToDate C")
+    checksum = _write_pattern(vms, 1, m1)
+
+    out = vms.ssh(MASTER, "gnt-instance failover -f %s" % name).stdout
+    assert _log_lines(out) == [
+        "Failover instance %s" % name,
+        "* checking disk consistency between source and target",
+        "* shutting down instance on source node",
+        "* deactivating the instance's disks on source node",
+        "* activating the instance's disks on target node %s" % vms.node_name(2),
+        "* starting the instance on the target node %s" % vms.node_name(2)], out
+    rows = vms.ssh(MASTER, "gnt-instance list --no-headers -o pnode,snodes,status %s"
+                   % name).stdout.split()
+    assert rows == [vms.node_name(2), vms.node_name(1), "running"]
+    assert _drbd_line(vms, 2, m2).startswith("cs:Connected ro:Primary/Secondary")
+    assert _read_sum(vms, 2, m2) == checksum
+    vms.ssh(MASTER, "gnt-instance failover -f %s" % name)
+    assert _read_sum(vms, 1, m1) == checksum
+
+    vms.ssh(MASTER, "gnt-instance grow-disk %s 0 128M" % name)
+    assert sorted(float(v) for v in _lvs(vms, 2).values()) == [128.0, 1152.0]
+    size = vms.ssh(1, "blockdev --getsize64 /dev/drbd%d" % m1).stdout.strip()
+    assert int(size) == 1152 << 20
+    assert _read_sum(vms, 1, m1) == checksum
+    verify = vms.ssh(MASTER, "gnt-cluster verify", check=False)
+    assert verify.returncode == 0, verify.stdout + verify.stderr
+
+    vms.ssh(MASTER, "gnt-instance remove -f %s" % name)
+    for k in (1, 2):
+        assert _lvs(vms, k) == {}
+        assert _drbd_line(vms, k, minors[vms.node_name(k)]) in ("", "cs:Unconfigured")
+
+
+def test_drbd_failover_when_the_primary_dies(cluster):
+    """The primary's VM is killed; the admin marks it offline and fails the
+    instance over with --ignore-consistency: the data is there on the survivor.
+    (Runs last: node3's VM stays down.)"""
+    vms = cluster
+    name = "inst3.example.com"
+    vms.ssh(MASTER, "gnt-instance add -t drbd -s 128M --ignore-ipolicy -n node3:node2"
+            " -o noop %s" % name)
+    minors, _ = _minors(vms, name)
+    checksum = _write_pattern(vms, 3, minors[vms.node_name(3)])
+    vms.kill_vm(3)
+    vms.ssh(MASTER, "gnt-node modify -O yes --force %s" % vms.node_name(3))
+    proc = vms.ssh(MASTER, "gnt-instance failover -f --ignore-consistency %s" % name,
+                   tty=True, input_text="y\n", timeout=300)
+    assert "Failover instance %s" % name in proc.stdout, proc.stdout
+    rows = vms.ssh(MASTER, "gnt-instance list --no-headers -o pnode,status %s"
+                   % name).stdout.split()
+    assert rows == [vms.node_name(2), "running"]
+    assert _read_sum(vms, 2, minors[vms.node_name(2)]) == checksum

@@ -272,14 +272,15 @@ def _qemu_pid(k):
     return 0
 
 
-def ssh_argv(k, command):
-    return ["ip", "netns", "exec", NETNS, "ssh", "-F", os.path.join(WORK, "ssh_config"),
-            node_ip(k), GUEST_ENV + command]
+def ssh_argv(k, command, tty=False):
+    return ["ip", "netns", "exec", NETNS, "ssh", "-F", os.path.join(WORK, "ssh_config")] \
+        + (["-tt"] if tty else []) + [node_ip(k), GUEST_ENV + command]
 
 
-def ssh(k, command, check=True, timeout=600, input_text=None):
-    """Run ``command`` (shell text) on node K with the source tree's environment."""
-    proc = subprocess.run(ssh_argv(k, command), capture_output=True, text=True,
+def ssh(k, command, check=True, timeout=600, input_text=None, tty=False):
+    """Run ``command`` (shell text) on node K with the source tree's environment;
+    ``tty``: on a terminal there (prompts read ``input_text`` from it)."""
+    proc = subprocess.run(ssh_argv(k, command, tty), capture_output=True, text=True,
                           timeout=timeout, input=input_text)
     if check and proc.returncode != 0:
         raise AssertionError("node%d: %s failed (%d):\nstdout: %s\nstderr: %s"
@@ -297,9 +298,8 @@ done
 for p in /var/run/ganeti/kvm-hypervisor/pid/*; do
   [ -f "$p" ] && kill -9 "$(cat "$p")" 2>/dev/null
 done
-for m in $(ls /sys/block 2>/dev/null | sed -n 's/^drbd//p'); do
-  drbdsetup down "$m" 2>/dev/null; drbdsetup detach "$m" 2>/dev/null
-  drbdsetup del-minor "$m" 2>/dev/null
+for m in $(sed -n 's/^ *\([0-9][0-9]*\): cs:.*/\1/p' /proc/drbd); do
+  drbdsetup down "resource$m" 2>/dev/null || drbdsetup del-minor "$m" 2>/dev/null
 done
 vgremove -q -f xenvg >/dev/null 2>&1; pvremove -q -y -ff /dev/vda >/dev/null 2>&1
 ip addr del %(cluster_ip)s/32 dev eth0 2>/dev/null

@@ -327,7 +327,8 @@ class _InstCfg:
 
 
 def _file_instance():
-    return types.SimpleNamespace(name="inst1", primary_node="node1", disks=["disk0"],
+    return types.SimpleNamespace(name="inst1", primary_node="node1",
+                                 disks=[types.SimpleNamespace(dev_type="file")],
                                  disks_active=True, admin_state=constants.ADMINST_DOWN)
 
 
@@ -354,8 +355,8 @@ def test_grow_disk_no_wait_for_sync(wait):
     lu.feedback_fn = lines.append
     lu.op = types.SimpleNamespace(wait_for_sync=wait, disk=0)
     lu.instance = _file_instance()
-    lu.instance.disks = [types.SimpleNamespace(size=1024)]
-    lu.disk = types.SimpleNamespace(to_dict=lambda: {})
+    lu.instance.disks = [types.SimpleNamespace(size=1024, dev_type="file")]
+    lu.disk = types.SimpleNamespace(to_dict=lambda: {}, nodes=["node1"], dev_type="file")
     lu.delta, lu.target = 1024, 2048
     lu.cfg = _InstCfg(lu.instance)
     lu.rpc = types.SimpleNamespace(call_blockdev_grow=lambda *a: types.SimpleNamespace(

@@ -338,7 +338,7 @@ def test_cleanup_names_leftovers_when_the_node_stays_away(monkeypatch):
     left = instance_cleanup.remove_created(lu, _file_instance(), {}, wait=0.3)
     assert time.monotonic() - start < 3
     assert left == ["instance i1 running on n1",
-                    "disk disk/0 (/srv/ganeti/file-storage/i1/disk0-x.file)",
+                    "disk disk/0 (/srv/ganeti/file-storage/i1/disk0-x.file) on n1",
                     "directory /srv/ganeti/file-storage/i1"]
     assert lu.warnings[-1].startswith("Left over on node n1: instance i1 running")
 

@@ -97,8 +97,9 @@ def blockdev_create(disk, size, owner, on_primary, info, excl_stor):
     except errors.BlockDeviceError as err:
         fail("Cannot create disk %s: %s", _disk_name(disk), err)
     try:
-        if on_primary:
+        if on_primary or device.ASSEMBLE_ON_SECONDARY:
             device.assemble()
+        if on_primary:
             device.open(force=True)
         if info:
             device.set_info(info)

@@ -3,7 +3,7 @@
 import os
 
 from ganeti import constants, errors, locking, objects, paramtypes
-from ganeti.cmdlib import instance_cleanup, instance_flags, os_params
+from ganeti.cmdlib import drbd_disks, instance_cleanup, instance_flags, os_params
 from ganeti.cmdlib import instance_utils as iu
 from ganeti.cmdlib import ipolicy, shutdown_wait
 from ganeti.cmdlib.base import LogicalUnit, expand_node_name
@@ -39,6 +39,9 @@ class LUInstanceCreate(LogicalUnit):
         if op.snode and op.disk_template not in constants.DTS_INT_MIRROR:
             raise errors.OpPrereqError("A secondary node is only used with the drbd disk"
                                        " template", errors.ECODE_INVAL)
+        if op.disk_template in constants.DTS_INT_MIRROR and not op.snode:
+            raise errors.OpPrereqError("The networked disk templates need a mirror node"
+                                       " (-n primary:secondary)", errors.ECODE_INVAL)
         if op.forthcoming or op.commit:
             raise errors.OpPrereqError("Forthcoming instances (reserving resources"
                                        " only) are not supported", errors.ECODE_INVAL)
@@ -83,6 +86,10 @@ class LUInstanceCreate(LogicalUnit):
         if not op.pnode:
             raise errors.OpPrereqError("No primary node given (-n NODE)", errors.ECODE_INVAL)
         self.pnode = expand_node_name(self.cfg, op.pnode)
+        self.snode = expand_node_name(self.cfg, op.snode) if op.snode else None
+        if self.snode == self.pnode:
+            raise errors.OpPrereqError("The secondary node cannot be the primary node",
+                                       errors.ECODE_INVAL)
         if self.cfg.get_instance_info(self.instance_name):
             raise errors.OpPrereqError("Instance '%s' is already in the cluster"
                                        % self.instance_name, errors.ECODE_EXISTS)
@@ -92,8 +99,9 @@ class LUInstanceCreate(LogicalUnit):
             raise errors.OpPrereqError("Instance '%s' is being created by another job"
                                        % self.instance_name, errors.ECODE_EXISTS)
         self.added_lock = True
-        self.needed_locks[locking.LEVEL_NODE] = [self.pnode]
-        self.needed_locks[locking.LEVEL_NODE_RES] = [self.pnode]
+        nodes = [self.pnode] + ([self.snode] if self.snode else [])
+        self.needed_locks[locking.LEVEL_NODE] = list(nodes)
+        self.needed_locks[locking.LEVEL_NODE_RES] = list(nodes)
 
     def abort(self):
         if getattr(self, "added_lock", False) and \
@@ -114,6 +122,19 @@ class LUInstanceCreate(LogicalUnit):
             raise errors.OpPrereqError("Node %s is not vm_capable" % self.pnode,
                                        errors.ECODE_STATE)
         instance_flags.check_node_in_group(self.cfg, node, op.group_name)
+        minors = None
+        if self.snode:
+            snode = iu.check_node_online(self.cfg, self.snode,
+                                         "use as the secondary node")
+            if snode.drained:
+                raise errors.OpPrereqError("Node %s is drained; no new instances on it"
+                                           % self.snode, errors.ECODE_STATE)
+            if not snode.vm_capable:
+                raise errors.OpPrereqError("Node %s is not vm_capable" % self.snode,
+                                           errors.ECODE_STATE)
+            flat = self.cfg.allocate_drbd_minors([self.pnode, self.snode]
+                                                 * len(self.disk_specs))
+            minors = list(zip(flat[0::2], flat[1::2]))
         if op.disk_template not in cluster.enabled_disk_templates:
             raise errors.OpPrereqError(
                 "Disk template '%s' is not enabled in the cluster; enabled: %s"
@@ -145,7 +166,7 @@ class LUInstanceCreate(LogicalUnit):
             nics=self.nics, disk_template=op.disk_template, tags=list(op.tags),
             disks=iu.generate_disks(cluster, op.disk_template, self.instance_name,
                                     self.pnode, self.disk_specs, op.file_storage_dir,
-                                    op.file_driver))
+                                    op.file_driver, snode=self.snode, minors=minors))
         self.instance = instance
         if op.identify_defaults:
             os_params.revert_to_defaults(cluster, instance)
@@ -160,8 +181,9 @@ class LUInstanceCreate(LogicalUnit):
                 self, not op.no_install, [self.pnode], op.os_type,
                 os_params.all_params(cluster, instance, self.os_secrets), op.force_variant)
         if op.disk_template in (constants.DT_FILE, constants.DT_SHARED_FILE,
-                                constants.DT_PLAIN):
-            self._check_storage_space(cluster)
+                                constants.DT_PLAIN, constants.DT_DRBD8):
+            for node in [self.pnode] + ([self.snode] if self.snode else []):
+                self._check_storage_space(cluster, node)
         if op.start:
             iu.check_bridges(self, instance, self.pnode)
             iu.check_node_free_memory(self, self.pnode, "creating instance %s"
@@ -236,6 +258,14 @@ class LUInstanceCreate(LogicalUnit):
         """{(storage type, key): MiB needed} of the new disks on the primary."""
         needed = {}
         for spec in self.disk_specs:
+            if self.op.disk_template == constants.DT_DRBD8:
+                vg = spec.get("vg") or cluster.volume_group_name
+                metavg = spec.get("metavg") or vg
+                needed[(constants.ST_LVM_VG, vg)] = \
+                    needed.get((constants.ST_LVM_VG, vg), 0) + spec["size"]
+                unit = (constants.ST_LVM_VG, metavg)
+                needed[unit] = needed.get(unit, 0) + constants.DRBD_META_SIZE
+                continue
             if self.op.disk_template == constants.DT_PLAIN:
                 unit = (constants.ST_LVM_VG, spec.get("vg") or cluster.volume_group_name)
             elif self.op.disk_template == constants.DT_SHARED_FILE:
@@ -245,30 +275,29 @@ class LUInstanceCreate(LogicalUnit):
             needed[unit] = needed.get(unit, 0) + spec["size"]
         return needed
 
-    def _check_storage_space(self, cluster):
+    def _check_storage_space(self, cluster, node):
         needed = self._storage_units(cluster)
         units = sorted(needed)
-        res = self.rpc.call_node_info([self.pnode], [list(u) for u in units],
-                                      [])[self.pnode]
-        res.raise_on_failure("Cannot get the free disk space of node %s" % self.pnode,
+        res = self.rpc.call_node_info([node], [list(u) for u in units], [])[node]
+        res.raise_on_failure("Cannot get the free disk space of node %s" % node,
                              prereq=True)
         storage = (res.data or {}).get("storage") or []
         for unit, info in zip(units, storage):
             free = info.get("storage_free")
             if free is None:
                 raise errors.OpPrereqError("Cannot compute the free space in %s on node"
-                                           " %s: %s" % (unit[1], self.pnode,
+                                           " %s: %s" % (unit[1], node,
                                                         info.get("error", "no data")),
                                            errors.ECODE_ENVIRON)
             if needed[unit] > free and unit[0] == constants.ST_LVM_VG:
                 raise errors.OpPrereqError(
                     "Not enough disk space on target node %s vg %s: required %d MiB,"
-                    " available %d MiB" % (self.pnode, unit[1], needed[unit], free),
+                    " available %d MiB" % (node, unit[1], needed[unit], free),
                     errors.ECODE_NORES)
             if needed[unit] > free:
                 raise errors.OpPrereqError(
                     "Not enough disk space on node %s: requested %d MiB, available %d MiB"
-                    % (self.pnode, needed[unit], free), errors.ECODE_NORES)
+                    % (node, needed[unit], free), errors.ECODE_NORES)
 
     def build_hooks_env(self):
         env = iu.build_instance_hook_env(self.cfg.get_cluster_info(), self.instance,
@@ -276,7 +305,8 @@ class LUInstanceCreate(LogicalUnit):
         return env
 
     def build_hooks_nodes(self):
-        nodes = [self.cfg.get_master_node(), self.pnode]
+        nodes = [self.cfg.get_master_node(), self.pnode] + \
+            ([self.snode] if self.snode else [])
         nodes = list(dict.fromkeys(nodes))
         return nodes, nodes
 
@@ -300,12 +330,16 @@ class LUInstanceCreate(LogicalUnit):
             path = os.path.dirname(instance.disks[0].logical_id[1])
             res = self.rpc.call_file_storage_dir_create(self.pnode, path)
             res.raise_on_failure("Cannot create the file storage directory %s" % path)
+        drbd_disks.assign_ports(self.cfg, instance.disks)
         for disk in instance.disks:
-            res = self.rpc.call_blockdev_create(
-                self.pnode, disk.to_dict(), disk.size, instance.name, True,
-                "originstname+%s" % instance.name, False)
-            res.raise_on_failure("Cannot create disk %s on node %s"
-                                 % (disk.iv_name, self.pnode))
+            # the secondary first: its half waits for the primary's to connect
+            for node in reversed(disk.nodes):
+                res = self.rpc.call_blockdev_create(
+                    node, drbd_disks.disk_for_node(self.cfg, disk, node), disk.size,
+                    instance.name, node == self.pnode, "originstname+%s" % instance.name,
+                    False)
+                res.raise_on_failure("Cannot create disk %s on node %s"
+                                     % (disk.iv_name, node))
 
     def _install_and_start(self, instance, feedback_fn):
         if self.op.wait_for_sync:
@@ -346,6 +380,8 @@ class LUInstanceCreate(LogicalUnit):
             self, instance, iu.instance_for_node(self.cfg, instance))
         if self.cfg.get_instance_info(instance.name):
             self.cfg.remove_instance(instance.name)
+        if not left:
+            self.cfg.release_ports(drbd_disks.ports_of(instance.disks))
         if left:
             raise errors.OpExecError("%s; cleaning up node %s failed, left over: %s"
                                      % (err, instance.primary_node, ", ".join(left)))
@@ -383,5 +419,6 @@ class LUInstanceRemove(InstanceLU):
             raise errors.OpExecError("Can't remove instance's disks")
         feedback_fn("Removing instance %s out of cluster config" % inst.name)
         self.cfg.remove_instance(inst.name)
+        self.cfg.release_ports(drbd_disks.ports_of(inst.disks))
         self.glm.remove(locking.LEVEL_INSTANCE, [inst.name])
         return None

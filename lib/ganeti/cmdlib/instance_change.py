@@ -3,7 +3,7 @@
 import os
 
 from ganeti import constants, errors, locking, objects, opcodes, paramtypes
-from ganeti.cmdlib import instance_flags, os_params
+from ganeti.cmdlib import drbd_disks, instance_flags, os_params
 from ganeti.cmdlib import instance_utils as iu
 from ganeti.cmdlib import ipolicy
 from ganeti.cmdlib.disk_sync import wait_for_sync
@@ -85,11 +85,16 @@ class LUInstanceGrowDisk(InstanceLU):
         ipolicy.report(self, "Growing disk %s violates policy" % self.op.disk,
                        ipolicy.disk_sizes_violations(policy, sizes, inst.disk_template),
                        self.op.ignore_ipolicy)
-        res = self.rpc.call_blockdev_grow(inst.primary_node, self.disk.to_dict(),
-                                          self.delta, True, True, False)
-        res.raise_on_failure("Disk %d of instance %s cannot grow by %s MiB on node %s"
-                             % (self.op.disk, inst.name, self.delta, inst.primary_node),
-                             prereq=True, ecode=errors.ECODE_NORES)
+        for node in self._grow_nodes():
+            res = self.rpc.call_blockdev_grow(
+                node, drbd_disks.disk_for_node(self.cfg, self.disk, node), self.delta,
+                True, True, False)
+            res.raise_on_failure("Disk %d of instance %s cannot grow by %s MiB on node"
+                                 " %s" % (self.op.disk, inst.name, self.delta, node),
+                                 prereq=True, ecode=errors.ECODE_NORES)
+
+    def _grow_nodes(self):
+        return self.disk.nodes or [self.instance.primary_node]
 
     def build_hooks_env(self):
         return self._hook_env({"DISK": self.op.disk, "AMOUNT": self.delta,
@@ -99,12 +104,25 @@ class LUInstanceGrowDisk(InstanceLU):
         inst = self.instance
         feedback_fn("Growing disk %s of instance '%s' by %s to %s"
                     % (self.op.disk, inst.name, iu_fmt(self.delta), iu_fmt(self.target)))
-        res = self.rpc.call_blockdev_grow(inst.primary_node, self.disk.to_dict(),
-                                          self.delta, False, True, False)
-        res.raise_on_failure("Grow request failed for disk %d of instance %s"
-                             % (self.op.disk, inst.name))
+        for node in self._grow_nodes():
+            res = self.rpc.call_blockdev_grow(
+                node, drbd_disks.disk_for_node(self.cfg, self.disk, node), self.delta,
+                False, True, False)
+            res.raise_on_failure("Grow request failed for disk %d of instance %s on"
+                                 " node %s" % (self.op.disk, inst.name, node))
+        if self.disk.dev_type == constants.DT_DRBD8:
+            # both data volumes grew: now the mirror takes the new size
+            node = inst.primary_node
+            res = self.rpc.call_blockdev_grow(
+                node, drbd_disks.disk_for_node(self.cfg, self.disk, node), self.delta,
+                False, False, False)
+            res.raise_on_failure("Grow request failed for disk %d of instance %s"
+                                 % (self.op.disk, inst.name))
         inst = self.cfg.get_instance_info(inst.name)
-        inst.disks[self.op.disk].size = self.target
+        grown = inst.disks[self.op.disk]
+        grown.size = self.target
+        if grown.dev_type == constants.DT_DRBD8 and grown.children:
+            grown.children[0].size = self.target
         self.cfg.update(inst)
         if self.op.wait_for_sync:
             wait_for_sync(self, inst)

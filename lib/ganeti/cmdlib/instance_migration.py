@@ -20,6 +20,7 @@ import time
 
 from ganeti import constants, errors, hypervisor, locking
 from ganeti.hypervisor import hv_base
+from ganeti.cmdlib import drbd_disks
 from ganeti.cmdlib import instance_utils as iu
 from ganeti.cmdlib import ipolicy
 from ganeti.cmdlib.base import expand_node_name
@@ -194,19 +195,20 @@ class _MoveInstanceLU(InstanceLU):
 
     # ---- steps shared by failover and migrate ---------------------------------------------
 
-    def _disks_for(self, inst=None):
-        return [d.to_dict() for d in (inst or self.instance).disks]
+    def _disks_for(self, node):
+        return [drbd_disks.disk_for_node(self.cfg, d, node) for d in self.instance.disks]
 
     def _open_disks(self, node, exclusive):
         self.log_step("opening instance disks on node %s %s"
                       % (node, "in exclusive mode" if exclusive else "in shared mode"))
-        res = self.rpc.call_blockdev_open(node, self.instance.name, self._disks_for(),
+        res = self.rpc.call_blockdev_open(node, self.instance.name, self._disks_for(node),
                                           exclusive)
         res.raise_on_failure("Cannot open instance disks on node %s" % node)
 
     def _close_disks(self, node, ignore_consistency=False):
         self.log_step("closing instance disks on node %s" % node)
-        res = self.rpc.call_blockdev_close(node, self.instance.name, self._disks_for())
+        res = self.rpc.call_blockdev_close(node, self.instance.name,
+                                           self._disks_for(node))
         if res.fail_msg:
             if res.offline or ignore_consistency:
                 self.log_warning("Could not close instance disks on node %s,"
@@ -221,7 +223,9 @@ class _MoveInstanceLU(InstanceLU):
         for idx, disk in enumerate(self.instance.disks):
             if disk.dev_type not in constants.DTS_INT_MIRROR:
                 continue
-            res = self.rpc.call_blockdev_find(self.target_node, disk.to_dict())
+            res = self.rpc.call_blockdev_find(
+                self.target_node, drbd_disks.disk_for_node(self.cfg, disk,
+                                                           self.target_node))
             if res.fail_msg or not res.data:
                 self.log_warning("Can't find disk %d on node %s: %s", idx,
                                  self.target_node, res.fail_msg or "not found")
@@ -291,7 +295,8 @@ class _MoveInstanceLU(InstanceLU):
         self.log_step("activating the instance's disks on target node %s"
                       % self.target_node)
         try:
-            iu.assemble_disks(self, inst)
+            # the old primary may be dead: its half of a mirror is not needed
+            iu.assemble_disks(self, inst, ignore_secondaries=True)
         except errors.OpExecError as err:
             self.log_warning("%s", err)
             iu.shutdown_disks(self, inst, ignore_failures=True)

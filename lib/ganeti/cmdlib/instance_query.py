@@ -1,6 +1,7 @@
 """Instance fields for queries (gnt-instance list) and OP_INSTANCE_QUERY_DATA."""
 
 from ganeti import constants, errors, locking, query
+from ganeti.cmdlib import drbd_disks
 from ganeti.cmdlib import instance_utils as iu
 from ganeti.cmdlib.base import NoHooksLU
 from ganeti.query import (Field, NODATA, OFFLINE, UNAVAIL, QFT_BOOL, QFT_NUMBER,
@@ -398,12 +399,25 @@ class LUInstanceQueryData(NoHooksLU):
         """blockdev_find of ``disk`` on ``node`` (None: static, unreachable, absent)."""
         if self.op.static or not node or node in bad or nodes[node].offline:
             return None
-        res = self.rpc.call_blockdev_find(node, disk.to_dict())
+        res = self.rpc.call_blockdev_find(node, drbd_disks.disk_for_node(self.cfg, disk,
+                                                                          node))
         return None if res.fail_msg else res.data
 
     def _disk_data(self, disk, pnode, snode, nodes, bad):
         """A disk and its children as gnt-instance info shows them."""
+        drbd_info = None
+        if disk.dev_type == constants.DT_DRBD8 and disk.logical_id:
+            node_a, node_b, port, minor_a, minor_b = disk.logical_id[:5]
+            if node_a == pnode:
+                drbd_info = {"primary_node": pnode, "primary_minor": minor_a,
+                             "secondary_node": node_b, "secondary_minor": minor_b}
+            else:
+                drbd_info = {"primary_node": pnode, "primary_minor": minor_b,
+                             "secondary_node": node_a, "secondary_minor": minor_a}
+            drbd_info["port"] = port
+            snode = drbd_info["secondary_node"]
         return {
+            "drbd_info": drbd_info,
             "iv_name": disk.iv_name, "dev_type": disk.dev_type,
             "logical_id": disk.logical_id, "size": disk.size, "mode": disk.mode,
             "spindles": disk.spindles, "name": disk.name, "uuid": disk.uuid,

@@ -6,6 +6,7 @@ import random
 import re
 
 from ganeti import constants, errors, locking, objects, paramtypes
+from ganeti.cmdlib import drbd_disks
 from ganeti.cmdlib.base import LogicalUnit
 from ganeti.hypervisor import get_hypervisor_class
 
@@ -36,10 +37,13 @@ def fill_os_params(cluster, instance):
     return base
 
 
-def instance_for_node(cfg, instance):
-    """The instance as a dict for node procedures: parameters filled with defaults."""
+def instance_for_node(cfg, instance, node=None):
+    """The instance as a dict for node procedures on ``node`` (default: its
+    primary): parameters filled with defaults, drbd disks with that node's view."""
     cluster = cfg.get_cluster_info()
     data = instance.to_dict()
+    node = node or instance.primary_node
+    data["disks"] = [drbd_disks.disk_for_node(cfg, d, node) for d in instance.disks]
     data["hvparams"] = cluster.fill_hv(instance)
     data["beparams"] = cluster.fill_be(instance)
     data["osparams"] = fill_os_params(cluster, instance)
@@ -272,17 +276,22 @@ _FILE_TEMPLATES = (constants.DT_FILE, constants.DT_SHARED_FILE)
 
 def generate_disks(cluster, template, instance_name, pnode, disk_specs,
                    file_storage_dir=None, file_driver=None, first_index=0,
-                   disk_dir=None):
+                   disk_dir=None, snode=None, minors=None):
     """Config Disk objects for a new instance from the opcode's disk specs.
 
     first_index: the index of the first new disk (disks added to an instance);
-    disk_dir: the directory of the instance's existing file disks.
+    disk_dir: the directory of the instance's existing file disks; snode and
+    minors (one (primary, secondary) pair per disk): for drbd.
     """
     if template == constants.DT_DISKLESS:
         return []
+    if template == constants.DT_DRBD8:
+        return [drbd_disks.generate(cluster, pnode, snode, first_index + num, spec,
+                                    minors[num])
+                for num, spec in enumerate(disk_specs)]
     if template not in _FILE_TEMPLATES + (constants.DT_PLAIN,):
-        raise errors.OpPrereqError("Disk template '%s' is not supported yet (use plain,"
-                                   " file, sharedfile or diskless)" % template,
+        raise errors.OpPrereqError("Disk template '%s' is not supported yet (use drbd,"
+                                   " plain, file, sharedfile or diskless)" % template,
                                    errors.ECODE_INVAL)
     if template in _FILE_TEMPLATES:
         directory = disk_dir or file_disk_dir(cluster, template, instance_name,
@@ -307,7 +316,7 @@ def generate_disks(cluster, template, instance_name, pnode, disk_specs,
 
 _STORAGE_DISK_PARAMS = ("vg", "metavg", "spindles", "provider", "access")
 # the storage parameters each template takes (the others are refused)
-_TEMPLATE_DISK_PARAMS = {constants.DT_PLAIN: ("vg",)}
+_TEMPLATE_DISK_PARAMS = {constants.DT_PLAIN: ("vg",), constants.DT_DRBD8: ("vg", "metavg")}
 
 
 def check_disk_specs(disk_specs, template):
@@ -353,13 +362,15 @@ def check_disk_specs(disk_specs, template):
             raise errors.OpPrereqError("Invalid mode '%s' for disk %d (rw or ro)"
                                        % (mode, idx), errors.ECODE_INVAL)
         entry = {"size": size, "mode": mode, "name": device_name(spec.get("name"))}
-        if spec.get("vg"):
+        for key in ("vg", "metavg"):
+            if not spec.get(key):
+                continue
             from ganeti.storage import lvm
             try:
-                lvm.check_name(spec["vg"], "volume group")
+                lvm.check_name(spec[key], "volume group")
             except errors.BlockDeviceError as err:
                 raise errors.OpPrereqError("Disk %d: %s" % (idx, err), errors.ECODE_INVAL)
-            entry["vg"] = spec["vg"]
+            entry[key] = spec[key]
         result.append(entry)
     validate_device_names("disk", [d["name"] for d in result])
     return result
@@ -410,22 +421,47 @@ def validate_device_names(kind, names):
 
 
 def assemble_disks(lu, instance, ignore_secondaries=False, ignore_size=False):
-    """Activate the instance's disks on its primary; returns [(node, iv_name, path)].
+    """Activate the instance's disks: on all their nodes as secondary, then on the
+    primary opened; returns [(node, iv_name, path)].
 
+    ignore_secondaries: a secondary that fails is a warning, not an error.
     ignore_size (as Ganeti): the node gets the disks without their recorded size,
     so a size that no longer matches the device does not stop the activation.
     """
     mark_disks_active(lu, instance, True)
     info = []
-    node = instance.primary_node
-    for idx, disk in enumerate(instance.disks):
-        spec = disk.to_dict()
+    primary = instance.primary_node
+
+    def spec_for(disk, node):
+        spec = drbd_disks.disk_for_node(lu.cfg, disk, node)
         if ignore_size:
             spec["size"] = None
-        res = lu.rpc.call_blockdev_assemble(node, spec, instance.name, True, idx)
+        return spec
+
+    # first every node as secondary (a mirror's halves connect), then the
+    # primary opens its half: the data never changes on a lone half
+    for idx, disk in enumerate(instance.disks):
+        if disk.dev_type not in constants.DTS_INT_MIRROR:
+            continue
+        for node in disk.nodes or []:
+            res = lu.rpc.call_blockdev_assemble(node, spec_for(disk, node),
+                                                instance.name, False, idx)
+            if node == primary:
+                res.raise_on_failure("Cannot activate disk %s of instance %s on node"
+                                     " %s" % (idx, instance.name, node))
+                continue
+            if res.fail_msg:
+                msg = ("Cannot activate disk %s of instance %s on node %s: %s"
+                       % (idx, instance.name, node, res.fail_msg))
+                if not ignore_secondaries:
+                    raise errors.OpExecError(msg)
+                lu.log_warning("%s", msg)
+    for idx, disk in enumerate(instance.disks):
+        res = lu.rpc.call_blockdev_assemble(primary, spec_for(disk, primary),
+                                            instance.name, True, idx)
         res.raise_on_failure("Cannot activate disk %s of instance %s on node %s"
-                             % (idx, instance.name, node))
-        info.append((node, disk.iv_name, res.data[0] if res.data else None))
+                             % (idx, instance.name, primary))
+        info.append((primary, disk.iv_name, res.data[0] if res.data else None))
     return info
 
 
@@ -441,16 +477,32 @@ def mark_disks_active(lu, instance, active):
     instance.disks_active = active
 
 
-def shutdown_disks(lu, instance, ignore_failures=False):
-    """Deactivate the instance's disks on its primary and record them inactive."""
+def _primary_first(instance, disk):
+    """The disk's nodes, the instance's primary first: a mirror's primary half must
+    go (or step down) before its peer, or it goes on alone and the two diverge."""
+    nodes = list(disk.nodes or [instance.primary_node])
+    return sorted(nodes, key=lambda node: node != instance.primary_node)
+
+
+def shutdown_disks(lu, instance, ignore_failures=False, ignore_primary=False):
+    """Deactivate the instance's disks on all its nodes and record them inactive.
+
+    A failure is an error (OpExecError) unless ignore_failures; on the primary
+    it is only a warning with ignore_primary (a dead primary, in a failover).
+    """
     mark_disks_active(lu, instance, False)
     ok = True
     for disk in instance.disks:
-        res = lu.rpc.call_blockdev_shutdown(instance.primary_node, disk.to_dict())
-        if res.fail_msg:
-            ok = False
+        for node in _primary_first(instance, disk):
+            res = lu.rpc.call_blockdev_shutdown(
+                node, drbd_disks.disk_for_node(lu.cfg, disk, node))
+            if not res.fail_msg:
+                continue
             lu.log_warning("Could not shut down disk %s on node %s: %s",
-                           disk.iv_name, instance.primary_node, res.fail_msg)
+                           disk.iv_name, node, res.fail_msg)
+            if node == instance.primary_node and ignore_primary:
+                continue
+            ok = False
             if not ignore_failures:
                 raise errors.OpExecError("Could not shut down disk %s of instance %s: %s"
                                          % (disk.iv_name, instance.name, res.fail_msg))
@@ -462,7 +514,8 @@ def remove_disks(lu, instance, disks=None, ignore_failures=True):
     ok = True
     for disk in instance.disks if disks is None else disks:
         for node in disk.nodes or [instance.primary_node]:
-            res = lu.rpc.call_blockdev_remove(node, disk.to_dict())
+            res = lu.rpc.call_blockdev_remove(
+                node, drbd_disks.disk_for_node(lu.cfg, disk, node))
             if res.fail_msg:
                 ok = False
                 lu.log_warning("Could not remove disk %s on node %s: %s",

@@ -10,12 +10,13 @@ import logging
 from typing import Dict, Optional, Type
 
 from ganeti import constants, errors, objects
-from ganeti.storage import base, filestorage, lvm
+from ganeti.storage import base, drbd, filestorage, lvm
 
 DEV_MAP: Dict[str, Type[base.BlockDev]] = {
     constants.DT_FILE: filestorage.FileStorage,
     constants.DT_SHARED_FILE: filestorage.FileStorage,
     constants.DT_PLAIN: lvm.LogicalVolume,
+    constants.DT_DRBD8: drbd.DRBD8,
 }
 
 

@@ -57,6 +57,8 @@ class BlockDev:
 
     # how many children must be present to assemble; -1 means all of them
     CHILDREN_NEEDED = -1
+    # whether the secondary node assembles it too when it is created (a mirror)
+    ASSEMBLE_ON_SECONDARY = False
 
     def __init__(self, unique_id, children, size, params, dyn_params):
         self.unique_id = unique_id
