@@ -121,7 +121,7 @@ def decode_file_data(value):
 #: which may have run)
 READ_ONLY_PROCEDURES = frozenset([
     "all_instances_info", "blockdev_find", "blockdev_getdimensions",
-    "blockdev_getmirrorstatus", "bridges_exist", "hv_node_info",
+    "blockdev_getmirrorstatus", "bridges_exist", "drbd_wait_sync", "hv_node_info",
     "instance_get_migration_status", "instance_info", "instance_list",
     "master_node_name", "node_has_ip_address", "node_info", "node_verify",
     "os_diagnose", "os_get", "migration_info", "version",
@@ -360,6 +360,9 @@ _SINGLE_NODE_CALLS = [
     ("instance_balloon_memory", constants.RPC_TMO_NORMAL, "(node, instance, memory)"),
     ("blockdev_open", constants.RPC_TMO_NORMAL, "(node, instance_name, disks, exclusive)"),
     ("blockdev_close", constants.RPC_TMO_NORMAL, "(node, instance_name, disks)"),
+    ("drbd_disconnect_net", constants.RPC_TMO_NORMAL, "(node, disks)"),
+    ("drbd_attach_net", constants.RPC_TMO_SLOW, "(node, disks, multimaster)"),
+    ("drbd_wait_sync", constants.RPC_TMO_SLOW, "(node, disks) -> [done, percent]"),
     ("instance_migratable", constants.RPC_TMO_NORMAL, "(node, instance)"),
     ("migration_info", constants.RPC_TMO_NORMAL, "(node, instance) -> info"),
     ("accept_instance", constants.RPC_TMO_NORMAL, "(node, instance, info, target_ip)"),

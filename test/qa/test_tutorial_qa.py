@@ -202,6 +202,39 @@ def test_drbd_instance_and_failover(cluster):
     vms.ssh(MASTER, "gnt-instance failover -f %s" % name)
     assert _read_sum(vms, 1, m1) == checksum
 
+    # migrate: both halves primary while the (fake) instance moves
+    out = vms.ssh(MASTER, "gnt-instance migrate -f %s" % name).stdout
+    lines = [l for l in _log_lines(out) if not l.startswith("   - progress")]
+    n1, n2 = vms.node_name(1), vms.node_name(2)
+    assert lines == [
+        "Migrating instance %s" % name,
+        "* checking disk consistency between source and target",
+        "* closing instance disks on node %s" % n2,
+        "* changing into standalone mode",
+        "* changing disks into dual-master mode",
+        "* wait until resync is done",
+        "* opening instance disks on node %s in shared mode" % n1,
+        "* opening instance disks on node %s in shared mode" % n2,
+        "* preparing %s to accept the instance" % n2,
+        "* migrating instance to %s" % n2,
+        "* starting memory transfer",
+        "* memory transfer complete",
+        "* closing instance disks on node %s" % n1,
+        "* wait until resync is done",
+        "* changing into standalone mode",
+        "* changing disks into single-master mode",
+        "* wait until resync is done",
+        "* done"], out
+    rows = vms.ssh(MASTER, "gnt-instance list --no-headers -o pnode,snodes,status %s"
+                   % name).stdout.split()
+    assert rows == [n2, n1, "running"]
+    assert _drbd_line(vms, 2, m2).startswith("cs:Connected ro:Primary/Secondary"
+                                             " ds:UpToDate/UpToDate")
+    assert _read_sum(vms, 2, m2) == checksum
+    vms.ssh(MASTER, "gnt-instance migrate -f %s" % name)
+    assert _drbd_line(vms, 1, m1).startswith("cs:Connected ro:Primary/Secondary")
+    assert _read_sum(vms, 1, m1) == checksum
+
     vms.ssh(MASTER, "gnt-instance grow-disk %s 0 128M" % name)
     assert sorted(float(v) for v in _lvs(vms, 2).values()) == [128.0, 1152.0]
     size = vms.ssh(1, "blockdev --getsize64 /dev/drbd%d" % m1).stdout.strip()

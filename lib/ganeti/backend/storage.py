@@ -208,6 +208,53 @@ def blockdev_close(instance_name, disks):
                  instance_name, err)
 
 
+def _drbd_devices(disks):
+    devices = []
+    for disk, device in _found_devices(disks):
+        if not hasattr(device, "attach_net"):
+            fail("Disk %s is not a drbd disk", _disk_name(disk))
+        devices.append((disk, device))
+    return devices
+
+
+def drbd_disconnect_net(disks):
+    """Take the instance's drbd disks off the network (StandAlone)."""
+    for disk, device in _drbd_devices(disks):
+        try:
+            device.disconnect()
+        except errors.BlockDeviceError as err:
+            fail("Cannot disconnect disk %s: %s", _disk_name(disk), err)
+
+
+def drbd_attach_net(disks, multimaster):
+    """Connect the drbd disks again (allowing two primaries when ``multimaster``,
+    for a migration); the master then waits (drbd_wait_sync) until both ends
+    see each other."""
+    for disk, device in _drbd_devices(disks):
+        try:
+            device.attach_net(bool(multimaster))
+        except errors.BlockDeviceError as err:
+            fail("Cannot reconnect disk %s: %s", _disk_name(disk), err)
+
+
+def drbd_wait_sync(disks):
+    """[all in sync, lowest sync percent or None] of the drbd disks; a disk that
+    is neither connected nor resyncing is an error."""
+    done, lowest = True, None
+    for disk, device in _drbd_devices(disks):
+        try:
+            status = device.get_sync_status()
+        except errors.BlockDeviceError as err:
+            fail("Cannot get the status of disk %s: %s", _disk_name(disk), err)
+        if status["is_degraded"] and status["sync_percent"] is None:
+            fail("Device %s is not connected to its peer", _disk_name(disk))
+        if status["sync_percent"] is not None:
+            done = False
+            lowest = status["sync_percent"] if lowest is None else \
+                min(lowest, status["sync_percent"])
+    return [done, lowest]
+
+
 def blockdev_getmirrorstatus(disks):
     """Per disk [True, status] (children included) or [False, message]."""
     result = []
@@ -301,6 +348,9 @@ PROCEDURES = {
     "blockdev_getmirrorstatus": blockdev_getmirrorstatus,
     "blockdev_open": blockdev_open,
     "blockdev_close": blockdev_close,
+    "drbd_disconnect_net": drbd_disconnect_net,
+    "drbd_attach_net": drbd_attach_net,
+    "drbd_wait_sync": drbd_wait_sync,
     "blockdev_getdimensions": blockdev_getdimensions,
     "file_storage_dir_create": file_storage_dir_create,
     "file_storage_dir_remove": file_storage_dir_remove,

@@ -28,6 +28,9 @@ from ganeti.cmdlib.instance_utils import InstanceLU
 
 MIGRATION_POLL_INTERVAL = 1.0       # seconds between migration status checks
 MIGRATION_FEEDBACK_INTERVAL = 10.0  # seconds between progress lines in the job log
+DRBD_SYNC_POLL = 2.0                # seconds between resync checks
+DRBD_RECONNECT_TIMEOUT = 60.0       # seconds the halves may take to find each other
+DRBD_RECONNECT_POLL = 0.5
 
 
 def _disk_types(instance):
@@ -217,6 +220,54 @@ class _MoveInstanceLU(InstanceLU):
                 raise errors.OpExecError("Cannot close instance disks on node %s: %s"
                                          % (node, res.fail_msg))
 
+    # ---- drbd: dual-primary during a migration ---------------------------------------
+
+    def _is_drbd(self):
+        return _all_of(self.instance, constants.DTS_INT_MIRROR) and self.instance.disks
+
+    def _both_nodes(self, call, what):
+        """Run ``call(node, disks)`` on source and target; OpExecError naming the
+        node that failed. Returns {node: result data}."""
+        result = {}
+        for node in (self.source_node, self.target_node):
+            res = call(node, self._disks_for(node))
+            res.raise_on_failure("%s on node %s" % (what, node))
+            result[node] = res.data
+        return result
+
+    def _go_standalone(self):
+        self.log_step("changing into standalone mode")
+        self._both_nodes(self.rpc.call_drbd_disconnect_net, "Cannot disconnect disks")
+
+    def _go_reconnect(self, multimaster):
+        """Connect both halves again; wait until they see each other."""
+        self.log_step("changing disks into %s mode"
+                      % ("dual-master" if multimaster else "single-master"))
+        self._both_nodes(lambda node, disks: self.rpc.call_drbd_attach_net(
+            node, disks, multimaster), "Cannot change disks config")
+        deadline = time.monotonic() + DRBD_RECONNECT_TIMEOUT
+        while True:
+            try:
+                self._both_nodes(self.rpc.call_drbd_wait_sync, "Cannot reconnect disks")
+                return
+            except errors.OpExecError as err:
+                if time.monotonic() > deadline:
+                    raise errors.OpExecError("Timeout in disk reconnecting: %s" % err)
+            time.sleep(DRBD_RECONNECT_POLL)
+
+    def _wait_until_sync(self):
+        self.log_step("wait until resync is done")
+        while True:
+            states = self._both_nodes(self.rpc.call_drbd_wait_sync,
+                                      "Cannot resync disks")
+            done = all(state[0] for state in states.values())
+            percents = [state[1] for state in states.values() if state[1] is not None]
+            if done:
+                return
+            if percents and min(percents) < 100:
+                self.feedback_fn("   - progress: %.1f%%" % min(percents))
+            time.sleep(DRBD_SYNC_POLL)
+
     def _check_disk_consistency(self):
         """Whether every disk is healthy on the target (only drbd can be degraded)."""
         ok = True
@@ -363,6 +414,10 @@ class _MoveInstanceLU(InstanceLU):
             self._close_disks(self.target_node)
             if _all_of(self.instance, constants.DTS_EXT_MIRROR):
                 self._open_disks(self.source_node, True)
+            elif self._is_drbd():
+                self._go_standalone()
+                self._go_reconnect(False)
+                self._wait_until_sync()
         except errors.OpExecError as err:
             self.log_warning("Migration failed and the disks could not be reverted,"
                              " please check them manually; error '%s'" % err)
@@ -403,6 +458,11 @@ class _MoveInstanceLU(InstanceLU):
             raise errors.OpExecError(msg)
         self.migration_info = res.data
         self._close_disks(self.target_node)
+        if self._is_drbd():
+            # both halves primary while the memory moves: dual-master
+            self._go_standalone()
+            self._go_reconnect(True)
+            self._wait_until_sync()
         self._open_disks(self.source_node, False)
         self._open_disks(self.target_node, False)
         target_ip = self._node_ip(self.target_node)
@@ -427,7 +487,12 @@ class _MoveInstanceLU(InstanceLU):
         self._wait_transfer()
         self._finalize()
         self._close_disks(self.source_node)
-        if _all_of(self.instance, constants.DTS_EXT_MIRROR):
+        if self._is_drbd():
+            self._wait_until_sync()
+            self._go_standalone()
+            self._go_reconnect(False)
+            self._wait_until_sync()
+        elif _all_of(self.instance, constants.DTS_EXT_MIRROR):
             self._open_disks(self.target_node, True)
         self.log_step("done")
         return None
@@ -532,7 +597,15 @@ class _MoveInstanceLU(InstanceLU):
                              " (%s)" % self.source_node)
             demoted = self.target_node
         self._close_disks(demoted)
-        if _all_of(self.instance, constants.DTS_EXT_MIRROR):
+        if self._is_drbd():
+            try:
+                self._wait_until_sync()
+            except errors.OpExecError:
+                pass            # a standalone disk cannot sync: reconnecting fixes it
+            self._go_standalone()
+            self._go_reconnect(False)
+            self._wait_until_sync()
+        elif _all_of(self.instance, constants.DTS_EXT_MIRROR):
             self._open_disks(self.instance.primary_node, True)
         self.log_step("done")
         return None
