@@ -234,3 +234,25 @@ def test_kvm_live_migration(shared2, guest):
     for node in (m, n2):
         d = node.path("/var/run/ganeti/kvm-hypervisor/pid")
         assert not (os.path.isdir(d) and name in os.listdir(d))
+
+
+def test_node_migrate_and_failover(shared2):
+    m, n2 = shared2.nodes
+    name = "dl2.example.com"
+    _add(m, name, "-t", "diskless")
+    try:
+        proc = m.run("gnt-node", "migrate", "-f", "-n", n2.name, m.name, check=True)
+        assert proc.stdout.splitlines()[-1] == "All instances migrated successfully."
+        assert _row(m, name, "pnode,status") == [n2.name, "running"]
+        proc = m.run("gnt-node", "migrate", "-f", m.name, check=True)
+        assert proc.stdout == "No primary instances on node %s, exiting.\n" % m.name
+        # shared storage needs a target: without an allocator each job fails
+        proc = m.run("gnt-node", "failover", "-f", n2.name)
+        assert proc.returncode == 0
+        assert proc.stdout.splitlines()[-2:] == [
+            "There were errors during the failover:",
+            "1 error(s) out of 1 instance(s)."], proc.stdout
+        assert "No iallocator or node given" in proc.stderr, proc.stderr
+        assert _row(m, name, "pnode,status") == [n2.name, "running"]
+    finally:
+        m.run("gnt-instance", "remove", "-f", name, check=True)

@@ -231,8 +231,15 @@ def test_drbd_instance_and_failover(cluster):
     assert _drbd_line(vms, 2, m2).startswith("cs:Connected ro:Primary/Secondary"
                                              " ds:UpToDate/UpToDate")
     assert _read_sum(vms, 2, m2) == checksum
-    vms.ssh(MASTER, "gnt-instance migrate -f %s" % name)
+    # the node commands: everything off node2 (migrate), then back (failover)
+    out = vms.ssh(MASTER, "gnt-node migrate -f %s" % n2).stdout
+    assert out.splitlines()[-1] == "All instances migrated successfully.", out
     assert _drbd_line(vms, 1, m1).startswith("cs:Connected ro:Primary/Secondary")
+    assert _read_sum(vms, 1, m1) == checksum
+    out = vms.ssh(MASTER, "gnt-node failover -f %s" % n1).stdout
+    assert out.splitlines()[-1] == "All 1 instance(s) failed over successfully.", out
+    assert _read_sum(vms, 2, m2) == checksum
+    vms.ssh(MASTER, "gnt-instance failover -f %s" % name)
     assert _read_sum(vms, 1, m1) == checksum
 
     vms.ssh(MASTER, "gnt-instance grow-disk %s 0 128M" % name)

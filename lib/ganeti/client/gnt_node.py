@@ -122,10 +122,81 @@ def modify_node(opts, args):
     return constants.EXIT_SUCCESS
 
 
+def _primary_instances(cl, node):
+    """(full node name, its primary instances in Ganeti's nice order)."""
+    from ganeti.utils import text
+    ((name, pinst),) = cl.query_nodes([node], ["name", "pinst_list"], False)
+    return name, text.nice_sort(pinst)
+
+
+def _report_jobs(results, success_text, failure_text):
+    for ok, msg in results:
+        if not ok:
+            cli.to_stderr(str(msg))
+    bad = len([1 for ok, _ in results if not ok])
+    if bad == 0:
+        cli.to_stdout(success_text)
+        return constants.EXIT_SUCCESS
+    cli.to_stdout(failure_text % bad)
+    return constants.EXIT_FAILURE
+
+
+def failover_node(opts, args):
+    """Fail over every primary instance of the node (one job each)."""
+    from ganeti import opcodes
+    cl = cli.get_client()
+    node, pinst = _primary_instances(cl, args[0])
+    if not pinst:
+        cli.to_stderr("No primary instances on node %s, exiting." % node)
+        return constants.EXIT_SUCCESS
+    if not opts.force and not cli.ask_user("Fail over instance(s) %s?" % ",".join(
+            "'%s'" % name for name in pinst)):
+        return 2
+    results = cli.submit_jobs_and_wait(
+        [[opcodes.OpInstanceFailover(instance_name=name,
+                                     ignore_consistency=opts.ignore_consistency,
+                                     iallocator=opts.iallocator)] for name in pinst],
+        cl=cl, opts=opts)
+    _report_jobs(results, "All %d instance(s) failed over successfully." % len(results),
+                 "There were errors during the failover:\n%%d error(s) out of %d"
+                 " instance(s)." % len(results))
+    return constants.EXIT_SUCCESS          # as Ganeti: the count says what failed
+
+
+def migrate_node(opts, args):
+    """Migrate every primary instance of the node away (one job each)."""
+    from ganeti import opcodes
+    cl = cli.get_client()
+    node, pinst = _primary_instances(cl, args[0])
+    if not pinst:
+        cli.to_stdout("No primary instances on node %s, exiting." % node)
+        return constants.EXIT_SUCCESS
+    if not (opts.force or cli.ask_user("Migrate instance(s) %s?" % ", ".join(pinst))):
+        return constants.EXIT_CONFIRMATION
+    if not opts.live and opts.migration_mode is not None:
+        raise errors.OpPrereqError("Only one of the --non-live and --migration-mode"
+                                   " options can be passed", errors.ECODE_INVAL)
+    mode = "non-live" if not opts.live else opts.migration_mode
+    results = cli.submit_jobs_and_wait(
+        [[opcodes.OpInstanceMigrate(instance_name=name, mode=mode,
+                                    iallocator=opts.iallocator,
+                                    target_node=opts.dst_node,
+                                    allow_runtime_changes=opts.allow_runtime_chgs,
+                                    ignore_ipolicy=opts.ignore_ipolicy)]
+         for name in pinst], cl=cl, opts=opts)
+    return _report_jobs(results, "All instances migrated successfully.",
+                        "There were %s errors during the node migration.")
+
+
 def _yes_no(*flags, dest, help):
     return cli.cli_option(*flags, dest=dest, type="bool", default=None,
                           metavar="yes|no", help=help)
 
+
+_IALLOCATOR_OPT = cli.cli_option(
+    "-I", "--iallocator", dest="iallocator", default=None, metavar="<NAME>",
+    help="Select nodes for the instance automatically using the <NAME> iallocator"
+    " plugin (not supported yet)")
 
 COMMANDS = {
     "list": (list_nodes, cli.ARGS_MANY_NODES, [
@@ -156,6 +227,35 @@ COMMANDS = {
                        default=True, help="The node was set up already (its node daemon"
                        " runs with the cluster certificate); do not use ssh")] +
         cli.SUBMIT_OPTS, "[-s ip] [--readd] <node_name>", "Add a node to the cluster"),
+    "failover": (failover_node, cli.ARGS_ONE_NODE, [
+        cli.FORCE_OPT,
+        cli.cli_option("--ignore-consistency", dest="ignore_consistency",
+                       action="store_true", default=False,
+                       help="Ignore the consistency of the disks on the secondary. The"
+                       " source node must be marked offline first for this to succeed."),
+        _IALLOCATOR_OPT, cli.PRIORITY_OPT], "[-f] <node>",
+        "Stops the primary instances on a node and start them on their secondary node"
+        " (only for instances with drbd disk template)"),
+    "migrate": (migrate_node, cli.ARGS_ONE_NODE, [
+        cli.FORCE_OPT,
+        cli.cli_option("--non-live", dest="live", action="store_false", default=True,
+                       help="Do a non-live migration (this usually means freeze the"
+                       " instance, save the state, transfer and only then resume"
+                       " running on the secondary node)"),
+        cli.cli_option("--migration-mode", dest="migration_mode", default=None,
+                       choices=["live", "non-live"],
+                       help="Override default migration mode (choose either live or"
+                       " non-live"),
+        cli.cli_option("-n", "--target-node", dest="dst_node", default=None,
+                       metavar="NODE", help="Specifies the new node for the instance"),
+        _IALLOCATOR_OPT, cli.PRIORITY_OPT,
+        cli.cli_option("--ignore-ipolicy", dest="ignore_ipolicy", action="store_true",
+                       default=False, help="Ignore instance policy violations"),
+        cli.cli_option("--no-runtime-changes", dest="allow_runtime_chgs",
+                       action="store_false", default=True,
+                       help="Don't allow runtime changes")], "[-f] <node>",
+        "Migrate all the primary instance on a node away from it (only for instances"
+        " of type drbd)"),
     "remove": (remove_node, cli.ARGS_ONE_NODE, cli.SUBMIT_OPTS + [cli.DRY_RUN_OPT],
                "<node_name>", "Removes a node from the cluster"),
     "modify": (modify_node, cli.ARGS_ONE_NODE, [

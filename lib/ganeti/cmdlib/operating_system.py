@@ -6,25 +6,17 @@ every online vm_capable node that answered. Variants, parameters and API
 versions are those common to all of these nodes.
 """
 
-import re
 
 from ganeti import errors, qlang, query
 from ganeti.cmdlib.base import NoHooksLU
 from ganeti.query import Field, QFT_BOOL, QFT_OTHER, QFT_TEXT
+from ganeti.utils import text
 
 VARIANT_SEP = "+"
 
 
-def nice_sort_key(name):
-    """Sort key putting 'node10' after 'node9' (Ganeti's NiceSort)."""
-    return [(0, int(part), "") if part.isdigit() else (1, 0, part)
-            for part in re.split(r"(\d+)", str(name)) if part != ""]
-
-
-def nice_sort(names, key=None):
-    if key is None:
-        return sorted(names, key=nice_sort_key)
-    return sorted(names, key=lambda item: nice_sort_key(key(item)))
+nice_sort_key = text.nice_sort_key
+nice_sort = text.nice_sort
 
 
 class OsInfo:

@@ -131,3 +131,16 @@ def parse_time_spec(value):
     if result < 0:
         raise errors.ParameterError("Time specification '%s' is negative" % value)
     return result
+
+
+def nice_sort_key(name):
+    """Sort key putting 'node10' after 'node9' (Ganeti's NiceSort)."""
+    return [(0, int(part), "") if part.isdigit() else (1, 0, part)
+            for part in re.split(r"(\d+)", str(name)) if part != ""]
+
+
+def nice_sort(names, key=None):
+    """``names`` sorted with numbers in them compared as numbers."""
+    if key is None:
+        return sorted(names, key=nice_sort_key)
+    return sorted(names, key=lambda item: nice_sort_key(key(item)))
