@@ -99,6 +99,23 @@ def test_plain_instance(cluster):
     vms.ssh(MASTER, "gnt-instance startup %s" % name)
     verify = vms.ssh(MASTER, "gnt-cluster verify", check=False)
     assert verify.returncode == 0, verify.stdout + verify.stderr
+    # a volume nobody owns is reported (a warning); a reserved one is not
+    vms.ssh(2, "lvcreate -q -y -Wn -L 8m -n stray xenvg && lvcreate -q -y -Wn -L 8m"
+            " -n kept xenvg")
+    vms.ssh(MASTER, "gnt-cluster modify --reserved-lvs=xenvg/kept")
+    verify = vms.ssh(MASTER, "gnt-cluster verify", check=False)
+    assert verify.returncode == 0, verify.stdout + verify.stderr
+    warnings = [l for l in _log_lines(verify.stdout) if "WARNING" in l]
+    assert warnings == ["  - WARNING: node node2.example.com: volume xenvg/stray is"
+                        " unknown"], verify.stdout
+    vms.ssh(2, "lvremove -q -f xenvg/stray xenvg/kept")
+    vms.ssh(MASTER, "gnt-cluster modify --reserved-lvs=")
+    # a volume of the instance gone: an error naming it
+    vms.ssh(1, "lvremove -q -f xenvg/%s" % lv_name)
+    verify = vms.ssh(MASTER, "gnt-cluster verify", check=False)
+    assert verify.returncode == 1
+    assert "  - ERROR: instance %s: volume xenvg/%s missing on node %s" % (
+        name, lv_name, vms.node_name(1)) in _log_lines(verify.stdout), verify.stdout
     vms.ssh(MASTER, "gnt-instance remove -f %s" % name)
     assert _lvs(vms, 1) == {}
 
@@ -162,8 +179,9 @@ def test_drbd_instance_and_failover(cluster):
                          " - INFO: Waiting for instance %s to sync disks" % name], out
     progress = [l for l in lines if l.startswith(" - INFO: - device disk/0: ")]
     for line in progress:
-        assert re.match(r"^ - INFO: - device disk/0: [ \d]\d\.\d\d% done, "
-                        r"(\d+s remaining \(estimated\)|no time estimate)$", line), line
+        assert re.match(r"^ - INFO: - device disk/0: [ \d]?\d?\d\.\d\d% done, "
+                        r"((\d+[dhm] )*\d+s remaining \(estimated\)|no time estimate)$",
+                        line), line
     assert " - INFO: Instance %s's disks are in sync" % name in lines, out
     assert "* starting instance..." in lines, out
     for k in (1, 2):

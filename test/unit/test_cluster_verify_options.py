@@ -193,3 +193,54 @@ def test_etcd_problems_are_errors_with_the_config_and_no_step_of_their_own(tmp_p
     at = logs.index("* Verifying cluster config")
     assert logs[at + 1] == ("  - ERROR: cluster: etcd has lost its quorum: 1 of 3 voting"
                             " members are healthy, 2 needed")
+
+
+def test_volumes_and_drbd_minors(tmp_path, good_cert):
+    """What the nodes report of LVM and DRBD against the config: orphan and missing
+    volumes, a missing volume group, minors in use that nobody owns and minors of
+    active disks that are not."""
+    cfg = make_cfg(tmp_path)
+    cluster = cfg.get_cluster_info()
+    cluster.volume_group_name = "xenvg"
+    cluster.enabled_disk_templates = ["drbd", "plain"]
+    cluster.reserved_lvs = ["xenvg/keep.*"]
+    cfg.update(cluster)
+    n1, n2 = "node1.example.com", "node2.example.com"
+    plain = objects.Disk(dev_type="plain", logical_id=["xenvg", "u1.disk0"], size=1024,
+                         iv_name="disk/0", nodes=[n1])
+    cfg.add_instance(objects.Instance(name="i1", primary_node=n1, os="noop",
+                                      hypervisor="fake", disk_template="plain",
+                                      disks=[plain], nics=[], admin_state="down"))
+    data = objects.Disk(dev_type="plain", logical_id=["xenvg", "d.disk0_data"],
+                        size=1024, nodes=[n1, n2])
+    meta = objects.Disk(dev_type="plain", logical_id=["xenvg", "d.disk0_meta"],
+                        size=128, nodes=[n1, n2])
+    mirror = objects.Disk(dev_type="drbd", logical_id=[n1, n2, 11000, 0, 3, "x"],
+                          children=[data, meta], size=1024, iv_name="disk/0",
+                          nodes=[n1, n2])
+    cfg.add_instance(objects.Instance(name="i2", primary_node=n1, os="noop",
+                                      hypervisor="fake", disk_template="drbd",
+                                      disks=[mirror], nics=[], admin_state="down",
+                                      disks_active=True))
+    answers = {
+        n1: {nv.NV_VGLIST: {"xenvg": 30000},
+             nv.NV_LVLIST: dict((v, [8, True]) for v in (
+                 "xenvg/u1.disk0", "xenvg/d.disk0_data", "xenvg/d.disk0_meta",
+                 "xenvg/stray", "xenvg/keep-me")),
+             nv.NV_DRBDLIST: [0, 5]},
+        n2: {nv.NV_VGLIST: {"othervg": 30000},
+             nv.NV_LVLIST: {"xenvg/d.disk0_data": [8, True]},
+             nv.NV_DRBDLIST: []},
+    }
+    ok, logs = run_verify(cfg, answers)
+    assert not ok
+    problems = [line for line in logs if line.startswith("  - ")]
+    assert problems == [
+        "  - ERROR: node %s: unallocated drbd minor 5 is in use" % n1,
+        "  - ERROR: node %s: node didn't return data for the volume group 'xenvg' - it"
+        " is either missing or broken" % n2,
+        "  - ERROR: node %s: drbd minor 3 of disk %s (attached in instance 'i2') is not"
+        " active" % (n2, mirror.uuid),
+        "  - ERROR: instance i2: volume xenvg/d.disk0_meta missing on node %s" % n2,
+        "  - WARNING: node %s: volume xenvg/stray is unknown" % n1,
+    ], logs

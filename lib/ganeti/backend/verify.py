@@ -186,10 +186,51 @@ def _kvm_runtime_orphans(instances: set) -> List[str]:
     return found
 
 
+NV_VGLIST = "vglist"
+NV_LVLIST = "lvlist"
+NV_DRBDLIST = "drbd-list"
+
+
+def vg_list(_params, root_dir: Optional[str] = None):
+    """{volume group: size in MiB} of this node, or an error message."""
+    from ganeti.storage import lvm
+    try:
+        rows = lvm.report("vgs", ["vg_name", "vg_size"])
+    except errors.BlockDeviceError as err:
+        return str(err)
+    return dict((name, int(float(size))) for name, size in rows)
+
+
+def lv_list(params, root_dir: Optional[str] = None):
+    """{"vg/lv": [size MiB, active]} of the volume group ``params["vg"]``, or an
+    error message."""
+    from ganeti.storage import lvm
+    vg = (params or {}).get("vg")
+    try:
+        lvm.check_name(vg, "volume group")
+        rows = lvm.report("lvs", ["lv_name", "lv_size", "lv_attr"], vg)
+    except errors.BlockDeviceError as err:
+        return str(err)
+    return dict(("%s/%s" % (vg, name), [int(float(size)), len(attr) > 4 and
+                                        attr[4] == "a"])
+                for name, size, attr in rows)
+
+
+def drbd_list(_params, root_dir: Optional[str] = None):
+    """The DRBD minors in use here, or an error message."""
+    from ganeti.storage import drbd
+    if not os.path.exists(drbd.PROC_DRBD):
+        return "DRBD is not loaded on this node (%s is missing)" % drbd.PROC_DRBD
+    return drbd.used_minors()
+
+
 CHECKS = {
     NV_CLIENT_CERT: client_cert,
     NV_SSH_CLUTTER: ssh_clutter,
     NV_FILE_ORPHANS: file_orphans,
+    NV_VGLIST: vg_list,
+    NV_LVLIST: lv_list,
+    NV_DRBDLIST: drbd_list,
 }
 
 

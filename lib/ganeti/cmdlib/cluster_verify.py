@@ -8,6 +8,7 @@ Ganeti, so that a tool parsing the output can be tested.
 """
 
 import os
+import re
 import time
 
 from ganeti import constants, etchosts, locking, pathutils
@@ -294,7 +295,126 @@ class LUClusterVerify(LogicalUnit):
         }
         if self.op.verify_clutter:
             checks[nv.NV_SSH_CLUTTER] = {"nodes": sorted(self.cfg.get_node_list())}
+        if self._uses_lvm(cluster):
+            checks[nv.NV_VGLIST] = None
+            checks[nv.NV_LVLIST] = {"vg": cluster.volume_group_name}
+        if constants.DT_DRBD8 in cluster.enabled_disk_templates:
+            checks[nv.NV_DRBDLIST] = None
         return checks
+
+    @staticmethod
+    def _uses_lvm(cluster):
+        return bool(cluster.volume_group_name) and any(
+            t in constants.DTS_LVM for t in cluster.enabled_disk_templates)
+
+    def _verify_node_lvm(self, cluster, name, data):
+        """The volume group is there and large enough."""
+        if not self._uses_lvm(cluster):
+            return
+        vgs = data.get(nv.NV_VGLIST)
+        vg = cluster.volume_group_name
+        if not isinstance(vgs, dict):
+            self._error("ENODELVM", "node", name, "unable to check volume groups")
+            vgs = {}
+        if vg not in vgs:
+            self._error("ENODELVM", "node", name, "node didn't return data for the volume"
+                        " group '%s' - it is either missing or broken" % vg)
+        elif vgs[vg] < constants.MIN_VG_SIZE:
+            self._error("ENODELVM", "node", name, "volume group %s too small (%s MiB"
+                        " required, %d MiB found)" % (vg, constants.MIN_VG_SIZE,
+                                                      vgs[vg]))
+
+    @staticmethod
+    def _expected_volumes(instances):
+        """{node: {"vg/lv": instance name}} of the instances' logical volumes."""
+        expected = {}
+
+        def walk(disk, inst, nodes):
+            if disk.dev_type == constants.DT_PLAIN and disk.logical_id:
+                for node in nodes:
+                    expected.setdefault(node, {})["%s/%s" % tuple(disk.logical_id)] = \
+                        inst.name
+            for child in disk.children or []:
+                walk(child, inst, disk.nodes or nodes)
+
+        for inst in instances.values():
+            for disk in inst.disks:
+                walk(disk, inst, disk.nodes or [inst.primary_node])
+        return expected
+
+    def _node_lvs(self, name, results):
+        """The node's {"vg/lv": ...}, or None (its error reported once, here)."""
+        res = results.get(name)
+        if res is None or res.fail_msg:
+            return None
+        lvs = (res.data or {}).get(nv.NV_LVLIST)
+        return lvs if isinstance(lvs, dict) else None
+
+    def _verify_missing_volumes(self, cluster, online, results, instances):
+        """Every volume of the instances is on its nodes."""
+        if not self._uses_lvm(cluster):
+            return
+        expected = self._expected_volumes(instances)
+        for name in online:
+            lvs = self._node_lvs(name, results)
+            if lvs is None:
+                continue
+            for volume, owner in sorted(expected.get(name, {}).items()):
+                if volume not in lvs:
+                    self._error("EINSTANCEMISSINGDISK", "instance", owner,
+                                "volume %s missing on node %s" % (volume, name))
+
+    def _verify_orphan_volumes(self, cluster, name, results):
+        """Volumes nobody owns (warnings), except the reserved ones."""
+        if not self._uses_lvm(cluster):
+            return
+        res = results.get(name)
+        lvs = self._node_lvs(name, results)
+        if lvs is None:
+            if res is not None and not res.fail_msg:
+                self._error("ENODELVM", "node", name, "LVs check error: %s"
+                            % (res.data or {}).get(nv.NV_LVLIST))
+            return
+        mine = self._expected_volumes(self.cfg.get_all_instances_info()).get(name, {})
+        reserved = [re.compile(p) for p in cluster.reserved_lvs or []]
+        for volume in sorted(lvs):
+            if volume in mine or any(p.match(volume) for p in reserved):
+                continue
+            self._error("ENODEORPHANLV", "node", name,
+                        "volume %s is unknown" % volume, warning=True)
+
+    def _wanted_minors(self):
+        """{node: {minor: (instance, disk)}} of every drbd disk in the config."""
+        wanted = {}
+        for inst in self.cfg.get_all_instances_info().values():
+            for disk in inst.disks:
+                if disk.dev_type != constants.DT_DRBD8 or not disk.logical_id:
+                    continue
+                node_a, node_b, _, minor_a, minor_b = disk.logical_id[:5]
+                for node, minor in ((node_a, minor_a), (node_b, minor_b)):
+                    wanted.setdefault(node, {})[int(minor)] = (inst, disk)
+        return wanted
+
+    def _verify_node_drbd(self, cluster, name, data, wanted):
+        """Every minor in use here is one the config knows; active disks are up."""
+        if constants.DT_DRBD8 not in cluster.enabled_disk_templates:
+            return
+        used = data.get(nv.NV_DRBDLIST)
+        mine = wanted.get(name, {})
+        if not isinstance(used, list):
+            if mine:
+                self._error("ENODEDRBD", "node", name,
+                            "cannot parse drbd status file: %s" % used)
+            return
+        for minor, (inst, disk) in sorted(mine.items()):
+            if inst.disks_active and minor not in used:
+                self._error("ENODEDRBD", "node", name, "drbd minor %d of disk %s"
+                            " (attached in instance '%s') is not active"
+                            % (minor, disk.uuid, inst.name))
+        for minor in used:
+            if minor not in mine:
+                self._error("ENODEDRBD", "node", name,
+                            "unallocated drbd minor %d is in use" % minor)
 
     def exec(self, feedback_fn):
         self.bad = False
@@ -330,6 +450,7 @@ class LUClusterVerify(LogicalUnit):
         master_sums = master_data.get("filelist", {})
 
         self.log_step("Verifying node status")
+        wanted_minors = self._wanted_minors()
         for name in online:
             if self.op.verbose:
                 self.log_step("Verifying node %s (%s)" % (name, _node_role(nodes[name],
@@ -342,17 +463,21 @@ class LUClusterVerify(LogicalUnit):
                 continue
             data = res.data or {}
             self._verify_node_basics(name, data, start, end)
+            self._verify_node_lvm(cluster, name, data)
+            self._verify_node_drbd(cluster, name, data, wanted_minors)
             self._verify_node_cert(name, data)
             self._verify_node_ssh(name, data)
 
         self._verify_files(files, results, online, nodes, master_sums)
         self._verify_instances(cluster, nodes, online, instances)
+        self._verify_missing_volumes(cluster, online, results, instances)
 
         self.log_step("Verifying orphan volumes")
         for name in online:
             res = results.get(name)
             if res is not None and not res.fail_msg:
                 self._verify_node_orphans(name, res.data or {})
+            self._verify_orphan_volumes(cluster, name, results)
         if "nplusone_mem" not in self.op.skip_checks:
             self.log_step("Verifying N+1 Memory redundancy")
             self._verify_nplusone(cluster, online, instances)
