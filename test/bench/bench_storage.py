@@ -50,10 +50,12 @@ def raw_drbd_sync(size_mib):
                   " %dk --c-plan-ahead 0 && drbdsetup connect r200 ipv4:%s:11999 ipv4:%s:11999"
                   " --protocol C" % (size_mib, RESYNC_RATE_KIB, vmbed.node_sip(k),
                                      vmbed.node_sip(3 - k)))
-    vmbed.ssh(1, "until grep -q ' 200: cs:Connected' /proc/drbd; do sleep 0.1; done")
+    vmbed.ssh(1, "until grep -q '^ *200: cs:Connected' /proc/drbd; do sleep 0.1; done",
+              timeout=120)
     took, _ = _timed(lambda: vmbed.ssh(
-        1, "drbdsetup primary 200 --force && until grep -A1 ' 200: cs:Connected'"
-        " /proc/drbd | grep -q 'ds:UpToDate/UpToDate'; do sleep 0.2; done"))
+        1, "drbdsetup primary 200 --force && until grep -q"
+        " '^ *200: cs:Connected .*ds:UpToDate/UpToDate' /proc/drbd; do sleep 0.2; done",
+        timeout=600))
     for k in (1, 2):
         vmbed.ssh(k, "drbdsetup down r200; lvremove -q -f xenvg/rawd xenvg/rawm",
                   check=False)
@@ -68,7 +70,8 @@ def cluster_figures(size_mib):
     vmbed.ssh(m, "gnt-node add -s %s %s" % (vmbed.node_sip(2), vmbed.node_name(2)))
     name = "bench1.example.com"
     took_add, proc = _timed(lambda: vmbed.ssh(
-        m, "gnt-instance add -t drbd -s %dM -n node1:node2 -o noop --no-nics"
+        m, "gnt-instance add -t drbd -s %dM -n node1:node2 -o noop --no-nics --no-name-check"
+        " --no-ip-check"
         " --ignore-ipolicy %s" % (size_mib, name)))
     took_failover, _ = _timed(lambda: vmbed.ssh(m, "gnt-instance failover -f %s" % name))
     took_migrate, _ = _timed(lambda: vmbed.ssh(m, "gnt-instance migrate -f %s" % name))

@@ -17,7 +17,10 @@ from ganeti.cmdlib import drbd_disks
 RPC_RETRIES = 10              # a node that does not answer, in a row
 RPC_RETRY_SLEEP = 6.0
 DEGRADED_RETRIES = 10         # a degraded disk may be a passing state: look again
-MAX_SLEEP = 60.0
+# Ganeti sleeps until the estimated end (up to 60 s); DRBD's first estimates are
+# high (the speed still ramps up), so a wait that long overshoots the sync by
+# a good part of its duration: look again every few seconds instead
+MAX_SLEEP = 5.0
 POLL_FLOOR = 1.0              # seconds between rounds at least
 
 
