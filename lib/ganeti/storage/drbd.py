@@ -9,13 +9,13 @@ the node itself never guesses its address.
 There is no drbd.conf: every device is made with ``drbdsetup`` and ``drbdmeta``
 directly (resource ``resource<minor>``, volume 0, external metadata at index
 0), as Ganeti does. The state is read from /proc/drbd. The kernel module's
-usermode helper must not fail (``/bin/true``; the node daemon sets it as the
-cluster says), or DRBD drops the connection before every resync.
+usermode helper must not fail (``/bin/true``, as the QA test bed loads the
+module; setting it from the cluster's drbd_usermode_helper is not done yet),
+or DRBD drops the connection before every resync.
 """
 
 import os
 import re
-import time
 
 from ganeti import errors
 from ganeti.storage import base
@@ -24,9 +24,7 @@ from ganeti.utils import process
 DRBD_TIMEOUT = 60
 META_SIZE = 128                 # MiB: the metadata LV of every DRBD disk
 PROC_DRBD = "/proc/drbd"
-USERMODE_HELPER_FILE = "/sys/module/drbd/parameters/usermode_helper"
 HMAC_ALG = "md5"
-CONNECT_WAIT = 10.0             # seconds assemble waits for the peer to answer
 
 _MINOR_RE = re.compile(r"^\s*(\d+):\s*cs:(\S+)(?:\s+ro:(\S+))?(?:\s+ds:(\S+))?")
 _SYNC_RE = re.compile(r"sync'ed:\s*([\d.]+)%")
@@ -103,18 +101,6 @@ def used_minors(path=PROC_DRBD):
         return sorted(m for m, st in read_proc_drbd(path).items() if st.configured)
     except errors.BlockDeviceError:
         return []
-
-
-def set_usermode_helper(helper, path=USERMODE_HELPER_FILE):
-    """Point the drbd module's usermode helper at ``helper`` (when it differs)."""
-    try:
-        with open(path) as fd:
-            if fd.read().strip() == helper:
-                return
-        with open(path, "w") as fd:
-            fd.write(helper)
-    except OSError as err:
-        base.throw_error("Cannot set the DRBD usermode helper to %s: %s", helper, err)
 
 
 def _drbd_cmd(argv, what):
@@ -262,17 +248,6 @@ class DRBD8(base.BlockDev):
         """Connect (again), allowing two primaries during a migration."""
         self.disconnect()
         self._connect(multimaster)
-
-    def wait_connected(self, timeout=CONNECT_WAIT):
-        """Wait until the peer is seen (Connected or resyncing); whether it was."""
-        deadline = time.monotonic() + timeout
-        while True:
-            status = self._status()
-            if status and (status.connected or status.in_resync):
-                return True
-            if time.monotonic() > deadline:
-                return False
-            time.sleep(0.2)
 
     def _down(self):
         _drbd_cmd(["drbdsetup", "down", _resource(self.minor)],
