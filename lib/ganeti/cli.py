@@ -161,9 +161,44 @@ FILTER_OPT = cli_option("-F", "--filter", dest="force_filter", default=False,
                         action="store_true",
                         help="Treat the argument as a query filter expression")
 
+# moving instances (gnt-instance failover/migrate, gnt-node failover/migrate)
+TARGET_NODE_OPT = cli_option("-n", "--target-node", dest="dst_node", default=None,
+                             metavar="NODE", help="Specifies the new node for the instance")
+IALLOCATOR_OPT = cli_option(
+    "-I", "--iallocator", dest="iallocator", default=None, metavar="<NAME>",
+    help="Select nodes for the instance automatically using the <NAME> iallocator"
+    " plugin (not supported yet)")
+IGNORE_IPOLICY_OPT = cli_option("--ignore-ipolicy", dest="ignore_ipolicy",
+                                action="store_true", default=False,
+                                help="Ignore instance policy violations")
+NONLIVE_OPT = cli_option("--non-live", dest="live", action="store_false", default=True,
+                         help="Do a non-live migration (this usually means freeze the"
+                         " instance, save the state, transfer and only then resume"
+                         " running on the secondary node)")
+MIGRATION_MODE_OPT = cli_option("--migration-mode", dest="migration_mode", default=None,
+                                choices=["live", "non-live"],
+                                help="Override default migration mode (choose either"
+                                " live or non-live")
+NORUNTIME_CHGS_OPT = cli_option("--no-runtime-changes", dest="allow_runtime_chgs",
+                                action="store_false", default=True,
+                                help="Don't allow runtime changes")
+IGNORE_CONSIST_OPT = cli_option(
+    "--ignore-consistency", dest="ignore_consistency", action="store_true",
+    default=False, help="Ignore the consistency of the disks on the secondary. The"
+    " source node must be marked offline first for this to succeed.")
+
 SUBMIT_OPTS = [SUBMIT_OPT, PRINT_JOBID_OPT]
 #: added to every command unless it defines the same option strings itself
 COMMON_OPTS = [DEBUG_OPT, REASON_OPT]
+
+
+def migration_mode(opts):
+    """The migration mode that --non-live or --migration-mode asks (None: the
+    hypervisor's default); both at once is refused, as Ganeti does."""
+    if not opts.live and opts.migration_mode is not None:
+        raise errors.OpPrereqError("Only one of the --non-live and --migration-mode"
+                                   " options can be passed", errors.ECODE_INVAL)
+    return "non-live" if not opts.live else opts.migration_mode
 
 
 def parse_fields(selected: str | None, default: Iterable[str]) -> list:

@@ -372,14 +372,12 @@ class ConfigWriter:
         return used
 
     @_locked
-    def allocate_drbd_minors(self, nodes, extra_used=None):
+    def allocate_drbd_minors(self, nodes):
         """The lowest free minor on each of ``nodes`` (a list; a node named twice
         gets two minors), in that order. Minors of the configuration's disks are
-        in use, and so are ``extra_used`` [(node, minor)]: the caller holds the
-        nodes' locks, so nobody else takes one before its disks are stored."""
+        in use; the caller holds the nodes' locks, so nobody else takes one
+        before its disks are stored."""
         used = self._used_drbd_minors()
-        for node, minor in extra_used or []:
-            used.setdefault(node, set()).add(int(minor))
         result = []
         for node in nodes:
             taken = used.setdefault(node, set())

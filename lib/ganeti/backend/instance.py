@@ -27,7 +27,7 @@ _BRIDGE_NAME_RE = re.compile(r"^[^/\s]{1,15}$")
 
 # ---- helpers -------------------------------------------------------------------------
 
-def _instance(data) -> objects.Instance:
+def rpc_instance(data) -> objects.Instance:
     inst = config_object(objects.Instance, data, "instance")
     try:
         hv_base.check_instance_name(inst.name)
@@ -36,7 +36,7 @@ def _instance(data) -> objects.Instance:
     return inst
 
 
-def _hypervisor(hv_name):
+def hypervisor_of(hv_name):
     try:
         return hypervisor.get_hypervisor(hv_name)
     except errors.HypervisorError as err:
@@ -50,7 +50,7 @@ def _fill(hv_name, hvparams):
     return filled
 
 
-def _present(hv, name, hvparams):
+def present_info(hv, name, hvparams):
     """The InstanceInfo of ``name`` if the hypervisor has it (any state), or None."""
     try:
         return hv.get_instance_info(name, hvparams)
@@ -58,7 +58,7 @@ def _present(hv, name, hvparams):
         fail("Cannot get the state of instance %s: %s", name, err)
 
 
-def _is_running(info) -> bool:
+def is_running(info) -> bool:
     return info is not None and info.state != hv_base.STATE_SHUTDOWN
 
 
@@ -66,7 +66,7 @@ def _link_path(links_dir, instance_name, idx) -> str:
     return os.path.join(links_dir, "%s:%d" % (instance_name, idx))
 
 
-def _remove_links(instance_name, links_dir):
+def remove_disk_links(instance_name, links_dir):
     """Remove the ``<instance>:<idx>`` links (missing ones are fine)."""
     prefix = instance_name + ":"
     try:
@@ -86,7 +86,7 @@ def _remove_links(instance_name, links_dir):
                 logging.warning("Cannot remove disk link %s: %s", path, err)
 
 
-def _block_devices(inst, links_dir):
+def link_block_devices(inst, links_dir):
     """[(disk dict, dev_path, link_name)] of the instance's disks, links made."""
     result = []
     for idx, disk in enumerate(inst.disks):
@@ -107,7 +107,7 @@ def _wait_gone(hv, name, hvparams, timeout, poll=POLL_INTERVAL):
     """Wait up to ``timeout`` seconds for the instance to vanish; whether it did."""
     deadline = time.monotonic() + max(0.0, timeout)
     while True:
-        if _present(hv, name, hvparams) is None:
+        if present_info(hv, name, hvparams) is None:
             return True
         remaining = deadline - time.monotonic()
         if remaining <= 0:
@@ -123,11 +123,11 @@ def instance_start(instance, startup_paused, reason, *, links_dir=None):
     An instance already running is left alone (the call is idempotent); a domain
     left over in "shutdown" state (stopped from inside) is cleared first.
     """
-    inst = _instance(instance)
+    inst = rpc_instance(instance)
     links_dir = links_dir or pathutils.DISK_LINKS_DIR
-    hv = _hypervisor(inst.hypervisor)
-    info = _present(hv, inst.name, inst.hvparams)
-    if _is_running(info):
+    hv = hypervisor_of(inst.hypervisor)
+    info = present_info(hv, inst.name, inst.hvparams)
+    if is_running(info):
         logging.info("Instance %s is already running, not starting it", inst.name)
         return None
     if info is not None:
@@ -136,12 +136,12 @@ def instance_start(instance, startup_paused, reason, *, links_dir=None):
         hv.validate_parameters(inst.hvparams)
     except errors.HypervisorError as err:
         fail("Cannot start instance %s: %s", inst.name, err)
-    block_devices = _block_devices(inst, links_dir)
+    block_devices = link_block_devices(inst, links_dir)
     logging.info("Starting instance %s (reason: %s)", inst.name, reason)
     try:
         hv.start_instance(inst, block_devices, bool(startup_paused))
     except errors.HypervisorError as err:
-        _remove_links(inst.name, links_dir)
+        remove_disk_links(inst.name, links_dir)
         fail("Hypervisor error while starting instance %s: %s", inst.name, err)
     return None
 
@@ -157,15 +157,15 @@ def _stop(hv, inst, force, timeout):
 
 def instance_shutdown(instance, timeout, reason, *, links_dir=None):
     """Stop cleanly, wait up to ``timeout`` seconds, then force; stopped is fine."""
-    inst = _instance(instance)
+    inst = rpc_instance(instance)
     links_dir = links_dir or pathutils.DISK_LINKS_DIR
-    hv = _hypervisor(inst.hypervisor)
+    hv = hypervisor_of(inst.hypervisor)
     name = inst.name
     try:
         timeout = max(0.0, float(timeout or 0))
     except (TypeError, ValueError):
         fail("Invalid shutdown timeout %r", timeout)
-    info = _present(hv, name, inst.hvparams)
+    info = present_info(hv, name, inst.hvparams)
     if info is not None:
         logging.info("Stopping instance %s (timeout %ss, reason: %s)", name, timeout,
                      reason)
@@ -187,7 +187,7 @@ def instance_shutdown(instance, timeout, reason, *, links_dir=None):
         hv.cleanup_instance(name)
     except errors.HypervisorError as err:
         logging.warning("Cleanup after instance %s failed: %s", name, err)
-    _remove_links(name, links_dir)
+    remove_disk_links(name, links_dir)
     return None
 
 
@@ -197,15 +197,15 @@ def instance_reboot(instance, reboot_type, shutdown_timeout, reason, *,
 
     A "full" reboot (with the disks re-activated) is stop+start done by the master.
     """
-    inst = _instance(instance)
-    hv = _hypervisor(inst.hypervisor)
+    inst = rpc_instance(instance)
+    hv = hypervisor_of(inst.hypervisor)
     if reboot_type not in (REBOOT_SOFT, REBOOT_HARD):
         if reboot_type == REBOOT_FULL:
             fail("A full reboot is done by the master (shutdown and start), not by"
                  " the node")
         fail("Invalid reboot type %r (expected %r or %r)", reboot_type, REBOOT_SOFT,
              REBOOT_HARD)
-    if not _is_running(_present(hv, inst.name, inst.hvparams)):
+    if not is_running(present_info(hv, inst.name, inst.hvparams)):
         fail("Cannot reboot instance %s: it is not running", inst.name)
     logging.info("Rebooting instance %s (%s, reason: %s)", inst.name, reboot_type,
                  reason)
@@ -227,9 +227,9 @@ def instance_info(instance_name, hv_name, hvparams):
     master's start, reboot and console checks want "running or not");
     all_instances_info reports it with state "shutdown".
     """
-    hv = _hypervisor(hv_name)
-    info = _present(hv, instance_name, _fill(hv_name, hvparams))
-    if not _is_running(info):
+    hv = hypervisor_of(hv_name)
+    info = present_info(hv, instance_name, _fill(hv_name, hvparams))
+    if not is_running(info):
         return {}
     result = info.to_dict()
     result["hypervisor"] = hv_name
@@ -239,7 +239,7 @@ def instance_info(instance_name, hv_name, hvparams):
 def _all_infos(hv_names, all_hvparams):
     """(hypervisor, InstanceInfo) of every domain here, stopped-from-inside ones too."""
     for hv_name in hv_names or []:
-        hv = _hypervisor(hv_name)
+        hv = hypervisor_of(hv_name)
         hvparams = _fill(hv_name, (all_hvparams or {}).get(hv_name))
         try:
             infos = hv.get_all_instances_info(hvparams)
@@ -268,7 +268,7 @@ def instance_list(hv_names, all_hvparams):
     """Sorted names of the instances running here under the given hypervisors."""
     names = set()
     for hv_name in hv_names or []:
-        hv = _hypervisor(hv_name)
+        hv = hypervisor_of(hv_name)
         hvparams = _fill(hv_name, (all_hvparams or {}).get(hv_name))
         try:
             names.update(hv.list_instances(hvparams))
@@ -279,7 +279,7 @@ def instance_list(hv_names, all_hvparams):
 
 def hv_node_info(hv_name, hvparams):
     """The hypervisor's view of this node: memory_total/free/dom0 (MiB), cpu_*."""
-    hv = _hypervisor(hv_name)
+    hv = hypervisor_of(hv_name)
     try:
         return hv.get_node_info(_fill(hv_name, hvparams))
     except errors.HypervisorError as err:
@@ -288,8 +288,8 @@ def hv_node_info(hv_name, hvparams):
 
 def instance_balloon_memory(instance, memory):
     """Change the memory of a running instance to ``memory`` MiB (ballooning)."""
-    inst = _instance(instance)
-    hv = _hypervisor(inst.hypervisor)
+    inst = rpc_instance(instance)
+    hv = hypervisor_of(inst.hypervisor)
     try:
         hv.balloon_instance_memory(inst, int(memory))
     except (errors.HypervisorError, ValueError, TypeError) as err:

@@ -12,6 +12,11 @@ from ganeti.backend import instance as binstance
 from ganeti.backend.common import fail
 
 
+def _instance_and_hv(instance):
+    inst = binstance.rpc_instance(instance)
+    return inst, binstance.hypervisor_of(inst.hypervisor)
+
+
 def _hv_call(what, inst, func, *args):
     try:
         return func(*args)
@@ -21,40 +26,36 @@ def _hv_call(what, inst, func, *args):
 
 def instance_migratable(instance):
     """Fail unless the instance runs here and all its disks are linked."""
-    inst = binstance._instance(instance)
-    hv = binstance._hypervisor(inst.hypervisor)
+    inst, hv = _instance_and_hv(instance)
     if not getattr(hv, "CAN_MIGRATE", False):
         fail("Hypervisor %s cannot migrate instances", inst.hypervisor)
-    if not binstance._is_running(binstance._present(hv, inst.name, inst.hvparams)):
+    if not binstance.is_running(binstance.present_info(hv, inst.name, inst.hvparams)):
         fail("Instance %s is not running", inst.name)
     return None
 
 
 def migration_info(instance):
     """What the target needs to accept the instance (hypervisor specific)."""
-    inst = binstance._instance(instance)
-    hv = binstance._hypervisor(inst.hypervisor)
+    inst, hv = _instance_and_hv(instance)
     return _hv_call("Getting the migration information", inst, hv.migration_info, inst)
 
 
 def accept_instance(instance, info, target_ip, *, links_dir=None):
     """Prepare this node to receive the instance on ``target_ip``."""
-    inst = binstance._instance(instance)
+    inst, hv = _instance_and_hv(instance)
     links_dir = links_dir or pathutils.DISK_LINKS_DIR
-    hv = binstance._hypervisor(inst.hypervisor)
-    block_devices = binstance._block_devices(inst, links_dir)
+    block_devices = binstance.link_block_devices(inst, links_dir)
     try:
         hv.accept_instance(inst, info, target_ip, block_devices)
     except errors.HypervisorError as err:
-        binstance._remove_links(inst.name, links_dir)
+        binstance.remove_disk_links(inst.name, links_dir)
         fail("Failed to accept instance %s: %s", inst.name, err)
     return None
 
 
 def instance_migrate(cluster_name, instance, target_ip, live):
     """Start sending the running instance to ``target_ip`` (returns at once)."""
-    inst = binstance._instance(instance)
-    hv = binstance._hypervisor(inst.hypervisor)
+    inst, hv = _instance_and_hv(instance)
     logging.info("Migrating instance %s to %s (live: %s)", inst.name, target_ip, live)
     return _hv_call("Migration", inst, hv.migrate_instance, cluster_name, inst,
                     target_ip, bool(live))
@@ -62,31 +63,28 @@ def instance_migrate(cluster_name, instance, target_ip, live):
 
 def instance_get_migration_status(instance):
     """{"status", "transferred_ram", "total_ram"} of the running migration."""
-    inst = binstance._instance(instance)
-    hv = binstance._hypervisor(inst.hypervisor)
+    inst, hv = _instance_and_hv(instance)
     return _hv_call("Getting the migration status", inst, hv.get_migration_status,
                     inst)
 
 
 def instance_finalize_migration_src(instance, success, live, *, links_dir=None):
     """Success: end the instance here and drop its disk links; else resume it."""
-    inst = binstance._instance(instance)
-    hv = binstance._hypervisor(inst.hypervisor)
+    inst, hv = _instance_and_hv(instance)
     _hv_call("Finalizing the migration on the source", inst,
              hv.finalize_migration_src, inst, bool(success), bool(live))
     if success:
-        binstance._remove_links(inst.name, links_dir or pathutils.DISK_LINKS_DIR)
+        binstance.remove_disk_links(inst.name, links_dir or pathutils.DISK_LINKS_DIR)
     return None
 
 
 def instance_finalize_migration_dst(instance, info, success, *, links_dir=None):
     """Success: check the instance runs here; else drop what accept made."""
-    inst = binstance._instance(instance)
-    hv = binstance._hypervisor(inst.hypervisor)
+    inst, hv = _instance_and_hv(instance)
     _hv_call("Finalizing the migration on the target", inst,
              hv.finalize_migration_dst, inst, info, bool(success))
     if not success:
-        binstance._remove_links(inst.name, links_dir or pathutils.DISK_LINKS_DIR)
+        binstance.remove_disk_links(inst.name, links_dir or pathutils.DISK_LINKS_DIR)
     return None
 
 

@@ -177,10 +177,7 @@ def migrate_instance(opts, args):
                      " in the hypervisor). Continue?")
         if not cli.ask_user(question):
             return constants.EXIT_FAILURE
-    if not opts.live and opts.migration_mode is not None:
-        raise errors.OpPrereqError("Only one of the --non-live and --migration-mode"
-                                   " options can be passed", errors.ECODE_INVAL)
-    mode = "non-live" if not opts.live else opts.migration_mode
+    mode = cli.migration_mode(opts)
     op = opcodes.OpInstanceMigrate(instance_name=name, mode=mode, cleanup=opts.cleanup,
                                    iallocator=opts.iallocator, target_node=opts.dst_node,
                                    allow_failover=opts.allow_failover,
@@ -652,9 +649,7 @@ _OSP_SECRET_OPT = cli.keyval_option("--os-parameters-secret", dest="osparams_sec
                                     help="Secret OS parameters (won't be logged or saved;"
                                     " you must supply these for every operation.)")
 
-_IGNORE_IPOLICY_OPT = cli.cli_option("--ignore-ipolicy", dest="ignore_ipolicy",
-                                     action="store_true", default=False,
-                                     help="Ignore instance policy violations")
+_IGNORE_IPOLICY_OPT = cli.IGNORE_IPOLICY_OPT
 
 _ADD_OPTS = [
     cli.cli_option("-t", "--disk-template", dest="disk_template", default=None,
@@ -832,13 +827,6 @@ COMMANDS.update({
         _IGNORE_IPOLICY_OPT, cli.FORCE_OPT] + cli.SUBMIT_OPTS + [cli.DRY_RUN_OPT],
         "<instance>", "Alters the parameters of an instance"),
 })
-_TARGET_NODE_OPT = cli.cli_option("-n", "--target-node", dest="dst_node", default=None,
-                                  metavar="NODE",
-                                  help="Specifies the new node for the instance")
-_MOVE_IALLOCATOR_OPT = cli.cli_option(
-    "-I", "--iallocator", dest="iallocator", default=None, metavar="<NAME>",
-    help="Select nodes for the instance automatically using the <NAME> iallocator"
-    " plugin (not supported yet)")
 _CLEANUP_OPT = cli.cli_option(
     "--cleanup", dest="cleanup", action="store_true", default=False,
     help="Instead of performing the migration/failover, try to recover from a failed"
@@ -848,30 +836,16 @@ _CLEANUP_OPT = cli.cli_option(
 
 COMMANDS.update({
     "failover": (failover_instance, _ARGS_ONE, [
-        cli.FORCE_OPT,
-        cli.cli_option("--ignore-consistency", dest="ignore_consistency",
-                       action="store_true", default=False,
-                       help="Ignore the consistency of the disks on the secondary. The"
-                       " source node must be marked offline first for this to succeed."),
-        ] + cli.SUBMIT_OPTS + [_SHUTDOWN_TIMEOUT_OPT, cli.DRY_RUN_OPT, cli.PRIORITY_OPT,
-                               _TARGET_NODE_OPT, _MOVE_IALLOCATOR_OPT, _IGNORE_IPOLICY_OPT,
-                               _CLEANUP_OPT],
+        cli.FORCE_OPT, cli.IGNORE_CONSIST_OPT] + cli.SUBMIT_OPTS + [
+        _SHUTDOWN_TIMEOUT_OPT, cli.DRY_RUN_OPT, cli.PRIORITY_OPT, cli.TARGET_NODE_OPT,
+        cli.IALLOCATOR_OPT, _IGNORE_IPOLICY_OPT, _CLEANUP_OPT],
         "[-f] <instance-name>",
         "Stops the instance, changes its primary node and (if it was originally running)"
         " starts it on the new node (the secondary for mirrored instances or any node"
         " for shared storage)."),
     "migrate": (migrate_instance, _ARGS_ONE, [
-        cli.FORCE_OPT,
-        cli.cli_option("--non-live", dest="live", action="store_false", default=True,
-                       help="Do a non-live migration (this usually means freeze the"
-                       " instance, save the state, transfer and only then resume"
-                       " running on the secondary node)"),
-        cli.cli_option("--migration-mode", dest="migration_mode", default=None,
-                       choices=["live", "non-live"],
-                       help="Override default migration mode (choose either live or"
-                       " non-live"),
-        _CLEANUP_OPT, cli.DRY_RUN_OPT, cli.PRIORITY_OPT, _TARGET_NODE_OPT,
-        _MOVE_IALLOCATOR_OPT,
+        cli.FORCE_OPT, cli.NONLIVE_OPT, cli.MIGRATION_MODE_OPT, _CLEANUP_OPT,
+        cli.DRY_RUN_OPT, cli.PRIORITY_OPT, cli.TARGET_NODE_OPT, cli.IALLOCATOR_OPT,
         cli.cli_option("--allow-failover", dest="allow_failover", action="store_true",
                        default=False,
                        help="If migration is not possible fallback to failover"),
@@ -880,9 +854,7 @@ COMMANDS.update({
                        action="store_true", default=False,
                        help="Ignore incompatible hypervisor versions between source"
                        " and target"),
-        cli.cli_option("--no-runtime-changes", dest="allow_runtime_chgs",
-                       action="store_false", default=True,
-                       help="Don't allow runtime changes")] + cli.SUBMIT_OPTS,
+        cli.NORUNTIME_CHGS_OPT] + cli.SUBMIT_OPTS,
         "[-f] <instance-name>",
         "Migrate instance to its secondary node (only for mirrored instances)"),
 })

@@ -173,10 +173,7 @@ def migrate_node(opts, args):
         return constants.EXIT_SUCCESS
     if not (opts.force or cli.ask_user("Migrate instance(s) %s?" % ", ".join(pinst))):
         return constants.EXIT_CONFIRMATION
-    if not opts.live and opts.migration_mode is not None:
-        raise errors.OpPrereqError("Only one of the --non-live and --migration-mode"
-                                   " options can be passed", errors.ECODE_INVAL)
-    mode = "non-live" if not opts.live else opts.migration_mode
+    mode = cli.migration_mode(opts)
     results = cli.submit_jobs_and_wait(
         [[opcodes.OpInstanceMigrate(instance_name=name, mode=mode,
                                     iallocator=opts.iallocator,
@@ -192,11 +189,6 @@ def _yes_no(*flags, dest, help):
     return cli.cli_option(*flags, dest=dest, type="bool", default=None,
                           metavar="yes|no", help=help)
 
-
-_IALLOCATOR_OPT = cli.cli_option(
-    "-I", "--iallocator", dest="iallocator", default=None, metavar="<NAME>",
-    help="Select nodes for the instance automatically using the <NAME> iallocator"
-    " plugin (not supported yet)")
 
 COMMANDS = {
     "list": (list_nodes, cli.ARGS_MANY_NODES, [
@@ -228,32 +220,14 @@ COMMANDS = {
                        " runs with the cluster certificate); do not use ssh")] +
         cli.SUBMIT_OPTS, "[-s ip] [--readd] <node_name>", "Add a node to the cluster"),
     "failover": (failover_node, cli.ARGS_ONE_NODE, [
-        cli.FORCE_OPT,
-        cli.cli_option("--ignore-consistency", dest="ignore_consistency",
-                       action="store_true", default=False,
-                       help="Ignore the consistency of the disks on the secondary. The"
-                       " source node must be marked offline first for this to succeed."),
-        _IALLOCATOR_OPT, cli.PRIORITY_OPT], "[-f] <node>",
+        cli.FORCE_OPT, cli.IGNORE_CONSIST_OPT, cli.IALLOCATOR_OPT, cli.PRIORITY_OPT],
+        "[-f] <node>",
         "Stops the primary instances on a node and start them on their secondary node"
         " (only for instances with drbd disk template)"),
     "migrate": (migrate_node, cli.ARGS_ONE_NODE, [
-        cli.FORCE_OPT,
-        cli.cli_option("--non-live", dest="live", action="store_false", default=True,
-                       help="Do a non-live migration (this usually means freeze the"
-                       " instance, save the state, transfer and only then resume"
-                       " running on the secondary node)"),
-        cli.cli_option("--migration-mode", dest="migration_mode", default=None,
-                       choices=["live", "non-live"],
-                       help="Override default migration mode (choose either live or"
-                       " non-live"),
-        cli.cli_option("-n", "--target-node", dest="dst_node", default=None,
-                       metavar="NODE", help="Specifies the new node for the instance"),
-        _IALLOCATOR_OPT, cli.PRIORITY_OPT,
-        cli.cli_option("--ignore-ipolicy", dest="ignore_ipolicy", action="store_true",
-                       default=False, help="Ignore instance policy violations"),
-        cli.cli_option("--no-runtime-changes", dest="allow_runtime_chgs",
-                       action="store_false", default=True,
-                       help="Don't allow runtime changes")], "[-f] <node>",
+        cli.FORCE_OPT, cli.NONLIVE_OPT, cli.MIGRATION_MODE_OPT, cli.TARGET_NODE_OPT,
+        cli.IALLOCATOR_OPT, cli.PRIORITY_OPT, cli.IGNORE_IPOLICY_OPT,
+        cli.NORUNTIME_CHGS_OPT], "[-f] <node>",
         "Migrate all the primary instance on a node away from it (only for instances"
         " of type drbd)"),
     "remove": (remove_node, cli.ARGS_ONE_NODE, cli.SUBMIT_OPTS + [cli.DRY_RUN_OPT],

@@ -365,14 +365,14 @@ class LUInstanceQueryData(NoHooksLU):
             else:
                 run_state = _run_state(cluster, inst, live)
             snode = inst.secondary_nodes[0] if inst.secondary_nodes else None
+            pgroup = self._group(inst.primary_node)
             disks = [self._disk_data(disk, inst.primary_node, snode, nodes, bad)
                      for disk in inst.disks]
             result[inst.name] = {
                 "name": inst.name, "uuid": inst.uuid, "config_state": inst.admin_state,
                 "run_state": run_state, "pnode": inst.primary_node,
                 "snodes": inst.secondary_nodes, "os": inst.os,
-                "pnode_group_name": self._group(inst.primary_node)[0],
-                "pnode_group_uuid": self._group(inst.primary_node)[1],
+                "pnode_group_name": pgroup[0], "pnode_group_uuid": pgroup[1],
                 "snodes_group_names": [self._group(n)[0] for n in inst.secondary_nodes],
                 "snodes_group_uuids": [self._group(n)[1] for n in inst.secondary_nodes],
                 "nics": [[n.name, n.uuid, n.mac, n.ip, cluster.fill_nic(n.nicparams)]

@@ -484,11 +484,10 @@ def _primary_first(instance, disk):
     return sorted(nodes, key=lambda node: node != instance.primary_node)
 
 
-def shutdown_disks(lu, instance, ignore_failures=False, ignore_primary=False):
+def shutdown_disks(lu, instance, ignore_failures=False):
     """Deactivate the instance's disks on all its nodes and record them inactive.
 
-    A failure is an error (OpExecError) unless ignore_failures; on the primary
-    it is only a warning with ignore_primary (a dead primary, in a failover).
+    A failure is an error (OpExecError) unless ignore_failures (then a warning).
     """
     mark_disks_active(lu, instance, False)
     ok = True
@@ -500,8 +499,6 @@ def shutdown_disks(lu, instance, ignore_failures=False, ignore_primary=False):
                 continue
             lu.log_warning("Could not shut down disk %s on node %s: %s",
                            disk.iv_name, node, res.fail_msg)
-            if node == instance.primary_node and ignore_primary:
-                continue
             ok = False
             if not ignore_failures:
                 raise errors.OpExecError("Could not shut down disk %s of instance %s: %s"

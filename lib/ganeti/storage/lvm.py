@@ -183,14 +183,6 @@ class LogicalVolume(base.BlockDev):
                 "Growing logical volume %s" % self.full_name)
         self.attach()
 
-    def snapshot(self, size: int, name: str) -> list:
-        """An LVM snapshot of ``size`` MiB named ``name``; its logical_id."""
-        self._require_attached("snapshot")
-        check_name(name)
-        run_lvm(["lvcreate", "-y", "-L", "%dm" % int(size), "-s", "-n", name,
-                 self.full_name], "Snapshotting logical volume %s" % self.full_name)
-        return [self.vg_name, name]
-
     def get_actual_size(self) -> int:
         self._require_attached("get the size of")
         rows = report("lvs", ["lv_size"], self.full_name)
