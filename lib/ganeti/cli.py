@@ -187,6 +187,11 @@ IGNORE_CONSIST_OPT = cli_option(
     default=False, help="Ignore the consistency of the disks on the secondary. The"
     " source node must be marked offline first for this to succeed.")
 
+NEW_SECONDARY_OPT = cli_option("-n", "--new-secondary", dest="dst_node", default=None,
+                               metavar="NODE", help="Specifies the new secondary node")
+EARLY_RELEASE_OPT = cli_option("--early-release", dest="early_release", default=False,
+                               action="store_true",
+                               help="Release the locks on the secondary node(s) early")
 SUBMIT_OPTS = [SUBMIT_OPT, PRINT_JOBID_OPT]
 #: added to every command unless it defines the same option strings itself
 COMMON_OPTS = [DEBUG_OPT, REASON_OPT]
@@ -635,3 +640,52 @@ def submit_jobs_and_wait(jobs: list, cl=None, opts=None,
         except (errors.GenericError, errors.ProtocolError) as err:
             outcome.append((False, format_error(err)[1]))
     return outcome
+
+
+def wait_for_submitted_jobs(submission: list, cl=None, feedback_fn: Callable | None = None,
+                            names: list | None = None) -> list:
+    """Wait for jobs already submitted (``submission``: [[ok, job id or message]],
+    as a job-submitting opcode returns them), printing what Ganeti's job executor
+    prints: "Submitted jobs 4, 5", then "Waiting for job 4 ..." for each, taking
+    first a job that already runs or ended. Returns [(success, result or error
+    message)] in submission order; a failed job's error goes to standard error.
+    """
+    if cl is None:
+        cl = get_client()
+    names = list(names or [None] * len(submission))
+    ok_ids = [str(job_id) for ok, job_id in submission if ok]
+    if ok_ids:
+        to_stdout("Submitted jobs %s" % ", ".join(ok_ids))
+    results = {}
+    pending = []
+    for idx, ((ok, job_id), name) in enumerate(zip(submission, names)):
+        suffix = " for %s" % name if name else ""
+        if ok:
+            pending.append((idx, job_id, suffix))
+        else:
+            to_stderr("Failed to submit job%s: %s" % (suffix, job_id))
+            results[idx] = (False, job_id)
+    while pending:
+        idx, job_id, suffix = _next_job_to_wait_for(cl, pending)
+        to_stdout("Waiting for job %s%s ..." % (job_id, suffix))
+        try:
+            results[idx] = (True, poll_job(job_id, cl=cl, feedback_fn=feedback_fn))
+        except errors.JobLost as err:
+            to_stderr("Job %s%s has been archived, cannot check its result"
+                      % (job_id, suffix))
+            results[idx] = (False, format_error(err)[1])
+        except (errors.GenericError, errors.ProtocolError) as err:
+            message = format_error(err)[1]
+            to_stderr("Job %s%s has failed: %s" % (job_id, suffix, message))
+            results[idx] = (False, message)
+    return [results[idx] for idx in sorted(results)]
+
+
+def _next_job_to_wait_for(cl, pending):
+    """Remove and return the first pending job that runs or ended (else the first)."""
+    statuses = cl.query_jobs([job_id for _, job_id, _ in pending], ["status"])
+    for entry, status in zip(list(pending), statuses):
+        if not (status and status[0] in constants.JOBS_PENDING):
+            pending.remove(entry)
+            return entry
+    return pending.pop(0)

@@ -92,6 +92,23 @@ DTS_EXT_MIRROR = frozenset([DT_DISKLESS, DT_SHARED_FILE, DT_BLOCK, DT_RBD, DT_EX
                             DT_GLUSTER])
 DTS_MIRRORED = DTS_INT_MIRROR | DTS_EXT_MIRROR
 
+# local disk status in a disk's sync status ("ldisk"); Ganeti's values
+LDS_OKAY = 1
+LDS_UNKNOWN = 2
+LDS_FAULTY = 3
+
+# replace-disks modes and node evacuation modes (Ganeti's values)
+REPLACE_DISK_PRI = "replace_on_primary"
+REPLACE_DISK_SEC = "replace_on_secondary"
+REPLACE_DISK_CHG = "replace_new_secondary"
+REPLACE_DISK_AUTO = "replace_auto"
+REPLACE_MODES = frozenset([REPLACE_DISK_PRI, REPLACE_DISK_SEC, REPLACE_DISK_CHG,
+                           REPLACE_DISK_AUTO])
+NODE_EVAC_PRI = "primary-only"
+NODE_EVAC_SEC = "secondary-only"
+NODE_EVAC_ALL = "all"
+NODE_EVAC_MODES = frozenset([NODE_EVAC_PRI, NODE_EVAC_SEC, NODE_EVAC_ALL])
+
 # storage types (for node storage queries)
 ST_LVM_VG = "lvm-vg"
 ST_LVM_PV = "lvm-pv"
@@ -256,6 +273,7 @@ JOB_STATUS_ERROR = "error"
 JOBS_PENDING = frozenset([JOB_STATUS_QUEUED, JOB_STATUS_WAITING, JOB_STATUS_CANCELING])
 JOBS_FINALIZED = frozenset([JOB_STATUS_CANCELED, JOB_STATUS_SUCCESS, JOB_STATUS_ERROR])
 JOB_STATUS_ALL = JOBS_PENDING | JOBS_FINALIZED | frozenset([JOB_STATUS_RUNNING])
+JOB_IDS_KEY = "jobs"       # in an opcode's result: the jobs its LU submitted
 
 OP_STATUS_QUEUED = "queued"
 OP_STATUS_WAITING = "waiting"

@@ -11,6 +11,7 @@ import time
 
 from ganeti import constants, errors, hooks, locking
 from ganeti import cmdlib
+from ganeti.cmdlib.base import ResultWithJobs
 
 # Timeouts of the successive lock attempts; after them acquisition blocks.
 # Between attempts the job checks whether it was canceled.
@@ -49,7 +50,7 @@ class Processor:
                     continue
                 self._acquire(glm, level, needed, bool(lu.share_locks.get(level)), cbs)
             cbs.notify_start()
-            return self._run_lu(lu, op, feedback)
+            return self._run_lu(lu, op, feedback, cbs)
         except BaseException:
             lu.abort()
             raise
@@ -69,7 +70,18 @@ class Processor:
             logging.debug("Lock attempt at level %s timed out after %.1fs, retrying",
                           locking.LEVEL_NAMES[level], timeout)
 
-    def _run_lu(self, lu, op, feedback):
+    @staticmethod
+    def _submit_jobs(result, cbs):
+        """Submit the jobs an LU asked for; the opcode's result names them."""
+        if constants.JOB_IDS_KEY in result.other:
+            raise errors.ProgrammerError("An LU result may not use the key '%s'"
+                                         % constants.JOB_IDS_KEY)
+        jobs = [[op.to_dict() for op in ops] for ops in result.jobs]
+        other = dict(result.other)
+        other[constants.JOB_IDS_KEY] = cbs.submit_many_jobs(jobs) if jobs else []
+        return other
+
+    def _run_lu(self, lu, op, feedback, cbs):
         lu.check_prereq()
         hm = None
         if lu.HPATH:
@@ -88,6 +100,8 @@ class Processor:
         start = time.time()
         result = lu.exec(feedback)
         logging.debug("%s executed in %.3fs", op.OP_ID, time.time() - start)
+        if isinstance(result, ResultWithJobs):
+            result = self._submit_jobs(result, cbs)
         if hm:
             try:
                 hm.run_phase(constants.HOOKS_PHASE_POST)

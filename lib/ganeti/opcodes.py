@@ -217,6 +217,25 @@ class OpClusterVerify(OpCode):
     OP_RESULT = ht.TBool
 
 
+class OpClusterVerifyDisks(OpCode):
+    """Check the disks of all (or one) node groups: one OpGroupVerifyDisks job each."""
+    OP_ID = "OP_CLUSTER_VERIFY_DISKS"
+    OP_PARAMS = [("group_name", None, ht.TMaybeString, "Only this node group")]
+    OP_RESULT = ht.TypeCheck("{jobs: [[bool, job id or message]]}",
+                             lambda v: isinstance(v, dict) and isinstance(v.get("jobs"), list))
+
+
+class OpGroupVerifyDisks(OpCode):
+    """Which instances of a group need their disks activated, which lack volumes."""
+    OP_ID = "OP_GROUP_VERIFY_DISKS"
+    OP_DSC_FIELD = "group_name"
+    OP_PARAMS = [("group_name", REQUIRED, ht.TNonEmptyString, "Node group (name or uuid)")]
+    OP_RESULT = ht.TypeCheck(
+        "[{node: error}, [instance], {instance: [[node, volume]]}]",
+        lambda v: isinstance(v, list) and len(v) == 3 and isinstance(v[0], dict)
+        and isinstance(v[1], list) and isinstance(v[2], dict))
+
+
 _MAC_PREFIX = ht.TRegex(r"^[0-9a-fA-F]{2}:[0-9a-fA-F]{2}:[0-9a-fA-F]{2}$",
                        "MAC prefix (XX:XX:XX)")
 _HVPARAMS = ht.TMaybe(ht.TDictOf(ht.TNonEmptyString, ht.TDict))
@@ -576,6 +595,38 @@ class OpInstanceMigrate(OpCode):
         ("ignore_hvversions", False, ht.TBool,
          "Accept different hypervisor versions on the two nodes"),
     ]
+
+
+_PEARLY_RELEASE = ("early_release", False, ht.TBool,
+                   "Remove the old storage before the new one synced (releases"
+                   " its locks early)")
+_PREMOTE_NODE = ("remote_node", None, ht.TMaybeString, "The new secondary node")
+
+
+class OpInstanceReplaceDisks(OpCode):
+    OP_ID = "OP_INSTANCE_REPLACE_DISKS"
+    OP_DSC_FIELD = "instance_name"
+    OP_PARAMS = [
+        _PINSTANCE_NAME, _PEARLY_RELEASE, _PIGNORE_IPOLICY,
+        ("mode", REQUIRED, ht.TElemOf(constants.REPLACE_MODES), "Replacement mode"),
+        ("disks", [], ht.TListOf(ht.TNonNegativeInt),
+         "Indices of the disks to replace (default: all)"),
+        _PREMOTE_NODE, _PIALLOCATOR,
+    ]
+
+
+class OpNodeEvacuate(OpCode):
+    OP_ID = "OP_NODE_EVACUATE"
+    OP_DSC_FIELD = "node_name"
+    OP_PARAMS = [
+        _PEARLY_RELEASE, _PNODE_NAME, _PREMOTE_NODE, _PIALLOCATOR,
+        ("mode", REQUIRED, ht.TElemOf(constants.NODE_EVAC_MODES),
+         "Which instances: primary-only, secondary-only or all"),
+        ("ignore_soft_errors", None, ht.TMaybeBool,
+         "Ignore the allocator's soft errors"),
+    ]
+    OP_RESULT = ht.TypeCheck("{jobs: [[bool, job id or message]]}",
+                             lambda v: isinstance(v, dict) and isinstance(v.get("jobs"), list))
 
 
 class OpInstanceConsole(OpCode):

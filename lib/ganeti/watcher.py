@@ -4,9 +4,9 @@ On every node it restarts dead Ganeti daemons. On the master it also restarts
 instances that should run but are down (giving up after MAX_RESTART_ATTEMPTS
 failed tries in a row), cleans up instances their user shut down from inside
 (USER_down: stopped and marked down by the user, as Ganeti's watcher does; not
-restarted), re-activates the disks of running instances whose node rebooted
-(boot id change), writes the instance status file and archives old finished
-jobs. State lives in ``watcher.<group-uuid>.data`` (JSON).
+restarted), re-activates the disks of instances whose secondary node rebooted
+(boot id change), runs verify-disks per node group and activates the disks it
+names, writes the instance status file and archives old finished jobs. State lives in ``watcher.<group-uuid>.data`` (JSON).
 """
 
 import fcntl
@@ -27,8 +27,10 @@ ARCHIVE_TIMEOUT = 30
 HOOK_TIMEOUT = 60
 LOCK_FILE = pathutils.LOCK_DIR + "/ganeti-watcher.lock"
 HOOKS_DIR = pathutils.HOOKS_BASE_DIR + "/watcher"
-INSTANCE_FIELDS = ["name", "status", "admin_state", "pnode", "disks_active"]
-NODE_FIELDS = ["name", "bootid", "group.uuid"]
+INSTANCE_FIELDS = ["name", "status", "admin_state", "pnode", "snodes", "disks_active"]
+NODE_FIELDS = ["name", "bootid", "group.uuid", "offline"]
+# instances whose node is down or offline: activating their disks cannot work
+HELPLESS_STATES = frozenset(["ERROR_nodedown", "ERROR_nodeoffline"])
 STATUS_DOWN = "ERROR_down"
 STATUS_USER_DOWN = "USER_down"
 STATUS_RUNNING = "running"
@@ -159,7 +161,8 @@ def _rows(result):
 
 
 def wait_for_job(cl, job_id, timeout=JOB_WAIT_TIMEOUT):
-    """Wait (bounded) for a job; returns (success, message)."""
+    """Wait (bounded) for a job; returns (True, its opcodes' results) or (False,
+    message)."""
     deadline = time.monotonic() + timeout
     prev_info, prev_serial = None, None
     while True:
@@ -183,7 +186,7 @@ def wait_for_job(cl, job_id, timeout=JOB_WAIT_TIMEOUT):
         return False, "job %s was lost" % job_id
     status, opresult = jobs[0]
     if status == constants.JOB_STATUS_SUCCESS:
-        return True, ""
+        return True, opresult
     message = "job %s ended with status %s" % (job_id, status)
     for res in opresult or []:
         err = errors.get_encoded_error(res) if isinstance(res, (list, tuple)) else None
@@ -223,6 +226,7 @@ class Watcher:
         state.forget_missing([i["name"] for i in instances], [n["name"] for n in nodes])
         started = self.check_instances(state, instances)
         self.check_disks(state, nodes, instances, started)
+        self.verify_disks(group, nodes, instances)
         try:
             state.save()
         except OSError as err:
@@ -230,12 +234,12 @@ class Watcher:
             self.failed = True
         write_status_file(status_file(group), instances)
 
-    def _submit_and_wait(self, op):
+    def _submit_and_wait(self, op, *more):
         try:
-            job_id = self.cl.submit_job([op])
+            job_id = self.cl.submit_job([op] + list(more))
         except errors.GenericError as err:
             return False, "cannot submit job: %s" % err
-        log.debug("Submitted job %s (%s %s)", job_id, op.OP_ID, op.instance_name)
+        log.debug("Submitted job %s (%s)", job_id, op.summary())
         try:
             return wait_for_job(self.cl, job_id, self.job_timeout)
         except errors.GenericError as err:
@@ -296,7 +300,8 @@ class Watcher:
             log.error("Error while cleaning up instance '%s': %s", name, message)
 
     def check_disks(self, state, nodes, instances, started):
-        """Re-activate disks of running instances on nodes that rebooted."""
+        """Re-activate the disks of instances whose secondary node rebooted: its
+        halves of their mirrors are gone until then (Ganeti's rule)."""
         for node in nodes:
             name, boot_id = node["name"], node["bootid"]
             if not boot_id:
@@ -308,10 +313,11 @@ class Watcher:
             log.info("Node %s rebooted (boot id changed)", name)
             all_ok = True
             for inst in instances:
-                if (inst["pnode"] != name or inst["name"] in started
-                        or inst["status"] != STATUS_RUNNING or not inst["disks_active"]):
+                if name not in (inst["snodes"] or []) or not inst["disks_active"]:
                     continue
-                log.info("Activating disks of instance %s", inst["name"])
+                if inst["name"] in started:
+                    continue    # its startup activated the disks already
+                log.info("Activating disks for instance '%s'", inst["name"])
                 ok, message = self._submit_and_wait(opcodes.OpInstanceActivateDisks(
                     instance_name=inst["name"]))
                 if not ok:
@@ -321,6 +327,38 @@ class Watcher:
                               inst["name"], message)
             if all_ok:
                 state.set_boot_id(name, boot_id)
+
+    def verify_disks(self, group, nodes, instances):
+        """gnt-cluster verify-disks for the group; activate the disks it names
+        (one job), except of instances whose node is down or secondary offline."""
+        ok, result = self._submit_and_wait(opcodes.OpGroupVerifyDisks(
+            group_name=group, priority=constants.OP_PRIO_LOW))
+        if not ok:
+            self.failed = True
+            log.error("Could not verify the disks of group %s: %s", group, result)
+            return
+        offline = set(n["name"] for n in nodes if n["offline"])
+        by_name = dict((i["name"], i) for i in instances)
+        ops = []
+        for name in result[0][1]:
+            inst = by_name.get(name)
+            if inst is None:
+                log.info("Can't find instance '%s', maybe it was ignored", name)
+                continue
+            if inst["status"] in HELPLESS_STATES or offline.intersection(
+                    inst["snodes"] or []):
+                log.info("Skipping instance '%s' because it is in a helpless state or"
+                         " has offline secondaries", name)
+                continue
+            ops.append(opcodes.OpInstanceActivateDisks(instance_name=name))
+        if not ops:
+            return
+        log.info("Activating disks of instance(s) %s",
+                 ", ".join(op.instance_name for op in ops))
+        ok, message = self._submit_and_wait(*ops)
+        if not ok:
+            self.failed = True
+            log.error("Could not activate disks: %s", message)
 
     def archive_jobs(self):
         try:

@@ -256,3 +256,58 @@ def test_node_migrate_and_failover(shared2):
         assert _row(m, name, "pnode,status") == [n2.name, "running"]
     finally:
         m.run("gnt-instance", "remove", "-f", name, check=True)
+
+
+JOB_IDS = re.compile(r"\b\d+\b")
+
+
+def test_replace_disks_evacuate_and_verify_disks_refusals(shared2):
+    """Without drbd disks: Ganeti's refusals and outputs; nothing changes (the
+    drbd cases run on the VM nodes, test/qa)."""
+    m, n2 = shared2.nodes
+    name = "sf-rd.example.com"
+    _add(m, name, "-t", "sharedfile", "-s", "16M")
+    try:
+        before = _row(m, name, "pnode,snodes,disk.sizes,status")
+        for args, message in [
+                (["-s"], "The instance has a strange layout, expected one secondary"
+                         " but found 0"),
+                (["-n", n2.name], "The instance has a strange layout"),
+                ([], "One and only one of the -p, -s, -a, -n and -I options must be"
+                     " passed"),
+                (["-p", "-s"], "One and only one of the -p, -s, -a, -n and -I"),
+                (["-a", "--disks", "0"], "Cannot specify disks when using automatic"
+                                         " mode"),
+                (["-I", "hail"], "Instance allocators are not supported yet"),
+                (["-p", "--disks", "x"], "Invalid disk index passed")]:
+            proc = m.run("gnt-instance", "replace-disks", *(args + [name]))
+            assert proc.returncode == 1 and message in proc.stderr, (args, proc.stderr)
+        assert _row(m, name, "pnode,snodes,disk.sizes,status") == before
+
+        # Ganeti's outputs of gnt-node evacuate (samples: gnt-node.txt, errors.txt)
+        proc = m.run("gnt-node", "evacuate", "-f", "nosuchnode")
+        assert (proc.returncode, proc.stdout, proc.stderr) == (
+            0, "", "No instances to evacuate on node(s) nosuchnode, exiting.\n")
+        proc = m.run("gnt-node", "evacuate", "-f", "-n", n2.name, m.name)
+        assert (proc.returncode, proc.stdout) == (0, "")
+        assert proc.stderr == (
+            "New secondary node given (disabling iallocator), hence evacuating"
+            " secondary instances only.\n"
+            "No instances to evacuate on node(s) %s, exiting.\n" % m.name)
+        # the primary instance needs an allocator
+        proc = m.run("gnt-node", "evacuate", "-f", "-p", m.name)
+        assert proc.returncode == 1
+        assert "No iallocator or node given and no cluster-wide default" in proc.stderr
+        assert _row(m, name, "pnode,snodes,disk.sizes,status") == before
+
+        # verify-disks: a job per group, waited for; nothing to activate
+        proc = m.run("gnt-cluster", "verify-disks", check=True)
+        assert JOB_IDS.sub("N", proc.stdout) == ("Submitted jobs N\n"
+                                                 "Waiting for job N ...\n"
+                                                 "No disks need to be activated.\n")
+        assert proc.stderr == ""
+        proc = m.run("gnt-cluster", "verify-disks", "-g", "nosuchgroup")
+        assert proc.returncode == 1
+        assert "Node group 'nosuchgroup' not found" in proc.stderr
+    finally:
+        m.run("gnt-instance", "remove", "-f", name, check=True)

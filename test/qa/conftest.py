@@ -15,6 +15,8 @@ sys.path.insert(0, os.path.dirname(__file__))
 import vmbed  # noqa: E402
 
 NODES = 3
+CLUSTER = "cluster.example.com"
+MASTER = 1
 
 
 def pytest_collection_modifyitems(config, items):
@@ -35,3 +37,26 @@ def vms():
     finally:
         if os.environ.get("GANETI_QA_KEEP") != "1":
             vmbed.down()
+
+
+@pytest.fixture(scope="module")
+def cluster(vms):
+    """A fresh cluster on the three nodes, as the install tutorial makes it: the VG
+    xenvg and the instances' bridge prepared by the admin, init with a secondary
+    network, two nodes added with -s. Wiped again after the test module."""
+    for k in range(1, NODES + 1):
+        if not vms.node_running(k):         # a module before killed it
+            vms.reboot_vm(k)
+        vms.reset_node(k)
+        vms.ssh(k, "pvcreate -q -y /dev/vda && vgcreate -q xenvg /dev/vda"
+                " && { ip link show br-inst >/dev/null 2>&1"
+                " || ip link add br-inst type bridge; } && ip link set br-inst up")
+    vms.ssh(MASTER, "gnt-cluster init -s %s --master-netdev=eth0 --no-etc-hosts"
+            " --enabled-hypervisors=fake --enabled-disk-templates=drbd,plain,file,diskless"
+            " --nic-parameters=link=br-inst %s" % (vms.node_sip(1), CLUSTER))
+    for k in range(2, NODES + 1):
+        vms.ssh(MASTER, "gnt-node add -s %s %s" % (vms.node_sip(k), vms.node_name(k)))
+    yield vms
+    for k in range(1, NODES + 1):
+        if vms.node_running(k):
+            vms.reset_node(k)

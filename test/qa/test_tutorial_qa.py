@@ -7,41 +7,8 @@ data on the mirrored disk checksummed after every step."""
 
 import re
 
-import pytest
-
-CLUSTER = "cluster.example.com"
-MASTER = 1
-
-
-@pytest.fixture(scope="module")
-def cluster(vms):
-    for k in (1, 2, 3):
-        vms.reset_node(k)
-        # what the tutorial has the admin prepare: the VG and the instances' bridge
-        vms.ssh(k, "pvcreate -q -y /dev/vda && vgcreate -q xenvg /dev/vda"
-                " && { ip link show br-inst >/dev/null 2>&1"
-                " || ip link add br-inst type bridge; } && ip link set br-inst up")
-    vms.ssh(MASTER, "gnt-cluster init -s %s --master-netdev=eth0 --no-etc-hosts"
-            " --enabled-hypervisors=fake --enabled-disk-templates=drbd,plain,file,diskless"
-            " --nic-parameters=link=br-inst %s" % (vms.node_sip(1), CLUSTER))
-    for k in (2, 3):
-        vms.ssh(MASTER, "gnt-node add -s %s %s" % (vms.node_sip(k), vms.node_name(k)))
-    yield vms
-    for k in (1, 2, 3):
-        vms.reset_node(k)
-
-
-STAMP = re.compile(r"^\w{3} \w{3} [ \d]\d \d\d:\d\d:\d\d \d{4} ")
-
-
-def _log_lines(out):
-    return [STAMP.sub("", line) for line in out.splitlines()]
-
-
-def _lvs(vms, k):
-    out = vms.ssh(k, "lvs --noheadings --nosuffix --units=m --separator=, "
-                  "-o lv_name,lv_size xenvg").stdout
-    return dict(line.strip().split(",") for line in out.splitlines() if line.strip())
+import qa_checks as qa
+from conftest import MASTER
 
 
 def test_nodes_and_oses(cluster):
@@ -65,7 +32,7 @@ def test_plain_instance(cluster):
     name = "inst1.example.com"
     out = vms.ssh(MASTER, "gnt-instance add -t plain -s 1G -n node1 -o noop %s"
                   % name).stdout
-    lines = _log_lines(out)
+    lines = qa.log_lines(out)
     for line in ("* creating instance disks...",
                  "adding instance %s to cluster config" % name,
                  " - INFO: Waiting for instance %s to sync disks" % name,
@@ -74,7 +41,7 @@ def test_plain_instance(cluster):
                  "* running the instance OS create scripts...",
                  "* starting instance..."):
         assert line in lines, out
-    lvs = _lvs(vms, 1)
+    lvs = qa.lvs(vms, 1)
     assert len(lvs) == 1
     lv_name, size = list(lvs.items())[0]
     assert re.match(r"^[0-9a-f-]{36}\.disk0$", lv_name) and float(size) == 1024.0
@@ -94,7 +61,7 @@ def test_plain_instance(cluster):
     assert int(dtotal[n1]) - int(dfree[n1]) == 1024
 
     vms.ssh(MASTER, "gnt-instance grow-disk %s 0 512M" % name)
-    assert float(_lvs(vms, 1)[lv_name]) == 1536.0
+    assert float(qa.lvs(vms, 1)[lv_name]) == 1536.0
     vms.ssh(MASTER, "gnt-instance shutdown %s" % name)
     vms.ssh(MASTER, "gnt-instance startup %s" % name)
     verify = vms.ssh(MASTER, "gnt-cluster verify", check=False)
@@ -105,7 +72,7 @@ def test_plain_instance(cluster):
     vms.ssh(MASTER, "gnt-cluster modify --reserved-lvs=xenvg/kept")
     verify = vms.ssh(MASTER, "gnt-cluster verify", check=False)
     assert verify.returncode == 0, verify.stdout + verify.stderr
-    warnings = [l for l in _log_lines(verify.stdout) if "WARNING" in l]
+    warnings = [l for l in qa.log_lines(verify.stdout) if "WARNING" in l]
     assert warnings == ["  - WARNING: node node2.example.com: volume xenvg/stray is"
                         " unknown"], verify.stdout
     vms.ssh(2, "lvremove -q -f xenvg/stray xenvg/kept")
@@ -115,9 +82,9 @@ def test_plain_instance(cluster):
     verify = vms.ssh(MASTER, "gnt-cluster verify", check=False)
     assert verify.returncode == 1
     assert "  - ERROR: instance %s: volume xenvg/%s missing on node %s" % (
-        name, lv_name, vms.node_name(1)) in _log_lines(verify.stdout), verify.stdout
+        name, lv_name, vms.node_name(1)) in qa.log_lines(verify.stdout), verify.stdout
     vms.ssh(MASTER, "gnt-instance remove -f %s" % name)
-    assert _lvs(vms, 1) == {}
+    assert qa.lvs(vms, 1) == {}
 
 
 def test_plain_bad_input(cluster):
@@ -131,41 +98,9 @@ def test_plain_bad_input(cluster):
                    " -o noop inst2.example.com", check=False)
     assert proc.returncode == 1
     assert "novg" in proc.stderr, proc.stderr
-    assert _lvs(vms, 1) == {}
+    assert qa.lvs(vms, 1) == {}
     listing = vms.ssh(MASTER, "gnt-instance list --no-headers -o name").stdout
     assert "inst2" not in listing
-
-
-def _drbd_line(vms, k, minor):
-    """The state line of ``minor`` in node K's /proc/drbd ("" if it has none)."""
-    text = vms.ssh(k, "cat /proc/drbd").stdout
-    match = re.search(r"^\s*%d: (cs:.*)$" % minor, text, re.M)
-    return match.group(1) if match else ""
-
-
-def _minors(vms, name):
-    """{node: minor} of the instance's drbd disk 0, from gnt-instance info."""
-    info = vms.ssh(MASTER, "gnt-instance info %s" % name).stdout
-    found = re.findall(r"node[AB]: (\S+), minor=(\d+)", info)
-    assert len(found) == 2, info
-    return dict((node, int(minor)) for node, minor in found), info
-
-
-def _write_pattern(vms, k, minor):
-    """8 MiB of random data at the start of /dev/drbd<minor> on node K; its md5."""
-    out = vms.ssh(k, "head -c 8388608 /dev/urandom > /tmp/pattern && dd if=/tmp/pattern"
-                  " of=/dev/drbd%d bs=1M oflag=direct status=none && md5sum < /tmp/pattern"
-                  % minor).stdout
-    return out.split()[0]
-
-
-def _read_sum(vms, k, minor):
-    return vms.ssh(k, "dd if=/dev/drbd%d bs=1M count=8 iflag=direct status=none | md5sum"
-                   % minor).stdout.split()[0]
-
-
-def _node_k(vms, name):
-    return int(re.match(r"node(\d+)\.", name).group(1))
 
 
 def test_drbd_instance_and_failover(cluster):
@@ -173,7 +108,7 @@ def test_drbd_instance_and_failover(cluster):
     name = "inst2.example.com"
     out = vms.ssh(MASTER, "gnt-instance add -t drbd -s 1G -n node1:node2 -o noop %s"
                   % name).stdout
-    lines = _log_lines(out)
+    lines = qa.log_lines(out)
     assert lines[:3] == ["* creating instance disks...",
                          "adding instance %s to cluster config" % name,
                          " - INFO: Waiting for instance %s to sync disks" % name], out
@@ -185,11 +120,11 @@ def test_drbd_instance_and_failover(cluster):
     assert " - INFO: Instance %s's disks are in sync" % name in lines, out
     assert "* starting instance..." in lines, out
     for k in (1, 2):
-        lvs = _lvs(vms, k)
+        lvs = qa.lvs(vms, k)
         assert sorted(float(v) for v in lvs.values()) == [128.0, 1024.0], lvs
         assert all(re.match(r"^[0-9a-f-]{36}\.disk0_(data|meta)$", n) for n in lvs)
-    assert _lvs(vms, 3) == {}
-    minors, info = _minors(vms, name)
+    assert qa.lvs(vms, 3) == {}
+    minors, info = qa.minors(vms, name)
     assert re.search(r"    - disk/0: drbd, size 1.0G\n      access mode: rw\n"
                      r"      nodeA: node1.example.com, minor=\d+\n"
                      r"      nodeB: node2.example.com, minor=\d+\n      port: 110\d\d\n"
@@ -198,14 +133,14 @@ def test_drbd_instance_and_failover(cluster):
                      info), info
     assert "      child devices: \n        - child 0: plain, size 1.0G\n" in info, info
     m1, m2 = minors[vms.node_name(1)], minors[vms.node_name(2)]
-    assert _drbd_line(vms, 1, m1).startswith("cs:Connected ro:Primary/Secondary"
+    assert qa.drbd_line(vms, 1, m1).startswith("cs:Connected ro:Primary/Secondary"
                                              " ds:UpToDate/UpToDate C")
-    assert _drbd_line(vms, 2, m2).startswith("cs:Connected ro:Secondary/Primary"
+    assert qa.drbd_line(vms, 2, m2).startswith("cs:Connected ro:Secondary/Primary"
                                              " ds:UpToDate/UpToDate C")
-    checksum = _write_pattern(vms, 1, m1)
+    checksum = qa.write_pattern(vms, 1, m1)
 
     out = vms.ssh(MASTER, "gnt-instance failover -f %s" % name).stdout
-    assert _log_lines(out) == [
+    assert qa.log_lines(out) == [
         "Failover instance %s" % name,
         "* checking disk consistency between source and target",
         "* shutting down instance on source node",
@@ -215,14 +150,14 @@ def test_drbd_instance_and_failover(cluster):
     rows = vms.ssh(MASTER, "gnt-instance list --no-headers -o pnode,snodes,status %s"
                    % name).stdout.split()
     assert rows == [vms.node_name(2), vms.node_name(1), "running"]
-    assert _drbd_line(vms, 2, m2).startswith("cs:Connected ro:Primary/Secondary")
-    assert _read_sum(vms, 2, m2) == checksum
+    assert qa.drbd_line(vms, 2, m2).startswith("cs:Connected ro:Primary/Secondary")
+    assert qa.read_sum(vms, 2, m2) == checksum
     vms.ssh(MASTER, "gnt-instance failover -f %s" % name)
-    assert _read_sum(vms, 1, m1) == checksum
+    assert qa.read_sum(vms, 1, m1) == checksum
 
     # migrate: both halves primary while the (fake) instance moves
     out = vms.ssh(MASTER, "gnt-instance migrate -f %s" % name).stdout
-    lines = [l for l in _log_lines(out) if not l.startswith("   - progress")]
+    lines = [l for l in qa.log_lines(out) if not l.startswith("   - progress")]
     n1, n2 = vms.node_name(1), vms.node_name(2)
     assert lines == [
         "Migrating instance %s" % name,
@@ -246,32 +181,32 @@ def test_drbd_instance_and_failover(cluster):
     rows = vms.ssh(MASTER, "gnt-instance list --no-headers -o pnode,snodes,status %s"
                    % name).stdout.split()
     assert rows == [n2, n1, "running"]
-    assert _drbd_line(vms, 2, m2).startswith("cs:Connected ro:Primary/Secondary"
+    assert qa.drbd_line(vms, 2, m2).startswith("cs:Connected ro:Primary/Secondary"
                                              " ds:UpToDate/UpToDate")
-    assert _read_sum(vms, 2, m2) == checksum
+    assert qa.read_sum(vms, 2, m2) == checksum
     # the node commands: everything off node2 (migrate), then back (failover)
     out = vms.ssh(MASTER, "gnt-node migrate -f %s" % n2).stdout
     assert out.splitlines()[-1] == "All instances migrated successfully.", out
-    assert _drbd_line(vms, 1, m1).startswith("cs:Connected ro:Primary/Secondary")
-    assert _read_sum(vms, 1, m1) == checksum
+    assert qa.drbd_line(vms, 1, m1).startswith("cs:Connected ro:Primary/Secondary")
+    assert qa.read_sum(vms, 1, m1) == checksum
     out = vms.ssh(MASTER, "gnt-node failover -f %s" % n1).stdout
     assert out.splitlines()[-1] == "All 1 instance(s) failed over successfully.", out
-    assert _read_sum(vms, 2, m2) == checksum
+    assert qa.read_sum(vms, 2, m2) == checksum
     vms.ssh(MASTER, "gnt-instance failover -f %s" % name)
-    assert _read_sum(vms, 1, m1) == checksum
+    assert qa.read_sum(vms, 1, m1) == checksum
 
     vms.ssh(MASTER, "gnt-instance grow-disk %s 0 128M" % name)
-    assert sorted(float(v) for v in _lvs(vms, 2).values()) == [128.0, 1152.0]
+    assert sorted(float(v) for v in qa.lvs(vms, 2).values()) == [128.0, 1152.0]
     size = vms.ssh(1, "blockdev --getsize64 /dev/drbd%d" % m1).stdout.strip()
     assert int(size) == 1152 << 20
-    assert _read_sum(vms, 1, m1) == checksum
+    assert qa.read_sum(vms, 1, m1) == checksum
     verify = vms.ssh(MASTER, "gnt-cluster verify", check=False)
     assert verify.returncode == 0, verify.stdout + verify.stderr
 
     vms.ssh(MASTER, "gnt-instance remove -f %s" % name)
     for k in (1, 2):
-        assert _lvs(vms, k) == {}
-        assert _drbd_line(vms, k, minors[vms.node_name(k)]) in ("", "cs:Unconfigured")
+        assert qa.lvs(vms, k) == {}
+        assert qa.drbd_line(vms, k, minors[vms.node_name(k)]) in ("", "cs:Unconfigured")
 
 
 def test_drbd_failover_when_the_primary_dies(cluster):
@@ -282,8 +217,8 @@ def test_drbd_failover_when_the_primary_dies(cluster):
     name = "inst3.example.com"
     vms.ssh(MASTER, "gnt-instance add -t drbd -s 128M --ignore-ipolicy -n node3:node2"
             " -o noop %s" % name)
-    minors, _ = _minors(vms, name)
-    checksum = _write_pattern(vms, 3, minors[vms.node_name(3)])
+    minors, _ = qa.minors(vms, name)
+    checksum = qa.write_pattern(vms, 3, minors[vms.node_name(3)])
     vms.kill_vm(3)
     vms.ssh(MASTER, "gnt-node modify -O yes --force %s" % vms.node_name(3))
     proc = vms.ssh(MASTER, "gnt-instance failover -f --ignore-consistency %s" % name,
@@ -292,4 +227,4 @@ def test_drbd_failover_when_the_primary_dies(cluster):
     rows = vms.ssh(MASTER, "gnt-instance list --no-headers -o pnode,status %s"
                    % name).stdout.split()
     assert rows == [vms.node_name(2), "running"]
-    assert _read_sum(vms, 2, minors[vms.node_name(2)]) == checksum
+    assert qa.read_sum(vms, 2, minors[vms.node_name(2)]) == checksum

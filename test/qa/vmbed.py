@@ -15,9 +15,12 @@ creates and deletes: bridge br0 (10.78.0.0/24, the nodes' primary network,
 10.78.0.1 is the test runner) and br1 (10.78.1.0/24, the secondary network for
 DRBD); node K is 10.78.0.(10+K) and 10.78.1.(10+K), named nodeK.example.com.
 Nothing is connected to the host's interfaces. Each node has a sparse 32 GiB
-data disk, /dev/vda, for its LVM volume group.
+data disk, /dev/vda, for its LVM volume group, and a 1 GiB disk, /dev/vdb, that
+holds the changes to its root filesystem: a node keeps its state (Ganeti's
+files, its volume group) across ``reboot_vm``, as a real node keeps its disks.
 
     vmbed.py up [N]          boot N nodes (default 3), wait until ssh works
+    vmbed.py reboot K        power-cycle node K (its disks stay), wait for ssh
     vmbed.py ssh K COMMAND   run COMMAND on node K (root)
     vmbed.py console K       the node's serial console (^O quits)
     vmbed.py down            stop our QEMUs (by pid file) and delete the netns
@@ -47,6 +50,7 @@ SECONDARY_NET = "10.78.1"
 DOMAIN = "example.com"
 CLUSTER_IP = PRIMARY_NET + ".254"
 DATA_DISK_SIZE = 32 << 30      # sparse; Ganeti wants a VG of 20 GiB or more
+ROOT_DISK_SIZE = 1 << 30       # sparse ext4: the root filesystem's changes
 READY_MARKER = "GQA_READY"
 BOOT_TIMEOUT = 120
 QEMU = "/usr/bin/qemu-system-x86_64"
@@ -72,7 +76,8 @@ done
 o=trans=virtio,version=9p2000.L,msize=512000
 mkdir -p /lower /upper /newroot
 mount -t 9p -o $o,ro,cache=loose tpl /lower
-mount -t tmpfs -o mode=755 tmpfs /upper
+# the root's changes live on the node's own small disk: they survive a reboot
+mount -t ext4 /dev/vdb /upper 2>/dev/null || mount -t tmpfs -o mode=755 tmpfs /upper
 mkdir -p /upper/u /upper/w
 mount -t overlay -o lowerdir=/lower,upperdir=/upper/u,workdir=/upper/w overlay /newroot || exec sh
 mount -t 9p -o $o,ro,cache=loose usr /newroot/usr || exec sh
@@ -110,6 +115,8 @@ cat >/etc/lvm/lvmlocal.conf <<'EOF'
 activation { udev_sync = 0 udev_rules = 0 }
 devices { obtain_device_list_from_udev = 0 }
 EOF
+# as a distribution's boot does: activate the volume groups found on the disks
+vgchange -ay >/dev/null 2>&1
 /usr/sbin/sshd || echo "gqa: sshd failed" >/dev/ttyS0
 echo "GQA_READY $GQA_name $(cut -d' ' -f1 /proc/uptime)" >/dev/ttyS0
 (while :; do setsid sh -c 'exec sh -i </dev/ttyS0 >/dev/ttyS0 2>&1'; sleep 1; done) &
@@ -218,7 +225,8 @@ def _net_up(count):
             _run(ns + ["link", "set", tap, "master", bridge, "up"])
 
 
-def _start_vm(k, kernel, count):
+def _new_vm_dir(k, count):
+    """Node K's files: its configuration for the boot, and empty disks."""
     vdir = _vm_dir(k)
     shutil.rmtree(vdir, ignore_errors=True)
     cfg = os.path.join(vdir, "cfg")
@@ -230,9 +238,20 @@ def _start_vm(k, kernel, count):
     shutil.copy(os.path.join(WORK, "id_ed25519.pub"), os.path.join(cfg, "authorized_keys"))
     with open(os.path.join(cfg, "hosts"), "w") as fd:
         fd.write(_hosts_text(count))
+    for name, size in (("data.img", DATA_DISK_SIZE), ("root.img", ROOT_DISK_SIZE)):
+        with open(os.path.join(vdir, name), "wb") as fd:
+            fd.truncate(size)
+    _run(["mkfs.ext4", "-q", "-F", "-E", "lazy_itable_init=1,lazy_journal_init=1",
+          os.path.join(vdir, "root.img")])
+
+
+def _start_vm(k, kernel):
+    vdir = _vm_dir(k)
+    cfg = os.path.join(vdir, "cfg")
     data = os.path.join(vdir, "data.img")
-    with open(data, "wb") as fd:
-        fd.truncate(DATA_DISK_SIZE)
+    log = os.path.join(vdir, "console.log")
+    if os.path.exists(log):
+        os.unlink(log)
     append = ("console=ttyS0 quiet panic=-1 gqa.name=%s gqa.ip=%s gqa.sip=%s"
               % (node_name(k), node_ip(k), node_sip(k)))
     argv = ["ip", "netns", "exec", NETNS, QEMU, "-accel", "tcg", "-m", str(MEM),
@@ -244,7 +263,10 @@ def _start_vm(k, kernel, count):
             "-serial", "chardev:con",
             "-monitor", "unix:%s/monitor.sock,server=on,wait=off" % vdir,
             "-drive", "if=none,id=d0,file=%s,format=raw,cache=unsafe" % data,
-            "-device", "virtio-blk-pci,drive=d0,addr=0x8"]
+            "-device", "virtio-blk-pci,drive=d0,addr=0x8",
+            "-drive", "if=none,id=d1,file=%s,format=raw,cache=unsafe"
+            % os.path.join(vdir, "root.img"),
+            "-device", "virtio-blk-pci,drive=d1,addr=0x9"]
     if os.path.exists(QBOOT):
         argv += ["-bios", QBOOT]
     for tag, path in (("tpl", os.path.join(WORK, "tpl")), ("usr", "/usr"), ("cfg", cfg),
@@ -343,7 +365,8 @@ def up(count=3):
     _net_up(count)
     try:
         for k in range(1, count + 1):
-            _start_vm(k, kernel, count)
+            _new_vm_dir(k, count)
+            _start_vm(k, kernel)
         deadline = time.monotonic() + BOOT_TIMEOUT
         for k in range(1, count + 1):
             _wait_ready(k, deadline)
@@ -353,6 +376,10 @@ def up(count=3):
     with open(os.path.join(WORK, "nodes"), "w") as fd:
         fd.write("%d\n" % count)
     return time.monotonic() - start
+
+
+def node_running(k):
+    return bool(_qemu_pid(k))
 
 
 def running_nodes():
@@ -377,6 +404,17 @@ def kill_vm(k):
     sock = os.path.join(WORK, "ssh-%s.sock" % node_ip(k))
     if os.path.exists(sock):
         os.unlink(sock)
+
+
+def reboot_vm(k):
+    """Power-cycle node K: stopped at once, booted again with the same disks (its
+    volume group and root filesystem changes are kept; /run is empty again and
+    no daemon runs until something starts them). Returns the seconds it took."""
+    start = time.monotonic()
+    kill_vm(k)
+    _start_vm(k, kvm_guest.prepare_kernel())
+    _wait_ready(k, time.monotonic() + BOOT_TIMEOUT)
+    return time.monotonic() - start
 
 
 def down():
@@ -405,6 +443,9 @@ def down():
 
 
 def main(argv):
+    if len(argv) == 2 and argv[0] == "reboot":
+        print("node%s rebooted (ssh ready) in %.1f s" % (argv[1], reboot_vm(int(argv[1]))))
+        return 0
     if len(argv) >= 1 and argv[0] == "up":
         took = up(int(argv[1]) if len(argv) > 1 else 3)
         print("%d nodes up (ssh ready) in %.1f s" % (running_nodes(), took))

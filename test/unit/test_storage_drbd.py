@@ -143,3 +143,60 @@ def test_grow_backing_store_then_resize(monkeypatch):
     assert fake.calls == [["drbdsetup", "resize", "3", "--size", "1152m"]]
 
 
+
+
+def _line(cstate, roles, disks):
+    return "version: 8.4.11\n 3: cs:%s ro:%s ds:%s C r-----\n" % (cstate, roles, disks)
+
+
+def test_replacing_the_local_storage(monkeypatch):
+    """replace-disks -p/-s: detach the old volumes, attach new ones with fresh
+    metadata (only to a diskless device)."""
+    fake = Fake(monkeypatch, _line("Connected", "Secondary/Primary", "UpToDate/UpToDate"))
+    monkeypatch.setattr(drbd, "_zero_start", lambda path, mib=1: None)
+    dev = _dev(fake)
+    assert not dev.needs_activation()
+    new = [FakeLv("/dev/xenvg/n.disk0_data", 1024), FakeLv("/dev/xenvg/n.disk0_meta", 128)]
+    with pytest.raises(errors.BlockDeviceError, match="still has its local storage"):
+        dev.add_children(new)
+    dev.remove_children()
+    assert fake.calls == [["drbdsetup", "detach", "3"]]
+    fake.calls = []
+    fake.proc_text = _line("Connected", "Secondary/Primary", "Diskless/UpToDate")
+    assert dev.needs_activation()
+    dev.add_children(new)
+    assert [c[:3] for c in fake.calls] == [["drbdmeta", "--force", "/dev/drbd3"],
+                                          ["drbdsetup", "attach", "3"]]
+    assert fake.calls[0][4:] == ["/dev/xenvg/n.disk0_meta", "0", "create-md"]
+    assert fake.calls[1][3:5] == ["/dev/xenvg/n.disk0_data", "/dev/xenvg/n.disk0_meta"]
+
+
+def test_a_half_without_port_stays_off_the_network(monkeypatch):
+    """replace-disks -n makes the new secondary's half before it may connect."""
+    fake = Fake(monkeypatch, "version: 8.4.11\n")
+    alone = UNIQUE_ID[:2] + [None] + UNIQUE_ID[3:]
+    children = [FakeLv("/dev/xenvg/u.disk0_data", 1024),
+                FakeLv("/dev/xenvg/u.disk0_meta", 128)]
+    dev = drbd.DRBD8(alone, children, 1024, {}, DYN)
+    monkeypatch.setattr(drbd.DRBD8, "_status", lambda self: None if not fake.calls
+                        else drbd.parse_proc_drbd(_line("StandAlone", "Secondary/Unknown",
+                                                        "Inconsistent/DUnknown"))[3])
+    dev.assemble()
+    assert [c[1] for c in fake.calls] == ["/dev/drbd3", "new-resource", "new-minor",
+                                          "attach"]
+    with pytest.raises(errors.BlockDeviceError, match="no port"):
+        dev.attach_net(False)
+
+
+def test_needs_activation_and_reattaching_lost_disks(monkeypatch):
+    fake = Fake(monkeypatch, _line("StandAlone", "Primary/Unknown", "UpToDate/DUnknown"))
+    dev = _dev(fake)
+    assert dev.needs_activation()
+    fake.proc_text = _line("WFConnection", "Primary/Unknown", "UpToDate/DUnknown")
+    assert not dev.needs_activation()
+    # a device that lost its disks (I/O error) gets them back on assemble
+    fake.proc_text = _line("Connected", "Primary/Secondary", "Diskless/UpToDate")
+    dev.assemble()
+    assert [c[:2] for c in fake.calls] == [["drbdmeta", "/dev/drbd3"],
+                                          ["drbdsetup", "attach"]]
+    assert fake.calls[0][-1] == "apply-al"

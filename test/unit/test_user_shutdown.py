@@ -268,7 +268,7 @@ class _UserDownClient(FakeClient):
         if what != "instance":
             return FakeClient.query(self, what, fields, qfilter)
         from test_watcher import _result
-        rows = [[name, st, admin, NODE, False]
+        rows = [[name, st, admin, NODE, [], False]
                 for name, (st, admin) in sorted(self.states.items())]
         return _result(fields, rows)
 
@@ -283,7 +283,8 @@ def test_watcher_cleans_up_user_down_instances_and_does_not_restart_them(data_di
     cl = _UserDownClient({"a": ("USER_down", "up"), "b": ("USER_down", "down"),
                           "c": ("ERROR_down", "up")})
     assert watcher.Watcher(cl).run()
-    shutdowns = [op for op in cl.jobs.values() if op["OP_ID"] == "OP_INSTANCE_SHUTDOWN"]
+    shutdowns = [op for ops in cl.jobs.values() for op in ops
+                 if op["OP_ID"] == "OP_INSTANCE_SHUTDOWN"]
     assert [(op["instance_name"], op["admin_state_source"]) for op in shutdowns] == \
         [("a", "user")]
     assert cl.ops("OP_INSTANCE_STARTUP") == ["c"]
@@ -296,10 +297,10 @@ def test_watcher_cleanup_failures_are_counted_then_given_up(data_dir, caplog):
     st = watcher.WatcherState(watcher.state_file(GROUP))
     assert st.cleanup_attempts("a") == watcher.MAX_RESTART_ATTEMPTS + 1
     assert st.attempts("a") == 0
-    submitted = len(cl.jobs)
+    submitted = len(cl.ops("OP_INSTANCE_SHUTDOWN"))
     caplog.clear()
     watcher.Watcher(cl).run()
-    assert len(cl.jobs) == submitted
+    assert len(cl.ops("OP_INSTANCE_SHUTDOWN")) == submitted
     assert "Not cleaning up instance 'a', retries exhausted" in caplog.text
     # once it works, the record goes
     cl.fail.clear()

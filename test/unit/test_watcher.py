@@ -12,6 +12,7 @@ from ganeti import constants, daemon_util, errors, pathutils, watcher
 
 GROUP = "0f0e0d0c-0000-4000-8000-000000000001"
 NODE = "node1.example.com"
+PNODE = "node0.example.com"
 
 
 def _result(fields, rows):
@@ -20,30 +21,36 @@ def _result(fields, rows):
 
 
 class FakeClient:
-    """Answers the LUXI calls the watcher makes; jobs succeed unless told."""
+    """Answers the LUXI calls the watcher makes; jobs succeed unless told.
+
+    Every instance has its primary on PNODE and its secondary on NODE (whose boot
+    id the tests change); verify-disks names the instances in ``need_activation``.
+    """
 
     def __init__(self, instances, bootid="boot-1", fail=()):
         self.instances = instances      # name -> (status, disks_active)
         self.bootid = bootid
         self.fail = set(fail)
+        self.need_activation = []
         self.jobs = {}
         self.archived = []
         self.closed = False
 
     def query(self, what, fields, qfilter=None):
         if what == "instance":
-            rows = [[name, st, "up" if st in ("running", "ERROR_down") else "down", NODE,
-                     active] for name, (st, active) in sorted(self.instances.items())]
+            rows = [[name, st, "up" if st in ("running", "ERROR_down") else "down", PNODE,
+                     [NODE], active] for name, (st, active) in sorted(self.instances.items())]
             return _result(fields, rows)
         assert what == "node"
-        return _result(fields, [[NODE, self.bootid, GROUP]])
+        return _result(fields, [[PNODE, "boot-p", GROUP, False],
+                                [NODE, self.bootid, GROUP, False]])
 
     def submit_job(self, ops):
         job_id = str(len(self.jobs) + 1)
-        op = ops[0].to_dict()
-        self.jobs[job_id] = op
-        ok = op["instance_name"] not in self.fail
-        if ok and op["OP_ID"] == "OP_INSTANCE_STARTUP":
+        ops = [op.to_dict() for op in ops]
+        self.jobs[job_id] = ops
+        op = ops[0]
+        if self._ok(job_id) and op["OP_ID"] == "OP_INSTANCE_STARTUP":
             self.instances[op["instance_name"]] = ("running", True)
         return job_id
 
@@ -51,19 +58,23 @@ class FakeClient:
         return [["success" if self._ok(job_id) else "error"], []]
 
     def query_jobs(self, ids, fields):
-        ok = self._ok(ids[0])
-        return [["success" if ok else "error",
-                 [None if ok else ["OpExecError", ["hook failed"]]]]]
+        ops = self.jobs[ids[0]]
+        if not self._ok(ids[0]):
+            return [["error", [["OpExecError", ["hook failed"]]]]]
+        if ops[0]["OP_ID"] == "OP_GROUP_VERIFY_DISKS":
+            return [["success", [[{}, list(self.need_activation), {}]]]]
+        return [["success", [None] * len(ops)]]
 
     def _ok(self, job_id):
-        return self.jobs[job_id]["instance_name"] not in self.fail
+        return not any(op.get("instance_name") in self.fail for op in self.jobs[job_id])
 
     def auto_archive_jobs(self, age, timeout):
         self.archived.append(age)
         return [0, 0]
 
     def ops(self, op_id):
-        return [op["instance_name"] for op in self.jobs.values() if op["OP_ID"] == op_id]
+        return [op.get("instance_name") or op.get("group_name")
+                for ops in self.jobs.values() for op in ops if op["OP_ID"] == op_id]
 
     def close(self):
         self.closed = True
@@ -191,14 +202,17 @@ def test_gives_up_after_five_attempts(data_dir, caplog):
     assert _state(data_dir)["instance"] == {}
 
 
-def test_disks_activated_after_reboot(data_dir):
+def test_disks_activated_after_secondary_reboot(data_dir):
     cl = FakeClient({"a.example.com": ("running", True),
                      "b.example.com": ("running", False),
                      "c.example.com": ("ADMIN_down", False)})
     watcher.Watcher(cl).run()
-    assert _state(data_dir)["node"] == {NODE: {"bootid": "boot-1"}}
+    assert _state(data_dir)["node"] == {NODE: {"bootid": "boot-1"},
+                                        PNODE: {"bootid": "boot-p"}}
     watcher.Watcher(cl).run()
     assert cl.ops("OP_INSTANCE_ACTIVATE_DISKS") == []
+    # NODE (every instance's secondary) rebooted: the instances whose disks are
+    # active get them activated again
     cl.bootid = "boot-2"
     assert watcher.Watcher(cl).run()
     assert cl.ops("OP_INSTANCE_ACTIVATE_DISKS") == ["a.example.com"]
@@ -219,6 +233,27 @@ def test_failed_disk_activation_is_retried(data_dir):
     assert watcher.Watcher(cl).run()
     assert cl.ops("OP_INSTANCE_ACTIVATE_DISKS") == ["a.example.com"] * 2
     assert _state(data_dir)["node"][NODE]["bootid"] == "boot-2"
+
+
+def test_verify_disks_per_group_activates_what_it_names(data_dir):
+    cl = FakeClient({"a.example.com": ("running", True),
+                     "b.example.com": ("ERROR_nodedown", True),
+                     "d.example.com": ("running", True)})
+    assert watcher.Watcher(cl).run()
+    assert cl.ops("OP_GROUP_VERIFY_DISKS") == [GROUP]
+    assert cl.ops("OP_INSTANCE_ACTIVATE_DISKS") == []
+    # verify-disks names three; the one whose node is down is skipped, an unknown
+    # one too, and the others go in one job
+    cl.need_activation = ["a.example.com", "b.example.com", "d.example.com",
+                          "gone.example.com"]
+    assert watcher.Watcher(cl).run()
+    activations = [ops for ops in cl.jobs.values()
+                   if ops[0]["OP_ID"] == "OP_INSTANCE_ACTIVATE_DISKS"]
+    assert [[op["instance_name"] for op in ops] for ops in activations] == [
+        ["a.example.com", "d.example.com"]]
+    verify = [ops[0] for ops in cl.jobs.values()
+              if ops[0]["OP_ID"] == "OP_GROUP_VERIFY_DISKS"]
+    assert verify[-1]["priority"] == constants.OP_PRIO_LOW
 
 
 def test_wait_for_job_times_out():

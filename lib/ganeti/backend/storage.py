@@ -255,6 +255,77 @@ def drbd_wait_sync(disks):
     return [done, lowest]
 
 
+def _mirror_device(disk, action):
+    """The device of a mirrored ``disk`` (dict) that must be here."""
+    disk = _disk(disk)
+    device = _find(disk)
+    if device is None:
+        fail("Cannot %s disk %s: it is not set up on this node", action,
+             _disk_name(disk))
+    if not hasattr(device, "add_children"):
+        fail("Cannot %s disk %s: it is not a mirrored disk", action, _disk_name(disk))
+    return disk, device
+
+
+def blockdev_removechildren(disk, children):
+    """Take the local storage (``children``, the data and metadata volumes) out of
+    a mirrored disk; it goes on through its peer (replace-disks)."""
+    disk, device = _mirror_device(disk, "detach the local storage of")
+    try:
+        device.remove_children()
+    except errors.BlockDeviceError as err:
+        fail("Cannot detach the local storage of disk %s: %s", _disk_name(disk), err)
+
+
+def blockdev_addchildren(disk, children):
+    """Give a mirrored disk that lost its local storage new volumes (``children``,
+    which must exist); the peer resyncs the data onto them."""
+    disk, device = _mirror_device(disk, "attach new storage to")
+    devices = []
+    for data in children or []:
+        child = _disk(data)
+        found = _find(child)
+        if found is None:
+            fail("Cannot find volume %r to attach to disk %s", child.logical_id,
+                 _disk_name(disk))
+        devices.append(found)
+    try:
+        device.add_children(devices)
+    except errors.BlockDeviceError as err:
+        fail("Cannot attach new storage to disk %s: %s", _disk_name(disk), err)
+
+
+def blockdev_rename(renames):
+    """Rename devices: ``renames`` is [[disk, new logical_id]] (LVs of replace-disks)."""
+    for data, new_id in renames or []:
+        disk = _disk(data)
+        device = _find(disk)
+        if device is None:
+            fail("Cannot rename disk %r: it does not exist", disk.logical_id)
+        try:
+            device.rename(new_id)
+        except errors.BlockDeviceError as err:
+            fail("Cannot rename %r to %r: %s", disk.logical_id, new_id, err)
+
+
+def drbd_needs_activation(disks):
+    """The uuids of the drbd ``disks`` that need activate-disks here: not set up,
+    off the network (StandAlone) or without their local storage (Diskless)."""
+    faulty = []
+    for data in disks or []:
+        disk = _disk(data)
+        device = _find(disk)
+        if device is None or not hasattr(device, "needs_activation"):
+            faulty.append(disk.uuid)
+            continue
+        try:
+            if device.needs_activation():
+                faulty.append(disk.uuid)
+        except errors.BlockDeviceError:
+            faulty.append(disk.uuid)
+    return faulty
+
+
 def blockdev_getmirrorstatus(disks):
     """Per disk [True, status] (children included) or [False, message]."""
     result = []
@@ -346,6 +417,10 @@ PROCEDURES = {
     "blockdev_grow": blockdev_grow,
     "blockdev_find": blockdev_find,
     "blockdev_getmirrorstatus": blockdev_getmirrorstatus,
+    "blockdev_removechildren": blockdev_removechildren,
+    "blockdev_addchildren": blockdev_addchildren,
+    "blockdev_rename": blockdev_rename,
+    "drbd_needs_activation": drbd_needs_activation,
     "blockdev_open": blockdev_open,
     "blockdev_close": blockdev_close,
     "drbd_disconnect_net": drbd_disconnect_net,

@@ -239,6 +239,56 @@ def verify_cluster(opts, args):
     return constants.EXIT_SUCCESS if result else constants.EXIT_FAILURE
 
 
+def verify_disks(opts, args):
+    """Activate the disks of instances whose disks should be up but are not;
+    report missing volumes (exit 1) and nodes that could not be asked."""
+    cl = cli.get_client()
+    result = cli.submit_op_code(opcodes.OpClusterVerifyDisks(group_name=opts.nodegroup),
+                                cl=cl, opts=opts)
+    retcode = constants.EXIT_SUCCESS
+    for ok, job_result in cli.wait_for_submitted_jobs(result[constants.JOB_IDS_KEY],
+                                                      cl=cl):
+        if not ok:
+            cli.to_stdout("Job failed: %s" % job_result)
+            continue
+        ((bad_nodes, instances, missing),) = job_result
+        for node, text in bad_nodes.items():
+            cli.to_stdout("Error gathering data on node %s: %s" % (node, text[-400:]))
+            retcode = constants.EXIT_FAILURE
+            cli.to_stdout("You need to fix these nodes first before fixing instances")
+        for name in instances:
+            if name in missing:
+                continue
+            cli.to_stdout("Activating disks for instance '%s'" % name)
+            try:
+                cli.submit_op_code(opcodes.OpInstanceActivateDisks(instance_name=name),
+                                   cl=cl, opts=opts)
+            except errors.GenericError as err:
+                code, msg = cli.format_error(err)
+                retcode |= code
+                cli.to_stderr("Error activating disks for instance %s: %s"
+                              % (name, msg))
+        if missing:
+            for name, volumes in missing.items():
+                if all(node in bad_nodes for node, _ in volumes):
+                    cli.to_stdout("Instance %s cannot be verified as it lives on broken"
+                                  " nodes" % name)
+                    continue
+                cli.to_stdout("Instance %s has missing logical volumes:" % name)
+                for node, volume in sorted(volumes):
+                    if node in bad_nodes:
+                        cli.to_stdout("\tbroken node %s /dev/%s" % (node, volume))
+                    else:
+                        cli.to_stdout("\t%s /dev/%s" % (node, volume))
+            cli.to_stdout("You need to replace or recreate disks for all the above"
+                          " instances if this message persists after fixing broken"
+                          " nodes.")
+            retcode = constants.EXIT_FAILURE
+        elif not instances:
+            cli.to_stdout("No disks need to be activated.")
+    return retcode
+
+
 def redist_conf(opts, args):
     cli.submit_or_send(opcodes.OpClusterRedistConf(), opts)
     return constants.EXIT_SUCCESS
@@ -410,6 +460,11 @@ COMMANDS = {
                 "Destroy cluster"),
     "info": (show_cluster_config, cli.ARGS_NONE, [_ROMAN_OPT], "[--roman]",
              "Show cluster configuration"),
+    "verify-disks": (verify_disks, cli.ARGS_NONE, [
+        cli.PRIORITY_OPT,
+        cli.cli_option("-g", "--node-group", dest="nodegroup", default=None,
+                       metavar="<nodegroup>", help="Node group (name or uuid)")],
+        "", "Does a check on the cluster disk status"),
     "verify": (verify_cluster, cli.ARGS_NONE, _VERIFY_OPTS, "",
                "Forces a verification of the cluster"),
     "getmaster": (show_master, cli.ARGS_NONE, [], "",

@@ -509,6 +509,40 @@ def grow_disk(opts, args):
     return constants.EXIT_SUCCESS
 
 
+def replace_disks(opts, args):
+    """New storage under an instance's drbd disks, or a new secondary node."""
+    disks = []
+    if opts.disks is not None:
+        try:
+            disks = [int(i) for i in opts.disks.split(",")]
+        except ValueError as err:
+            raise errors.OpPrereqError("Invalid disk index passed: %s" % err,
+                                       errors.ECODE_INVAL)
+    chosen = [opts.on_primary, opts.on_secondary, opts.auto, opts.dst_node is not None,
+              opts.iallocator is not None]
+    if chosen.count(True) != 1:
+        raise errors.OpPrereqError("One and only one of the -p, -s, -a, -n and -I"
+                                   " options must be passed", errors.ECODE_INVAL)
+    if opts.on_primary:
+        mode = constants.REPLACE_DISK_PRI
+    elif opts.on_secondary:
+        mode = constants.REPLACE_DISK_SEC
+    elif opts.auto:
+        mode = constants.REPLACE_DISK_AUTO
+        if disks:
+            raise errors.OpPrereqError("Cannot specify disks when using automatic mode",
+                                       errors.ECODE_INVAL)
+    else:
+        mode = constants.REPLACE_DISK_CHG
+    op = opcodes.OpInstanceReplaceDisks(instance_name=args[0], disks=disks,
+                                        remote_node=opts.dst_node, mode=mode,
+                                        iallocator=opts.iallocator,
+                                        early_release=opts.early_release,
+                                        ignore_ipolicy=opts.ignore_ipolicy)
+    cli.submit_or_send(op, opts)
+    return constants.EXIT_SUCCESS
+
+
 def rename_instance(opts, args):
     if not opts.force and not opts.name_check:
         if not cli.ask_user("As you disabled the check of the DNS entry, please verify"
@@ -776,6 +810,24 @@ COMMANDS.update({
         _IGNORE_IPOLICY_OPT] +
         cli.SUBMIT_OPTS + [cli.DRY_RUN_OPT],
         "[--absolute] <instance> <disk> <size>", "Grow an instance's disk"),
+    "replace-disks": (replace_disks, _ARGS_ONE, [
+        cli.cli_option("-a", "--auto", dest="auto", default=False, action="store_true",
+                       help="Automatically replace faulty disks (applies only to"
+                       " internally mirrored disk templates, e.g. drbd)"),
+        cli.cli_option("--disks", dest="disks", default=None,
+                       help="Comma-separated list of disks indices to act on (e.g. 0,2)"
+                       " (optional, defaults to all disks)"),
+        cli.IALLOCATOR_OPT, cli.EARLY_RELEASE_OPT, cli.NEW_SECONDARY_OPT,
+        cli.cli_option("-p", "--on-primary", dest="on_primary", default=False,
+                       action="store_true", help="Replace the disk(s) on the primary"
+                       " node (applies only to internally mirrored disk templates,"
+                       " e.g. drbd)"),
+        cli.cli_option("-s", "--on-secondary", dest="on_secondary", default=False,
+                       action="store_true", help="Replace the disk(s) on the secondary"
+                       " node (applies only to internally mirrored disk templates,"
+                       " e.g. drbd)")] +
+        cli.SUBMIT_OPTS + [cli.DRY_RUN_OPT, cli.PRIORITY_OPT, _IGNORE_IPOLICY_OPT],
+        "[-s|-p|-a|-n NODE|-I NAME] <instance-name>", "Replaces disks for the instance"),
     "rename": (rename_instance, [cli.ArgSpec("<instance> <new_name>", 2, 2)], [
         cli.cli_option("--no-ip-check", dest="ip_check", action="store_false",
                        default=True, help="Don't check that the new IP is unused"),

@@ -185,6 +185,57 @@ def migrate_node(opts, args):
                         "There were %s errors during the node migration.")
 
 
+def evacuate_node(opts, args):
+    """Move the node's secondary (or primary) instances away: the master submits a
+    job per instance; wait for them all."""
+    from ganeti import errors, opcodes
+    from ganeti.utils import text
+    if opts.dst_node is not None:
+        cli.to_stderr("New secondary node given (disabling iallocator), hence evacuating"
+                      " secondary instances only.")
+        opts.secondary_only, opts.primary_only = True, False
+    if opts.secondary_only and opts.primary_only:
+        raise errors.OpPrereqError("Only one of the --primary-only and --secondary-only"
+                                   " options can be passed", errors.ECODE_INVAL)
+    if opts.primary_only:
+        mode = constants.NODE_EVAC_PRI
+    elif opts.secondary_only:
+        mode = constants.NODE_EVAC_SEC
+    else:
+        mode = constants.NODE_EVAC_ALL
+    fields = (["pinst_list"] if not opts.secondary_only else []) + \
+        (["sinst_list"] if not opts.primary_only else [])
+    cl = cli.get_client()
+    try:
+        rows = cl.query_nodes(args, fields, False)
+    except errors.OpPrereqError as err:
+        if len(err.args) < 2 or err.args[1] != errors.ECODE_NOENT:
+            raise
+        rows = []           # as Ganeti: an unknown node has nothing to evacuate
+    instances = set(name for row in rows for names in row for name in names)
+    if not instances:
+        cli.to_stderr("No instances to evacuate on node(s) %s, exiting."
+                      % ", ".join(args))
+        return constants.EXIT_SUCCESS
+    if not (opts.force or cli.ask_user("Relocate instance(s) %s from node(s) %s?" % (
+            ", ".join(text.nice_sort(instances)), ", ".join(args)))):
+        return constants.EXIT_CONFIRMATION
+    op = opcodes.OpNodeEvacuate(node_name=args[0], mode=mode, remote_node=opts.dst_node,
+                                iallocator=opts.iallocator,
+                                early_release=opts.early_release,
+                                ignore_soft_errors=opts.ignore_soft_errors)
+    result = cli.submit_or_send(op, opts, cl=cl)
+    if result is None:
+        return constants.EXIT_SUCCESS               # --submit
+    results = cli.wait_for_submitted_jobs(result[constants.JOB_IDS_KEY], cl=cl)
+    bad = len([1 for ok, _ in results if not ok])
+    if bad:
+        cli.to_stdout("There were %s errors during the evacuation." % bad)
+        return constants.EXIT_FAILURE
+    cli.to_stdout("All instances evacuated successfully.")
+    return constants.EXIT_SUCCESS
+
+
 def _yes_no(*flags, dest, help):
     return cli.cli_option(*flags, dest=dest, type="bool", default=None,
                           metavar="yes|no", help=help)
@@ -219,6 +270,20 @@ COMMANDS = {
                        default=True, help="The node was set up already (its node daemon"
                        " runs with the cluster certificate); do not use ssh")] +
         cli.SUBMIT_OPTS, "[-s ip] [--readd] <node_name>", "Add a node to the cluster"),
+    "evacuate": (evacuate_node, cli.ARGS_ONE_NODE, [
+        cli.FORCE_OPT, cli.IALLOCATOR_OPT,
+        cli.cli_option("--ignore-soft-errors", dest="ignore_soft_errors", default=False,
+                       action="store_true", help="Tell htools to ignore any soft errors"
+                       " like N+1 violations"),
+        cli.NEW_SECONDARY_OPT, cli.EARLY_RELEASE_OPT, cli.PRIORITY_OPT,
+        cli.cli_option("-p", "--primary-only", dest="primary_only", default=False,
+                       action="store_true", help="Evacuate primary instances only"),
+        cli.cli_option("-s", "--secondary-only", dest="secondary_only", default=False,
+                       action="store_true", help="Evacuate secondary instances only"
+                       " (applies only to internally mirrored disk templates, e.g."
+                       " drbd)")] + cli.SUBMIT_OPTS,
+        "[-f] {-I <iallocator> | -n <dst>} [-p | -s] [options...] <node>",
+        "Relocate the primary and/or secondary instances from a node"),
     "failover": (failover_node, cli.ARGS_ONE_NODE, [
         cli.FORCE_OPT, cli.IGNORE_CONSIST_OPT, cli.IALLOCATOR_OPT, cli.PRIORITY_OPT],
         "[-f] <node>",

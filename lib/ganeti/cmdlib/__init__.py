@@ -5,10 +5,12 @@ from ganeti import errors
 
 def _lu_modules():
     from ganeti.cmdlib import (cluster, instance, instance_change, instance_migration,
-                               instance_operation, instance_query, node,
-                               operating_system, query, tags, test)
+                               instance_operation, instance_query, node, node_evacuate,
+                               operating_system, query, replace_disks, tags, test,
+                               verify_disks)
     return [cluster, node, query, test, instance, instance_operation, instance_change,
-            instance_migration, instance_query, operating_system, tags]
+            instance_migration, instance_query, operating_system, tags, replace_disks,
+            node_evacuate, verify_disks]
 
 
 _LU_CACHE = {}

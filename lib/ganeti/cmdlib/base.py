@@ -3,6 +3,16 @@
 from ganeti import errors, locking
 
 
+class ResultWithJobs:
+    """What an LU returns when its work continues in new jobs: the processor
+    submits ``jobs`` (each a list of opcodes) and the opcode's result is
+    ``other`` plus "jobs": the submission's [[True, job id] | [False, msg]]."""
+
+    def __init__(self, jobs, **other):
+        self.jobs = jobs
+        self.other = other
+
+
 class LogicalUnit:
     """An operation on the cluster; subclasses implement the stages.
 
@@ -59,11 +69,17 @@ class LogicalUnit:
     def log_info(self, message, *args):
         self.feedback_fn(" - INFO: " + (message % args if args else message))
 
-    def log_warning(self, message, *args):
-        self.feedback_fn(" - WARNING: " + (message % args if args else message))
+    def log_warning(self, message, *args, hint=None):
+        if message:
+            self.feedback_fn(" - WARNING: " + (message % args if args else message))
+        if hint:
+            self.feedback_fn("      Hint: %s" % hint)
 
     def log_step(self, message):
         self.feedback_fn("* " + message)
+
+    def log_numbered_step(self, current, total, message):
+        self.feedback_fn("STEP %d/%d %s" % (current, total, message))
 
 
 class NoHooksLU(LogicalUnit):

@@ -41,23 +41,6 @@ def _all_of(instance, kinds):
     return all(t in kinds for t in _disk_types(instance))
 
 
-def check_iallocator_or_node(lu, target_node):
-    """Ganeti's rule for a target chosen by node or allocator; allocators are not
-    available yet, so a node must be given."""
-    if target_node and lu.op.iallocator:
-        raise errors.OpPrereqError("Do not specify both, iallocator and node",
-                                   errors.ECODE_INVAL)
-    if target_node:
-        return
-    if lu.op.iallocator or lu.cfg.get_cluster_info().default_iallocator:
-        raise errors.OpPrereqError("Instance allocators are not supported yet; give"
-                                   " the target node with -n", errors.ECODE_INVAL)
-    raise errors.OpPrereqError("No iallocator or node given and no cluster-wide"
-                               " default iallocator found; please specify either an"
-                               " iallocator or a node, or set a cluster-wide default"
-                               " iallocator", errors.ECODE_INVAL)
-
-
 class _MoveInstanceLU(InstanceLU):
     """What failover and migrate share: target choice, checks, disk open/close."""
     FAILOVER = False
@@ -144,7 +127,7 @@ class _MoveInstanceLU(InstanceLU):
             raise errors.OpPrereqError("Instance's disk layout '%s' does not allow %s"
                                        % (", ".join(bad), text), errors.ECODE_STATE)
         if _all_of(inst, constants.DTS_EXT_MIRROR):
-            check_iallocator_or_node(self, self.op_target)
+            iu.check_iallocator_or_node(self, self.op_target)
             self.target_node = self.op_target
             if self.target_node == inst.primary_node:
                 raise errors.OpPrereqError("Cannot migrate instance %s to its primary"

@@ -65,6 +65,24 @@ def check_node_online(cfg, node_name, what="use"):
     return node
 
 
+def check_iallocator_or_node(lu, target_node, node_option="-n"):
+    """Ganeti's rule for a target chosen by node or allocator; allocators are not
+    available yet, so a node must be given."""
+    if target_node and lu.op.iallocator:
+        raise errors.OpPrereqError("Do not specify both, iallocator and node",
+                                   errors.ECODE_INVAL)
+    if target_node:
+        return
+    if lu.op.iallocator or lu.cfg.get_cluster_info().default_iallocator:
+        raise errors.OpPrereqError("Instance allocators are not supported yet; give"
+                                   " the target node with %s" % node_option,
+                                   errors.ECODE_INVAL)
+    raise errors.OpPrereqError("No iallocator or node given and no cluster-wide"
+                               " default iallocator found; please specify either an"
+                               " iallocator or a node, or set a cluster-wide default"
+                               " iallocator", errors.ECODE_INVAL)
+
+
 def check_hvparams(hv_name, hvparams):
     """Check the types and syntax of the complete hypervisor parameters."""
     try:

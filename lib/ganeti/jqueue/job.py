@@ -275,3 +275,7 @@ class OpExecCallbacks:
     def current_priority(self):
         return self._op.priority
 
+    def submit_many_jobs(self, jobs):
+        """Submit jobs an opcode made (each a list of opcode dicts); per job
+        [True, id] or [False, message], as the queue's submit_many_jobs."""
+        return self._queue.submit_many_jobs(jobs)

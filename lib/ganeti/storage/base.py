@@ -10,14 +10,13 @@ import os
 import stat
 from typing import List, Optional
 
-from ganeti import errors
+from ganeti import constants, errors
 
 MIB = 1024 * 1024
 
-# Local disk status, as reported in a sync status ("ldisk"); Ganeti's values.
-LDS_OKAY = 1
-LDS_UNKNOWN = 2
-LDS_FAULTY = 3
+LDS_OKAY = constants.LDS_OKAY
+LDS_UNKNOWN = constants.LDS_UNKNOWN
+LDS_FAULTY = constants.LDS_FAULTY
 LDS_NAMES = {LDS_OKAY: "ok", LDS_UNKNOWN: "unknown", LDS_FAULTY: "faulty"}
 
 

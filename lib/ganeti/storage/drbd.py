@@ -131,7 +131,9 @@ class DRBD8(base.BlockDev):
         if not isinstance(unique_id, (list, tuple)) or len(unique_id) != 6:
             base.throw_error("Invalid DRBD id %r: expected [node_a, node_b, port,"
                              " minor_a, minor_b, secret]", unique_id)
-        self.port = int(unique_id[2])
+        # no port: a half that stays off the network for now (a new secondary
+        # during replace-disks -n is made before its peer may connect)
+        self.port = None if unique_id[2] is None else int(unique_id[2])
         self.secret = unique_id[5]
         try:
             self.minor = int(self.dyn_params["local_minor"])
@@ -181,27 +183,38 @@ class DRBD8(base.BlockDev):
         """Attach the children and connect to the peer (each step only if needed)."""
         status = self._status()
         if status is None or not status.configured:
-            data, meta = self._children_paths()
-            # after a "down", the 8.4 module refuses to attach metadata whose
-            # activity log was not applied ("Unclean meta-data found"); drbdadm
-            # applies it before every attach, and so do we (a no-op when clean)
-            _drbd_cmd(["drbdmeta", self.dev_path, "v08", meta, "0", "apply-al"],
-                      "Applying the activity log of DRBD minor %d" % self.minor)
+            self._apply_al()
             _drbd_cmd(["drbdsetup", "new-resource", _resource(self.minor)],
                       "Creating DRBD resource %s" % _resource(self.minor))
             try:
                 _drbd_cmd(["drbdsetup", "new-minor", _resource(self.minor),
                            str(self.minor), "0"], "Creating DRBD minor %d" % self.minor)
-                _drbd_cmd(["drbdsetup", "attach", str(self.minor), data, meta, "0",
-                           "--on-io-error", "detach"] + self._disk_options(),
-                          "Attaching the disks of DRBD minor %d" % self.minor)
+                self._attach_disks()
             except errors.BlockDeviceError:
                 self._down()
                 raise
         status = self._status()
-        if status is not None and status.standalone:
+        if status is not None and status.local_disk == "Diskless" and self._children \
+                and None not in self._children:
+            self._apply_al()          # it lost its disks (I/O error, detach)
+            self._attach_disks()
+        if status is not None and status.standalone and self.port is not None:
             self._connect()
         self.attached = True
+
+    def _apply_al(self):
+        """After a "down", the 8.4 module refuses to attach metadata whose
+        activity log was not applied ("Unclean meta-data found"); drbdadm
+        applies it before every attach, and so do we (a no-op when clean)."""
+        _data, meta = self._children_paths()
+        _drbd_cmd(["drbdmeta", self.dev_path, "v08", meta, "0", "apply-al"],
+                  "Applying the activity log of DRBD minor %d" % self.minor)
+
+    def _attach_disks(self):
+        data, meta = self._children_paths()
+        _drbd_cmd(["drbdsetup", "attach", str(self.minor), data, meta, "0",
+                   "--on-io-error", "detach"] + self._disk_options(),
+                  "Attaching the disks of DRBD minor %d" % self.minor)
 
     def _children_paths(self):
         if len(self._children) != 2 or None in self._children:
@@ -225,6 +238,8 @@ class DRBD8(base.BlockDev):
         return opts
 
     def _connect(self, multimaster=False):
+        if self.port is None:
+            base.throw_error("DRBD minor %d has no port to connect on", self.minor)
         argv = ["drbdsetup", "connect", _resource(self.minor),
                 _addr(self.local_ip, self.port), _addr(self.remote_ip, self.port),
                 "--protocol", "C", "--after-sb-0pri", "discard-zero-changes",
@@ -248,6 +263,34 @@ class DRBD8(base.BlockDev):
         """Connect (again), allowing two primaries during a migration."""
         self.disconnect()
         self._connect(multimaster)
+
+    def remove_children(self) -> None:
+        """Detach the local data and metadata volumes (replace-disks): the device
+        goes on diskless, reading and writing through its peer."""
+        self._require_attached("detach the local storage of")
+        status = self._status()
+        if status is not None and status.local_disk == "Diskless":
+            return                      # it has none left (replace-disks -a)
+        _drbd_cmd(["drbdsetup", "detach", str(self.minor)],
+                  "Detaching the local storage of DRBD minor %d" % self.minor)
+
+    def add_children(self, children) -> None:
+        """Attach new data and metadata volumes to this diskless device: fresh
+        metadata, so the peer resyncs all of the data onto them."""
+        self._require_attached("attach local storage to")
+        status = self._status()
+        if status is None or status.local_disk != "Diskless":
+            base.throw_error("DRBD minor %d still has its local storage (%s); detach it"
+                             " first", self.minor, status.local_disk if status else "?")
+        if len(children) != 2 or None in children:
+            base.throw_error("DRBD minor %d needs a data and a metadata volume",
+                             self.minor)
+        self._children = list(children)
+        _data, meta = self._children_paths()
+        _zero_start(meta)
+        _drbd_cmd(["drbdmeta", "--force", self.dev_path, "v08", meta, "0", "create-md"],
+                  "Creating the DRBD metadata on %s" % meta)
+        self._attach_disks()
 
     def _down(self):
         _drbd_cmd(["drbdsetup", "down", _resource(self.minor)],
@@ -292,6 +335,12 @@ class DRBD8(base.BlockDev):
                   "Resizing DRBD minor %d" % self.minor)
 
     # ---- information ---------------------------------------------------------------
+
+    def needs_activation(self) -> bool:
+        """Off the network or without local storage: activate-disks repairs it."""
+        status = self._status()
+        return (status is None or not status.configured or status.standalone
+                or status.local_disk == "Diskless")
 
     def get_actual_size(self) -> int:
         self._require_attached("get the size of")

@@ -1,0 +1,78 @@
+"""gnt-node evacuate: move instances off a node, one replace-disks job each.
+
+With a new secondary node given, the node's secondary (drbd) instances get it
+through ``replace-disks -n`` jobs, which this opcode submits. Moving primary
+instances needs an instance allocator to choose their targets (as in Ganeti);
+allocators are not available yet, so that is refused with a clear message.
+"""
+
+from ganeti import constants, errors, locking, opcodes
+from ganeti.cmdlib import instance_utils as iu
+from ganeti.cmdlib.base import NoHooksLU, ResultWithJobs, expand_node_name
+
+
+class LUNodeEvacuate(NoHooksLU):
+    REQ_BGL = False
+
+    def check_arguments(self):
+        iu.check_iallocator_or_node(self, self.op.remote_node)
+
+    def expand_names(self):
+        self.node_name = expand_node_name(self.cfg, self.op.node_name)
+        self.remote_node = None
+        if self.op.remote_node is not None:
+            self.remote_node = expand_node_name(self.cfg, self.op.remote_node)
+            if self.remote_node == self.node_name:
+                raise errors.OpPrereqError("Can not use evacuated node as a new"
+                                           " secondary node", errors.ECODE_INVAL)
+            if self.op.mode != constants.NODE_EVAC_SEC:
+                raise errors.OpPrereqError("Without the use of an iallocator only"
+                                           " secondary instances can be evacuated",
+                                           errors.ECODE_INVAL)
+        self.instance_names = self._instances()
+        self.needed_locks[locking.LEVEL_INSTANCE] = list(self.instance_names)
+        self.needed_locks[locking.LEVEL_NODE] = sorted(
+            set([self.node_name] + ([self.remote_node] if self.remote_node else [])))
+        for level in (locking.LEVEL_INSTANCE, locking.LEVEL_NODE):
+            self.share_locks[level] = 1
+
+    def _instances(self):
+        primary, secondary = self.cfg.get_node_instances(self.node_name)
+        if self.op.mode == constants.NODE_EVAC_PRI:
+            return primary
+        if self.op.mode == constants.NODE_EVAC_SEC:
+            return secondary
+        raise errors.OpPrereqError("Due to an issue with the iallocator interface it is"
+                                   " not possible to evacuate all instances at once;"
+                                   " specify explicitly whether to evacuate primary or"
+                                   " secondary instances", errors.ECODE_INVAL)
+
+    def check_prereq(self):
+        current = self._instances()
+        if sorted(current) != sorted(self.instance_names):
+            raise errors.OpExecError("Instances on node '%s' changed since locks were"
+                                     " acquired, current instances are '%s', used to be"
+                                     " '%s'; retry the operation"
+                                     % (self.node_name, ", ".join(current),
+                                        ", ".join(self.instance_names)))
+        if self.instance_names:
+            self.log_info("Evacuating instances from node '%s': %s", self.node_name,
+                          ", ".join(sorted(self.instance_names)))
+        else:
+            self.log_info("No instances to evacuate from node '%s'", self.node_name)
+        if self.remote_node is not None:
+            for name in self.instance_names:
+                inst = self.cfg.get_instance_info(name)
+                if inst.primary_node == self.remote_node:
+                    raise errors.OpPrereqError("Node %s is the primary node of instance"
+                                               " %s, cannot use it as secondary"
+                                               % (self.remote_node, name),
+                                               errors.ECODE_INVAL)
+
+    def exec(self, feedback_fn):
+        return ResultWithJobs([
+            [opcodes.OpInstanceReplaceDisks(instance_name=name,
+                                            remote_node=self.remote_node, disks=[],
+                                            mode=constants.REPLACE_DISK_CHG,
+                                            early_release=self.op.early_release)]
+            for name in self.instance_names])

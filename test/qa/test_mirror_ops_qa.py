@@ -1,0 +1,219 @@
+"""Repairing mirrors on the VM nodes: replace-disks (-s, -p, -n, -a), gnt-node
+evacuate, and verify-disks and the watcher after a secondary node rebooted.
+
+Each step is checked against what LVM and DRBD report on the nodes, and the
+data written into the mirror is checksummed after every step (also on the new
+secondary, by failing over to it)."""
+
+import re
+
+import qa_checks as qa
+from conftest import MASTER
+
+NAME = "mirror1.example.com"
+SIZE = "256M"
+
+
+def _sync_lines(name):
+    return [" - INFO: Waiting for instance %s to sync disks" % name,
+            " - INFO: Instance %s's disks are in sync" % name]
+
+
+def _without_progress(out):
+    return [line for line in qa.log_lines(out)
+            if not line.startswith(" - INFO: - device disk/0: ")]
+
+
+def _layout(vms, name):
+    return vms.ssh(MASTER, "gnt-instance list --no-headers -o pnode,snodes,status %s"
+                   % name).stdout.split()
+
+
+def _in_sync(vms, k, minor, role):
+    line = qa.drbd_line(vms, k, minor)
+    assert line.startswith("cs:Connected ro:%s ds:UpToDate/UpToDate C" % role), line
+
+
+def _data_lvs(vms, k):
+    return sorted(n for n in qa.lvs(vms, k))
+
+
+def _same_node_replace(vms, flag, target, other, name):
+    out = vms.ssh(MASTER, "gnt-instance replace-disks %s %s" % (flag, name)).stdout
+    n1, n2 = vms.node_name(1), vms.node_name(2)
+    assert _without_progress(out) == [
+        "Replacing disk(s) 0 for instance '%s'" % name,
+        "Current primary node: %s" % n1,
+        "Current secondary node: %s" % n2,
+        "STEP 1/6 Check device existence",
+        " - INFO: Checking disk/0 on %s" % other,
+        " - INFO: Checking disk/0 on %s" % target,
+        " - INFO: Checking volume groups",
+        "STEP 2/6 Check peer consistency",
+        " - INFO: Checking disk/0 consistency on node %s" % other,
+        "STEP 3/6 Allocate new storage",
+        " - INFO: Adding storage on %s for disk/0" % target,
+        "STEP 4/6 Changing drbd configuration",
+        " - INFO: Detaching disk/0 drbd from local storage",
+        " - INFO: Renaming the old LVs on the target node",
+        " - INFO: Renaming the new LVs on the target node",
+        " - INFO: Adding new mirror component on %s" % target,
+        "STEP 5/6 Sync devices"] + _sync_lines(name) + [
+        "STEP 6/6 Removing old storage",
+        " - INFO: Remove logical volumes for disk/0"], out
+    return out
+
+
+def test_replace_disks_and_evacuate(cluster):
+    vms = cluster
+    name = NAME
+    n1, n2, n3 = (vms.node_name(k) for k in (1, 2, 3))
+    vms.ssh(MASTER, "gnt-instance add -t drbd -s %s --ignore-ipolicy -n node1:node2"
+            " -o noop %s" % (SIZE, name))
+    minors, _ = qa.minors(vms, name)
+    m1 = minors[n1]
+    checksum = qa.write_pattern(vms, 1, m1)
+    lvs1, lvs2 = _data_lvs(vms, 1), _data_lvs(vms, 2)
+
+    # new volumes under the secondary's half, then the primary's: same names in
+    # the end, the old ones gone, the data copied from the peer each time
+    _same_node_replace(vms, "-s", n2, n1, name)
+    assert _data_lvs(vms, 2) == lvs2 and _data_lvs(vms, 1) == lvs1
+    _in_sync(vms, 1, m1, "Primary/Secondary")
+    assert qa.read_sum(vms, 1, m1) == checksum
+    _same_node_replace(vms, "-p", n1, n2, name)
+    assert _data_lvs(vms, 1) == lvs1 and _data_lvs(vms, 2) == lvs2
+    _in_sync(vms, 1, m1, "Primary/Secondary")
+    assert qa.read_sum(vms, 1, m1) == checksum
+    assert _layout(vms, name) == [n1, n2, "running"]
+
+    # a new secondary: node3 gets the volumes and all the data, node2 nothing
+    out = vms.ssh(MASTER, "gnt-instance replace-disks -n %s %s" % (n3, name)).stdout
+    assert _without_progress(out) == [
+        "Replacing disk(s) 0 for instance '%s'" % name,
+        "Current primary node: %s" % n1,
+        "Current secondary node: %s" % n2,
+        "STEP 1/6 Check device existence",
+        " - INFO: Checking disk/0 on %s" % n1,
+        " - INFO: Checking volume groups",
+        "STEP 2/6 Check peer consistency",
+        " - INFO: Checking disk/0 consistency on node %s" % n1,
+        "STEP 3/6 Allocate new storage",
+        " - INFO: Adding new local storage on %s for disk/0" % n3,
+        "STEP 4/6 Changing drbd configuration",
+        " - INFO: activating a new drbd on %s for disk/0" % n3,
+        " - INFO: Shutting down drbd for disk/0 on old node",
+        " - INFO: Detaching primary drbds from the network (=> standalone)",
+        " - INFO: Updating instance configuration",
+        " - INFO: Attaching primary drbds to new secondary (standalone => connected)",
+        "STEP 5/6 Sync devices"] + _sync_lines(name) + [
+        "STEP 6/6 Removing old storage",
+        " - INFO: Remove logical volumes for disk/0"], out
+    assert _layout(vms, name) == [n1, n3, "running"]
+    assert _data_lvs(vms, 2) == [] and _data_lvs(vms, 3) == lvs2
+    assert qa.drbd_line(vms, 2, minors[n2]) in ("", "cs:Unconfigured")
+    minors, _ = qa.minors(vms, name)
+    assert minors[n1] == m1
+    _in_sync(vms, 3, minors[n3], "Secondary/Primary")
+    # the data is really on node3: fail over to it and read it there
+    vms.ssh(MASTER, "gnt-instance failover -f %s" % name)
+    assert qa.read_sum(vms, 3, minors[n3]) == checksum
+    vms.ssh(MASTER, "gnt-instance failover -f %s" % name)
+    assert qa.read_sum(vms, 1, m1) == checksum
+
+    # -a: nothing is faulty; then node3's half loses its disks (as after an I/O
+    # error) and -a replaces them there
+    out = vms.ssh(MASTER, "gnt-instance replace-disks -a %s" % name).stdout
+    assert qa.log_lines(out)[-1] == "No disks need replacement for instance '%s'" \
+        % name, out
+    vms.ssh(3, "drbdsetup detach %d" % minors[n3])
+    assert "ds:Diskless/UpToDate" in qa.drbd_line(vms, 3, minors[n3])
+    out = vms.ssh(MASTER, "gnt-instance replace-disks -a %s" % name).stdout
+    assert " - INFO: Adding storage on %s for disk/0" % n3 in qa.log_lines(out), out
+    _in_sync(vms, 3, minors[n3], "Secondary/Primary")
+    assert _data_lvs(vms, 3) == lvs2
+    assert qa.read_sum(vms, 1, m1) == checksum
+
+    # bad input changes nothing
+    for args, message in [
+            ("-n %s" % n1, "The specified node is the primary node of the instance"),
+            ("-n %s" % n3, "The specified node is already the secondary node"),
+            ("-s --disks 3", "Invalid disk index: 3"),
+            ("-n nosuchnode", "Node 'nosuchnode' not known")]:
+        proc = vms.ssh(MASTER, "gnt-instance replace-disks %s %s" % (args, name),
+                       check=False)
+        assert proc.returncode == 1 and message in proc.stderr, (args, proc.stderr)
+    assert _layout(vms, name) == [n1, n3, "running"]
+
+    # gnt-node evacuate: node3's secondary instances go to node2
+    proc = vms.ssh(MASTER, "gnt-node evacuate -f -s -n %s %s" % (n2, n3))
+    lines = qa.log_lines(proc.stdout)
+    assert re.match(r"^Submitted jobs \d+$", lines[0]), proc.stdout
+    assert re.match(r"^Waiting for job \d+ \.\.\.$", lines[1]), proc.stdout
+    assert "Replacing disk(s) 0 for instance '%s'" % name in lines, proc.stdout
+    assert lines[-1] == "All instances evacuated successfully.", proc.stdout
+    assert proc.stderr == ("New secondary node given (disabling iallocator), hence"
+                           " evacuating secondary instances only.\n")
+    assert _layout(vms, name) == [n1, n2, "running"]
+    assert _data_lvs(vms, 3) == [] and _data_lvs(vms, 2) == lvs2
+    minors, _ = qa.minors(vms, name)
+    _in_sync(vms, 2, minors[n2], "Secondary/Primary")
+    assert qa.read_sum(vms, 1, m1) == checksum
+    verify = vms.ssh(MASTER, "gnt-cluster verify", check=False)
+    assert verify.returncode == 0, verify.stdout + verify.stderr
+
+
+def _reboot_and_start(vms, k):
+    """Power-cycle node K, then start its daemons as its init script would."""
+    vms.reboot_vm(k)
+    vms.ssh(k, "python3 /src/daemons/daemon-util.in start-all")
+
+
+def _wait_in_sync(vms, name):
+    vms.ssh(MASTER, "gnt-instance activate-disks --wait-for-sync %s" % name)
+
+
+def test_verify_disks_and_watcher_after_secondary_reboots(cluster):
+    vms = cluster
+    name = NAME
+    n1, n2 = vms.node_name(1), vms.node_name(2)
+    assert _layout(vms, name) == [n1, n2, "running"]
+    minors, _ = qa.minors(vms, name)
+    m1, m2 = minors[n1], minors[n2]
+    out = vms.ssh(MASTER, "gnt-cluster verify-disks").stdout
+    assert re.sub(r"\d+", "N", out) == ("Submitted jobs N\nWaiting for job N ...\n"
+                                        "No disks need to be activated.\n"), out
+
+    # node2 (the secondary) reboots: its half of the mirror is gone; the data
+    # written meanwhile must reach it again
+    _reboot_and_start(vms, 2)
+    assert qa.drbd_line(vms, 2, m2) in ("", "cs:Unconfigured")
+    checksum = qa.write_pattern(vms, 1, m1)
+    proc = vms.ssh(MASTER, "gnt-cluster verify-disks", check=False)
+    lines = proc.stdout.splitlines()
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert re.sub(r"\d+", "N", lines[0]) == "Submitted jobs N", proc.stdout
+    assert "Activating disks for instance '%s'" % name in lines, proc.stdout
+    _wait_in_sync(vms, name)
+    _in_sync(vms, 2, m2, "Secondary/Primary")
+    out = vms.ssh(MASTER, "gnt-cluster verify-disks").stdout
+    assert out.endswith("No disks need to be activated.\n"), out
+
+    # the same, repaired by the watcher: it notices the new boot id
+    vms.ssh(MASTER, "/src/daemons/ganeti-watcher")        # records the boot ids
+    _reboot_and_start(vms, 2)
+    checksum = qa.write_pattern(vms, 1, m1)
+    vms.ssh(MASTER, "/src/daemons/ganeti-watcher")
+    _wait_in_sync(vms, name)
+    _in_sync(vms, 2, m2, "Secondary/Primary")
+    # node2 has all of it: fail over and read it there
+    vms.ssh(MASTER, "gnt-instance failover -f %s" % name)
+    assert qa.read_sum(vms, 2, m2) == checksum
+    vms.ssh(MASTER, "gnt-instance failover -f %s" % name)
+    assert qa.read_sum(vms, 1, m1) == checksum
+
+    vms.ssh(MASTER, "gnt-instance remove -f %s" % name)
+    for k in (1, 2, 3):
+        assert qa.lvs(vms, k) == {}
+    verify = vms.ssh(MASTER, "gnt-cluster verify", check=False)
+    assert verify.returncode == 0, verify.stdout + verify.stderr
