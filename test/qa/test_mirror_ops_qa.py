@@ -10,7 +10,7 @@ import re
 import qa_checks as qa
 from conftest import MASTER
 
-NAME = "mirror1.example.com"
+NAME = "inst5.example.com"
 SIZE = "256M"
 
 
@@ -148,8 +148,9 @@ def test_replace_disks_and_evacuate(cluster):
     # gnt-node evacuate: node3's secondary instances go to node2
     proc = vms.ssh(MASTER, "gnt-node evacuate -f -s -n %s %s" % (n2, n3))
     lines = qa.log_lines(proc.stdout)
-    assert re.match(r"^Submitted jobs \d+$", lines[0]), proc.stdout
-    assert re.match(r"^Waiting for job \d+ \.\.\.$", lines[1]), proc.stdout
+    assert lines[0] == " - INFO: Evacuating instances from node '%s': %s" % (n3, name)
+    assert re.match(r"^Submitted jobs \d+$", lines[1]), proc.stdout
+    assert re.match(r"^Waiting for job \d+ \.\.\.$", lines[2]), proc.stdout
     assert "Replacing disk(s) 0 for instance '%s'" % name in lines, proc.stdout
     assert lines[-1] == "All instances evacuated successfully.", proc.stdout
     assert proc.stderr == ("New secondary node given (disabling iallocator), hence"
