@@ -236,6 +236,15 @@ class OpGroupVerifyDisks(OpCode):
         and isinstance(v[1], list) and isinstance(v[2], dict))
 
 
+class OpClusterRepairDiskSizes(OpCode):
+    """Set the recorded size of disks to what their nodes report."""
+    OP_ID = "OP_CLUSTER_REPAIR_DISK_SIZES"
+    OP_PARAMS = [("instances", [], ht.TListOf(ht.TNonEmptyString),
+                  "Only these instances (default: all)")]
+    OP_RESULT = ht.TypeCheck("[[instance, disk index, parameter, new value]]",
+                             lambda v: isinstance(v, list))
+
+
 _MAC_PREFIX = ht.TRegex(r"^[0-9a-fA-F]{2}:[0-9a-fA-F]{2}:[0-9a-fA-F]{2}$",
                        "MAC prefix (XX:XX:XX)")
 _HVPARAMS = ht.TMaybe(ht.TDictOf(ht.TNonEmptyString, ht.TDict))
@@ -364,6 +373,52 @@ class OpNodeSetParams(OpCode):
         ("ndparams", None, ht.TMaybeDict, "Node parameters"),
         ("powered", None, ht.TMaybeBool, "Power state"),
     ]
+
+
+# ---- node storage units (cmdlib/node_storage.py) -------------------------------------
+
+#: Ganeti's storage types (what a storage_type parameter accepts)
+STORAGE_TYPES = ("file", "sharedfile", "gluster", "lvm-pv", "lvm-vg", "diskless",
+                 "blockdev", "rados", "ext")
+_POUTPUT_FIELD_NAMES = ("output_fields", REQUIRED, ht.TListOf(ht.TNonEmptyString),
+                        "Selected output fields")
+_PNODES = ("nodes", [], ht.TListOf(ht.TNonEmptyString),
+           "Empty list to query all nodes, node names otherwise")
+_PSTORAGE_TYPE = ("storage_type", REQUIRED, ht.TElemOf(STORAGE_TYPES), "Storage type")
+_PSTORAGE_NAME = ("name", None, ht.TMaybe(ht.TNonEmptyString), "Storage name")
+
+
+class OpNodeQueryvols(OpCode):
+    """The logical volumes of nodes, with the instances owning them."""
+    OP_ID = "OP_NODE_QUERYVOLS"
+    OP_PARAMS = [_POUTPUT_FIELD_NAMES, _PNODES]
+
+
+class OpNodeQueryStorage(OpCode):
+    """The storage units of one type on nodes (default: the default template's)."""
+    OP_ID = "OP_NODE_QUERY_STORAGE"
+    OP_PARAMS = [
+        _POUTPUT_FIELD_NAMES,
+        ("storage_type", None, ht.TMaybe(ht.TElemOf(STORAGE_TYPES)), "Storage type"),
+        _PNODES, _PSTORAGE_NAME,
+    ]
+
+
+class OpNodeModifyStorage(OpCode):
+    """Change a storage unit of a node (only an LVM PV's allocatable flag)."""
+    OP_ID = "OP_NODE_MODIFY_STORAGE"
+    OP_DSC_FIELD = "node_name"
+    OP_PARAMS = [_PNODE_NAME, _PSTORAGE_TYPE, _PSTORAGE_NAME,
+                 ("changes", REQUIRED, ht.TDict, "Requested storage changes")]
+
+
+class OpRepairNodeStorage(OpCode):
+    """Repair a storage unit of a node (only an LVM volume group)."""
+    OP_ID = "OP_REPAIR_NODE_STORAGE"
+    OP_DSC_FIELD = "node_name"
+    OP_PARAMS = [_PNODE_NAME, _PSTORAGE_TYPE, _PSTORAGE_NAME,
+                 ("ignore_consistency", False, ht.TBool,
+                  "Whether to ignore disk consistency")]
 
 
 # ---- operating systems ------------------------------------------------------------
@@ -612,6 +667,26 @@ class OpInstanceReplaceDisks(OpCode):
         ("disks", [], ht.TListOf(ht.TNonNegativeInt),
          "Indices of the disks to replace (default: all)"),
         _PREMOTE_NODE, _PIALLOCATOR,
+    ]
+
+
+_RECREATE_DISK = ht.TypeCheck(
+    "disk index or [index, {size, mode, spindles}]",
+    lambda v: ht.TNonNegativeInt(v) or (
+        isinstance(v, list) and len(v) == 2 and ht.TNonNegativeInt(v[0])
+        and isinstance(v[1], dict)))
+
+
+class OpInstanceRecreateDisks(OpCode):
+    OP_ID = "OP_INSTANCE_RECREATE_DISKS"
+    OP_DSC_FIELD = "instance_name"
+    OP_PARAMS = [
+        _PINSTANCE_NAME,
+        ("disks", [], ht.TListOf(_RECREATE_DISK),
+         "Disks to recreate (default: all), each with its new size or mode"),
+        ("nodes", [], ht.TListOf(ht.TNonEmptyString),
+         "New nodes of the instance (primary, then secondary)"),
+        _PIALLOCATOR,
     ]
 
 

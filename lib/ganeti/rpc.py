@@ -125,6 +125,7 @@ READ_ONLY_PROCEDURES = frozenset([
     "instance_get_migration_status", "instance_info", "instance_list",
     "master_node_name", "node_has_ip_address", "node_info", "node_verify",
     "os_diagnose", "os_get", "migration_info", "version",
+    "storage_list", "node_volumes",
 ])
 
 
@@ -383,6 +384,9 @@ _SINGLE_NODE_CALLS = [
     ("etcd_join", constants.RPC_TMO_NORMAL,
      "(node, name, ip, initial_cluster): start the node's etcd member, joining"),
     ("etcd_leave", constants.RPC_TMO_FAST, "(node): stop the node's etcd member, drop its data"),
+    # node storage units (backend/storage_units.py)
+    ("storage_modify", constants.RPC_TMO_NORMAL, "(node, su_name, su_args, name, changes)"),
+    ("storage_execute", constants.RPC_TMO_NORMAL, "(node, su_name, su_args, name, op)"),
 ]
 _MULTI_NODE_CALLS = [
     ("node_ssh_keys_update", constants.RPC_TMO_FAST,
@@ -392,6 +396,9 @@ _MULTI_NODE_CALLS = [
     ("all_instances_info", constants.RPC_TMO_URGENT,
      "(nodes, hv_names, all_hvparams) -> {name: info}"),
     ("instance_list", constants.RPC_TMO_URGENT, "(nodes, hv_names, all_hvparams)"),
+    ("storage_list", constants.RPC_TMO_NORMAL,
+     "(nodes, su_name, su_args, name, fields) -> rows of the fields"),
+    ("node_volumes", constants.RPC_TMO_FAST, "(nodes) -> [{name, size, dev, vg}]"),
 ]
 for _name, _tmo, _doc in _SINGLE_NODE_CALLS:
     setattr(RpcRunner, "call_" + _name, _rpc_method(_name, _tmo, True, _doc))

@@ -309,5 +309,66 @@ def test_replace_disks_evacuate_and_verify_disks_refusals(shared2):
         proc = m.run("gnt-cluster", "verify-disks", "-g", "nosuchgroup")
         assert proc.returncode == 1
         assert "Node group 'nosuchgroup' not found" in proc.stderr
+
+        # repair-disk-sizes: nothing to say while the sizes agree; a disk that
+        # grew behind Ganeti's back gets its real size recorded
+        proc = m.run("gnt-cluster", "repair-disk-sizes", check=True)
+        assert (proc.stdout, proc.stderr) == ("", "")
+        (disk_file,) = os.listdir(os.path.join(shared2.shared, name))
+        os.truncate(os.path.join(shared2.shared, name, disk_file), 32 << 20)
+        proc = m.run("gnt-cluster", "repair-disk-sizes", name, check=True)
+        assert _log_lines(proc.stdout) == [
+            " - INFO: Disk 0 of instance %s has mismatched size, correcting: recorded"
+            " 16, actual 32" % name], proc.stdout
+        assert _row(m, name, "disk.sizes") == ["32"]
+        proc = m.run("gnt-cluster", "repair-disk-sizes", "nosuchinst")
+        assert proc.returncode == 1 and "Instance 'nosuchinst' not known" in proc.stderr
     finally:
         m.run("gnt-instance", "remove", "-f", name, check=True)
+
+
+def test_recreate_disks(shared2):
+    """Lost disk files made anew: in place (with a new size), then on the other
+    node; existing storage and bad input change nothing."""
+    m, n2 = shared2.nodes
+    name = "rc1.example.com"
+    _add(m, name, "-t", "file", "-s", "16M", "--no-start")
+    disk_dir = "/srv/ganeti/file-storage/" + name
+    try:
+        (disk_file,) = os.listdir(m.path(disk_dir))
+        proc = m.run("gnt-instance", "recreate-disks", name)
+        assert proc.returncode == 1 and "already exists" in proc.stderr, proc.stderr
+        os.unlink(m.path(os.path.join(disk_dir, disk_file)))
+        m.run("gnt-instance", "recreate-disks", "--disk", "0:size=32M", name, check=True)
+        assert os.path.getsize(m.path(os.path.join(disk_dir, disk_file))) == 32 << 20
+        assert _row(m, name, "pnode,disk.sizes,status") == [m.name, "32", "ADMIN_down"]
+        for args, message in [
+                (["-n", "%s:%s" % (m.name, n2.name)],
+                 "Instance %s currently has 1 nodes, but 2 replacement nodes were"
+                 " specified" % name),
+                (["--disk", "3:size=1G"], "Invalid disk index '3'"),
+                (["--disk", "0:vg=xenvg"], "try to change unmodifyable parameter(s): vg"),
+                (["--disk", "0:size=1G", "--disk", "0:mode=ro"], "Duplicate disk index 0"),
+                (["-I", "hail"], "Instance allocators are not supported yet"),
+                (["-n", "nosuchnode"], "Node 'nosuchnode' not known")]:
+            proc = m.run("gnt-instance", "recreate-disks", *(args + [name]))
+            assert proc.returncode == 1 and message in proc.stderr, (args, proc.stderr)
+        assert _row(m, name, "pnode,disk.sizes") == [m.name, "32"]
+        # onto the other node: it becomes the primary; the old file stays
+        proc = m.run("gnt-instance", "recreate-disks", "-n", n2.name, name, check=True)
+        assert " - WARNING: Changing the instance's nodes, you will have to remove any" \
+            " disks left on the older nodes manually" in _log_lines(proc.stdout)
+        assert _row(m, name, "pnode,disk.sizes") == [n2.name, "32"]
+        assert os.path.getsize(n2.path(os.path.join(disk_dir, disk_file))) == 32 << 20
+        m.run("gnt-instance", "startup", name, check=True)
+        proc = m.run("gnt-instance", "recreate-disks", name)
+        assert proc.returncode == 1
+        assert "Instance '%s' is marked to be up, cannot recreate disks" % name \
+            in proc.stderr
+    finally:
+        m.run("gnt-instance", "remove", "-f", name, check=True)
+        old = m.path(disk_dir)
+        if os.path.isdir(old):
+            for leftover in os.listdir(old):
+                os.unlink(os.path.join(old, leftover))
+            os.rmdir(old)

@@ -12,6 +12,8 @@ from conftest import MASTER
 
 NAME = "inst5.example.com"
 SIZE = "256M"
+HELPER = "/usr/bin/true"
+HELPER_PARAM = "/sys/module/drbd/parameters/usermode_helper"
 
 
 def _sync_lines(name):
@@ -68,8 +70,16 @@ def test_replace_disks_and_evacuate(cluster):
     vms = cluster
     name = NAME
     n1, n2, n3 = (vms.node_name(k) for k in (1, 2, 3))
+    # the nodes set the drbd module's helper to the cluster's when they use it
+    vms.ssh(MASTER, "gnt-cluster modify --drbd-usermode-helper=%s" % HELPER)
+    verify = vms.ssh(MASTER, "gnt-cluster verify", check=False)
+    assert verify.returncode == 1
+    assert "ERROR: node %s: wrong drbd usermode helper: /bin/true" % n3 \
+        in verify.stdout, verify.stdout
     vms.ssh(MASTER, "gnt-instance add -t drbd -s %s --ignore-ipolicy -n node1:node2"
             " -o noop %s" % (SIZE, name))
+    for k in (1, 2):
+        assert vms.ssh(k, "cat %s" % HELPER_PARAM).stdout.strip() == HELPER
     minors, _ = qa.minors(vms, name)
     m1 = minors[n1]
     checksum = qa.write_pattern(vms, 1, m1)
@@ -157,6 +167,7 @@ def test_replace_disks_and_evacuate(cluster):
                            " evacuating secondary instances only.\n")
     assert _layout(vms, name) == [n1, n2, "running"]
     assert _data_lvs(vms, 3) == [] and _data_lvs(vms, 2) == lvs2
+    assert vms.ssh(3, "cat %s" % HELPER_PARAM).stdout.strip() == HELPER
     minors, _ = qa.minors(vms, name)
     _in_sync(vms, 2, minors[n2], "Secondary/Primary")
     assert qa.read_sum(vms, 1, m1) == checksum
@@ -216,5 +227,78 @@ def test_verify_disks_and_watcher_after_secondary_reboots(cluster):
     vms.ssh(MASTER, "gnt-instance remove -f %s" % name)
     for k in (1, 2, 3):
         assert qa.lvs(vms, k) == {}
+    verify = vms.ssh(MASTER, "gnt-cluster verify", check=False)
+    assert verify.returncode == 0, verify.stdout + verify.stderr
+
+
+def test_convert_plain_to_drbd_and_back(cluster):
+    vms = cluster
+    name = "inst6.example.com"
+    n1, n2 = vms.node_name(1), vms.node_name(2)
+    vms.ssh(MASTER, "gnt-instance add -t plain -s 256M --ignore-ipolicy -n node1"
+            " --no-start -o noop %s" % name)
+    (lv,) = _data_lvs(vms, 1)
+    checksum = vms.ssh(1, "head -c 8388608 /dev/urandom > /tmp/pattern && dd"
+                       " if=/tmp/pattern of=/dev/xenvg/%s bs=1M oflag=direct status=none"
+                       " && md5sum < /tmp/pattern" % lv).stdout.split()[0]
+
+    for args, message in [
+            ("-t drbd", "No iallocator or node given"),
+            ("-t drbd -n %s" % n1, "Given new secondary node %s is the same as the"
+                                   " primary node of the instance" % n1),
+            ("-t file", "Unsupported disk template conversion from plain to file"),
+            ("-t plain", "Instance already has disk template plain"),
+            ("-t drbd -n %s --disk 0:mode=ro" % n2, "Disk template conversion and"
+                                                    " other disk changes not supported")]:
+        proc = vms.ssh(MASTER, "gnt-instance modify --ignore-ipolicy %s %s"
+                       % (args, name), check=False)
+        assert proc.returncode == 1 and message in proc.stderr, (args, proc.stderr)
+    assert _data_lvs(vms, 1) == [lv] and _data_lvs(vms, 2) == []
+
+    proc = vms.ssh(MASTER, "gnt-instance modify --ignore-ipolicy -t drbd -n %s %s"
+                   % (n2, name))
+    lines = _without_progress(proc.stdout)
+    assert lines == [
+        "Converting disk template from 'plain' to 'drbd'",
+        "Creating additional volumes...",
+        "Renaming original volumes...",
+        "Initializing DRBD devices..."] + _sync_lines(name) + [
+        "Modified instance %s" % name,
+        " - disk_template -> drbd",
+        "Please don't forget that most parameters take effect only at the next"
+        " (re)start of the instance initiated by ganeti; restarting from within the"
+        " instance will not be enough."], proc.stdout
+    assert vms.ssh(MASTER, "gnt-instance list --no-headers -o disk_template,snodes %s"
+                   % name).stdout.split() == ["drbd", n2]
+    assert len(_data_lvs(vms, 1)) == 2 and _data_lvs(vms, 2) == _data_lvs(vms, 1)
+    # N+1: node2 could not start the instance (minimum memory) if node1 failed
+    vms.ssh(MASTER, "gnt-instance modify --ignore-ipolicy -B minmem=60000,maxmem=60000"
+            " %s" % name)
+    verify = vms.ssh(MASTER, "gnt-cluster verify", check=False)
+    assert verify.returncode == 1
+    assert re.search(r"ERROR: node %s: not enough memory to accomodate instance"
+                     r" failovers should node %s fail \(60000MiB needed, \d+MiB"
+                     r" available\)" % (re.escape(n2), re.escape(n1)), verify.stdout), \
+        verify.stdout
+    vms.ssh(MASTER, "gnt-instance modify -B minmem=default,maxmem=default %s" % name)
+    minors, _ = qa.minors(vms, name)
+    vms.ssh(MASTER, "gnt-instance activate-disks --wait-for-sync %s" % name)
+    assert qa.read_sum(vms, 1, minors[n1]) == checksum
+    vms.ssh(MASTER, "gnt-instance failover -f %s" % name)
+    assert qa.read_sum(vms, 2, minors[n2]) == checksum
+    vms.ssh(MASTER, "gnt-instance failover -f %s" % name)
+
+    proc = vms.ssh(MASTER, "gnt-instance modify -t plain %s" % name)
+    assert qa.log_lines(proc.stdout)[:3] == [
+        "Converting disk template from 'drbd' to 'plain'",
+        "Removing volumes on the secondary node...",
+        "Removing unneeded volumes on the primary node..."], proc.stdout
+    (data_lv,) = _data_lvs(vms, 1)
+    assert data_lv.endswith(".disk0_data") and _data_lvs(vms, 2) == []
+    assert qa.drbd_line(vms, 1, minors[n1]) in ("", "cs:Unconfigured")
+    assert vms.ssh(1, "dd if=/dev/xenvg/%s bs=1M count=8 iflag=direct status=none"
+                   " | md5sum" % data_lv).stdout.split()[0] == checksum
+    vms.ssh(MASTER, "gnt-instance remove -f %s" % name)
+    assert qa.lvs(vms, 1) == {} and qa.lvs(vms, 2) == {}
     verify = vms.ssh(MASTER, "gnt-cluster verify", check=False)
     assert verify.returncode == 0, verify.stdout + verify.stderr

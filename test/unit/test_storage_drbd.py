@@ -200,3 +200,23 @@ def test_needs_activation_and_reattaching_lost_disks(monkeypatch):
     assert [c[:2] for c in fake.calls] == [["drbdmeta", "/dev/drbd3"],
                                           ["drbdsetup", "attach"]]
     assert fake.calls[0][-1] == "apply-al"
+
+
+def test_usermode_helper_is_set_before_use(monkeypatch, tmp_path):
+    """The cluster's helper (in the dynamic parameters) replaces the module's
+    before a device is made or connected; an unloaded module is left alone."""
+    param = tmp_path / "usermode_helper"
+    param.write_text("/sbin/drbdadm\n")
+    monkeypatch.setattr(drbd, "HELPER_PARAM", str(param))
+    fake = Fake(monkeypatch, "version: 8.4.11\n")
+    monkeypatch.setattr(drbd, "_zero_start", lambda path, mib=1: None)
+    children = [FakeLv("/dev/xenvg/u.disk0_data", 1024),
+                FakeLv("/dev/xenvg/u.disk0_meta", 128)]
+    drbd.DRBD8.create(UNIQUE_ID, children, 1024, None, {}, False,
+                      dict(DYN, usermode_helper="/bin/true"))
+    assert param.read_text() == "/bin/true"
+    assert drbd.usermode_helper(str(param)) == "/bin/true"
+    param.unlink()
+    drbd.set_usermode_helper("/bin/true", str(param))   # module not loaded
+    assert not param.exists() and drbd.usermode_helper(str(param)) is None
+    assert fake.calls

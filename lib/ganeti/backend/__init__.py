@@ -14,7 +14,7 @@ from ganeti.backend.common import RpcFail  # noqa: F401
 
 # the modules serving procedures; each has a PROCEDURES dict
 _MODULES = ["node", "storage", "osdefs", "instance", "migration", "watcher_pause",
-            "maintenance", "etcd"]
+            "maintenance", "etcd", "storage_units"]
 
 PROCEDURES = {}
 for _name in _MODULES:

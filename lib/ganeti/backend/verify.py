@@ -189,6 +189,7 @@ def _kvm_runtime_orphans(instances: set) -> List[str]:
 NV_VGLIST = "vglist"
 NV_LVLIST = "lvlist"
 NV_DRBDLIST = "drbd-list"
+NV_DRBDHELPER = "drbd-helper"
 
 
 def vg_list(_params, root_dir: Optional[str] = None):
@@ -224,6 +225,15 @@ def drbd_list(_params, root_dir: Optional[str] = None):
     return drbd.used_minors()
 
 
+def drbd_helper(_params, root_dir: Optional[str] = None):
+    """The drbd module's usermode helper ("" when the module is not loaded)."""
+    from ganeti.storage import drbd
+    try:
+        return drbd.usermode_helper() or ""
+    except errors.BlockDeviceError as err:
+        return {"error": str(err)}
+
+
 CHECKS = {
     NV_CLIENT_CERT: client_cert,
     NV_SSH_CLUTTER: ssh_clutter,
@@ -231,6 +241,7 @@ CHECKS = {
     NV_VGLIST: vg_list,
     NV_LVLIST: lv_list,
     NV_DRBDLIST: drbd_list,
+    NV_DRBDHELPER: drbd_helper,
 }
 
 

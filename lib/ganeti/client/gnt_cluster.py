@@ -289,6 +289,12 @@ def verify_disks(opts, args):
     return retcode
 
 
+def repair_disk_sizes(opts, args):
+    """Record the sizes the nodes report for the disks (job log: what changed)."""
+    cli.submit_op_code(opcodes.OpClusterRepairDiskSizes(instances=args), opts=opts)
+    return constants.EXIT_SUCCESS
+
+
 def redist_conf(opts, args):
     cli.submit_or_send(opcodes.OpClusterRedistConf(), opts)
     return constants.EXIT_SUCCESS
@@ -460,6 +466,9 @@ COMMANDS = {
                 "Destroy cluster"),
     "info": (show_cluster_config, cli.ARGS_NONE, [_ROMAN_OPT], "[--roman]",
              "Show cluster configuration"),
+    "repair-disk-sizes": (repair_disk_sizes, cli.ARGS_MANY_INSTANCES,
+                          [cli.DRY_RUN_OPT, cli.PRIORITY_OPT], "[<instance-name>...]",
+                          "Updates mismatches in recorded disk sizes"),
     "verify-disks": (verify_disks, cli.ARGS_NONE, [
         cli.PRIORITY_OPT,
         cli.cli_option("-g", "--node-group", dest="nodegroup", default=None,

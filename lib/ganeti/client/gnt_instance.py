@@ -17,6 +17,15 @@ _ARGS_MANY = [cli.ArgSpec("<instance>")]
 
 def _parse_indexed(values, what):
     """['0:size=1G,mode=rw', ...] -> [{...}, ...] ordered by index (cli.md 0.6)."""
+    items = _parse_indexed_dict(values, what)
+    if sorted(items) != list(range(len(items))):
+        raise errors.OpPrereqError("%s indices must be 0, 1, 2, ... without gaps"
+                                   % what.capitalize(), errors.ECODE_INVAL)
+    return [items[i] for i in sorted(items)]
+
+
+def _parse_indexed_dict(values, what):
+    """['0:size=1G,mode=rw', '2:mode=ro'] -> {0: {...}, 2: {...}}."""
     items = {}
     for value in values or []:
         if ":" in value:
@@ -36,10 +45,7 @@ def _parse_indexed(values, what):
         except errors.ParameterError as err:
             raise errors.OpPrereqError("Invalid %s options '%s': %s" % (what, rest, err),
                                        errors.ECODE_INVAL)
-    if sorted(items) != list(range(len(items))):
-        raise errors.OpPrereqError("%s indices must be 0, 1, 2, ... without gaps"
-                                   % what.capitalize(), errors.ECODE_INVAL)
-    return [items[i] for i in sorted(items)]
+    return items
 
 
 def _disk_specs(opts):
@@ -509,6 +515,33 @@ def grow_disk(opts, args):
     return constants.EXIT_SUCCESS
 
 
+def recreate_disks(opts, args):
+    """Make an instance's disks anew (empty), on its nodes or on new ones."""
+    disks = []
+    for idx, params in sorted(_parse_indexed_dict(opts.disks, "disk").items()):
+        if "size" in params:
+            try:
+                params["size"] = text.parse_unit(params["size"])
+            except errors.UnitParseError as err:
+                raise errors.OpPrereqError("Invalid disk size for disk %d: %s"
+                                           % (idx, err), errors.ECODE_INVAL)
+        disks.append([idx, params])
+    nodes = []
+    if opts.node:
+        if opts.iallocator:
+            raise errors.OpPrereqError("At most one of either --nodes or --iallocator"
+                                       " can be passed", errors.ECODE_INVAL)
+        nodes = [n for n in opts.node.split(":", 1)]
+        if not all(nodes):
+            raise errors.OpPrereqError("Invalid node option '%s': expected"
+                                       " <pnode>[:<snode>]" % opts.node,
+                                       errors.ECODE_INVAL)
+    op = opcodes.OpInstanceRecreateDisks(instance_name=args[0], disks=disks,
+                                         nodes=nodes, iallocator=opts.iallocator)
+    cli.submit_or_send(op, opts)
+    return constants.EXIT_SUCCESS
+
+
 def replace_disks(opts, args):
     """New storage under an instance's drbd disks, or a new secondary node."""
     disks = []
@@ -625,7 +658,8 @@ def modify_instance(opts, args):
         force=opts.force, offline=opts.offline, force_variant=opts.force_variant,
         runtime_mem=opts.runtime_mem, ignore_ipolicy=opts.ignore_ipolicy,
         conflicts_check=opts.conflicts_check, hotplug=opts.hotplug,
-        hotplug_if_possible=opts.hotplug_if_possible)
+        hotplug_if_possible=opts.hotplug_if_possible, disk_template=opts.disk_template,
+        remote_node=opts.node, wait_for_sync=opts.wait_for_sync)
     result = cli.submit_or_send(op, opts)
     if result is not None:
         cli.to_stdout("Modified instance %s" % args[0])
@@ -810,6 +844,15 @@ COMMANDS.update({
         _IGNORE_IPOLICY_OPT] +
         cli.SUBMIT_OPTS + [cli.DRY_RUN_OPT],
         "[--absolute] <instance> <disk> <size>", "Grow an instance's disk"),
+    "recreate-disks": (recreate_disks, _ARGS_ONE, cli.SUBMIT_OPTS + [
+        cli.cli_option("--disk", dest="disks", action="append", default=None,
+                       metavar="N:size=S,mode=rw|ro",
+                       help="Disk parameters"),
+        cli.cli_option("-n", "--node", dest="node", default=None,
+                       metavar="<pnode>[:<snode>]",
+                       help="Target node and optional secondary node"),
+        cli.DRY_RUN_OPT, cli.PRIORITY_OPT, cli.IALLOCATOR_OPT],
+        "<instance-name>", "Recreate an instance's disks"),
     "replace-disks": (replace_disks, _ARGS_ONE, [
         cli.cli_option("-a", "--auto", dest="auto", default=False, action="store_true",
                        help="Automatically replace faulty disks (applies only to"
@@ -876,7 +919,16 @@ COMMANDS.update({
                        default=None, help="Mark the instance offline"),
         cli.cli_option("--online", dest="offline", action="store_const", const=False,
                        help="Mark the instance online again"),
-        _IGNORE_IPOLICY_OPT, cli.FORCE_OPT] + cli.SUBMIT_OPTS + [cli.DRY_RUN_OPT],
+        _IGNORE_IPOLICY_OPT, cli.FORCE_OPT,
+        cli.cli_option("-t", "--disk-template", dest="disk_template", default=None,
+                       metavar="TEMPL", help="Convert the disks to this template (plain"
+                       " <-> drbd; the instance must be stopped)"),
+        cli.cli_option("-n", "--node", dest="node", default=None, metavar="<node>",
+                       help="The secondary node when converting to drbd"),
+        cli.cli_option("--no-wait-for-sync", dest="wait_for_sync", default=True,
+                       action="store_false",
+                       help="Don't wait for sync (DANGEROUS!)")] +
+        cli.SUBMIT_OPTS + [cli.DRY_RUN_OPT],
         "<instance>", "Alters the parameters of an instance"),
 })
 _CLEANUP_OPT = cli.cli_option(

@@ -241,6 +241,88 @@ def _yes_no(*flags, dest, help):
                           metavar="yes|no", help=help)
 
 
+# ---- storage units (cmdlib/node_storage.py) -------------------------------------------
+
+_VOL_HEADERS = {"node": "Node", "phys": "PhysDev", "vg": "VG", "name": "Name",
+                "size": "Size", "instance": "Instance"}
+_LIST_VOL_DEF_FIELDS = ["node", "phys", "vg", "name", "size", "instance"]
+_STOR_HEADERS = {"node": "Node", "type": "Type", "name": "Name", "size": "Size",
+                 "used": "Used", "free": "Free", "allocatable": "Allocatable"}
+_LIST_STOR_DEF_FIELDS = ["node", "type", "name", "size", "used", "free", "allocatable"]
+_STOR_SIZE_FIELDS = ["size", "used", "free"]
+#: the storage types a user may name (Ganeti's list, in its order)
+_USER_STORAGE_TYPES = ["file", "lvm-pv", "lvm-vg", "sharedfile", "gluster"]
+_STORAGE_TYPE_OPT = cli.cli_option(
+    "-t", "--storage-type", dest="user_storage_type", choices=_USER_STORAGE_TYPES,
+    default=None, metavar="STORAGE_TYPE",
+    help="Storage type (%s)" % ", ".join(_USER_STORAGE_TYPES))
+_ARGS_STORAGE_UNIT = [cli.ArgSpec("<node>", 1, 1), cli.ArgSpec("<storage-type>", 1, 1),
+                      cli.ArgSpec("<volume-name>", 1, 1)]
+
+
+def _print_sizes_table(opts, headers, fields, rows, size_fields):
+    """A table of query rows with the size fields in --units (the list table code)."""
+    for line in cli.generate_table(None if opts.no_headers else headers, fields,
+                                   opts.separator, rows, numfields=size_fields,
+                                   unitfields=size_fields, units=opts.units):
+        cli.to_stdout(line)
+
+
+def list_volumes(opts, args):
+    """The logical volumes of the nodes and the instances they belong to."""
+    from ganeti import opcodes
+    fields = cli.parse_fields(opts.output, _LIST_VOL_DEF_FIELDS)
+    rows = cli.submit_op_code(opcodes.OpNodeQueryvols(nodes=args, output_fields=fields),
+                              opts=opts)
+    _print_sizes_table(opts, _VOL_HEADERS, fields, rows, ["size"])
+    return constants.EXIT_SUCCESS
+
+
+def list_storage(opts, args):
+    """The storage units of one type on the nodes (Allocatable shown as Y/N)."""
+    from ganeti import opcodes
+    fields = cli.parse_fields(opts.output, _LIST_STOR_DEF_FIELDS)
+    op = opcodes.OpNodeQueryStorage(nodes=args, storage_type=opts.user_storage_type,
+                                    output_fields=fields)
+    rows = []
+    for row in cli.submit_op_code(op, opts=opts):
+        rows.append([("Y" if value else "N") if field == "allocatable" else str(value)
+                     for field, value in zip(fields, row)])
+    _print_sizes_table(opts, _STOR_HEADERS, fields, rows, _STOR_SIZE_FIELDS)
+    return constants.EXIT_SUCCESS
+
+
+def _storage_type(user_type):
+    if user_type not in _USER_STORAGE_TYPES:
+        raise errors.OpPrereqError("Unknown storage type: %s" % user_type,
+                                   errors.ECODE_INVAL)
+    return user_type
+
+
+def modify_storage(opts, args):
+    """Change a storage unit of a node (--allocatable of an LVM PV)."""
+    from ganeti import opcodes
+    node, user_type, name = args
+    storage_type = _storage_type(user_type)
+    if opts.allocatable is None:
+        cli.to_stderr("No changes to perform, exiting.")
+        return constants.EXIT_SUCCESS
+    cli.submit_or_send(opcodes.OpNodeModifyStorage(
+        node_name=node, storage_type=storage_type, name=name,
+        changes={"allocatable": opts.allocatable}), opts)
+    return constants.EXIT_SUCCESS
+
+
+def repair_storage(opts, args):
+    """Repair a storage unit of a node (an LVM volume group that lost PVs)."""
+    from ganeti import opcodes
+    node, user_type, name = args
+    cli.submit_or_send(opcodes.OpRepairNodeStorage(
+        node_name=node, storage_type=_storage_type(user_type), name=name,
+        ignore_consistency=opts.ignore_consistency), opts)
+    return constants.EXIT_SUCCESS
+
+
 COMMANDS = {
     "list": (list_nodes, cli.ARGS_MANY_NODES, [
         cli.NOHDR_OPT, cli.SEP_OPT, cli.UNITS_OPT, cli.FIELDS_OPT, cli.VERBOSE_OPT,
@@ -314,6 +396,22 @@ COMMANDS = {
         cli.keyval_option("--node-parameters", dest="ndparams", help="Node parameters")] +
         cli.SUBMIT_OPTS + [cli.DRY_RUN_OPT],
         "<node_name>", "Alters the parameters of a node"),
+    "volumes": (list_volumes, cli.ARGS_MANY_NODES, [
+        cli.NOHDR_OPT, cli.SEP_OPT, cli.UNITS_OPT, cli.FIELDS_OPT, cli.PRIORITY_OPT],
+        "[<node-name>...]", "List logical volumes on node(s)"),
+    "list-storage": (list_storage, cli.ARGS_MANY_NODES, [
+        cli.NOHDR_OPT, cli.SEP_OPT, cli.UNITS_OPT, cli.FIELDS_OPT, _STORAGE_TYPE_OPT,
+        cli.PRIORITY_OPT], "[<node-name>...]",
+        "List physical volumes on node(s). The available fields are (see the man page"
+        " for details): %s." % ", ".join(_LIST_STOR_DEF_FIELDS)),
+    "modify-storage": (modify_storage, _ARGS_STORAGE_UNIT, [
+        _yes_no("--allocatable", dest="allocatable",
+                help="Set the allocatable flag on a volume"),
+        cli.DRY_RUN_OPT, cli.PRIORITY_OPT] + cli.SUBMIT_OPTS,
+        "<node-name> <storage-type> <volume-name>", "Modify storage volume on a node"),
+    "repair-storage": (repair_storage, _ARGS_STORAGE_UNIT, [
+        cli.IGNORE_CONSIST_OPT, cli.DRY_RUN_OPT, cli.PRIORITY_OPT] + cli.SUBMIT_OPTS,
+        "<node-name> <storage-type> <volume-name>", "Repairs a storage volume on a node"),
 }
 COMMANDS.update(tags.commands(constants.TAG_NODE))
 

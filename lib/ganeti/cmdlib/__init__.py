@@ -6,11 +6,11 @@ from ganeti import errors
 def _lu_modules():
     from ganeti.cmdlib import (cluster, instance, instance_change, instance_migration,
                                instance_operation, instance_query, node, node_evacuate,
-                               operating_system, query, replace_disks, tags, test,
-                               verify_disks)
+                               node_storage, operating_system, query, recreate_disks,
+                               replace_disks, tags, test, verify_disks)
     return [cluster, node, query, test, instance, instance_operation, instance_change,
-            instance_migration, instance_query, operating_system, tags, replace_disks,
-            node_evacuate, verify_disks]
+            instance_migration, instance_query, operating_system, tags, recreate_disks,
+            replace_disks, node_evacuate, verify_disks, node_storage]
 
 
 _LU_CACHE = {}

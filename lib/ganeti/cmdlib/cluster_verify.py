@@ -253,7 +253,9 @@ class LUClusterVerify(LogicalUnit):
                                % name)
 
     def _verify_nplusone(self, cluster, online, instances):
-        # memory each secondary needs if a primary fails: per (secondary, primary)
+        # memory each secondary needs if a primary fails: per (secondary, primary),
+        # the minimum memory of its auto-balanced instances, up or down (Ganeti's
+        # rule: someone may want to start them after the failure)
         needed = {}
         for inst in instances.values():
             be = cluster.fill_be(inst)
@@ -261,7 +263,7 @@ class LUClusterVerify(LogicalUnit):
                 continue
             for snode in inst.secondary_nodes:
                 key = (snode, inst.primary_node)
-                needed[key] = needed.get(key, 0) + be[constants.BE_MAXMEM]
+                needed[key] = needed.get(key, 0) + be[constants.BE_MINMEM]
         if not needed:
             return
         from ganeti.cmdlib.node import hv_specs
@@ -273,7 +275,8 @@ class LUClusterVerify(LogicalUnit):
         for (snode, pnode), mem in sorted(needed.items()):
             self._error_if(free.get(snode) is not None and mem > free[snode],
                            "ENODEN1", "node", snode,
-                           "not enough memory to accommodate instance failovers should"
+                           # sic: Ganeti's spelling, which scripts may match
+                           "not enough memory to accomodate instance failovers should"
                            " node %s fail (%dMiB needed, %sMiB available)"
                            % (pnode, mem, free.get(snode)))
 
@@ -300,6 +303,7 @@ class LUClusterVerify(LogicalUnit):
             checks[nv.NV_LVLIST] = {"vg": cluster.volume_group_name}
         if constants.DT_DRBD8 in cluster.enabled_disk_templates:
             checks[nv.NV_DRBDLIST] = None
+            checks[nv.NV_DRBDHELPER] = None
         return checks
 
     @staticmethod
@@ -399,6 +403,14 @@ class LUClusterVerify(LogicalUnit):
         """Every minor in use here is one the config knows; active disks are up."""
         if constants.DT_DRBD8 not in cluster.enabled_disk_templates:
             return
+        helper = data.get(nv.NV_DRBDHELPER)
+        if isinstance(helper, dict):
+            self._error("ENODEDRBDHELPER", "node", name,
+                        "drbd usermode helper check unsuccessful: %s" % helper.get("error"))
+        elif helper and helper != cluster.drbd_usermode_helper:
+            # the node sets it when it next makes or connects a drbd device
+            self._error("ENODEDRBDHELPER", "node", name,
+                        "wrong drbd usermode helper: %s" % helper)
         used = data.get(nv.NV_DRBDLIST)
         mine = wanted.get(name, {})
         if not isinstance(used, list):

@@ -4,8 +4,9 @@ A drbd disk's logical_id is [node_a, node_b, port, minor_a, minor_b, secret]
 (node_a is the primary when the disk is made); its children are the data LV
 (the disk's size) and the metadata LV (128 MiB) that each of the two nodes
 has under the same names. Before a disk goes to a node, ``disk_for_node`` adds
-that node's view (its own and its peer's secondary IP and minor) as the disk's
-dynamic parameters: the node never guesses which end it is.
+that node's view (its own and its peer's secondary IP and minor) and the
+cluster's DRBD usermode helper as the disk's dynamic parameters: the node never
+guesses which end it is.
 """
 
 import secrets
@@ -43,8 +44,11 @@ def _annotate(cfg, data, node):
         else:
             raise errors.ConfigurationError("Disk %s is not on node %s (only on %s and %s)"
                                             % (data.get("iv_name"), node, node_a, node_b))
-        data["dynamic_params"] = {"local_ip": ips[local[0]], "local_minor": local[1],
-                                  "remote_ip": ips[remote[0]], "remote_minor": remote[1]}
+        data["dynamic_params"] = {
+            "local_ip": ips[local[0]], "local_minor": local[1],
+            "remote_ip": ips[remote[0]], "remote_minor": remote[1],
+            # the node sets the module's helper to this before using the disk
+            "usermode_helper": cfg.get_cluster_info().drbd_usermode_helper}
     for child in data.get("children") or []:
         _annotate(cfg, child, node)
 

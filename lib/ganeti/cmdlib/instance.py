@@ -1,7 +1,5 @@
 """Logical units that create and remove instances."""
 
-import os
-
 from ganeti import constants, errors, locking, objects, paramtypes
 from ganeti.cmdlib import drbd_disks, instance_cleanup, instance_flags, os_params
 from ganeti.cmdlib import instance_utils as iu
@@ -276,28 +274,7 @@ class LUInstanceCreate(LogicalUnit):
         return needed
 
     def _check_storage_space(self, cluster, node):
-        needed = self._storage_units(cluster)
-        units = sorted(needed)
-        res = self.rpc.call_node_info([node], [list(u) for u in units], [])[node]
-        res.raise_on_failure("Cannot get the free disk space of node %s" % node,
-                             prereq=True)
-        storage = (res.data or {}).get("storage") or []
-        for unit, info in zip(units, storage):
-            free = info.get("storage_free")
-            if free is None:
-                raise errors.OpPrereqError("Cannot compute the free space in %s on node"
-                                           " %s: %s" % (unit[1], node,
-                                                        info.get("error", "no data")),
-                                           errors.ECODE_ENVIRON)
-            if needed[unit] > free and unit[0] == constants.ST_LVM_VG:
-                raise errors.OpPrereqError(
-                    "Not enough disk space on target node %s vg %s: required %d MiB,"
-                    " available %d MiB" % (node, unit[1], needed[unit], free),
-                    errors.ECODE_NORES)
-            if needed[unit] > free:
-                raise errors.OpPrereqError(
-                    "Not enough disk space on node %s: requested %d MiB, available %d MiB"
-                    % (node, needed[unit], free), errors.ECODE_NORES)
+        iu.check_storage_space(self, node, self._storage_units(cluster))
 
     def build_hooks_env(self):
         env = iu.build_instance_hook_env(self.cfg.get_cluster_info(), self.instance,
@@ -326,20 +303,8 @@ class LUInstanceCreate(LogicalUnit):
         if not instance.disks:
             return
         feedback_fn("* creating instance disks...")
-        if instance.disk_template in (constants.DT_FILE, constants.DT_SHARED_FILE):
-            path = os.path.dirname(instance.disks[0].logical_id[1])
-            res = self.rpc.call_file_storage_dir_create(self.pnode, path)
-            res.raise_on_failure("Cannot create the file storage directory %s" % path)
         drbd_disks.assign_ports(self.cfg, instance.disks)
-        for disk in instance.disks:
-            # the secondary first: its half waits for the primary's to connect
-            for node in reversed(disk.nodes):
-                res = self.rpc.call_blockdev_create(
-                    node, drbd_disks.disk_for_node(self.cfg, disk, node), disk.size,
-                    instance.name, node == self.pnode, "originstname+%s" % instance.name,
-                    False)
-                res.raise_on_failure("Cannot create disk %s on node %s"
-                                     % (disk.iv_name, node))
+        iu.create_disks(self, instance)
 
     def _install_and_start(self, instance, feedback_fn):
         if self.op.wait_for_sync:

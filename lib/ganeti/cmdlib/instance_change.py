@@ -3,9 +3,10 @@
 import os
 
 from ganeti import constants, errors, locking, objects, opcodes, paramtypes
-from ganeti.cmdlib import drbd_disks, instance_flags, os_params
+from ganeti.cmdlib import drbd_disks, instance_flags, os_params, template_conversion
 from ganeti.cmdlib import instance_utils as iu
 from ganeti.cmdlib import ipolicy
+from ganeti.cmdlib.base import expand_node_name
 from ganeti.cmdlib.disk_sync import wait_for_sync
 from ganeti.cmdlib.instance_utils import InstanceLU
 from ganeti.cmdlib.operating_system import check_node_has_os
@@ -239,12 +240,27 @@ class LUInstanceSetParams(InstanceLU):
         op = self.op
         if not (op.nics or op.disks or op.beparams or op.hvparams or op.os_name or
                 op.osparams or op.osparams_private or op.offline is not None or
-                op.runtime_mem):
+                op.runtime_mem or op.disk_template):
             raise errors.OpPrereqError("No changes submitted", errors.ECODE_INVAL)
-        for what in ("disk_template", "pnode", "remote_node"):
-            if getattr(op, what):
-                raise errors.OpPrereqError("Changing %s is not supported yet" % what,
-                                           errors.ECODE_INVAL)
+        if op.pnode:
+            raise errors.OpPrereqError("Changing pnode is not supported yet",
+                                       errors.ECODE_INVAL)
+        if op.disk_template:
+            template_conversion.check_arguments(self)
+        elif op.remote_node:
+            raise errors.OpPrereqError("A secondary node (-n) is only used when the disk"
+                                       " template changes", errors.ECODE_INVAL)
+
+    def expand_names(self):
+        InstanceLU.expand_names(self)
+        self.snode = (expand_node_name(self.cfg, self.op.remote_node)
+                      if self.op.remote_node else None)
+
+    def declare_locks(self, level):
+        InstanceLU.declare_locks(self, level)
+        if level in (locking.LEVEL_NODE, locking.LEVEL_NODE_RES) and self.snode:
+            self.needed_locks[level] = list(dict.fromkeys(
+                self.needed_locks[level] + [self.snode]))
 
     def check_prereq(self):
         InstanceLU.check_prereq(self)
@@ -312,6 +328,9 @@ class LUInstanceSetParams(InstanceLU):
             instance_flags.check_ip_conflicts(self.cfg, inst)
         instance_flags.check_hotplug(self, inst, op.hotplug, op.hotplug_if_possible)
         self._check_ipolicy(cluster, inst)
+        if op.disk_template:
+            template_conversion.check_prereq(self, inst, cluster, self.snode)
+            self.changes.append(("disk_template", op.disk_template))
         self.new_instance = inst
 
     def _check_ipolicy(self, cluster, inst):
@@ -485,6 +504,9 @@ class LUInstanceSetParams(InstanceLU):
     def exec(self, feedback_fn):
         inst = self.new_instance
         node = inst.primary_node
+        if self.op.disk_template:
+            # stores the instance with its other changes, serial in step
+            template_conversion.convert(self, inst, self.snode, feedback_fn)
         created = []
         try:
             for disk in self.new_disks:

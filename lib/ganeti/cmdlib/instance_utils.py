@@ -65,6 +65,33 @@ def check_node_online(cfg, node_name, what="use"):
     return node
 
 
+def check_node_usable(cfg, node_name):
+    """A node new storage may go to: online, not drained, vm_capable."""
+    node = check_node_online(cfg, node_name)
+    if node.drained:
+        raise errors.OpPrereqError("Can't use drained node %s" % node_name,
+                                   errors.ECODE_STATE)
+    if not node.vm_capable:
+        raise errors.OpPrereqError("Can't use non-vm_capable node %s" % node_name,
+                                   errors.ECODE_STATE)
+    return node
+
+
+def check_instance_stopped(lu, instance, what):
+    """Ganeti's refusal of an instance marked up or running: "..., cannot <what>"."""
+    if instance.admin_state == constants.ADMINST_UP:
+        raise errors.OpPrereqError("Instance '%s' is marked to be up, cannot %s"
+                                   % (instance.name, what), errors.ECODE_STATE)
+    res = lu.rpc.call_instance_info(instance.primary_node, instance.name,
+                                    instance.hypervisor,
+                                    lu.cfg.get_cluster_info().fill_hv(instance))
+    res.raise_on_failure("Cannot check the state of instance %s" % instance.name,
+                         prereq=True)
+    if res.data:
+        raise errors.OpPrereqError("Instance %s is running, cannot %s"
+                                   % (instance.name, what), errors.ECODE_STATE)
+
+
 def check_iallocator_or_node(lu, target_node, node_option="-n"):
     """Ganeti's rule for a target chosen by node or allocator; allocators are not
     available yet, so a node must be given."""
@@ -481,6 +508,61 @@ def assemble_disks(lu, instance, ignore_secondaries=False, ignore_size=False):
                              % (idx, instance.name, primary))
         info.append((primary, disk.iv_name, res.data[0] if res.data else None))
     return info
+
+
+def create_disks(lu, instance, indices=None):
+    """Create the instance's disks (those at ``indices``, default all) on their
+    nodes, a mirror's secondary first (its half waits for the primary's to
+    connect; the primary's half is opened, which starts the initial sync). A
+    failure removes what this call made and raises OpExecError."""
+    if instance.disk_template in _FILE_TEMPLATES and instance.disks:
+        path = os.path.dirname(instance.disks[0].logical_id[1])
+        res = lu.rpc.call_file_storage_dir_create(instance.primary_node, path)
+        res.raise_on_failure("Cannot create the file storage directory %s" % path)
+    made = []
+    for idx, disk in enumerate(instance.disks):
+        if indices is not None and idx not in indices:
+            continue
+        for node in reversed(disk.nodes or [instance.primary_node]):
+            spec = drbd_disks.disk_for_node(lu.cfg, disk, node)
+            res = lu.rpc.call_blockdev_create(node, spec, disk.size, instance.name,
+                                              node == instance.primary_node,
+                                              "originstname+%s" % instance.name, False)
+            if res.fail_msg:
+                for done_node, done in reversed(made):
+                    undo = lu.rpc.call_blockdev_remove(done_node, done)
+                    if undo.fail_msg:
+                        lu.log_warning("Could not remove disk %s on node %s: %s",
+                                       done.get("iv_name"), done_node, undo.fail_msg)
+                raise errors.OpExecError("Cannot create disk %s on node %s: %s"
+                                         % (disk.iv_name, node, res.fail_msg))
+            made.append((node, spec))
+    return made
+
+
+def check_storage_space(lu, node, needed):
+    """``needed``: {(storage type, name): MiB}; OpPrereqError if ``node`` lacks it."""
+    units = sorted(needed)
+    res = lu.rpc.call_node_info([node], [list(u) for u in units], [])[node]
+    res.raise_on_failure("Cannot get the free disk space of node %s" % node,
+                         prereq=True)
+    storage = (res.data or {}).get("storage") or []
+    for unit, info in zip(units, storage):
+        free = info.get("storage_free")
+        if free is None:
+            raise errors.OpPrereqError("Cannot compute the free space in %s on node"
+                                       " %s: %s" % (unit[1], node,
+                                                    info.get("error", "no data")),
+                                       errors.ECODE_ENVIRON)
+        if needed[unit] > free and unit[0] == constants.ST_LVM_VG:
+            raise errors.OpPrereqError(
+                "Not enough disk space on target node %s vg %s: required %d MiB,"
+                " available %d MiB" % (node, unit[1], needed[unit], free),
+                errors.ECODE_NORES)
+        if needed[unit] > free:
+            raise errors.OpPrereqError(
+                "Not enough disk space on node %s: requested %d MiB, available %d MiB"
+                % (node, needed[unit], free), errors.ECODE_NORES)
 
 
 def mark_disks_active(lu, instance, active):

@@ -100,7 +100,7 @@ class LUInstanceReplaceDisks(InstanceLU):
                 self.new_node = remote
                 self.target, self.other = secondary, inst.primary_node
                 check_nodes = [self.new_node, self.other]
-                self._check_new_node(remote)
+                iu.check_node_usable(self.cfg, remote)
                 old = self.cfg.get_node_info(secondary)
                 if old.offline and not self.early_release:
                     self.early_release = True
@@ -121,15 +121,6 @@ class LUInstanceReplaceDisks(InstanceLU):
                 raise errors.OpPrereqError("Invalid disk index: %d (the instance has"
                                            " disks 0..%d)" % (idx, len(inst.disks) - 1),
                                            errors.ECODE_INVAL)
-
-    def _check_new_node(self, node_name):
-        node = self.cfg.get_node_info(node_name)
-        if node.drained:
-            raise errors.OpPrereqError("Can't use drained node %s" % node_name,
-                                       errors.ECODE_STATE)
-        if not node.vm_capable:
-            raise errors.OpPrereqError("Can't use non-vm_capable node %s" % node_name,
-                                       errors.ECODE_STATE)
 
     def _check_auto(self, inst, secondary):
         """-a: the node whose disks lost their local storage is the target."""

@@ -1,4 +1,6 @@
-"""gnt-cluster verify-disks: which instances need their disks activated again.
+"""Cluster-wide disk checks: verify-disks and repair-disk-sizes.
+
+gnt-cluster verify-disks: which instances need their disks activated again.
 
 OpClusterVerifyDisks submits one OpGroupVerifyDisks job per node group (as
 Ganeti); each reports, for the instances of its group whose disks should be
@@ -6,10 +8,16 @@ active: nodes that could not be asked, instances whose volumes are inactive or
 whose drbd devices are down, off the network or without local storage (a node
 rebooted, a link broke), and volumes that are missing altogether. The client
 (and the watcher) then run activate-disks for the instances that need it.
+
+gnt-cluster repair-disk-sizes: the recorded size of each disk is set to the
+size its primary node reports (disks that are not active there are skipped
+with a warning), and a drbd disk's data volume is never recorded smaller than
+the disk.
 """
 
 from ganeti import constants, locking, opcodes
 from ganeti.cmdlib import drbd_disks
+from ganeti.cmdlib import instance_utils as iu
 from ganeti.cmdlib.base import NoHooksLU, ResultWithJobs
 
 
@@ -136,3 +144,79 @@ class LUGroupVerifyDisks(NoHooksLU):
                 if disk.uuid in faulty:
                     to_activate.add(inst.name)
 
+
+
+class LUClusterRepairDiskSizes(NoHooksLU):
+    REQ_BGL = False
+
+    def expand_names(self):
+        if self.op.instances:
+            self.names = sorted(set(iu.expand_instance_name(self.cfg, name)
+                                    for name in self.op.instances))
+        else:
+            self.names = sorted(self.cfg.get_instance_list())
+        self.needed_locks[locking.LEVEL_INSTANCE] = self.names
+        self.needed_locks[locking.LEVEL_NODE_RES] = []
+        self.share_locks[locking.LEVEL_NODE_RES] = 1
+
+    def declare_locks(self, level):
+        if level == locking.LEVEL_NODE_RES:
+            self.needed_locks[level] = sorted(set(
+                iu.get_instance(self.cfg, name).primary_node for name in self.names))
+
+    def check_prereq(self):
+        self.instances = [iu.get_instance(self.cfg, name) for name in self.names]
+
+    def exec(self, feedback_fn):
+        per_node = {}
+        for inst in self.instances:
+            for idx, disk in enumerate(inst.disks):
+                per_node.setdefault(inst.primary_node, []).append((inst, idx, disk))
+        changed = []
+        for node, entries in sorted(per_node.items()):
+            res = self.rpc.call_blockdev_getdimensions(
+                node, [drbd_disks.disk_for_node(self.cfg, disk, node)
+                       for _, _, disk in entries])
+            if res.fail_msg or not isinstance(res.data, list) \
+                    or len(res.data) != len(entries):
+                self.log_warning("Failure in blockdev_getdimensions call to node %s,"
+                                 " ignoring", node)
+                continue
+            for (inst, idx, disk), dims in zip(entries, res.data):
+                if not dims or not isinstance(dims[0], int):
+                    self.log_warning("Disk %d of instance %s did not return size"
+                                     " information, ignoring", idx, inst.name)
+                    continue
+                size = dims[0] >> 20
+                fixed = False
+                if size != disk.size:
+                    self.log_info("Disk %d of instance %s has mismatched size,"
+                                  " correcting: recorded %d, actual %d", idx, inst.name,
+                                  disk.size, size)
+                    disk.size = size
+                    changed.append([inst.name, idx, "size", size])
+                    fixed = True
+                if self._ensure_child_sizes(disk):
+                    changed.append([inst.name, idx, "size", disk.size])
+                    fixed = True
+                if fixed:
+                    self._store(inst.name, idx, disk)
+        return changed
+
+    def _ensure_child_sizes(self, disk):
+        """A drbd disk's data volume is at least the disk's size (Ganeti's fix)."""
+        if disk.dev_type != constants.DT_DRBD8 or not disk.children:
+            return False
+        data = disk.children[0]
+        if data.size >= disk.size:
+            return False
+        self.log_info("Child disk has size %d, parent %d, fixing", data.size, disk.size)
+        data.size = disk.size
+        return True
+
+    def _store(self, name, idx, disk):
+        inst = self.cfg.get_instance_info(name)
+        inst.disks[idx].size = disk.size
+        if disk.children:
+            inst.disks[idx].children[0].size = disk.children[0].size
+        self.cfg.update(inst)

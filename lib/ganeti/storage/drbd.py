@@ -9,9 +9,10 @@ the node itself never guesses its address.
 There is no drbd.conf: every device is made with ``drbdsetup`` and ``drbdmeta``
 directly (resource ``resource<minor>``, volume 0, external metadata at index
 0), as Ganeti does. The state is read from /proc/drbd. The kernel module's
-usermode helper must not fail (``/bin/true``, as the QA test bed loads the
-module; setting it from the cluster's drbd_usermode_helper is not done yet),
-or DRBD drops the connection before every resync.
+usermode helper (which DRBD runs on events) is set to the cluster's
+``drbd_usermode_helper`` (given in the dynamic parameters) before a device is
+made, assembled or connected: a helper that fails (drbdadm without a drbd.conf)
+makes DRBD drop the connection before every resync.
 """
 
 import os
@@ -24,6 +25,7 @@ from ganeti.utils import process
 DRBD_TIMEOUT = 60
 META_SIZE = 128                 # MiB: the metadata LV of every DRBD disk
 PROC_DRBD = "/proc/drbd"
+HELPER_PARAM = "/sys/module/drbd/parameters/usermode_helper"
 HMAC_ALG = "md5"
 
 _MINOR_RE = re.compile(r"^\s*(\d+):\s*cs:(\S+)(?:\s+ro:(\S+))?(?:\s+ds:(\S+))?")
@@ -103,6 +105,28 @@ def used_minors(path=PROC_DRBD):
         return []
 
 
+def usermode_helper(path=None):
+    """The module's current usermode helper (None: the module is not loaded)."""
+    try:
+        with open(path or HELPER_PARAM) as fd:
+            return fd.read().strip()
+    except FileNotFoundError:
+        return None
+    except OSError as err:
+        base.throw_error("Cannot read the DRBD usermode helper: %s", err)
+
+
+def set_usermode_helper(helper, path=None):
+    """Make the module run ``helper`` on events (when it runs another)."""
+    if not helper or usermode_helper(path) in (None, helper):
+        return
+    try:
+        with open(path or HELPER_PARAM, "w") as fd:
+            fd.write(helper)
+    except OSError as err:
+        base.throw_error("Cannot set the DRBD usermode helper to %s: %s", helper, err)
+
+
 def _drbd_cmd(argv, what):
     result = process.run_cmd(argv, env={"LC_ALL": "C"}, timeout=DRBD_TIMEOUT)
     if result.failed:
@@ -144,6 +168,7 @@ class DRBD8(base.BlockDev):
                              " (local/remote ip and minor)", unique_id)
         if not (0 <= self.minor < 1 << 20):
             base.throw_error("Invalid DRBD minor %r", self.minor)
+        self.helper = self.dyn_params.get("usermode_helper")
         self._dev_path = "/dev/drbd%d" % self.minor
         self.attach()
 
@@ -169,6 +194,7 @@ class DRBD8(base.BlockDev):
         dev = cls(unique_id, children, size, params, dyn_params)
         if dev.attached:
             base.throw_error("DRBD minor %d is already in use on this node", dev.minor)
+        set_usermode_helper(dev.helper)
         meta = children[1]
         meta_size = meta.get_actual_size() // base.MIB
         if meta_size < META_SIZE:
@@ -181,6 +207,7 @@ class DRBD8(base.BlockDev):
 
     def assemble(self) -> None:
         """Attach the children and connect to the peer (each step only if needed)."""
+        set_usermode_helper(self.helper)
         status = self._status()
         if status is None or not status.configured:
             self._apply_al()
@@ -261,6 +288,7 @@ class DRBD8(base.BlockDev):
 
     def attach_net(self, multimaster) -> None:
         """Connect (again), allowing two primaries during a migration."""
+        set_usermode_helper(self.helper)
         self.disconnect()
         self._connect(multimaster)
 
