@@ -34,6 +34,8 @@ COMMON_PARAMS = [
 _PINSTANCE_NAME = ("instance_name", REQUIRED, ht.TNonEmptyString, "Instance name")
 _PNODE_NAME = ("node_name", REQUIRED, ht.TNonEmptyString, "Node name")
 _PFORCE = ("force", False, ht.TBool, "Whether to force the operation")
+_PIALLOCATOR = ("iallocator", None, ht.TMaybeString,
+                "Instance allocator choosing the target node")
 _POUTPUT_FIELDS = ("output_fields", REQUIRED, ht.TStrList, "Fields to return")
 _QUERY_RESOURCES = ("cluster", "node", "instance", "group", "os", "job", "lock",
                     "export", "network")
@@ -573,6 +575,7 @@ class OpInstanceSetParams(OpCode):
          "New disk template"),
         ("pnode", None, ht.TMaybeString, "New primary node"),
         ("remote_node", None, ht.TMaybeString, "Secondary node (for conversions)"),
+        _PIALLOCATOR,
         ("os_name", None, ht.TMaybeString, "New operating system"),
         ("osparams", {}, ht.TDict, "OS parameter changes"),
         ("osparams_private", None, ht.TMaybeDict, "Private OS parameter changes"),
@@ -614,8 +617,6 @@ class OpInstanceDeactivateDisks(OpCode):
 
 _PTARGET_NODE = ("target_node", None, ht.TMaybeString,
                  "Target node (shared storage: any node; drbd: its secondary)")
-_PIALLOCATOR = ("iallocator", None, ht.TMaybeString,
-                "Instance allocator choosing the target node")
 _PIGNORE_IPOLICY = ("ignore_ipolicy", False, ht.TBool, "Ignore the instance policy")
 _PMIGRATION_MODE = ("mode", None, ht.TMaybe(ht.TElemOf(["live", "non-live"])),
                     "Migration mode (default: the hypervisor's migration_mode)")

@@ -354,6 +354,19 @@ def test_recreate_disks(shared2):
             proc = m.run("gnt-instance", "recreate-disks", *(args + [name]))
             assert proc.returncode == 1 and message in proc.stderr, (args, proc.stderr)
         assert _row(m, name, "pnode,disk.sizes") == [m.name, "32"]
+        # disk template conversions: only plain <-> drbd
+        for args, message in [
+                (["-t", "drbd"], "No iallocator or node given"),
+                (["-t", "drbd", "-n", n2.name], "Disk template 'drbd' is not enabled"
+                                                " for this cluster"),
+                (["-t", "sharedfile"], "Unsupported disk template conversion from"
+                                       " file to sharedfile"),
+                (["-t", "file"], "Instance already has disk template file"),
+                (["-n", n2.name, "-B", "vcpus=2"], "A secondary node (-n) is only used"
+                                                   " when the disk template changes")]:
+            proc = m.run("gnt-instance", "modify", *(args + [name]))
+            assert proc.returncode == 1 and message in proc.stderr, (args, proc.stderr)
+        assert _row(m, name, "disk_template,pnode,disk.sizes") == ["file", m.name, "32"]
         # onto the other node: it becomes the primary; the old file stays
         proc = m.run("gnt-instance", "recreate-disks", "-n", n2.name, name, check=True)
         assert " - WARNING: Changing the instance's nodes, you will have to remove any" \

@@ -659,7 +659,8 @@ def modify_instance(opts, args):
         runtime_mem=opts.runtime_mem, ignore_ipolicy=opts.ignore_ipolicy,
         conflicts_check=opts.conflicts_check, hotplug=opts.hotplug,
         hotplug_if_possible=opts.hotplug_if_possible, disk_template=opts.disk_template,
-        remote_node=opts.node, wait_for_sync=opts.wait_for_sync)
+        remote_node=opts.node, iallocator=opts.iallocator,
+        wait_for_sync=opts.wait_for_sync)
     result = cli.submit_or_send(op, opts)
     if result is not None:
         cli.to_stdout("Modified instance %s" % args[0])
@@ -925,6 +926,7 @@ COMMANDS.update({
                        " <-> drbd; the instance must be stopped)"),
         cli.cli_option("-n", "--node", dest="node", default=None, metavar="<node>",
                        help="The secondary node when converting to drbd"),
+        cli.IALLOCATOR_OPT,
         cli.cli_option("--no-wait-for-sync", dest="wait_for_sync", default=True,
                        action="store_false",
                        help="Don't wait for sync (DANGEROUS!)")] +
