@@ -3,13 +3,15 @@
 
     sudo /usr/bin/python3 test/bench/bench_storage.py [--size-mib 1024] [--skip-vms]
 
-On two QEMU VM nodes of the QA test bed (test/qa/vmbed.py; booted here unless
+On three QEMU VM nodes of the QA test bed (test/qa/vmbed.py; booted here unless
 running already, and stopped at the end if booted here):
   - the resync throughput of raw drbdsetup (two LVs, protocol C, the same fixed
     resync rate the cluster uses) for --size-mib MiB;
   - gnt-instance add -t drbd -s SIZE (fake hypervisor) with its initial sync,
     and the throughput that sync reached;
-  - gnt-instance failover and migrate (fake hypervisor) of that instance.
+  - gnt-instance failover and migrate (fake hypervisor) of that instance;
+  - gnt-instance replace-disks -s (new volumes under the secondary's half) and
+    -n (a third node as the new secondary), each with its full resync.
 On the two-node virtual cluster of this machine (loopback addresses):
   - live migration of a real QEMU guest (TCG, 128 MiB) on sharedfile storage:
     the command's time, and QEMU's own total time and downtime of the move.
@@ -67,7 +69,8 @@ def cluster_figures(size_mib):
     vmbed.ssh(m, "gnt-cluster init -s %s --master-netdev=eth0 --no-etc-hosts"
               " --enabled-hypervisors=fake --enabled-disk-templates=drbd,plain"
               " --nic-parameters=link=br-inst cluster.example.com" % vmbed.node_sip(1))
-    vmbed.ssh(m, "gnt-node add -s %s %s" % (vmbed.node_sip(2), vmbed.node_name(2)))
+    for k in (2, 3):
+        vmbed.ssh(m, "gnt-node add -s %s %s" % (vmbed.node_sip(k), vmbed.node_name(k)))
     name = "bench1.example.com"
     took_add, proc = _timed(lambda: vmbed.ssh(
         m, "gnt-instance add -t drbd -s %dM -n node1:node2 -o noop --no-nics --no-name-check"
@@ -75,32 +78,40 @@ def cluster_figures(size_mib):
         " --ignore-ipolicy %s" % (size_mib, name)))
     took_failover, _ = _timed(lambda: vmbed.ssh(m, "gnt-instance failover -f %s" % name))
     took_migrate, _ = _timed(lambda: vmbed.ssh(m, "gnt-instance migrate -f %s" % name))
+    took_replace, _ = _timed(lambda: vmbed.ssh(m, "gnt-instance replace-disks -s %s"
+                                               % name))
+    took_new_sec, _ = _timed(lambda: vmbed.ssh(m, "gnt-instance replace-disks -n %s %s"
+                                               % (vmbed.node_name(3), name)))
     vmbed.ssh(m, "gnt-instance remove -f %s" % name)
-    return took_add, took_failover, took_migrate
+    return took_add, took_failover, took_migrate, took_replace, took_new_sec
 
 
 def vm_figures(size_mib):
     booted = False
-    if vmbed.running_nodes() < 2:
-        took, _ = _timed(lambda: vmbed.up(2))
-        print("VM nodes: 2 booted, ssh ready in %.1f s" % took)
+    if vmbed.running_nodes() < 3:
+        took, _ = _timed(lambda: vmbed.up(3))
+        print("VM nodes: 3 booted, ssh ready in %.1f s" % took)
         booted = True
     try:
-        for k in (1, 2):
+        for k in (1, 2, 3):
             vmbed.reset_node(k)
             vmbed.ssh(k, "pvcreate -q -y /dev/vda && vgcreate -q xenvg /dev/vda && ip link"
                       " add br-inst type bridge 2>/dev/null; ip link set br-inst up")
         raw = raw_drbd_sync(size_mib)
         print("raw drbdsetup resync of %d MiB: %.1f s (%.1f MiB/s)"
               % (size_mib, raw, size_mib / raw))
-        add, failover, migrate = cluster_figures(size_mib)
+        add, failover, migrate, replace, new_sec = cluster_figures(size_mib)
         print("gnt-instance add -t drbd -s %dM (with its sync, fake hypervisor): %.1f s"
               % (size_mib, add))
         print("gnt-instance failover (drbd, fake hypervisor): %.1f s" % failover)
         print("gnt-instance migrate (drbd dual-primary, fake hypervisor): %.1f s"
               % migrate)
+        print("gnt-instance replace-disks -s (%d MiB resync): %.1f s" % (size_mib,
+                                                                        replace))
+        print("gnt-instance replace-disks -n node3 (%d MiB resync): %.1f s"
+              % (size_mib, new_sec))
     finally:
-        for k in (1, 2):
+        for k in (1, 2, 3):
             vmbed.reset_node(k)
         if booted:
             vmbed.down()

@@ -312,7 +312,8 @@ def ssh(k, command, check=True, timeout=600, input_text=None, tty=False):
 
 
 # What a test module leaves on a node, removed whatever state it is in: the
-# daemons (by their pid files), DRBD devices, the volume group, Ganeti's files.
+# daemons (by their pid files), DRBD devices (and the module's helper as booted),
+# the volume group, Ganeti's files.
 RESET_SCRIPT = r"""
 for f in /var/run/ganeti/*.pid; do
   [ -f "$f" ] && kill -9 "$(cat "$f")" 2>/dev/null
@@ -324,6 +325,7 @@ for m in $(sed -n 's/^ *\([0-9][0-9]*\): cs:.*/\1/p' /proc/drbd); do
   drbdsetup down "resource$m" 2>/dev/null || drbdsetup del-minor "$m" 2>/dev/null
 done
 vgremove -q -f xenvg >/dev/null 2>&1; pvremove -q -y -ff /dev/vda >/dev/null 2>&1
+echo /bin/true > /sys/module/drbd/parameters/usermode_helper
 ip addr del %(cluster_ip)s/32 dev eth0 2>/dev/null
 rm -rf /var/lib/ganeti /etc/ganeti /var/run/ganeti /var/log/ganeti /srv/ganeti
 true

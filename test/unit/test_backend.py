@@ -10,6 +10,7 @@ import pytest
 
 from ganeti import backend, constants, errors, rpc
 from ganeti.utils import process
+from test_storage_lvm import NO_GLOBAL_FILTER, unfiltered
 
 
 def _mode(path):
@@ -204,6 +205,9 @@ def test_node_info_lvm(monkeypatch):
     calls = []
 
     def fake_run_cmd(cmd, **kwargs):
+        cmd = unfiltered(cmd)
+        if cmd is None:
+            return process.RunResult([], 5, None, "", NO_GLOBAL_FILTER)
         calls.append(cmd)
         if cmd[-1] == "xenvg":
             return process.RunResult(cmd, 0, None, "  xenvg   10236.00  4096.50\n", "")

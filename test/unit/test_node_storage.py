@@ -19,6 +19,7 @@ from ganeti.backend.common import RpcFail
 from ganeti.client import gnt_node
 from ganeti.cmdlib import node_storage
 from ganeti.utils import process
+from test_storage_lvm import NO_GLOBAL_FILTER, unfiltered
 
 LVM_LIST = ["--noheadings", "--nosuffix", "--units=m", "--separator=,", "-o"]
 
@@ -54,6 +55,9 @@ class FakeLvm:
         self.calls = []
 
     def __call__(self, argv, env=None, timeout=None, **kwargs):
+        argv = unfiltered(argv)
+        if argv is None:                # lvmconfig: lvm.conf sets no global filter
+            return process.RunResult([], 5, None, "", NO_GLOBAL_FILTER)
         assert env and env.get("LC_ALL") == "C"      # LVM's messages are matched
         self.calls.append(list(argv))
         if tuple(argv) not in self.answers:

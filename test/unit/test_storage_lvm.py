@@ -12,6 +12,19 @@ from ganeti.storage import base, lvm
 from ganeti.utils import process
 
 
+NO_GLOBAL_FILTER = "  Configuration node devices/global_filter not found\n"
+
+
+def unfiltered(argv):
+    """An LVM command without the device filter every one of them must carry
+    (None for the lvmconfig call that reads lvm.conf's own filter)."""
+    if argv[0] == "lvmconfig":
+        assert list(argv) == ["lvmconfig", "devices/global_filter"]
+        return None
+    assert argv[1] == "--config" and '"r|^/dev/drbd[0-9]+$|"' in argv[2], argv
+    return [argv[0]] + list(argv[3:])
+
+
 class FakeLvm:
     """One volume group ``xenvg`` of ``size`` MiB with LVs {name: MiB}."""
 
@@ -25,6 +38,9 @@ class FakeLvm:
         return self.size - sum(self.lvs.values())
 
     def __call__(self, argv, env=None, timeout=None, **kwargs):
+        argv = unfiltered(argv)
+        if argv is None:                # lvmconfig: lvm.conf sets no global filter
+            return process.RunResult([], 5, None, "", NO_GLOBAL_FILTER)
         self.calls.append(list(argv))
         assert env and env.get("LC_ALL") == "C"
         cmd = argv[0]
@@ -134,3 +150,21 @@ def test_degraded_when_lvm_reports_partial(fake):
     dev.attr = "-wi-a---p-"
     status = dev.get_sync_status()
     assert status["is_degraded"] and status["ldisk_status"] == base.LDS_FAULTY
+
+
+def test_the_device_filter_keeps_lvm_out_of_drbd_devices(monkeypatch):
+    """Every LVM command rejects /dev/drbdN first, then applies lvm.conf's own
+    global filter (read once with lvmconfig, as LVM 2.03 prints it)."""
+    calls = []
+
+    def run(argv, env=None, timeout=None, **kwargs):
+        calls.append(list(argv))
+        return process.RunResult([], 0, None, 'global_filter=["a|^/dev/vd.*|","r|.*|"]\n',
+                                 "")
+    monkeypatch.setattr(process, "run_cmd", run)
+    monkeypatch.setattr(lvm, "_filter_config", None)
+    argv = lvm.with_filter(["pvs", "--noheadings"])
+    assert argv == ["pvs", "--config", 'devices { global_filter = [ "r|^/dev/drbd[0-9]+$|",'
+                    ' "a|^/dev/vd.*|", "r|.*|" ] }', "--noheadings"]
+    lvm.with_filter(["vgs"])
+    assert calls == [["lvmconfig", "devices/global_filter"]]

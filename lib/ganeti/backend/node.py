@@ -97,9 +97,10 @@ def _file_storage_info(stype, path):
 
 def _lvm_vg_info(vg_name):
     """Size/free (MiB) of a volume group via ``vgs``."""
-    result = process.run_cmd(["vgs", "--noheadings", "--units", "m", "--nosuffix",
-                              "-o", "vg_name,vg_size,vg_free", vg_name],
-                             timeout=LVM_TIMEOUT)
+    from ganeti.storage import lvm
+    result = process.run_cmd(lvm.with_filter(["vgs", "--noheadings", "--units", "m",
+                                              "--nosuffix", "-o", "vg_name,vg_size,vg_free",
+                                              vg_name]), timeout=LVM_TIMEOUT)
     entry = {"type": constants.ST_LVM_VG, "name": vg_name}
     if result.failed:
         entry["error"] = "Cannot get information about volume group %s: %s" % (

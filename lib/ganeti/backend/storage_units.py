@@ -209,7 +209,7 @@ def storage_modify(su_name, su_args, name, changes):
 
 def _run_lvm_output(argv):
     """Run an LVM command whose exit code does not decide; its result."""
-    return process.run_cmd(argv, env=_LVM_ENV, timeout=lvm.LVM_TIMEOUT)
+    return process.run_cmd(lvm.with_filter(argv), env=_LVM_ENV, timeout=lvm.LVM_TIMEOUT)
 
 
 def _remove_missing(vg_name):

@@ -31,9 +31,38 @@ def check_name(name: str, what: str = "logical volume") -> None:
         base.throw_error("Invalid %s name %r: LVM reserves it", what, name)
 
 
+# LVM must not look inside DRBD devices: what an instance keeps there (its own
+# PVs) is the guest's, and the same PV would also show through the DRBD data LV
+# (the install tutorial's lvm.conf filter, applied to every LVM command we run)
+DRBD_DEVICES_REJECT = "r|^/dev/drbd[0-9]+$|"
+_filter_config = None
+
+
+def _global_filter():
+    """The devices/global_filter of lvm.conf, with DRBD devices rejected first."""
+    global _filter_config
+    if _filter_config is None:
+        result = process.run_cmd(["lvmconfig", "devices/global_filter"],
+                                 env={"LC_ALL": "C"}, timeout=LVM_TIMEOUT)
+        current = []
+        if not result.failed and "=" in result.stdout:
+            current = re.findall(r'"((?:[^"\\]|\\.)*)"',
+                                 result.stdout.split("=", 1)[1])
+        rules = [DRBD_DEVICES_REJECT] + [r for r in current if r != DRBD_DEVICES_REJECT]
+        _filter_config = "devices { global_filter = [ %s ] }" % ", ".join(
+            '"%s"' % rule for rule in rules)
+    return _filter_config
+
+
+def with_filter(argv):
+    """``argv`` of an LVM command with the DRBD-rejecting device filter."""
+    return [argv[0], "--config", _global_filter()] + list(argv[1:])
+
+
 def run_lvm(argv, what):
     """Run one LVM command; BlockDeviceError with its message when it fails."""
-    result = process.run_cmd(argv, env={"LC_ALL": "C", "DM_DISABLE_UDEV": "1"},
+    result = process.run_cmd(with_filter(argv),
+                             env={"LC_ALL": "C", "DM_DISABLE_UDEV": "1"},
                              timeout=LVM_TIMEOUT)
     if result.failed:
         base.throw_error("%s failed: %s", what,
