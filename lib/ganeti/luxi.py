@@ -44,6 +44,9 @@ REQ_QUERY_CLUSTER_INFO = "QueryClusterInfo"
 REQ_QUERY_TAGS = "QueryTags"
 REQ_SET_DRAIN_FLAG = "SetDrainFlag"
 REQ_SET_WATCHER_PAUSE = "SetWatcherPause"
+# not in Ganeti's LUXI: Ganeti answers gnt-node list-drbd from ganeti-confd,
+# which this project has not; the master answers it from the configuration
+REQ_QUERY_DRBD_MINORS = "QueryDrbdMinors"
 
 
 class Transport:
@@ -244,6 +247,9 @@ class Client:
     def set_watcher_pause(self, until):
         return self.call(REQ_SET_WATCHER_PAUSE, [until])
 
+    def query_drbd_minors(self, node):
+        return self.call(REQ_QUERY_DRBD_MINORS, [node])
+
 
 def _op_dict(op):
     return op if isinstance(op, dict) else op.to_dict()
@@ -293,6 +299,7 @@ SIGNATURES = {
                      ("name", None, ht.TMaybeString)],
     REQ_SET_DRAIN_FLAG: [("drain flag", _REQUIRED, ht.TBool)],
     REQ_SET_WATCHER_PAUSE: [("until", _REQUIRED, ht.TMaybe(ht.TNumber))],
+    REQ_QUERY_DRBD_MINORS: [("node", _REQUIRED, ht.TNonEmptyString)],
 }
 
 

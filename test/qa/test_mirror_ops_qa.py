@@ -125,6 +125,10 @@ def test_replace_disks_and_evacuate(cluster):
     minors, _ = qa.minors(vms, name)
     assert minors[n1] == m1
     _in_sync(vms, 3, minors[n3], "Secondary/Primary")
+    out = vms.ssh(MASTER, "gnt-node list-drbd --no-headers --separator='|' %s"
+                  % n3).stdout
+    assert out == "%s|%d|%s|disk/0|secondary|%s\n" % (n3, minors[n3], name, n1), out
+    assert vms.ssh(MASTER, "gnt-node list-drbd --no-headers %s" % n2).stdout == ""
     # the data is really on node3: fail over to it and read it there
     vms.ssh(MASTER, "gnt-instance failover -f %s" % name)
     assert qa.read_sum(vms, 3, minors[n3]) == checksum

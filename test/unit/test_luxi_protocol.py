@@ -98,6 +98,7 @@ _VALID_ARGS = {
     luxi.REQ_QUERY_TAGS: ["cluster", None],
     luxi.REQ_SET_DRAIN_FLAG: [True],
     luxi.REQ_SET_WATCHER_PAUSE: [None],
+    luxi.REQ_QUERY_DRBD_MINORS: ["node1"],
 }
 
 

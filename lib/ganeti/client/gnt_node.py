@@ -236,6 +236,22 @@ def evacuate_node(opts, args):
     return constants.EXIT_SUCCESS
 
 
+def list_drbd(opts, args):
+    """The DRBD minors the configuration gives a node (Ganeti asks confd; the
+    master answers here)."""
+    cl = cli.get_client()
+    rows = cl.query_drbd_minors(args[0])
+    fields = ["node", "minor", "instance", "disk", "role", "peer"]
+    headers = None if opts.no_headers else {
+        "node": "Node", "minor": "Minor", "instance": "Instance", "disk": "Disk",
+        "role": "Role", "peer": "PeerNode"}
+    for line in cli.generate_table(headers, fields, opts.separator,
+                                   [[str(v) for v in row] for row in rows],
+                                   numfields=["minor"]):
+        cli.to_stdout(line)
+    return constants.EXIT_SUCCESS
+
+
 def _yes_no(*flags, dest, help):
     return cli.cli_option(*flags, dest=dest, type="bool", default=None,
                           metavar="yes|no", help=help)
@@ -396,6 +412,8 @@ COMMANDS = {
         cli.keyval_option("--node-parameters", dest="ndparams", help="Node parameters")] +
         cli.SUBMIT_OPTS + [cli.DRY_RUN_OPT],
         "<node_name>", "Alters the parameters of a node"),
+    "list-drbd": (list_drbd, cli.ARGS_ONE_NODE, [cli.NOHDR_OPT, cli.SEP_OPT], "<node>",
+                  "Query the list of used DRBD minors on the given node"),
     "volumes": (list_volumes, cli.ARGS_MANY_NODES, [
         cli.NOHDR_OPT, cli.SEP_OPT, cli.UNITS_OPT, cli.FIELDS_OPT, cli.PRIORITY_OPT],
         "[<node-name>...]", "List logical volumes on node(s)"),

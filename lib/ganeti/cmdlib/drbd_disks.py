@@ -87,3 +87,20 @@ def assign_ports(cfg, disks):
     for disk in disks:
         if disk.dev_type == constants.DT_DRBD8 and disk.logical_id[2] is None:
             disk.logical_id[2] = cfg.allocate_port()
+
+
+def node_minors(cfg, node):
+    """The DRBD minors the configuration gives ``node``, as Ganeti's confd lists
+    them: [node, minor, instance, "disk/N", "primary"|"secondary", peer node]."""
+    rows = []
+    for inst in cfg.get_all_instances_info().values():
+        role = "primary" if inst.primary_node == node else "secondary"
+        for idx, disk in enumerate(inst.disks):
+            if disk.dev_type != constants.DT_DRBD8 or not disk.logical_id:
+                continue
+            node_a, node_b, _, minor_a, minor_b = disk.logical_id[:5]
+            if node == node_a:
+                rows.append([node, minor_a, inst.name, "disk/%d" % idx, role, node_b])
+            elif node == node_b:
+                rows.append([node, minor_b, inst.name, "disk/%d" % idx, role, node_a])
+    return sorted(rows)

@@ -19,6 +19,7 @@ from ganeti import (config, constants, daemon, errors, jqueue, locking, luxi, mc
                     pathutils, query, rpc)
 from ganeti.backend import node as backend_node
 from ganeti.cmdlib import cluster as cmdlib_cluster
+from ganeti.cmdlib import drbd_disks
 from ganeti.cmdlib import query as cmdlib_query
 from ganeti.etcd import configstore, configsync, masterlease, membership
 from ganeti.jqueue import etcdstore
@@ -123,6 +124,7 @@ class LuxiHandler:
             luxi.REQ_QUERY_TAGS: self._query_tags,
             luxi.REQ_SET_DRAIN_FLAG: self._set_drain_flag,
             luxi.REQ_SET_WATCHER_PAUSE: self._set_watcher_pause,
+            luxi.REQ_QUERY_DRBD_MINORS: self._query_drbd_minors,
         }
 
     def handle(self, method, args):
@@ -160,6 +162,13 @@ class LuxiHandler:
         qfilter = qlang.make_simple_filter(full) if full else None
         result = self._query(query.QR_NODE, fields, qfilter)
         return query.old_style(result)
+
+    def _query_drbd_minors(self, node):
+        cfg = self.context.cfg
+        full = cfg.expand_node_name(node)
+        if full is None:
+            raise errors.OpPrereqError("Node '%s' not known" % node, errors.ECODE_NOENT)
+        return drbd_disks.node_minors(cfg, full)
 
     def _query_tags(self, kind, name):
         """The tags of an object (gnt-* list-tags), with Ganeti's messages."""
