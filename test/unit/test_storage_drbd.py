@@ -111,6 +111,7 @@ def test_create_assemble_open_shutdown_commands(monkeypatch, tmp_path):
     dev.shutdown()
     assert fake.calls == [["drbdsetup", "primary", "3", "--force"],
                           ["drbdsetup", "secondary", "3"],
+                          ["drbdsetup", "show", "3"],
                           ["drbdsetup", "down", "resource3"]]
 
 
@@ -220,3 +221,26 @@ def test_usermode_helper_is_set_before_use(monkeypatch, tmp_path):
     drbd.set_usermode_helper("/bin/true", str(param))   # module not loaded
     assert not param.exists() and drbd.usermode_helper(str(param)) is None
     assert fake.calls
+
+
+def test_a_minor_another_resource_holds_is_never_torn_down(monkeypatch):
+    """drbdsetup show (as DRBD 8.4.11 prints it, recorded on a QA node) names
+    another port or backing disk: shutdown and remove leave the minor alone."""
+    shown = _read("drbdsetup-show-minor.txt")
+    fake = Fake(monkeypatch, _line("WFConnection", "Secondary/Unknown",
+                                   "Diskless/DUnknown"))
+
+    def run(argv, env=None, timeout=None, **kwargs):
+        fake.calls.append(list(argv))
+        out = shown if argv[:2] == ["drbdsetup", "show"] else ""
+        return process.RunResult(argv, 0, None, out, "")
+    monkeypatch.setattr(process, "run_cmd", run)
+    dev = _dev(fake)                              # port 11000, /dev/xenvg/... data
+    dev.remove()
+    assert fake.calls == [["drbdsetup", "show", "3"]]
+    # the same port and backing disk: it is ours, and goes
+    shown = shown.replace("11005", "11000")
+    fake.calls = []
+    children = [FakeLv("/dev/loop0", 1024), FakeLv("/dev/loop1", 128)]
+    drbd.DRBD8(UNIQUE_ID, children, 1024, {}, DYN).shutdown()
+    assert fake.calls == [["drbdsetup", "show", "3"], ["drbdsetup", "down", "resource3"]]

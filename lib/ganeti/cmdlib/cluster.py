@@ -311,6 +311,9 @@ class LUClusterSetParams(LogicalUnit):
             new.enabled_disk_templates = _checked_enabled(
                 op.enabled_disk_templates, constants.DISK_TEMPLATES, "disk template",
                 instances, lambda i: i.disk_template)
+        if (constants.DT_DRBD8 in new.enabled_disk_templates
+                and not new.drbd_usermode_helper and op.drbd_helper is None):
+            new.drbd_usermode_helper = constants.DEFAULT_DRBD_HELPER
         if op.vg_name is not None:
             new.volume_group_name = op.vg_name or None
         if (any(dt in constants.DTS_LVM for dt in new.enabled_disk_templates)

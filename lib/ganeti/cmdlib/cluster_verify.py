@@ -407,7 +407,8 @@ class LUClusterVerify(LogicalUnit):
         if isinstance(helper, dict):
             self._error("ENODEDRBDHELPER", "node", name,
                         "drbd usermode helper check unsuccessful: %s" % helper.get("error"))
-        elif helper and helper != cluster.drbd_usermode_helper:
+        elif helper and cluster.drbd_usermode_helper \
+                and helper != cluster.drbd_usermode_helper:
             # the node sets it when it next makes or connects a drbd device
             self._error("ENODEDRBDHELPER", "node", name,
                         "wrong drbd usermode helper: %s" % helper)

@@ -15,6 +15,7 @@ made, assembled or connected: a helper that fails (drbdadm without a drbd.conf)
 makes DRBD drop the connection before every resync.
 """
 
+import logging
 import os
 import re
 
@@ -28,6 +29,8 @@ PROC_DRBD = "/proc/drbd"
 HELPER_PARAM = "/sys/module/drbd/parameters/usermode_helper"
 HMAC_ALG = "md5"
 
+_SHOW_PORT_RE = re.compile(r"_this_host\s*{\s*address\s+\S+\s+\S*:(\d+);")
+_SHOW_DISK_RE = re.compile(r'^\s*disk\s+"([^"]+)";', re.M)
 _MINOR_RE = re.compile(r"^\s*(\d+):\s*cs:(\S+)(?:\s+ro:(\S+))?(?:\s+ds:(\S+))?")
 _SYNC_RE = re.compile(r"sync'ed:\s*([\d.]+)%")
 _FINISH_RE = re.compile(r"finish:\s*(\d+):(\d+):(\d+)")
@@ -324,9 +327,33 @@ class DRBD8(base.BlockDev):
         _drbd_cmd(["drbdsetup", "down", _resource(self.minor)],
                   "Shutting down DRBD minor %d" % self.minor)
 
+    def _owner_mismatch(self):
+        """Why the minor's live configuration is not this disk's (another port, other
+        backing volumes), or None: a minor the config gives us may have been taken
+        by someone else, and we must never tear that down."""
+        result = process.run_cmd(["drbdsetup", "show", str(self.minor)],
+                                 env={"LC_ALL": "C"}, timeout=DRBD_TIMEOUT)
+        if result.failed:
+            return None
+        port = _SHOW_PORT_RE.search(result.stdout)
+        if port and self.port is not None and int(port.group(1)) != self.port:
+            return "port %s, not %s" % (port.group(1), self.port)
+        disk = _SHOW_DISK_RE.search(result.stdout)
+        data = self._children[0] if self._children else None
+        if disk and data is not None and data.dev_path and \
+                os.path.realpath(disk.group(1)) != os.path.realpath(data.dev_path):
+            return "backing disk %s, not %s" % (disk.group(1), data.dev_path)
+        return None
+
     def shutdown(self) -> None:
-        """Disconnect, detach and release the minor (the LVs stay)."""
+        """Disconnect, detach and release the minor (the LVs stay); a minor that
+        another resource holds is left alone."""
         if not self.attach():
+            return
+        mismatch = self._owner_mismatch()
+        if mismatch:
+            logging.warning("DRBD minor %d belongs to another resource (%s); leaving it"
+                            " alone", self.minor, mismatch)
             return
         self._down()
         self.attached = False

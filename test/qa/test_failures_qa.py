@@ -1,0 +1,97 @@
+"""Mirrored instances that cannot be made, on the VM nodes: a full volume group
+(on the primary, or only on the secondary), an offline secondary, and a DRBD
+minor already taken on the secondary. Each gets a clear error and leaves no
+LV, DRBD minor, port or config entry behind; verify and verify-disks say so."""
+
+import re
+
+import qa_checks as qa
+from conftest import MASTER
+
+NAME = "inst8.example.com"
+
+
+def _add(vms, size, nodes):
+    return vms.ssh(MASTER, "gnt-instance add -t drbd -s %s --ignore-ipolicy -n %s -o noop"
+                   " %s" % (size, nodes, NAME), check=False)
+
+
+def _nothing_left(vms):
+    for k in (1, 2, 3):
+        assert qa.lvs(vms, k) == {}, (k, qa.lvs(vms, k))
+        assert re.findall(r"^\s*\d+: cs:(?!Unconfigured)", vms.ssh(k, "cat /proc/drbd")
+                          .stdout, re.M) == [], k
+    names = vms.ssh(MASTER, "gnt-instance list --no-headers -o name").stdout.split()
+    assert NAME not in names
+    verify = vms.ssh(MASTER, "gnt-cluster verify", check=False)
+    assert verify.returncode == 0, verify.stdout + verify.stderr
+    out = vms.ssh(MASTER, "gnt-cluster verify-disks").stdout
+    assert out.endswith("No disks need to be activated.\n"), out
+
+
+def test_full_volume_groups(cluster):
+    vms = cluster
+    proc = _add(vms, "40G", "node1:node2")
+    assert proc.returncode == 1
+    assert re.search(r"Not enough disk space on target node node1\.example\.com vg"
+                     r" xenvg: required 41088 MiB, available \d+ MiB", proc.stderr), \
+        proc.stderr
+    _nothing_left(vms)
+    # only the secondary is short of space: refused before anything is made
+    vms.ssh(2, "lvcreate -q -y -Wn -Zn -l 100%FREE -n filler xenvg")
+    try:
+        proc = _add(vms, "1G", "node1:node2")
+        assert proc.returncode == 1
+        assert "Not enough disk space on target node node2.example.com vg xenvg" \
+            in proc.stderr, proc.stderr
+        assert qa.lvs(vms, 1) == {}
+    finally:
+        vms.ssh(2, "lvremove -q -f xenvg/filler")
+    _nothing_left(vms)
+
+
+def test_offline_secondary(cluster):
+    vms = cluster
+    vms.ssh(MASTER, "gnt-node modify -O yes --force %s" % vms.node_name(3))
+    try:
+        proc = _add(vms, "256M", "node1:node3")
+        assert proc.returncode == 1
+        assert "node3.example.com" in proc.stderr and "offline" in proc.stderr, \
+            proc.stderr
+    finally:
+        vms.ssh(MASTER, "gnt-node modify -O no %s" % vms.node_name(3))
+    _nothing_left(vms)
+
+
+def test_drbd_minor_taken_on_the_secondary(cluster):
+    """The minor the configuration gives the secondary is in use there (made by
+    hand, waiting for a peer): the creation fails on the secondary and is undone
+    everywhere. (A minor made but never configured shows as Unconfigured and is
+    free to take.)"""
+    vms = cluster
+    vms.ssh(2, "drbdsetup new-resource resource0 && drbdsetup new-minor resource0 0 0"
+            " && drbdsetup connect resource0 ipv4:%s:7788 ipv4:10.78.1.99:7788"
+            " --protocol C" % vms.node_sip(2))
+    try:
+        proc = _add(vms, "256M", "node1:node2")
+        assert proc.returncode == 1
+        assert "DRBD minor 0 is already in use on this node" in proc.stderr, proc.stderr
+        for k in (1, 2):
+            assert qa.lvs(vms, k) == {}, (k, qa.lvs(vms, k))
+        assert NAME not in vms.ssh(MASTER, "gnt-instance list --no-headers -o name"
+                                   ).stdout.split()
+        verify = vms.ssh(MASTER, "gnt-cluster verify", check=False)
+        assert verify.returncode == 1
+        assert "ERROR: node node2.example.com: unallocated drbd minor 0 is in use" \
+            in verify.stdout, verify.stdout
+    finally:
+        vms.ssh(2, "drbdsetup down resource0")
+    _nothing_left(vms)
+    # with the minor free again the same command works, and the port the failed
+    # job had is given out again
+    proc = _add(vms, "256M", "node1:node2")
+    assert proc.returncode == 0, proc.stderr
+    info = vms.ssh(MASTER, "gnt-instance info %s" % NAME).stdout
+    assert re.search(r"port: 11000\n", info), info
+    vms.ssh(MASTER, "gnt-instance remove -f %s" % NAME)
+    _nothing_left(vms)
