@@ -206,12 +206,8 @@ def evacuate_node(opts, args):
     fields = (["pinst_list"] if not opts.secondary_only else []) + \
         (["sinst_list"] if not opts.primary_only else [])
     cl = cli.get_client()
-    try:
-        rows = cl.query_nodes(args, fields, False)
-    except errors.OpPrereqError as err:
-        if len(err.args) < 2 or err.args[1] != errors.ECODE_NOENT:
-            raise
-        rows = []           # as Ganeti: an unknown node has nothing to evacuate
+    # an unknown node matches nothing: it has nothing to evacuate (as in Ganeti)
+    rows = cl.query_nodes(args, fields, False)
     instances = set(name for row in rows for names in row for name in names)
     if not instances:
         cli.to_stderr("No instances to evacuate on node(s) %s, exiting."

@@ -18,12 +18,7 @@ _GROWABLE = frozenset([constants.DT_FILE, constants.DT_SHARED_FILE, constants.DT
 
 
 def _check_not_running(lu, instance, what):
-    res = lu.rpc.call_instance_info(instance.primary_node, instance.name,
-                                    instance.hypervisor,
-                                    lu.cfg.get_cluster_info().fill_hv(instance))
-    res.raise_on_failure("Cannot check the state of instance %s" % instance.name,
-                         prereq=True)
-    if res.data:
+    if iu.instance_running(lu, instance):
         raise errors.OpPrereqError("Instance %s is running; shut it down before %s it"
                                    % (instance.name, what), errors.ECODE_STATE)
 
@@ -350,12 +345,7 @@ class LUInstanceSetParams(InstanceLU):
         iu.check_be_values(filled)
 
     def _is_running(self):
-        res = self.rpc.call_instance_info(self.instance.primary_node, self.instance.name,
-                                          self.instance.hypervisor,
-                                          self.cfg.get_cluster_info().fill_hv(
-                                              self.instance))
-        res.raise_on_failure("Cannot check instance %s" % self.instance.name, prereq=True)
-        return bool(res.data)
+        return iu.instance_running(self, self.instance)
 
     @staticmethod
     def _index(items, ident, what):

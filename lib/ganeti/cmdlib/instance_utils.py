@@ -77,17 +77,23 @@ def check_node_usable(cfg, node_name):
     return node
 
 
-def check_instance_stopped(lu, instance, what):
-    """Ganeti's refusal of an instance marked up or running: "..., cannot <what>"."""
-    if instance.admin_state == constants.ADMINST_UP:
-        raise errors.OpPrereqError("Instance '%s' is marked to be up, cannot %s"
-                                   % (instance.name, what), errors.ECODE_STATE)
+def instance_running(lu, instance):
+    """Whether the instance runs on its primary node (OpPrereqError if the node
+    cannot say)."""
     res = lu.rpc.call_instance_info(instance.primary_node, instance.name,
                                     instance.hypervisor,
                                     lu.cfg.get_cluster_info().fill_hv(instance))
     res.raise_on_failure("Cannot check the state of instance %s" % instance.name,
                          prereq=True)
-    if res.data:
+    return bool(res.data)
+
+
+def check_instance_stopped(lu, instance, what):
+    """Ganeti's refusal of an instance marked up or running: "..., cannot <what>"."""
+    if instance.admin_state == constants.ADMINST_UP:
+        raise errors.OpPrereqError("Instance '%s' is marked to be up, cannot %s"
+                                   % (instance.name, what), errors.ECODE_STATE)
+    if instance_running(lu, instance):
         raise errors.OpPrereqError("Instance %s is running, cannot %s"
                                    % (instance.name, what), errors.ECODE_STATE)
 
@@ -529,11 +535,7 @@ def create_disks(lu, instance, indices=None):
                                               node == instance.primary_node,
                                               "originstname+%s" % instance.name, False)
             if res.fail_msg:
-                for done_node, done in reversed(made):
-                    undo = lu.rpc.call_blockdev_remove(done_node, done)
-                    if undo.fail_msg:
-                        lu.log_warning("Could not remove disk %s on node %s: %s",
-                                       done.get("iv_name"), done_node, undo.fail_msg)
+                remove_made(lu, made)
                 raise errors.OpExecError("Cannot create disk %s on node %s: %s"
                                          % (disk.iv_name, node, res.fail_msg))
             made.append((node, spec))
@@ -563,6 +565,17 @@ def check_storage_space(lu, node, needed):
             raise errors.OpPrereqError(
                 "Not enough disk space on node %s: requested %d MiB, available %d MiB"
                 % (node, needed[unit], free), errors.ECODE_NORES)
+
+
+def remove_made(lu, made):
+    """Undo a job's creations: remove each (node, disk dict) of ``made``, newest
+    first; what cannot go is a warning naming it."""
+    for node, disk in reversed(made):
+        res = lu.rpc.call_blockdev_remove(node, disk)
+        if res.fail_msg:
+            lu.log_warning("Could not remove %s %s on node %s: %s",
+                           disk.get("dev_type"), disk.get("logical_id"), node,
+                           res.fail_msg, hint="remove it by hand")
 
 
 def mark_disks_active(lu, instance, active):

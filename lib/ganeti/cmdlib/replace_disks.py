@@ -252,15 +252,7 @@ class LUInstanceReplaceDisks(InstanceLU):
                                                 self.instance.name, False, info, False)
             if res.fail_msg:
                 raise errors.OpExecError("Can't create block device: %s" % res.fail_msg)
-            created.append((node, lv))
-
-    def _remove_quietly(self, made):
-        for node, disk in reversed(made):
-            res = self.rpc.call_blockdev_remove(node, disk)
-            if res.fail_msg:
-                self.log_warning("Can't remove %r on node %s: %s",
-                                 disk.get("logical_id"), node, res.fail_msg,
-                                 hint="remove the unused volume manually")
+            created.append((node, lv.to_dict()))
 
     def _wait_and_check(self, iv_names):
         wait_for_sync(self, self.instance)
@@ -358,7 +350,7 @@ class LUInstanceReplaceDisks(InstanceLU):
                 iv_names[disk.iv_name] = (disk, old_lvs, new_lvs)
                 self._create_lvs(target, new_lvs, created)
         except errors.GenericError:
-            self._remove_quietly([(n, lv.to_dict()) for n, lv in created])
+            iu.remove_made(self, created)
             raise
 
         self.log_numbered_step(4, STEPS, "Changing drbd configuration")
@@ -396,7 +388,7 @@ class LUInstanceReplaceDisks(InstanceLU):
         res = self.rpc.call_blockdev_addchildren(target, spec,
                                                  [lv.to_dict() for lv in new_lvs])
         if res.fail_msg:
-            self._remove_quietly([(target, lv.to_dict()) for lv in new_lvs])
+            iu.remove_made(self, [(target, lv.to_dict()) for lv in new_lvs])
             raise errors.OpExecError("Can't add local storage to drbd: %s"
                                      % res.fail_msg)
 
@@ -411,13 +403,11 @@ class LUInstanceReplaceDisks(InstanceLU):
         self._check_consistency(pnode, True, True)
 
         self.log_numbered_step(3, STEPS, "Allocate new storage")
-        made = []
+        made = []           # (node, disk dict) made here, removed again on failure
         try:
-            created = []
             for idx, disk in enumerate(inst.disks):
                 self.log_info("Adding new local storage on %s for disk/%d" % (new, idx))
-                self._create_lvs(new, [_lv_copy(c) for c in disk.children], created)
-            made = [(n, lv.to_dict()) for n, lv in created]
+                self._create_lvs(new, [_lv_copy(c) for c in disk.children], made)
 
             self.log_numbered_step(4, STEPS, "Changing drbd configuration")
             minors = self.cfg.allocate_drbd_minors([new] * len(inst.disks))
@@ -439,7 +429,7 @@ class LUInstanceReplaceDisks(InstanceLU):
                 iv_names[disk.iv_name] = (disk, [_lv_copy(c) for c in disk.children],
                                           [pnode, new, port, p_minor, minor, secret])
         except errors.GenericError:
-            self._remove_quietly(made)
+            iu.remove_made(self, made)
             raise
 
         for idx, disk in enumerate(inst.disks):
@@ -456,7 +446,7 @@ class LUInstanceReplaceDisks(InstanceLU):
         res = self.rpc.call_drbd_disconnect_net(
             pnode, [drbd_disks.disk_for_node(self.cfg, d, pnode) for d in inst.disks])
         if res.fail_msg:
-            self._remove_quietly(made)
+            iu.remove_made(self, made)
             raise errors.OpExecError("Can't detach the disks from the network on old"
                                      " node: %s" % res.fail_msg)
 

@@ -153,11 +153,7 @@ def _undo_plain_to_drbd(lu, inst, new_disks, made, renamed, feedback_fn):
             lu.log_warning("Failed to rename LVs back: %s", res.fail_msg,
                            hint="rename them to the names of the instance's disks"
                                 " by hand")
-    for node, lv in reversed(made):
-        res = lu.rpc.call_blockdev_remove(node, lv)
-        if res.fail_msg:
-            lu.log_warning("Could not remove volume %s on node %s: %s",
-                           lv["logical_id"][1], node, res.fail_msg)
+    iu.remove_made(lu, made)
     lu.cfg.release_ports(drbd_disks.ports_of(new_disks))
 
 

@@ -99,25 +99,24 @@ class LUGroupVerifyDisks(NoHooksLU):
         nodes = sorted(n for n in set(node for node, _ in wanted) if self._usable(n))
         vg = self.cfg.get_cluster_info().volume_group_name
         vgs = set(lv.split("/", 1)[0] for _, lv in wanted) | set([vg])
-        for node in nodes:
-            found = {}
-            for vg_name in sorted(vgs):
-                res = self.rpc.call_node_verify([node], {"lvlist": {"vg": vg_name}},
-                                                self.cfg.get_cluster_name())[node]
-                data = None if res.fail_msg else (res.data or {}).get("lvlist")
-                if not isinstance(data, dict):
-                    node_errors[node] = res.fail_msg or str(data)
-                    break
-                found.update(data)
-            if node in node_errors:
-                continue
-            for (lv_node, lv), inst_name in list(wanted.items()):
-                if lv_node != node:
-                    continue
-                if lv in found:
-                    del wanted[(lv_node, lv)]
-                    if not found[lv][1]:
-                        to_activate.add(inst_name)
+        found = dict((node, {}) for node in nodes)
+        for vg_name in sorted(vgs):         # one call to all the nodes per VG
+            results = self.rpc.call_node_verify(nodes, {"lvlist": {"vg": vg_name}},
+                                                self.cfg.get_cluster_name())
+            for node in nodes:
+                res = results.get(node)
+                data = None if res is None or res.fail_msg else \
+                    (res.data or {}).get("lvlist")
+                if isinstance(data, dict):
+                    found[node].update(data)
+                elif node not in node_errors:
+                    node_errors[node] = (res.fail_msg if res is not None and res.fail_msg
+                                         else str(data))
+        for (node, lv), inst_name in list(wanted.items()):
+            if node in found and node not in node_errors and lv in found[node]:
+                del wanted[(node, lv)]
+                if not found[node][lv][1]:
+                    to_activate.add(inst_name)
         for (node, lv), inst_name in sorted(wanted.items()):
             if self._usable(node) or node in node_errors:
                 missing.setdefault(inst_name, []).append([node, lv])
