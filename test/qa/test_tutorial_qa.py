@@ -8,6 +8,7 @@ data on the mirrored disk checksummed after every step."""
 import re
 
 import qa_checks as qa
+import qa_guest
 from conftest import MASTER
 
 
@@ -207,6 +208,51 @@ def test_drbd_instance_and_failover(cluster):
     for k in (1, 2):
         assert qa.lvs(vms, k) == {}
         assert qa.drbd_line(vms, k, minors[vms.node_name(k)]) in ("", "cs:Unconfigured")
+
+
+def test_drbd_live_migration_of_a_kvm_guest(cluster):
+    """A running KVM guest (qemu in TCG, booted by its BIOS from the DRBD disk
+    its OS definition wrote) moves to the secondary and back: live, then
+    --non-live. Its console shows the same boot with a growing count after each
+    move, so it ran on and was not started again."""
+    vms = cluster
+    name = "inst4.example.com"
+    n1, n2 = vms.node_name(1), vms.node_name(2)
+    for k in (1, 2, 3):
+        qa_guest.install_os(vms, k)
+    vms.ssh(MASTER, "gnt-cluster modify --enabled-hypervisors=fake,kvm")
+    vms.ssh(MASTER, "gnt-instance add -t drbd -s 128M --ignore-ipolicy -n node1:node2"
+            " -o %s -H %s -B memory=128M %s" % (qa_guest.OS_NAME, qa_guest.hvparams(), name))
+    first = qa_guest.ticks(qa_guest.read_console(vms, 1, name, 2))
+    assert len(first) >= 2, first
+    boot, count = first[-1]
+    minors, _ = qa.minors(vms, name)
+
+    out = vms.ssh(MASTER, "gnt-instance migrate -f %s" % name).stdout
+    lines = qa.log_lines(out)
+    assert "* starting memory transfer" in lines and lines[-1] == "* done", out
+    rows = vms.ssh(MASTER, "gnt-instance list --no-headers -o pnode,snodes,status,"
+                   "oper_state %s" % name).stdout.split()
+    assert rows == [n2, n1, "running", "Y"]
+    after = qa_guest.ticks(qa_guest.read_console(vms, 2, name, 2))
+    assert after and all(b == boot for b, _ in after), (first, after)
+    assert after[0][1] > count, (first, after)
+    assert qa.drbd_line(vms, 2, minors[n2]).startswith("cs:Connected ro:Primary/Secondary")
+    assert vms.ssh(1, "pgrep -f 'qemu-system.*-name %s'" % name, check=False).stdout == ""
+
+    vms.ssh(MASTER, "gnt-instance migrate -f --non-live %s" % name)
+    back = qa_guest.ticks(qa_guest.read_console(vms, 1, name, 2))
+    assert back and all(b == boot for b, _ in back), (after, back)
+    assert back[0][1] > after[-1][1], (after, back)
+    rows = vms.ssh(MASTER, "gnt-instance list --no-headers -o pnode,status %s"
+                   % name).stdout.split()
+    assert rows == [n1, "running"]
+    assert vms.ssh(2, "pgrep -f 'qemu-system.*-name %s'" % name, check=False).stdout == ""
+
+    # the guest has no ACPI: no use waiting for it to power off
+    vms.ssh(MASTER, "gnt-instance remove -f --shutdown-timeout=0 %s" % name)
+    for k in (1, 2):
+        assert qa.lvs(vms, k) == {}
 
 
 def test_drbd_failover_when_the_primary_dies(cluster):
