@@ -79,6 +79,8 @@ DISK_TEMPLATES = frozenset([DT_DISKLESS, DT_PLAIN, DT_DRBD8, DT_FILE, DT_SHARED_
                             DT_BLOCK, DT_RBD, DT_EXT, DT_GLUSTER])
 DEFAULT_ENABLED_DISK_TEMPLATES = [DT_DRBD8, DT_PLAIN]
 DTS_LVM = frozenset([DT_PLAIN, DT_DRBD8])
+# what exclusive storage (one LV per PV) supports: plain only, as in Ganeti 3.0
+DTS_EXCL_STORAGE = frozenset([DT_PLAIN])
 MIN_VG_SIZE = 20480         # MiB: the smallest volume group gnt-cluster init accepts
 DRBD_META_SIZE = 128        # MiB: the metadata volume of every drbd disk
 DRBD_MAX_MINORS = 255       # the drbd module's default minor_count
@@ -158,6 +160,7 @@ BEC_DEFAULTS = {
 }
 
 # ---- node parameters ------------------------------------------------------------
+ND_EXCLUSIVE_STORAGE = "exclusive_storage"
 NDC_DEFAULTS = {
     "oob_program": "", "spindle_count": 1, "exclusive_storage": False,
     "ovs": False, "ovs_name": "switch1", "ovs_link": "", "ssh_port": 22,

@@ -109,6 +109,24 @@ def _live(key, storage=None):
     return getter
 
 
+def _spindles(storage):
+    """SpTotal/SpFree: from the node's lvm-pv unit; 0 without one (as Ganeti)."""
+    def getter(ctx, node):
+        if node.offline:
+            return OFFLINE
+        if not node.vm_capable:
+            return UNAVAIL
+        data = (ctx.live_data or {}).get(node.name)
+        if data is None:
+            return NODATA
+        for unit in data.get("storage") or []:
+            if unit.get("type") == constants.ST_LVM_PV:
+                value = unit.get(storage)
+                return UNAVAIL if value is None else value
+        return 0
+    return getter
+
+
 def _group_name(ctx, node):
     group = ctx.groups.get(node.group)
     return group.name if group else node.group
@@ -168,6 +186,12 @@ NODE_FIELDS = _fields([
           _live(None, "storage_size"), live=True),
     Field("dfree", "DFree", QFT_UNIT, "Available disk space in the default storage",
           _live(None, "storage_free"), live=True),
+    Field("sptotal", "SpTotal", QFT_NUMBER,
+          "Total spindles in volume group (exclusive storage only)",
+          _spindles("storage_size"), live=True),
+    Field("spfree", "SpFree", QFT_NUMBER,
+          "Available spindles in volume group (exclusive storage only)",
+          _spindles("storage_free"), live=True),
     Field("mtotal", "MTotal", QFT_UNIT, "Total amount of memory of physical machine",
           _live("memory_total"), live=True),
     Field("mnode", "MNode", QFT_UNIT, "Amount of memory used by node (dom0 for Xen)",

@@ -4,6 +4,8 @@ the VM nodes (each has the VG xenvg on /dev/vda, made by the cluster fixture).
 Every figure is checked against what pvs, vgs and lvs say on the node itself.
 """
 
+import re
+
 import qa_checks as qa
 from conftest import MASTER, NODES
 
@@ -100,3 +102,100 @@ def test_volumes_name_their_instances(cluster):
     finally:
         for name in (PLAIN, DRBD):
             vms.ssh(MASTER, "gnt-instance remove -f %s" % name, check=False)
+
+
+ES_PLAIN = "inst8.example.com"
+ES_WIDE = "inst9.example.com"
+
+
+def _pvs_of(vms, k, name):
+    """The PVs the disk0 LV of instance NAME uses on node K."""
+    lv = [lv for lv in qa.lvs(vms, k) if lv.endswith(".disk0")
+          and name in vms.ssh(k, "lvs --noheadings -o lv_tags xenvg/%s" % lv).stdout]
+    assert len(lv) == 1, lv
+    out = vms.ssh(k, "lvs --noheadings -o devices xenvg/%s" % lv[0]).stdout
+    return sorted(d.split("(")[0] for d in out.strip().split(",")), lv[0]
+
+
+def _spindles(vms):
+    return dict((r[0], r[1:]) for r in _rows(vms, "gnt-node list -o name,sptotal,spfree"))
+
+
+def test_exclusive_storage(cluster):
+    """exclusive_storage as Ganeti has it: every plain disk on PVs of its own, as
+    many as its spindles; sptotal/spfree count the PVs; verify checks the PV
+    sizes and PVs shared by LVs. (Runs last: it splits each node's VG into PVs.)"""
+    vms = cluster
+    n1, n2, n3 = (vms.node_name(k) for k in range(1, NODES + 1))
+    # nodes 1 and 2: four PVs of 8 GiB; node3: 8, 8 and 16 GiB (too different)
+    for k, layout in ((1, ",8G\\n,8G\\n,8G\\n,\\n"), (2, ",8G\\n,8G\\n,8G\\n,\\n"),
+                      (3, ",8G\\n,8G\\n,\\n")):
+        vms.ssh(k, "vgremove -q -f xenvg && pvremove -q -y /dev/vda"
+                " && printf '%s' | sfdisk -q /dev/vda && pvcreate -q -y /dev/vda[1-4]"
+                " && vgcreate -q xenvg /dev/vda[1-4]" % layout)
+    assert _spindles(vms) == {n1: ["0", "0"], n2: ["0", "0"], n3: ["0", "0"]}
+    vms.ssh(MASTER, "gnt-cluster modify --node-parameters exclusive_storage=True")
+    assert _spindles(vms) == {n1: ["4", "4"], n2: ["4", "4"], n3: ["3", "3"]}
+    # DFree: one standard disk (the smallest PV less 3%) per empty PV
+    std = int(min(float(v) for v in vms.ssh(1, "pvs --noheadings --nosuffix --units=m"
+                                              " -o pv_size").stdout.split()) // 1.03)
+    dfree = _rows(vms, "gnt-node list --units=m -o name,dfree node1")[0][1]
+    assert dfree == str(4 * std), (dfree, std)
+
+    def add(template, disk, name, nodes="node1"):
+        return vms.ssh(MASTER, "gnt-instance add -t %s --disk 0:%s -n %s -o noop"
+                       " --no-start %s" % (template, disk, nodes, name), check=False)
+
+    proc = add("plain", "size=1G", ES_PLAIN)
+    assert proc.returncode == 1
+    assert ("You must specify spindles in instance disks when exclusive storage is"
+            " active") in proc.stderr, proc.stderr
+    proc = add("drbd", "size=1G,spindles=1", ES_PLAIN, "node1:node2")
+    assert proc.returncode == 1
+    assert "Disk template drbd not supported with exclusive storage" in proc.stderr
+    proc = add("plain", "size=10G,spindles=1", ES_WIDE)
+    assert proc.returncode == 1
+    assert ("Requested number of spindles (1) is not enough for a disk of 10240 MB (at"
+            " least 2 spindles needed)") in proc.stderr, proc.stderr
+    assert qa.lvs(vms, 1) == {}
+
+    for disk, name in (("size=1G,spindles=1", ES_PLAIN), ("size=10G,spindles=2", ES_WIDE)):
+        proc = add("plain", disk, name)
+        assert proc.returncode == 0, proc.stderr
+    one, lv_one = _pvs_of(vms, 1, ES_PLAIN)
+    two, _ = _pvs_of(vms, 1, ES_WIDE)
+    assert len(one) == 1 and len(two) == 2 and not set(one) & set(two), (one, two)
+    assert _spindles(vms)[n1] == ["4", "1"]
+    info = vms.ssh(MASTER, "gnt-instance info %s" % ES_WIDE).stdout
+    assert "      spindles: 2\n" in info, info
+    proc = add("plain", "size=1G,spindles=2", "inst5.example.com")
+    assert proc.returncode == 1
+    assert ("Not enough empty PVs (spindles) to create a disk of 1024 MB: 1 available,"
+            " 2 needed") in proc.stderr, proc.stderr
+
+    # a disk grows on its own PV only, up to one standard disk
+    vms.ssh(MASTER, "gnt-instance grow-disk %s 0 1G" % ES_PLAIN)
+    assert _pvs_of(vms, 1, ES_PLAIN)[0] == one
+    proc = vms.ssh(MASTER, "gnt-instance grow-disk %s 0 %dM" % (ES_PLAIN, std), check=False)
+    assert proc.returncode == 1
+    assert "Not enough free space to grow" in proc.stderr, proc.stderr
+
+    # verify: node3's PVs differ too much, and an LV made by hand shares a PV
+    vms.ssh(1, "lvcreate -q -y -Wn -L 4m -n stray xenvg %s" % one[0])
+    verify = vms.ssh(MASTER, "gnt-cluster verify", check=False)
+    lines = verify.stdout.splitlines()
+    assert verify.returncode == 1
+    assert any(re.search(r"ERROR: node %s: Sizes of PVs are too different: min=\d+"
+                         r" max=\d+$" % n3, l) for l in lines), verify.stdout
+    assert any(re.search(r"ERROR: group default: PV sizes differ too much in the group;"
+                         r" smallest \([\d.]+ MB\) is on %s, biggest \([\d.]+ MB\) is"
+                         r" on %s$" % (n1, n3), l) for l in lines), verify.stdout
+    assert any(l.endswith("ERROR: node %s: PV %s is shared among unrelated LVs (%s,"
+                          " stray)" % (n1, one[0], lv_one)) for l in lines), verify.stdout
+    vms.ssh(1, "lvremove -q -f xenvg/stray")
+
+    for name in (ES_PLAIN, ES_WIDE):
+        vms.ssh(MASTER, "gnt-instance remove -f %s" % name)
+    assert qa.lvs(vms, 1) == {}
+    vms.ssh(MASTER, "gnt-cluster modify --node-parameters exclusive_storage=False")
+    assert _spindles(vms)[n1] == ["0", "0"]

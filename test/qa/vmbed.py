@@ -56,7 +56,7 @@ BOOT_TIMEOUT = 120
 QEMU = "/usr/bin/qemu-system-x86_64"
 QBOOT = "/usr/share/qemu/qboot.rom"
 # the host packages the guests use through the shared /usr
-HOST_TOOLS = ["/usr/sbin/lvcreate", "/usr/sbin/drbdsetup", "/usr/sbin/sshd",
+HOST_TOOLS = ["/usr/sbin/lvcreate", "/usr/sbin/drbdsetup", "/usr/sbin/sshd", "/usr/sbin/sfdisk",
               "/usr/bin/etcd", QEMU, kvm_guest.BUSYBOX]
 GUEST_ENV = ("export PYTHONPATH=/src/lib GANETI_DAEMONS_DIR=/src/daemons"
              " PATH=/src/scripts:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:"
@@ -325,6 +325,10 @@ for m in $(sed -n 's/^ *\([0-9][0-9]*\): cs:.*/\1/p' /proc/drbd); do
   drbdsetup down "resource$m" 2>/dev/null || drbdsetup del-minor "$m" 2>/dev/null
 done
 vgremove -q -f xenvg >/dev/null 2>&1; pvremove -q -y -ff /dev/vda >/dev/null 2>&1
+# a test that split the disk into PVs: back to one whole disk
+for p in /dev/vda[1-9]; do [ -b "$p" ] && pvremove -q -y -ff "$p" >/dev/null 2>&1; done
+[ -b /dev/vda1 ] && sfdisk -q --delete /dev/vda >/dev/null 2>&1
+wipefs -q -a /dev/vda >/dev/null 2>&1
 echo /bin/true > /sys/module/drbd/parameters/usermode_helper
 ip addr del %(cluster_ip)s/32 dev eth0 2>/dev/null
 rm -rf /var/lib/ganeti /etc/ganeti /var/run/ganeti /var/log/ganeti /srv/ganeti

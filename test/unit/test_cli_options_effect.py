@@ -322,6 +322,9 @@ class _InstCfg:
     def get_instance_info(self, name):
         return self.inst
 
+    def get_node_info(self, name):
+        return None             # unknown node: no exclusive storage
+
     def update(self, obj, *args):
         self.updated.append(obj)
 

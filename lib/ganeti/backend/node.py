@@ -95,8 +95,29 @@ def _file_storage_info(stype, path):
             "storage_free": st.f_bavail * st.f_frsize // MIB}
 
 
-def _lvm_vg_info(vg_name):
-    """Size/free (MiB) of a volume group via ``vgs``."""
+def _exclusive_flag(unit):
+    """The exclusive storage flag of an LVM storage unit [type, name, [flag]]."""
+    params = unit[2] if len(unit) > 2 else []
+    return bool(params and params[0])
+
+
+def _lvm_pv_info(vg_name, excl_stor):
+    """Spindles of a volume group: its empty and all PVs with exclusive storage,
+    0 and 0 without (as Ganeti reports them)."""
+    from ganeti.storage import lvm
+    entry = {"type": constants.ST_LVM_PV, "name": vg_name,
+             "storage_size": 0, "storage_free": 0}
+    if excl_stor:
+        try:
+            entry["storage_free"], entry["storage_size"] = lvm.spindles_info(vg_name)
+        except errors.BlockDeviceError as err:
+            return {"type": constants.ST_LVM_PV, "name": vg_name, "error": str(err)}
+    return entry
+
+
+def _lvm_vg_info(vg_name, excl_stor=False):
+    """Size/free (MiB) of a volume group via ``vgs``; with exclusive storage the
+    free space is what the empty PVs hold."""
     from ganeti.storage import lvm
     result = process.run_cmd(lvm.with_filter(["vgs", "--noheadings", "--units", "m",
                                               "--nosuffix", "-o", "vg_name,vg_size,vg_free",
@@ -114,6 +135,12 @@ def _lvm_vg_info(vg_name):
                 entry["storage_free"] = int(float(parts[2]))
             except ValueError:
                 break
+            if excl_stor:
+                try:
+                    entry["storage_free"] = lvm.exclusive_vg_free(vg_name)
+                except errors.BlockDeviceError as err:
+                    entry = {"type": constants.ST_LVM_VG, "name": vg_name,
+                             "error": str(err)}
             return entry
     entry["error"] = "Volume group %s not found" % vg_name
     return entry
@@ -126,7 +153,9 @@ def _storage_info(unit):
     if stype in (constants.ST_FILE, constants.ST_SHARED_FILE):
         return _file_storage_info(stype, key)
     if stype == constants.ST_LVM_VG:
-        return _lvm_vg_info(key)
+        return _lvm_vg_info(key, _exclusive_flag(unit))
+    if stype == constants.ST_LVM_PV:
+        return _lvm_pv_info(key, _exclusive_flag(unit))
     if stype == constants.ST_DISKLESS:
         return {"type": stype, "name": key, "storage_size": 0, "storage_free": 0}
     return {"type": stype, "name": key,

@@ -188,6 +188,8 @@ def _kvm_runtime_orphans(instances: set) -> List[str]:
 
 NV_VGLIST = "vglist"
 NV_LVLIST = "lvlist"
+NV_PVLIST = "pvlist"
+NV_EXCLUSIVEPVS = "exclusivepvs"
 NV_DRBDLIST = "drbd-list"
 NV_DRBDHELPER = "drbd-helper"
 
@@ -217,6 +219,27 @@ def lv_list(params, root_dir: Optional[str] = None):
                 for name, size, attr in rows)
 
 
+def pv_list(params, root_dir: Optional[str] = None):
+    """The PVs of the volume group ``params["vg"]`` ([{name, size, free, attr}],
+    MiB), or an error message."""
+    from ganeti.storage import lvm
+    try:
+        return lvm.pv_info((params or {}).get("vg"))
+    except errors.BlockDeviceError as err:
+        return str(err)
+
+
+def exclusive_pvs(params, root_dir: Optional[str] = None):
+    """[[PV, [LV, ...]]] of the PVs that more than one LV of the volume group
+    ``params["vg"]`` uses (exclusive storage forbids that), or an error message."""
+    from ganeti.storage import lvm
+    try:
+        shared = lvm.pv_volumes((params or {}).get("vg"))
+    except errors.BlockDeviceError as err:
+        return str(err)
+    return [[pv, lvs] for pv, lvs in sorted(shared.items()) if len(lvs) > 1]
+
+
 def drbd_list(_params, root_dir: Optional[str] = None):
     """The DRBD minors in use here, or an error message."""
     from ganeti.storage import drbd
@@ -240,6 +263,8 @@ CHECKS = {
     NV_FILE_ORPHANS: file_orphans,
     NV_VGLIST: vg_list,
     NV_LVLIST: lv_list,
+    NV_PVLIST: pv_list,
+    NV_EXCLUSIVEPVS: exclusive_pvs,
     NV_DRBDLIST: drbd_list,
     NV_DRBDHELPER: drbd_helper,
 }

@@ -13,7 +13,9 @@ import time
 
 from ganeti import constants, etchosts, locking, pathutils
 from ganeti.backend import verify as nv
+from ganeti.cmdlib import instance_utils as iu
 from ganeti.cmdlib.base import LogicalUnit
+from ganeti.storage import lvm
 from ganeti.utils import x509
 
 ETYPE_ERROR = "ERROR"
@@ -234,6 +236,7 @@ class LUClusterVerify(LogicalUnit):
         for name, inst in sorted(instances.items()):
             if self.op.verbose:
                 self.log_step("Verifying instance %s" % name)
+            self._verify_instance_es(name, inst)
             pnode = inst.primary_node
             if pnode in bad or pnode not in nodes or nodes[pnode].offline:
                 continue      # the node's own error (or offline note) says it
@@ -301,6 +304,9 @@ class LUClusterVerify(LogicalUnit):
         if self._uses_lvm(cluster):
             checks[nv.NV_VGLIST] = None
             checks[nv.NV_LVLIST] = {"vg": cluster.volume_group_name}
+            checks[nv.NV_PVLIST] = {"vg": cluster.volume_group_name}
+            if self._exclusive_storage:
+                checks[nv.NV_EXCLUSIVEPVS] = {"vg": cluster.volume_group_name}
         if constants.DT_DRBD8 in cluster.enabled_disk_templates:
             checks[nv.NV_DRBDLIST] = None
             checks[nv.NV_DRBDHELPER] = None
@@ -327,6 +333,54 @@ class LUClusterVerify(LogicalUnit):
             self._error("ENODELVM", "node", name, "volume group %s too small (%s MiB"
                         " required, %d MiB found)" % (vg, constants.MIN_VG_SIZE,
                                                       vgs[vg]))
+        self._verify_node_pvs(cluster, name, data)
+
+    def _verify_node_pvs(self, cluster, name, data):
+        """PV names lvcreate can take; with exclusive storage PVs of about one size,
+        each used by one LV (Ganeti's checks, messages and codes)."""
+        pvs = data.get(nv.NV_PVLIST)
+        if not isinstance(pvs, list):
+            self._error("ENODELVM", "node", name, "Can't get PV list from node")
+            return
+        errs, minmax = lvm.check_node_pvs(pvs, cluster.volume_group_name,
+                                          self._exclusive_storage)
+        for msg in errs:
+            self._error("ENODELVM", "node", name, msg)
+        if minmax is None:
+            return
+        self._pv_minmax[name] = minmax
+        shared = data.get(nv.NV_EXCLUSIVEPVS)
+        for pv, lvs in shared if isinstance(shared, list) else []:
+            self._error("ENODELVM", "node", name, "PV %s is shared among unrelated LVs"
+                        " (%s)" % (pv, ", ".join(lvs)))
+
+    def _verify_group_pvs(self, group, names):
+        """With exclusive storage, PVs of about one size across the group's nodes."""
+        vals = [(self._pv_minmax[n], n) for n in names if n in self._pv_minmax]
+        if not vals:
+            return
+        pvmin, minnode = min((v[0], n) for v, n in vals)
+        pvmax, maxnode = max((v[1], n) for v, n in vals)
+        self._error_if(lvm.pv_sizes_too_different(pvmin, pvmax), "EGROUPDIFFERENTPVSIZE",
+                       "group", group.name,
+                       "PV sizes differ too much in the group; smallest (%s MB) is on %s,"
+                       " biggest (%s MB) is on %s" % (pvmin, minnode, pvmax, maxnode))
+
+    def _verify_instance_es(self, name, inst):
+        """An instance on nodes with exclusive storage: plain disks with spindles."""
+        es_nodes = [n for n in inst.all_nodes if iu.exclusive_storage(self.cfg, n)]
+        if es_nodes:
+            unsupported = [d.dev_type for d in inst.disks
+                           if d.dev_type not in constants.DTS_EXCL_STORAGE]
+            self._error_if(unsupported, "EINSTANCEUNSUITABLENODE", "instance", name,
+                           "instance uses disk types %s, which are not supported on"
+                           " nodes that have exclusive storage set: %s"
+                           % (", ".join(unsupported), ", ".join(es_nodes)))
+            for idx, disk in enumerate(inst.disks):
+                self._error_if(disk.spindles is None, "EINSTANCEMISSINGCFGPARAMETER",
+                               "instance", name, "number of spindles not configured for"
+                               " disk %s while exclusive storage is enabled, try running"
+                               " gnt-cluster repair-disk-sizes" % idx)
 
     @staticmethod
     def _expected_volumes(instances):
@@ -449,6 +503,8 @@ class LUClusterVerify(LogicalUnit):
         online = sorted(n for n, node in nodes.items() if not node.offline)
         offline = sorted(n for n, node in nodes.items() if node.offline)
 
+        self._exclusive_storage = any(iu.exclusive_storage(cfg, n) for n in nodes)
+        self._pv_minmax = {}
         self.log_step("Gathering data (%d nodes)" % len(online))
         files = self._files_all()
         checks = self._node_checks(cluster, nodes, files)
@@ -481,6 +537,9 @@ class LUClusterVerify(LogicalUnit):
             self._verify_node_cert(name, data)
             self._verify_node_ssh(name, data)
 
+        for uuid in group_uuids:
+            self._verify_group_pvs(groups[uuid], [n for n in online
+                                                  if nodes[n].group == uuid])
         self._verify_files(files, results, online, nodes, master_sums)
         self._verify_instances(cluster, nodes, online, instances)
         self._verify_missing_volumes(cluster, online, results, instances)

@@ -138,6 +138,9 @@ class LUInstanceCreate(LogicalUnit):
                 "Disk template '%s' is not enabled in the cluster; enabled: %s"
                 % (op.disk_template, ", ".join(cluster.enabled_disk_templates)),
                 errors.ECODE_STATE)
+        iu.check_exclusive_storage(self.cfg, [self.pnode] + ([self.snode] if self.snode
+                                                            else []),
+                                   op.disk_template, self.disk_specs)
         self.hv_name = op.hypervisor or cluster.enabled_hypervisors[0]
         if self.hv_name not in cluster.enabled_hypervisors:
             raise errors.OpPrereqError("Hypervisor '%s' is not enabled in the cluster;"

@@ -84,7 +84,7 @@ class LUInstanceGrowDisk(InstanceLU):
         for node in self._grow_nodes():
             res = self.rpc.call_blockdev_grow(
                 node, drbd_disks.disk_for_node(self.cfg, self.disk, node), self.delta,
-                True, True, False)
+                True, True, iu.exclusive_storage(self.cfg, node))
             res.raise_on_failure("Disk %d of instance %s cannot grow by %s MiB on node"
                                  " %s" % (self.op.disk, inst.name, self.delta, node),
                                  prereq=True, ecode=errors.ECODE_NORES)
@@ -103,7 +103,7 @@ class LUInstanceGrowDisk(InstanceLU):
         for node in self._grow_nodes():
             res = self.rpc.call_blockdev_grow(
                 node, drbd_disks.disk_for_node(self.cfg, self.disk, node), self.delta,
-                False, True, False)
+                False, True, iu.exclusive_storage(self.cfg, node))
             res.raise_on_failure("Grow request failed for disk %d of instance %s on"
                                  " node %s" % (self.op.disk, inst.name, node))
         if self.disk.dev_type == constants.DT_DRBD8:
@@ -457,6 +457,8 @@ class LUInstanceSetParams(InstanceLU):
             params = entry[2] if len(entry) > 2 else {}
             if action == "add":
                 spec = iu.check_disk_specs([params], inst.disk_template)[0]
+                iu.check_exclusive_storage(self.cfg, inst.all_nodes, inst.disk_template,
+                                           [spec])
                 idx = len(inst.disks)
                 disk = iu.generate_disks(
                     cluster, inst.disk_template, inst.name, inst.primary_node, [spec],
@@ -501,7 +503,8 @@ class LUInstanceSetParams(InstanceLU):
         try:
             for disk in self.new_disks:
                 res = self.rpc.call_blockdev_create(node, disk.to_dict(), disk.size,
-                                                    inst.name, True, "", False)
+                                                    inst.name, True, "",
+                                                    iu.exclusive_storage(self.cfg, node))
                 res.raise_on_failure("Cannot create disk %s" % disk.iv_name)
                 created.append(disk)
             self.cfg.update(inst)

@@ -352,7 +352,8 @@ def generate_disks(cluster, template, instance_name, pnode, disk_specs,
         idx = first_index + num
         disk = objects.Disk(size=spec["size"], mode=spec.get("mode", "rw"),
                             iv_name="disk/%d" % idx, name=spec.get("name"),
-                            nodes=[pnode], dev_type=template)
+                            nodes=[pnode], dev_type=template,
+                            spindles=spec.get("spindles"))
         if template == constants.DT_PLAIN:
             # Ganeti's LV names: <disk uuid>.disk<N>
             disk.logical_id = [spec.get("vg") or cluster.volume_group_name,
@@ -367,7 +368,8 @@ def generate_disks(cluster, template, instance_name, pnode, disk_specs,
 
 _STORAGE_DISK_PARAMS = ("vg", "metavg", "spindles", "provider", "access")
 # the storage parameters each template takes (the others are refused)
-_TEMPLATE_DISK_PARAMS = {constants.DT_PLAIN: ("vg",), constants.DT_DRBD8: ("vg", "metavg")}
+_TEMPLATE_DISK_PARAMS = {constants.DT_PLAIN: ("vg", "spindles"),
+                         constants.DT_DRBD8: ("vg", "metavg", "spindles")}
 
 
 def check_disk_specs(disk_specs, template):
@@ -413,6 +415,8 @@ def check_disk_specs(disk_specs, template):
             raise errors.OpPrereqError("Invalid mode '%s' for disk %d (rw or ro)"
                                        % (mode, idx), errors.ECODE_INVAL)
         entry = {"size": size, "mode": mode, "name": device_name(spec.get("name"))}
+        if spec.get("spindles") is not None:
+            entry["spindles"] = check_spindles_value(spec["spindles"], idx)
         for key in ("vg", "metavg"):
             if not spec.get(key):
                 continue
@@ -425,6 +429,49 @@ def check_disk_specs(disk_specs, template):
         result.append(entry)
     validate_device_names("disk", [d["name"] for d in result])
     return result
+
+
+def check_spindles_value(value, idx):
+    """A disk's spindles: a positive integer."""
+    try:
+        spindles = int(value)
+    except (TypeError, ValueError):
+        spindles = 0
+    if spindles <= 0 or str(value).strip() not in (str(spindles), "%d.0" % spindles):
+        raise errors.OpPrereqError("Invalid spindles '%s' for disk %d: a positive"
+                                   " integer is needed" % (value, idx), errors.ECODE_INVAL)
+    return spindles
+
+
+def exclusive_storage(cfg, node_name):
+    """Whether exclusive storage (ndparam exclusive_storage) is in effect on the
+    node: its own value, else its group's, else the cluster's."""
+    node = cfg.get_node_info(node_name)
+    if node is None:
+        return False
+    groups = cfg.get_all_node_groups_info()
+    filled = cfg.get_cluster_info().fill_nd(node, groups.get(node.group))
+    return bool(filled.get(constants.ND_EXCLUSIVE_STORAGE))
+
+
+def check_exclusive_storage(cfg, nodes, template, disk_specs, required=True):
+    """Ganeti's rules for disks on nodes with exclusive storage: only plain disks,
+    and each with its spindles given; without it, no spindles. ``template`` None:
+    the spindles alone. Returns the flag."""
+    es_flag = any(exclusive_storage(cfg, node) for node in nodes)
+    if es_flag and template is not None and template not in constants.DTS_EXCL_STORAGE:
+        raise errors.OpPrereqError("Disk template %s not supported with exclusive"
+                                   " storage" % template, errors.ECODE_STATE)
+    for spec in disk_specs:
+        if not es_flag and spec.get("spindles") is not None:
+            raise errors.OpPrereqError("Spindles in instance disks cannot be specified"
+                                       " when exclusive storage is not active",
+                                       errors.ECODE_INVAL)
+        if es_flag and required and spec.get("spindles") is None:
+            raise errors.OpPrereqError("You must specify spindles in instance disks"
+                                       " when exclusive storage is active",
+                                       errors.ECODE_INVAL)
+    return es_flag
 
 
 def device_name(name):
@@ -533,7 +580,8 @@ def create_disks(lu, instance, indices=None):
             spec = drbd_disks.disk_for_node(lu.cfg, disk, node)
             res = lu.rpc.call_blockdev_create(node, spec, disk.size, instance.name,
                                               node == instance.primary_node,
-                                              "originstname+%s" % instance.name, False)
+                                              "originstname+%s" % instance.name,
+                                              exclusive_storage(lu.cfg, node))
             if res.fail_msg:
                 remove_made(lu, made)
                 raise errors.OpExecError("Cannot create disk %s on node %s: %s"
@@ -545,7 +593,7 @@ def create_disks(lu, instance, indices=None):
 def check_storage_space(lu, node, needed):
     """``needed``: {(storage type, name): MiB}; OpPrereqError if ``node`` lacks it."""
     units = sorted(needed)
-    res = lu.rpc.call_node_info([node], [list(u) for u in units], [])[node]
+    res = lu.rpc.call_node_info([node], storage_units_for(lu.cfg, node, units), [])[node]
     res.raise_on_failure("Cannot get the free disk space of node %s" % node,
                          prereq=True)
     storage = (res.data or {}).get("storage") or []
@@ -565,6 +613,15 @@ def check_storage_space(lu, node, needed):
             raise errors.OpPrereqError(
                 "Not enough disk space on node %s: requested %d MiB, available %d MiB"
                 % (node, needed[unit], free), errors.ECODE_NORES)
+
+
+def storage_units_for(cfg, node, units):
+    """The node_info storage units of ``node``: LVM ones carry the node's
+    exclusive storage flag (it changes how free space is counted)."""
+    es_flag = exclusive_storage(cfg, node)
+    return [list(u[:2]) + ([[es_flag]] if u[0] in (constants.ST_LVM_VG,
+                                                    constants.ST_LVM_PV) else [])
+            for u in units]
 
 
 def remove_made(lu, made):

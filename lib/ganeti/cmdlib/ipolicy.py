@@ -94,10 +94,22 @@ def disk_sizes_violations(ipolicy: dict, disk_sizes: list, disk_template: str) -
 
 
 def instance_violations(cfg, instance, ipolicy: dict) -> list:
-    """Violations of an instance as configured, against ``ipolicy``."""
-    be = cfg.get_cluster_info().fill_be(instance)
-    return instance_spec_violations(ipolicy, be, instance.disks, len(instance.nics),
-                                    instance.disk_template)
+    """Violations of an instance as configured, against ``ipolicy``. With
+    exclusive storage on its nodes, its spindle use is its disks' spindles."""
+    from ganeti.cmdlib import instance_utils
+    be = dict(cfg.get_cluster_info().fill_be(instance))
+    missing = []
+    if any(instance_utils.exclusive_storage(cfg, node) for node in instance.all_nodes):
+        spindles = [d.spindles for d in instance.disks]
+        if None in spindles:
+            missing.append("Number of spindles not configured for disks of instance %s"
+                           " while exclusive storage is enabled, try running"
+                           " gnt-cluster repair-disk-sizes" % instance.name)
+            be[constants.BE_SPINDLE_USE] = None
+        else:
+            be[constants.BE_SPINDLE_USE] = sum(spindles)
+    return missing + instance_spec_violations(ipolicy, be, instance.disks,
+                                              len(instance.nics), instance.disk_template)
 
 
 def report(lu, message: str, violations: list, ignore: bool) -> None:

@@ -10,11 +10,13 @@ from ganeti.utils import net
 
 
 def default_storage_units(cluster):
-    """[(storage type, name)] of the cluster's default storage (for DTotal/DFree)."""
+    """[(storage type, name)] of the cluster's default storage (for DTotal/DFree;
+    with LVM also its spindles, SpTotal/SpFree)."""
     for tmpl in cluster.enabled_disk_templates:
         stype = constants.MAP_DISK_TEMPLATE_STORAGE_TYPE.get(tmpl)
         if stype == constants.ST_LVM_VG and cluster.volume_group_name:
-            return [[stype, cluster.volume_group_name]]
+            return [[stype, cluster.volume_group_name],
+                    [constants.ST_LVM_PV, cluster.volume_group_name]]
         if stype in (constants.ST_FILE, constants.ST_SHARED_FILE):
             path = (cluster.file_storage_dir if stype == constants.ST_FILE
                     else cluster.shared_file_storage_dir)
@@ -42,9 +44,15 @@ def query_nodes(context, fields, qfilter):
         names = [n for n, node in sorted(nodes.items())
                  if not node.offline and node.vm_capable]
         live = {}
-        if names:
-            results = context.rpc.call_node_info(names, default_storage_units(cluster),
-                                                 hv_specs(cluster))
+        # the LVM figures depend on each node's exclusive storage flag: one call
+        # per set of storage units
+        from ganeti.cmdlib.instance_utils import storage_units_for
+        calls = {}
+        for name in names:
+            units = storage_units_for(cfg, name, default_storage_units(cluster))
+            calls.setdefault(repr(units), (units, []))[1].append(name)
+        for units, group in calls.values():
+            results = context.rpc.call_node_info(group, units, hv_specs(cluster))
             for name, res in results.items():
                 if not res.fail_msg and not res.offline:
                     live[name] = res.data
@@ -178,6 +186,31 @@ class LUNodeAdd(LogicalUnit):
                     "Node %s does not have the secondary IP %s configured (%s)"
                     % (self.node_name, sip, res.fail_msg or "not an address of the node"),
                     errors.ECODE_ENVIRON)
+        self._check_node_pvs(runner)
+
+    def _check_node_pvs(self, runner):
+        """The node's PVs of the cluster's VG suit LVM and, if the node will have
+        exclusive storage, are of about one size (Ganeti's check)."""
+        from ganeti.backend import verify as nv
+        from ganeti.storage import lvm
+        cluster = self.cfg.get_cluster_info()
+        vg = cluster.volume_group_name
+        if not vg:
+            return
+        group = self.cfg.get_all_node_groups_info().get(self.group_uuid)
+        ndparams = objects.fill_dict(objects.fill_dict(
+            cluster.ndparams, group.ndparams if group else {}), self.op.ndparams or {})
+        res = runner.call_node_verify([self.node_name], {nv.NV_PVLIST: {"vg": vg}},
+                                      cluster.cluster_name)[self.node_name]
+        pvs = None if res.fail_msg else (res.data or {}).get(nv.NV_PVLIST)
+        if not isinstance(pvs, list):
+            errs = ["Can't get PV list from node"]
+        else:
+            errs, _ = lvm.check_node_pvs(pvs, vg,
+                                         bool(ndparams.get(constants.ND_EXCLUSIVE_STORAGE)))
+        if errs:
+            raise errors.OpPrereqError("Checks on node PVs failed: %s" % "; ".join(errs),
+                                       errors.ECODE_ENVIRON)
 
     def _check_node_setup(self):
         """node_setup (as in Ganeti): the job updates the ssh setup of all nodes
@@ -376,6 +409,21 @@ class LUNodeSetParams(LogicalUnit):
                 raise errors.OpPrereqError("Node %s does not answer (%s); it cannot go back"
                                            " online" % (node.name, res.fail_msg),
                                            errors.ECODE_ENVIRON)
+        # node parameters of known names and types; "default" (or None) drops the
+        # node's own value, as in Ganeti
+        self.new_ndparams = None
+        if op.ndparams is not None:
+            from ganeti import paramtypes
+            given = dict((k, None if v == constants.VALUE_DEFAULT else v)
+                         for k, v in op.ndparams.items())
+            checked = paramtypes.enforce_types(given, constants.NDC_DEFAULTS, "Node",
+                                               allow_none=True)
+            self.new_ndparams = dict(node.ndparams)
+            for key, value in checked.items():
+                if value is None:
+                    self.new_ndparams.pop(key, None)
+                else:
+                    self.new_ndparams[key] = value
         self.node = node
         self.demoting = demoting
 
@@ -402,8 +450,8 @@ class LUNodeSetParams(LogicalUnit):
         for attr in ("master_capable", "vm_capable", "powered"):
             if getattr(op, attr) is not None:
                 change(attr, getattr(op, attr))
-        if op.ndparams is not None:
-            node.ndparams.update(op.ndparams)
+        if self.new_ndparams is not None:
+            node.ndparams = self.new_ndparams
             changes.append(["ndparams", str(node.ndparams)])
         if op.secondary_ip:
             change("secondary_ip", op.secondary_ip)

@@ -40,9 +40,8 @@ class LUInstanceRecreateDisks(InstanceLU):
                 raise errors.OpPrereqError("Invalid mode %r for disk %s (rw or ro)"
                                            % (params["mode"], idx), errors.ECODE_INVAL)
             if "spindles" in params:
-                raise errors.OpPrereqError("Spindles can only be given with exclusive"
-                                           " storage, which is not supported yet",
-                                           errors.ECODE_INVAL)
+                params = dict(params, spindles=iu.check_spindles_value(
+                    params["spindles"], idx))
             changes[idx] = dict(params)
         self.changes = changes
         if self.op.iallocator or self.op.nodes:
@@ -89,6 +88,10 @@ class LUInstanceRecreateDisks(InstanceLU):
         if self.new_nodes and self.indices != list(range(len(inst.disks))):
             raise errors.OpPrereqError("Can't recreate disks partially and change the"
                                        " nodes at the same time", errors.ECODE_INVAL)
+        # spindles may be given only with exclusive storage (not required: the
+        # disk keeps its own)
+        iu.check_exclusive_storage(self.cfg, self.new_nodes or inst.all_nodes, None,
+                                   list(self.changes.values()), required=False)
 
     def build_hooks_env(self):
         return self._hook_env({})
@@ -109,6 +112,8 @@ class LUInstanceRecreateDisks(InstanceLU):
                     disk.children[0].size = params["size"]
             if "mode" in params:
                 disk.mode = params["mode"]
+            if "spindles" in params:
+                disk.spindles = params["spindles"]
             if self.new_nodes:
                 self._move_disk(disk, minors)
         # the new layout is stored only once all of it exists; the new disks

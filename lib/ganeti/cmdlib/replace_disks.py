@@ -249,7 +249,8 @@ class LUInstanceReplaceDisks(InstanceLU):
         info = "originstname+%s" % self.instance.name
         for lv in lvs:
             res = self.rpc.call_blockdev_create(node, lv.to_dict(), lv.size,
-                                                self.instance.name, False, info, False)
+                                                self.instance.name, False, info,
+                                                iu.exclusive_storage(self.cfg, node))
             if res.fail_msg:
                 raise errors.OpExecError("Can't create block device: %s" % res.fail_msg)
             created.append((node, lv.to_dict()))
@@ -421,7 +422,7 @@ class LUInstanceReplaceDisks(InstanceLU):
                 spec = drbd_disks.disk_for_node(self.cfg, alone, new)
                 res = self.rpc.call_blockdev_create(new, spec, disk.size, inst.name,
                                                     False, "originstname+%s" % inst.name,
-                                                    False)
+                                                    iu.exclusive_storage(self.cfg, new))
                 if res.fail_msg:
                     raise errors.OpExecError("Can't create block device: %s"
                                              % res.fail_msg)

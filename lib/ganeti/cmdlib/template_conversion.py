@@ -58,6 +58,12 @@ def check_prereq(lu, inst, cluster, snode):
         raise errors.OpPrereqError("Disk template '%s' in not allowed (allowed"
                                    " templates: %s)" % (new, ", ".join(allowed)),
                                    errors.ECODE_STATE)
+    if new not in constants.DTS_EXCL_STORAGE:
+        nodes = [inst.primary_node] + ([snode] if snode else [])
+        if any(iu.exclusive_storage(lu.cfg, node) for node in nodes):
+            raise errors.OpPrereqError("Cannot convert disk template from %s to %s when"
+                                       " exclusive storage is enabled"
+                                       % (inst.disk_template, new), errors.ECODE_STATE)
     if new != constants.DT_DRBD8:
         return
     if snode == inst.primary_node:
@@ -107,7 +113,8 @@ def _plain_to_drbd(lu, inst, snode, feedback_fn):
             for node, lv in [(pnode, disk.children[1]), (snode, disk.children[0]),
                              (snode, disk.children[1])]:
                 res = lu.rpc.call_blockdev_create(node, lv.to_dict(), lv.size, inst.name,
-                                                  False, info, False)
+                                                  False, info,
+                                                  iu.exclusive_storage(cfg, node))
                 res.raise_on_failure("Cannot create volume %s on node %s"
                                      % (lv.logical_id[1], node))
                 made.append((node, lv.to_dict()))
@@ -123,7 +130,7 @@ def _plain_to_drbd(lu, inst, snode, feedback_fn):
             for node in (snode, pnode):
                 res = lu.rpc.call_blockdev_create(
                     node, drbd_disks.disk_for_node(cfg, disk, node), disk.size,
-                    inst.name, node == pnode, info, False)
+                    inst.name, node == pnode, info, iu.exclusive_storage(cfg, node))
                 res.raise_on_failure("Cannot create disk %s on node %s"
                                      % (disk.iv_name, node))
     except errors.GenericError:

@@ -195,6 +195,19 @@ class LUClusterRepairDiskSizes(NoHooksLU):
                     disk.size = size
                     changed.append([inst.name, idx, "size", size])
                     fixed = True
+                if iu.exclusive_storage(self.cfg, node):
+                    spindles = dims[1] if len(dims) > 1 else None
+                    if spindles is None:
+                        self.log_warning("Disk %d of instance %s did not return valid"
+                                         " spindles information, ignoring", idx,
+                                         inst.name)
+                    elif disk.spindles != spindles:
+                        self.log_info("Disk %d of instance %s has mismatched spindles,"
+                                      " correcting: recorded %s, actual %s", idx,
+                                      inst.name, disk.spindles, spindles)
+                        disk.spindles = spindles
+                        changed.append([inst.name, idx, "spindles", spindles])
+                        fixed = True
                 if self._ensure_child_sizes(disk):
                     changed.append([inst.name, idx, "size", disk.size])
                     fixed = True
@@ -216,6 +229,7 @@ class LUClusterRepairDiskSizes(NoHooksLU):
     def _store(self, name, idx, disk):
         inst = self.cfg.get_instance_info(name)
         inst.disks[idx].size = disk.size
+        inst.disks[idx].spindles = disk.spindles
         if disk.children:
             inst.disks[idx].children[0].size = disk.children[0].size
         self.cfg.update(inst)

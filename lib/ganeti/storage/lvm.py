@@ -7,6 +7,7 @@ in their --noheadings --separator=, form. LVs are never deactivated on
 shutdown (as in Ganeti): an LV costs nothing while active.
 """
 
+import math
 import re
 from typing import Optional
 
@@ -94,6 +95,98 @@ def vg_free(vg_name: str) -> Optional[int]:
     return None
 
 
+# ---- exclusive storage: one LV per PV (Ganeti's exclusive_storage node parameter) --
+# PVs of one node may differ by PART_MARGIN in size; PART_RESERVED of the
+# smallest is kept back, so every PV holds one "standard" disk of the same size
+PART_MARGIN = 0.01
+PART_RESERVED = 0.02
+
+
+def pv_info(vg_name: str) -> list:
+    """[{"name", "size", "free" (MiB), "attr"}] of the PVs of the volume group."""
+    rows = report("pvs", ["pv_name", "vg_name", "pv_size", "pv_free", "pv_attr"])
+    return [{"name": name, "size": float(size), "free": float(free), "attr": attr}
+            for name, vg, size, free, attr in rows if vg == vg_name]
+
+
+def pv_volumes(vg_name: str) -> dict:
+    """{PV name: [LV names with extents on it]} of the volume group."""
+    rows = report("pvs", ["pv_name", "vg_name", "lv_name"], "--segments")
+    found = {}
+    for pv, vg, lv in rows:
+        if vg == vg_name:
+            names = found.setdefault(pv, [])
+            if lv and lv not in names:
+                names.append(lv)
+    return found
+
+
+def std_pv_size(pvs) -> float:
+    """The size of one disk on a PV (MiB): the smallest PV less the reserve."""
+    return min(pv["size"] for pv in pvs) // (1 + PART_MARGIN + PART_RESERVED)
+
+
+def empty_pvs(pvs) -> list:
+    """The PVs no LV uses (as Ganeti: at most 1 MiB short of free), freest first."""
+    return [pv for pv in sorted(pvs, key=lambda pv: -pv["free"])
+            if pv["size"] <= pv["free"] + 1]
+
+
+def pv_sizes_too_different(small: float, big: float) -> bool:
+    """Whether no size X has both PVs within PART_MARGIN of it."""
+    return small * (1 + PART_MARGIN) < big * (1 - PART_MARGIN)
+
+
+def check_node_pvs(pvs, vg_name: str, exclusive: bool):
+    """(errors, (smallest, biggest) or None) of a node's PVs (pv_info's list):
+    names lvcreate can take ("NAME:RANGE" is a range of extents) and, with
+    exclusive storage, sizes within PART_MARGIN of each other."""
+    errs = ["Invalid character ':' in PV '%s' of VG '%s'" % (pv["name"], vg_name)
+            for pv in pvs if ":" in pv["name"]]
+    if not exclusive or not pvs:
+        return errs, None
+    small = min(pv["size"] for pv in pvs)
+    big = max(pv["size"] for pv in pvs)
+    if pv_sizes_too_different(small, big):
+        errs.append("Sizes of PVs are too different: min=%d max=%d" % (small, big))
+    return errs, (small, big)
+
+
+def spindles_info(vg_name: str):
+    """(free spindles, total spindles): the empty PVs and all PVs of the VG."""
+    pvs = pv_info(vg_name)
+    return len(empty_pvs(pvs)), len(pvs)
+
+
+def exclusive_vg_free(vg_name: str) -> int:
+    """Free MiB with exclusive storage: one standard disk per empty PV."""
+    pvs = pv_info(vg_name)
+    if not pvs:
+        return 0
+    return int(std_pv_size(pvs) * len(empty_pvs(pvs)))
+
+
+def _exclusive_pvs(vg_name: str, size: int, spindles) -> list:
+    """The empty PVs a new LV of ``size`` MiB on ``spindles`` PVs takes."""
+    pvs = pv_info(vg_name)
+    if not pvs:
+        base.throw_error("No (empty) PVs found")
+    if spindles is None:
+        base.throw_error("Unspecified number of spindles: this is required when"
+                         " exclusive storage is enabled, try running"
+                         " gnt-cluster repair-disk-sizes")
+    needed = int(math.ceil(float(size) / std_pv_size(pvs)))
+    if spindles < needed:
+        base.throw_error("Requested number of spindles (%s) is not enough for a disk"
+                         " of %d MB (at least %d spindles needed)", spindles, size,
+                         needed)
+    names = [pv["name"] for pv in empty_pvs(pvs)][:spindles]
+    if len(names) < spindles:
+        base.throw_error("Not enough empty PVs (spindles) to create a disk of %d MB:"
+                         " %d available, %d needed", size, len(names), spindles)
+    return names
+
+
 class LogicalVolume(base.BlockDev):
     """One LV; its dev_path is /dev/<vg>/<lv>."""
 
@@ -115,11 +208,10 @@ class LogicalVolume(base.BlockDev):
     @classmethod
     def create(cls, unique_id, children, size, spindles, params, excl_stor,
                dyn_params) -> "LogicalVolume":
-        """lvcreate of ``size`` MiB (striped as params["stripes"] says)."""
+        """lvcreate of ``size`` MiB (striped as params["stripes"] says); with
+        exclusive storage on ``spindles`` empty PVs of its own, striped over them."""
         if children:
             base.throw_error("Logical volumes cannot have children")
-        if excl_stor:
-            base.throw_error("Exclusive storage is not supported yet")
         try:
             size = int(size)
         except (TypeError, ValueError):
@@ -132,14 +224,18 @@ class LogicalVolume(base.BlockDev):
         free = vg_free(dev.vg_name)
         if free is None:
             base.throw_error("Volume group %s not found", dev.vg_name)
-        if free < size:
+        pvs = []
+        stripes = int((params or {}).get("stripes") or 1)
+        if excl_stor:
+            pvs = _exclusive_pvs(dev.vg_name, size, spindles)
+            stripes = len(pvs)
+        elif free < size:
             base.throw_error("Not enough free space in volume group %s: required %d MiB,"
                              " available %d MiB", dev.vg_name, size, free)
         argv = ["lvcreate", "-y", "-Wn", "-Zn", "-L", "%dm" % size, "-n", dev.lv_name]
-        stripes = int((params or {}).get("stripes") or 1)
         if stripes > 1:
             argv += ["-i", str(stripes)]
-        run_lvm(argv + [dev.vg_name], "Creating logical volume %s" % dev.full_name)
+        run_lvm(argv + [dev.vg_name] + pvs, "Creating logical volume %s" % dev.full_name)
         if not dev.attach():
             base.throw_error("Logical volume %s was created but cannot be found",
                              dev.full_name)
@@ -201,16 +297,45 @@ class LogicalVolume(base.BlockDev):
             base.throw_error("Cannot shrink logical volume %s", self.full_name)
         if amount == 0:
             return
-        free = vg_free(self.vg_name) or 0
-        if free < amount:
-            base.throw_error("Not enough free space in volume group %s to grow %s by %d"
-                             " MiB (available %d MiB)", self.vg_name, self.full_name,
-                             amount, free)
+        pvs = []
+        if excl_stor:
+            # the LV keeps its spindles: it grows only on its own PVs, up to a
+            # standard disk on each
+            pvs = self.pv_names()
+            all_pvs = pv_info(self.vg_name)
+            std = std_pv_size(all_pvs) if all_pvs else 0
+            free = int(sum(pv["free"] - (pv["size"] - std) for pv in all_pvs
+                           if pv["name"] in pvs))
+            if amount > free:
+                base.throw_error("Not enough free space to grow %s: %d MiB required,"
+                                 " %d available", self.dev_path, amount, free)
+        else:
+            free = vg_free(self.vg_name) or 0
+            if free < amount:
+                base.throw_error("Not enough free space in volume group %s to grow %s"
+                                 " by %d MiB (available %d MiB)", self.vg_name,
+                                 self.full_name, amount, free)
         if dryrun:
             return
-        run_lvm(["lvextend", "-L", "+%dm" % amount, self.full_name],
+        run_lvm(["lvextend", "-L", "+%dm" % amount, self.full_name] + pvs,
                 "Growing logical volume %s" % self.full_name)
         self.attach()
+
+    def pv_names(self) -> list:
+        """The PVs the LV has extents on."""
+        self._require_attached("list the PVs of")
+        rows = report("lvs", ["devices"], self.full_name)
+        names = []
+        for (devices,) in rows:
+            for dev in devices.split(","):
+                name = dev.split("(")[0].strip()
+                if name and name not in names:
+                    names.append(name)
+        return names
+
+    def get_actual_spindles(self) -> int:
+        """The number of PVs the LV uses (Ganeti counts spindles so)."""
+        return len(self.pv_names())
 
     def get_actual_size(self) -> int:
         self._require_attached("get the size of")
