@@ -55,8 +55,9 @@ class HooksMaster:
                        for k, v in (self.post_env_fn() or {}).items())
         return env
 
-    def run_phase(self, phase, nodes=None):
-        """Run one phase; a failing pre hook raises HooksAbort, post only warns."""
+    def run_phase(self, phase, nodes=None, quiet=False):
+        """Run one phase; a failing pre hook raises HooksAbort, post only warns
+        (``quiet``: not even that, the LU reports the results itself)."""
         if nodes is None:
             nodes = self.pre_nodes if phase == constants.HOOKS_PHASE_PRE else self.post_nodes
         if not nodes or not self.hpath:
@@ -69,8 +70,9 @@ class HooksMaster:
             if res.offline:
                 continue
             if res.fail_msg:
-                self.feedback_fn("Communication failure to node %s while running hooks:"
-                                 " %s" % (node, res.fail_msg))
+                if not quiet:
+                    self.feedback_fn("Communication failure to node %s while running"
+                                     " hooks: %s" % (node, res.fail_msg))
                 continue
             answered += 1
             for script, status, output in res.data or []:
@@ -83,7 +85,7 @@ class HooksMaster:
             if failures:
                 lines = ["%s: %s: %s" % (n, s, (o or "").strip()) for n, s, o in failures]
                 raise errors.HooksAbort("Hook script failure:\n" + "\n".join(lines))
-        else:
+        elif not quiet:
             for node, script, output in failures:
                 self.feedback_fn("Warning: post hook %s failed on node %s: %s"
                                  % (script, node, (output or "").strip()))

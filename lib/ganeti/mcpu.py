@@ -104,9 +104,12 @@ class Processor:
             result = self._submit_jobs(result, cbs)
         if hm:
             try:
-                hm.run_phase(constants.HOOKS_PHASE_POST)
+                post = hm.run_phase(constants.HOOKS_PHASE_POST, quiet=lu.REPORTS_HOOKS)
             except errors.GenericError as err:
                 feedback("Warning: post hooks failed: %s" % err)
+            else:
+                result = lu.hooks_callback(constants.HOOKS_PHASE_POST, post, feedback,
+                                           result)
         if op.OP_RESULT is not None and not op.OP_RESULT(result):
             raise errors.OpResultError("Opcode %s returned an invalid result (%r), expected"
                                        " %s" % (op.OP_ID, result, op.OP_RESULT.desc))

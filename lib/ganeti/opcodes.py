@@ -216,6 +216,35 @@ class OpClusterVerify(OpCode):
         ("group_name", None, ht.TMaybeString, "Only verify this node group"),
         ("verify_clutter", False, ht.TBool, "Check for clutter in authorized_keys"),
     ]
+    OP_RESULT = ht.TypeCheck("{jobs: [[bool, job id or message]]}",
+                             lambda v: isinstance(v, dict) and isinstance(v.get("jobs"), list))
+
+
+class OpClusterVerifyConfig(OpCode):
+    """The cluster-wide part of gnt-cluster verify (a job OP_CLUSTER_VERIFY submits)."""
+    OP_ID = "OP_CLUSTER_VERIFY_CONFIG"
+    OP_PARAMS = [
+        ("debug_simulate_errors", False, ht.TBool, "Simulate every error"),
+        ("error_codes", False, ht.TBool, "Machine-parseable error codes"),
+        ("ignore_errors", [], ht.TStrList, "Error codes to demote to warnings"),
+        ("verbose", False, ht.TBool, "Verbose output"),
+    ]
+    OP_RESULT = ht.TBool
+
+
+class OpClusterVerifyGroup(OpCode):
+    """gnt-cluster verify of one node group (a job OP_CLUSTER_VERIFY submits)."""
+    OP_ID = "OP_CLUSTER_VERIFY_GROUP"
+    OP_DSC_FIELD = "group_name"
+    OP_PARAMS = [
+        ("group_name", REQUIRED, ht.TNonEmptyString, "Node group (name or uuid)"),
+        ("debug_simulate_errors", False, ht.TBool, "Simulate every error"),
+        ("error_codes", False, ht.TBool, "Machine-parseable error codes"),
+        ("skip_checks", [], ht.TStrList, "Checks to skip"),
+        ("ignore_errors", [], ht.TStrList, "Error codes to demote to warnings"),
+        ("verbose", False, ht.TBool, "Verbose output"),
+        ("verify_clutter", False, ht.TBool, "Check for clutter in authorized_keys"),
+    ]
     OP_RESULT = ht.TBool
 
 

@@ -3,12 +3,14 @@ the report of files left behind in the file storage dir."""
 
 import os
 import time
+import types
 
 import pytest
 
-from ganeti import errors, objects, pathutils
+from ganeti import errors, objects, opcodes, pathutils
 from ganeti.backend import verify as nv
 from ganeti.client import gnt_cluster
+from ganeti.cmdlib import cluster_verify
 
 from test_cluster_verify_certs import DAY, write_cert
 from verify_fakes import make_cfg, run_verify
@@ -32,6 +34,29 @@ def test_node_group_default_verifies_that_group_only(tmp_path, good_cert):
     assert "* Gathering data (2 nodes)" in logs
 
 
+def test_verify_submits_the_config_job_and_one_job_per_group(tmp_path, good_cert):
+    from verify_fakes import FakeRpc
+    cfg = make_cfg(tmp_path)
+    ctx = types.SimpleNamespace(cfg=cfg, rpc=FakeRpc({}), glm=None)
+    op = opcodes.OpClusterVerify(verbose=True, skip_checks=["nplusone_mem"])
+    op.validate()
+    lu = cluster_verify.LUClusterVerify(None, op, ctx, [].append)
+    lu.expand_names()
+    jobs = lu.exec(None).jobs
+    assert [type(j[0]).__name__ for j in jobs] == ["OpClusterVerifyConfig",
+                                                   "OpClusterVerifyGroup"]
+    group = jobs[1][0]
+    assert group.group_name == cfg.lookup_node_group("default")
+    assert group.depends == [[-1, []]] and group.verbose
+    assert group.skip_checks == ["nplusone_mem"]
+    op = opcodes.OpClusterVerify(group_name="default")
+    op.validate()
+    lu = cluster_verify.LUClusterVerify(None, op, ctx, [].append)
+    lu.expand_names()
+    (only,), = lu.exec(None).jobs
+    assert only.group_name == "default" and only.depends is None
+
+
 def test_unknown_node_group_is_refused(tmp_path, good_cert):
     with pytest.raises(errors.OpPrereqError) as err:
         run_verify(make_cfg(tmp_path), {}, group_name="nosuchgroup")
@@ -41,12 +66,12 @@ def test_unknown_node_group_is_refused(tmp_path, good_cert):
 
 def test_debug_simulate_errors_reports_every_check(tmp_path, good_cert):
     ok, clean = run_verify(make_cfg(tmp_path), {})
-    assert ok and not [line for line in clean if line.startswith("  - ")]
+    assert ok and not [line for line in clean if line.startswith("  - ") and "NOTICE" not in line]
     ok, logs = run_verify(make_cfg(tmp_path), {}, debug_simulate_errors=True)
     assert not ok
     ok, logs = run_verify(make_cfg(tmp_path), {}, debug_simulate_errors=True,
                           error_codes=True)
-    codes = set(line.split(":")[1] for line in logs if line.startswith("  - "))
+    codes = set(line.split(":")[1] for line in logs if line.startswith("  - ") and "NOTICE" not in line)
     for code in ("ECLUSTERCFG", "ECLUSTERETCD", "ECLUSTERCERT", "ECLUSTERDANGLINGNODES",
                  "ENODEVERSION",
                  "ENODESSH", "ENODETIME", "ECLUSTERCLIENTCERT", "ECLUSTERFILECHECK",
@@ -90,10 +115,16 @@ def test_verify_ssh_clutter_only_when_asked(tmp_path, good_cert):
 def test_client_passes_verify_options(monkeypatch):
     from ganeti import cli
     seen = []
-    monkeypatch.setattr(cli, "submit_op_code", lambda op, opts=None: seen.append(op) or True)
+    monkeypatch.setattr(cli, "get_client", lambda: None)
+    monkeypatch.setattr(cli, "submit_op_code",
+                        lambda op, cl=None, opts=None: seen.append(op) or {"jobs": [[True, 7]]})
+    monkeypatch.setattr(cli, "wait_for_submitted_jobs",
+                        lambda jobs, cl=None: seen.append(jobs) or [(True, [False])])
     monkeypatch.setattr("sys.argv", ["gnt-cluster", "verify", "--node-group", "default",
                                      "--verify-ssh-clutter", "--debug-simulate-errors"])
-    assert gnt_cluster.main() == 0
+    # the group job found errors: exit 1
+    assert gnt_cluster.main() == 1
+    assert seen[1] == [[True, 7]]
     assert seen[0].group_name == "default"
     assert seen[0].verify_clutter is True
     assert seen[0].debug_simulate_errors is True
@@ -150,7 +181,7 @@ def test_orphan_files_and_dirs_are_reported(tmp_path, good_cert):
     (links / "gone.example.com:0").unlink()
     ok, logs = run_verify(make_cfg(tmp_path, nodes=1, instances=[known],
                                    file_storage_dir=storage), {})
-    assert not [line for line in logs if line.startswith("  - ")], logs
+    assert not [line for line in logs if line.startswith("  - ") and "NOTICE" not in line], logs
 
 
 def test_verbose_names_each_node_and_instance(tmp_path, good_cert):
@@ -234,7 +265,7 @@ def test_volumes_and_drbd_minors(tmp_path, good_cert):
     }
     ok, logs = run_verify(cfg, answers)
     assert not ok
-    problems = [line for line in logs if line.startswith("  - ")]
+    problems = [line for line in logs if line.startswith("  - ") and "NOTICE" not in line]
     assert problems == [
         "  - ERROR: node %s: unallocated drbd minor 5 is in use" % n1,
         "  - ERROR: node %s: node didn't return data for the volume group 'xenvg' - it"
@@ -244,3 +275,16 @@ def test_volumes_and_drbd_minors(tmp_path, good_cert):
         "  - ERROR: instance i2: volume xenvg/d.disk0_meta missing on node %s" % n2,
         "  - WARNING: node %s: volume xenvg/stray is unknown" % n1,
     ], logs
+
+
+def test_other_notes_as_ganeti_counts_them(tmp_path, good_cert):
+    storage = str(tmp_path / "fs")
+    plain = _file_instance("inst1.example.com", storage)
+    plain.beparams = {"auto_balance": False}
+    plain.admin_state = "offline"
+    ok, logs = run_verify(make_cfg(tmp_path, nodes=1, instances=[plain],
+                                   file_storage_dir=storage), {})
+    notes = logs[logs.index("* Other Notes") + 1:]
+    assert notes[:3] == ["  - NOTICE: 1 non-redundant instance(s) found.",
+                         "  - NOTICE: 1 non-auto-balanced instance(s) found.",
+                         "  - NOTICE: 1 offline instance(s) found."], logs

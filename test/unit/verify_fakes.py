@@ -65,7 +65,10 @@ def make_cfg(tmp_path, nodes=2, instances=(), file_storage_dir=None):
 
 
 def run_verify(cfg, answers, running=None, etcd_problems=(), **params):
-    """(result, log lines) of LUClusterVerify over the fake RPC.
+    """(result, log lines) of gnt-cluster verify over the fake RPC: the jobs that
+    LUClusterVerify submits (the config job, one job per node group), each LU
+    run in turn as the job queue would; the result is True if none found an
+    ERROR.
 
     There is no etcd in the unit tier: its check answers ``etcd_problems``
     (the real check runs in test/cluster/test_etcd_members_runs.py).
@@ -78,6 +81,17 @@ def run_verify(cfg, answers, running=None, etcd_problems=(), **params):
     lu = cluster_verify.LUClusterVerify(None, op, ctx, logs.append)
     lu.expand_names()
     lu.check_prereq()
+    submitted = lu.exec(logs.append)
+    ok = True
     with mock.patch("ganeti.etcd.membership.check",
                     lambda cfg, client=None: list(etcd_problems)):
-        return lu.exec(logs.append), logs
+        for (job_op,) in submitted.jobs:
+            job_op.validate()
+            cls = (cluster_verify.LUClusterVerifyConfig
+                   if isinstance(job_op, opcodes.OpClusterVerifyConfig)
+                   else cluster_verify.LUClusterVerifyGroup)
+            job_lu = cls(None, job_op, ctx, logs.append)
+            job_lu.expand_names()
+            job_lu.check_prereq()
+            ok = job_lu.exec(logs.append) and ok
+    return ok, logs

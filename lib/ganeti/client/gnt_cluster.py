@@ -235,8 +235,16 @@ def verify_cluster(opts, args):
         skip_checks=["nplusone_mem"] if opts.skip_nplusone_mem else [],
         ignore_errors=list(opts.ignore_errors or []), group_name=opts.nodegroup,
         verify_clutter=opts.verify_clutter)
-    result = cli.submit_op_code(op, opts=opts)
-    return constants.EXIT_SUCCESS if result else constants.EXIT_FAILURE
+    cl = cli.get_client()
+    result = cli.submit_op_code(op, cl=cl, opts=opts)
+    # the config job and one job per node group (Ganeti's job executor output)
+    results = cli.wait_for_submitted_jobs(result[constants.JOB_IDS_KEY], cl=cl)
+    bad_jobs = sum(1 for ok, _ in results if not ok)
+    bad_results = sum(1 for ok, job_result in results if ok and not job_result[0])
+    if bad_jobs:
+        cli.to_stdout("%s job(s) failed while verifying the cluster." % bad_jobs)
+    return (constants.EXIT_FAILURE if bad_jobs or bad_results
+            else constants.EXIT_SUCCESS)
 
 
 def verify_disks(opts, args):

@@ -58,6 +58,15 @@ class LogicalUnit:
     def build_hooks_nodes(self):
         return [], []
 
+    # an LU that reports its post hooks' results itself (hooks_callback) sets this:
+    # the hooks master then does not warn about failed scripts on its own
+    REPORTS_HOOKS = False
+
+    def hooks_callback(self, phase, results, feedback_fn, lu_result):
+        """After the post hooks (``results``: {node: RPC result}); returns the
+        opcode's result, which the LU may change. Default: unchanged."""
+        return lu_result
+
     def exec(self, feedback_fn):
         raise NotImplementedError
 

@@ -221,7 +221,8 @@ class LUClusterRedistConf(NoHooksLU):
 
 # ---- verify: see cluster_verify ---------------------------------------------------------
 
-from ganeti.cmdlib.cluster_verify import LUClusterVerify  # noqa: E402,F401  (LU lookup)
+from ganeti.cmdlib.cluster_verify import (  # noqa: E402,F401  (LU lookup)
+    LUClusterVerify, LUClusterVerifyConfig, LUClusterVerifyGroup)
 
 
 def _checked_enabled(values, known, what, instances, used_by):

@@ -1,9 +1,13 @@
-"""gnt-cluster verify (OP_CLUSTER_VERIFY): configuration, certificates, nodes, files,
-instances, leftovers.
+"""gnt-cluster verify, as Ganeti splits it: OP_CLUSTER_VERIFY only submits the
+jobs, one OP_CLUSTER_VERIFY_CONFIG (configuration, certificates, hypervisor
+parameters, node groups) and one OP_CLUSTER_VERIFY_GROUP per node group (that
+group's nodes: their answers, files, instances, volumes, leftovers, N+1), the
+group jobs depending on the config job. With a node group given, only that
+group's job.
 
 Findings go to the job log as "  - ERROR: node X: message" (or, with
---error-codes, "  - ERROR:ECODE:node:X:message"); the result is True when no
-ERROR was found. With --debug-simulate-errors every check reports, as in
+--error-codes, "  - ERROR:ECODE:node:X:message"); each job's result is True when
+it found no ERROR. With --debug-simulate-errors every check reports, as in
 Ganeti, so that a tool parsing the output can be tested.
 """
 
@@ -11,10 +15,11 @@ import os
 import re
 import time
 
-from ganeti import constants, etchosts, locking, pathutils
+from ganeti import constants, errors, etchosts, locking, opcodes, pathutils
 from ganeti.backend import verify as nv
 from ganeti.cmdlib import instance_utils as iu
-from ganeti.cmdlib.base import LogicalUnit
+from ganeti.cmdlib.base import LogicalUnit, NoHooksLU, ResultWithJobs
+from ganeti.hypervisor import get_hypervisor_class
 from ganeti.storage import lvm
 from ganeti.utils import x509
 
@@ -69,41 +74,39 @@ def _node_role(node, master):
     return "drained" if node.drained else "regular"
 
 
-class LUClusterVerify(LogicalUnit):
-    """Verify the cluster, or with group_name only that node group's nodes."""
-    HPATH = "cluster-verify"
-    HTYPE = constants.HTYPE_CLUSTER
+class LUClusterVerify(NoHooksLU):
+    """Submit the verification jobs (Ganeti's split): the config job, then one
+    job per node group depending on it; with group_name that group's job only."""
     REQ_BGL = False
 
-    def _files_all(self):
-        """Files every node must have identical to the master's copy."""
-        files = [pathutils.NODED_CERT_FILE]
-        for path in (pathutils.RAPI_CERT_FILE, pathutils.CONFD_HMAC_KEY,
-                     pathutils.CLUSTER_DOMAIN_SECRET_FILE):
-            if os.path.exists(path):
-                files.append(path)
-        if self.cfg.get_cluster_info().modify_etc_hosts:
-            files.append(etchosts.hosts_file())     # the master's copy is everyone's
-        return files
-
     def expand_names(self):
-        # an unknown group is refused before any lock is taken
-        self.group_uuids = ([self.cfg.lookup_node_group(self.op.group_name)]
-                            if self.op.group_name else None)
-        self.needed_locks = {locking.LEVEL_NODE: locking.ALL_SET,
-                             locking.LEVEL_INSTANCE: locking.ALL_SET}
-        self.share_locks = dict.fromkeys(locking.LEVELS, 1)
+        # an unknown group is refused before any job is submitted
+        if self.op.group_name:
+            self.cfg.lookup_node_group(self.op.group_name)
+        self.needed_locks = {}
 
-    def build_hooks_env(self):
-        cluster = self.cfg.get_cluster_info()
-        env = {"CLUSTER_TAGS": " ".join(sorted(cluster.tags)),
-               "OP_TARGET": cluster.cluster_name}
-        for name, node in self.cfg.get_all_nodes_info().items():
-            env["NODE_TAGS_%s" % name] = " ".join(sorted(node.tags))
-        return env
+    def exec(self, feedback_fn):
+        op = self.op
+        common = dict(debug_simulate_errors=op.debug_simulate_errors,
+                      error_codes=op.error_codes, verbose=op.verbose,
+                      ignore_errors=list(op.ignore_errors))
+        jobs = []
+        if op.group_name:
+            groups, depends = [op.group_name], None
+        else:
+            groups = list(self.cfg.get_all_node_groups_info())      # uuids, as Ganeti
+            jobs.append([opcodes.OpClusterVerifyConfig(**common)])
+        for group in groups:
+            if not op.group_name:
+                depends = [[-len(jobs), []]]
+            jobs.append([opcodes.OpClusterVerifyGroup(
+                group_name=group, skip_checks=list(op.skip_checks),
+                verify_clutter=op.verify_clutter, depends=depends, **common)])
+        return ResultWithJobs(jobs)
 
-    def build_hooks_nodes(self):
-        return [], self.cfg.get_online_node_list()
+
+class _VerifyErrors:
+    """Reporting shared by the verification LUs."""
 
     # ---- reporting ----------------------------------------------------------------------
 
@@ -122,9 +125,19 @@ class LUClusterVerify(LogicalUnit):
         if cond or self.op.debug_simulate_errors:
             self._error(ecode, itype, item, msg, warning=warning)
 
-    # ---- cluster-wide part (skipped with --node-group, as Ganeti does) --------------
 
-    def _verify_global(self, nodes):
+class LUClusterVerifyConfig(_VerifyErrors, NoHooksLU):
+    """The cluster-wide part: configuration, certificates, hypervisor parameters,
+    node groups."""
+    REQ_BGL = False
+
+    def expand_names(self):
+        self.needed_locks = {locking.LEVEL_NODE: locking.ALL_SET,
+                             locking.LEVEL_INSTANCE: locking.ALL_SET}
+        self.share_locks = dict.fromkeys(locking.LEVELS, 1)
+
+    def exec(self, feedback_fn):
+        self.bad = False
         cfg = self.cfg
         self.log_step("Verifying cluster config")
         problems = cfg.verify_config()
@@ -144,12 +157,104 @@ class LUClusterVerify(LogicalUnit):
                            msg or "%s: no problem found" % path,
                            warning=(level == x509.CERT_WARNING))
 
+        self.log_step("Verifying hypervisor parameters")
+        for item, hv_name, params in _all_hvparams(cfg):
+            try:
+                get_hypervisor_class(hv_name).check_parameter_syntax(params)
+            except errors.GenericError as err:
+                # Ganeti's message (item and hypervisor as it orders them)
+                self._error("ECLUSTERCFG", "cluster", "", "hypervisor %s parameters"
+                            " syntax check (source %s): %s" % (item, hv_name, err))
+
         self.log_step("Verifying all nodes belong to an existing group")
         groups = cfg.get_all_node_groups_info()
+        nodes = cfg.get_all_nodes_info()
         dangling = sorted(n for n, node in nodes.items() if node.group not in groups)
         self._error_if(dangling, "ECLUSTERDANGLINGNODES", "cluster", "",
                        "the following nodes (and their instances) belong to a non"
                        " existing group: %s" % ", ".join(dangling))
+        return not self.bad
+
+
+def _all_hvparams(cfg):
+    """[(source, hypervisor, params)] to check: the cluster's defaults of each
+    enabled hypervisor, the OS overrides and each instance's own (filled)."""
+    cluster = cfg.get_cluster_info()
+    found = []
+    for hv_name in cluster.enabled_hypervisors:
+        found.append(("cluster", hv_name, cluster.hvparams.get(hv_name, {})))
+    for os_name, per_hv in sorted(cluster.os_hvp.items()):
+        for hv_name, params in sorted(per_hv.items()):
+            if hv_name in cluster.enabled_hypervisors:
+                found.append(("os %s" % os_name, hv_name,
+                              dict(cluster.hvparams.get(hv_name, {}), **params)))
+    for name, inst in sorted(cfg.get_all_instances_info().items()):
+        if inst.hvparams:
+            found.append(("instance %s" % name, inst.hypervisor, cluster.fill_hv(inst)))
+    return found
+
+
+class LUClusterVerifyGroup(_VerifyErrors, LogicalUnit):
+    """Verify one node group's nodes and their instances."""
+    HPATH = "cluster-verify"
+    HTYPE = constants.HTYPE_CLUSTER
+    REQ_BGL = False
+
+    def _files_all(self):
+        """Files every node must have identical to the master's copy."""
+        files = [pathutils.NODED_CERT_FILE]
+        for path in (pathutils.RAPI_CERT_FILE, pathutils.CONFD_HMAC_KEY,
+                     pathutils.CLUSTER_DOMAIN_SECRET_FILE):
+            if os.path.exists(path):
+                files.append(path)
+        if self.cfg.get_cluster_info().modify_etc_hosts:
+            files.append(etchosts.hosts_file())     # the master's copy is everyone's
+        return files
+
+    def expand_names(self):
+        # an unknown group is refused before any lock is taken
+        self.group_uuids = [self.cfg.lookup_node_group(self.op.group_name)]
+        self.needed_locks = {locking.LEVEL_NODE: locking.ALL_SET,
+                             locking.LEVEL_INSTANCE: locking.ALL_SET}
+        self.share_locks = dict.fromkeys(locking.LEVELS, 1)
+
+    def build_hooks_env(self):
+        cluster = self.cfg.get_cluster_info()
+        env = {"CLUSTER_TAGS": " ".join(sorted(cluster.tags)),
+               "OP_TARGET": cluster.cluster_name}
+        for name, node in self.cfg.get_all_nodes_info().items():
+            env["NODE_TAGS_%s" % name] = " ".join(sorted(node.tags))
+        return env
+
+    def build_hooks_nodes(self):
+        # post hooks only, on the group's nodes (Ganeti's)
+        group = self.group_uuids[0]
+        return [], sorted(n for n, node in self.cfg.get_all_nodes_info().items()
+                          if node.group == group)
+
+    REPORTS_HOOKS = True
+
+    def hooks_callback(self, phase, results, feedback_fn, lu_result):
+        """Ganeti's "* Hooks Results" step: failed scripts are errors, with their
+        output indented under them."""
+        if phase != constants.HOOKS_PHASE_POST or not self.build_hooks_nodes()[1]:
+            return lu_result
+        self.feedback_fn("* Hooks Results")
+        for node, res in sorted((results or {}).items()):
+            if res.offline:
+                continue
+            if res.fail_msg:
+                self._error("ENODEHOOKS", "node", node, "Communication failure in hooks"
+                            " execution: %s" % res.fail_msg)
+                lu_result = False
+                continue
+            for script, status, output in res.data or []:
+                if status == constants.HKR_FAIL:
+                    self._error("ENODEHOOKS", "node", node,
+                                "Script %s failed, output:" % script)
+                    self.feedback_fn(re.sub(r"(?m)^", "      ", output or ""))
+                    lu_result = False
+        return lu_result
 
     # ---- per-node results ---------------------------------------------------------------
 
@@ -247,7 +352,8 @@ class LUClusterVerify(LogicalUnit):
             for node in where:
                 self._error_if(node != pnode, "EINSTANCEWRONGNODE", "instance", name,
                                "instance should not run on node %s" % node)
-        self.log_step("Verifying orphan instances")
+        # instances running where the cluster does not know them (Ganeti checks
+        # them with the node status; no step line of their own)
         known = self.cfg.get_instance_list()
         for name, where in sorted(running.items()):
             for node in where:
@@ -489,11 +595,7 @@ class LUClusterVerify(LogicalUnit):
         cluster = cfg.get_cluster_info()
         master = cluster.master_node
         all_nodes = cfg.get_all_nodes_info()
-        if self.group_uuids is None:
-            self._verify_global(all_nodes)
-            group_uuids = sorted(cfg.get_all_node_groups_info())
-        else:
-            group_uuids = self.group_uuids
+        group_uuids = self.group_uuids
         groups = cfg.get_all_node_groups_info()
         for uuid in group_uuids:
             self.log_step("Verifying group '%s'" % groups[uuid].name)
@@ -502,10 +604,13 @@ class LUClusterVerify(LogicalUnit):
                          if inst.primary_node in nodes)
         online = sorted(n for n, node in nodes.items() if not node.offline)
         offline = sorted(n for n, node in nodes.items() if node.offline)
+        if not nodes:
+            self.log_step("Empty node group, skipping verification")
+            return True
 
         self._exclusive_storage = any(iu.exclusive_storage(cfg, n) for n in nodes)
         self._pv_minmax = {}
-        self.log_step("Gathering data (%d nodes)" % len(online))
+        self.log_step("Gathering data (%d nodes)" % len(nodes))
         files = self._files_all()
         checks = self._node_checks(cluster, nodes, files)
         # the master's answer is the reference even when it is in another group
@@ -518,6 +623,7 @@ class LUClusterVerify(LogicalUnit):
             master_data = results[master].data or {}
         master_sums = master_data.get("filelist", {})
 
+        self._verify_files(files, results, online, nodes, master_sums)
         self.log_step("Verifying node status")
         wanted_minors = self._wanted_minors()
         for name in online:
@@ -540,7 +646,6 @@ class LUClusterVerify(LogicalUnit):
         for uuid in group_uuids:
             self._verify_group_pvs(groups[uuid], [n for n in online
                                                   if nodes[n].group == uuid])
-        self._verify_files(files, results, online, nodes, master_sums)
         self._verify_instances(cluster, nodes, online, instances)
         self._verify_missing_volumes(cluster, online, results, instances)
 
@@ -554,7 +659,26 @@ class LUClusterVerify(LogicalUnit):
             self.log_step("Verifying N+1 Memory redundancy")
             self._verify_nplusone(cluster, online, instances)
 
-        self.log_step("Other Notes")
-        if offline:
-            self.feedback_fn("  - NOTICE: %d offline node(s) found." % len(offline))
+        self._other_notes(cluster, nodes, online, offline, instances)
         return not self.bad
+
+    def _other_notes(self, cluster, nodes, online, offline, instances):
+        """Ganeti's closing notices: instances that cannot survive the loss of their
+        primary (not all disks mirrored) or are not auto-balanced, offline
+        instances, offline and drained nodes."""
+        self.log_step("Other Notes")
+        insts = list(instances.values())
+        counts = [
+            ("non-redundant instance(s)",
+             [i for i in insts if not all(d.dev_type in constants.DTS_MIRRORED
+                                          for d in i.disks)]),
+            ("non-auto-balanced instance(s)",
+             [i for i in insts if not cluster.fill_be(i)[constants.BE_AUTO_BALANCE]]),
+            ("offline instance(s)",
+             [i for i in insts if i.admin_state == constants.ADMINST_OFFLINE]),
+            ("offline node(s)", offline),
+            ("drained node(s)", [n for n in online if nodes[n].drained]),
+        ]
+        for what, found in counts:
+            if found:
+                self.feedback_fn("  - NOTICE: %d %s found." % (len(found), what))
