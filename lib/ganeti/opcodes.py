@@ -205,16 +205,24 @@ class OpClusterRedistConf(OpCode):
     OP_ID = "OP_CLUSTER_REDIST_CONF"
 
 
+# what every part of gnt-cluster verify takes
+_VERIFY_REPORTING = [
+    ("debug_simulate_errors", False, ht.TBool, "Simulate every error"),
+    ("error_codes", False, ht.TBool, "Machine-parseable error codes"),
+    ("ignore_errors", [], ht.TStrList, "Error codes to demote to warnings"),
+    ("verbose", False, ht.TBool, "Verbose output"),
+]
+_VERIFY_NODES = [
+    ("skip_checks", [], ht.TStrList, "Checks to skip"),
+    ("verify_clutter", False, ht.TBool, "Check for clutter in authorized_keys"),
+]
+
+
 class OpClusterVerify(OpCode):
+    """gnt-cluster verify: submits the config job and one job per node group."""
     OP_ID = "OP_CLUSTER_VERIFY"
-    OP_PARAMS = [
-        ("debug_simulate_errors", False, ht.TBool, "Simulate every error"),
-        ("error_codes", False, ht.TBool, "Machine-parseable error codes"),
-        ("skip_checks", [], ht.TStrList, "Checks to skip"),
-        ("ignore_errors", [], ht.TStrList, "Error codes to demote to warnings"),
-        ("verbose", False, ht.TBool, "Verbose output"),
+    OP_PARAMS = _VERIFY_REPORTING + _VERIFY_NODES + [
         ("group_name", None, ht.TMaybeString, "Only verify this node group"),
-        ("verify_clutter", False, ht.TBool, "Check for clutter in authorized_keys"),
     ]
     OP_RESULT = ht.TypeCheck("{jobs: [[bool, job id or message]]}",
                              lambda v: isinstance(v, dict) and isinstance(v.get("jobs"), list))
@@ -223,12 +231,7 @@ class OpClusterVerify(OpCode):
 class OpClusterVerifyConfig(OpCode):
     """The cluster-wide part of gnt-cluster verify (a job OP_CLUSTER_VERIFY submits)."""
     OP_ID = "OP_CLUSTER_VERIFY_CONFIG"
-    OP_PARAMS = [
-        ("debug_simulate_errors", False, ht.TBool, "Simulate every error"),
-        ("error_codes", False, ht.TBool, "Machine-parseable error codes"),
-        ("ignore_errors", [], ht.TStrList, "Error codes to demote to warnings"),
-        ("verbose", False, ht.TBool, "Verbose output"),
-    ]
+    OP_PARAMS = list(_VERIFY_REPORTING)
     OP_RESULT = ht.TBool
 
 
@@ -236,15 +239,8 @@ class OpClusterVerifyGroup(OpCode):
     """gnt-cluster verify of one node group (a job OP_CLUSTER_VERIFY submits)."""
     OP_ID = "OP_CLUSTER_VERIFY_GROUP"
     OP_DSC_FIELD = "group_name"
-    OP_PARAMS = [
-        ("group_name", REQUIRED, ht.TNonEmptyString, "Node group (name or uuid)"),
-        ("debug_simulate_errors", False, ht.TBool, "Simulate every error"),
-        ("error_codes", False, ht.TBool, "Machine-parseable error codes"),
-        ("skip_checks", [], ht.TStrList, "Checks to skip"),
-        ("ignore_errors", [], ht.TStrList, "Error codes to demote to warnings"),
-        ("verbose", False, ht.TBool, "Verbose output"),
-        ("verify_clutter", False, ht.TBool, "Check for clutter in authorized_keys"),
-    ]
+    OP_PARAMS = [("group_name", REQUIRED, ht.TNonEmptyString, "Node group (name or uuid)")
+                 ] + _VERIFY_REPORTING + _VERIFY_NODES
     OP_RESULT = ht.TBool
 
 
