@@ -1,6 +1,7 @@
 """Mirrored instances that cannot be made, on the VM nodes: a full volume group
-(on the primary, or only on the secondary), an offline secondary, and a DRBD
-minor already taken on the secondary. Each gets a clear error and leaves no
+(on the primary, or only on the secondary), an offline secondary, a DRBD minor
+already taken on the secondary, and halves that cannot connect (the
+secondary's replication link is down). Each gets a clear error and leaves no
 LV, DRBD minor, port or config entry behind; verify and verify-disks say so."""
 
 import re
@@ -95,3 +96,24 @@ def test_drbd_minor_taken_on_the_secondary(cluster):
     assert re.search(r"port: 11000\n", info), info
     vms.ssh(MASTER, "gnt-instance remove -f %s" % NAME)
     _nothing_left(vms)
+
+
+def test_mirror_halves_that_cannot_connect(cluster):
+    """The secondary's replication interface is down: both halves are made but
+    never connect, the new disks stay degraded, and the creation fails as in
+    Ganeti (--no-wait-for-sync only looks once: the same)."""
+    vms = cluster
+    vms.ssh(2, "ip link set eth1 down")
+    try:
+        for extra, wait_line in (("", " - INFO: Waiting for instance %s to sync disks"
+                                  % NAME), ("--no-wait-for-sync ", "* checking mirrors"
+                                            " status")):
+            proc = vms.ssh(MASTER, "gnt-instance add -t drbd -s 128M --ignore-ipolicy"
+                           " %s-n node1:node2 -o noop %s" % (extra, NAME), check=False)
+            assert proc.returncode == 1, proc.stdout + proc.stderr
+            assert wait_line in qa.log_lines(proc.stdout), proc.stdout
+            assert "There are some degraded disks for this instance" in proc.stderr, \
+                proc.stderr
+            _nothing_left(vms)
+    finally:
+        vms.ssh(2, "ip link set eth1 up")

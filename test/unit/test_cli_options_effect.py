@@ -7,7 +7,7 @@ import types
 
 import pytest
 
-from ganeti import constants, daemon, watcher
+from ganeti import constants, daemon, errors, watcher
 from ganeti.server import masterd, noded
 
 
@@ -447,3 +447,28 @@ def test_shutdown_admin_state_source(tmp_path, monkeypatch):
     lu, cfg, log = _source_lu(tmp_path, "admin", no_remember=True)
     assert log == [" - WARNING: Parameter 'admin_state_source' has no effect if used"
                    " with parameter 'no_remember'"]
+
+
+@pytest.mark.parametrize("wait", [True, False])
+def test_a_degraded_new_mirror_fails_the_creation(monkeypatch, wait):
+    """Ganeti's rule: new disks still degraded after the wait (or, with
+    --no-wait-for-sync, at one look) fail instance creation."""
+    from ganeti.cmdlib import instance as inst_mod
+    calls = []
+    monkeypatch.setattr(inst_mod, "wait_for_sync",
+                        lambda lu, inst, oneshot=False: calls.append(oneshot) or False)
+    lu = object.__new__(inst_mod.LUInstanceCreate)
+    lu.op = types.SimpleNamespace(wait_for_sync=wait)
+    lines = []
+    drbd = types.SimpleNamespace(disks=[types.SimpleNamespace(dev_type="drbd")])
+    with pytest.raises(errors.OpExecError, match="There are some degraded disks for this"
+                                                 " instance"):
+        lu._check_mirrors(drbd, lines.append)
+    assert calls == [not wait]
+    assert lines == ([] if wait else ["* checking mirrors status"])
+    # nothing to look at without a mirror, unless waiting was asked for
+    calls.clear()
+    if not wait:
+        lu._check_mirrors(types.SimpleNamespace(disks=[types.SimpleNamespace(
+            dev_type="file")]), lines.append)
+        assert calls == []

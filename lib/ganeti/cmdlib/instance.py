@@ -309,12 +309,25 @@ class LUInstanceCreate(LogicalUnit):
         drbd_disks.assign_ports(self.cfg, instance.disks)
         iu.create_disks(self, instance)
 
-    def _install_and_start(self, instance, feedback_fn):
+    def _check_mirrors(self, instance, feedback_fn):
+        """Ganeti's check of new disks: waited for (or, with --no-wait-for-sync,
+        looked at once); a mirror left degraded (its peer never connected, say)
+        fails the creation, whose undo removes the disks and the config entry."""
         if self.op.wait_for_sync:
-            # Ganeti checks twice (after wiping, after imaging the disks); file
-            # disks are never out of sync: nothing to wait for (doc/os-parameters.rst)
-            wait_for_sync(self, instance)
-            wait_for_sync(self, instance)
+            good = wait_for_sync(self, instance)
+        elif any(d.dev_type in constants.DTS_INT_MIRROR for d in instance.disks):
+            feedback_fn("* checking mirrors status")
+            good = wait_for_sync(self, instance, oneshot=True)
+        else:
+            good = True
+        if not good:
+            raise errors.OpExecError("There are some degraded disks for this instance")
+
+    def _install_and_start(self, instance, feedback_fn):
+        # Ganeti checks twice (after wiping, after imaging the disks); file disks
+        # are never out of sync: nothing to wait for (doc/os-parameters.rst)
+        self._check_mirrors(instance, feedback_fn)
+        self._check_mirrors(instance, feedback_fn)
         if not self.op.no_install:
             feedback_fn("creating os for instance %s on node %s"
                         % (instance.name, self.pnode))

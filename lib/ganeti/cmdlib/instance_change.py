@@ -120,8 +120,9 @@ class LUInstanceGrowDisk(InstanceLU):
         if grown.dev_type == constants.DT_DRBD8 and grown.children:
             grown.children[0].size = self.target
         self.cfg.update(inst)
-        if self.op.wait_for_sync:
-            wait_for_sync(self, inst)
+        if self.op.wait_for_sync and not wait_for_sync(self, inst):
+            self.log_warning("Disk syncing has not returned a good status; check the"
+                             " instance")
         if inst.admin_state == constants.ADMINST_UP:
             feedback_fn("The running instance sees the new size after its next"
                         " restart (gnt-instance reboot -t full)")
@@ -513,7 +514,8 @@ class LUInstanceSetParams(InstanceLU):
                 self.rpc.call_blockdev_remove(node, disk.to_dict())
             raise
         for disk in self.new_disks:         # Ganeti checks each added disk
-            wait_for_sync(self, inst, oneshot=not self.op.wait_for_sync)
+            if not wait_for_sync(self, inst, oneshot=not self.op.wait_for_sync):
+                raise errors.OpExecError("Failed to sync disks of %s" % inst.name)
         if self.op.runtime_mem:
             res = self.rpc.call_instance_balloon_memory(
                 node, iu.instance_for_node(self.cfg, inst), self.op.runtime_mem)

@@ -223,8 +223,10 @@ class LUInstanceActivateDisks(InstanceLU):
 
     def exec(self, feedback_fn):
         info = iu.assemble_disks(self, self.instance, ignore_size=self.op.ignore_size)
-        if self.op.wait_for_sync:
-            wait_for_sync(self, self.instance)
+        if self.op.wait_for_sync and not wait_for_sync(self, self.instance):
+            # as Ganeti: recorded inactive, the devices left as they are
+            iu.mark_disks_active(self, self.instance, False)
+            raise errors.OpExecError("Some disks of the instance are degraded!")
         return [list(i) for i in info]
 
 
