@@ -131,35 +131,36 @@ SUBMIT_OPT = cli_option("--submit", dest="submit_only", default=False, action="s
                         " for the job to finish")
 PRINT_JOBID_OPT = cli_option("--print-jobid", dest="print_jobid", default=False,
                              action="store_true",
-                             help="Print the job ID as the first line of the output")
+                             help="Additionally print the job as first line on stdout (for"
+                             " scripting).")
 DRY_RUN_OPT = cli_option("--dry-run", dest="dry_run", default=False, action="store_true",
-                         help="Only check prerequisites, do not change anything")
+                         help="Do not execute the operation, just run the check steps"
+                         " and verify if it could be executed")
 PRIORITY_OPT = cli_option("--priority", dest="priority", default=None, type="priority",
                           metavar="|".join(_PRIORITY_NAMES),
-                          help="Priority of the submitted job(s)")
+                          help="Priority for opcode processing")
 REASON_OPT = cli_option("--reason", dest="reason", default=None,
                         help="The reason for executing the command")
 FORCE_OPT = cli_option("-f", "--force", dest="force", default=False, action="store_true",
                        help="Force the operation")
 CONFIRM_OPT = cli_option("--yes", dest="confirm", default=False, action="store_true",
-                         help="Do not ask for confirmation")
+                         help="Do not require confirmation")
 YES_DOIT_OPT = cli_option("--yes-do-it", "--ya-rly", dest="yes_do_it", default=False,
                           action="store_true", help="Really do it (dangerous)")
 NOHDR_OPT = cli_option("--no-headers", dest="no_headers", default=False,
                        action="store_true", help="Don't display column headers")
 SEP_OPT = cli_option("--separator", dest="separator", default=None, metavar="SEPARATOR",
-                     help="Separator between output fields (no column alignment)")
+                     help="Separator between output fields (defaults to one space)")
 UNITS_OPT = cli_option("--units", dest="units", default=None, type="choice",
                        choices=("h", "m", "g", "t"),
-                       help="Unit for size fields (h=human, m=MiB, g=GiB, t=TiB)")
+                       help="Specify units for output (one of h/m/g/t)")
 FIELDS_OPT = cli_option("-o", "--output", dest="output", default=None, metavar="FIELDS",
-                        help="Comma separated list of output fields; a leading '+'"
-                        " adds them to the default list")
+                        help="Comma separated list of output fields")
 VERBOSE_OPT = cli_option("-v", "--verbose", dest="verbose", default=False,
-                         action="store_true", help="Increase the verbosity")
+                         action="store_true", help="Increase the verbosity of the operation")
 FILTER_OPT = cli_option("-F", "--filter", dest="force_filter", default=False,
                         action="store_true",
-                        help="Treat the argument as a query filter expression")
+                        help="Whether command argument should be treated as filter")
 
 # moving instances (gnt-instance failover/migrate, gnt-node failover/migrate)
 TARGET_NODE_OPT = cli_option("-n", "--target-node", dest="dst_node", default=None,
@@ -167,7 +168,7 @@ TARGET_NODE_OPT = cli_option("-n", "--target-node", dest="dst_node", default=Non
 IALLOCATOR_OPT = cli_option(
     "-I", "--iallocator", dest="iallocator", default=None, metavar="<NAME>",
     help="Select nodes for the instance automatically using the <NAME> iallocator"
-    " plugin (not supported yet)")
+    " plugin")
 IGNORE_IPOLICY_OPT = cli_option("--ignore-ipolicy", dest="ignore_ipolicy",
                                 action="store_true", default=False,
                                 help="Ignore instance policy violations")
@@ -336,18 +337,20 @@ def format_error(err: BaseException) -> tuple:
 
 
 def format_usage(binary: str, commands: dict) -> list:
-    """The command list printed by 'gnt-foo --help' (and on usage errors)."""
+    """The command list printed by 'gnt-foo --help' and by 'gnt-foo' alone or with
+    an unknown command (Ganeti's layout, closing empty line included)."""
     import textwrap
-    width = max([len(name) for name in commands] + [0])
+    width = min(60, max([len(name) for name in commands] + [0]))
     lines = ["Usage: %s {command} [options...] [argument...]" % binary,
-             "%s <command> --help to see details, or man %s(8)." % (binary, binary),
+             "%s <command> --help to see details, or man %s" % (binary, binary),
              "", "Commands:"]
     for name in sorted(commands):
         entry = commands[name]
         desc = entry[4] if len(entry) > 4 and entry[4] else ""
-        wrapped = textwrap.wrap(desc, max(79 - 4 - width, 20)) or [""]
-        lines.append((" %-*s - %s" % (width, name, wrapped[0])).rstrip())
+        wrapped = textwrap.wrap(desc, 79 - 3 - width) or [""]
+        lines.append(" %-*s - %s" % (width, name, wrapped[0]))
         lines.extend(" %-*s   %s" % (width, "", more) for more in wrapped[1:])
+    lines.append("")
     return lines
 
 
@@ -361,21 +364,23 @@ def _env_words(binary, cmd):
 
 
 def _build_parser(binary, cmd, options, usage, description):
-    parser = optparse.OptionParser(prog="%s %s" % (binary, cmd), usage="%%prog %s" % usage,
-                                   description=description or None, option_class=CliOption)
+    """Ganeti's parser: the command's options, then the common ones, then --help
+    (optparse adds it last when given the list); titled help with long option
+    names first ("--debug, -d"); errors name the program alone."""
     taken = set()
     for option in options:
-        parser.add_option(option)
         taken.update(option._short_opts + option._long_opts)
-    for option in COMMON_OPTS:
-        if not taken.intersection(option._short_opts + option._long_opts):
-            parser.add_option(option)
-    return parser
+    common = [option for option in COMMON_OPTS
+              if not taken.intersection(option._short_opts + option._long_opts)]
+    return optparse.OptionParser(prog=binary, usage="%%prog %s %s" % (cmd, usage),
+                                 description=description or None,
+                                 option_list=list(options) + common,
+                                 option_class=CliOption,
+                                 formatter=optparse.TitledHelpFormatter())
 
 
 def generic_main(commands: dict, aliases: dict | None = None,
-                 env_override: Iterable[str] | None = None,
-                 description: str | None = None, override: dict | None = None,
+                 env_override: Iterable[str] | None = None, override: dict | None = None,
                  argv: list | None = None) -> int:
     """Run one gnt-* command line; returns the exit code.
 
@@ -389,16 +394,12 @@ def generic_main(commands: dict, aliases: dict | None = None,
     binary = os.path.basename(argv[0]) if argv and argv[0] else "<unknown program>"
     aliases = aliases or {}
     if len(argv) < 2:
-        if description:
-            to_stderr(description)
+        # as Ganeti: the command list on standard output, exit code 1
         for line in format_usage(binary, commands):
-            to_stderr(line)
-        return constants.EXIT_USAGE
+            to_stdout(line)
+        return constants.EXIT_FAILURE
     cmd = argv[1]
-    if cmd in ("--help", "-h") or (cmd == "help" and "help" not in commands):
-        if description:
-            to_stdout(description)
-            to_stdout("")
+    if cmd == "--help":
         for line in format_usage(binary, commands):
             to_stdout(line)
         return constants.EXIT_SUCCESS
@@ -408,10 +409,9 @@ def generic_main(commands: dict, aliases: dict | None = None,
         return constants.EXIT_SUCCESS
     cmd = aliases.get(cmd, cmd)
     if cmd not in commands:
-        to_stderr("Unknown command '%s'" % argv[1])
         for line in format_usage(binary, commands):
-            to_stderr(line)
-        return constants.EXIT_USAGE
+            to_stdout(line)
+        return constants.EXIT_FAILURE
     func, args_spec, options, usage = commands[cmd][:4]
     cmd_desc = commands[cmd][4] if len(commands[cmd]) > 4 else None
     args = list(argv[2:])
@@ -429,9 +429,8 @@ def generic_main(commands: dict, aliases: dict | None = None,
         return exc.code if isinstance(exc.code, int) else constants.EXIT_USAGE
     problem = _check_arguments(cmd, args_spec, args)
     if problem:
-        to_stderr(problem)
-        to_stderr("Usage: %s %s %s" % (binary, cmd, usage))
-        return constants.EXIT_USAGE
+        to_stderr(problem)          # Ganeti prints no usage here, and exits with 1
+        return constants.EXIT_FAILURE
     for key, value in (override or {}).items():
         setattr(opts, key, value)
     return _run(func, opts, args)

@@ -198,30 +198,39 @@ def test_generic_main_help_and_version(capsys):
     assert out[0] == "Usage: gnt-node {command} [options...] [argument...]"
     assert " add  - Add a node to the cluster" in out
     assert " list - Lists the nodes in the cluster" in out
+    assert out[-1] == ""            # Ganeti ends the command list with an empty line
     assert run_main("list", "--help") == 0
     out = capsys.readouterr().out
-    assert out.startswith("Usage: gnt-node list [<node>...]")
-    assert "--no-headers" in out and "--separator" in out
+    # Ganeti's titled layout: long option names first, --help last
+    assert out.startswith("Usage\n=====\n  gnt-node list [<node>...]\n")
+    assert "\nOptions\n=======\n--no-headers " in out and "--separator" in out
+    assert out.endswith("--help, -h              show this help message and exit\n")
     assert run_main("--version") == 0
     assert capsys.readouterr().out == "gnt-node (ganeti-py %s) %s\n" % (
         constants.PACKAGE_VERSION, constants.PACKAGE_VERSION)
 
 
 def test_generic_main_usage_errors(capsys):
-    assert run_main() == 2
-    assert "Usage: gnt-node {command}" in capsys.readouterr().err
-    assert run_main("frobnicate") == 2
+    # as Ganeti: no command, or an unknown one, prints the command list on
+    # standard output and exits with 1; a wrong argument count says only that
+    assert run_main() == 1
     captured = capsys.readouterr()
+    assert captured.out.startswith("Usage: gnt-node {command}") and captured.err == ""
+    assert run_main("frobnicate") == 1
+    captured = capsys.readouterr()
+    assert captured.out.startswith("Usage: gnt-node {command}") and captured.err == ""
+    assert run_main("-h") == 1            # only --help is Ganeti's help
+    capsys.readouterr()
+    assert run_main("add") == 1
+    captured = capsys.readouterr()
+    assert captured.err == "Error: Command add expects 1 argument(s)\n"
     assert captured.out == ""
-    assert "Unknown command 'frobnicate'" in captured.err
-    assert "Usage: gnt-node {command}" in captured.err
-    assert run_main("add") == 2
-    err = capsys.readouterr().err
-    assert "Error: Command add expects 1 argument(s)" in err
-    assert "Usage: gnt-node add <node>" in err
-    assert run_main("add", "a", "b") == 2
+    assert run_main("add", "a", "b") == 1
+    capsys.readouterr()
     assert run_main("list", "--bogus-option") == 2
-    assert "no such option: --bogus-option" in capsys.readouterr().err
+    err = capsys.readouterr().err
+    assert err.endswith("\ngnt-node: error: no such option: --bogus-option\n"), err
+    assert err.startswith("Usage\n=====\n  gnt-node list [<node>...]\n")
     assert CALLS == []
 
 

@@ -191,8 +191,8 @@ def test_modify_needs_a_parameter(monkeypatch, capsys):
 
 
 def test_command_and_copyfile_usage(monkeypatch, tmp_path, capsys):
-    assert _main(monkeypatch, "command")[0] == constants.EXIT_USAGE
-    assert _main(monkeypatch, "copyfile")[0] == constants.EXIT_USAGE
+    assert _main(monkeypatch, "command")[0] == constants.EXIT_FAILURE
+    assert _main(monkeypatch, "copyfile")[0] == constants.EXIT_FAILURE
     code, _ = _main(monkeypatch, "copyfile", str(tmp_path / "missing"))
     assert code == 1 and "No such filename" in capsys.readouterr().err
     code, _ = _main(monkeypatch, "copyfile", str(tmp_path))

@@ -315,7 +315,7 @@ def test_gnt_os_info(cluster_client, capsys):
 def test_gnt_os_main_usage(capsys):
     assert gnt_os.main.__module__ == "ganeti.client.gnt_os"
     from ganeti import cli
-    assert cli.generic_main(gnt_os.COMMANDS, argv=["gnt-os", "list", "extra"]) == 2
+    assert cli.generic_main(gnt_os.COMMANDS, argv=["gnt-os", "list", "extra"]) == 1
     assert "expects 0 argument" in capsys.readouterr().err
 
 
