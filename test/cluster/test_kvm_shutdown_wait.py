@@ -24,6 +24,8 @@ def test_shutdown_of_a_guest_ignoring_acpi_reports_and_forces(kvm_cluster):
           "--no-install", "-n", m.name, "-o", "noop", "--no-name-check", "--no-ip-check",
           "-H", hv, NAME, check=True, timeout=300)
     try:
+        # --no-install implies --no-start (Ganeti's rule): started by hand
+        m.run("gnt-instance", "startup", NAME, check=True, timeout=300)
         proc = m.run("gnt-instance", "shutdown", "--timeout", "20", NAME, check=True,
                      timeout=300)
         lines = proc.stdout.splitlines()

@@ -237,6 +237,8 @@ def verify_cluster(opts, args):
         verify_clutter=opts.verify_clutter)
     cl = cli.get_client()
     result = cli.submit_op_code(op, cl=cl, opts=opts)
+    if result is None and opts.dry_run:
+        return constants.EXIT_SUCCESS       # checked only: no jobs were submitted
     # the config job and one job per node group (Ganeti's job executor output)
     results = cli.wait_for_submitted_jobs(result[constants.JOB_IDS_KEY], cl=cl)
     bad_jobs = sum(1 for ok, _ in results if not ok)
@@ -304,7 +306,20 @@ def repair_disk_sizes(opts, args):
 
 
 def redist_conf(opts, args):
-    cli.submit_or_send(opcodes.OpClusterRedistConf(), opts)
+    op = opcodes.OpClusterRedistConf()
+    if not opts.yes_do_it:
+        cli.submit_or_send(op, opts)
+        return constants.EXIT_SUCCESS
+    # --yes-do-it: into the queue even when it is drained
+    cl = cli.get_client()
+    cli.set_generic_opcode_opts([op], opts)
+    job_id = cl.submit_job_to_drained_queue([op])
+    if opts.print_jobid:
+        cli.to_stdout("%s" % job_id)
+    if opts.submit_only:
+        cli.to_stderr("JobID: %s" % job_id)
+    else:
+        cli.poll_job(job_id, cl=cl)
     return constants.EXIT_SUCCESS
 
 
@@ -359,100 +374,125 @@ def watcher_ops(opts, args):
 _ARGS_CLUSTER = [cli.ArgSpec("<cluster_name>", 1, 1)]
 _ARGS_WATCHER = [cli.ArgSpec("pause|continue|info", 1, 1), cli.ArgSpec("<duration>", 0, 1)]
 _ARGS_QUEUE = [cli.ArgSpec("drain|undrain|info", 1, 1)]
+# numbers are printed as decimal, as Ganeti does without the Python roman module
 _ROMAN_OPT = cli.cli_option("--roman", dest="roman_integers", default=False,
                             action="store_true",
-                            help="Use roman numbers for positive integers (accepted,"
-                            " printed as decimal)")
+                            help="Use roman numbers for positive integers")
 
+# Ganeti's help texts; the common ones are those of modify too
+_HELP = {
+    "beparams": "Backend parameters",
+    "candidate_pool_size": "Set the candidate pool size",
+    "enabled_hypervisors": "Comma-separated list of hypervisors",
+    "file_storage_dir": "Specify the default directory (cluster-wide) for storing the"
+                        " file-based disks [%s]" % pathutils.DEFAULT_FILE_STORAGE_DIR,
+    "hvparams": "Hypervisor and hypervisor options, in the format"
+                " hypervisor:option=value,option=value,...",
+    "mac_prefix": "Specify the mac prefix for the instance IP addresses, in the format"
+                  " XX:XX:XX",
+    "master_netdev": "Specify the node interface (cluster-wide) on which the master IP"
+                     " address will be added (cluster init default: %s)"
+                     % constants.DEFAULT_BRIDGE,
+    "master_netmask": "Specify the netmask of the master IP",
+    "nicparams": "NIC parameters",
+    "vg_name": "Enables LVM and specifies the volume group name (cluster-wide) for disk"
+               " allocation [%s]" % constants.DEFAULT_VG,
+    "maintain_node_health": "Configure the cluster to automatically maintain node"
+                            " health, by shutting down unknown instances, shutting down"
+                            " unknown DRBD devices, etc.",
+    "uid_pool": "A list of user-ids or user-id ranges separated by commas",
+    "drbd_helper": "Specifies usermode helper for DRBD",
+    "default_iallocator": "Set the default instance allocator plugin",
+    "prealloc_wipe_disks": "Wipe disks prior to instance creation",
+    "ndparams": "Node parameters",
+    "shared_file_storage_dir": "Specify the default directory (cluster-wide) for storing"
+                               " the shared file-based disks [%s]"
+                               % pathutils.DEFAULT_SHARED_FILE_STORAGE_DIR,
+    "use_external_mip_script": "Specify whether to run a user-provided script for the"
+                               " master IP address turnup and turndown operations",
+    "diskparams": "Disk template parameters, in the format"
+                  " template:option=value,option=value,...",
+    "enabled_disk_templates": "Comma-separated list of disk templates",
+}
+
+# Ganeti's order; -g (--vg-name), --nicparams, -b/--bridge and --no-lvm-storage are ours.
+# Not supported yet, refused when given (check_unsupported_settings): -I, --uid-pool
+# other than '', --prealloc-wipe-disks yes; --primary-ip-version other than 4.
 _INIT_OPTS = [
-    cli.cli_option("-s", "--secondary-ip", dest="secondary_ip", default=None,
-                   metavar="ADDRESS",
-                   help="Specify the secondary ip for this node and the cluster"
-                   " (replication network)"),
-    cli.cli_option("-g", "--vg-name", dest="vg_name", default=None, metavar="VG",
-                   help="Specify the volume group name (cluster-wide) for disk"
-                   " allocation [%s]" % constants.DEFAULT_VG),
-    cli.cli_option("--no-lvm-storage", dest="lvm_storage", default=True,
-                   action="store_false", help="Disable support for lvm based instances"
-                   " (cluster-wide)"),
-    cli.cli_option("--master-netdev", dest="master_netdev", default=None, metavar="NETDEV",
-                   help="Specify the node interface (cluster-wide) on which the master IP"
-                   " address will be added (cluster init default: %s)"
-                   % constants.DEFAULT_BRIDGE),
-    cli.cli_option("--master-netmask", dest="master_netmask", type="int", default=None,
-                   metavar="NETMASK", help="Specify the netmask of the master IP"),
-    cli.cli_option("-b", "--bridge", dest="bridge", default=None, metavar="BRIDGE",
-                   help="Specify the default bridge name (cluster-wide) to connect the"
-                   " instances to [%s]" % constants.DEFAULT_BRIDGE),
-    cli.keyval_option("-N", "--nic-parameters", "--nicparams", dest="nicparams",
-                      help="NIC parameters (e.g. mode=routed,link=100)"),
-    cli.cli_option("--enabled-hypervisors", dest="enabled_hypervisors", default=None,
-                   metavar="HYPERVISORS", help="Comma-separated list of hypervisors"),
-    cli.cli_option("-H", "--hypervisor-parameters", dest="hvparams", type="identkeyval",
-                   action="append", default=None,
-                            help="Hypervisor and hypervisor options, in the format"
-                            " hypervisor:option=value,option=value,..."),
     cli.keyval_option("-B", "--backend-parameters", dest="beparams",
-                      help="Backend parameters"),
-    cli.keyval_option("--node-parameters", dest="ndparams", help="Node parameters"),
-    cli.cli_option("-D", "--disk-parameters", dest="diskparams", type="identkeyval",
-                   action="append", default=None,
-                            help="Disk template parameters, in the format"
-                            " template:option=value,option=value,..."),
-    cli.cli_option("-m", "--mac-prefix", dest="mac_prefix", default=constants.DEFAULT_MAC_PREFIX,
-                   metavar="PREFIX", help="Specify the mac prefix for the instance IP"
-                   " addresses, in the format XX:XX:XX [%s]" % constants.DEFAULT_MAC_PREFIX),
+                      help=_HELP["beparams"]),
+    cli.cli_option("-C", "--candidate-pool-size", dest="candidate_pool_size", type="int",
+                   default=constants.DEFAULT_CANDIDATE_POOL_SIZE,
+                   help=_HELP["candidate_pool_size"]),
+    cli.cli_option("--enabled-hypervisors", dest="enabled_hypervisors", default=None,
+                   help=_HELP["enabled_hypervisors"]),
+    cli.cli_option("--file-storage-dir", dest="file_storage_dir", default=None,
+                   metavar="DIR", help=_HELP["file_storage_dir"]),
+    cli.cli_option("-H", "--hypervisor-parameters", dest="hvparams", type="identkeyval",
+                   action="append", default=None, help=_HELP["hvparams"]),
+    cli.cli_option("-m", "--mac-prefix", dest="mac_prefix",
+                   default=constants.DEFAULT_MAC_PREFIX, metavar="PREFIX",
+                   help=_HELP["mac_prefix"]),
+    cli.cli_option("--master-netdev", dest="master_netdev", default=None, metavar="NETDEV",
+                   help=_HELP["master_netdev"]),
+    cli.cli_option("--master-netmask", dest="master_netmask", type="int", default=None,
+                   metavar="NETMASK", help=_HELP["master_netmask"]),
+    cli.keyval_option("-N", "--nic-parameters", "--nicparams", dest="nicparams",
+                      help=_HELP["nicparams"]),
     cli.cli_option("--no-etc-hosts", dest="modify_etc_hosts", default=True,
                    action="store_false", help="Don't modify %s" % "/etc/hosts"),
     cli.cli_option("--no-ssh-init", dest="modify_ssh_setup", default=True,
-                   action="store_false",
-                   help="Don't initialize SSH keys (the cluster's ssh setup)"),
-    cli.cli_option("--file-storage-dir", dest="file_storage_dir", default=None,
-                   metavar="DIR", help="Specify the default directory (cluster-wide) for"
-                   " storing the file-based disks [%s]" % pathutils.DEFAULT_FILE_STORAGE_DIR),
-    cli.cli_option("--shared-file-storage-dir", dest="shared_file_storage_dir",
-                   default=None, metavar="DIR",
-                   help="Specify the default directory (cluster-wide) for storing the"
-                   " shared file-based disks [%s]"
-                   % pathutils.DEFAULT_SHARED_FILE_STORAGE_DIR),
-    cli.cli_option("--enabled-disk-templates", dest="enabled_disk_templates",
-                   default=None, metavar="TEMPLATES",
-                   help="Comma-separated list of disk templates; the first is the default"),
-    cli.cli_option("-C", "--candidate-pool-size", dest="candidate_pool_size", type="int",
-                   default=constants.DEFAULT_CANDIDATE_POOL_SIZE,
-                   help="Set the candidate pool size"),
+                   action="store_false", help="Don't initialize SSH keys"),
+    cli.cli_option("-s", "--secondary-ip", dest="secondary_ip", default=None,
+                   metavar="ADDRESS", help="Specify the secondary ip for the node"),
+    cli.cli_option("-g", "--vg-name", dest="vg_name", default=None, metavar="VG",
+                   help=_HELP["vg_name"]),
     cli.cli_option("--maintain-node-health", dest="maintain_node_health", default="no",
-                   choices=["yes", "no"], help="Configure the cluster to automatically"
-                   " maintain node health (the watcher stops instances left running on"
-                   " offline nodes)"),
-    cli.cli_option("-I", "--default-iallocator", dest="default_iallocator", default=None,
-                   help="Set the default instance allocator plugin (not supported yet)"),
+                   choices=["yes", "no"], metavar="yes|no",
+                   help=_HELP["maintain_node_health"]),
+    cli.cli_option("--uid-pool", dest="uid_pool", default=None, help=_HELP["uid_pool"]),
     cli.cli_option("--drbd-usermode-helper", dest="drbd_helper", default=None,
-                   help="Set the DRBD usermode helper"),
-    cli.cli_option("--prealloc-wipe-disks", dest="prealloc_wipe_disks", default="no",
-                   choices=["yes", "no"], help="Wipe disks prior to instance creation"
-                   " (not supported yet: only 'no')"),
+                   help=_HELP["drbd_helper"]),
+    cli.cli_option("-I", "--default-iallocator", dest="default_iallocator", default=None,
+                   metavar="<NAME>", help=_HELP["default_iallocator"]),
     cli.cli_option("--primary-ip-version", dest="primary_ip_version", type="int",
-                   default=None, help="Cluster-wide IP version for primary IP"),
-    cli.cli_option("--uid-pool", dest="uid_pool", default=None, metavar="UIDS",
-                   help="User-id pool for KVM instances (not supported yet: only an"
-                   " empty pool is accepted)"),
+                   default=None, metavar="4|6",
+                   help="Cluster-wide IP version for primary IP"),
+    cli.cli_option("--prealloc-wipe-disks", dest="prealloc_wipe_disks", default="no",
+                   choices=["yes", "no"], metavar="yes|no",
+                   help=_HELP["prealloc_wipe_disks"]),
+    cli.keyval_option("--node-parameters", dest="ndparams", help=_HELP["ndparams"]),
+    cli.cli_option("--shared-file-storage-dir", dest="shared_file_storage_dir",
+                   default=None, metavar="SHAREDDIR",
+                   help=_HELP["shared_file_storage_dir"]),
+    cli.cli_option("-D", "--disk-parameters", dest="diskparams", type="identkeyval",
+                   action="append", default=None, help=_HELP["diskparams"]),
+    cli.cli_option("--enabled-disk-templates", dest="enabled_disk_templates",
+                   default=None, help=_HELP["enabled_disk_templates"]),
+    cli.cli_option("-b", "--bridge", dest="bridge", default=None, metavar="BRIDGE",
+                   help="Specify the default bridge name (cluster-wide) to connect the"
+                   " instances to [%s]" % constants.DEFAULT_BRIDGE),
+    cli.cli_option("--no-lvm-storage", dest="lvm_storage", default=True,
+                   action="store_false", help="Disable support for lvm based instances"
+                   " (cluster-wide)"),
 ]
+
+_NODEGROUP_OPT = cli.cli_option("-g", "--node-group", dest="nodegroup", default=None,
+                                metavar="<nodegroup>", help="Node group (name or uuid)")
 
 _VERIFY_OPTS = [
     cli.VERBOSE_OPT,
-    cli.cli_option("--error-codes", dest="error_codes", default=False, action="store_true",
-                   help="Enable parseable error messages"),
     cli.cli_option("--debug-simulate-errors", dest="simulate_errors", default=False,
                    action="store_true", help="Debugging option that makes the operation"
                    " treat most runtime checks as failed"),
+    cli.cli_option("--error-codes", dest="error_codes", default=False, action="store_true",
+                   help="Enable parseable error messages"),
     cli.cli_option("--no-nplus1-mem", dest="skip_nplusone_mem", default=False,
                    action="store_true", help="Skip N+1 memory redundancy tests"),
-    cli.cli_option("--node-group", dest="nodegroup", default=None,
-                   help="Node group (name or uuid)"),
+    cli.DRY_RUN_OPT, cli.PRIORITY_OPT, _NODEGROUP_OPT,
+    # reported as warnings
     cli.cli_option("-I", "--ignore-errors", dest="ignore_errors", default=None,
-                   action="append", metavar="ERROR_CODE",
-                   help="Error code to be ignored (reported as a warning)"),
+                   action="append", help="Error code to be ignored"),
     cli.cli_option("--verify-ssh-clutter", dest="verify_clutter", default=False,
                    action="store_true", help="Verify that Ganeti did not clutter up the"
                    " 'authorized_keys' file"),
@@ -461,38 +501,41 @@ _VERIFY_OPTS = [
 _FAILOVER_OPTS = [
     cli.cli_option("--no-voting", dest="no_voting", default=False, action="store_true",
                    help="Skip node agreement check (dangerous)"),
-    cli.YES_DOIT_OPT,
+    cli.cli_option("--yes-do-it", "--ya-rly", dest="yes_do_it", default=False,
+                   action="store_true", help="Override interactive check for --no-voting"),
     cli.cli_option("--ignore-offline-nodes", dest="ignore_offline_nodes", default=False,
                    action="store_true",
-                   help="Leave the nodes marked offline out of the master vote"),
+                   help="Ignores offline nodes for master failover voting"),
 ]
 
 COMMANDS = {
-    "init": (init_cluster, _ARGS_CLUSTER, _INIT_OPTS, "[opts...] <cluster_name>",
+    "init": (init_cluster, _ARGS_CLUSTER, _INIT_OPTS, "[<opts>...] <cluster-name>",
              "Initialises a new cluster configuration"),
-    "destroy": (destroy_cluster, cli.ARGS_NONE, [cli.YES_DOIT_OPT], "",
-                "Destroy cluster"),
+    "destroy": (destroy_cluster, cli.ARGS_NONE, [
+        cli.cli_option("--yes-do-it", "--ya-rly", dest="yes_do_it", default=False,
+                       action="store_true", help="Destroy cluster")],
+        "", "Destroy cluster"),
     "info": (show_cluster_config, cli.ARGS_NONE, [_ROMAN_OPT], "[--roman]",
              "Show cluster configuration"),
     "repair-disk-sizes": (repair_disk_sizes, cli.ARGS_MANY_INSTANCES,
                           [cli.DRY_RUN_OPT, cli.PRIORITY_OPT], "[<instance-name>...]",
                           "Updates mismatches in recorded disk sizes"),
-    "verify-disks": (verify_disks, cli.ARGS_NONE, [
-        cli.PRIORITY_OPT,
-        cli.cli_option("-g", "--node-group", dest="nodegroup", default=None,
-                       metavar="<nodegroup>", help="Node group (name or uuid)")],
-        "", "Does a check on the cluster disk status"),
+    "verify-disks": (verify_disks, cli.ARGS_NONE, [cli.PRIORITY_OPT, _NODEGROUP_OPT],
+                     "", "Does a check on the cluster disk status"),
     "verify": (verify_cluster, cli.ARGS_NONE, _VERIFY_OPTS, "",
-               "Forces a verification of the cluster"),
+               "Does a check on the cluster configuration"),
     "getmaster": (show_master, cli.ARGS_NONE, [], "",
-                  "Display the current master node"),
-    "master-failover": (master_failover, cli.ARGS_NONE, _FAILOVER_OPTS,
-                        "[--no-voting [--yes-do-it]] [--ignore-offline-nodes]",
+                  "Shows the cluster master"),
+    "master-failover": (master_failover, cli.ARGS_NONE, _FAILOVER_OPTS, "",
                         "Makes the current node the master"),
     "master-ping": (master_ping, cli.ARGS_NONE, [], "",
                     "Checks if the master is alive"),
-    "version": (show_version, cli.ARGS_NONE, [], "", "Show the cluster version"),
-    "redist-conf": (redist_conf, cli.ARGS_NONE, cli.SUBMIT_OPTS, "",
+    "version": (show_version, cli.ARGS_NONE, [], "", "Shows the cluster version"),
+    "redist-conf": (redist_conf, cli.ARGS_NONE, cli.SUBMIT_OPTS + [
+        cli.DRY_RUN_OPT, cli.PRIORITY_OPT,
+        cli.cli_option("--yes-do-it", dest="yes_do_it", default=False,
+                       action="store_true", help="Unconditionally distribute the"
+                       " configuration, even if the queue is drained")], "",
                     "Forces a push of the configuration file and ssconf files to the"
                     " nodes in the cluster"),
     "queue": (queue_ops, _ARGS_QUEUE, [], "drain|undrain|info",
@@ -580,15 +623,24 @@ def rename_cluster(opts, args):
     return constants.EXIT_SUCCESS
 
 
-def _target_nodes(wanted, exclude_master=False):
-    """(names, master) of the online nodes to work on, in cluster order, master last.
+def _target_nodes(wanted, exclude_master=False, nodegroup=None, secondary_ips=False):
+    """(names, master, addresses) of the online nodes to work on, in cluster order,
+    master last.
 
-    ``wanted``: node names (full or short) or empty for all nodes. Offline nodes
-    are skipped with a note on stderr; unknown names are an error.
+    ``wanted``: node names (full or short) or empty for all nodes; ``nodegroup``
+    (name or uuid): only its nodes, as Ganeti (no node matching is no node to
+    work on). Offline nodes are skipped with a note on stderr; unknown names are
+    an error. ``addresses``: {node: secondary IP} with ``secondary_ips``, else {}.
     """
     cl = cli.get_client()
-    rows = cl.query_nodes([], ["name", "offline"], False)
+    fields = ["name", "offline"]
+    if nodegroup is not None:
+        fields += ["group", "group.uuid"]
+    if secondary_ips:
+        fields += ["sip"]
+    rows = cl.query_nodes([], fields, False)
     master = cl.query_config_values(["master_node"])[0]
+    addresses = dict((row[0], row[-1]) for row in rows) if secondary_ips else {}
     known = [row[0] for row in rows]
     offline = set(row[0] for row in rows if row[1])
     if wanted:
@@ -601,13 +653,16 @@ def _target_nodes(wanted, exclude_master=False):
                 names.append(matches[0])
     else:
         names = sorted(known)
+    if nodegroup is not None:
+        in_group = set(row[0] for row in rows if nodegroup in (row[2], row[3]))
+        names = [n for n in names if n in in_group]
     skipped = [n for n in names if n in offline]
     if skipped:
         sys.stderr.write("Note: skipping offline node(s): %s\n" % ", ".join(skipped))
     result = [n for n in names if n not in offline and n != master]
     if not exclude_master and master in names and master not in offline:
         result.append(master)
-    return result, master
+    return result, master, addresses
 
 
 def _node_addresses():
@@ -626,7 +681,7 @@ def run_cluster_command(opts, args):
     from ganeti import ssh
     command = " ".join(args)
     from ganeti.utils import process
-    nodes, master = _target_nodes(opts.nodes)
+    nodes, master, _ = _target_nodes(opts.nodes, nodegroup=opts.nodegroup)
     addresses = _node_addresses()
     exit_code = constants.EXIT_SUCCESS
     for name in nodes:
@@ -673,8 +728,11 @@ def copy_file_to_nodes(opts, args):
         raise errors.OpPrereqError("'%s' is not a regular file" % args[0], errors.ECODE_INVAL)
     with open(filename, "rb") as fd:
         data = fd.read()
-    nodes, _ = _target_nodes(opts.nodes, exclude_master=True)
-    addresses = _node_addresses()
+    nodes, _, secondary = _target_nodes(opts.nodes, exclude_master=True,
+                                        nodegroup=opts.nodegroup,
+                                        secondary_ips=opts.use_replication_network)
+    # --use-replication-network: over the secondary IPs
+    addresses = secondary or _node_addresses()
     mode = "%o" % stat.S_IMODE(st.st_mode)
     failed = False
     for name in nodes:
@@ -697,97 +755,103 @@ def _yes_no_opt(*flags, dest, help):
 
 
 _NODES_OPT = cli.cli_option("-n", "--node", dest="nodes", default=None, action="append",
-                            metavar="<node>", help="Node to run on (can be repeated;"
-                            " default: all nodes)")
+                            metavar="<node>", help="Use only this node (can be used"
+                            " multiple times, if not given defaults to all nodes)")
 
+# Ganeti's order; -g (--vg-name), --nicparams, --no-lvm-storage and
+# --auto-master-failover are ours. Refused when given (check_unsupported_settings):
+# --uid-pool other than '', --add-uids, --remove-uids; -I other than '' and
+# --prealloc-wipe-disks yes are refused by the job.
 _MODIFY_OPTS = [
-    cli.FORCE_OPT, cli.DRY_RUN_OPT, cli.PRIORITY_OPT] + cli.SUBMIT_OPTS + [
+    cli.FORCE_OPT,
+    cli.keyval_option("-B", "--backend-parameters", dest="beparams",
+                      help=_HELP["beparams"]),
+    cli.cli_option("-C", "--candidate-pool-size", dest="candidate_pool_size", type="int",
+                   default=None, help=_HELP["candidate_pool_size"]),
+    cli.cli_option("--max-running-jobs", dest="max_running_jobs", type="int", default=None,
+                   help="Set the maximal number of jobs to run simultaneously"),
+    cli.cli_option("--max-tracked-jobs", dest="max_tracked_jobs", type="int", default=None,
+                   help="Set the maximal number of jobs to be tracked simultaneously for"
+                   " scheduling"),
+    cli.cli_option("--enabled-hypervisors", dest="enabled_hypervisors", default=None,
+                   help=_HELP["enabled_hypervisors"]),
+    cli.cli_option("-H", "--hypervisor-parameters", dest="hvparams", type="identkeyval",
+                   action="append", default=None, help=_HELP["hvparams"]),
+    cli.cli_option("-m", "--mac-prefix", dest="mac_prefix", default=None, metavar="PREFIX",
+                   help=_HELP["mac_prefix"]),
+    cli.cli_option("--master-netdev", dest="master_netdev", default=None, metavar="NETDEV",
+                   help=_HELP["master_netdev"]),
+    cli.cli_option("--master-netmask", dest="master_netmask", type="int", default=None,
+                   metavar="NETMASK", help=_HELP["master_netmask"]),
+    cli.keyval_option("-N", "--nic-parameters", "--nicparams", dest="nicparams",
+                      help=_HELP["nicparams"]),
     cli.cli_option("-g", "--vg-name", dest="vg_name", default=None, metavar="VG",
-                   help="Volume group name (cluster-wide) for disk allocation"),
+                   help=_HELP["vg_name"]),
+    _yes_no_opt("--maintain-node-health", dest="maintain_node_health",
+                help=_HELP["maintain_node_health"]),
+    cli.cli_option("--uid-pool", dest="uid_pool", default=None, help=_HELP["uid_pool"]),
+    cli.cli_option("--add-uids", dest="add_uids", default=None,
+                   help="A list of user-ids or user-id ranges separated by commas, to be"
+                   " added to the user-id pool"),
+    cli.cli_option("--remove-uids", dest="remove_uids", default=None,
+                   help="A list of user-ids or user-id ranges separated by commas, to be"
+                   " removed from the user-id pool"),
+    cli.cli_option("--drbd-usermode-helper", dest="drbd_helper", default=None,
+                   help=_HELP["drbd_helper"]),
+    cli.cli_option("-I", "--default-iallocator", dest="default_iallocator", default=None,
+                   metavar="<NAME>", help=_HELP["default_iallocator"]),
+    cli.cli_option("--reserved-lvs", dest="reserved_lvs", default=None,
+                   help="A comma-separated list of reserved logical volumes names, that"
+                   " will be ignored by cluster verify"),
+    cli.DRY_RUN_OPT, cli.PRIORITY_OPT,
+    _yes_no_opt("--prealloc-wipe-disks", dest="prealloc_wipe_disks",
+                help=_HELP["prealloc_wipe_disks"]),
+    cli.keyval_option("--node-parameters", dest="ndparams", help=_HELP["ndparams"]),
+    _yes_no_opt("--use-external-mip-script", dest="use_external_mip_script",
+                help=_HELP["use_external_mip_script"]),
+    cli.cli_option("-D", "--disk-parameters", dest="diskparams", type="identkeyval",
+                   action="append", default=None, help=_HELP["diskparams"]),
+    ] + cli.SUBMIT_OPTS + [
+    cli.cli_option("--enabled-disk-templates", dest="enabled_disk_templates", default=None,
+                   help=_HELP["enabled_disk_templates"]),
+    _yes_no_opt("--modify-etc-hosts", dest="modify_etc_hosts",
+                help="Defines whether the cluster should autonomously modify and keep in"
+                " sync the /etc/hosts file of the nodes"),
+    cli.cli_option("--user-shutdown", dest="enabled_user_shutdown", type="bool",
+                   default=None, help="Whether user shutdown is enabled"),
+    cli.cli_option("--file-storage-dir", dest="file_storage_dir", default=None,
+                   metavar="DIR", help=_HELP["file_storage_dir"]),
+    cli.cli_option("--shared-file-storage-dir", dest="shared_file_storage_dir",
+                   default=None, metavar="SHAREDDIR",
+                   help=_HELP["shared_file_storage_dir"]),
     cli.cli_option("--no-lvm-storage", dest="lvm_storage", default=True,
                    action="store_false", help="Disable support for lvm based instances"),
-    cli.cli_option("--enabled-hypervisors", dest="enabled_hypervisors", default=None,
-                   metavar="HYPERVISORS", help="Comma-separated list of hypervisors; the"
-                   " first is the default"),
-    cli.cli_option("-H", "--hypervisor-parameters", dest="hvparams", type="identkeyval",
-                   action="append", default=None,
-                   help="Hypervisor parameters: hypervisor:option=value,..."),
-    cli.keyval_option("-B", "--backend-parameters", dest="beparams",
-                      help="Default backend parameters"),
-    cli.keyval_option("-N", "--nic-parameters", "--nicparams", dest="nicparams",
-                      help="Default NIC parameters (e.g. mode=routed,link=100)"),
-    cli.keyval_option("--node-parameters", dest="ndparams", help="Default node parameters"),
-    cli.cli_option("-D", "--disk-parameters", dest="diskparams", type="identkeyval",
-                   action="append", default=None,
-                   help="Disk template parameters: template:option=value,..."),
-    cli.cli_option("-C", "--candidate-pool-size", dest="candidate_pool_size", type="int",
-                   default=None, help="Set the candidate pool size"),
-    cli.cli_option("--max-running-jobs", dest="max_running_jobs", type="int", default=None,
-                   help="The maximal number of jobs running at the same time"),
-    cli.cli_option("--max-tracked-jobs", dest="max_tracked_jobs", type="int", default=None,
-                   help="The maximal number of jobs tracked by the scheduler"),
-    cli.cli_option("-m", "--mac-prefix", dest="mac_prefix", default=None, metavar="PREFIX",
-                   help="MAC prefix for the instance NICs, in the format XX:XX:XX"),
-    cli.cli_option("--master-netdev", dest="master_netdev", default=None, metavar="NETDEV",
-                   help="Node interface on which the master IP address is added"),
-    cli.cli_option("--master-netmask", dest="master_netmask", type="int", default=None,
-                   metavar="NETMASK", help="Netmask (prefix length) of the master IP"),
-    _yes_no_opt("--use-external-mip-script", dest="use_external_mip_script",
-                help="Use %s to set up the master IP" % pathutils.EXTERNAL_MASTER_SETUP_SCRIPT),
-    _yes_no_opt("--maintain-node-health", dest="maintain_node_health",
-                help="Maintain node health automatically (the watcher stops instances"
-                " left running on offline nodes)"),
-    _yes_no_opt("--prealloc-wipe-disks", dest="prealloc_wipe_disks",
-                help="Wipe disks prior to instance creation (not supported yet: only"
-                " 'no')"),
-    _yes_no_opt("--modify-etc-hosts", dest="modify_etc_hosts",
-                help="Whether the cluster maintains /etc/hosts"),
-    _yes_no_opt("--user-shutdown", dest="enabled_user_shutdown",
-                help="Allow instances to be shut down by their users"),
     _yes_no_opt("--auto-master-failover", dest="auto_master_failover",
                 help="Whether a master candidate becomes the master by itself when"
                 " the master dies (not in Ganeti; default no)"),
-    cli.cli_option("--uid-pool", dest="uid_pool", default=None, metavar="UIDS",
-                   help="Set the user-id pool (not supported yet: only '' is accepted)"),
-    cli.cli_option("--add-uids", dest="add_uids", default=None, metavar="UIDS",
-                   help="Add to the user-id pool (not supported yet)"),
-    cli.cli_option("--remove-uids", dest="remove_uids", default=None, metavar="UIDS",
-                   help="Remove from the user-id pool (not supported yet)"),
-    cli.cli_option("--reserved-lvs", dest="reserved_lvs", default=None, metavar="NAMES",
-                   help="Comma-separated list of reserved logical volume names (regular"
-                   " expressions) verify leaves alone; takes effect with LVM storage"
-                   " (not supported yet); '' clears the list"),
-    cli.cli_option("-I", "--default-iallocator", dest="default_iallocator", default=None,
-                   help="Default instance allocator plugin ('' clears it; setting one is"
-                   " not supported yet)"),
-    cli.cli_option("--drbd-usermode-helper", dest="drbd_helper", default=None,
-                   help="DRBD usermode helper"),
-    cli.cli_option("--file-storage-dir", dest="file_storage_dir", default=None,
-                   metavar="DIR", help="Default directory for file-based disks"),
-    cli.cli_option("--shared-file-storage-dir", dest="shared_file_storage_dir",
-                   default=None, metavar="DIR",
-                   help="Default directory for shared file-based disks"),
-    cli.cli_option("--enabled-disk-templates", dest="enabled_disk_templates", default=None,
-                   metavar="TEMPLATES",
-                   help="Comma-separated list of disk templates; the first is the default"),
 ]
 
 COMMANDS.update({
-    "modify": (set_cluster_params, cli.ARGS_NONE, _MODIFY_OPTS, "[opts...]",
+    "modify": (set_cluster_params, cli.ARGS_NONE, _MODIFY_OPTS, "[<opts>...]",
                "Alters the parameters of the cluster"),
-    "rename": (rename_cluster, [cli.ArgSpec("<new_name>", 1, 1)], [cli.FORCE_OPT],
-               "[-f] <new_name>", "Renames the cluster"),
+    "rename": (rename_cluster, [cli.ArgSpec("<new_name>", 1, 1)],
+               [cli.FORCE_OPT, cli.DRY_RUN_OPT], "<new-name>", "Renames the cluster"),
     "command": (run_cluster_command, [cli.ArgSpec("<command>", 1, None)], [
-        _NODES_OPT,
-        cli.cli_option("-M", dest="show_machine_names", default=False,
-                       action="store_true", help="Prefix each output line with the node"
-                       " name"),
+        _NODES_OPT, _NODEGROUP_OPT,
+        cli.cli_option("-M", "--show-machine-names", dest="show_machine_names",
+                       default=False, action="store_true",
+                       help="Show machine name for every line in output"),
         cli.cli_option("--failure-only", dest="failure_only", default=False,
-                       action="store_true", help="Only show the output of failed"
-                       " commands")],
-        "[-n node...] <command>", "Runs a command on all (or only some) nodes"),
-    "copyfile": (copy_file_to_nodes, [cli.ArgSpec("<file>", 1, 1)], [_NODES_OPT],
-                 "[-n node...] <filename>", "Copies a file to all (or only some) nodes"),
+                       action="store_true", help="Hide successful results and show"
+                       " failures only (determined by the exit code)")],
+        "[-n <node-name>...] <command>", "Runs a command on all (or only some) nodes"),
+    "copyfile": (copy_file_to_nodes, [cli.ArgSpec("<file>", 1, 1)], [
+        _NODES_OPT,
+        cli.cli_option("--use-replication-network", dest="use_replication_network",
+                       default=False, action="store_true", help="Whether to use the"
+                       " replication network for talking to the nodes"),
+        _NODEGROUP_OPT],
+        "[-n <node-name>...] <filename>", "Copies a file to all (or only some) nodes"),
     "search-tags": tags.SEARCH_COMMAND,
 })
 COMMANDS.update(tags.commands(constants.TAG_CLUSTER))

@@ -43,12 +43,21 @@ def submit_job(opts, args):
         if not isinstance(ops, list):
             raise errors.OpPrereqError("Job file %s must hold a JSON list of opcodes"
                                        % path, errors.ECODE_INVAL)
-        ops = [opcodes.OpCode.from_dict(op).to_dict() for op in ops] * opts.rep_op
+        ops = [opcodes.OpCode.from_dict(op).to_dict() for op in ops]
+        for op in ops:          # --dry-run and --priority apply to every opcode
+            if opts.dry_run:
+                op["dry_run"] = True
+            if opts.priority is not None:
+                op["priority"] = opts.priority
+        ops = ops * opts.rep_op
         jobs.extend([ops] * opts.rep_job)
     if opts.timing_stats:
         t_submit = time.time()
         sys.stdout.write("Submitting...\n")
-    results = cl.submit_many_jobs(jobs)
+    if opts.each:               # one submission per job, as Ganeti's --each
+        results = [[True, cl.submit_job(ops)] for ops in jobs]
+    else:
+        results = cl.submit_many_jobs(jobs)
     if opts.timing_stats:
         t_exec = time.time()
         sys.stdout.write("Executing...\n")
@@ -129,18 +138,20 @@ _DELAY_OPTS = [
                    action="store_true",
                    help="Allows the opcode to be interrupted by using a domain"
                    " socket"),
-    cli.cli_option("--no-locks", default=False, dest="no_locks", action="store_true",
-                   help="Don't take locks while doing the delay"),
+    cli.cli_option("-l", "--no-locks", default=False, dest="no_locks",
+                   action="store_true",
+                   help="Don't take locks while performing the delay"),
+    # our own additions (not in Ganeti 3.0): --node above, --on-master, --on-nodes
     cli.cli_option("--on-master", dest="on_master", action="store_true",
                    help="Sleep on the master (the default)"),
     cli.cli_option("--on-nodes", dest="on_nodes", action="append",
                    help="Sleep on this node as well (may be repeated)"),
-]
+    cli.DRY_RUN_OPT, cli.PRIORITY_OPT,
+] + cli.SUBMIT_OPTS
 
 COMMANDS = {
-    "delay": (delay, [cli.ArgSpec("<duration>", 1, 1)], _DELAY_OPTS + cli.SUBMIT_OPTS + [cli.DRY_RUN_OPT,
-                                                                    cli.PRIORITY_OPT],
-              "[opts...] <duration>", "Executes a TestDelay OpCode"),
+    "delay": (delay, [cli.ArgSpec("<duration>", 1, 1)], _DELAY_OPTS,
+              "[<opts>...] <duration>", "Executes a TestDelay OpCode"),
     "submit-job": (submit_job, [cli.ArgSpec("<op_list_file>", 1, None)], [
         cli.VERBOSE_OPT,
         cli.cli_option("--op-repeat", type="int", default=1, dest="rep_op",
@@ -148,22 +159,23 @@ COMMANDS = {
         cli.cli_option("--job-repeat", type="int", default=1, dest="rep_job",
                        help="Repeat the job this number of times"),
         cli.cli_option("--timing-stats", default=False, action="store_true",
-                       dest="timing_stats", help="Wait for the jobs and show timing"
-                       " statistics (opcode and job counts, seconds to submit and"
-                       " to execute)"),
+                       dest="timing_stats", help="Show timing stats"),
         cli.cli_option("--each", default=False, action="store_true", dest="each",
-                       help="Submit each job separately and wait for it"),
-    ], "<op_list_file...>", "Submits jobs built from json files containing a list of"
+                       help="Submit each job separately"),
+        cli.DRY_RUN_OPT, cli.PRIORITY_OPT,
+    ], "<op-list-file>...", "Submits jobs built from json files containing a list of"
         " serialized opcodes"),
     "test-jobqueue": (test_jobqueue, cli.ARGS_NONE, [
+        cli.PRIORITY_OPT,
+        # our own (Ganeti's test-jobqueue runs a series of test jobs instead)
         cli.cli_option("--fail", default=False, action="store_true", dest="fail",
                        help="Make the opcode fail")] + cli.SUBMIT_OPTS,
         "", "Test a few aspects of the job queue"),
     "locks": (list_locks, cli.ARGS_NONE, [
-        cli.NOHDR_OPT, cli.SEP_OPT, cli.FIELDS_OPT, cli.VERBOSE_OPT,
+        cli.NOHDR_OPT, cli.SEP_OPT, cli.FIELDS_OPT,
         cli.cli_option("--interval", dest="interval", type="int", default=None,
-                       metavar="SECONDS", help="List the locks again every SECONDS"
-                       " seconds until interrupted")],
+                       help="Number of seconds between repetions of the command"),
+        cli.VERBOSE_OPT],
               "[--interval N]", "Show a list of locks in the master daemon"),
 }
 

@@ -104,6 +104,7 @@ def add_instance(opts, args):
         file_storage_dir=opts.file_storage_dir, file_driver=opts.file_driver,
         iallocator=opts.iallocator, tags=opts.tags or [],
         group_name=opts.group_name, opportunistic_locking=opts.opportunistic_locking,
+        force_variant=opts.force_variant,
         conflicts_check=opts.conflicts_check, ignore_ipolicy=opts.ignore_ipolicy)
     cli.submit_or_send(op, opts)
     return constants.EXIT_SUCCESS
@@ -321,7 +322,7 @@ def connect_to_console(opts, args):
     """Attach to the instance's console (runs the console command of its node)."""
     from ganeti.utils import net
     op = opcodes.OpInstanceConsole(instance_name=args[0])
-    console = cli.submit_op_code(op)
+    console = cli.submit_op_code(op, opts=opts)
     kind = console.get("kind")
     if kind == "message":
         cli.to_stderr(console["message"])
@@ -446,7 +447,7 @@ def show_instance_config(opts, args):
                                    errors.ECODE_INVAL)
     op = opcodes.OpInstanceQueryData(instances=list(args), static=opts.static,
                                      use_locking=not opts.static)
-    result = cli.submit_op_code(op)
+    result = cli.submit_op_code(op, opts=opts)
     lines = []
     for name in sorted(result):
         inst = result[name]
@@ -673,266 +674,136 @@ def modify_instance(opts, args):
 
 
 # ---- options -----------------------------------------------------------------------
+# Each command's options are listed in Ganeti's order, with Ganeti's help texts:
+# --help shows them in that order.
 
-_SELECT_OPTS = [
-    cli.cli_option("--instance", dest="multi_mode", action="store_const", const="instance",
-                   default="instance", help="Filter by instance name [default]"),
-    cli.cli_option("--node", dest="multi_mode", action="store_const", const="node",
-                   help="Filter by nodes (primary and secondary)"),
-    cli.cli_option("--primary", dest="multi_mode", action="store_const", const="primary",
-                   help="Filter by primary nodes"),
-    cli.cli_option("--secondary", dest="multi_mode", action="store_const",
-                   const="secondary", help="Filter by secondary nodes"),
-    cli.cli_option("--all", dest="multi_mode", action="store_const", const="all",
-                   help="Select all instances"),
-    cli.cli_option("--node-tags", dest="multi_mode", action="store_const",
-                   const="node-tags", help="Filter by node tag"),
-    cli.cli_option("--pri-node-tags", dest="multi_mode", action="store_const",
-                   const="pri-node-tags", help="Filter by primary node tag"),
-    cli.cli_option("--sec-node-tags", dest="multi_mode", action="store_const",
-                   const="sec-node-tags", help="Filter by secondary node tag"),
-    cli.cli_option("--tags", dest="multi_mode", action="store_const", const="tags",
-                   help="Filter by instance tag"),
-    cli.cli_option("--force-multiple", dest="force_multiple", action="store_true",
-                   default=False, help="Do not ask for confirmation when more than one"
-                   " instance is affected"),
-]
+# instance selection of startup/shutdown/reboot (each lists them in its own order)
+_M_INST_OPT = cli.cli_option("--instance", dest="multi_mode", action="store_const",
+                             const="instance", default="instance",
+                             help="Filter by instance name [default]")
+_M_NODE_OPT = cli.cli_option("--node", dest="multi_mode", action="store_const",
+                             const="node", help="Filter by nodes (primary and secondary)")
+_M_PRI_NODE_OPT = cli.cli_option("--primary", dest="multi_mode", action="store_const",
+                                 const="primary", help="Filter by nodes (primary only)")
+_M_SEC_NODE_OPT = cli.cli_option("--secondary", dest="multi_mode", action="store_const",
+                                 const="secondary",
+                                 help="Filter by nodes (secondary only)")
+_M_CLUST_OPT = cli.cli_option("--all", dest="multi_mode", action="store_const",
+                              const="all", help="Select all instances in the cluster")
+_M_NODE_TAGS_OPT = cli.cli_option("--node-tags", dest="multi_mode", action="store_const",
+                                  const="node-tags", help="Filter by node tag")
+_M_PRI_NODE_TAGS_OPT = cli.cli_option("--pri-node-tags", dest="multi_mode",
+                                      action="store_const", const="pri-node-tags",
+                                      help="Filter by primary node tag")
+_M_SEC_NODE_TAGS_OPT = cli.cli_option("--sec-node-tags", dest="multi_mode",
+                                      action="store_const", const="sec-node-tags",
+                                      help="Filter by secondary node tag")
+_M_INST_TAGS_OPT = cli.cli_option("--tags", dest="multi_mode", action="store_const",
+                                  const="tags", help="Filter by instance tag")
+_M_FORCE_MULTI_OPT = cli.cli_option("--force-multiple", dest="force_multiple",
+                                    action="store_true", default=False,
+                                    help="Do not ask for confirmation when more than"
+                                    " one instance is affected")
+
 _IGNORE_OFFLINE_OPT = cli.cli_option("--ignore-offline", dest="ignore_offline",
                                      action="store_true", default=False,
                                      help="Ignore offline nodes and do as much as possible")
 _NO_REMEMBER_OPT = cli.cli_option("--no-remember", dest="no_remember", action="store_true",
                                   default=False,
-                                  help="Do not remember the state change")
+                                  help="Perform but do not record the change in the"
+                                  " configuration")
+# Ganeti's text says minutes; the value is in seconds (in Ganeti too)
 _SHUTDOWN_TIMEOUT_OPT = cli.cli_option("--shutdown-timeout", dest="shutdown_timeout",
                                        type="int", default=constants.DEFAULT_SHUTDOWN_TIMEOUT,
-                                       help="Maximum time (seconds) to wait for a clean"
-                                       " shutdown")
+                                       help="Maximum time (in minutes) to wait for"
+                                       " instance shutdown")
 _HV_OPT = cli.cli_option("-H", "--hypervisor-parameters", dest="hypervisor",
                          type="identkeyval", default=None,
                          help="Hypervisor and hypervisor options, in the format"
                          " hypervisor:option=value,option=value,...")
+_HVOPTS_OPT = cli.keyval_option("-H", "--hypervisor-parameters", dest="hvparams",
+                                help="Hypervisor parameters")
+_BACKEND_OPT = cli.keyval_option("-B", "--backend-parameters", dest="beparams",
+                                 help="Backend parameters")
+_OSPARAMS_OPT = cli.keyval_option("-O", "--os-parameters", dest="osparams",
+                                  help="OS parameters")
 # private: stored, never shown; secret: never stored nor shown (doc/os-parameters.rst)
 _OSP_PRIVATE_OPT = cli.keyval_option("--os-parameters-private", dest="osparams_private",
                                      help="Private OS parameters (won't be logged)")
 _OSP_SECRET_OPT = cli.keyval_option("--os-parameters-secret", dest="osparams_secret",
                                     help="Secret OS parameters (won't be logged or saved;"
                                     " you must supply these for every operation.)")
+_OS_OPT = cli.cli_option("-o", "--os-type", dest="os", default=None, metavar="<os>",
+                         help="What OS to run")
+_FORCE_VARIANT_OPT = cli.cli_option("--force-variant", dest="force_variant",
+                                    action="store_true", default=False,
+                                    help="Force an unknown variant")
+_NWSYNC_OPT = cli.cli_option("--no-wait-for-sync", dest="wait_for_sync",
+                             action="store_false", default=True,
+                             help="Don't wait for sync (DANGEROUS!)")
+_NOIPCHECK_OPT = cli.cli_option("--no-ip-check", dest="ip_check", action="store_false",
+                                default=True,
+                                help="Don't check that the instance's IP is alive")
+_NONAMECHECK_OPT = cli.cli_option("--no-name-check", dest="name_check",
+                                  action="store_false", default=True,
+                                  help="Don't check that the instance's name is"
+                                  " resolvable")
+_NOCONFLICTSCHECK_OPT = cli.cli_option("--no-conflicts-check", dest="conflicts_check",
+                                       action="store_false", default=True,
+                                       help="Don't check for conflicting IPs")
+_DISK_OPT = cli.cli_option("--disk", dest="disks", action="append", default=None,
+                           help="Disk parameters")
+_NET_OPT = cli.cli_option("--net", dest="nics", action="append", default=None,
+                          help="NIC parameters")
+_NODE_PLACEMENT_OPT = cli.cli_option("-n", "--node", dest="node", default=None,
+                                     metavar="<pnode>[:<snode>]",
+                                     help="Target node and optional secondary node")
 
 _IGNORE_IPOLICY_OPT = cli.IGNORE_IPOLICY_OPT
 
 _ADD_OPTS = [
+    _BACKEND_OPT,
+    _DISK_OPT,
     cli.cli_option("-t", "--disk-template", dest="disk_template", default=None,
-                   metavar="TEMPL", help="Disk template (diskless, file, plain, drbd, ...)"),
-    cli.cli_option("-s", "--os-size", dest="sd_size", type="unit", default=None,
-                   metavar="SIZE", help="Disk size of a single-disk instance (e.g. 1G)"),
-    cli.cli_option("--disk", dest="disks", action="append", default=None,
-                   metavar="N:size=S[,mode=rw|ro][,name=NAME]",
-                   help="Disk N (repeat for more disks)"),
-    cli.cli_option("--net", dest="nics", action="append", default=None,
-                   metavar="N:[mac=M|generate,ip=IP,mode=M,link=L,name=NAME]",
-                   help="NIC N (repeat for more NICs)"),
-    cli.cli_option("--no-nics", dest="no_nics", action="store_true", default=False,
-                   help="Create the instance without network interfaces"),
-    cli.cli_option("-n", "--node", dest="node", default=None, metavar="NODE[:SNODE]",
-                   help="Primary node (and secondary node for drbd)"),
-    cli.cli_option("-o", "--os-type", dest="os", default=None, metavar="OS",
-                   help="Operating system (OS[+VARIANT])"),
-    cli.keyval_option("-B", "--backend-parameters", dest="beparams",
-                      help="Backend parameters (e.g. maxmem=512M,vcpus=2)"),
-    _HV_OPT,
-    cli.keyval_option("-O", "--os-parameters", dest="osparams", help="OS parameters"),
-    _OSP_PRIVATE_OPT, _OSP_SECRET_OPT,
-    cli.cli_option("--no-start", dest="start", action="store_false", default=True,
-                   help="Don't start the instance after creation"),
-    cli.cli_option("--no-ip-check", dest="ip_check", action="store_false", default=True,
-                   help="Don't check that the instance's IP is alive"),
-    cli.cli_option("--no-name-check", dest="name_check", action="store_false",
-                   default=True, help="Don't check that the instance's name resolves"),
-    cli.cli_option("--no-conflicts-check", dest="conflicts_check", action="store_false",
-                   default=True, help="Don't check for conflicting IPs"),
-    cli.cli_option("--no-install", dest="no_install", action="store_true", default=False,
-                   help="Do not install the OS (it will not boot)"),
-    cli.cli_option("--no-wait-for-sync", dest="wait_for_sync", action="store_false",
-                   default=True, help="Don't wait for the disks to sync"),
+                   metavar="TEMPL", help="Custom disk setup (blockdev, plain, rbd,"
+                   " sharedfile, file, drbd, diskless, gluster, ext)"),
     cli.cli_option("--file-storage-dir", dest="file_storage_dir", default=None,
-                   metavar="DIR", help="Directory (below the cluster's file storage dir)"
-                   " for the disk files"),
+                   metavar="<DIR>", help="Relative path under default cluster-wide file"
+                   " storage dir to store file-based disks"),
     cli.cli_option("--file-driver", dest="file_driver", default=None,
-                   choices=["loop", "blktap", "blktap2"], help="Driver for file disks"),
-    cli.cli_option("-I", "--iallocator", dest="iallocator", default=None,
-                   help="Instance allocator (not supported yet)"),
+                   metavar="<DRIVER>", choices=["loop", "blktap", "blktap2"],
+                   help="Driver to use for image files"),
+    _HV_OPT,
+    cli.IALLOCATOR_OPT,
+    _NET_OPT,
+    _NODE_PLACEMENT_OPT,
     cli.cli_option("-g", "--node-group", dest="group_name", default=None,
-                   metavar="<nodegroup>", help="Node group of the primary node"),
+                   metavar="<nodegroup>", help="Node group (name or uuid)"),
+    _NOIPCHECK_OPT,
+    _NOCONFLICTSCHECK_OPT,
+    _NONAMECHECK_OPT,
+    cli.cli_option("--no-nics", dest="no_nics", action="store_true", default=False,
+                   help="Do not create any network cards for the instance"),
+    _NWSYNC_OPT,
+    _OSPARAMS_OPT, _OSP_PRIVATE_OPT, _OSP_SECRET_OPT,
+    cli.cli_option("-s", "--os-size", dest="sd_size", type="unit", default=None,
+                   metavar="<size>", help="Enforces a single-disk configuration using"
+                   " the given disk size, in MiB unless a suffix is used"),
     cli.cli_option("--opportunistic-locking", dest="opportunistic_locking",
                    action="store_true", default=False,
-                   help="Lock only free nodes (needs an instance allocator)"),
+                   help="Opportunistically acquire locks"),
+] + cli.SUBMIT_OPTS + [
     cli.cli_option("--tags", dest="tags", type="list", default=[],
-                   help="Comma-separated tags"),
+                   help="Comma-separated list of instance tags"),
+    cli.DRY_RUN_OPT, cli.PRIORITY_OPT,
+    cli.cli_option("--no-start", dest="start", action="store_false", default=True,
+                   help="Don't start the instance after creation"),
+    _OS_OPT, _FORCE_VARIANT_OPT,
+    cli.cli_option("--no-install", dest="no_install", action="store_true", default=False,
+                   help="Do not install the OS (will enable no-start)"),
     _IGNORE_IPOLICY_OPT,
-] + cli.SUBMIT_OPTS + [cli.DRY_RUN_OPT, cli.PRIORITY_OPT]
+]
 
-COMMANDS = {
-    "add": (add_instance, _ARGS_ONE, _ADD_OPTS, "[...] -t disk-type -n node[:secondary-node]"
-            " -o os-type <name>", "Creates and adds a new instance to the cluster"),
-    "remove": (remove_instance, _ARGS_ONE, [
-        cli.FORCE_OPT, _SHUTDOWN_TIMEOUT_OPT,
-        cli.cli_option("--ignore-failures", dest="ignore_failures", action="store_true",
-                       default=False, help="Remove the instance from the cluster even if"
-                       " some steps fail")] + cli.SUBMIT_OPTS + [cli.DRY_RUN_OPT],
-        "[--ignore-failures] <instance>", "Shuts down the instance and removes it"),
-    "list": (list_instances, _ARGS_MANY, [
-        cli.NOHDR_OPT, cli.SEP_OPT, cli.UNITS_OPT, cli.FIELDS_OPT, cli.VERBOSE_OPT,
-        cli.FILTER_OPT], "[<instance>...]",
-        "Lists the instances and their status. The available fields can be shown using"
-        " the \"list-fields\" command. The default field list is (in order): %s."
-        % ", ".join(_LIST_DEF_FIELDS)),
-    "list-fields": (list_fields, [cli.ArgSpec("<field>")], [cli.NOHDR_OPT, cli.SEP_OPT],
-                    "[fields...]", "Lists all available fields for instances"),
-    "info": (show_instance_config, _ARGS_MANY, [
-        cli.cli_option("-s", "--static", dest="static", action="store_true", default=False,
-                       help="Only show configuration data, not runtime data"),
-        cli.cli_option("--all", dest="show_all", action="store_true", default=False,
-                       help="Show info on all instances"),
-        cli.cli_option("--roman", dest="roman_integers", action="store_true",
-                       default=False, help="Accepted; numbers are printed as decimal")],
-        "[-s] {--all | <instance>...}", "Show information on the specified instance(s)"),
-    "startup": (startup_instance, _ARGS_MANY, [
-        cli.FORCE_OPT, _IGNORE_OFFLINE_OPT, _NO_REMEMBER_OPT,
-        cli.keyval_option("-H", "--hypervisor-parameters", dest="hvparams",
-                          help="Temporary hypervisor parameters"),
-        cli.keyval_option("-B", "--backend-parameters", dest="beparams",
-                          help="Temporary backend parameters"),
-        cli.cli_option("--paused", dest="startup_paused", action="store_true",
-                       default=False, help="Start the instance paused")] + _SELECT_OPTS +
-        cli.SUBMIT_OPTS + [cli.DRY_RUN_OPT, cli.PRIORITY_OPT],
-        "<instance>", "Starts an instance"),
-    "shutdown": (shutdown_instance, _ARGS_MANY, [
-        cli.FORCE_OPT, _IGNORE_OFFLINE_OPT, _NO_REMEMBER_OPT,
-        cli.cli_option("--timeout", dest="timeout", type="int",
-                       default=constants.DEFAULT_SHUTDOWN_TIMEOUT,
-                       help="Maximum time (seconds) to wait for a clean shutdown")] +
-        _SELECT_OPTS + cli.SUBMIT_OPTS + [cli.DRY_RUN_OPT, cli.PRIORITY_OPT],
-        "<instance>", "Stops an instance"),
-    "reboot": (reboot_instance, _ARGS_MANY, [
-        cli.cli_option("-t", "--type", dest="reboot_type", default="hard",
-                       choices=["soft", "hard", "full"], help="Type of reboot"),
-        cli.cli_option("--ignore-secondaries", dest="ignore_secondaries",
-                       action="store_true", default=False,
-                       help="Ignore errors from secondaries"),
-        _SHUTDOWN_TIMEOUT_OPT] + _SELECT_OPTS + cli.SUBMIT_OPTS +
-        [cli.DRY_RUN_OPT, cli.PRIORITY_OPT],
-        "[-t {soft|hard|full}] <instance>", "Reboots an instance"),
-    "console": (connect_to_console, _ARGS_ONE, [
-        cli.cli_option("--show-cmd", dest="show_command", action="store_true",
-                       default=False, help="Show the command instead of running it")],
-        "[--show-cmd] <instance>", "Opens a console on the specified instance"),
-    "activate-disks": (activate_disks, _ARGS_ONE, [
-        cli.cli_option("--ignore-size", dest="ignore_size", action="store_true",
-                       default=False, help="Do not check the disk sizes"),
-        cli.cli_option("--wait-for-sync", dest="wait_for_sync", action="store_true",
-                       default=False, help="Wait for the disks to sync")] +
-        cli.SUBMIT_OPTS, "<instance>", "Activate an instance's disks"),
-    "deactivate-disks": (deactivate_disks, _ARGS_ONE, [cli.FORCE_OPT] + cli.SUBMIT_OPTS,
-                         "[-f] <instance>", "Deactivate an instance's disks"),
-}
-
-COMMANDS.update({
-    "grow-disk": (grow_disk, [cli.ArgSpec("<instance> <disk> <amount>", 3, 3)], [
-        cli.cli_option("--no-wait-for-sync", dest="wait_for_sync", action="store_false",
-                       default=True, help="Don't wait for the disks to sync"),
-        cli.cli_option("--absolute", dest="absolute", action="store_true", default=False,
-                       help="The amount is the new size, not an increase"),
-        _IGNORE_IPOLICY_OPT] +
-        cli.SUBMIT_OPTS + [cli.DRY_RUN_OPT],
-        "[--absolute] <instance> <disk> <size>", "Grow an instance's disk"),
-    "recreate-disks": (recreate_disks, _ARGS_ONE, cli.SUBMIT_OPTS + [
-        cli.cli_option("--disk", dest="disks", action="append", default=None,
-                       metavar="N:size=S,mode=rw|ro",
-                       help="Disk parameters"),
-        cli.cli_option("-n", "--node", dest="node", default=None,
-                       metavar="<pnode>[:<snode>]",
-                       help="Target node and optional secondary node"),
-        cli.DRY_RUN_OPT, cli.PRIORITY_OPT, cli.IALLOCATOR_OPT],
-        "<instance-name>", "Recreate an instance's disks"),
-    "replace-disks": (replace_disks, _ARGS_ONE, [
-        cli.cli_option("-a", "--auto", dest="auto", default=False, action="store_true",
-                       help="Automatically replace faulty disks (applies only to"
-                       " internally mirrored disk templates, e.g. drbd)"),
-        cli.cli_option("--disks", dest="disks", default=None,
-                       help="Comma-separated list of disks indices to act on (e.g. 0,2)"
-                       " (optional, defaults to all disks)"),
-        cli.IALLOCATOR_OPT, cli.EARLY_RELEASE_OPT, cli.NEW_SECONDARY_OPT,
-        cli.cli_option("-p", "--on-primary", dest="on_primary", default=False,
-                       action="store_true", help="Replace the disk(s) on the primary"
-                       " node (applies only to internally mirrored disk templates,"
-                       " e.g. drbd)"),
-        cli.cli_option("-s", "--on-secondary", dest="on_secondary", default=False,
-                       action="store_true", help="Replace the disk(s) on the secondary"
-                       " node (applies only to internally mirrored disk templates,"
-                       " e.g. drbd)")] +
-        cli.SUBMIT_OPTS + [cli.DRY_RUN_OPT, cli.PRIORITY_OPT, _IGNORE_IPOLICY_OPT],
-        "[-s|-p|-a|-n NODE|-I NAME] <instance-name>", "Replaces disks for the instance"),
-    "rename": (rename_instance, [cli.ArgSpec("<instance> <new_name>", 2, 2)], [
-        cli.cli_option("--no-ip-check", dest="ip_check", action="store_false",
-                       default=True, help="Don't check that the new IP is unused"),
-        cli.cli_option("--no-name-check", dest="name_check", action="store_false",
-                       default=True, help="Don't check that the new name resolves"),
-        cli.FORCE_OPT] + cli.SUBMIT_OPTS + [cli.DRY_RUN_OPT],
-        "<instance> <new_name>", "Rename the instance"),
-    "reinstall": (reinstall_instance, _ARGS_ONE, [
-        cli.FORCE_OPT,
-        cli.cli_option("-o", "--os-type", dest="os", default=None,
-                       help="Install this OS instead of the current one"),
-        cli.cli_option("--force-variant", dest="force_variant", action="store_true",
-                       default=False, help="Do not check the OS variant"),
-        cli.keyval_option("-O", "--os-parameters", dest="osparams",
-                          help="OS parameters"),
-        _OSP_PRIVATE_OPT, _OSP_SECRET_OPT] + cli.SUBMIT_OPTS + [cli.DRY_RUN_OPT],
-        "[-f] [-o OS] <instance>", "Reinstall a stopped instance"),
-    "modify": (modify_instance, _ARGS_ONE, [
-        cli.keyval_option("-H", "--hypervisor-parameters", dest="hvparams",
-                          help="Hypervisor parameters to change (-key resets)"),
-        cli.keyval_option("-B", "--backend-parameters", dest="beparams",
-                          help="Backend parameters to change (-key resets)"),
-        cli.cli_option("--net", dest="nics", action="append", default=None,
-                       help="NIC change: add[:params], N:modify,params, N:remove"),
-        cli.cli_option("--disk", dest="disks", action="append", default=None,
-                       help="Disk change: add:size=S, N:modify,mode=ro, N:remove"),
-        cli.cli_option("-o", "--os-type", dest="os", default=None,
-                       help="Change the OS (takes effect at the next reinstall)"),
-        cli.keyval_option("-O", "--os-parameters", dest="osparams",
-                          help="OS parameters to change"),
-        _OSP_PRIVATE_OPT,
-        cli.cli_option("--no-conflicts-check", dest="conflicts_check",
-                       action="store_false", default=True,
-                       help="Don't check for conflicting IPs"),
-        cli.cli_option("--hotplug", dest="hotplug", action="store_true", default=False,
-                       help="Hotplug supported devices (NICs and Disks)"),
-        cli.cli_option("--hotplug-if-possible", dest="hotplug_if_possible",
-                       action="store_true", default=False,
-                       help="Hotplug devices in case hotplug is supported"),
-        cli.cli_option("--force-variant", dest="force_variant", action="store_true",
-                       default=False, help="Do not check the OS variant"),
-        cli.cli_option("-m", "--runtime-memory", dest="runtime_mem", type="unit",
-                       default=None, help="Change the memory of the running instance"
-                       " (ballooning), e.g. 256M"),
-        cli.cli_option("--offline", dest="offline", action="store_const", const=True,
-                       default=None, help="Mark the instance offline"),
-        cli.cli_option("--online", dest="offline", action="store_const", const=False,
-                       help="Mark the instance online again"),
-        _IGNORE_IPOLICY_OPT, cli.FORCE_OPT,
-        cli.cli_option("-t", "--disk-template", dest="disk_template", default=None,
-                       metavar="TEMPL", help="Convert the disks to this template (plain"
-                       " <-> drbd; the instance must be stopped)"),
-        cli.cli_option("-n", "--node", dest="node", default=None, metavar="<node>",
-                       help="The secondary node when converting to drbd"),
-        cli.IALLOCATOR_OPT,
-        cli.cli_option("--no-wait-for-sync", dest="wait_for_sync", default=True,
-                       action="store_false",
-                       help="Don't wait for sync (DANGEROUS!)")] +
-        cli.SUBMIT_OPTS + [cli.DRY_RUN_OPT],
-        "<instance>", "Alters the parameters of an instance"),
-})
 _CLEANUP_OPT = cli.cli_option(
     "--cleanup", dest="cleanup", action="store_true", default=False,
     help="Instead of performing the migration/failover, try to recover from a failed"
@@ -940,7 +811,15 @@ _CLEANUP_OPT = cli.cli_option(
     " create extra replication traffic and  disrupt briefly the replication (like"
     " during the migration/failover")
 
-COMMANDS.update({
+COMMANDS = {
+    "add": (add_instance, _ARGS_ONE, _ADD_OPTS,
+            "[...] -t disk-type -n node[:secondary-node] -o os-type <instance-name>",
+            "Creates and adds a new instance to the cluster"),
+    "console": (connect_to_console, _ARGS_ONE, [
+        cli.cli_option("--show-cmd", dest="show_command", action="store_true",
+                       default=False, help="Show command instead of executing it"),
+        cli.PRIORITY_OPT],
+        "[--show-cmd] <instance-name>", "Opens a console on the specified instance"),
     "failover": (failover_instance, _ARGS_ONE, [
         cli.FORCE_OPT, cli.IGNORE_CONSIST_OPT] + cli.SUBMIT_OPTS + [
         _SHUTDOWN_TIMEOUT_OPT, cli.DRY_RUN_OPT, cli.PRIORITY_OPT, cli.TARGET_NODE_OPT,
@@ -963,7 +842,141 @@ COMMANDS.update({
         cli.NORUNTIME_CHGS_OPT] + cli.SUBMIT_OPTS,
         "[-f] <instance-name>",
         "Migrate instance to its secondary node (only for mirrored instances)"),
-})
+    "info": (show_instance_config, _ARGS_MANY, [
+        cli.cli_option("-s", "--static", dest="static", action="store_true", default=False,
+                       help="Only show configuration data, not runtime data"),
+        cli.cli_option("--all", dest="show_all", action="store_true", default=False,
+                       help="Show info on all instances on the cluster. This can take"
+                       " a long time to run, use wisely"),
+        # numbers are printed as decimal, as Ganeti prints them when the Python
+        # roman module is missing (doc/cli-options.rst)
+        cli.cli_option("--roman", dest="roman_integers", action="store_true",
+                       default=False, help="Use roman numbers for positive integers"),
+        cli.PRIORITY_OPT],
+        "[-s] {--all | <instance-name>...}",
+        "Show information on the specified instance(s)"),
+    "list": (list_instances, _ARGS_MANY, [
+        cli.NOHDR_OPT, cli.SEP_OPT, cli.UNITS_OPT, cli.FIELDS_OPT, cli.VERBOSE_OPT,
+        cli.FILTER_OPT], "[<instance-name>...]",
+        "Lists the instances and their status. The available fields can be shown using"
+        " the \"list-fields\" command (see the man page for details). The default field"
+        " list is (in order): %s." % ", ".join(_LIST_DEF_FIELDS)),
+    "list-fields": (list_fields, [cli.ArgSpec("<field>")], [cli.NOHDR_OPT, cli.SEP_OPT],
+                    "[fields...]", "Lists all available fields for instances"),
+    "reinstall": (reinstall_instance, _ARGS_ONE, [
+        cli.FORCE_OPT, _OS_OPT, _FORCE_VARIANT_OPT] + cli.SUBMIT_OPTS + [
+        cli.DRY_RUN_OPT, cli.PRIORITY_OPT, _OSPARAMS_OPT, _OSP_PRIVATE_OPT,
+        _OSP_SECRET_OPT],
+        "[-f] <instance>", "Reinstall a stopped instance"),
+    "remove": (remove_instance, _ARGS_ONE, [
+        cli.FORCE_OPT, _SHUTDOWN_TIMEOUT_OPT,
+        cli.cli_option("--ignore-failures", dest="ignore_failures", action="store_true",
+                       default=False, help="Remove the instance from the cluster"
+                       " configuration even if there are failures during the removal"
+                       " process")] + cli.SUBMIT_OPTS + [cli.DRY_RUN_OPT, cli.PRIORITY_OPT],
+        "[-f] <instance-name>", "Shuts down the instance and removes it"),
+    "rename": (rename_instance, [cli.ArgSpec("<instance> <new_name>", 2, 2)], [
+        cli.FORCE_OPT, _NOIPCHECK_OPT, _NONAMECHECK_OPT] + cli.SUBMIT_OPTS + [
+        cli.DRY_RUN_OPT, cli.PRIORITY_OPT],
+        "<old-name> <new-name>", "Rename the instance"),
+    "replace-disks": (replace_disks, _ARGS_ONE, [
+        cli.cli_option("-a", "--auto", dest="auto", default=False, action="store_true",
+                       help="Automatically replace faulty disks (applies only to"
+                       " internally mirrored disk templates, e.g. drbd)"),
+        cli.cli_option("--disks", dest="disks", default=None,
+                       help="Comma-separated list of disks indices to act on (e.g. 0,2)"
+                       " (optional, defaults to all disks)"),
+        cli.IALLOCATOR_OPT, cli.EARLY_RELEASE_OPT, cli.NEW_SECONDARY_OPT,
+        cli.cli_option("-p", "--on-primary", dest="on_primary", default=False,
+                       action="store_true", help="Replace the disk(s) on the primary"
+                       " node (applies only to internally mirrored disk templates,"
+                       " e.g. drbd)"),
+        cli.cli_option("-s", "--on-secondary", dest="on_secondary", default=False,
+                       action="store_true", help="Replace the disk(s) on the secondary"
+                       " node (applies only to internally mirrored disk templates,"
+                       " e.g. drbd)")] +
+        cli.SUBMIT_OPTS + [cli.DRY_RUN_OPT, cli.PRIORITY_OPT, _IGNORE_IPOLICY_OPT],
+        "[-s|-p|-a|-n NODE|-I NAME] <instance-name>", "Replaces disks for the instance"),
+    "modify": (modify_instance, _ARGS_ONE, [
+        _BACKEND_OPT, _DISK_OPT, cli.FORCE_OPT, _HVOPTS_OPT, _NET_OPT] + cli.SUBMIT_OPTS + [
+        cli.cli_option("-t", "--disk-template", dest="disk_template", default=None,
+                       metavar="TEMPL", help="Custom disk setup (ext, rbd, gluster, plain,"
+                       " blockdev, drbd, file, sharedfile, diskless)"),
+        cli.cli_option("-n", "--node", dest="node", default=None, metavar="<node>",
+                       help="Target node"),
+        cli.IALLOCATOR_OPT, _OS_OPT, _FORCE_VARIANT_OPT, _OSPARAMS_OPT, _OSP_PRIVATE_OPT,
+        cli.DRY_RUN_OPT, cli.PRIORITY_OPT, _NWSYNC_OPT,
+        cli.cli_option("--offline", dest="offline", action="store_const", const=True,
+                       default=None, help="Disable down instance"),
+        cli.cli_option("--online", dest="offline", action="store_const", const=False,
+                       help="Enable offline instance"),
+        _IGNORE_IPOLICY_OPT,
+        cli.cli_option("-m", "--runtime-memory", dest="runtime_mem", type="unit",
+                       default=None, metavar="<size>",
+                       help="Sets the instance's runtime memory, ballooning it up or down"
+                       " to the new value"),
+        _NOCONFLICTSCHECK_OPT,
+        cli.cli_option("--hotplug", dest="hotplug", action="store_true", default=False,
+                       help="Hotplug supported devices (NICs and Disks)"),
+        cli.cli_option("--hotplug-if-possible", dest="hotplug_if_possible",
+                       action="store_true", default=False,
+                       help="Hotplug devices in case hotplug is supported")],
+        "<instance-name>", "Alters the parameters of an instance"),
+    "shutdown": (shutdown_instance, _ARGS_MANY, [
+        cli.FORCE_OPT, _M_NODE_OPT, _M_PRI_NODE_OPT, _M_SEC_NODE_OPT, _M_CLUST_OPT,
+        _M_NODE_TAGS_OPT, _M_PRI_NODE_TAGS_OPT, _M_SEC_NODE_TAGS_OPT, _M_INST_TAGS_OPT,
+        _M_INST_OPT, _M_FORCE_MULTI_OPT,
+        cli.cli_option("--timeout", dest="timeout", type="int",
+                       default=constants.DEFAULT_SHUTDOWN_TIMEOUT,
+                       help="Maximum time (in minutes) to wait")] + cli.SUBMIT_OPTS + [
+        cli.DRY_RUN_OPT, cli.PRIORITY_OPT, _IGNORE_OFFLINE_OPT, _NO_REMEMBER_OPT],
+        "<instance>", "Stops an instance"),
+    "startup": (startup_instance, _ARGS_MANY, [
+        cli.FORCE_OPT, _M_FORCE_MULTI_OPT, _M_NODE_OPT, _M_PRI_NODE_OPT, _M_SEC_NODE_OPT,
+        _M_NODE_TAGS_OPT, _M_PRI_NODE_TAGS_OPT, _M_SEC_NODE_TAGS_OPT, _M_INST_TAGS_OPT,
+        _M_CLUST_OPT, _M_INST_OPT] + cli.SUBMIT_OPTS + [
+        _HVOPTS_OPT, _BACKEND_OPT, cli.DRY_RUN_OPT, cli.PRIORITY_OPT, _IGNORE_OFFLINE_OPT,
+        _NO_REMEMBER_OPT,
+        cli.cli_option("--paused", dest="startup_paused", action="store_true",
+                       default=False, help="Pause instance at startup")],
+        "<instance>", "Starts an instance"),
+    "reboot": (reboot_instance, _ARGS_MANY, [
+        _M_FORCE_MULTI_OPT,
+        cli.cli_option("-t", "--type", dest="reboot_type", default="hard",
+                       metavar="<REBOOT>", choices=["soft", "hard", "full"],
+                       help="Type of reboot: soft/hard/full"),
+        cli.cli_option("--ignore-secondaries", dest="ignore_secondaries",
+                       action="store_true", default=False,
+                       help="Ignore errors from secondaries"),
+        _M_NODE_OPT, _M_PRI_NODE_OPT, _M_SEC_NODE_OPT, _M_CLUST_OPT, _M_INST_OPT] +
+        cli.SUBMIT_OPTS + [
+        _M_NODE_TAGS_OPT, _M_PRI_NODE_TAGS_OPT, _M_SEC_NODE_TAGS_OPT, _M_INST_TAGS_OPT,
+        _SHUTDOWN_TIMEOUT_OPT, cli.DRY_RUN_OPT, cli.PRIORITY_OPT],
+        "<instance>", "Reboots an instance"),
+    "activate-disks": (activate_disks, _ARGS_ONE, cli.SUBMIT_OPTS + [
+        cli.cli_option("--ignore-size", dest="ignore_size", action="store_true",
+                       default=False, help="Ignore current recorded size (useful for"
+                       " forcing activation when the recorded size is wrong)"),
+        cli.PRIORITY_OPT,
+        cli.cli_option("--wait-for-sync", dest="wait_for_sync", action="store_true",
+                       default=False, help="Wait for disks to sync")],
+        "<instance-name>", "Activate an instance's disks"),
+    "deactivate-disks": (deactivate_disks, _ARGS_ONE, [cli.FORCE_OPT] + cli.SUBMIT_OPTS +
+                         [cli.DRY_RUN_OPT, cli.PRIORITY_OPT],
+                         "[-f] <instance-name>", "Deactivate an instance's disks"),
+    "recreate-disks": (recreate_disks, _ARGS_ONE, cli.SUBMIT_OPTS + [
+        _DISK_OPT, _NODE_PLACEMENT_OPT, cli.DRY_RUN_OPT, cli.PRIORITY_OPT,
+        cli.IALLOCATOR_OPT],
+        "<instance-name>", "Recreate an instance's disks"),
+    "grow-disk": (grow_disk, [cli.ArgSpec("<instance> <disk> <amount>", 3, 3)],
+                  cli.SUBMIT_OPTS + [
+        _NWSYNC_OPT, cli.DRY_RUN_OPT, cli.PRIORITY_OPT,
+        cli.cli_option("--absolute", dest="absolute", action="store_true", default=False,
+                       help="Marks the grow as absolute instead of the (default)"
+                       " relative mode"),
+        _IGNORE_IPOLICY_OPT],
+        "<instance-name> <disk> <size>", "Grow an instance's disk"),
+}
 COMMANDS.update(tags.commands(constants.TAG_INSTANCE))
 
 ALIASES = {"start": "startup", "stop": "shutdown", "show": "info"}

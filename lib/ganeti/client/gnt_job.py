@@ -176,7 +176,7 @@ def _select_jobs(opts, args, cl, question):
         return _parse_job_ids(args)
     statuses = set()
     if getattr(opts, "pending", False):
-        statuses |= constants.JOBS_PENDING - set([constants.JOB_STATUS_CANCELING])
+        statuses |= constants.JOBS_PENDING          # canceling ones too, as Ganeti
     if getattr(opts, "queued", False):
         statuses.add(constants.JOB_STATUS_QUEUED)
     if getattr(opts, "waiting", False):
@@ -258,49 +258,53 @@ def _status_opt(flag, value, text):
                           help=text)
 
 
-_SELECT_OPTS = [
-    cli.cli_option("--pending", dest="pending", action="store_true", default=False,
-                   help="Select all pending jobs (queued or waiting)"),
-    cli.cli_option("--queued", dest="queued", action="store_true", default=False,
-                   help="Select all queued jobs"),
-    cli.cli_option("--waiting", dest="waiting", action="store_true", default=False,
-                   help="Select all waiting jobs"),
-]
+# The texts of Ganeti's options. The --pending of cancel and change-priority selects
+# the queued, waiting and canceling jobs, the other status options of these
+# commands add their state to the selection.
+_PENDING_TEXT = "Select jobs pending execution or being cancelled"
+_PENDING_OPT = cli.cli_option("--pending", dest="pending", action="store_true",
+                              default=False, help=_PENDING_TEXT)
+_QUEUED_OPT = cli.cli_option("--queued", dest="queued", action="store_true",
+                             default=False, help="Select queued jobs only")
+_WAITING_OPT = cli.cli_option("--waiting", dest="waiting", action="store_true",
+                              default=False, help="Select waiting jobs only")
+_SELECT_OPTS = [_PENDING_OPT, _QUEUED_OPT, _WAITING_OPT]
+_KILL_OPT = cli.cli_option("--kill", dest="kill", action="store_true", default=False,
+                           help="Kill running jobs too (refused for a running job: jobs"
+                           " run inside the master daemon and cannot be killed)")
 
 COMMANDS = {
     "list": (list_jobs, _ARGS_JOBS, [
-        cli.NOHDR_OPT, cli.SEP_OPT, cli.FIELDS_OPT, cli.VERBOSE_OPT, cli.UNITS_OPT,
-        cli.FILTER_OPT,
+        cli.NOHDR_OPT, cli.SEP_OPT, cli.FIELDS_OPT, cli.VERBOSE_OPT, cli.FILTER_OPT,
+        _status_opt("--pending", "pending", _PENDING_TEXT),
+        _status_opt("--running", "running", "Show jobs currently running only"),
+        _status_opt("--error", "error", "Show failed jobs only"),
+        _status_opt("--finished", "finished", "Show finished jobs only"),
         cli.cli_option("--archived", dest="archived", action="store_true", default=False,
-                       help="Include archived jobs in the list"),
-        _status_opt("--pending", "pending", "Show only pending jobs"),
-        _status_opt("--running", "running", "Show only running jobs"),
-        _status_opt("--error", "error", "Show only failed jobs"),
-        _status_opt("--finished", "finished", "Show only finished jobs"),
-    ], "[job_id...]", "Lists the jobs and their status. The available fields can be"
-        " shown using the \"list-fields\" command. The"
-        " default field list is (in order): %s." % ", ".join(_LIST_DEF_FIELDS)),
+                       help="Include archived jobs in list (slow and expensive)"),
+        cli.UNITS_OPT,      # not in Ganeti 3.0's gnt-job list
+    ], "[<job-id>...]", "Lists the jobs and their status. The available fields can be"
+        " shown using the \"list-fields\" command (see the man page for details)."
+        " The default field list is (in order): %s." % ", ".join(_LIST_DEF_FIELDS)),
     "list-fields": (list_fields, [cli.ArgSpec("<field>")], [cli.NOHDR_OPT, cli.SEP_OPT],
-                    "[fields...]", "Lists all available fields for jobs"),
-    "info": (show_jobs, _ARGS_JOBS_ONE_OR_MORE, [], "<job-id> [<job-id> ...]",
-             "Show detailed information about the specified jobs"),
-    "watch": (watch_job, _ARGS_ONE_JOB, [], "<job-id>",
-              "Follows a job and prints its output as it arrives"),
-    "wait": (wait_job, _ARGS_ONE_JOB, [], "<job-id>", "Wait for a job to finish"),
-    "cancel": (cancel_jobs, _ARGS_JOBS, [cli.FORCE_OPT] + _SELECT_OPTS + [
-        cli.cli_option("--kill", dest="kill", action="store_true", default=False,
-                       help="Kill running jobs too (refused for a running job: jobs run"
-                       " inside the master daemon and cannot be killed)")],
-        "{[--force] {--pending | --queued | --waiting} | <job-id> [<job-id> ...]}",
-        "Cancel jobs"),
-    "archive": (archive_jobs, _ARGS_JOBS_ONE_OR_MORE, [], "<job-id> [<job-id> ...]",
+                    "[<fields>...]", "Lists all available fields for jobs"),
+    "archive": (archive_jobs, _ARGS_JOBS_ONE_OR_MORE, [], "<job-id> [<job-id>...]",
                 "Archive specified jobs"),
     "autoarchive": (auto_archive_jobs, _ARGS_AGE, [], "<age>",
-                    "Auto archive jobs older than the given age (e.g. 6h, 2d, or 'all')"),
-    "change-priority": (change_priority, _ARGS_JOBS, [cli.FORCE_OPT, cli.PRIORITY_OPT]
+                    "Auto archive jobs older than the given age"),
+    "cancel": (cancel_jobs, _ARGS_JOBS, [cli.FORCE_OPT, _KILL_OPT] + _SELECT_OPTS,
+               "{[--force] [--kill] {--pending | --queued | --waiting} |"
+               " <job-id> [<job-id>...]}",
+               "Cancel jobs"),
+    "info": (show_jobs, _ARGS_JOBS_ONE_OR_MORE, [], "<job-id> [<job-id>...]",
+             "Show detailed information about the specified jobs"),
+    "wait": (wait_job, _ARGS_ONE_JOB, [], "<job-id>", "Wait for a job to finish"),
+    "watch": (watch_job, _ARGS_ONE_JOB, [], "<job-id>",
+              "Follows a job and prints its output as it arrives"),
+    "change-priority": (change_priority, _ARGS_JOBS, [cli.PRIORITY_OPT, cli.FORCE_OPT]
                         + _SELECT_OPTS,
                         "--priority <priority> {[--force] {--pending | --queued |"
-                        " --waiting} | <job-id> [<job-id> ...]}",
+                        " --waiting} | <job-id> [<job-id>...]}",
                         "Change the priority of jobs"),
 }
 

@@ -113,7 +113,8 @@ def modify_node(opts, args):
         node_name=args[0], force=opts.force, master_candidate=opts.master_candidate,
         offline=opts.offline, drained=opts.drained, auto_promote=opts.auto_promote,
         master_capable=opts.master_capable, vm_capable=opts.vm_capable,
-        secondary_ip=opts.secondary_ip, ndparams=opts.ndparams or None)
+        secondary_ip=opts.secondary_ip, ndparams=opts.ndparams or None,
+        powered=opts.node_powered)
     result = cli.submit_or_send(op, opts)
     if result is not None:
         cli.to_stdout("Modified node %s" % args[0])
@@ -335,35 +336,33 @@ def repair_storage(opts, args):
     return constants.EXIT_SUCCESS
 
 
+# Ganeti's texts of the options gnt-node add and modify share
+_SECONDARY_IP_OPT = cli.cli_option("-s", "--secondary-ip", dest="secondary_ip",
+                                   default=None, metavar="ADDRESS",
+                                   help="Specify the secondary ip for the node")
+_CAPAB_MASTER_OPT = _yes_no("--master-capable", dest="master_capable",
+                            help="Set the master_capable flag on the node")
+_CAPAB_VM_OPT = _yes_no("--vm-capable", dest="vm_capable",
+                        help="Set the vm_capable flag on the node")
+_NODE_PARAMS_OPT = cli.keyval_option("--node-parameters", dest="ndparams",
+                                     help="Node parameters")
+
 COMMANDS = {
-    "list": (list_nodes, cli.ARGS_MANY_NODES, [
-        cli.NOHDR_OPT, cli.SEP_OPT, cli.UNITS_OPT, cli.FIELDS_OPT, cli.VERBOSE_OPT,
-        cli.FILTER_OPT],
-        "[nodes...]",
-        "Lists the nodes in the cluster. The available fields can be shown using the"
-        " \"list-fields\" command. The default field list"
-        " is (in order): %s." % ", ".join(_LIST_DEF_FIELDS)),
-    "list-fields": (list_fields, [cli.ArgSpec("<field>")], [cli.NOHDR_OPT, cli.SEP_OPT],
-                    "[fields...]", "Lists all available fields for nodes"),
-    "info": (show_node_config, cli.ARGS_MANY_NODES, [], "[<node_name>...]",
-             "Show information about the node(s)"),
     "add": (add_node, cli.ARGS_ONE_NODE, [
-        cli.cli_option("-s", "--secondary-ip", dest="secondary_ip", default=None,
-                       metavar="ADDRESS", help="Secondary (replication) IP of the node"),
+        _SECONDARY_IP_OPT,
         cli.cli_option("--readd", dest="readd", action="store_true", default=False,
-                       help="Add a node that is already in the cluster again"),
-        cli.cli_option("-g", "--node-group", dest="nodegroup", default=None,
-                       help="Node group of the new node"),
-        _yes_no("--master-capable", dest="master_capable",
-                help="Whether the node can become master"),
-        _yes_no("--vm-capable", dest="vm_capable", help="Whether the node hosts instances"),
-        cli.keyval_option("--node-parameters", dest="ndparams", help="Node parameters"),
+                       help="Readd old node after replacing it"),
         cli.cli_option("--no-ssh-key-check", dest="ssh_key_check", action="store_false",
-                       default=True, help="Do not check the node's ssh host key"),
+                       default=True, help="Disable SSH key fingerprint checking"),
         cli.cli_option("--no-node-setup", dest="node_setup", action="store_false",
-                       default=True, help="The node was set up already (its node daemon"
-                       " runs with the cluster certificate); do not use ssh")] +
-        cli.SUBMIT_OPTS, "[-s ip] [--readd] <node_name>", "Add a node to the cluster"),
+                       default=True, help="Do not make initial SSH setup on remote node"
+                       " (needs to be done manually)"),
+        cli.cli_option("-g", "--node-group", dest="nodegroup", default=None,
+                       metavar="<nodegroup>", help="Node group (name or uuid)"),
+        cli.PRIORITY_OPT, _CAPAB_MASTER_OPT, _CAPAB_VM_OPT, _NODE_PARAMS_OPT] +
+        cli.SUBMIT_OPTS,    # our own: Ganeti's gnt-node add has no --submit
+        "[-s ip] [--readd] [--no-ssh-key-check] [--no-node-setup] <node-name>",
+        "Add a node to the cluster"),
     "evacuate": (evacuate_node, cli.ARGS_ONE_NODE, [
         cli.FORCE_OPT, cli.IALLOCATOR_OPT,
         cli.cli_option("--ignore-soft-errors", dest="ignore_soft_errors", default=False,
@@ -389,25 +388,35 @@ COMMANDS = {
         cli.NORUNTIME_CHGS_OPT], "[-f] <node>",
         "Migrate all the primary instance on a node away from it (only for instances"
         " of type drbd)"),
-    "remove": (remove_node, cli.ARGS_ONE_NODE, cli.SUBMIT_OPTS + [cli.DRY_RUN_OPT],
-               "<node_name>", "Removes a node from the cluster"),
-    "modify": (modify_node, cli.ARGS_ONE_NODE, [
-        cli.FORCE_OPT,
+    "info": (show_node_config, cli.ARGS_MANY_NODES, [], "[<node>...]",
+             "Show information about the node(s)"),
+    "list": (list_nodes, cli.ARGS_MANY_NODES, [
+        cli.NOHDR_OPT, cli.SEP_OPT, cli.UNITS_OPT, cli.FIELDS_OPT, cli.VERBOSE_OPT,
+        cli.FILTER_OPT],
+        "[<node-name>...]",
+        "Lists the nodes in the cluster. The available fields can be shown using the"
+        " \"list-fields\" command (see the man page for details). The default field"
+        " list is (in order): %s." % ", ".join(_LIST_DEF_FIELDS)),
+    "list-fields": (list_fields, [cli.ArgSpec("<field>")], [cli.NOHDR_OPT, cli.SEP_OPT],
+                    "[fields...]", "Lists all available fields for nodes"),
+    "modify": (modify_node, cli.ARGS_ONE_NODE, [cli.FORCE_OPT] + cli.SUBMIT_OPTS + [
         _yes_no("-C", "--master-candidate", dest="master_candidate",
-                help="Set the master candidate role"),
-        _yes_no("-O", "--offline", dest="offline", help="Set the offline flag"),
-        _yes_no("-D", "--drained", dest="drained", help="Set the drained flag"),
-        _yes_no("--master-capable", dest="master_capable",
-                help="Whether the node can become master"),
-        _yes_no("--vm-capable", dest="vm_capable", help="Whether the node hosts instances"),
+                help="Set the master_candidate flag on the node"),
+        _yes_no("-D", "--drained", dest="drained", help="Set the drained flag on the"
+                " node (excluded from allocation operations)"),
+        _yes_no("-O", "--offline", dest="offline", help="Set the offline flag on the"
+                " node (cluster does not communicate with offline nodes)"),
+        _CAPAB_MASTER_OPT, _CAPAB_VM_OPT, _SECONDARY_IP_OPT,
         cli.cli_option("--auto-promote", dest="auto_promote", action="store_true",
-                       default=False, help="Promote other nodes to keep the master"
-                       " candidate pool full"),
-        cli.cli_option("-s", "--secondary-ip", dest="secondary_ip", default=None,
-                       help="New secondary IP"),
-        cli.keyval_option("--node-parameters", dest="ndparams", help="Node parameters")] +
-        cli.SUBMIT_OPTS + [cli.DRY_RUN_OPT],
-        "<node_name>", "Alters the parameters of a node"),
+                       default=False, help="Lock all nodes and auto-promote as needed"
+                       " to MC status"),
+        cli.DRY_RUN_OPT, cli.PRIORITY_OPT, _NODE_PARAMS_OPT,
+        _yes_no("--node-powered", dest="node_powered",
+                help="Specify if the SoR for node is powered")],
+        "<node-name>", "Alters the parameters of a node"),
+    "remove": (remove_node, cli.ARGS_ONE_NODE, [cli.DRY_RUN_OPT, cli.PRIORITY_OPT] +
+               cli.SUBMIT_OPTS,     # our own: Ganeti's gnt-node remove has no --submit
+               "<node-name>", "Removes a node from the cluster"),
     "list-drbd": (list_drbd, cli.ARGS_ONE_NODE, [cli.NOHDR_OPT, cli.SEP_OPT], "<node>",
                   "Query the list of used DRBD minors on the given node"),
     "volumes": (list_volumes, cli.ARGS_MANY_NODES, [

@@ -162,7 +162,8 @@ COMMANDS = {
              "Lists all valid operating systems on the cluster"),
     "diagnose": (diagnose_os, cli.ARGS_NONE, [cli.PRIORITY_OPT], "",
                  "Diagnose all operating systems"),
-    "info": (show_os_info, [cli.ArgSpec("<os>")], [cli.PRIORITY_OPT], "[<os>...]",
+    # the usage is empty, as in Ganeti (the OS names are optional arguments)
+    "info": (show_os_info, [cli.ArgSpec("<os>")], [cli.PRIORITY_OPT], "",
              "Show detailed information about operating systems"),
 }
 

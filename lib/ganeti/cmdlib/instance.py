@@ -26,6 +26,10 @@ class LUInstanceCreate(LogicalUnit):
         if not op.os_type and not op.no_install:
             raise errors.OpPrereqError("No operating system given (-o OS)",
                                        errors.ECODE_INVAL)
+        if op.no_install and op.start:
+            # an instance without its OS is not started (Ganeti's rule)
+            self.log_info("No-installation mode selected, disabling startup")
+            op.start = False
         if op.ip_check and not op.name_check:
             raise errors.OpPrereqError("Cannot do an IP address check without a name"
                                        " check", errors.ECODE_INVAL)
