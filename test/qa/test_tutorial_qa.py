@@ -1,7 +1,8 @@
 """The install tutorial on three VM nodes with real LVM: the project's commands as
 an admin types them (init with a secondary network and the xenvg volume group,
 node add -s, gnt-node list, gnt-os list, a plain instance, a drbd instance,
-failover, and failover --ignore-consistency when the primary node died),
+failover, live migration of a running KVM guest on drbd, and failover
+--ignore-consistency when the primary node died),
 checked against what LVM and DRBD themselves report on the nodes, with the
 data on the mirrored disk checksummed after every step."""
 
