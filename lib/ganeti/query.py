@@ -90,15 +90,21 @@ def _node_role(ctx, node):
     return node.role
 
 
+def _live_data(ctx, node):
+    """The node's live data, or the Special value that stands for it."""
+    if node.offline:
+        return OFFLINE
+    if not node.vm_capable:
+        return UNAVAIL
+    data = (ctx.live_data or {}).get(node.name)
+    return NODATA if data is None else data
+
+
 def _live(key, storage=None):
     def getter(ctx, node):
-        if node.offline:
-            return OFFLINE
-        if not node.vm_capable:
-            return UNAVAIL
-        data = (ctx.live_data or {}).get(node.name)
-        if data is None:
-            return NODATA
+        data = _live_data(ctx, node)
+        if isinstance(data, Special):
+            return data
         if storage:
             units = data.get("storage") or []
             if not units or units[0].get(storage) is None:
@@ -112,13 +118,9 @@ def _live(key, storage=None):
 def _spindles(storage):
     """SpTotal/SpFree: from the node's lvm-pv unit; 0 without one (as Ganeti)."""
     def getter(ctx, node):
-        if node.offline:
-            return OFFLINE
-        if not node.vm_capable:
-            return UNAVAIL
-        data = (ctx.live_data or {}).get(node.name)
-        if data is None:
-            return NODATA
+        data = _live_data(ctx, node)
+        if isinstance(data, Special):
+            return data
         for unit in data.get("storage") or []:
             if unit.get("type") == constants.ST_LVM_PV:
                 value = unit.get(storage)

@@ -474,7 +474,7 @@ class LUClusterVerifyGroup(_VerifyErrors, LogicalUnit):
 
     def _verify_instance_es(self, name, inst):
         """An instance on nodes with exclusive storage: plain disks with spindles."""
-        es_nodes = [n for n in inst.all_nodes if iu.exclusive_storage(self.cfg, n)]
+        es_nodes = [n for n in inst.all_nodes if n in self._es_nodes]
         if es_nodes:
             unsupported = [d.dev_type for d in inst.disks
                            if d.dev_type not in constants.DTS_EXCL_STORAGE]
@@ -608,7 +608,9 @@ class LUClusterVerifyGroup(_VerifyErrors, LogicalUnit):
             self.log_step("Empty node group, skipping verification")
             return True
 
-        self._exclusive_storage = any(iu.exclusive_storage(cfg, n) for n in nodes)
+        # looked up once: every instance's nodes are checked against it
+        self._es_nodes = set(n for n in all_nodes if iu.exclusive_storage(cfg, n))
+        self._exclusive_storage = bool(self._es_nodes & set(nodes))
         self._pv_minmax = {}
         self.log_step("Gathering data (%d nodes)" % len(nodes))
         files = self._files_all()
