@@ -243,6 +243,12 @@ def generic_list(resource: str, fields: list, names: list | None, unit: str | No
     return constants.EXIT_UNKNOWN_FIELD if found_unknown else constants.EXIT_SUCCESS
 
 
+#: the kinds of query fields as Ganeti's list-fields names them
+FIELD_KIND_NAMES = {"unknown": "Unknown", "text": "Text", "bool": "Boolean",
+                    "number": "Number", "float": "Floating-point number",
+                    "unit": "Storage size", "timestamp": "Timestamp", "other": "Custom"}
+
+
 def generic_list_fields(resource: str, fields: list | None, separator: str | None,
                         header: bool, cl=None) -> int:
     """Print Name/Type/Title/Description of the fields of ``resource``."""
@@ -250,8 +256,8 @@ def generic_list_fields(resource: str, fields: list | None, separator: str | Non
         cl = _get_client()
     response = cl.query_fields(resource, fields or None)
     found_unknown = _warn_unknown_fields(response["fields"])
-    rows = [[f.get("name", ""), f.get("kind", ""), f.get("title", ""), f.get("doc", "")]
-            for f in response["fields"]]
+    rows = [[f.get("name", ""), FIELD_KIND_NAMES.get(f.get("kind"), f.get("kind", "")),
+             f.get("title", ""), f.get("doc", "")] for f in response["fields"]]
     titles = ["Name", "Type", "Title", "Description"] if header else None
     for line in format_table(rows, titles, [False] * 4, separator):
         to_stdout(line)

@@ -289,13 +289,97 @@ class ConfigWriter:
                     return uuid
             raise errors.OpPrereqError("More than one node group exists; name the target"
                                        " group", errors.ECODE_INVAL)
+        uuid = self._find_group(name_or_uuid)
+        if uuid is None:
+            raise errors.OpPrereqError("Node group '%s' not found" % name_or_uuid,
+                                       errors.ECODE_NOENT)
+        return uuid
+
+    def _find_group(self, name_or_uuid):
+        """The UUID of the group with this UUID or name, or None."""
         if name_or_uuid in self._data.nodegroups:
             return name_or_uuid
         for uuid, group in self._data.nodegroups.items():
             if group.name == name_or_uuid:
                 return uuid
-        raise errors.OpPrereqError("Node group '%s' not found" % name_or_uuid,
-                                   errors.ECODE_NOENT)
+        return None
+
+    # the name checks below run under the config lock, so two jobs cannot both
+    # take one name (the LUs check first, for a message before any change)
+
+    @_locked
+    def add_node_group(self, group):
+        """Store a new, empty group (serial 1, timestamps now)."""
+        taken = self._find_group(group.name)
+        if taken is not None:
+            raise errors.OpPrereqError("Desired group name '%s' already exists as a"
+                                       " node group (UUID: %s)" % (group.name, taken),
+                                       errors.ECODE_EXISTS)
+        if group.uuid in self._data.nodegroups:
+            raise errors.ConfigurationError("Node group UUID %s already in use" % group.uuid)
+        group = group.copy()
+        group.serial_no = 1
+        group.ctime = group.mtime = time.time()
+        self._commit(puts=[("nodegroups", group.uuid, group)])
+
+    @_locked
+    def rename_node_group(self, uuid, new_name):
+        """Give the group ``uuid`` a new name; its UUID and members stay."""
+        group = self._data.nodegroups.get(uuid)
+        if group is None:
+            raise errors.ConfigurationError("Unknown node group '%s'" % uuid)
+        taken = self._find_group(new_name)
+        if taken is not None:
+            raise errors.OpPrereqError("Desired new name '%s' clashes with existing node"
+                                       " group (UUID: %s)" % (new_name, taken),
+                                       errors.ECODE_EXISTS)
+        group = group.copy()
+        group.name = new_name
+        group.serial_no += 1
+        group.mtime = time.time()
+        self._commit(puts=[("nodegroups", uuid, group)])
+
+    @_locked
+    def remove_node_group(self, uuid):
+        """Drop an empty group; the last group always stays."""
+        if uuid not in self._data.nodegroups:
+            raise errors.ConfigurationError("Unknown node group '%s'" % uuid)
+        if len(self._data.nodegroups) == 1:
+            raise errors.ConfigurationError("Node group '%s' is the only group" % uuid)
+        members = sorted(n for n, node in self._data.nodes.items() if node.group == uuid)
+        if members:
+            raise errors.ConfigurationError("Node group '%s' still has nodes: %s"
+                                            % (uuid, ", ".join(members)))
+        self._commit(deletes=[("nodegroups", uuid)])
+
+    @_locked
+    def assign_group_nodes(self, mods):
+        """Move nodes between groups in one change: ``mods`` is [(node name, group
+        UUID)]. The nodes and the groups they leave and join get new serials."""
+        now = time.time()
+        changed = {}
+        for name, uuid in mods:
+            node = changed.get(("nodes", name)) or self._data.nodes.get(name)
+            if node is None:
+                raise errors.ConfigurationError("Unable to find node '%s'" % name)
+            if uuid not in self._data.nodegroups:
+                raise errors.ConfigurationError("Unable to find new group '%s'" % uuid)
+            if node.group == uuid:
+                continue
+            for group_uuid in (node.group, uuid):
+                if group_uuid in self._data.nodegroups and \
+                        ("nodegroups", group_uuid) not in changed:
+                    group = self._data.nodegroups[group_uuid].copy()
+                    group.serial_no += 1
+                    group.mtime = now
+                    changed[("nodegroups", group_uuid)] = group
+            node = node.copy()
+            node.group = uuid
+            node.serial_no += 1
+            node.mtime = now
+            changed[("nodes", name)] = node
+        if changed:
+            self._commit(puts=[(kind, key, obj) for (kind, key), obj in changed.items()])
 
     # ---- instances ----------------------------------------------------------------------
 

@@ -262,7 +262,7 @@ NR_OFFLINE = "O"
 # ---- node group allocation policies ------------------------------------------------
 ALLOC_POLICY_PREFERRED = "preferred"
 ALLOC_POLICY_LAST_RESORT = "last_resort"
-ALLOC_POLICY_UNALLOCABLE = "unalloc"
+ALLOC_POLICY_UNALLOCABLE = "unallocable"
 INITIAL_NODE_GROUP_NAME = "default"
 
 # ---- jobs and opcodes --------------------------------------------------------------

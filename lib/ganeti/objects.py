@@ -344,6 +344,16 @@ class Cluster(TaggableObject):
         base = fill_dict(self.ndparams, group.ndparams if group else {})
         return fill_dict(base, node.ndparams)
 
+    def fill_dp(self, group=None):
+        """The disk parameters of a node group: its own over the cluster's, template
+        by template (what new disks of instances in the group get)."""
+        own = (group.diskparams if group else None) or {}
+        result = dict((tmpl, fill_dict(params, own.get(tmpl)))
+                      for tmpl, params in self.diskparams.items())
+        for tmpl, params in own.items():
+            result.setdefault(tmpl, copy.deepcopy(params))
+        return result
+
 
 class ConfigData(ConfigObject):
     """The whole of config.data."""

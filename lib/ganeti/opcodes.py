@@ -525,6 +525,40 @@ class OpInstanceRemove(OpCode):
     ]
 
 
+# ---- exports (gnt-backup) -----------------------------------------------------------
+
+class OpBackupExport(OpCode):
+    """Export an instance's configuration and disk images to a node."""
+    OP_ID = "OP_BACKUP_EXPORT"
+    OP_DSC_FIELD = "instance_name"
+    OP_PARAMS = [
+        _PINSTANCE_NAME, _PSHUTDOWN_TIMEOUT,
+        ("target_node", REQUIRED, ht.TNonEmptyString, "Node to export to"),
+        ("compress", "none", ht.TNonEmptyString, "Transport compression tool"),
+        ("shutdown", True, ht.TBool, "Shut the instance down for the export"),
+        ("remove_instance", False, ht.TBool, "Remove the instance after the export"),
+        ("ignore_remove_failures", False, ht.TBool, "Ignore failures of the removal"),
+        ("mode", "local", ht.TElemOf(["local", "remote"]), "Export mode"),
+        ("x509_key_name", None, ht.TMaybe(ht.TList), "Remote exports: X509 key name"),
+        ("destination_x509_ca", None, ht.TMaybeString, "Remote exports: X509 CA"),
+        ("zero_free_space", False, ht.TBool, "Zero the free space of the disks first"),
+        ("zeroing_timeout_fixed", None, ht.TMaybe(ht.TNonNegativeInt),
+         "Fixed time allowed for zeroing"),
+        ("zeroing_timeout_per_mib", None, ht.TMaybe(ht.TNonNegativeNumber),
+         "Time allowed per MiB for zeroing"),
+        ("long_sleep", False, ht.TBool,
+         "Allow the instance to stay down for the whole export"),
+        ("allow_drained", False, ht.TBool, "Allow a drained target node (-f)"),
+    ]
+
+
+class OpBackupRemove(OpCode):
+    """Remove the exports of an instance from every node."""
+    OP_ID = "OP_BACKUP_REMOVE"
+    OP_DSC_FIELD = "instance_name"
+    OP_PARAMS = [_PINSTANCE_NAME]
+
+
 class OpInstanceStartup(OpCode):
     OP_ID = "OP_INSTANCE_STARTUP"
     OP_DSC_FIELD = "instance_name"
@@ -810,6 +844,78 @@ class OpTestJqueue(OpCode):
         ("log_messages", [], ht.TStrList, "Messages to log"),
         ("fail", False, ht.TBool, "Fail the opcode"),
     ]
+
+
+# ---- node groups --------------------------------------------------------------------
+# (cmdlib/group.py; gnt-group)
+
+ALLOC_POLICIES = (constants.ALLOC_POLICY_PREFERRED, constants.ALLOC_POLICY_LAST_RESORT,
+                  constants.ALLOC_POLICY_UNALLOCABLE)
+_PGROUP_NAME = ("group_name", REQUIRED, ht.TNonEmptyString, "Node group (name or uuid)")
+_GROUP_SETTINGS = [
+    ("alloc_policy", None, ht.TMaybe(ht.TElemOf(ALLOC_POLICIES)),
+     "Allocation policy (preferred, last_resort, unallocable)"),
+    ("ndparams", None, ht.TMaybeDict, "Node parameters of the group's nodes"),
+    ("diskparams", None, ht.TMaybe(ht.TDictOf(ht.TNonEmptyString, ht.TDict)),
+     "Disk parameters per disk template"),
+    ("hv_state", None, ht.TMaybe(ht.TDictOf(ht.TNonEmptyString, ht.TDict)),
+     "Static hypervisor state per hypervisor"),
+    ("disk_state", None, ht.TMaybe(ht.TDictOf(ht.TNonEmptyString, ht.TDict)),
+     "Static disk state per storage type and unit"),
+    ("ipolicy", None, ht.TMaybeDict, "The group's own instance policy"),
+]
+
+
+class OpGroupAdd(OpCode):
+    """Create an empty node group."""
+    OP_ID = "OP_GROUP_ADD"
+    OP_DSC_FIELD = "group_name"
+    OP_PARAMS = [_PGROUP_NAME] + _GROUP_SETTINGS
+
+
+class OpGroupAssignNodes(OpCode):
+    """Move nodes into a group (no nodes named: all of them, as in Ganeti)."""
+    OP_ID = "OP_GROUP_ASSIGN_NODES"
+    OP_DSC_FIELD = "group_name"
+    OP_PARAMS = [_PGROUP_NAME, _PFORCE,
+                 ("nodes", REQUIRED, ht.TListOf(ht.TNonEmptyString), "Nodes to move"),
+                 ("node_uuids", None, ht.TMaybe(ht.TListOf(ht.TNonEmptyString)),
+                  "The nodes' UUIDs (checked against the names when given)")]
+
+
+class OpGroupSetParams(OpCode):
+    """Change a group's settings; None leaves one as it is."""
+    OP_ID = "OP_GROUP_SET_PARAMS"
+    OP_DSC_FIELD = "group_name"
+    OP_PARAMS = [_PGROUP_NAME] + _GROUP_SETTINGS
+    OP_RESULT = ht.TListOf(ht.TList)
+
+
+class OpGroupRemove(OpCode):
+    """Remove an empty node group (never the last one)."""
+    OP_ID = "OP_GROUP_REMOVE"
+    OP_DSC_FIELD = "group_name"
+    OP_PARAMS = [_PGROUP_NAME]
+
+
+class OpGroupRename(OpCode):
+    """Give a group a new name; its UUID stays."""
+    OP_ID = "OP_GROUP_RENAME"
+    OP_PARAMS = [_PGROUP_NAME,
+                 ("new_name", REQUIRED, ht.TNonEmptyString, "New group name")]
+    OP_RESULT = ht.TNonEmptyString
+
+
+class OpGroupEvacuate(OpCode):
+    """Move all instances out of a group; needs an instance allocator (refused
+    until there is one)."""
+    OP_ID = "OP_GROUP_EVACUATE"
+    OP_DSC_FIELD = "group_name"
+    OP_PARAMS = [_PGROUP_NAME, _PEARLY_RELEASE, _PIALLOCATOR,
+                 ("target_groups", None, ht.TMaybe(ht.TListOf(ht.TNonEmptyString)),
+                  "Destination groups (default: all others)"),
+                 ("sequential", False, ht.TBool, "Run the moves one after another"),
+                 ("force_failover", False, ht.TBool, "Fail over instead of migrating")]
 
 
 OP_MAPPING = dict((cls.OP_ID, cls) for cls in list(globals().values())

@@ -13,7 +13,6 @@ import errno
 import logging
 import os
 import stat
-import tempfile
 import time
 
 from ganeti import constants, errors, objects, pathutils
@@ -562,7 +561,7 @@ def rename_os(instance, old_name, debug=0, path=None, log_dir=None):
 
 # ---- export and import of one disk -------------------------------------------------
 
-def _local_path(path, root_dir):
+def local_path(path, root_dir):
     """A master-sent absolute path on this node (virtual root prefixed if missing)."""
     path = os.path.normpath(path)
     if root_dir and not (path == root_dir or path.startswith(root_dir + "/")):
@@ -590,7 +589,7 @@ def export_file_path(path, export_dir=None, root_dir=None):
         raise errors.OpExecError("Export file path '%s' is not absolute" % path)
     if ".." in path.split("/"):
         raise errors.OpExecError("Export file path '%s' must not contain '..'" % path)
-    local = _local_path(path, root_dir)
+    local = local_path(path, root_dir)
     real_export = os.path.realpath(export_dir)
     parent = os.path.realpath(os.path.dirname(local))
     if not (parent == real_export or _is_below(real_export, parent)):
@@ -614,64 +613,19 @@ def _transfer_setup(instance, mode, disk_index, debug, path, log_dir):
     return instance, os_def, env, logfile
 
 
-def export_disk(instance, disk_index, dest_path, debug=0, path=None, log_dir=None,
-                export_dir=None, root_dir=None, timeout=SCRIPT_TIMEOUT):
-    """Run the export script for disk ``disk_index``, its stdout into ``dest_path``.
-
-    ``dest_path`` (inside the export directory, see export_file_path) is
-    written atomically, mode 0600: a temporary file in the same directory,
-    renamed on success and removed on failure; missing directories below the
-    export directory are created. Returns the log file name.
-    """
-    dest = export_file_path(dest_path, export_dir, root_dir)
-    instance, os_def, env, logfile = _transfer_setup(instance, SCRIPT_EXPORT,
-                                                     disk_index, debug, path, log_dir)
-    directory, base = os.path.split(dest)
-    if not base:
-        raise errors.OpExecError("Export file path '%s' names no file" % dest_path)
-    try:
-        os.makedirs(directory, mode=0o700, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=directory, prefix=".%s." % base, suffix=".tmp")
-    except OSError as err:
-        raise errors.OpExecError("Cannot create the export file %s: %s" % (dest, err))
-    try:
-        try:
-            run_script(os_def, SCRIPT_EXPORT, env, logfile, what="OS export script",
-                       timeout=timeout, stdout_file=fd)
-            os.fsync(fd)
-        finally:
-            os.close(fd)
-        os.rename(tmp, dest)
-    except BaseException as err:
-        try:
-            os.unlink(tmp)
-        except OSError:
-            pass
-        if isinstance(err, OSError):
-            raise errors.OpExecError("Cannot write the export file %s: %s" % (dest, err))
-        raise
-    return logfile
-
-
-def import_disk(instance, disk_index, src_path, debug=0, path=None, log_dir=None,
-                export_dir=None, root_dir=None, timeout=SCRIPT_TIMEOUT):
-    """Run the import script for disk ``disk_index`` with ``src_path`` (a
-    regular file inside the export directory) on its stdin; the log file."""
-    src = export_file_path(src_path, export_dir, root_dir)
-    instance, os_def, env, logfile = _transfer_setup(instance, SCRIPT_IMPORT,
-                                                     disk_index, debug, path, log_dir)
-    try:
-        fd = os.open(src, os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC)
-    except OSError as err:
-        raise errors.OpExecError("Cannot open the import file %s: %s" % (src, err))
-    try:
-        if not stat.S_ISREG(os.fstat(fd).st_mode):
-            raise errors.OpExecError("Import file %s is not a regular file" % src)
-        run_script(os_def, SCRIPT_IMPORT, env, logfile, what="OS import script",
-                   timeout=timeout, stdin_file=fd)
-    finally:
-        os.close(fd)
-    return logfile
+def transfer_script(instance, mode, disk_index, device_path, debug=0, path=None,
+                    log_dir=None):
+    """(argv, env, cwd, log file) of the export or import script of disk
+    ``disk_index`` for a streamed transfer (impexpd runs it): the script reads
+    or writes ``device_path`` (the disk, or a snapshot of it for an export)."""
+    instance, os_def, env, logfile = _transfer_setup(instance, mode, disk_index, debug,
+                                                     path, log_dir)
+    prefix = mode.upper()
+    env[prefix + "_DEVICE"] = env[prefix + "_DISK_PATH"] = device_path
+    script = os_def.scripts.get(mode)
+    if not script:
+        raise errors.OpExecError("OS %s has no %s script" % (os_def.name, mode))
+    return [script], env, os_def.path, logfile
 
 
 def verify_os_params(full_name, os_def, checks, osparams, timeout=VERIFY_TIMEOUT):

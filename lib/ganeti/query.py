@@ -65,8 +65,12 @@ def _unknown_definition(name):
             "doc": "Unknown field '%s'" % name}
 
 
-def _fields(items):
+def fields_table(items):
+    """{name: Field} of a resource's fields."""
     return dict((f.name, f) for f in items)
+
+
+_fields = fields_table
 
 
 # ---- nodes -------------------------------------------------------------------------------
@@ -219,6 +223,96 @@ NODE_FIELDS = _fields([
 ])
 
 
+# ---- node groups -------------------------------------------------------------------------
+
+class GroupQueryData:
+    """What group fields read: the cluster, and each group's nodes and primary
+    instances (names)."""
+
+    def __init__(self, cluster, group_nodes, group_instances):
+        self.cluster = cluster
+        self.group_nodes = group_nodes            # uuid -> [node names]
+        self.group_instances = group_instances    # uuid -> [instance names]
+
+
+def json_numbers(value):
+    """``value`` with whole floats as ints, as Ganeti's query daemon sends them
+    (its JSON writes 1.0 as 1, so Ganeti shows ``cpu_speed=1``)."""
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    if isinstance(value, dict):
+        return dict((k, json_numbers(v)) for k, v in value.items())
+    if isinstance(value, list):
+        return [json_numbers(v) for v in value]
+    return value
+
+
+# (dicts travel with sorted keys; the client puts them in Ganeti's order)
+
+def group_ndparams(cluster, group):
+    """The group's node parameters over the cluster's."""
+    from ganeti import objects
+    return json_numbers(objects.fill_dict(cluster.ndparams, group.ndparams))
+
+
+def _group_ipolicy(ctx, group):
+    from ganeti import objects
+    return json_numbers(objects.fill_ipolicy(ctx.cluster.ipolicy, group.ipolicy))
+
+
+#: Ganeti's titles of the node parameter fields (the others are titled by name)
+NDP_TITLES = {"exclusive_storage": "ExclusiveStorage", "oob_program": "OutOfBandProgram",
+              "ovs": "OpenvSwitch", "ovs_link": "OpenvSwitchLink",
+              "ovs_name": "OpenvSwitchName", "spindle_count": "SpindleCount"}
+
+
+def ndparam_kind(key):
+    """A node parameter field's kind, from the kind of the parameter."""
+    from ganeti import paramtypes
+    return {paramtypes.KIND_BOOL: QFT_BOOL, paramtypes.KIND_INT: QFT_NUMBER,
+            paramtypes.KIND_FLOAT: QFT_FLOAT}.get(
+                paramtypes.kind_of(key, constants.NDC_DEFAULTS[key]), QFT_OTHER)
+
+
+GROUP_FIELDS = _fields([
+    Field("alloc_policy", "AllocPolicy", QFT_TEXT, "Allocation policy for group",
+          lambda c, g: g.alloc_policy),
+    Field("custom_diskparams", "CustomDiskParameters", QFT_OTHER, "Custom disk parameters",
+          lambda c, g: g.diskparams),
+    Field("custom_ipolicy", "CustomInstancePolicy", QFT_OTHER,
+          "Custom instance policy limitations", lambda c, g: json_numbers(g.ipolicy)),
+    Field("custom_ndparams", "CustomNDParams", QFT_OTHER, "Custom node parameters",
+          lambda c, g: json_numbers(g.ndparams)),
+    Field("diskparams", "DiskParameters", QFT_OTHER, "Disk parameters (merged)",
+          lambda c, g: c.cluster.fill_dp(g)),
+    Field("ipolicy", "InstancePolicy", QFT_OTHER, "Instance policy limitations (merged)",
+          _group_ipolicy),
+    Field("name", "Group", QFT_TEXT, "Group name", lambda c, g: g.name),
+    Field("ndparams", "NDParams", QFT_OTHER, "Node parameters",
+          lambda c, g: group_ndparams(c.cluster, g)),
+    Field("node_cnt", "Nodes", QFT_NUMBER, "Number of nodes",
+          lambda c, g: len(c.group_nodes.get(g.uuid, []))),
+    Field("node_list", "NodeList", QFT_OTHER, "List of nodes",
+          lambda c, g: list(c.group_nodes.get(g.uuid, []))),
+    Field("pinst_cnt", "Instances", QFT_NUMBER, "Number of primary instances",
+          lambda c, g: len(c.group_instances.get(g.uuid, []))),
+    Field("pinst_list", "InstanceList", QFT_OTHER, "List of primary instances",
+          lambda c, g: list(c.group_instances.get(g.uuid, []))),
+    Field("ctime", "CTime", QFT_TIMESTAMP, "Creation timestamp", lambda c, g: g.ctime),
+    Field("mtime", "MTime", QFT_TIMESTAMP, "Modification timestamp", lambda c, g: g.mtime),
+    Field("uuid", "UUID", QFT_TEXT, "Group UUID", lambda c, g: g.uuid),
+    Field("serial_no", "SerialNo", QFT_NUMBER,
+          "Group object serial number, incremented on each modification",
+          lambda c, g: g.serial_no),
+    Field("tags", "Tags", QFT_OTHER, "Tags", lambda c, g: sorted(g.tags)),
+] + [
+    Field("ndp/" + key, NDP_TITLES.get(key, "ndp/" + key), ndparam_kind(key),
+          "The \"%s\" node parameter" % key,
+          (lambda k: lambda c, g: group_ndparams(c.cluster, g).get(k))(key))
+    for key in sorted(constants.NDC_DEFAULTS)
+])
+
+
 # ---- jobs --------------------------------------------------------------------------------
 
 _JOB_FIELD_DEFS = [
@@ -256,13 +350,16 @@ LOCK_FIELDS = _fields([
 
 QR_OS = "os"
 QR_INSTANCE = "instance"
+QR_EXPORT = "export"
 
-RESOURCE_FIELDS = {QR_NODE: NODE_FIELDS, QR_JOB: JOB_FIELDS, QR_LOCK: LOCK_FIELDS}
+RESOURCE_FIELDS = {QR_NODE: NODE_FIELDS, QR_JOB: JOB_FIELDS, QR_LOCK: LOCK_FIELDS,
+                   QR_GROUP: GROUP_FIELDS}
 # resources whose field tables live next to their logical units; imported on
 # first use, the module calls register_resource()
 _RESOURCE_MODULES = {
     QR_OS: "ganeti.cmdlib.operating_system",
     QR_INSTANCE: "ganeti.cmdlib.instance_query",
+    QR_EXPORT: "ganeti.cmdlib.backup",
 }
 
 

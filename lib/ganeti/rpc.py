@@ -125,7 +125,7 @@ READ_ONLY_PROCEDURES = frozenset([
     "instance_get_migration_status", "instance_info", "instance_list",
     "master_node_name", "node_has_ip_address", "node_info", "node_verify",
     "os_diagnose", "os_get", "migration_info", "version",
-    "storage_list", "node_volumes",
+    "storage_list", "node_volumes", "impexp_status", "export_list", "export_info",
 ])
 
 
@@ -350,8 +350,6 @@ _SINGLE_NODE_CALLS = [
     ("instance_os_add", constants.RPC_TMO_SLOW, "(node, instance, reinstall, debug)"),
     ("instance_run_rename", constants.RPC_TMO_SLOW,
      "(node, instance, old_name, debug)"),
-    ("instance_os_export", constants.RPC_TMO_SLOW, "(node, instance, idx, dest, debug)"),
-    ("instance_os_import", constants.RPC_TMO_SLOW, "(node, instance, idx, src, debug)"),
     ("instance_start", constants.RPC_TMO_NORMAL,
      "(node, instance, startup_paused, reason)"),
     ("instance_shutdown", constants.RPC_TMO_NORMAL, "(node, instance, timeout, reason)"),
@@ -384,6 +382,19 @@ _SINGLE_NODE_CALLS = [
     ("etcd_join", constants.RPC_TMO_NORMAL,
      "(node, name, ip, initial_cluster): start the node's etcd member, joining"),
     ("etcd_leave", constants.RPC_TMO_FAST, "(node): stop the node's etcd member, drop its data"),
+    ("blockdev_snapshot", constants.RPC_TMO_NORMAL,
+     "(node, disk, snap_name, snap_size) -> [vg, lv] of the snapshot"),
+    # exports and imports (backend/impexp.py)
+    ("import_start", constants.RPC_TMO_NORMAL,
+     "(node, opts, bind_ip, instance, component, dest) -> helper name"),
+    ("export_start", constants.RPC_TMO_NORMAL,
+     "(node, opts, host, port, instance, component, source) -> helper name"),
+    ("impexp_status", constants.RPC_TMO_FAST, "(node, names) -> [status or None]"),
+    ("impexp_abort", constants.RPC_TMO_FAST, "(node, name)"),
+    ("impexp_cleanup", constants.RPC_TMO_FAST, "(node, name)"),
+    ("export_info", constants.RPC_TMO_FAST, "(node, path) -> config.ini text"),
+    ("export_remove", constants.RPC_TMO_FAST, "(node, name)"),
+    ("finalize_export", constants.RPC_TMO_NORMAL, "(node, instance, disks)"),
     # node storage units (backend/storage_units.py)
     ("storage_modify", constants.RPC_TMO_NORMAL, "(node, su_name, su_args, name, changes)"),
     ("storage_execute", constants.RPC_TMO_NORMAL, "(node, su_name, su_args, name, op)"),
@@ -399,6 +410,7 @@ _MULTI_NODE_CALLS = [
     ("storage_list", constants.RPC_TMO_NORMAL,
      "(nodes, su_name, su_args, name, fields) -> rows of the fields"),
     ("node_volumes", constants.RPC_TMO_FAST, "(nodes) -> [{name, size, dev, vg}]"),
+    ("export_list", constants.RPC_TMO_FAST, "(nodes) -> names of the exports"),
 ]
 for _name, _tmo, _doc in _SINGLE_NODE_CALLS:
     setattr(RpcRunner, "call_" + _name, _rpc_method(_name, _tmo, True, _doc))

@@ -325,3 +325,71 @@ def test_convert_plain_to_drbd_and_back(cluster):
     assert qa.lvs(vms, 1) == {} and qa.lvs(vms, 2) == {}
     verify = vms.ssh(MASTER, "gnt-cluster verify", check=False)
     assert verify.returncode == 0, verify.stdout + verify.stderr
+
+
+def _image_sum(vms, k, path):
+    return vms.ssh(k, "head -c 8388608 %s | md5sum" % path).stdout.split()[0]
+
+
+def test_export_and_import_through_lvm_snapshots(cluster):
+    """A running drbd instance is exported through a snapshot of its data LV (it
+    is down only for the snapshot), imported as a plain instance elsewhere, and
+    that one (running) exported again through a snapshot of its LV; the data
+    is the same at every step and no snapshot is left behind."""
+    vms = cluster
+    n1, n2, n3 = (vms.node_name(k) for k in (1, 2, 3))
+    src, dst = "inst7.example.com", "inst8.example.com"
+    vms.ssh(MASTER, "gnt-instance add -t drbd -s 128M --ignore-ipolicy -n %s:%s -o noop"
+            " --no-name-check --no-ip-check %s" % (n1, n2, src))
+    minors, _ = qa.minors(vms, src)
+    checksum = qa.write_pattern(vms, 1, minors[n1])
+    lvs_before = qa.lvs(vms, 1)
+
+    proc = vms.ssh(MASTER, "gnt-backup export -n %s --transport-compression=gzip-fast %s"
+                   % (n3, src))
+    log = qa.log_lines(proc.stdout)
+    assert log[:3] == ["Shutting down instance %s" % src,
+                       "Creating a snapshot of disk/0 on node %s" % n1,
+                       "Starting instance %s" % src], log
+    assert log[3:5] == ["Exporting snapshot/0 from %s to %s" % (n1, n3),
+                        "snapshot/0 is now listening, starting export"], log
+    assert log[-4:] == ["snapshot/0 finished sending data",
+                        "Removing snapshot of disk/0 on node %s" % n1,
+                        "Finalizing export on %s" % n3,
+                        "Removing old exports for instance %s" % src], log
+    assert "snapshot/0 finished receiving data" in log, log
+    assert _layout(vms, src) == [n1, n2, "running"]
+    assert qa.lvs(vms, 1) == lvs_before          # the snapshot is gone
+    export = "/var/lib/ganeti/export/" + src
+    files = vms.ssh(3, "ls %s" % export).stdout.split()
+    assert "config.ini" in files and len(files) == 2, files
+    (image,) = [f for f in files if f != "config.ini"]
+    assert _image_sum(vms, 3, "%s/%s" % (export, image)) == checksum
+    config = vms.ssh(3, "cat %s/config.ini" % export).stdout
+    assert "disk_template = drbd" in config and "disk0_size = 128" in config, config
+    rows = vms.ssh(MASTER, "gnt-backup list --no-headers --separator='|'").stdout.split()
+    assert "%s|%s" % (n3, src) in rows, rows
+
+    proc = vms.ssh(MASTER, "gnt-backup import -t plain -n %s --src-node %s --src-dir %s"
+                   " --net 0:mac=generate --ignore-ipolicy --no-name-check"
+                   " --no-ip-check %s" % (n2, n3, src, dst))
+    assert "Running rename script for %s" % dst in qa.log_lines(proc.stdout)
+    (lv,) = [n for n in qa.lvs(vms, 2) if n not in qa.lvs(vms, 1)
+             and not n.endswith("_meta")]
+    assert _image_sum(vms, 2, "/dev/xenvg/%s" % lv) == checksum
+    assert _layout(vms, dst) == [n2, "running"]
+
+    proc = vms.ssh(MASTER, "gnt-backup export -n %s %s" % (n1, dst))
+    log = qa.log_lines(proc.stdout)
+    assert "Creating a snapshot of disk/0 on node %s" % n2 in log, log
+    assert "Removing snapshot of disk/0 on node %s" % n2 in log, log
+    assert not [n for n in qa.lvs(vms, 2) if n.endswith(".snap")]
+    image = [f for f in vms.ssh(1, "ls /var/lib/ganeti/export/%s" % dst).stdout.split()
+             if f != "config.ini"][0]
+    assert _image_sum(vms, 1, "/var/lib/ganeti/export/%s/%s" % (dst, image)) == checksum
+
+    for name in (src, dst):
+        vms.ssh(MASTER, "gnt-backup remove %s" % name)
+        vms.ssh(MASTER, "gnt-instance remove -f %s" % name)
+    assert "inst" not in vms.ssh(MASTER, "gnt-backup list").stdout
+    assert qa.lvs(vms, 1) == {} and qa.lvs(vms, 2) == {}

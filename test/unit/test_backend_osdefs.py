@@ -9,8 +9,7 @@ from ganeti import objects, pathutils, storage
 from ganeti.backend import osdefs
 from ganeti.backend.common import RpcFail
 
-from test_osinterface import (FakeDevice, make_instance, make_os, make_transfer_os,
-                              NOOP_DIR)
+from test_osinterface import FakeDevice, NOOP_DIR, make_instance, make_os
 
 
 def _wire(value):
@@ -38,8 +37,7 @@ def devices(monkeypatch):
 
 
 def test_procedures_are_exported():
-    assert sorted(osdefs.PROCEDURES) == ["instance_os_add", "instance_os_export",
-                                         "instance_os_import", "instance_run_rename",
+    assert sorted(osdefs.PROCEDURES) == ["instance_os_add", "instance_run_rename",
                                          "os_diagnose", "os_get", "os_validate"]
 
 
@@ -146,64 +144,3 @@ def test_noop_through_the_procedures(tmp_path, devices, monkeypatch):
     assert os.path.exists(osdefs.instance_os_add(inst, False, 0))
     assert os.path.exists(osdefs.instance_run_rename(inst, "old.example.com", 0))
 
-
-def test_instance_os_export_and_import(tmp_path, devices, monkeypatch):
-    search = make_transfer_os(tmp_path / "tos")
-    export_dir = tmp_path / "export"
-    monkeypatch.setattr(pathutils, "EXPORT_DIR", str(export_dir))
-    monkeypatch.setattr(pathutils, "LOG_OS_DIR", str(tmp_path / "logs"))
-    inst = _wire(make_instance(tmp_path).to_dict())
-    (tmp_path / "disk0").write_bytes(b"disk zero " * 1000)
-    dest = str(export_dir / "inst1.example.com.new" / "disk0.snap")
-    logfile = osdefs.instance_os_export(inst, 0, dest, 0, os_path=search)
-    assert os.path.dirname(logfile) == str(tmp_path / "logs")
-    assert os.path.basename(logfile).startswith("export-deb+mini-inst1.example.com-0-")
-    assert open(dest, "rb").read() == b"disk zero " * 1000
-    logfile = osdefs.instance_os_import(inst, 1, dest, 1, os_path=search)
-    assert (tmp_path / "disk1").read_bytes() == b"disk zero " * 1000
-    assert "DEBUG_LEVEL=1\n" in open(logfile).read()
-
-
-def test_instance_os_export_import_failures(tmp_path, devices, monkeypatch):
-    search = make_transfer_os(tmp_path / "tos", "bad",
-                              export_body='echo partial\necho "no disk" >&2\nexit 1\n')
-    export_dir = tmp_path / "export"
-    monkeypatch.setattr(pathutils, "EXPORT_DIR", str(export_dir))
-    logs = str(tmp_path / "logs")
-    inst = _wire(make_instance(tmp_path, os_name="bad").to_dict())
-    dest = str(export_dir / "disk0")
-    with pytest.raises(RpcFail) as info:
-        osdefs.instance_os_export(inst, 0, dest, 0, os_path=search, log_dir=logs)
-    msg = info.value.args[0]
-    assert msg.startswith("OS export script failed (exited with exit code 1), last"
-                          " lines in the log file %s/export-bad-inst1.example.com-0-"
-                          % logs)
-    assert msg.endswith("no disk")
-    assert os.listdir(export_dir) == []
-    for func in (osdefs.instance_os_export, osdefs.instance_os_import):
-        with pytest.raises(RpcFail, match="not inside the export directory"):
-            func(inst, 0, str(tmp_path / "disk1"), 0, os_path=search, log_dir=logs)
-        with pytest.raises(RpcFail, match="Invalid disk index"):
-            func(inst, "0", dest, 0, os_path=search, log_dir=logs)
-        with pytest.raises(RpcFail, match="Invalid disk index"):
-            func(inst, 5, dest, 0, os_path=search, log_dir=logs)
-        with pytest.raises(RpcFail, match="Invalid instance description"):
-            func("nope", 0, dest, 0, os_path=search, log_dir=logs)
-    os.unlink(tmp_path / "disk0")
-    with pytest.raises(RpcFail, match="Disk 0 of instance inst1.example.com is not"
-                       " active"):
-        osdefs.instance_os_export(inst, 0, dest, 0, os_path=search, log_dir=logs)
-
-
-def test_noop_export_import_through_the_procedures(tmp_path, devices, monkeypatch):
-    if not all(os.access(os.path.join(NOOP_DIR, s), os.X_OK)
-               for s in ("export", "import")):
-        pytest.skip("ganeti-os-noop (export/import) is not installed")
-    monkeypatch.setattr(pathutils, "LOG_OS_DIR", str(tmp_path / "logs"))
-    monkeypatch.setattr(pathutils, "EXPORT_DIR", str(tmp_path / "export"))
-    inst = _wire(make_instance(tmp_path, os_name="noop").to_dict())
-    (tmp_path / "disk0").write_bytes(b"noop" * 256)
-    dest = str(tmp_path / "export" / "inst1" / "disk0")
-    assert os.path.exists(osdefs.instance_os_export(inst, 0, dest, 0))
-    assert os.path.exists(osdefs.instance_os_import(inst, 1, dest, 0))
-    assert (tmp_path / "disk1").read_bytes() == b"noop" * 256

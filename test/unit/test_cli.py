@@ -627,16 +627,16 @@ def test_generic_list_fields(capsys):
     assert code == 14
     captured = capsys.readouterr()
     assert captured.out.splitlines() == [
-        "Name   Type    Title  Description",
-        "name   text    Node   The name",
-        "mtotal unit    MTotal The mtotal",
-        "bogus  unknown bogus  The bogus",
+        "Name   Type         Title  Description",
+        "name   Text         Node   The name",
+        "mtotal Storage size MTotal The mtotal",
+        "bogus  Unknown      bogus  The bogus",
     ]
     assert captured.err == "Warning: Queried for unknown fields bogus\n"
     assert cl.calls == [("query_fields", "node", ["name", "mtotal", "bogus"])]
     cl = FakeClient(fields_result={"fields": result["fields"][:1]})
     assert cli.generic_list_fields("node", [], ":", False, cl=cl) == 0
-    assert capsys.readouterr().out == "name:text:Node:The name\n"
+    assert capsys.readouterr().out == "name:Text:Node:The name\n"
     assert cl.calls == [("query_fields", "node", None)]
 
 

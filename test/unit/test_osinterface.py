@@ -397,126 +397,45 @@ def make_transfer_os(base, name="deb", export_body=EXPORT_BODY, import_body=IMPO
     return [str(base)]
 
 
-@pytest.fixture
-def transfer(tmp_path, devices):
-    """(search path, export dir, log dir, instance); disk 0 holds random data."""
-    search = make_transfer_os(tmp_path / "os")
-    export_dir = tmp_path / "export"
-    export_dir.mkdir()
-    inst = make_instance(tmp_path)
-    (tmp_path / "disk0").write_bytes(os.urandom(300 * 1024 + 17))
-    return search, str(export_dir), str(tmp_path / "logs"), inst
-
-
-def _kwargs(transfer):
-    search, export_dir, logs, _ = transfer
-    return dict(path=search, log_dir=logs, export_dir=export_dir, root_dir="")
-
-
-def test_export_import_round_trip(tmp_path, transfer):
-    search, export_dir, logs, inst = transfer
-    data = (tmp_path / "disk0").read_bytes()
-    dest = os.path.join(export_dir, "inst1.example.com", "disk0.img")
-    logfile = osinterface.export_disk(inst.to_dict(), 0, dest, **_kwargs(transfer))
-    with open(dest, "rb") as fd:
-        assert fd.read() == data
-    assert stat.S_IMODE(os.stat(dest).st_mode) == 0o600
-    assert os.listdir(os.path.dirname(dest)) == ["disk0.img"]
-    name = os.path.basename(logfile)
-    assert os.path.dirname(logfile) == logs
-    assert name.startswith("export-deb+mini-inst1.example.com-0-")
-    assert name.endswith(".log")
-    text = open(logfile).read()
-    assert "EXPORT_INDEX=0\n" in text and "INSTANCE_NAME=inst1.example.com\n" in text
-    assert "EXPORT_DEVICE=%s\n" % (tmp_path / "disk0") in text
-    assert "records out" in text  # dd's report (stderr) is logged, not the data
-    # and back, into the other disk
-    logfile = osinterface.import_disk(inst.to_dict(), 1, dest, **_kwargs(transfer))
-    assert (tmp_path / "disk1").read_bytes() == data
-    assert os.path.basename(logfile).startswith("import-deb+mini-inst1.example.com-1-")
-    text = open(logfile).read()
-    assert "IMPORT_INDEX=1\n" in text and text.endswith("imported\n")
-    assert "IMPORT_DEVICE=%s\n" % (tmp_path / "disk1") in text
-    assert "IMPORT_DISK_PATH=%s\n" % (tmp_path / "disk1") in text
-    assert "EXPORT_INDEX" not in text
-
-
-def test_export_env_of_the_chosen_disk(tmp_path, transfer):
-    search = make_transfer_os(tmp_path / "os2", "cat", export_body=(
-        'env | sort >&2\necho "cwd=$(pwd)" >&2\ncat "$EXPORT_DEVICE"\n'))
+def test_transfer_script_of_an_export_and_an_import(tmp_path, devices):
+    """What impexpd runs for disk 1: the script, its directory, its log file and
+    its environment (the device is the one given: a snapshot for exports)."""
+    search = make_transfer_os(tmp_path / "os", "cat")
     inst = make_instance(tmp_path, os_name="cat")
     inst.osparams = {"filesystem": "ext4"}
-    (tmp_path / "disk1").write_bytes(b"second disk")
-    kwargs = _kwargs(transfer)
-    kwargs["path"] = search
-    dest = os.path.join(transfer[1], "d1")
-    logfile = osinterface.export_disk(inst, 1, dest, debug=1, **kwargs)
-    assert open(dest, "rb").read() == b"second disk"
-    env = dict(line.split("=", 1) for line in open(logfile).read().splitlines()
-               if "=" in line)
+    logs = str(tmp_path / "logs")
+    argv, env, cwd, logfile = osinterface.transfer_script(
+        inst.to_dict(), "export", 1, "/dev/xenvg/d1.snap", debug=1, path=search,
+        log_dir=logs)
+    assert argv == [os.path.join(search[0], "cat", "export")]
+    assert cwd == os.path.join(search[0], "cat")
+    assert os.path.dirname(logfile) == logs
+    assert os.path.basename(logfile).startswith("export-cat-inst1.example.com-1-")
     assert env["EXPORT_INDEX"] == "1"
-    assert env["EXPORT_DEVICE"] == env["EXPORT_DISK_PATH"] == str(tmp_path / "disk1")
+    assert env["EXPORT_DEVICE"] == env["EXPORT_DISK_PATH"] == "/dev/xenvg/d1.snap"
+    assert env["DISK_1_PATH"] == str(tmp_path / "disk1")
     assert env["DISK_COUNT"] == "2" and env["DEBUG_LEVEL"] == "1"
     assert env["OSP_FILESYSTEM"] == "ext4" and env["OS_NAME"] == "cat"
     assert env["PATH"] == osinterface.SCRIPT_PATH
-    assert env["cwd"] == os.path.join(search[0], "cat")
     assert "IMPORT_INDEX" not in env
+    argv, env, _, logfile = osinterface.transfer_script(
+        inst, "import", 1, str(tmp_path / "disk1"), path=search, log_dir=logs)
+    assert argv == [os.path.join(search[0], "cat", "import")]
+    assert os.path.basename(logfile).startswith("import-cat-inst1.example.com-1-")
+    assert env["IMPORT_INDEX"] == "1" and "EXPORT_INDEX" not in env
+    assert env["IMPORT_DEVICE"] == env["IMPORT_DISK_PATH"] == str(tmp_path / "disk1")
 
 
-def test_failed_export_leaves_no_file_and_names_the_log(tmp_path, transfer):
-    search = make_transfer_os(tmp_path / "os2", "bad", export_body=(
-        'cat "$EXPORT_DEVICE"\necho "disk read error" >&2\nexit 4\n'))
-    kwargs = _kwargs(transfer)
-    kwargs["path"] = search
-    inst = make_instance(tmp_path, os_name="bad")
-    dest = os.path.join(transfer[1], "img")
-    with pytest.raises(errors.OpExecError) as info:
-        osinterface.export_disk(inst, 0, dest, **kwargs)
-    msg = info.value.args[0]
-    logs = os.listdir(transfer[2])
-    assert len(logs) == 1 and logs[0].startswith("export-bad-inst1.example.com-0-")
-    assert msg.startswith("OS export script failed (exited with exit code 4), last lines"
-                          " in the log file %s" % os.path.join(transfer[2], logs[0]))
-    assert msg.endswith("disk read error")
-    assert os.listdir(transfer[1]) == []
-    # an existing export is kept as it was
-    with open(dest, "wb") as fd:
-        fd.write(b"old export")
-    with pytest.raises(errors.OpExecError):
-        osinterface.export_disk(inst, 0, dest, **kwargs)
-    assert open(dest, "rb").read() == b"old export"
-    assert os.listdir(transfer[1]) == ["img"]
-
-
-def test_export_timeout_removes_the_partial_file(tmp_path, transfer):
-    search = make_transfer_os(tmp_path / "os2", "slow", export_body=(
-        'cat "$EXPORT_DEVICE"\nsleep 10\n'))
-    kwargs = _kwargs(transfer)
-    kwargs["path"] = search
-    with pytest.raises(errors.OpExecError, match="timed out"):
-        osinterface.export_disk(make_instance(tmp_path, os_name="slow"), 0,
-                                os.path.join(transfer[1], "img"), timeout=0.5, **kwargs)
-    assert os.listdir(transfer[1]) == []
-
-
-def test_failed_import_names_the_log(tmp_path, transfer):
-    search = make_transfer_os(tmp_path / "os2", "bad", import_body=(
-        'echo "cannot write" >&2\nexit 2\n'))
-    kwargs = _kwargs(transfer)
-    kwargs["path"] = search
-    src = os.path.join(transfer[1], "img")
-    with open(src, "wb") as fd:
-        fd.write(b"data")
-    with pytest.raises(errors.OpExecError) as info:
-        osinterface.import_disk(make_instance(tmp_path, os_name="bad"), 0, src, **kwargs)
-    msg = info.value.args[0]
-    assert msg.startswith("OS import script failed (exited with exit code 2), last lines"
-                          " in the log file %s/import-bad-inst1.example.com-0-"
-                          % transfer[2])
-    assert msg.endswith("cannot write")
-    with pytest.raises(errors.OpExecError, match="Cannot open the import file"):
-        osinterface.import_disk(make_instance(tmp_path), 0,
-                                os.path.join(transfer[1], "missing"), **_kwargs(transfer))
+def test_transfer_script_refusals(tmp_path, devices):
+    search = make_transfer_os(tmp_path / "os", "cat")
+    inst = make_instance(tmp_path, os_name="cat")
+    for index in (2, -1, "0", True):
+        with pytest.raises(errors.OpExecError, match="Invalid disk index"):
+            osinterface.transfer_script(inst, "export", index, "/dev/x", path=search)
+    os.unlink(tmp_path / "disk0")
+    with pytest.raises(errors.BlockDeviceError, match="Disk 0 of instance"
+                       " inst1.example.com is not active"):
+        osinterface.transfer_script(inst, "export", 0, "/dev/x", path=search)
 
 
 @pytest.mark.parametrize("path, reason", [
@@ -528,69 +447,22 @@ def test_failed_import_names_the_log(tmp_path, transfer):
     ("EXPORT/escape/img", "is not inside the export directory"),
     ("", "Invalid export file path"),
 ])
-def test_transfer_paths_outside_the_export_dir_are_refused(tmp_path, transfer, path,
-                                                          reason):
-    export_dir = transfer[1]
+def test_export_file_paths_outside_the_export_dir_are_refused(tmp_path, path, reason):
+    export_dir = str(tmp_path / "export")
+    os.mkdir(export_dir)
     os.symlink(str(tmp_path), os.path.join(export_dir, "escape"))
-    path = path.replace("EXPORT", export_dir)
-    for func in (osinterface.export_disk, osinterface.import_disk):
-        with pytest.raises(errors.OpExecError, match=reason):
-            func(transfer[3], 0, path, **_kwargs(transfer))
-    assert not os.path.exists(tmp_path / "img")
-    assert not os.path.exists(transfer[2])  # nothing ran
+    with pytest.raises(errors.OpExecError, match=reason):
+        osinterface.export_file_path(path.replace("EXPORT", export_dir), export_dir,
+                                     root_dir="")
 
 
-def test_import_refuses_a_symlink_and_non_files(tmp_path, transfer):
-    export_dir = transfer[1]
-    (tmp_path / "outside").write_bytes(b"secret")
-    os.symlink(str(tmp_path / "outside"), os.path.join(export_dir, "link"))
-    with pytest.raises(errors.OpExecError, match="Cannot open the import file"):
-        osinterface.import_disk(transfer[3], 0, os.path.join(export_dir, "link"),
-                                **_kwargs(transfer))
-    os.mkdir(os.path.join(export_dir, "adir"))
-    with pytest.raises(errors.OpExecError, match="not a regular file"):
-        osinterface.import_disk(transfer[3], 0, os.path.join(export_dir, "adir"),
-                                **_kwargs(transfer))
-    assert (tmp_path / "disk0").read_bytes() != b"secret"
-
-
-def test_transfer_invalid_disk_index(transfer):
-    for index in (2, -1, "0", True):
-        with pytest.raises(errors.OpExecError, match="Invalid disk index"):
-            osinterface.export_disk(transfer[3], index, os.path.join(transfer[1], "x"),
-                                    **_kwargs(transfer))
-    assert os.listdir(transfer[1]) == []
-
-
-def test_transfer_paths_under_a_virtual_root(tmp_path, transfer):
-    root = tmp_path / "vroot" / "node1"
-    export_dir = str(root) + "/var/lib/ganeti/export"
-    kwargs = dict(_kwargs(transfer), export_dir=export_dir, root_dir=str(root))
-    osinterface.export_disk(transfer[3], 0, "/var/lib/ganeti/export/i/d0", **kwargs)
-    data = (tmp_path / "disk0").read_bytes()
-    assert open(export_dir + "/i/d0", "rb").read() == data
+def test_export_file_paths_under_a_virtual_root(tmp_path):
+    root = str(tmp_path / "vroot" / "node1")
+    export_dir = root + "/var/lib/ganeti/export"
+    assert osinterface.export_file_path("/var/lib/ganeti/export/i/d0", export_dir,
+                                        root) == export_dir + "/i/d0"
     # a path already carrying the root is taken as it is
-    osinterface.import_disk(transfer[3], 1, export_dir + "/i/d0", **kwargs)
-    assert (tmp_path / "disk1").read_bytes() == data
+    assert osinterface.export_file_path(export_dir + "/i/d0", export_dir,
+                                        root) == export_dir + "/i/d0"
     with pytest.raises(errors.OpExecError, match="not inside the export directory"):
-        osinterface.export_disk(transfer[3], 0, str(tmp_path / "d0"), **kwargs)
-
-
-def test_real_noop_export_and_import(tmp_path, devices):
-    if not all(os.access(os.path.join(NOOP_DIR, s), os.X_OK)
-               for s in ("export", "import")):
-        pytest.skip("ganeti-os-noop (export/import) is not installed")
-    inst = make_instance(tmp_path, os_name="noop")
-    data = os.urandom(3 * 1024 * 1024 + 5)
-    (tmp_path / "disk0").write_bytes(data)
-    (tmp_path / "disk1").write_bytes(b"\0" * len(data))
-    export_dir = tmp_path / "export"
-    kwargs = dict(path=[os.path.dirname(NOOP_DIR)], log_dir=str(tmp_path / "logs"),
-                  export_dir=str(export_dir), root_dir="")
-    dest = str(export_dir / "inst1" / "disk0")
-    exp_log = osinterface.export_disk(inst, 0, dest, **kwargs)
-    assert open(dest, "rb").read() == data
-    assert os.path.basename(exp_log).startswith("export-noop-inst1.example.com-0-")
-    imp_log = osinterface.import_disk(inst, 1, dest, **kwargs)
-    assert (tmp_path / "disk1").read_bytes() == data
-    assert os.path.basename(imp_log).startswith("import-noop-inst1.example.com-1-")
+        osinterface.export_file_path(str(tmp_path / "d0"), export_dir, root)

@@ -108,52 +108,10 @@ def instance_run_rename(instance, old_name, debug, *, os_path=None, log_dir=None
     return logfile
 
 
-def _disk_index(value):
-    if isinstance(value, bool) or not isinstance(value, int):
-        fail("Invalid disk index %r", value)
-    return value
-
-
-def instance_os_export(instance, disk_index, dest_path, debug, *, os_path=None,
-                       log_dir=None, export_dir=None):
-    """Run the OS export script for one disk (active here) of an instance, its
-    output going to ``dest_path``, a file inside the export directory written
-    atomically (mode 0600). Returns the log file name."""
-    inst = _instance(instance)
-    idx = _disk_index(disk_index)
-    try:
-        logfile = osinterface.export_disk(inst, idx, dest_path,
-                                          debug or 0, os_path, log_dir, export_dir)
-    except errors.GenericError as err:
-        fail("%s", _message(err))
-    logging.info("Disk %s of instance %s exported to %s (log %s)", disk_index,
-                 inst.name, dest_path, logfile)
-    return logfile
-
-
-def instance_os_import(instance, disk_index, src_path, debug, *, os_path=None,
-                       log_dir=None, export_dir=None):
-    """Run the OS import script for one disk (active here) of an instance, with
-    ``src_path`` (a file inside the export directory) on its stdin. Returns the
-    log file name."""
-    inst = _instance(instance)
-    idx = _disk_index(disk_index)
-    try:
-        logfile = osinterface.import_disk(inst, idx, src_path,
-                                          debug or 0, os_path, log_dir, export_dir)
-    except errors.GenericError as err:
-        fail("%s", _message(err))
-    logging.info("Disk %s of instance %s imported from %s (log %s)", disk_index,
-                 inst.name, src_path, logfile)
-    return logfile
-
-
 PROCEDURES = {
     "os_diagnose": os_diagnose,
     "os_get": os_get,
     "os_validate": os_validate,
     "instance_os_add": instance_os_add,
     "instance_run_rename": instance_run_rename,
-    "instance_os_export": instance_os_export,
-    "instance_os_import": instance_os_import,
 }

@@ -8,7 +8,7 @@ hypervisors open.
 import errno
 import os
 
-from ganeti import errors, objects, pathutils, storage
+from ganeti import constants, errors, objects, pathutils, storage
 from ganeti.backend.common import config_object, fail, point_link
 from ganeti.storage import filestorage
 from ganeti.utils.instance_name import is_valid_instance_name
@@ -118,6 +118,27 @@ def blockdev_remove(disk):
         fail("Cannot remove disk %s: %s", _disk_name(disk), err)
     if device is not None and device.dev_path:
         _remove_links_to(device.dev_path)
+
+
+def blockdev_snapshot(disk, snap_name, snap_size):
+    """Snapshot ``disk`` (a plain LV, or a DRBD disk's data LV); returns the
+    snapshot's logical id [vg, name]."""
+    disk = _disk(disk)
+    if disk.dev_type == constants.DT_DRBD8:
+        if not disk.children:
+            fail("DRBD device '%s' without backing storage cannot be snapshotted",
+                 disk.logical_id)
+        return blockdev_snapshot(disk.children[0].to_dict(), snap_name, snap_size)
+    if disk.dev_type != constants.DT_PLAIN:
+        fail("Cannot snapshot block device '%s' of type '%s'", disk.logical_id,
+             disk.dev_type)
+    device = _find(disk)
+    if device is None:
+        fail("Cannot find block device %s", disk.logical_id)
+    try:
+        return device.snapshot(snap_name, snap_size)
+    except errors.BlockDeviceError as err:
+        fail("Cannot snapshot disk %s: %s", _disk_name(disk), err)
 
 
 def blockdev_assemble(disk, instance_name, as_primary, idx):
@@ -415,6 +436,7 @@ PROCEDURES = {
     "blockdev_assemble": blockdev_assemble,
     "blockdev_shutdown": blockdev_shutdown,
     "blockdev_grow": blockdev_grow,
+    "blockdev_snapshot": blockdev_snapshot,
     "blockdev_find": blockdev_find,
     "blockdev_getmirrorstatus": blockdev_getmirrorstatus,
     "blockdev_removechildren": blockdev_removechildren,

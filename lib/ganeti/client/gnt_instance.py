@@ -63,13 +63,14 @@ def _disk_specs(opts):
     return disks
 
 
-def _nic_specs(opts):
+def _nic_specs(opts, mode):
     if opts.no_nics:
         if opts.nics:
             raise errors.OpPrereqError("--no-nics and --net conflict", errors.ECODE_INVAL)
         return []
     if not opts.nics:
-        return [{}]
+        # a new instance gets one NIC; an import those of its export
+        return [{}] if mode == "create" else []
     return _parse_indexed(opts.nics, "NIC")
 
 
@@ -82,6 +83,11 @@ def _hv_option(opts):
 
 def add_instance(opts, args):
     """Create an instance (OP_INSTANCE_CREATE)."""
+    return create_instance(opts, args, "create")
+
+
+def create_instance(opts, args, mode):
+    """OP_INSTANCE_CREATE in ``mode`` "create" or "import" (gnt-backup import)."""
     template = opts.disk_template
     if not template:
         raise errors.OpPrereqError("No disk template given (-t)", errors.ECODE_INVAL)
@@ -95,17 +101,23 @@ def add_instance(opts, args):
         hvparams = paramtypes.check_types(hvparams, constants.HVC_DEFAULTS[hv_name])
     op = opcodes.OpInstanceCreate(
         instance_name=args[0], disks=_disk_specs(opts), disk_template=template,
-        nics=_nic_specs(opts), pnode=pnode, snode=snode, os_type=opts.os,
+        nics=_nic_specs(opts, mode), pnode=pnode, snode=snode,
+        os_type=getattr(opts, "os", None),
         hypervisor=hv_name, hvparams=hvparams, beparams=beparams,
         osparams=opts.osparams or {}, osparams_private=opts.osparams_private or None,
-        osparams_secret=opts.osparams_secret or None, mode="create", start=opts.start,
+        osparams_secret=opts.osparams_secret or None, mode=mode,
+        start=getattr(opts, "start", True),
         ip_check=opts.ip_check, name_check=opts.name_check,
-        no_install=opts.no_install or None, wait_for_sync=opts.wait_for_sync,
+        no_install=getattr(opts, "no_install", False) or None,
+        wait_for_sync=opts.wait_for_sync,
         file_storage_dir=opts.file_storage_dir, file_driver=opts.file_driver,
         iallocator=opts.iallocator, tags=opts.tags or [],
         group_name=opts.group_name, opportunistic_locking=opts.opportunistic_locking,
-        force_variant=opts.force_variant,
-        conflicts_check=opts.conflicts_check, ignore_ipolicy=opts.ignore_ipolicy)
+        force_variant=getattr(opts, "force_variant", False),
+        conflicts_check=opts.conflicts_check, ignore_ipolicy=opts.ignore_ipolicy,
+        identify_defaults=getattr(opts, "identify_defaults", False),
+        src_node=getattr(opts, "src_node", None), src_path=getattr(opts, "src_dir", None),
+        compress=getattr(opts, "compress", "none"))
     cli.submit_or_send(op, opts)
     return constants.EXIT_SUCCESS
 
@@ -713,7 +725,7 @@ _NO_REMEMBER_OPT = cli.cli_option("--no-remember", dest="no_remember", action="s
                                   help="Perform but do not record the change in the"
                                   " configuration")
 # Ganeti's text says minutes; the value is in seconds (in Ganeti too)
-_SHUTDOWN_TIMEOUT_OPT = cli.cli_option("--shutdown-timeout", dest="shutdown_timeout",
+SHUTDOWN_TIMEOUT_OPT = cli.cli_option("--shutdown-timeout", dest="shutdown_timeout",
                                        type="int", default=constants.DEFAULT_SHUTDOWN_TIMEOUT,
                                        help="Maximum time (in minutes) to wait for"
                                        " instance shutdown")
@@ -761,12 +773,22 @@ _NODE_PLACEMENT_OPT = cli.cli_option("-n", "--node", dest="node", default=None,
 
 _IGNORE_IPOLICY_OPT = cli.IGNORE_IPOLICY_OPT
 
-_ADD_OPTS = [
-    _BACKEND_OPT,
-    _DISK_OPT,
-    cli.cli_option("-t", "--disk-template", dest="disk_template", default=None,
-                   metavar="TEMPL", help="Custom disk setup (blockdev, plain, rbd,"
-                   " sharedfile, file, drbd, diskless, gluster, ext)"),
+IDENTIFY_DEFAULTS_OPT = cli.cli_option(
+    "--identify-defaults", dest="identify_defaults", action="store_true", default=False,
+    help="Identify which saved instance parameters are equal to the current cluster"
+    " defaults and set them as such, instead of marking them as overridden")
+
+
+def create_options(templates_text):
+    """The options instance creations share (Ganeti's COMMON_CREATE_OPTS); the
+    -t help lists the templates as ``templates_text`` (Ganeti's order differs
+    between gnt-instance add and gnt-backup import)."""
+    return [_BACKEND_OPT, _DISK_OPT, cli.cli_option(
+        "-t", "--disk-template", dest="disk_template", default=None, metavar="TEMPL",
+        help="Custom disk setup %s" % templates_text)] + _COMMON_CREATE_OPTS
+
+
+_COMMON_CREATE_OPTS = [
     cli.cli_option("--file-storage-dir", dest="file_storage_dir", default=None,
                    metavar="<DIR>", help="Relative path under default cluster-wide file"
                    " storage dir to store file-based disks"),
@@ -796,6 +818,10 @@ _ADD_OPTS = [
     cli.cli_option("--tags", dest="tags", type="list", default=[],
                    help="Comma-separated list of instance tags"),
     cli.DRY_RUN_OPT, cli.PRIORITY_OPT,
+]
+
+_ADD_OPTS = create_options("(blockdev, plain, rbd, sharedfile, file, drbd, diskless,"
+                           " gluster, ext)") + [
     cli.cli_option("--no-start", dest="start", action="store_false", default=True,
                    help="Don't start the instance after creation"),
     _OS_OPT, _FORCE_VARIANT_OPT,
@@ -822,7 +848,7 @@ COMMANDS = {
         "[--show-cmd] <instance-name>", "Opens a console on the specified instance"),
     "failover": (failover_instance, _ARGS_ONE, [
         cli.FORCE_OPT, cli.IGNORE_CONSIST_OPT] + cli.SUBMIT_OPTS + [
-        _SHUTDOWN_TIMEOUT_OPT, cli.DRY_RUN_OPT, cli.PRIORITY_OPT, cli.TARGET_NODE_OPT,
+        SHUTDOWN_TIMEOUT_OPT, cli.DRY_RUN_OPT, cli.PRIORITY_OPT, cli.TARGET_NODE_OPT,
         cli.IALLOCATOR_OPT, _IGNORE_IPOLICY_OPT, _CLEANUP_OPT],
         "[-f] <instance-name>",
         "Stops the instance, changes its primary node and (if it was originally running)"
@@ -869,7 +895,7 @@ COMMANDS = {
         _OSP_SECRET_OPT],
         "[-f] <instance>", "Reinstall a stopped instance"),
     "remove": (remove_instance, _ARGS_ONE, [
-        cli.FORCE_OPT, _SHUTDOWN_TIMEOUT_OPT,
+        cli.FORCE_OPT, SHUTDOWN_TIMEOUT_OPT,
         cli.cli_option("--ignore-failures", dest="ignore_failures", action="store_true",
                        default=False, help="Remove the instance from the cluster"
                        " configuration even if there are failures during the removal"
@@ -951,7 +977,7 @@ COMMANDS = {
         _M_NODE_OPT, _M_PRI_NODE_OPT, _M_SEC_NODE_OPT, _M_CLUST_OPT, _M_INST_OPT] +
         cli.SUBMIT_OPTS + [
         _M_NODE_TAGS_OPT, _M_PRI_NODE_TAGS_OPT, _M_SEC_NODE_TAGS_OPT, _M_INST_TAGS_OPT,
-        _SHUTDOWN_TIMEOUT_OPT, cli.DRY_RUN_OPT, cli.PRIORITY_OPT],
+        SHUTDOWN_TIMEOUT_OPT, cli.DRY_RUN_OPT, cli.PRIORITY_OPT],
         "<instance>", "Reboots an instance"),
     "activate-disks": (activate_disks, _ARGS_ONE, cli.SUBMIT_OPTS + [
         cli.cli_option("--ignore-size", dest="ignore_size", action="store_true",

@@ -75,6 +75,15 @@ def add_node(opts, args):
     if opts.readd and not known:
         raise errors.OpPrereqError("Node %s is not in the cluster" % node,
                                    errors.ECODE_NOENT)
+    if opts.nodegroup is not None:
+        # before the node is touched over ssh (the job checks it again)
+        if opts.readd:
+            raise errors.OpPrereqError("Cannot pass a node group when a node is being"
+                                       " readded", errors.ECODE_INVAL)
+        groups = cl.query("group", ["name", "uuid"])["data"]
+        if not any(opts.nodegroup in (name, uuid) for (_, name), (_, uuid) in groups):
+            raise errors.OpPrereqError("Node group '%s' not found" % opts.nodegroup,
+                                       errors.ECODE_NOENT)
     if opts.node_setup:
         cluster_name = ssconf.SimpleStore().get_cluster_name()
         request = {"cluster_name": cluster_name,
@@ -221,9 +230,14 @@ def evacuate_node(opts, args):
                                 iallocator=opts.iallocator,
                                 early_release=opts.early_release,
                                 ignore_soft_errors=opts.ignore_soft_errors)
-    result = cli.submit_or_send(op, opts, cl=cl)
+    return wait_for_evacuation(cli.submit_or_send(op, opts, cl=cl), cl)
+
+
+def wait_for_evacuation(result, cl):
+    """Wait for the jobs an evacuation job submitted (gnt-node and gnt-group
+    evacuate) and say how it went; None (--submit): nothing to wait for."""
     if result is None:
-        return constants.EXIT_SUCCESS               # --submit
+        return constants.EXIT_SUCCESS
     results = cli.wait_for_submitted_jobs(result[constants.JOB_IDS_KEY], cl=cl)
     bad = len([1 for ok, _ in results if not ok])
     if bad:

@@ -4,13 +4,13 @@ from ganeti import errors
 
 
 def _lu_modules():
-    from ganeti.cmdlib import (cluster, instance, instance_change, instance_migration,
-                               instance_operation, instance_query, node, node_evacuate,
-                               node_storage, operating_system, query, recreate_disks,
-                               replace_disks, tags, test, verify_disks)
-    return [cluster, node, query, test, instance, instance_operation, instance_change,
+    from ganeti.cmdlib import (backup, cluster, group, instance, instance_change,
+                               instance_migration, instance_operation, instance_query,
+                               node, node_evacuate, node_storage, operating_system, query,
+                               recreate_disks, replace_disks, tags, test, verify_disks)
+    return [backup, cluster, node, query, test, instance, instance_operation, instance_change,
             instance_migration, instance_query, operating_system, tags, recreate_disks,
-            replace_disks, node_evacuate, verify_disks, node_storage]
+            replace_disks, node_evacuate, verify_disks, node_storage, group]
 
 
 _LU_CACHE = {}

@@ -21,7 +21,7 @@ from ganeti.cmdlib import instance_utils as iu
 from ganeti.cmdlib.base import LogicalUnit, NoHooksLU, ResultWithJobs
 from ganeti.hypervisor import get_hypervisor_class
 from ganeti.storage import lvm
-from ganeti.utils import x509
+from ganeti.utils import text, x509
 
 ETYPE_ERROR = "ERROR"
 ETYPE_WARNING = "WARNING"
@@ -94,7 +94,8 @@ class LUClusterVerify(NoHooksLU):
         if op.group_name:
             groups, depends = [op.group_name], None
         else:
-            groups = list(self.cfg.get_all_node_groups_info())      # uuids, as Ganeti
+            # by UUID: Ganeti's order of the group jobs
+            groups = sorted(self.cfg.get_all_node_groups_info())
             jobs.append([opcodes.OpClusterVerifyConfig(**common)])
         for group in groups:
             if not op.group_name:
@@ -342,6 +343,7 @@ class LUClusterVerifyGroup(_VerifyErrors, LogicalUnit):
             if self.op.verbose:
                 self.log_step("Verifying instance %s" % name)
             self._verify_instance_es(name, inst)
+            self._verify_split_groups(name, inst)
             pnode = inst.primary_node
             if pnode in bad or pnode not in nodes or nodes[pnode].offline:
                 continue      # the node's own error (or offline note) says it
@@ -360,6 +362,26 @@ class LUClusterVerifyGroup(_VerifyErrors, LogicalUnit):
                 self._error_if(name not in known, "ENODEORPHANINSTANCE", "node", node,
                                "instance %s is running here but unknown to the cluster"
                                % name)
+
+    def _verify_split_groups(self, name, inst):
+        """A mirrored (drbd) instance should have its nodes in one group (a
+        warning, as in Ganeti; gnt-group assign-nodes --force can split it)."""
+        if not any(d.dev_type in constants.DTS_INT_MIRROR for d in inst.disks):
+            return
+        all_nodes = self.cfg.get_all_nodes_info()
+        groups = self.cfg.get_all_node_groups_info()
+        by_group = {}
+        for node in text.nice_sort(n for n in inst.all_nodes if n in all_nodes):
+            by_group.setdefault(all_nodes[node].group, []).append(node)
+        if len(by_group) < 2:
+            return
+        # the primary node's group first
+        order = sorted(by_group, key=lambda g: inst.primary_node not in by_group[g])
+        self._error("EINSTANCESPLITGROUPS", "instance", name,
+                    "instance has primary and secondary nodes in different groups: %s"
+                    % ", ".join("%s (group %s)" % (", ".join(by_group[g]),
+                                                   groups[g].name if g in groups else g)
+                                for g in order), warning=True)
 
     def _verify_nplusone(self, cluster, online, instances):
         # memory each secondary needs if a primary fails: per (secondary, primary),
@@ -615,11 +637,16 @@ class LUClusterVerifyGroup(_VerifyErrors, LogicalUnit):
         self.log_step("Gathering data (%d nodes)" % len(nodes))
         files = self._files_all()
         checks = self._node_checks(cluster, nodes, files)
+        self.log_step("Gathering information about nodes (%d nodes)" % len(nodes))
         # the master's answer is the reference even when it is in another group
         start = time.time()
         results = self.rpc.call_node_verify(sorted(set(online) | {master}), checks,
                                             cluster.cluster_name)
         end = time.time()
+        if set(all_nodes) - set(nodes):
+            # Ganeti's step when other groups exist (here the master answered above)
+            self.log_step("Gathering information about the master node")
+        self.log_step("Gathering disk information (%d nodes)" % len(nodes))
         master_data = {}
         if master in results and not results[master].fail_msg:
             master_data = results[master].data or {}

@@ -53,8 +53,9 @@ def _annotate(cfg, data, node):
         _annotate(cfg, child, node)
 
 
-def generate(cluster, pnode, snode, idx, spec, minors):
-    """A new drbd disk (its port is assigned later, by assign_ports)."""
+def generate(cluster, pnode, snode, idx, spec, minors, group=None):
+    """A new drbd disk (its port is assigned later, by assign_ports); its
+    parameters are those of the primary node's ``group`` over the cluster's."""
     vg = spec.get("vg") or cluster.volume_group_name
     metavg = spec.get("metavg") or vg       # Ganeti: the data's VG by default
     disk = objects.Disk(dev_type=constants.DT_DRBD8, size=spec["size"],
@@ -62,7 +63,7 @@ def generate(cluster, pnode, snode, idx, spec, minors):
                         name=spec.get("name"), nodes=[pnode, snode],
                         params=objects.fill_dict(
                             constants.DISK_DT_DEFAULTS[constants.DT_DRBD8],
-                            cluster.diskparams.get(constants.DT_DRBD8) or {}))
+                            cluster.fill_dp(group).get(constants.DT_DRBD8) or {}))
     data = objects.Disk(dev_type=constants.DT_PLAIN, size=spec["size"],
                         logical_id=[vg, "%s.disk%d_data" % (disk.uuid, idx)],
                         nodes=[pnode, snode], params={})

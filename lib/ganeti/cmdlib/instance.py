@@ -3,13 +3,17 @@
 from ganeti import constants, errors, locking, objects, paramtypes
 from ganeti.cmdlib import drbd_disks, instance_cleanup, instance_flags, os_params
 from ganeti.cmdlib import instance_utils as iu
-from ganeti.cmdlib import ipolicy, shutdown_wait
+from ganeti.cmdlib import backup, instance_import, ipolicy, shutdown_wait
 from ganeti.cmdlib.base import LogicalUnit, expand_node_name
 from ganeti.cmdlib.disk_sync import wait_for_sync
 from ganeti.cmdlib.instance_utils import InstanceLU
 from ganeti.cmdlib.operating_system import check_node_has_os
 from ganeti.utils import net
 from ganeti.utils.instance_name import normalize_instance_name
+
+
+MODE_CREATE = "create"
+MODE_IMPORT = "import"
 
 
 class LUInstanceCreate(LogicalUnit):
@@ -20,10 +24,18 @@ class LUInstanceCreate(LogicalUnit):
 
     def check_arguments(self):
         op = self.op
-        if op.mode != "create":
-            raise errors.OpPrereqError("Instance creation mode '%s' is not supported yet"
-                                       " (only 'create')" % op.mode, errors.ECODE_INVAL)
-        if not op.os_type and not op.no_install:
+        if op.mode not in (MODE_CREATE, MODE_IMPORT):
+            raise errors.OpPrereqError("Instance creation mode '%s' is not supported"
+                                       " (remote imports from another cluster are not)"
+                                       % op.mode, errors.ECODE_INVAL)
+        self.importing = op.mode == MODE_IMPORT
+        if self.importing:
+            # the OS comes from the export: its variant was checked at creation
+            op.force_variant = True
+            if op.no_install:
+                self.log_info("No-installation mode has no effect during import")
+                op.no_install = None
+        elif not op.os_type and not op.no_install:
             raise errors.OpPrereqError("No operating system given (-o OS)",
                                        errors.ECODE_INVAL)
         if op.no_install and op.start:
@@ -47,20 +59,26 @@ class LUInstanceCreate(LogicalUnit):
         if op.forthcoming or op.commit:
             raise errors.OpPrereqError("Forthcoming instances (reserving resources"
                                        " only) are not supported", errors.ECODE_INVAL)
-        for name in ("src_node", "src_path"):
-            if getattr(op, name):
-                raise errors.OpPrereqError("Parameter '%s' is only used by instance"
-                                           " imports (not supported yet)" % name,
-                                           errors.ECODE_INVAL)
-        if op.compress != "none":
-            raise errors.OpPrereqError("Compression is only used by instance imports"
-                                       " (not supported yet)", errors.ECODE_INVAL)
+        if not self.importing:
+            for name in ("src_node", "src_path"):
+                if getattr(op, name):
+                    raise errors.OpPrereqError("Parameter '%s' is only used by instance"
+                                               " imports" % name, errors.ECODE_INVAL)
+            if op.compress != "none":
+                raise errors.OpPrereqError("Compression is only used by instance"
+                                           " imports", errors.ECODE_INVAL)
+            self._check_specs()
+        # the rule the nodes apply to instance names (Ganeti: "Invalid hostname")
+        op.instance_name = normalize_instance_name(op.instance_name)
+
+    def _check_specs(self):
+        """Tags, disks, NIC count and backend parameters (for an import once the
+        export filled in what the opcode left open)."""
+        op = self.op
         for tag in op.tags:
             objects.Instance.validate_tag(tag)
         self.disk_specs = iu.check_disk_specs(op.disks, op.disk_template)
         iu.check_device_counts(len(self.disk_specs), len(op.nics))
-        # the rule the nodes apply to instance names (Ganeti: "Invalid hostname")
-        op.instance_name = normalize_instance_name(op.instance_name)
         # "auto": the cluster's current default, copied (filled in check_prereq)
         self.be_auto = sorted(k for k, v in op.beparams.items() if v == constants.VALUE_AUTO)
         paramtypes.enforce_types(dict.fromkeys(self.be_auto, 0), dict.fromkeys(
@@ -102,8 +120,17 @@ class LUInstanceCreate(LogicalUnit):
                                        % self.instance_name, errors.ECODE_EXISTS)
         self.added_lock = True
         nodes = [self.pnode] + ([self.snode] if self.snode else [])
-        self.needed_locks[locking.LEVEL_NODE] = list(nodes)
         self.needed_locks[locking.LEVEL_NODE_RES] = list(nodes)
+        if self.importing:
+            self.src_node, self.src_path = instance_import.check_source(op)
+            if self.src_node is None:
+                # the export is looked for on every node
+                nodes = locking.ALL_SET
+            else:
+                self.src_node = expand_node_name(self.cfg, self.src_node)
+                nodes = list(dict.fromkeys(nodes + [self.src_node]))
+        self.needed_locks[locking.LEVEL_NODE] = \
+            nodes if nodes is locking.ALL_SET else list(nodes)
 
     def abort(self):
         if getattr(self, "added_lock", False) and \
@@ -113,8 +140,28 @@ class LUInstanceCreate(LogicalUnit):
             except errors.LockError:
                 pass
 
+    def _read_export(self):
+        """Fill the opcode from the export's config.ini; its images and MACs."""
+        op = self.op
+        self.src_node, self.src_path, info = instance_import.read_export(
+            self, self.src_node, self.src_path)
+        op.src_node, op.src_path = self.src_node, self.src_path
+        backup.check_compression_tool(self.cfg, op.compress)
+        instance_import.apply_export_params(op, info)
+        self._check_specs()
+        self.old_name = info.get("instance", "name")
+        self.src_images = instance_import.disk_images(info, self.src_path,
+                                                      len(self.disk_specs))
+        if self.instance_name == self.old_name:
+            # the same instance again keeps its MACs where none is given
+            for spec, mac in zip(op.nics, instance_import.export_macs(info)):
+                if mac and spec.get("mac") in (None, constants.VALUE_AUTO):
+                    spec["mac"] = mac
+
     def check_prereq(self):
         op = self.op
+        if self.importing:
+            self._read_export()
         cluster = self.cfg.get_cluster_info()
         node = iu.check_node_online(self.cfg, self.pnode, "create an instance on")
         if node.drained:
@@ -134,6 +181,10 @@ class LUInstanceCreate(LogicalUnit):
             if not snode.vm_capable:
                 raise errors.OpPrereqError("Node %s is not vm_capable" % self.snode,
                                            errors.ECODE_STATE)
+            if snode.group != node.group:
+                self.log_warning("The primary and secondary nodes are in two different"
+                                 " node groups; the disk parameters from the first"
+                                 " disk's node group will be used")
             flat = self.cfg.allocate_drbd_minors([self.pnode, self.snode]
                                                  * len(self.disk_specs))
             minors = list(zip(flat[0::2], flat[1::2]))
@@ -171,7 +222,8 @@ class LUInstanceCreate(LogicalUnit):
             nics=self.nics, disk_template=op.disk_template, tags=list(op.tags),
             disks=iu.generate_disks(cluster, op.disk_template, self.instance_name,
                                     self.pnode, self.disk_specs, op.file_storage_dir,
-                                    op.file_driver, snode=self.snode, minors=minors))
+                                    op.file_driver, snode=self.snode, minors=minors,
+                                    group=self.cfg.get_node_group(node.group)))
         self.instance = instance
         if op.identify_defaults:
             os_params.revert_to_defaults(cluster, instance)
@@ -284,9 +336,11 @@ class LUInstanceCreate(LogicalUnit):
         iu.check_storage_space(self, node, self._storage_units(cluster))
 
     def build_hooks_env(self):
-        env = iu.build_instance_hook_env(self.cfg.get_cluster_info(), self.instance,
-                                         {"ADD_MODE": self.op.mode})
-        return env
+        extra = {"ADD_MODE": self.op.mode}
+        if self.importing:
+            extra.update({"SRC_NODE": self.src_node, "SRC_PATH": self.src_path})
+        return iu.build_instance_hook_env(self.cfg.get_cluster_info(), self.instance,
+                                          extra)
 
     def build_hooks_nodes(self):
         nodes = [self.cfg.get_master_node(), self.pnode] + \
@@ -332,7 +386,11 @@ class LUInstanceCreate(LogicalUnit):
         # are never out of sync: nothing to wait for (doc/os-parameters.rst)
         self._check_mirrors(instance, feedback_fn)
         self._check_mirrors(instance, feedback_fn)
-        if not self.op.no_install:
+        if self.importing:
+            # without disks nothing is imported and no script runs (Ganeti's rule)
+            if instance.disks:
+                self._import(instance, feedback_fn)
+        elif not self.op.no_install:
             feedback_fn("creating os for instance %s on node %s"
                         % (instance.name, self.pnode))
             iu.assemble_disks(self, instance)
@@ -355,6 +413,14 @@ class LUInstanceCreate(LogicalUnit):
                 self.pnode, iu.instance_for_node(self.cfg, instance), False, None)
             res.raise_on_failure("Could not start instance %s" % instance.name)
             self.cfg.update(instance)
+
+    def _import(self, instance, feedback_fn):
+        iu.assemble_disks(self, instance)
+        instance_import.import_disks(self, feedback_fn, instance, self.src_node,
+                                     self.src_images, self.op.compress, self.old_name,
+                                     self.os_secrets)
+        if not self.op.start:
+            iu.shutdown_disks(self, instance, ignore_failures=True)
 
     def _undo(self, instance, err):
         """After a failed creation: remove what it made on the node (waiting a while
@@ -398,12 +464,17 @@ class LUInstanceRemove(InstanceLU):
             else:
                 raise errors.OpExecError("Could not shutdown instance %s on node %s: %s"
                                          % (inst.name, node, res.fail_msg))
-        iu.shutdown_disks(self, inst, ignore_failures=True)
-        feedback_fn("Removing block devices for instance %s" % inst.name)
-        if not iu.remove_disks(self, inst) and not self.op.ignore_failures:
-            raise errors.OpExecError("Can't remove instance's disks")
-        feedback_fn("Removing instance %s out of cluster config" % inst.name)
-        self.cfg.remove_instance(inst.name)
-        self.cfg.release_ports(drbd_disks.ports_of(inst.disks))
-        self.glm.remove(locking.LEVEL_INSTANCE, [inst.name])
+        remove_instance(self, feedback_fn, inst, self.op.ignore_failures)
         return None
+
+
+def remove_instance(lu, feedback_fn, inst, ignore_failures):
+    """Remove a stopped instance: its disks, its config entry, its lock."""
+    iu.shutdown_disks(lu, inst, ignore_failures=True)
+    feedback_fn("Removing block devices for instance %s" % inst.name)
+    if not iu.remove_disks(lu, inst) and not ignore_failures:
+        raise errors.OpExecError("Can't remove instance's disks")
+    feedback_fn("Removing instance %s out of cluster config" % inst.name)
+    lu.cfg.remove_instance(inst.name)
+    lu.cfg.release_ports(drbd_disks.ports_of(inst.disks))
+    lu.glm.remove(locking.LEVEL_INSTANCE, [inst.name])

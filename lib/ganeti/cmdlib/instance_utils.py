@@ -327,18 +327,19 @@ _FILE_TEMPLATES = (constants.DT_FILE, constants.DT_SHARED_FILE)
 
 def generate_disks(cluster, template, instance_name, pnode, disk_specs,
                    file_storage_dir=None, file_driver=None, first_index=0,
-                   disk_dir=None, snode=None, minors=None):
+                   disk_dir=None, snode=None, minors=None, group=None):
     """Config Disk objects for a new instance from the opcode's disk specs.
 
     first_index: the index of the first new disk (disks added to an instance);
     disk_dir: the directory of the instance's existing file disks; snode and
-    minors (one (primary, secondary) pair per disk): for drbd.
+    minors (one (primary, secondary) pair per disk), group (the primary
+    node's, whose disk parameters apply): for drbd.
     """
     if template == constants.DT_DISKLESS:
         return []
     if template == constants.DT_DRBD8:
         return [drbd_disks.generate(cluster, pnode, snode, first_index + num, spec,
-                                    minors[num])
+                                    minors[num], group=group)
                 for num, spec in enumerate(disk_specs)]
     if template not in _FILE_TEMPLATES + (constants.DT_PLAIN,):
         raise errors.OpPrereqError("Disk template '%s' is not supported yet (use drbd,"

@@ -132,6 +132,10 @@ class LUNodeAdd(LogicalUnit):
                                        errors.ECODE_INVAL)
         self.node_name = self.hostname.name
         self.primary_ip = self.op.primary_ip or self.hostname.ip
+        if self.op.readd and self.op.group:
+            # a node added again keeps its group (gnt-group assign-nodes moves it)
+            raise errors.OpPrereqError("Cannot pass a node group when a node is being"
+                                       " readded", errors.ECODE_INVAL)
 
     def expand_names(self):
         self.needed_locks = {}
@@ -163,7 +167,9 @@ class LUNodeAdd(LogicalUnit):
             if set([self.primary_ip, sip]) & set([node.primary_ip, node.secondary_ip]):
                 raise errors.OpPrereqError("IP address of node %s conflicts with node %s"
                                            % (self.node_name, name), errors.ECODE_NOTUNIQUE)
-        self.group_uuid = cfg.lookup_node_group(self.op.group)
+        # a node added again stays in its group
+        self.group_uuid = existing.group if existing and self.op.readd else \
+            cfg.lookup_node_group(self.op.group)
         from ganeti import rpc
         runner = rpc.RpcRunner(rpc.static_resolver({self.node_name: self.primary_ip}))
         res = runner.call_version([self.node_name])[self.node_name]

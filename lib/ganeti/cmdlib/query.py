@@ -7,6 +7,8 @@ from ganeti.cmdlib.base import NoHooksLU
 _CHECKED_NAMES = {
     query.QR_NODE: ("Node", lambda cfg: list(cfg.get_all_nodes_info())),
     query.QR_INSTANCE: ("Instance", lambda cfg: cfg.get_instance_list()),
+    query.QR_GROUP: ("NodeGroup", lambda cfg: [g.name for g in
+                                               cfg.get_all_node_groups_info().values()]),
 }
 
 
@@ -70,6 +72,12 @@ def run_resource_query(context, what, fields, qfilter):
     if what == query.QR_INSTANCE:
         from ganeti.cmdlib import instance_query
         return instance_query.query_instances(context, fields, qfilter)
+    if what == query.QR_GROUP:
+        from ganeti.cmdlib import group
+        return group.query_groups(context, fields, qfilter)
+    if what == query.QR_EXPORT:
+        from ganeti.cmdlib import backup
+        return backup.query_exports(context, fields, qfilter)
     if what == query.QR_LOCK:
         return query.run_query(query.QR_LOCK, fields, context.glm.query_locks(), None,
                                qfilter)

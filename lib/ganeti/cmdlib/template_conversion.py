@@ -101,8 +101,9 @@ def _plain_to_drbd(lu, inst, snode, feedback_fn):
     for idx, old in enumerate(inst.disks):
         spec = {"size": old.size, "mode": old.mode, "name": old.name,
                 "vg": old.logical_id[0]}
-        new_disks.append(drbd_disks.generate(cluster, pnode, snode, idx, spec,
-                                             minors[2 * idx:2 * idx + 2]))
+        new_disks.append(drbd_disks.generate(
+            cluster, pnode, snode, idx, spec, minors[2 * idx:2 * idx + 2],
+            group=cfg.get_node_group(cfg.get_node_info(pnode).group)))
     drbd_disks.assign_ports(cfg, new_disks)
     info = "originstname+%s" % inst.name
     made = []            # (node, disk dict) of the volumes made here

@@ -321,6 +321,27 @@ class LogicalVolume(base.BlockDev):
                 "Growing logical volume %s" % self.full_name)
         self.attach()
 
+    def snapshot(self, snap_name=None, snap_size=None) -> list:
+        """A snapshot LV of this one (<lv>.snap unless named, as large as the LV
+        unless sized), replacing an old one of that name; its [vg, name].
+        Exports read a running instance's disk through it."""
+        self._require_attached("snapshot")
+        snap_name = snap_name or self.lv_name + ".snap"
+        check_name(snap_name)
+        size = int(snap_size or self.size)
+        old = LogicalVolume([self.vg_name, snap_name], [], size, self.params, {})
+        if old.attached:
+            old.remove()
+        free = vg_free(self.vg_name) or 0
+        if free < size:
+            base.throw_error("Not enough free space in volume group %s for a snapshot"
+                             " of %s: required %d MiB, available %d MiB", self.vg_name,
+                             self.full_name, size, free)
+        run_lvm(["lvcreate", "-y", "-L", "%dm" % size, "-s", "-n", snap_name,
+                 self.full_name],
+                "Creating a snapshot of logical volume %s" % self.full_name)
+        return [self.vg_name, snap_name]
+
     def pv_names(self) -> list:
         """The PVs the LV has extents on."""
         self._require_attached("list the PVs of")

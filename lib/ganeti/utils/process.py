@@ -165,6 +165,26 @@ def spawn(cmd, log_file, env=None):
         os.close(out)
 
 
+def start_stream(cmd, stdin, stdout, stderr, env=None, reset_env=True, cwd="/",
+                 pass_fds=()):
+    """Start ``cmd`` (an argv list) as one stage of a data stream and return its
+    Popen: stdin/stdout/stderr are file descriptors or subprocess.PIPE, the
+    caller feeds and drains them and waits for it (import/export transfers).
+    The child stays in the caller's process group, so killing the group ends
+    the whole stream. Raises CommandError if it cannot be started.
+    """
+    if isinstance(cmd, str):
+        raise errors.ProgrammerError("start_stream takes an argv list, not %r" % cmd)
+    cmd = [str(c) for c in cmd]
+    full_env = dict(_SAFE_ENV) if reset_env else dict(os.environ)
+    full_env.update(env or {})
+    try:
+        return subprocess.Popen(cmd, stdin=stdin, stdout=stdout, stderr=stderr, cwd=cwd,
+                                env=full_env, close_fds=True, pass_fds=tuple(pass_fds))
+    except OSError as err:
+        raise errors.CommandError("Cannot execute %s: %s" % (cmd[0], err))
+
+
 def check_cmd(cmd, **kwargs):
     """Run ``cmd`` and raise CommandError if it fails; returns the RunResult."""
     result = run_cmd(cmd, **kwargs)
