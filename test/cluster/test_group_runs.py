@@ -17,6 +17,7 @@ import time
 import pytest
 
 import ipolicy_testbed
+from golden_samples import STAMP, entries, normalise, run_as_sample
 import vcluster
 from test_nodes import _join
 
@@ -24,7 +25,6 @@ NOOP = "/usr/share/ganeti/os/noop"
 pytestmark = pytest.mark.skipif(not os.path.isdir(NOOP),
                                 reason="Debian's ganeti-os-noop is not installed")
 SAMPLE = os.path.join(os.path.dirname(__file__), "golden", "gnt-group-3.0.2.txt")
-SAMPLE_NODES = ("node1.example.com", "node2.example.com")
 # the instance policy of the sample's cluster
 SAMPLE_IPOLICY = {
     "minmax": [{"min": {"memory-size": 32, "disk-size": 128, "disk-count": 1,
@@ -60,46 +60,6 @@ def vc():
         vc.cleanup()
 
 
-def _entries():
-    with open(SAMPLE) as fd:
-        text = fd.read()
-    return [(cmd, int(code), out, err) for cmd, code, out, err in re.findall(
-        r"^\$ (.*?)\n\[exit (\d+)\]\n--- stdout\n(.*?)--- stderr\n(.*?)\n(?=^\$ |\Z)",
-        text, re.S | re.M)]
-
-
-_UUID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
-_TIME = re.compile(r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d")
-_NODE_LIST = re.compile(r"node\d\.example\.com(,node\d\.example\.com)+")
-
-
-def _normalise(text, collapse):
-    text = _UUID.sub("<UUID>", text)
-    text = _TIME.sub("<TIME>", text)
-    text = re.sub(r"JobID: \d+", "JobID: <ID>", text)
-    text = re.sub(r"Output from job \d+ follows\n-+", "Output from job <ID> follows", text)
-    text = re.sub(r"(?m)^\d+$", "<ID>", text)             # --print-jobid
-    # a group's nodes come in the order of their (random) UUIDs
-    text = _NODE_LIST.sub(lambda m: ",".join(sorted(m.group(0).split(","))), text)
-    if collapse:
-        text = re.sub(r" +", " ", text)
-    return text
-
-
-def _ours(vc, argv):
-    """Run a command of the sample (sample names) here; (code, stdout, stderr) in
-    the sample's names, and whether names of other lengths were replaced."""
-    names = list(zip(SAMPLE_NODES, [n.name for n in vc.nodes]))
-    for theirs, mine in names:
-        argv = [word.replace(theirs, mine) for word in argv]
-    proc = vc.master.run(*argv)
-    out, err = proc.stdout, proc.stderr
-    renamed = any(mine in out + err for _, mine in names)
-    for theirs, mine in names:
-        out, err = out.replace(mine, theirs), err.replace(mine, theirs)
-    return proc.returncode, out, err, renamed
-
-
 def _info_lines(text):
     """gnt-group info output as sorted lines: Ganeti lists min/max and the two
     ratios in the order its sets iterate, which changes from run to run."""
@@ -112,7 +72,7 @@ def _verify_blocks(text):
     and job ids (the group jobs run in the order of the groups' UUIDs)."""
     blocks, current = {}, None
     for line in text.splitlines():
-        line = re.sub(r"^\w{3} \w{3} [ \d]\d \d\d:\d\d:\d\d \d{4} ", "", line)
+        line = STAMP.sub("", line)
         if line.startswith("Submitted jobs") or line.startswith("Waiting for job"):
             current = None
             continue
@@ -140,11 +100,11 @@ _DIFFERENT = {
 def test_sample_sequence_matches_ganeti(vc):
     last_job = None
     failures = []
-    for cmdline, code, out, err in _entries():
+    for cmdline, code, out, err in entries(SAMPLE):
         argv = shlex.split(cmdline)
         if argv[:2] == ["gnt-job", "watch"]:
             argv[2] = last_job
-        got_code, got_out, got_err, renamed = _ours(vc, argv)
+        got_code, got_out, got_err, renamed = run_as_sample(vc, argv)
         job = re.search(r"JobID: (\d+)", got_err)
         if job:
             last_job = job.group(1)
@@ -155,8 +115,8 @@ def test_sample_sequence_matches_ganeti(vc):
         elif argv[:2] == ["gnt-group", "info"] and len(argv) > 2 and argv[2] != "default":
             ok = (got_code, _info_lines(got_out), got_err) == (code, _info_lines(out), err)
         else:
-            ok = (got_code, _normalise(got_out, renamed), _normalise(got_err, renamed)) == \
-                (code, _normalise(out, renamed), _normalise(err, renamed))
+            ok = (got_code, normalise(got_out, renamed), normalise(got_err, renamed)) == \
+                (code, normalise(out, renamed), normalise(err, renamed))
         if not ok:
             failures.append("$ %s\n[exit %s, Ganeti's %s]\n--- ours\n%s%s--- Ganeti's\n%s%s"
                             % (cmdline, got_code, code, got_out, got_err, out, err))

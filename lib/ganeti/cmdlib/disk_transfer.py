@@ -202,6 +202,8 @@ def _step(lu, feedback_fn, job, side, src_node, dest_node, dest_ip, instance_dat
             _abort_peer(lu, job, side)
         return
     if status.get("exit_status") is not None:
+        # a quick transfer may end between two looks: it did connect
+        _report_connected(feedback_fn, side, status, name, src_node, dest_node)
         side.done = True
         side.success = status["exit_status"] == 0
         side.message = status.get("error_message")
@@ -239,12 +241,7 @@ def _step(lu, feedback_fn, job, side, src_node, dest_node, dest_ip, instance_dat
         else:
             job.exp.name = res.data
         return
-    if status.get("connected") and not side.connected_seen:
-        side.connected_seen = True
-        if side.mode == "import":
-            feedback_fn("%s is receiving data on %s" % (name, dest_node))
-        else:
-            feedback_fn("%s is sending data on %s" % (name, src_node))
+    _report_connected(feedback_fn, side, status, name, src_node, dest_node)
     if (side.mode == "export" and status.get("progress_mbytes") is not None
             and status.get("progress_throughput") is not None
             and (side.last_progress is None
@@ -253,6 +250,15 @@ def _step(lu, feedback_fn, job, side, src_node, dest_node, dest_ip, instance_dat
         feedback_fn("%s sent %s" % (name, format_progress(
             status["progress_mbytes"], status["progress_throughput"],
             status.get("progress_percent"), status.get("progress_eta"))))
+
+
+def _report_connected(feedback_fn, side, status, name, src_node, dest_node):
+    if status.get("connected") and not side.connected_seen:
+        side.connected_seen = True
+        if side.mode == "import":
+            feedback_fn("%s is receiving data on %s" % (name, dest_node))
+        else:
+            feedback_fn("%s is sending data on %s" % (name, src_node))
 
 
 def _abort_peer(lu, job, side):

@@ -1,0 +1,51 @@
+"""Replaying Ganeti 3.0.2's sample command sequences (test/cluster/golden/, copies
+of the spec samples) on a test cluster: the entries of a sample, a command
+run with the sample's node names, and the normalisation of what differs from
+run to run (node names, UUIDs, times, job ids, column widths)."""
+
+import re
+
+SAMPLE_NODES = ("node1.example.com", "node2.example.com")
+
+_UUID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
+_TIME = re.compile(r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d")
+_NODE_LIST = re.compile(r"node\d\.example\.com(,node\d\.example\.com)+")
+# the time stamp a job's log line starts with
+STAMP = re.compile(r"(?m)^\w{3} \w{3} [ \d]\d \d\d:\d\d:\d\d \d{4} ")
+
+
+def entries(path):
+    """[(command line, exit code, stdout, stderr)] of a sample file."""
+    with open(path) as fd:
+        text = fd.read()
+    return [(cmd, int(code), out, err) for cmd, code, out, err in re.findall(
+        r"^\$ (.*?)\n\[exit (\d+)\]\n--- stdout\n(.*?)--- stderr\n(.*?)\n(?=^\$ |\Z)",
+        text, re.S | re.M)]
+
+
+def normalise(text, collapse):
+    text = _UUID.sub("<UUID>", text)
+    text = _TIME.sub("<TIME>", text)
+    text = re.sub(r"JobID: \d+", "JobID: <ID>", text)
+    text = re.sub(r"Output from job \d+ follows\n-+", "Output from job <ID> follows", text)
+    text = re.sub(r"(?m)^\d+$", "<ID>", text)             # --print-jobid
+    # a group's nodes come in the order of their (random) UUIDs
+    text = _NODE_LIST.sub(lambda m: ",".join(sorted(m.group(0).split(","))), text)
+    if collapse:
+        text = re.sub(r" +", " ", text)
+    return text
+
+
+def run_as_sample(vc, argv):
+    """Run a command of the sample (sample names) on the cluster's master;
+    (code, stdout, stderr) in the sample's names, and whether names of other
+    lengths were replaced (columns then differ in width)."""
+    names = list(zip(SAMPLE_NODES, [n.name for n in vc.nodes]))
+    for theirs, mine in names:
+        argv = [word.replace(theirs, mine) for word in argv]
+    proc = vc.master.run(*argv)
+    out, err = proc.stdout, proc.stderr
+    renamed = any(mine in out + err for _, mine in names)
+    for theirs, mine in names:
+        out, err = out.replace(mine, theirs), err.replace(mine, theirs)
+    return proc.returncode, out, err, renamed
