@@ -49,3 +49,9 @@ def run_as_sample(vc, argv):
     for theirs, mine in names:
         out, err = out.replace(mine, theirs), err.replace(mine, theirs)
     return proc.returncode, out, err, renamed
+
+
+def difference(cmdline, got, expected):
+    """The text of a failed comparison: ours and Ganeti's (code, stdout, stderr)."""
+    return ("$ %s\n[exit %s, Ganeti's %s]\n--- ours\n%s%s--- Ganeti's\n%s%s"
+            % (cmdline, got[0], expected[0], got[1], got[2], expected[1], expected[2]))

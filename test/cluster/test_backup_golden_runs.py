@@ -18,7 +18,7 @@ import shutil
 import pytest
 
 import vcluster
-from golden_samples import STAMP, entries, normalise, run_as_sample
+from golden_samples import STAMP, difference, entries, normalise, run_as_sample
 from test_nodes import _join
 
 NOOP = "/usr/share/ganeti/os/noop"
@@ -97,8 +97,8 @@ def test_sample_sequence_matches_ganeti(vc):
             ok = (got_code, normalise(got_out, renamed), normalise(got_err, renamed)) == \
                 (code, normalise(out, renamed), normalise(err, renamed))
         if not ok:
-            failures.append("$ %s\n[exit %s, Ganeti's %s]\n--- ours\n%s%s--- Ganeti's\n%s%s"
-                            % (cmdline, got_code, code, got_out, got_err, out, err))
+            failures.append(difference(cmdline, (got_code, got_out, got_err),
+                                       (code, out, err)))
         if cmdline.endswith("--noshutdown inst1") and got_code == 0:
             # back to the sample's state: node2 had no export directory
             shutil.rmtree(vc.nodes[1].path(EXPORT_DIR))

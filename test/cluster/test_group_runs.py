@@ -17,7 +17,7 @@ import time
 import pytest
 
 import ipolicy_testbed
-from golden_samples import STAMP, entries, normalise, run_as_sample
+from golden_samples import STAMP, difference, entries, normalise, run_as_sample
 import vcluster
 from test_nodes import _join
 
@@ -118,8 +118,8 @@ def test_sample_sequence_matches_ganeti(vc):
             ok = (got_code, normalise(got_out, renamed), normalise(got_err, renamed)) == \
                 (code, normalise(out, renamed), normalise(err, renamed))
         if not ok:
-            failures.append("$ %s\n[exit %s, Ganeti's %s]\n--- ours\n%s%s--- Ganeti's\n%s%s"
-                            % (cmdline, got_code, code, got_out, got_err, out, err))
+            failures.append(difference(cmdline, (got_code, got_out, got_err),
+                                       (code, out, err)))
     assert not failures, "\n".join(failures)
 
 
