@@ -175,6 +175,19 @@ def _write_crypto_files():
                   mode=0o400)
 
 
+def _default_iallocator(name):
+    """The given allocator, which must exist; by default htools' hail when it is
+    installed, else none (Ganeti's rule)."""
+    from ganeti.cmdlib import iallocator
+    if name is not None:
+        if not iallocator.find(name):
+            raise errors.OpPrereqError("Invalid default iallocator script '%s' specified"
+                                       % name, errors.ECODE_INVAL)
+        return name
+    return iallocator.DEFAULT_ALLOCATOR if iallocator.find(iallocator.DEFAULT_ALLOCATOR) \
+        else ""
+
+
 def init_cluster(cluster_name, mac_prefix=constants.DEFAULT_MAC_PREFIX,
                  master_netdev="xen-br0", master_netmask=32,
                  file_storage_dir=None, shared_file_storage_dir=None,
@@ -184,10 +197,11 @@ def init_cluster(cluster_name, mac_prefix=constants.DEFAULT_MAC_PREFIX,
                  beparams=None, ndparams=None, diskparams=None,
                  candidate_pool_size=constants.DEFAULT_CANDIDATE_POOL_SIZE,
                  modify_etc_hosts=True, modify_ssh_setup=True,
-                 maintain_node_health=False, drbd_helper=None, default_iallocator="",
+                 maintain_node_health=False, drbd_helper=None, default_iallocator=None,
                  prealloc_wipe_disks=False, uid_pool=None, feedback_fn=None):
     """Initialise a new cluster on this node, which becomes its master."""
     feedback_fn = feedback_fn or (lambda msg: None)
+    default_iallocator = _default_iallocator(default_iallocator)
     hostname = net.get_hostname()
     nicparams = dict(nicparams or {})
     hvparams = dict(hvparams or {})

@@ -280,15 +280,13 @@ class ConfigWriter:
 
     @_locked
     def lookup_node_group(self, name_or_uuid):
-        """UUID of the group with this name or UUID (None: the default group)."""
+        """UUID of the group with this name or UUID (None: the only group; with
+        several, Ganeti's error)."""
         if name_or_uuid is None:
             if len(self._data.nodegroups) == 1:
                 return list(self._data.nodegroups)[0]
-            for uuid, group in self._data.nodegroups.items():
-                if group.name == constants.INITIAL_NODE_GROUP_NAME:
-                    return uuid
-            raise errors.OpPrereqError("More than one node group exists; name the target"
-                                       " group", errors.ECODE_INVAL)
+            raise errors.OpPrereqError("More than one node group exists. Target group must"
+                                       " be specified explicitly.", errors.ECODE_INVAL)
         uuid = self._find_group(name_or_uuid)
         if uuid is None:
             raise errors.OpPrereqError("Node group '%s' not found" % name_or_uuid,

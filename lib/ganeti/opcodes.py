@@ -525,6 +525,20 @@ class OpInstanceRemove(OpCode):
     ]
 
 
+class OpInstanceMove(OpCode):
+    """Copy an instance with plain or file disks to another node."""
+    OP_ID = "OP_INSTANCE_MOVE"
+    OP_DSC_FIELD = "instance_name"
+    OP_PARAMS = [
+        _PINSTANCE_NAME, _PSHUTDOWN_TIMEOUT,
+        ("target_node", REQUIRED, ht.TNonEmptyString, "Node to move the instance to"),
+        ("ignore_consistency", False, ht.TBool,
+         "Go on if the instance cannot be shut down on its node"),
+        ("ignore_ipolicy", False, ht.TBool, "Ignore the target group's policy"),
+        ("compress", "none", ht.TNonEmptyString, "Transport compression tool"),
+    ]
+
+
 # ---- exports (gnt-backup) -----------------------------------------------------------
 
 class OpBackupExport(OpCode):
@@ -834,6 +848,36 @@ class OpTestDelay(OpCode):
     ]
 
 
+class OpTestAllocator(OpCode):
+    """Show an instance allocator's input (direction "in") or run it and show
+    its answer ("out") for a request built from the parameters."""
+    OP_ID = "OP_TEST_ALLOCATOR"
+    OP_DSC_FIELD = "iallocator"
+    OP_PARAMS = [
+        ("direction", REQUIRED, ht.TElemOf(["in", "out"]), "Input or output"),
+        ("mode", REQUIRED, ht.TElemOf(["allocate", "relocate", "change-group",
+                                       "node-evacuate", "multi-allocate",
+                                       "allocate-secondary"]), "Request type"),
+        ("name", REQUIRED, ht.TNonEmptyString, "Instance name"),
+        ("nics", None, ht.TMaybe(ht.TList), "NICs ({mac, ip, bridge})"),
+        ("disks", None, ht.TMaybe(ht.TList), "Disks ({size, mode})"),
+        ("hypervisor", None, ht.TMaybeString, "Hypervisor"),
+        ("group_name", None, ht.TMaybeString, "Node group"),
+        ("iallocator", None, ht.TMaybeString, "Allocator (needed for 'out')"),
+        ("memory", None, ht.TMaybe(ht.TNonNegativeInt), "Memory (MiB)"),
+        ("vcpus", None, ht.TMaybe(ht.TNonNegativeInt), "Virtual CPUs"),
+        ("os", None, ht.TMaybeString, "OS"),
+        ("tags", None, ht.TMaybeStrList, "Tags"),
+        ("disk_template", None, ht.TMaybeString, "Disk template"),
+        ("instances", None, ht.TMaybeStrList, "Instances (node-evacuate, change-group)"),
+        ("evac_mode", None, ht.TMaybe(ht.TElemOf(constants.NODE_EVAC_MODES)),
+         "Node evacuation mode"),
+        ("target_groups", None, ht.TMaybeStrList, "Target groups (change-group)"),
+        ("spindle_use", 1, ht.TNonNegativeInt, "Spindles"),
+        ("count", 1, ht.TNonNegativeInt, "Instances (multi-allocate)"),
+    ]
+
+
 class OpTestJqueue(OpCode):
     OP_ID = "OP_TEST_JQUEUE"
     OP_PARAMS = [
@@ -907,8 +951,7 @@ class OpGroupRename(OpCode):
 
 
 class OpGroupEvacuate(OpCode):
-    """Move all instances out of a group; needs an instance allocator (refused
-    until there is one)."""
+    """Move all instances out of a group, as an instance allocator plans it."""
     OP_ID = "OP_GROUP_EVACUATE"
     OP_DSC_FIELD = "group_name"
     OP_PARAMS = [_PGROUP_NAME, _PEARLY_RELEASE, _PIALLOCATOR,

@@ -19,7 +19,6 @@ import pytest
 
 import vcluster
 from golden_samples import STAMP, difference, entries, normalise, run_as_sample
-from test_nodes import _join
 
 NOOP = "/usr/share/ganeti/os/noop"
 pytestmark = pytest.mark.skipif(not os.path.isdir(NOOP),
@@ -51,8 +50,7 @@ def vc():
     try:
         vc.init("--enabled-hypervisors=fake", "--enabled-disk-templates=file,diskless")
         m, n2 = vc.nodes
-        _join(vc, n2)
-        m.run("gnt-node", "add", "--no-node-setup", n2.name, check=True)
+        vc.add_node(n2)
         for name, node, disk in (("inst1", m, ["-t", "diskless"]),
                                  ("inst2", m, ["-t", "file", "--disk", "0:size=64M",
                                                "--disk", "1:size=32M"]),

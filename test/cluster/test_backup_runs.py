@@ -11,7 +11,6 @@ import re
 import pytest
 
 import vcluster
-from test_nodes import _join
 
 NOOP = "/usr/share/ganeti/os/noop"
 pytestmark = pytest.mark.skipif(not os.path.isdir(NOOP),
@@ -25,8 +24,7 @@ def vc2():
     vc = vcluster.VirtualCluster(2)
     try:
         vc.init("--enabled-hypervisors=fake", "--enabled-disk-templates=file,diskless")
-        _join(vc, vc.nodes[1])
-        vc.master.run("gnt-node", "add", "--no-node-setup", vc.nodes[1].name, check=True)
+        vc.add_node(vc.nodes[1])
         yield vc
     finally:
         vc.cleanup()
@@ -212,3 +210,49 @@ def test_refusals_change_nothing(vc2):
         assert m.run("gnt-backup", "remove", "inst4", check=True).returncode == 0
     finally:
         m.run("gnt-instance", "remove", "-f", "inst4")
+
+
+def test_instance_move(vc2):
+    """gnt-instance move copies a file instance to the other node over the same
+    transport: same data there, nothing left on the old node."""
+    m, n2 = vc2.master, vc2.nodes[1]
+    m.run("gnt-instance", "add", "-t", "file", "-s", "16M", "-n", m.name, "-o", "noop",
+          "--no-name-check", "--no-ip-check", "inst11", check=True)
+    try:
+        disk = _disk_file(vc2, m, "inst11")
+        with open(disk, "r+b") as fd:
+            fd.write(os.urandom(16 * 1024 * 1024))
+        before = _md5(disk)
+        # not on a terminal: the question is answered "no"
+        out = m.run("gnt-instance", "move", "-n", n2.name, "inst11")
+        assert (out.returncode, out.stdout, out.stderr) == (1, "", "")
+        out = m.run("gnt-instance", "move", "-f", "-n", n2.name, "--compress=gzip-fast",
+                    "inst11", check=True)
+        log = _log(out.stdout)
+        assert log[:2] == [" - INFO: Shutting down instance inst11 on source node %s"
+                           % m.name, "Exporting disk/0 from %s to %s" % (m.name, n2.name)]
+        assert log[-2:] == [" - INFO: Removing the disks on the original node",
+                            " - INFO: Starting instance inst11 on node %s" % n2.name], log
+        assert _md5(_disk_file(vc2, n2, "inst11")) == before
+        assert not os.path.exists(m.path("/srv/ganeti/file-storage/inst11"))
+        row = m.run("gnt-instance", "list", "--no-headers", "-o", "pnode,status",
+                    "inst11", check=True).stdout.split()
+        assert row == [n2.name, "running"]
+        out = m.run("gnt-instance", "move", "-f", "-n", n2.name, "inst11")
+        assert (out.returncode, out.stderr) == (1, (
+            "Failure: prerequisites not met for this operation:\nerror type: wrong_state,"
+            " error details:\nInstance inst11 is already on the node %s\n" % n2.name))
+        out = m.run("gnt-instance", "move", "-f", "-n", m.name, "--compress=xz", "inst11")
+        assert out.returncode == 1 and "Compression tool not allowed" in out.stderr
+        # and back, stopped: it stays stopped
+        m.run("gnt-instance", "shutdown", "inst11", check=True)
+        m.run("gnt-instance", "move", "-f", "-n", m.name, "inst11", check=True)
+        assert _md5(_disk_file(vc2, m, "inst11")) == before
+        assert not os.path.exists(n2.path("/srv/ganeti/file-storage/inst11"))
+        row = m.run("gnt-instance", "list", "--no-headers", "-o", "pnode,status",
+                    "inst11", check=True).stdout.split()
+        assert row == [m.name, "ADMIN_down"]
+        verify = m.run("gnt-cluster", "verify")
+        assert verify.returncode == 0, verify.stdout
+    finally:
+        m.run("gnt-instance", "remove", "-f", "inst11")

@@ -7,7 +7,6 @@ import os
 import pytest
 
 import vcluster
-from test_nodes import _join
 
 
 @pytest.fixture(scope="module")
@@ -15,7 +14,7 @@ def cluster2():
     vc = vcluster.VirtualCluster(2)
     try:
         vc.init()
-        _join(vc, vc.nodes[1])
+        vc.join(vc.nodes[1])
         vc.master.run("gnt-node", "add", "--no-node-setup", vc.nodes[1].name, check=True)
         yield vc
     finally:

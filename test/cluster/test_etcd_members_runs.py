@@ -11,7 +11,6 @@ import time
 import pytest
 
 import vcluster
-from test_nodes import _join
 
 ETCDCTL = "/usr/bin/etcdctl"
 
@@ -73,12 +72,12 @@ def test_init_runs_a_one_member_etcd_with_tls(cluster3):
 def test_members_follow_candidates(cluster3):
     vc = cluster3
     m, n2, n3 = vc.nodes
-    _join(vc, n2)
+    vc.join(n2)
     m.run("gnt-node", "add", "--no-node-setup", n2.name, check=True)
     # two candidates: the master votes, the other one is a learner (no
     # quorum of two, so the cluster survives the loss of either)
     assert _members(vc) == {m.name: "voter", n2.name: "learner"}
-    _join(vc, n3)
+    vc.join(n3)
     m.run("gnt-node", "add", "--no-node-setup", n3.name, check=True)
     assert _members(vc) == {m.name: "voter", n2.name: "voter", n3.name: "voter"}
     assert n3.pid("ganeti-etcd")

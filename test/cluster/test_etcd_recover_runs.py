@@ -10,7 +10,6 @@ import pytest
 
 import vcluster
 from test_etcd_members_runs import _members
-from test_nodes import _join
 
 
 @pytest.fixture(scope="module")
@@ -34,7 +33,7 @@ def _kill_node(node):
 def test_no_voting_failover_from_a_learner_keeps_every_change(cluster2):
     vc = cluster2
     m, n2 = vc.nodes
-    _join(vc, n2)
+    vc.join(n2)
     m.run("gnt-node", "add", "--no-node-setup", n2.name, check=True)
     assert _members(vc) == {m.name: "voter", n2.name: "learner"}
     m.run("gnt-instance", "add", "-t", "diskless", "--no-nics", "-o", "noop",

@@ -12,7 +12,6 @@ import os
 import pytest
 
 import vcluster
-from test_nodes import _join
 
 FILE_DIR = "/srv/ganeti/file-storage"
 MIB = 1024 * 1024
@@ -26,7 +25,7 @@ def two_nodes():
         vc.init("--enabled-disk-templates=diskless,file")
         # what "make install" makes on every node
         os.makedirs(vc.nodes[1].path(FILE_DIR), exist_ok=True)
-        _join(vc, vc.nodes[1])
+        vc.join(vc.nodes[1])
         vc.master.run("gnt-node", "add", "--no-node-setup", vc.nodes[1].name, check=True)
         yield vc
     finally:

@@ -19,17 +19,6 @@ def cluster3():
         vc.cleanup()
 
 
-def _join(vc, node):
-    """What gnt-node add does over ssh, done locally in the node's environment."""
-    with open(vc.master.path("/var/lib/ganeti/server.pem")) as fd:
-        cert = fd.read()
-    request = '{"cluster_name": "%s", "certificate": %s}' % (
-        vcluster.CLUSTER_NAME, __import__("json").dumps(cert))
-    proc = node.run(os.path.join(vcluster.SRC, "daemons", "ganeti-prepare-node-join"),
-                    input_text=request)
-    assert proc.returncode == 0, proc.stderr
-
-
 def _read(path):
     try:
         with open(path) as fd:
@@ -59,7 +48,7 @@ def test_add_nodes_and_replication(cluster3):
     refused = m.run("gnt-node", "add", "--no-node-setup", n2.name)
     assert refused.returncode == 1 and "Cannot reach the node daemon" in refused.stderr
     for node in (n2, n3):
-        _join(vc, node)
+        vc.join(node)
         m.run("gnt-node", "add", "--no-node-setup", node.name, check=True)
     nodes = _nodes(m)
     assert nodes[m.name][0] == "M" and nodes[n2.name][0] == "C" and nodes[n3.name][0] == "C"

@@ -16,7 +16,6 @@ import pytest
 
 import kvm_guest
 import vcluster
-from test_nodes import _join
 
 NOOP = "/usr/share/ganeti/os/noop"
 pytestmark = pytest.mark.skipif(not os.path.isdir(NOOP),
@@ -53,16 +52,13 @@ FAILOVER_STEPS = [
 def shared2():
     vc = vcluster.VirtualCluster(2)
     try:
-        shared = os.path.join(vc.base, "shared")
-        os.makedirs(shared)
-        for node in vc.nodes:
-            link = node.path(SHARED_DIR)
-            os.makedirs(os.path.dirname(link), exist_ok=True)
-            os.symlink(shared, link)
+        shared = vc.share(SHARED_DIR)
         vc.init("--enabled-hypervisors=fake,kvm",
                 "--enabled-disk-templates=sharedfile,file,diskless")
-        _join(vc, vc.nodes[1])
-        vc.master.run("gnt-node", "add", "--no-node-setup", vc.nodes[1].name, check=True)
+        vc.add_node(vc.nodes[1])
+        # Ganeti's answers without an instance allocator (init makes hail the
+        # default where it is installed; test_iallocator_runs.py tests that)
+        vc.master.run("gnt-cluster", "modify", "-I", "", check=True)
         vc.shared = shared
         yield vc
     finally:
@@ -278,7 +274,7 @@ def test_replace_disks_evacuate_and_verify_disks_refusals(shared2):
                 (["-p", "-s"], "One and only one of the -p, -s, -a, -n and -I"),
                 (["-a", "--disks", "0"], "Cannot specify disks when using automatic"
                                          " mode"),
-                (["-I", "hail"], "Instance allocators are not supported yet"),
+                (["-I", "hail"], "The instance has a strange layout"),
                 (["-p", "--disks", "x"], "Invalid disk index passed")]:
             proc = m.run("gnt-instance", "replace-disks", *(args + [name]))
             assert proc.returncode == 1 and message in proc.stderr, (args, proc.stderr)
@@ -349,7 +345,8 @@ def test_recreate_disks(shared2):
                 (["--disk", "3:size=1G"], "Invalid disk index '3'"),
                 (["--disk", "0:vg=xenvg"], "try to change unmodifyable parameter(s): vg"),
                 (["--disk", "0:size=1G", "--disk", "0:mode=ro"], "Duplicate disk index 0"),
-                (["-I", "hail"], "Instance allocators are not supported yet"),
+                (["-I", "hail"], "Choosing new nodes for recreate-disks with an"
+                                 " iallocator is not supported yet"),
                 (["-n", "nosuchnode"], "Node 'nosuchnode' not known")]:
             proc = m.run("gnt-instance", "recreate-disks", *(args + [name]))
             assert proc.returncode == 1 and message in proc.stderr, (args, proc.stderr)

@@ -189,6 +189,32 @@ class VirtualCluster:
         ipolicy_testbed.widen_ipolicy(self.master)   # small test instances
         return proc
 
+    def join(self, node):
+        """What gnt-node add does over ssh, done locally in the node's environment."""
+        import json
+        with open(self.master.path("/var/lib/ganeti/server.pem")) as fd:
+            cert = fd.read()
+        request = json.dumps({"cluster_name": CLUSTER_NAME, "certificate": cert})
+        proc = node.run(os.path.join(SRC, "daemons", "ganeti-prepare-node-join"),
+                        input_text=request)
+        assert proc.returncode == 0, proc.stderr
+
+    def add_node(self, node):
+        """Join ``node`` and gnt-node add it (without ssh)."""
+        self.join(node)
+        self.master.run("gnt-node", "add", "--no-node-setup", node.name, check=True)
+
+    def share(self, path):
+        """Make ``path`` one directory on every node (as a shared filesystem's
+        mount would be); returns it."""
+        shared = os.path.join(self.base, "shared")
+        os.makedirs(shared, exist_ok=True)
+        for node in self.nodes:
+            link = node.path(path)
+            os.makedirs(os.path.dirname(link), exist_ok=True)
+            os.symlink(shared, link)
+        return shared
+
     def cleanup(self):
         """Stop every daemon and instance we started (by pid file), drop the master
         IP, remove files; the lock is released even when a step fails."""

@@ -112,7 +112,6 @@ from test_cluster_admin import _context, _make_cfg, _run  # noqa: E402
 
 @pytest.mark.parametrize("params, text", [
     ({"prealloc_wipe_disks": True}, "not supported yet"),
-    ({"default_iallocator": "/bin/true"}, "Instance allocators (iallocator) are not"),
     ({"use_external_mip_script": True}, "external master IP setup script"),
 ])
 def test_settings_that_cannot_act_are_refused(tmp_path, monkeypatch, params, text):

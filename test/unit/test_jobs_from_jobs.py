@@ -70,8 +70,8 @@ def test_failed_submissions_are_reported_in_the_result(tmp_path, monkeypatch):
 
 @pytest.mark.parametrize("kwargs, message", [
     (dict(mode=constants.NODE_EVAC_PRI), "No iallocator or node given"),
-    (dict(mode=constants.NODE_EVAC_SEC, iallocator="hail"),
-     "Instance allocators are not supported yet"),
+    (dict(mode=constants.NODE_EVAC_SEC, iallocator="hail", remote_node=OTHER),
+     "Do not specify both, iallocator and node"),
     (dict(mode=constants.NODE_EVAC_PRI, remote_node=OTHER),
      "Without the use of an iallocator only secondary instances can be evacuated"),
     (dict(mode=constants.NODE_EVAC_SEC, remote_node=MASTER),

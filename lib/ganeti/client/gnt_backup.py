@@ -55,8 +55,7 @@ def remove_export(opts, args):
 
 _EXPORT_OPTS = [
     cli.FORCE_OPT,
-    cli.cli_option("-n", "--node", dest="node", default=None, metavar="<node>",
-                   help="Target node"),
+    gnt_instance.SINGLE_NODE_OPT,
     cli.cli_option("--transport-compression", dest="transport_compression",
                    default="none", help="The compression mode to use during transport"),
     cli.cli_option("--noshutdown", dest="shutdown", action="store_false", default=True,
@@ -89,8 +88,7 @@ _IMPORT_OPTS = gnt_instance.create_options(
                    help="Source directory"),
     cli.cli_option("--src-node", dest="src_node", default=None, metavar="<node>",
                    help="Source node"),
-    cli.cli_option("--compress", dest="compress", default="none",
-                   help="The compression mode to use"),
+    gnt_instance.COMPRESS_OPT,
     cli.IGNORE_IPOLICY_OPT,
     cli.cli_option("--helper-startup-timeout", dest="helper_startup_timeout",
                    type="int", default=None, help="Startup timeout for the helper VM"),

@@ -55,8 +55,7 @@ def init_cluster(opts, args):
                                    errors.ECODE_INVAL)
     from ganeti.cmdlib.cluster import check_unsupported_settings
     check_unsupported_settings(prealloc_wipe_disks=opts.prealloc_wipe_disks == "yes",
-                               uid_pool=opts.uid_pool,
-                               default_iallocator=opts.default_iallocator)
+                               uid_pool=opts.uid_pool)
     master_netdev = opts.master_netdev or opts.bridge or constants.DEFAULT_BRIDGE
     bootstrap.init_cluster(
         cluster_name, mac_prefix=opts.mac_prefix, master_netdev=master_netdev,
@@ -69,7 +68,7 @@ def init_cluster(opts, args):
         candidate_pool_size=opts.candidate_pool_size,
         modify_etc_hosts=opts.modify_etc_hosts, modify_ssh_setup=opts.modify_ssh_setup,
         maintain_node_health=opts.maintain_node_health == "yes",
-        drbd_helper=opts.drbd_helper, default_iallocator=opts.default_iallocator or "",
+        drbd_helper=opts.drbd_helper, default_iallocator=opts.default_iallocator,
         prealloc_wipe_disks=opts.prealloc_wipe_disks == "yes",
         feedback_fn=lambda msg: sys.stderr.write(msg + "\n"))
     op = opcodes.OpClusterPostInit()
@@ -416,7 +415,7 @@ _HELP = {
 }
 
 # Ganeti's order; -g (--vg-name), --nicparams, -b/--bridge and --no-lvm-storage are ours.
-# Not supported yet, refused when given (check_unsupported_settings): -I, --uid-pool
+# Not supported yet, refused when given (check_unsupported_settings): --uid-pool
 # other than '', --prealloc-wipe-disks yes; --primary-ip-version other than 4.
 _INIT_OPTS = [
     cli.keyval_option("-B", "--backend-parameters", dest="beparams",
@@ -760,8 +759,8 @@ _NODES_OPT = cli.cli_option("-n", "--node", dest="nodes", default=None, action="
 
 # Ganeti's order; -g (--vg-name), --nicparams, --no-lvm-storage and
 # --auto-master-failover are ours. Refused when given (check_unsupported_settings):
-# --uid-pool other than '', --add-uids, --remove-uids; -I other than '' and
-# --prealloc-wipe-disks yes are refused by the job.
+# --uid-pool other than '', --add-uids, --remove-uids; --prealloc-wipe-disks yes
+# is refused by the job.
 _MODIFY_OPTS = [
     cli.FORCE_OPT,
     cli.keyval_option("-B", "--backend-parameters", dest="beparams",

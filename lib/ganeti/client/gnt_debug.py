@@ -149,7 +149,67 @@ _DELAY_OPTS = [
     cli.DRY_RUN_OPT, cli.PRIORITY_OPT,
 ] + cli.SUBMIT_OPTS
 
+def test_allocator(opts, args):
+    """Show an allocator's input or its answer for a request (OP_TEST_ALLOCATOR)."""
+    from ganeti.utils import text
+    try:
+        disks = [{"size": text.parse_unit(val), "mode": "rw"}
+                 for val in opts.disks.split(",")]
+    except errors.UnitParseError as err:
+        cli.to_stderr("Invalid disks parameter '%s': %s" % (opts.disks, err))
+        return constants.EXIT_FAILURE
+    nics = []
+    for spec in opts.nics.split(","):
+        row = (spec.split("/") + [None, None, None])[:3]
+        row = [value or None for value in row]
+        nics.append({"mac": row[0], "ip": row[1], "bridge": row[2]})
+    op = opcodes.OpTestAllocator(
+        mode=opts.mode, name=args[0], instances=args, memory=opts.memory, disks=disks,
+        disk_template=opts.disk_template, nics=nics, os=opts.os, vcpus=opts.vcpus,
+        tags=opts.tags.split(",") if opts.tags else [], direction=opts.direction,
+        iallocator=opts.iallocator, evac_mode=opts.evac_mode,
+        target_groups=opts.target_groups or [], spindle_use=opts.spindle_use,
+        count=opts.count)
+    cli.to_stdout("%s" % cli.submit_op_code(op, opts=opts))
+    return constants.EXIT_SUCCESS
+
+
+_ALLOCATOR_MODES = ["node-evacuate", "allocate-secondary", "change-group",
+                    "multi-allocate", "relocate", "allocate"]
+_EVAC_MODES = ["secondary-only", "primary-only", "all"]
+
 COMMANDS = {
+    "iallocator": (test_allocator, [cli.ArgSpec("<instance>", 1, None)], [
+        cli.cli_option("--dir", dest="direction", default="in", choices=["in", "out"],
+                       help="Show allocator input (in) or allocator results (out)"),
+        cli.IALLOCATOR_OPT,
+        cli.cli_option("-m", "--mode", default="relocate", choices=_ALLOCATOR_MODES,
+                       help="Request mode (one of %s)" % ", ".join(_ALLOCATOR_MODES)),
+        cli.cli_option("--memory", default=128, type="unit",
+                       help="Memory size for the instance (MiB)"),
+        cli.cli_option("--disks", default="4096,4096",
+                       help="Comma separated list of disk sizes (MiB)"),
+        cli.cli_option("-t", "--disk-template", dest="disk_template", default=None,
+                       metavar="TEMPL", help="Custom disk setup (plain, sharedfile,"
+                       " gluster, diskless, drbd, blockdev, rbd, file, ext)"),
+        cli.cli_option("--nics", default="00:11:22:33:44:55",
+                       help="Comma separated list of nics, each nic definition is of"
+                       " form mac/ip/bridge, if missing values are replace by None"),
+        cli.cli_option("-o", "--os-type", dest="os", default=None, metavar="<os>",
+                       help="What OS to run"),
+        cli.cli_option("-p", "--vcpus", default=1, type="int",
+                       help="Select number of VCPUs for the instance"),
+        cli.cli_option("--tags", default=None, help="Comma separated list of tags"),
+        cli.cli_option("--evac-mode", default="all", choices=_EVAC_MODES,
+                       help="Node evacuation mode (one of %s)" % ", ".join(_EVAC_MODES)),
+        cli.cli_option("--target-groups", help="Target groups for relocation",
+                       default=[], action="append"),
+        cli.cli_option("--spindle-use", help="How many spindles to use", default=1,
+                       type="int"),
+        cli.cli_option("--count", help="How many instances to allocate", default=2,
+                       type="int"),
+        cli.DRY_RUN_OPT, cli.PRIORITY_OPT],
+        "{<opts>...} <instance-name>", "Executes a TestAllocator OpCode"),
     "delay": (delay, [cli.ArgSpec("<duration>", 1, 1)], _DELAY_OPTS,
               "[<opts>...] <duration>", "Executes a TestDelay OpCode"),
     "submit-job": (submit_job, [cli.ArgSpec("<op_list_file>", 1, None)], [

@@ -1,7 +1,6 @@
 """gnt-group: the cluster's node groups (cmdlib/group.py does the work).
 
-The options, usage texts and output are Ganeti 3.0.2's. ``evacuate`` is
-listed as in Ganeti; its job is refused until instance allocators exist.
+The options, usage texts and output are Ganeti 3.0.2's.
 """
 
 import optparse
@@ -338,8 +337,8 @@ def rename_group(opts, args):
 
 
 def evacuate_group(opts, args):
-    """Move every instance out of the group (the job needs an instance allocator,
-    so it is refused for now), then wait for the jobs it submits."""
+    """Move every instance out of the group as the instance allocator plans it,
+    then wait for the jobs that submits."""
     from ganeti import opcodes
     from ganeti.client import gnt_node
     cl = cli.get_client()

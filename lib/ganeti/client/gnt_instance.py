@@ -180,6 +180,21 @@ def failover_instance(opts, args):
     return constants.EXIT_SUCCESS
 
 
+def move_instance(opts, args):
+    """Copy the instance (plain or file disks) to another node (OP_INSTANCE_MOVE)."""
+    name = args[0]
+    if not opts.force and not cli.ask_user("Instance %s will be moved. This requires a"
+                                           " shutdown of the instance. Continue?" % name):
+        return constants.EXIT_FAILURE
+    op = opcodes.OpInstanceMove(instance_name=name, target_node=opts.node,
+                                compress=opts.compress,
+                                shutdown_timeout=opts.shutdown_timeout,
+                                ignore_consistency=opts.ignore_consistency,
+                                ignore_ipolicy=opts.ignore_ipolicy)
+    cli.submit_or_send(op, opts)
+    return constants.EXIT_SUCCESS
+
+
 def migrate_instance(opts, args):
     """Move the running instance to its secondary (or the given node) live."""
     name = args[0]
@@ -773,6 +788,10 @@ _NODE_PLACEMENT_OPT = cli.cli_option("-n", "--node", dest="node", default=None,
 
 _IGNORE_IPOLICY_OPT = cli.IGNORE_IPOLICY_OPT
 
+SINGLE_NODE_OPT = cli.cli_option("-n", "--node", dest="node", default=None,
+                                 metavar="<node>", help="Target node")
+COMPRESS_OPT = cli.cli_option("--compress", dest="compress", default="none",
+                              help="The compression mode to use")
 IDENTIFY_DEFAULTS_OPT = cli.cli_option(
     "--identify-defaults", dest="identify_defaults", action="store_true", default=False,
     help="Identify which saved instance parameters are equal to the current cluster"
@@ -868,6 +887,12 @@ COMMANDS = {
         cli.NORUNTIME_CHGS_OPT] + cli.SUBMIT_OPTS,
         "[-f] <instance-name>",
         "Migrate instance to its secondary node (only for mirrored instances)"),
+    "move": (move_instance, _ARGS_ONE, [
+        cli.FORCE_OPT] + cli.SUBMIT_OPTS + [
+        SINGLE_NODE_OPT, COMPRESS_OPT, SHUTDOWN_TIMEOUT_OPT, cli.DRY_RUN_OPT,
+        cli.PRIORITY_OPT, cli.IGNORE_CONSIST_OPT, cli.IGNORE_IPOLICY_OPT],
+        "[-f] <instance-name>",
+        "Move instance to an arbitrary node (only for instances of type file and lv)"),
     "info": (show_instance_config, _ARGS_MANY, [
         cli.cli_option("-s", "--static", dest="static", action="store_true", default=False,
                        help="Only show configuration data, not runtime data"),

@@ -5,12 +5,14 @@ from ganeti import errors
 
 def _lu_modules():
     from ganeti.cmdlib import (backup, cluster, group, instance, instance_change,
-                               instance_migration, instance_operation, instance_query,
-                               node, node_evacuate, node_storage, operating_system, query,
-                               recreate_disks, replace_disks, tags, test, verify_disks)
-    return [backup, cluster, node, query, test, instance, instance_operation, instance_change,
-            instance_migration, instance_query, operating_system, tags, recreate_disks,
-            replace_disks, node_evacuate, verify_disks, node_storage, group]
+                               instance_migration, instance_move, instance_operation,
+                               instance_query, node, node_evacuate, node_storage,
+                               operating_system, query, recreate_disks, replace_disks,
+                               tags, test, verify_disks)
+    return [backup, cluster, node, query, test, instance, instance_operation,
+            instance_change, instance_migration, instance_move, instance_query,
+            operating_system, tags, recreate_disks, replace_disks, node_evacuate,
+            verify_disks, node_storage, group]
 
 
 _LU_CACHE = {}

@@ -147,9 +147,7 @@ class LUBackupExport(InstanceLU):
             "REMOVE_INSTANCE": str(bool(self.op.remove_instance))})
 
     def build_hooks_nodes(self):
-        nodes = list(dict.fromkeys([self.cfg.get_master_node(),
-                                    self.instance.primary_node, self.target_node]))
-        return nodes, nodes
+        return self._hooks_on_master_primary_and(self.target_node)
 
     def check_prereq(self):
         InstanceLU.check_prereq(self)

@@ -5,6 +5,7 @@ import platform
 import time
 
 from ganeti import constants, errors, locking, pathutils
+from ganeti.cmdlib import iallocator
 from ganeti.cmdlib.base import LogicalUnit, NoHooksLU
 
 
@@ -248,24 +249,6 @@ def _checked_enabled(values, known, what, instances, used_by):
 
 # ---- modify and rename ----------------------------------------------------------------
 
-IALLOCATOR_SEARCH_PATH = ("/usr/local/lib/ganeti/iallocators", "/usr/lib/ganeti/iallocators",
-                          "/usr/share/ganeti/iallocators",
-                          "/usr/local/share/ganeti/iallocators")
-
-
-def _find_iallocator(name):
-    """The path of iallocator script ``name`` (a name or an absolute path), or None."""
-    if os.path.isabs(name):
-        return name if os.path.isfile(name) else None
-    if "/" in name:
-        return None
-    for directory in IALLOCATOR_SEARCH_PATH:
-        path = os.path.join(directory, name)
-        if os.path.isfile(path):
-            return path
-    return None
-
-
 def _apply_list_mods(current, mods, what):
     """Apply [[add|remove, name], ...] to a list of names; returns the new list."""
     result = list(current)
@@ -434,10 +417,9 @@ class LUClusterSetParams(LogicalUnit):
                                                % (pattern, err), errors.ECODE_INVAL)
             new.reserved_lvs = list(op.reserved_lvs)
         if op.default_iallocator is not None:
-            if op.default_iallocator and not _find_iallocator(op.default_iallocator):
+            if op.default_iallocator and not iallocator.find(op.default_iallocator):
                 raise errors.OpPrereqError("Invalid default iallocator script '%s' specified"
                                            % op.default_iallocator, errors.ECODE_INVAL)
-            check_unsupported_settings(default_iallocator=op.default_iallocator)
             new.default_iallocator = op.default_iallocator
         for name in ("file_storage_dir", "shared_file_storage_dir"):
             value = getattr(op, name)
@@ -524,16 +506,12 @@ class LUClusterSetParams(LogicalUnit):
 
 
 def check_unsupported_settings(prealloc_wipe_disks=None, use_external_mip_script=None,
-                               uid_pool=None, default_iallocator=None):
+                               uid_pool=None):
     """Refuse, in words, the settings that would be stored but could not act
     (shared by gnt-cluster init and modify; None means "not given")."""
     if prealloc_wipe_disks:
         raise errors.OpPrereqError("Wiping new disks before use (prealloc_wipe_disks) is"
                                    " not supported yet", errors.ECODE_INVAL)
-    if default_iallocator:
-        raise errors.OpPrereqError("Instance allocators (iallocator) are not supported"
-                                   " yet, so there is no default one to set",
-                                   errors.ECODE_INVAL)
     if uid_pool:
         raise errors.OpPrereqError("The user-id pool (uid_pool) is not supported yet:"
                                    " KVM instances run as root here", errors.ECODE_INVAL)

@@ -438,8 +438,9 @@ class LUGroupAssignNodes(NoHooksLU):
 # ---- evacuation -------------------------------------------------------------------------------
 
 class LUGroupEvacuate(_GroupLU):
-    """Refused: moving a group's instances needs an instance allocator to choose
-    their new nodes (Ganeti's rule), and there is none yet."""
+    """Move all instances out of a group: the instance allocator (-I, or the
+    cluster's default) plans the moves ("change-group"), whose jobs are
+    submitted (Ganeti's rule and messages)."""
     HPATH = "group-evacuate"
     HTYPE = constants.HTYPE_GROUP
 
@@ -451,12 +452,68 @@ class LUGroupEvacuate(_GroupLU):
                                        " target group (targets are %s)"
                                        % (self.group_uuid, ", ".join(targets)),
                                        errors.ECODE_INVAL)
-        if not (self.op.iallocator or self.cfg.get_cluster_info().default_iallocator):
+        if not self.op.iallocator:
+            self.op.iallocator = self.cfg.get_cluster_info().default_iallocator
+        if not self.op.iallocator:
             raise errors.OpPrereqError("No iallocator was specified, neither in the"
                                        " opcode nor as a cluster-wide default",
                                        errors.ECODE_INVAL)
-        raise errors.OpPrereqError(
-            "Evacuating a node group needs an instance allocator to choose the new"
-            " nodes, and instance allocators (iallocator) are not supported yet; move"
-            " the instances with gnt-instance migrate/failover -n NODE or"
-            " gnt-node evacuate -n NODE instead", errors.ECODE_INVAL)
+        self.req_targets = targets
+        # the instances with a node in the group, read under the group's lock
+        self.instance_names = self._group_instances()
+        self.needed_locks[locking.LEVEL_INSTANCE] = list(self.instance_names)
+        self.needed_locks[locking.LEVEL_NODE] = locking.ALL_SET
+        for level in (locking.LEVEL_INSTANCE, locking.LEVEL_NODE):
+            self.share_locks[level] = 1
+
+    def _group_instances(self):
+        members = set(n for n, node in self.cfg.get_all_nodes_info().items()
+                      if node.group == self.group_uuid)
+        return sorted(name for name, inst in self.cfg.get_all_instances_info().items()
+                      if members & set(inst.all_nodes))
+
+    def check_prereq(self):
+        if self._group_instances() != sorted(self.instance_names):
+            raise errors.OpExecError("Instances of node group '%s' changed since locks"
+                                     " were acquired; retry the operation"
+                                     % self.op.group_name)
+        self.targets = self.req_targets or [
+            uuid for uuid in sorted(self.cfg.get_all_node_groups_info())
+            if uuid != self.group_uuid]
+        if not self.targets:
+            raise errors.OpPrereqError("There are no possible target groups",
+                                       errors.ECODE_INVAL)
+
+    def build_hooks_env(self):
+        return {"GROUP_NAME": self.op.group_name,
+                "TARGET_GROUPS": " ".join(self.targets)}
+
+    def exec(self, feedback_fn):
+        from ganeti import opcodes
+        from ganeti.cmdlib import iallocator
+        from ganeti.cmdlib.base import ResultWithJobs
+        request = iallocator.change_group_request(self.instance_names, self.targets)
+        result, _ = iallocator.run(self, self.op.iallocator, request,
+                                   what="group evacuation")
+        jobs = iallocator.evacuation_jobs(self, result, self.op.early_release, False)
+        self.log_info("Iallocator returned %s job(s) for evacuating node group %s",
+                      len(jobs), self.op.group_name)
+        if self.op.force_failover:
+            self.log_info("Will insist on failovers")
+            jobs = [[_as_failover(opcodes, op) for op in job] for job in jobs]
+        if self.op.sequential:
+            self.log_info("Jobs will be submitted to run sequentially")
+            for job in jobs[1:]:
+                for op in job:
+                    op.depends = [[-1, ["error", "success"]]]
+        return ResultWithJobs(jobs)
+
+
+def _as_failover(opcodes, op):
+    """A failover in place of a migration (--force-failover)."""
+    if not isinstance(op, opcodes.OpInstanceMigrate):
+        return op
+    return opcodes.OpInstanceFailover(instance_name=op.instance_name,
+                                      target_node=op.target_node,
+                                      ignore_ipolicy=op.ignore_ipolicy,
+                                      cleanup=op.cleanup)

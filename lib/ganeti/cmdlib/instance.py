@@ -3,7 +3,7 @@
 from ganeti import constants, errors, locking, objects, paramtypes
 from ganeti.cmdlib import drbd_disks, instance_cleanup, instance_flags, os_params
 from ganeti.cmdlib import instance_utils as iu
-from ganeti.cmdlib import backup, instance_import, ipolicy, shutdown_wait
+from ganeti.cmdlib import backup, iallocator, instance_import, ipolicy, shutdown_wait
 from ganeti.cmdlib.base import LogicalUnit, expand_node_name
 from ganeti.cmdlib.disk_sync import wait_for_sync
 from ganeti.cmdlib.instance_utils import InstanceLU
@@ -45,15 +45,12 @@ class LUInstanceCreate(LogicalUnit):
         if op.ip_check and not op.name_check:
             raise errors.OpPrereqError("Cannot do an IP address check without a name"
                                        " check", errors.ECODE_INVAL)
-        if op.iallocator:
-            raise errors.OpPrereqError("Instance allocators are not supported yet; give"
-                                       " the primary node with -n", errors.ECODE_INVAL)
         instance_flags.check_opportunistic_locking(op)
         self.os_secrets = os_params.secrets_of(op)
         if op.snode and op.disk_template not in constants.DTS_INT_MIRROR:
             raise errors.OpPrereqError("A secondary node is only used with the drbd disk"
                                        " template", errors.ECODE_INVAL)
-        if op.disk_template in constants.DTS_INT_MIRROR and not op.snode:
+        if op.disk_template in constants.DTS_INT_MIRROR and op.pnode and not op.snode:
             raise errors.OpPrereqError("The networked disk templates need a mirror node"
                                        " (-n primary:secondary)", errors.ECODE_INVAL)
         if op.forthcoming or op.commit:
@@ -103,13 +100,16 @@ class LUInstanceCreate(LogicalUnit):
             self.check_ip = None
         if "." not in self.instance_name and op.name_check:
             pass
-        if not op.pnode:
-            raise errors.OpPrereqError("No primary node given (-n NODE)", errors.ECODE_INVAL)
-        self.pnode = expand_node_name(self.cfg, op.pnode)
-        self.snode = expand_node_name(self.cfg, op.snode) if op.snode else None
-        if self.snode == self.pnode:
-            raise errors.OpPrereqError("The secondary node cannot be the primary node",
-                                       errors.ECODE_INVAL)
+        # the nodes: given, or chosen by an allocator (-I, or the cluster's default)
+        self.allocator = iallocator.resolve(self, op.pnode)
+        if self.allocator:
+            self.pnode = self.snode = None
+        else:
+            self.pnode = expand_node_name(self.cfg, op.pnode)
+            self.snode = expand_node_name(self.cfg, op.snode) if op.snode else None
+            if self.snode == self.pnode:
+                raise errors.OpPrereqError("The secondary node cannot be the primary"
+                                           " node", errors.ECODE_INVAL)
         if self.cfg.get_instance_info(self.instance_name):
             raise errors.OpPrereqError("Instance '%s' is already in the cluster"
                                        % self.instance_name, errors.ECODE_EXISTS)
@@ -120,7 +120,11 @@ class LUInstanceCreate(LogicalUnit):
                                        % self.instance_name, errors.ECODE_EXISTS)
         self.added_lock = True
         nodes = [self.pnode] + ([self.snode] if self.snode else [])
-        self.needed_locks[locking.LEVEL_NODE_RES] = list(nodes)
+        if self.allocator:
+            # the allocator chooses among all nodes
+            nodes = locking.ALL_SET
+        self.needed_locks[locking.LEVEL_NODE_RES] = \
+            nodes if nodes is locking.ALL_SET else list(nodes)
         if self.importing:
             self.src_node, self.src_path = instance_import.check_source(op)
             if self.src_node is None:
@@ -128,7 +132,8 @@ class LUInstanceCreate(LogicalUnit):
                 nodes = locking.ALL_SET
             else:
                 self.src_node = expand_node_name(self.cfg, self.src_node)
-                nodes = list(dict.fromkeys(nodes + [self.src_node]))
+                if nodes is not locking.ALL_SET:
+                    nodes = list(dict.fromkeys(nodes + [self.src_node]))
         self.needed_locks[locking.LEVEL_NODE] = \
             nodes if nodes is locking.ALL_SET else list(nodes)
 
@@ -139,6 +144,25 @@ class LUInstanceCreate(LogicalUnit):
                 self.glm.remove(locking.LEVEL_INSTANCE, [self.instance_name])
             except errors.LockError:
                 pass
+
+    def _run_allocator(self, cluster):
+        """Primary (and secondary) node from the instance allocator."""
+        op = self.op
+        beparams = dict(cluster.beparams["default"])
+        beparams.update(self.beparams)
+        nics = [dict((k, v) for k, v in spec.items() if k in ("mac", "ip", "mode", "link"))
+                for spec in op.nics]
+        request = iallocator.allocate_request(
+            self.instance_name, op.disk_template, self.disk_specs, nics, beparams,
+            op.os_type, op.tags, op.hypervisor or cluster.enabled_hypervisors[0],
+            group_name=op.group_name)
+        result, _ = iallocator.run(self, self.allocator, request, op.disk_template)
+        self.pnode = expand_node_name(self.cfg, result[0])
+        if len(result) > 1:
+            self.snode = expand_node_name(self.cfg, result[1])
+        op.pnode, op.snode = self.pnode, self.snode
+        self.log_info("Selected nodes for instance %s via iallocator %s: %s",
+                      self.instance_name, self.allocator, ", ".join(result))
 
     def _read_export(self):
         """Fill the opcode from the export's config.ini; its images and MACs."""
@@ -163,6 +187,8 @@ class LUInstanceCreate(LogicalUnit):
         if self.importing:
             self._read_export()
         cluster = self.cfg.get_cluster_info()
+        if self.allocator:
+            self._run_allocator(cluster)
         node = iu.check_node_online(self.cfg, self.pnode, "create an instance on")
         if node.drained:
             raise errors.OpPrereqError("Node %s is drained; no new instances on it"

@@ -20,7 +20,7 @@ import time
 
 from ganeti import constants, errors, hypervisor, locking
 from ganeti.hypervisor import hv_base
-from ganeti.cmdlib import drbd_disks
+from ganeti.cmdlib import drbd_disks, iallocator
 from ganeti.cmdlib import instance_utils as iu
 from ganeti.cmdlib import ipolicy
 from ganeti.cmdlib.base import expand_node_name
@@ -55,6 +55,9 @@ class _MoveInstanceLU(InstanceLU):
             inst = iu.get_instance(self.cfg, self.instance_name)
             nodes = inst.all_nodes + ([self.op_target] if self.op_target else [])
             self.needed_locks[level] = list(dict.fromkeys(nodes))
+            if _all_of(inst, constants.DTS_EXT_MIRROR) and not self.op_target:
+                # an allocator chooses the target among all nodes
+                self.needed_locks[level] = locking.ALL_SET
 
     # ---- checks ------------------------------------------------------------------------
 
@@ -127,8 +130,15 @@ class _MoveInstanceLU(InstanceLU):
             raise errors.OpPrereqError("Instance's disk layout '%s' does not allow %s"
                                        % (", ".join(bad), text), errors.ECODE_STATE)
         if _all_of(inst, constants.DTS_EXT_MIRROR):
-            iu.check_iallocator_or_node(self, self.op_target)
+            allocator = iu.check_iallocator_or_node(self, self.op_target)
             self.target_node = self.op_target
+            if allocator:
+                result, _ = iallocator.run(
+                    self, allocator, iallocator.relocate_request(inst, [inst.primary_node]),
+                    inst.disk_template)
+                self.target_node = expand_node_name(self.cfg, result[0])
+                self.log_info("Selected nodes for instance %s via iallocator %s: %s",
+                              inst.name, allocator, ", ".join(result))
             if self.target_node == inst.primary_node:
                 raise errors.OpPrereqError("Cannot migrate instance %s to its primary"
                                            " (%s)" % (inst.name, inst.primary_node),

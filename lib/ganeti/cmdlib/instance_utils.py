@@ -98,22 +98,11 @@ def check_instance_stopped(lu, instance, what):
                                    % (instance.name, what), errors.ECODE_STATE)
 
 
-def check_iallocator_or_node(lu, target_node, node_option="-n"):
-    """Ganeti's rule for a target chosen by node or allocator; allocators are not
-    available yet, so a node must be given."""
-    if target_node and lu.op.iallocator:
-        raise errors.OpPrereqError("Do not specify both, iallocator and node",
-                                   errors.ECODE_INVAL)
-    if target_node:
-        return
-    if lu.op.iallocator or lu.cfg.get_cluster_info().default_iallocator:
-        raise errors.OpPrereqError("Instance allocators are not supported yet; give"
-                                   " the target node with %s" % node_option,
-                                   errors.ECODE_INVAL)
-    raise errors.OpPrereqError("No iallocator or node given and no cluster-wide"
-                               " default iallocator found; please specify either an"
-                               " iallocator or a node, or set a cluster-wide default"
-                               " iallocator", errors.ECODE_INVAL)
+def check_iallocator_or_node(lu, target_node):
+    """Ganeti's rule for a target chosen by node or allocator: the allocator to
+    run (given, or the cluster's default), None when a node was given."""
+    from ganeti.cmdlib import iallocator
+    return iallocator.resolve(lu, target_node)
 
 
 def check_hvparams(hv_name, hvparams):
@@ -782,6 +771,12 @@ class InstanceLU(LogicalUnit):
 
     def build_hooks_nodes(self):
         nodes = instance_hook_nodes(self.cfg, self.instance)
+        return nodes, nodes
+
+    def _hooks_on_master_primary_and(self, node):
+        """Hooks on the master, the instance's primary and ``node`` (a target)."""
+        nodes = list(dict.fromkeys([self.cfg.get_master_node(),
+                                    self.instance.primary_node, node]))
         return nodes, nodes
 
     def _hook_env(self, extra):

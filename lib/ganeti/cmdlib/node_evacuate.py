@@ -1,12 +1,14 @@
-"""gnt-node evacuate: move instances off a node, one replace-disks job each.
+"""gnt-node evacuate: move instances off a node, in jobs this opcode submits.
 
 With a new secondary node given, the node's secondary (drbd) instances get it
-through ``replace-disks -n`` jobs, which this opcode submits. Moving primary
-instances needs an instance allocator to choose their targets (as in Ganeti);
-allocators are not available yet, so that is refused with a clear message.
+through ``replace-disks -n`` jobs. Otherwise an instance allocator (-I, or the
+cluster's default) plans the moves, primary instances too (as in Ganeti):
+its ``node-evacuate`` answer holds the jobs (migrations, failovers,
+replace-disks) that are submitted.
 """
 
 from ganeti import constants, errors, locking, opcodes
+from ganeti.cmdlib import iallocator
 from ganeti.cmdlib import instance_utils as iu
 from ganeti.cmdlib.base import NoHooksLU, ResultWithJobs, expand_node_name
 
@@ -15,7 +17,7 @@ class LUNodeEvacuate(NoHooksLU):
     REQ_BGL = False
 
     def check_arguments(self):
-        iu.check_iallocator_or_node(self, self.op.remote_node)
+        self.allocator = iu.check_iallocator_or_node(self, self.op.remote_node)
 
     def expand_names(self):
         self.node_name = expand_node_name(self.cfg, self.op.node_name)
@@ -31,8 +33,9 @@ class LUNodeEvacuate(NoHooksLU):
                                            errors.ECODE_INVAL)
         self.instance_names = self._instances()
         self.needed_locks[locking.LEVEL_INSTANCE] = list(self.instance_names)
-        self.needed_locks[locking.LEVEL_NODE] = sorted(
-            set([self.node_name] + ([self.remote_node] if self.remote_node else [])))
+        # an allocator may choose any node
+        self.needed_locks[locking.LEVEL_NODE] = locking.ALL_SET if self.allocator else \
+            sorted(set([self.node_name] + ([self.remote_node] if self.remote_node else [])))
         for level in (locking.LEVEL_INSTANCE, locking.LEVEL_NODE):
             self.share_locks[level] = 1
 
@@ -70,9 +73,19 @@ class LUNodeEvacuate(NoHooksLU):
                                                errors.ECODE_INVAL)
 
     def exec(self, feedback_fn):
+        if not self.instance_names:
+            return ResultWithJobs([])
+        if self.allocator:
+            request = iallocator.node_evacuate_request(self.instance_names, self.op.mode)
+            result, _ = iallocator.run(
+                self, self.allocator, request, what="node evacuation",
+                flags=["--ignore-soft-errors"] if self.op.ignore_soft_errors else [])
+            return ResultWithJobs(iallocator.evacuation_jobs(
+                self, result, self.op.early_release, True))
         return ResultWithJobs([
             [opcodes.OpInstanceReplaceDisks(instance_name=name,
                                             remote_node=self.remote_node, disks=[],
                                             mode=constants.REPLACE_DISK_CHG,
                                             early_release=self.op.early_release)]
             for name in self.instance_names])
+

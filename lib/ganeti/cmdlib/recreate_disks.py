@@ -44,8 +44,11 @@ class LUInstanceRecreateDisks(InstanceLU):
                     params["spindles"], idx))
             changes[idx] = dict(params)
         self.changes = changes
-        if self.op.iallocator or self.op.nodes:
-            iu.check_iallocator_or_node(self, self.op.nodes)
+        if (self.op.iallocator or self.op.nodes) and \
+                iu.check_iallocator_or_node(self, self.op.nodes):
+            raise errors.OpPrereqError("Choosing new nodes for recreate-disks with an"
+                                       " iallocator is not supported yet; give them"
+                                       " with -n", errors.ECODE_INVAL)
 
     def expand_names(self):
         super().expand_names()

@@ -19,6 +19,7 @@ import uuid
 
 from ganeti import constants, errors, locking, objects
 from ganeti.cmdlib import drbd_disks, ipolicy
+from ganeti.cmdlib import iallocator
 from ganeti.cmdlib import instance_utils as iu
 from ganeti.cmdlib.base import expand_node_name
 from ganeti.cmdlib.disk_sync import wait_for_sync
@@ -38,13 +39,14 @@ class LUInstanceReplaceDisks(InstanceLU):
     HPATH = "mirrors-replace"
 
     def check_arguments(self):
+        self.allocator = None
         mode = self.op.mode
         if mode == constants.REPLACE_DISK_CHG:
             if self.op.remote_node is None and self.op.iallocator is None:
                 raise errors.OpPrereqError("When changing the secondary either an"
                                            " iallocator script must be used or the"
                                            " new node given", errors.ECODE_INVAL)
-            iu.check_iallocator_or_node(self, self.op.remote_node)
+            self.allocator = iu.check_iallocator_or_node(self, self.op.remote_node)
         elif self.op.remote_node is not None or self.op.iallocator is not None:
             raise errors.OpPrereqError("The iallocator and new node options can only be"
                                        " used when changing the secondary node",
@@ -57,7 +59,10 @@ class LUInstanceReplaceDisks(InstanceLU):
 
     def declare_locks(self, level):
         super().declare_locks(level)
-        if level in (locking.LEVEL_NODE, locking.LEVEL_NODE_RES) and self.remote_node:
+        if level in (locking.LEVEL_NODE, locking.LEVEL_NODE_RES) and self.allocator:
+            # the allocator chooses among all nodes
+            self.needed_locks[level] = locking.ALL_SET
+        elif level in (locking.LEVEL_NODE, locking.LEVEL_NODE_RES) and self.remote_node:
             self.needed_locks[level] = list(dict.fromkeys(
                 self.needed_locks[level] + [self.remote_node]))
 
@@ -72,6 +77,13 @@ class LUInstanceReplaceDisks(InstanceLU):
                                        " secondary but found %d" % len(secondaries),
                                        errors.ECODE_FAULT)
         secondary = secondaries[0]
+        if self.allocator:
+            result, _ = iallocator.run(self, self.allocator,
+                                       iallocator.relocate_request(inst, [secondary]),
+                                       inst.disk_template)
+            self.remote_node = expand_node_name(self.cfg, result[0])
+            self.log_info("Selected new secondary for instance '%s': %s", inst.name,
+                          self.remote_node)
         remote = self.remote_node
         if remote is not None and remote == inst.primary_node:
             raise errors.OpPrereqError("The specified node is the primary node of the"

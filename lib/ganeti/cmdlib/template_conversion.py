@@ -28,7 +28,10 @@ def check_arguments(lu):
         raise errors.OpPrereqError("Disk template conversion and other disk changes"
                                    " not supported at the same time", errors.ECODE_INVAL)
     if op.disk_template in constants.DTS_INT_MIRROR:
-        iu.check_iallocator_or_node(lu, op.remote_node)
+        if iu.check_iallocator_or_node(lu, op.remote_node):
+            raise errors.OpPrereqError("Choosing the new secondary node with an"
+                                       " iallocator is not supported yet; give it with"
+                                       " -n", errors.ECODE_INVAL)
     elif op.remote_node:
         lu.log_warning("Changing the disk template to a non-mirrored one, the"
                        " secondary node will be ignored")

@@ -146,3 +146,61 @@ class LUTestJqueue(NoHooksLU):
         if self.op.fail:
             raise errors.OpExecError("Opcode failure was requested")
         return True
+
+
+class LUTestAllocator(NoHooksLU):
+    """gnt-debug iallocator: the input of a request, or an allocator's raw answer."""
+    REQ_BGL = False
+
+    def expand_names(self):
+        self.needed_locks = {}
+
+    def check_prereq(self):
+        from ganeti.cmdlib import instance_utils as iu
+        op = self.op
+        if op.mode == "allocate":
+            if self.cfg.get_instance_info(op.name):
+                raise errors.OpPrereqError("Instance '%s' already in the cluster"
+                                           % op.name, errors.ECODE_EXISTS)
+            for row in op.disks or []:
+                if not (isinstance(row, dict) and isinstance(row.get("size"), int)
+                        and row.get("mode") in ("rw", "ro")):
+                    raise errors.OpPrereqError("Invalid contents of the 'disks'"
+                                               " parameter", errors.ECODE_INVAL)
+            if op.hypervisor is None:
+                op.hypervisor = self.cfg.get_cluster_info().enabled_hypervisors[0]
+        elif op.mode == "relocate":
+            self.instance = iu.get_instance(self.cfg,
+                                            iu.expand_instance_name(self.cfg, op.name))
+        elif op.mode in ("change-group", "node-evacuate"):
+            if not op.instances:
+                raise errors.OpPrereqError("Missing instances", errors.ECODE_INVAL)
+            op.instances = [iu.expand_instance_name(self.cfg, n) for n in op.instances]
+        else:
+            raise errors.OpPrereqError("Allocator requests of type '%s' are not"
+                                       " supported yet" % op.mode, errors.ECODE_INVAL)
+        if op.direction == "out" and op.iallocator is None:
+            raise errors.OpPrereqError("Missing allocator name", errors.ECODE_INVAL)
+
+    def exec(self, feedback_fn):
+        from ganeti import serializer
+        from ganeti.cmdlib import iallocator
+        op = self.op
+        if op.mode == "allocate":
+            request = iallocator.allocate_request(
+                op.name, op.disk_template, op.disks or [], op.nics or [],
+                {"maxmem": op.memory or 0, "vcpus": op.vcpus or 1,
+                 "spindle_use": op.spindle_use}, op.os, op.tags, op.hypervisor,
+                group_name=op.group_name)
+        elif op.mode == "relocate":
+            request = iallocator.relocate_request(self.instance,
+                                                  self.instance.secondary_nodes)
+        elif op.mode == "change-group":
+            request = iallocator.change_group_request(op.instances,
+                                                      op.target_groups or [])
+        else:
+            request = iallocator.node_evacuate_request(op.instances, op.evac_mode)
+        if op.direction == "in":
+            return serializer.dump_json(iallocator.build_input(self, request,
+                                                               op.disk_template))
+        return iallocator.run_raw(self, op.iallocator, request, op.disk_template)
