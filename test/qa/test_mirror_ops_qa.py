@@ -343,13 +343,13 @@ def test_export_and_import_through_lvm_snapshots(cluster):
     vms = cluster
     n1, n2, n3 = (vms.node_name(k) for k in (1, 2, 3))
     src, dst = "inst7.example.com", "inst8.example.com"
-    vms.ssh(MASTER, "gnt-instance add -t drbd -s 128M --ignore-ipolicy -n %s:%s -o noop"
+    vms.ssh(MASTER, "gnt-instance add -t drbd -s 64M --ignore-ipolicy -n %s:%s -o noop"
             " --no-name-check --no-ip-check %s" % (n1, n2, src))
     minors, _ = qa.minors(vms, src)
     checksum = qa.write_pattern(vms, 1, minors[n1])
     lvs_before = qa.lvs(vms, 1)
 
-    proc = vms.ssh(MASTER, "gnt-backup export -n %s --transport-compression=gzip-fast %s"
+    proc = vms.ssh(MASTER, "gnt-backup export -n %s %s"
                    % (n3, src))
     log = qa.log_lines(proc.stdout)
     assert log[:3] == ["Shutting down instance %s" % src,
@@ -370,7 +370,7 @@ def test_export_and_import_through_lvm_snapshots(cluster):
     (image,) = [f for f in files if f != "config.ini"]
     assert _image_sum(vms, 3, "%s/%s" % (export, image)) == checksum
     config = vms.ssh(3, "cat %s/config.ini" % export).stdout
-    assert "disk_template = drbd" in config and "disk0_size = 128" in config, config
+    assert "disk_template = drbd" in config and "disk0_size = 64" in config, config
     rows = vms.ssh(MASTER, "gnt-backup list --no-headers --separator='|'").stdout.split()
     assert "%s|%s" % (n3, src) in rows, rows
 

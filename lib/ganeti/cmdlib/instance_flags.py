@@ -41,11 +41,17 @@ def check_hotplug(lu, instance, hotplug: bool, if_possible: bool) -> bool:
 
 
 def check_opportunistic_locking(op) -> None:
-    """Only meaningful when an iallocator chooses among free nodes."""
+    """Only meaningful when an iallocator chooses among free nodes (Ganeti's
+    rule); taking only the free nodes' locks is not implemented: refused."""
     if op.opportunistic_locking and not op.iallocator:
         raise errors.OpPrereqError("Opportunistic locking is only available in"
                                    " combination with an instance allocator",
                                    errors.ECODE_INVAL)
+    if op.opportunistic_locking:
+        raise errors.OpPrereqError("Opportunistic locking is not supported yet: the"
+                                   " allocator chooses among all nodes, whose locks"
+                                   " the job waits for; leave out"
+                                   " --opportunistic-locking", errors.ECODE_INVAL)
 
 
 def check_node_in_group(cfg, node, group_name) -> None:
