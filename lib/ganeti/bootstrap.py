@@ -198,10 +198,23 @@ def init_cluster(cluster_name, mac_prefix=constants.DEFAULT_MAC_PREFIX,
                  candidate_pool_size=constants.DEFAULT_CANDIDATE_POOL_SIZE,
                  modify_etc_hosts=True, modify_ssh_setup=True,
                  maintain_node_health=False, drbd_helper=None, default_iallocator=None,
+                 default_iallocator_params=None, compression_tools=None, ipolicy=None,
                  prealloc_wipe_disks=False, uid_pool=None, feedback_fn=None):
     """Initialise a new cluster on this node, which becomes its master."""
     feedback_fn = feedback_fn or (lambda msg: None)
     default_iallocator = _default_iallocator(default_iallocator)
+    from ganeti.cmdlib import cluster as cluster_lu, ipolicy as ipolicy_lu
+    default_iallocator_params = cluster_lu.check_iallocator_params(
+        default_iallocator_params or {})
+    if compression_tools is not None:
+        cluster_lu.check_compression_tools(compression_tools)
+    # the default policy, changed by the options, and the enabled templates
+    policy = dict(constants.IPOLICY_DEFAULTS, **{"disk-templates":
+                                                 list(enabled_disk_templates)})
+    policy.update(ipolicy or {})
+    if ipolicy and "std" in ipolicy:
+        policy["std"] = dict(constants.IPOLICY_DEFAULTS["std"], **ipolicy["std"])
+    policy = ipolicy_lu.check_syntax(policy)
     hostname = net.get_hostname()
     nicparams = dict(nicparams or {})
     hvparams = dict(hvparams or {})
@@ -262,8 +275,9 @@ def init_cluster(cluster_name, mac_prefix=constants.DEFAULT_MAC_PREFIX,
         modify_etc_hosts=modify_etc_hosts, modify_ssh_setup=modify_ssh_setup,
         maintain_node_health=maintain_node_health, uid_pool=list(uid_pool or []),
         default_iallocator=default_iallocator, prealloc_wipe_disks=prealloc_wipe_disks,
-        enabled_disk_templates=list(enabled_disk_templates),
-        ipolicy={"disk-templates": list(enabled_disk_templates)},
+        default_iallocator_params=default_iallocator_params,
+        compression_tools=list(compression_tools or constants.COMPRESSION_TOOLS),
+        enabled_disk_templates=list(enabled_disk_templates), ipolicy=policy,
         ctime=now, mtime=now)
     data = objects.ConfigData(cluster=cluster, nodes={hostname: master_node},
                               nodegroups={group.uuid: group}, instances={}, ctime=now,

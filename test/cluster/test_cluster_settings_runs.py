@@ -14,8 +14,7 @@ def cluster2():
     vc = vcluster.VirtualCluster(2)
     try:
         vc.init()
-        vc.join(vc.nodes[1])
-        vc.master.run("gnt-node", "add", "--no-node-setup", vc.nodes[1].name, check=True)
+        vc.add_node(vc.nodes[1])
         yield vc
     finally:
         vc.cleanup()
@@ -141,3 +140,40 @@ def test_external_master_ip_script(cluster2):
     finally:
         m.run("gnt-cluster", "modify", "--use-external-mip-script", "no")
         m.run("gnt-cluster", "modify", "--master-netmask", "32")
+
+
+def test_instance_policy_allocator_params_and_compression_tools(cluster2):
+    """gnt-cluster modify's policy options take effect (show-ispecs-cmd shows
+    them, instance creation is held to them); allocator parameters and
+    compression tools are stored and checked with Ganeti's rules."""
+    m = cluster2.master
+    std = "cpu-count=1,disk-count=1,disk-size=64,memory-size=128,nic-count=1,spindle-use=1"
+    low = "cpu-count=1,disk-count=0,disk-size=32,memory-size=64,nic-count=0,spindle-use=0"
+    high = ("cpu-count=4,disk-count=4,disk-size=1024,memory-size=512,nic-count=2,"
+            "spindle-use=4")
+    m.run("gnt-cluster", "modify", "--ipolicy-std-specs", "disk-size=64M",
+          "--ipolicy-bounds-specs", "min:%s/max:%s" % (low, high), check=True)
+    out = m.run("gnt-cluster", "show-ispecs-cmd", check=True).stdout
+    assert out == "gnt-cluster init --ipolicy-std-specs %s --ipolicy-bounds-specs" \
+        " min:%s/max:%s %s\n" % (std, low, high, vcluster.CLUSTER_NAME)
+    proc = m.run("gnt-instance", "add", "-t", "diskless", "-n", m.name, "-o", "noop",
+                 "--no-name-check", "--no-ip-check", "--no-nics", "-B", "maxmem=1024",
+                 "big.example.com")
+    assert proc.returncode == 1 and "violates policy" in proc.stderr, proc.stderr
+    # a standard spec outside the ranges: refused, nothing changes
+    proc = m.run("gnt-cluster", "modify", "--ipolicy-std-specs", "memory-size=4096")
+    assert proc.returncode == 1 and "Invalid instance policy" in proc.stderr, proc.stderr
+    assert m.run("gnt-cluster", "show-ispecs-cmd", check=True).stdout == out
+    m.run("gnt-cluster", "modify", "--default-iallocator-params",
+          "restricted-migration=true", "--compression-tools", "gzip,lzop", check=True)
+    info = m.run("gnt-cluster", "info", check=True).stdout
+    assert "  default instance allocator parameters: \n    restricted-migration: true\n" \
+        in info, info
+    assert "  compression tools: \n    - gzip\n    - lzop\n" in info, info
+    for tools, message in (("lzop", "the gzip utility must be present"),
+                           ("gzip,none", "none is a reserved value"),
+                           ("gzip,a;b", "contain illegal characters")):
+        proc = m.run("gnt-cluster", "modify", "--compression-tools", tools)
+        assert proc.returncode == 1 and message in proc.stderr, (tools, proc.stderr)
+    import ipolicy_testbed
+    ipolicy_testbed.widen_ipolicy(m)

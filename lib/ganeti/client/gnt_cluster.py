@@ -3,7 +3,7 @@
 import sys
 
 from ganeti import cli, constants, errors, opcodes, pathutils, ssconf
-from ganeti.client import infofmt, tags
+from ganeti.client import infofmt, ipolicy_opts, tags
 
 
 def _split_list(value):
@@ -69,6 +69,9 @@ def init_cluster(opts, args):
         modify_etc_hosts=opts.modify_etc_hosts, modify_ssh_setup=opts.modify_ssh_setup,
         maintain_node_health=opts.maintain_node_health == "yes",
         drbd_helper=opts.drbd_helper, default_iallocator=opts.default_iallocator,
+        default_iallocator_params=opts.default_iallocator_params,
+        compression_tools=opts.compression_tools,
+        ipolicy=ipolicy_opts.ipolicy_from_opts(opts, base=constants.IPOLICY_DEFAULTS),
         prealloc_wipe_disks=opts.prealloc_wipe_disks == "yes",
         feedback_fn=lambda msg: sys.stderr.write(msg + "\n"))
     op = opcodes.OpClusterPostInit()
@@ -151,6 +154,21 @@ def _ipolicy_items(ipolicy):
         ("vcpu-ratio", ipolicy.get("vcpu-ratio")),
         ("spindle-ratio", ipolicy.get("spindle-ratio")),
     ]
+
+
+def show_create_command(opts, args):
+    """The gnt-cluster init command line with the cluster's instance specs."""
+    info = cli.get_client().query_cluster_info()
+    policy = info["ipolicy"]
+    words = ["gnt-cluster init"]
+    if policy.get("std"):
+        words.append("--ipolicy-std-specs %s" % ipolicy_opts.specs_text(policy["std"]))
+    bounds = ipolicy_opts.bounds_text(policy)
+    if bounds:
+        words.append("--ipolicy-bounds-specs %s" % bounds)
+    words.append(info["name"])
+    cli.to_stdout(" ".join(words))
+    return constants.EXIT_SUCCESS
 
 
 def show_cluster_config(opts, args):
@@ -414,6 +432,15 @@ _HELP = {
     "enabled_disk_templates": "Comma-separated list of disk templates",
 }
 
+_IALLOCATOR_PARAMS_OPT = cli.keyval_option(
+    "--default-iallocator-params", dest="default_iallocator_params",
+    help="iallocator template parameters, in the format template:option=value,"
+    " option=value,...")
+_COMPRESSION_TOOLS_OPT = cli.cli_option(
+    "--compression-tools", dest="compression_tools", type="list", default=None,
+    help="Comma-separated list of compression tools which are allowed to be used by"
+    " Ganeti in various operations")
+
 # Ganeti's order; -g (--vg-name), --nicparams, -b/--bridge and --no-lvm-storage are ours.
 # Not supported yet, refused when given (check_unsupported_settings): --uid-pool
 # other than '', --prealloc-wipe-disks yes; --primary-ip-version other than 4.
@@ -454,6 +481,7 @@ _INIT_OPTS = [
                    help=_HELP["drbd_helper"]),
     cli.cli_option("-I", "--default-iallocator", dest="default_iallocator", default=None,
                    metavar="<NAME>", help=_HELP["default_iallocator"]),
+    _IALLOCATOR_PARAMS_OPT,
     cli.cli_option("--primary-ip-version", dest="primary_ip_version", type="int",
                    default=None, metavar="4|6",
                    help="Cluster-wide IP version for primary IP"),
@@ -468,6 +496,9 @@ _INIT_OPTS = [
                    action="append", default=None, help=_HELP["diskparams"]),
     cli.cli_option("--enabled-disk-templates", dest="enabled_disk_templates",
                    default=None, help=_HELP["enabled_disk_templates"]),
+    ipolicy_opts.STD_SPECS_OPT,
+    _COMPRESSION_TOOLS_OPT,
+    ] + ipolicy_opts.IPOLICY_OPTS + ipolicy_opts.SPECS_OPTS + [
     cli.cli_option("-b", "--bridge", dest="bridge", default=None, metavar="BRIDGE",
                    help="Specify the default bridge name (cluster-wide) to connect the"
                    " instances to [%s]" % constants.DEFAULT_BRIDGE),
@@ -519,6 +550,8 @@ COMMANDS = {
     "repair-disk-sizes": (repair_disk_sizes, cli.ARGS_MANY_INSTANCES,
                           [cli.DRY_RUN_OPT, cli.PRIORITY_OPT], "[<instance-name>...]",
                           "Updates mismatches in recorded disk sizes"),
+    "show-ispecs-cmd": (show_create_command, cli.ARGS_NONE, [], "",
+                        "Show the command line to re-create the cluster"),
     "verify-disks": (verify_disks, cli.ARGS_NONE, [cli.PRIORITY_OPT, _NODEGROUP_OPT],
                      "", "Does a check on the cluster disk status"),
     "verify": (verify_cluster, cli.ARGS_NONE, _VERIFY_OPTS, "",
@@ -590,7 +623,10 @@ def set_cluster_params(opts, args):
         file_storage_dir=opts.file_storage_dir,
         shared_file_storage_dir=opts.shared_file_storage_dir,
         enabled_user_shutdown=opts.enabled_user_shutdown,
-        auto_master_failover=opts.auto_master_failover)
+        auto_master_failover=opts.auto_master_failover,
+        default_iallocator_params=opts.default_iallocator_params or None,
+        compression_tools=opts.compression_tools,
+        ipolicy=ipolicy_opts.ipolicy_from_opts(opts) or None)
     from ganeti.cmdlib.cluster import check_unsupported_settings
     uid_opts = [opts.uid_pool, opts.add_uids, opts.remove_uids]
     check_unsupported_settings(uid_pool=any(uid_opts))
@@ -799,6 +835,7 @@ _MODIFY_OPTS = [
                    help=_HELP["drbd_helper"]),
     cli.cli_option("-I", "--default-iallocator", dest="default_iallocator", default=None,
                    metavar="<NAME>", help=_HELP["default_iallocator"]),
+    _IALLOCATOR_PARAMS_OPT,
     cli.cli_option("--reserved-lvs", dest="reserved_lvs", default=None,
                    help="A comma-separated list of reserved logical volumes names, that"
                    " will be ignored by cluster verify"),
@@ -813,16 +850,19 @@ _MODIFY_OPTS = [
     ] + cli.SUBMIT_OPTS + [
     cli.cli_option("--enabled-disk-templates", dest="enabled_disk_templates", default=None,
                    help=_HELP["enabled_disk_templates"]),
+    ipolicy_opts.STD_SPECS_OPT,
     _yes_no_opt("--modify-etc-hosts", dest="modify_etc_hosts",
                 help="Defines whether the cluster should autonomously modify and keep in"
                 " sync the /etc/hosts file of the nodes"),
     cli.cli_option("--user-shutdown", dest="enabled_user_shutdown", type="bool",
                    default=None, help="Whether user shutdown is enabled"),
+    ] + ipolicy_opts.IPOLICY_OPTS + [
     cli.cli_option("--file-storage-dir", dest="file_storage_dir", default=None,
                    metavar="DIR", help=_HELP["file_storage_dir"]),
     cli.cli_option("--shared-file-storage-dir", dest="shared_file_storage_dir",
                    default=None, metavar="SHAREDDIR",
                    help=_HELP["shared_file_storage_dir"]),
+    _COMPRESSION_TOOLS_OPT,
     cli.cli_option("--no-lvm-storage", dest="lvm_storage", default=True,
                    action="store_false", help="Disable support for lvm based instances"),
     _yes_no_opt("--auto-master-failover", dest="auto_master_failover",

@@ -3,128 +3,14 @@
 The options, usage texts and output are Ganeti 3.0.2's.
 """
 
-import optparse
 import sys
 
 from ganeti import cli, constants, errors
-from ganeti.client import tags
+from ganeti.client import ipolicy_opts, tags
 
 _LIST_DEF_FIELDS = ["name", "node_cnt", "pinst_cnt", "alloc_policy", "ndparams"]
 _INFO_FIELDS = ["name", "ndparams", "custom_ndparams", "diskparams", "custom_diskparams",
                 "ipolicy", "custom_ipolicy"]
-_ISPEC_UNIT_KEYS = ("disk-size", "memory-size")
-_ISPEC_KEYS = ("cpu-count", "disk-count", "disk-size", "memory-size", "nic-count",
-               "spindle-use")
-
-
-# ---- option types of the instance policy options (Ganeti's) ----------------------------
-
-def _split_ident_key_val(opt, section):
-    ident, params = cli.parse_ident_keyval(section)
-    if not isinstance(params, dict):
-        raise optparse.OptionValueError("option %s: cannot reset or remove '%s' here"
-                                        % (opt, ident))
-    return ident, params
-
-
-def _check_bounds_specs(option, opt, value):
-    """'min:k=v,.../max:k=v//min:...' -> [{"min": {...}, "max": {...}}, ...]."""
-    result = []
-    for line in value.split("//"):
-        pair = {}
-        for section in line.split("/"):
-            if not section:
-                raise optparse.OptionValueError("option %s: empty section in '%s'"
-                                                % (opt, value))
-            try:
-                ident, params = _split_ident_key_val(opt, section)
-            except (errors.ParameterError, errors.UnitParseError) as err:
-                raise optparse.OptionValueError("option %s: %s" % (opt, err.args[0]))
-            if ident in pair:
-                raise optparse.OptionValueError("Duplicated parameter '%s' in parsing"
-                                                " %s: %s" % (ident, opt, section))
-            pair[ident] = params
-        result.append(pair)
-    return result
-
-
-def _check_maybe_float(option, opt, value):
-    """A number, or "default" (drop the group's own value)."""
-    if value.lower() == constants.VALUE_DEFAULT:
-        return constants.VALUE_DEFAULT
-    try:
-        return float(value)
-    except ValueError:
-        raise optparse.OptionValueError("option %s: invalid number value: %r"
-                                        % (opt, value))
-
-
-class _Option(cli.CliOption):
-    TYPES = cli.CliOption.TYPES + ("multilistidentkeyval", "maybefloat")
-    TYPE_CHECKER = dict(cli.CliOption.TYPE_CHECKER,
-                        multilistidentkeyval=_check_bounds_specs,
-                        maybefloat=_check_maybe_float)
-
-
-_IPOLICY_OPTS = [
-    _Option("--ipolicy-bounds-specs", dest="ipolicy_bounds_specs",
-            type="multilistidentkeyval", default=None,
-            help="Complete instance specs limits"),
-    _Option("--ipolicy-disk-templates", dest="ipolicy_disk_templates", type="list",
-            default=None, help="Comma-separated list of enabled disk templates"),
-    _Option("--ipolicy-vcpu-ratio", dest="ipolicy_vcpu_ratio", type="maybefloat",
-            default=None, help="The maximum allowed vcpu-to-cpu ratio"),
-    _Option("--ipolicy-spindle-ratio", dest="ipolicy_spindle_ratio", type="maybefloat",
-            default=None, help="The maximum allowed instances to spindle ratio"),
-]
-
-
-def _ispec(spec, key):
-    """One min or max spec: sizes with units as MiB, all parameters required."""
-    from ganeti import paramtypes
-    from ganeti.utils import text
-    result = dict(spec)
-    for name in _ISPEC_UNIT_KEYS:
-        if name in result:
-            try:
-                result[name] = text.parse_unit(result[name])
-            except (TypeError, ValueError, errors.UnitParseError) as err:
-                raise errors.OpPrereqError("Invalid parameter %s (%s) in %s instance specs:"
-                                           " %s" % (name, result[name], key, err),
-                                           errors.ECODE_INVAL)
-    result = paramtypes.check_types(result, dict.fromkeys(_ISPEC_KEYS, 0))
-    missing = sorted(set(_ISPEC_KEYS) - set(result))
-    if missing:
-        raise errors.OpPrereqError("Missing parameters in ipolicy spec %s: %s"
-                                   % (key, ", ".join(missing)), errors.ECODE_INVAL)
-    return result
-
-
-def ipolicy_from_opts(opts, allow_default=False):
-    """The group policy the --ipolicy-* options ask for ({} when none is given);
-    with ``allow_default`` (modify) "default" drops the group's own value."""
-    policy = {}
-    bounds = opts.ipolicy_bounds_specs
-    if bounds is not None:
-        if allow_default and bounds == [{constants.VALUE_DEFAULT: {}}]:
-            policy["minmax"] = constants.VALUE_DEFAULT
-        else:
-            minmax = []
-            for pair in bounds:
-                for key in pair:
-                    if key not in ("min", "max"):
-                        raise errors.OpPrereqError("Invalid key in bounds instance"
-                                                   " specifications: %s" % key,
-                                                   errors.ECODE_INVAL)
-                minmax.append(dict((key, _ispec(spec, key)) for key, spec in pair.items()))
-            policy["minmax"] = minmax
-    if opts.ipolicy_disk_templates is not None:
-        policy["disk-templates"] = list(opts.ipolicy_disk_templates)
-    if opts.ipolicy_vcpu_ratio is not None:
-        policy["vcpu-ratio"] = opts.ipolicy_vcpu_ratio
-    if opts.ipolicy_spindle_ratio is not None:
-        policy["spindle-ratio"] = opts.ipolicy_spindle_ratio
-    return policy
 
 
 def _per_name(pairs, what):
@@ -158,7 +44,7 @@ def _settings(opts, allow_default=False):
                 diskparams=_per_name(opts.diskparams, "disk parameters"),
                 hv_state=_per_name(opts.hv_state, "hypervisor state values"),
                 disk_state=_disk_state(opts.disk_state),
-                ipolicy=ipolicy_from_opts(opts, allow_default))
+                ipolicy=ipolicy_opts.ipolicy_from_opts(opts, allow_default))
 
 
 # ---- commands ---------------------------------------------------------------------------
@@ -294,19 +180,14 @@ def show_group_info(opts, args):
     return constants.EXIT_SUCCESS
 
 
-def _specs_text(specs):
-    return ",".join("%s=%s" % (key, value) for key, value in sorted(specs.items()))
-
-
 def show_create_command(opts, args):
     """The gnt-group add command line that re-creates each group's specs."""
     field = "ipolicy" if opts.include_defaults else "custom_ipolicy"
     for name, policy in _query_groups(args, ["name", field]):
         words = ["gnt-group add"]
-        bounds = ["min:%s/max:%s" % (_specs_text(mm["min"]), _specs_text(mm["max"]))
-                  for mm in policy.get("minmax", []) if mm.get("min") and mm.get("max")]
+        bounds = ipolicy_opts.bounds_text(policy)
         if bounds:
-            words.append("--ipolicy-bounds-specs %s" % "//".join(bounds))
+            words.append("--ipolicy-bounds-specs %s" % bounds)
         words.append(name)
         cli.to_stdout(" ".join(words))
     return constants.EXIT_SUCCESS
@@ -377,7 +258,7 @@ COMMANDS = {
     "add": (add_group, cli.ARGS_ONE_GROUP, [
         cli.DRY_RUN_OPT, _ALLOC_POLICY_OPT, _NODE_PARAMS_OPT, _DISK_PARAMS_OPT,
         _HV_STATE_OPT, _DISK_STATE_OPT, cli.PRIORITY_OPT] + cli.SUBMIT_OPTS +
-        _IPOLICY_OPTS,
+        ipolicy_opts.IPOLICY_OPTS,
         "<group-name>", "Add a new node group to the cluster"),
     "assign-nodes": (assign_nodes, cli.ARGS_ONE_GROUP + cli.ARGS_MANY_NODES, [
         cli.DRY_RUN_OPT, cli.FORCE_OPT, cli.PRIORITY_OPT] + cli.SUBMIT_OPTS,
@@ -392,7 +273,7 @@ COMMANDS = {
                     "[fields...]", "Lists all available fields for node groups"),
     "modify": (set_group_params, cli.ARGS_ONE_GROUP, [cli.DRY_RUN_OPT] + cli.SUBMIT_OPTS + [
         _ALLOC_POLICY_OPT, _NODE_PARAMS_OPT, _HV_STATE_OPT, _DISK_STATE_OPT,
-        _DISK_PARAMS_OPT, cli.PRIORITY_OPT] + _IPOLICY_OPTS,
+        _DISK_PARAMS_OPT, cli.PRIORITY_OPT] + ipolicy_opts.IPOLICY_OPTS,
         "<group>", "Alters the parameters of a node group"),
     "remove": (remove_group, cli.ARGS_ONE_GROUP, [cli.DRY_RUN_OPT, cli.PRIORITY_OPT] +
                cli.SUBMIT_OPTS, "[--dry-run] <group>",

@@ -2,6 +2,7 @@
 
 import os
 import platform
+import re
 import time
 
 from ganeti import constants, errors, locking, pathutils
@@ -387,12 +388,13 @@ class LUClusterSetParams(LogicalUnit):
                                            % ", ".join(unknown), errors.ECODE_INVAL)
             merged = dict(new.ipolicy)
             merged.update(op.ipolicy)
+            if "std" in op.ipolicy:     # a standard spec changes key by key
+                merged["std"] = dict(new.ipolicy.get("std") or {}, **op.ipolicy["std"])
             from ganeti.cmdlib import ipolicy   # ranges, std spec, templates, ratios
             new.ipolicy = ipolicy.check_syntax(merged)
 
     def _check_simple(self, new):
         """The single-valued settings."""
-        import re
         op = self.op
         if op.mac_prefix is not None:
             new.mac_prefix = op.mac_prefix.lower()
@@ -421,6 +423,12 @@ class LUClusterSetParams(LogicalUnit):
                 raise errors.OpPrereqError("Invalid default iallocator script '%s' specified"
                                            % op.default_iallocator, errors.ECODE_INVAL)
             new.default_iallocator = op.default_iallocator
+        if op.default_iallocator_params is not None:
+            new.default_iallocator_params = check_iallocator_params(
+                op.default_iallocator_params)
+        if op.compression_tools is not None:
+            check_compression_tools(op.compression_tools)
+            new.compression_tools = list(op.compression_tools)
         for name in ("file_storage_dir", "shared_file_storage_dir"):
             value = getattr(op, name)
             if value is None:
@@ -503,6 +511,35 @@ class LUClusterSetParams(LogicalUnit):
         if new.max_running_jobs != old.max_running_jobs and jqueue is not None:
             jqueue.set_max_running(new.max_running_jobs)    # at once, as in Ganeti
         return [[f, _short(getattr(new, f))] for f in changed]
+
+
+def check_iallocator_params(params):
+    """The default allocator's options: names and values become --name=value."""
+    result = {}
+    for key, value in params.items():
+        if not re.match(r"^[-_a-zA-Z0-9]+$", str(key)) or \
+                not isinstance(value, (str, int, float, bool)):
+            raise errors.OpPrereqError("Invalid instance allocator parameter %r=%r"
+                                       % (key, value), errors.ECODE_INVAL)
+        result[str(key)] = str(value)
+    return result
+
+
+def check_compression_tools(tools):
+    """Ganeti's rules: names of programs, gzip among them, "none" reserved."""
+    illegal = [t for t in tools if not re.match(r"^[-_a-zA-Z0-9]+$", t)]
+    if illegal:
+        raise errors.OpPrereqError("The tools '%s' contain illegal characters: only"
+                                   " alphanumeric values, dashes, and underscores are"
+                                   " allowed" % ", ".join(illegal), errors.ECODE_INVAL)
+    if "gzip" not in tools:
+        raise errors.OpPrereqError("For compatibility reasons, the gzip utility must be"
+                                   " present among the compression tools",
+                                   errors.ECODE_INVAL)
+    if "none" in tools:
+        raise errors.OpPrereqError("none is a reserved value used for no compression,"
+                                   " and cannot be used as the name of a tool",
+                                   errors.ECODE_INVAL)
 
 
 def check_unsupported_settings(prealloc_wipe_disks=None, use_external_mip_script=None,
