@@ -77,22 +77,14 @@ IPOLICY_OPTS = [
 STD_SPECS_OPT = cli.keyval_option("--ipolicy-std-specs", dest="ipolicy_std_specs",
                                   help="Complete standard instance specs")
 SPECS_OPTS = [
-    cli.keyval_option("--specs-cpu-count", dest="ispecs_cpu_count",
-                      help="CPU count specs: list of key=value, where key is one of"
-                      " min, max, std"),
-    cli.keyval_option("--specs-disk-count", dest="ispecs_disk_count",
-                      help="Disk count specs: list of key=value, where key is one of"
-                      " min, max, std"),
-    cli.keyval_option("--specs-disk-size", dest="ispecs_disk_size",
-                      help="Disk size specs: list of key=value, where key is one of"
-                      " min, max, std (in MB or using a unit)"),
-    cli.keyval_option("--specs-mem-size", dest="ispecs_mem_size",
-                      help="Memory size specs: list of key=value, where key is one of"
-                      " min, max, std (in MB or using a unit)"),
-    cli.keyval_option("--specs-nic-count", dest="ispecs_nic_count",
-                      help="NIC count specs: list of key=value, where key is one of"
-                      " min, max, std"),
-]
+    cli.keyval_option("--specs-%s" % name.replace("_", "-"), dest="ispecs_" + name,
+                      help="%s specs: list of key=value, where key is one of min, max,"
+                      " std%s" % (title, " (in MB or using a unit)" if unit else ""))
+    for name, title, unit in (("cpu_count", "CPU count", False),
+                              ("disk_count", "Disk count", False),
+                              ("disk_size", "Disk size", True),
+                              ("mem_size", "Memory size", True),
+                              ("nic_count", "NIC count", False))]
 
 
 def _typed_spec(spec, key, complete=True):
