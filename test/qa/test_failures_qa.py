@@ -5,6 +5,7 @@ secondary's replication link is down). Each gets a clear error and leaves no
 LV, DRBD minor, port or config entry behind; verify and verify-disks say so."""
 
 import re
+import time
 
 import qa_checks as qa
 from conftest import MASTER
@@ -117,3 +118,34 @@ def test_mirror_halves_that_cannot_connect(cluster):
             _nothing_left(vms)
     finally:
         vms.ssh(2, "ip link set eth1 up")
+
+
+def test_secondary_node_daemon_killed_during_creation(cluster):
+    """node2's node daemon dies while the new mirror's volumes are being made
+    there (killed as soon as the first of them shows up) and comes back a few
+    seconds later: however the job ends, nothing is half made. A failed
+    creation removes what it made on both nodes, waiting for node2 to answer
+    again; a creation that got through leaves a complete instance."""
+    vms = cluster
+    proc = vms.ssh(MASTER, "gnt-instance add --submit -t drbd -s 256M --ignore-ipolicy"
+                   " -n node1:node2 -o noop %s" % NAME)
+    job = proc.stdout.split()[-1]
+    # the first LV on node2, then the node daemon goes (polled on node2 itself)
+    vms.ssh(2, "for i in $(seq 600); do lvs --noheadings xenvg 2>/dev/null | grep -q ."
+            " && break; sleep 0.05; done; kill -9 $(cat /var/run/ganeti/ganeti-noded.pid)")
+    time.sleep(5)
+    vms.ssh(2, "python3 /src/daemons/daemon-util.in start-all")
+    out = vms.ssh(MASTER, "gnt-job watch %s" % job, check=False).stdout
+    status = vms.ssh(MASTER, "gnt-job list --no-headers -o status %s" % job).stdout.strip()
+    if status == "error":
+        assert "Creation failed, removing instance %s" % NAME in out, out
+        _nothing_left(vms)
+    else:
+        # the daemon died after its part was done: the instance is whole
+        assert status == "success", (status, out)
+        assert vms.ssh(MASTER, "gnt-instance list --no-headers -o status %s"
+                       % NAME).stdout.strip() == "running"
+        verify = vms.ssh(MASTER, "gnt-cluster verify", check=False)
+        assert verify.returncode == 0, verify.stdout
+        vms.ssh(MASTER, "gnt-instance remove -f %s" % NAME)
+        _nothing_left(vms)

@@ -8,6 +8,8 @@ secondary, by failing over to it)."""
 import os
 import re
 
+import pytest
+
 import qa_checks as qa
 from conftest import MASTER
 
@@ -397,3 +399,47 @@ def test_export_and_import_through_lvm_snapshots(cluster):
         vms.ssh(MASTER, "gnt-instance remove -f %s" % name)
     assert "inst" not in vms.ssh(MASTER, "gnt-backup list").stdout
     assert qa.lvs(vms, 1) == {} and qa.lvs(vms, 2) == {}
+
+
+HAIL = "/usr/lib/ganeti/iallocators/hail"
+
+
+@pytest.mark.skipif(not os.access(HAIL, os.X_OK),
+                    reason="Debian's ganeti-htools (hail) is not installed")
+def test_allocator_places_relocates_and_evacuates_drbd(cluster):
+    """hail, the cluster's default allocator where ganeti-htools is installed,
+    chooses a drbd instance's nodes, then a new secondary (replace-disks -I),
+    then moves it off its primary node (gnt-node evacuate -p); its data is the
+    same after every step."""
+    vms = cluster
+    name = "inst9.example.com"
+    info = vms.ssh(MASTER, "gnt-cluster info").stdout
+    assert "  default instance allocator: hail\n" in info
+    proc = vms.ssh(MASTER, "gnt-instance add -t drbd -s 64M --ignore-ipolicy -o noop"
+                   " --no-name-check --no-ip-check %s" % name)
+    pnode, snode, status = _layout(vms, name)
+    assert status == "running"
+    assert (" - INFO: Selected nodes for instance %s via iallocator hail: %s, %s"
+            % (name, pnode, snode)) in qa.log_lines(proc.stdout), proc.stdout
+    minors, _ = qa.minors(vms, name)
+    checksum = qa.write_pattern(vms, qa.node_k(vms, pnode), minors[pnode])
+
+    other = [vms.node_name(k) for k in (1, 2, 3)
+             if vms.node_name(k) not in (pnode, snode)][0]
+    proc = vms.ssh(MASTER, "gnt-instance replace-disks -I hail %s" % name)
+    assert (" - INFO: Selected new secondary for instance '%s': %s" % (name, other)) \
+        in qa.log_lines(proc.stdout), proc.stdout
+    assert _layout(vms, name) == [pnode, other, "running"]
+    assert qa.lvs(vms, qa.node_k(vms, snode)) == {}      # the old secondary's are gone
+    minors, _ = qa.minors(vms, name)
+    _in_sync(vms, qa.node_k(vms, other), minors[other], "Secondary/Primary")
+
+    proc = vms.ssh(MASTER, "gnt-node evacuate -f -p %s" % pnode)
+    assert any(line.startswith(" - INFO: Instances to be moved: %s (to %s" % (name, other))
+               for line in qa.log_lines(proc.stdout)), proc.stdout
+    assert _layout(vms, name) == [other, pnode, "running"]
+    minors, _ = qa.minors(vms, name)
+    assert qa.read_sum(vms, qa.node_k(vms, other), minors[other]) == checksum
+    vms.ssh(MASTER, "gnt-instance remove -f %s" % name)
+    for k in (1, 2, 3):
+        assert qa.lvs(vms, k) == {}

@@ -192,11 +192,16 @@ def cluster_data(lu, template=None):
     asked = [n for n, node in sorted(nodes.items()) if not node.offline and node.vm_capable]
     live, inst_memory = {}, {}
     units = _storage_units(cluster, template)
+    # one call per set of storage units (they depend on exclusive storage)
+    calls = {}
     for name in asked:
-        res = lu.rpc.call_node_info([name], storage_units_for(cfg, name, units),
-                                    hv_specs(cluster))[name]
-        if not res.fail_msg and not res.offline:
-            live[name] = res.data
+        node_units = storage_units_for(cfg, name, units)
+        calls.setdefault(repr(node_units), (node_units, []))[1].append(name)
+    for node_units, names in calls.values():
+        for name, res in lu.rpc.call_node_info(names, node_units,
+                                               hv_specs(cluster)).items():
+            if not res.fail_msg and not res.offline:
+                live[name] = res.data
     hv_names = list(cluster.enabled_hypervisors)
     running = lu.rpc.call_all_instances_info(
         asked, hv_names, dict((hv, cluster.hvparams.get(hv, {})) for hv in hv_names))
