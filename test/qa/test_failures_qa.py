@@ -127,9 +127,9 @@ def test_secondary_node_daemon_killed_during_creation(cluster):
     creation removes what it made on both nodes, waiting for node2 to answer
     again; a creation that got through leaves a complete instance."""
     vms = cluster
-    proc = vms.ssh(MASTER, "gnt-instance add --submit -t drbd -s 256M --ignore-ipolicy"
+    proc = vms.ssh(MASTER, "gnt-instance add --submit -t drbd -s 64M --ignore-ipolicy"
                    " -n node1:node2 -o noop %s" % NAME)
-    job = proc.stdout.split()[-1]
+    job = re.search(r"JobID: (\d+)", proc.stdout + proc.stderr).group(1)
     # the first LV on node2, then the node daemon goes (polled on node2 itself)
     vms.ssh(2, "for i in $(seq 600); do lvs --noheadings xenvg 2>/dev/null | grep -q ."
             " && break; sleep 0.05; done; kill -9 $(cat /var/run/ganeti/ganeti-noded.pid)")

@@ -14,7 +14,7 @@ import qa_checks as qa
 from conftest import MASTER
 
 NAME = "inst5.example.com"
-SIZE = "256M"
+SIZE = "64M"
 HELPER = "/usr/bin/true"
 HELPER_PARAM = "/sys/module/drbd/parameters/usermode_helper"
 
@@ -242,7 +242,7 @@ def test_convert_plain_to_drbd_and_back(cluster):
     vms = cluster
     name = "inst6.example.com"
     n1, n2 = vms.node_name(1), vms.node_name(2)
-    vms.ssh(MASTER, "gnt-instance add -t plain -s 256M --ignore-ipolicy -n node1"
+    vms.ssh(MASTER, "gnt-instance add -t plain -s 64M --ignore-ipolicy -n node1"
             " --no-start -o noop %s" % name)
     (lv,) = _data_lvs(vms, 1)
     checksum = vms.ssh(1, "head -c 8388608 /dev/urandom > /tmp/pattern && dd"
@@ -268,7 +268,7 @@ def test_convert_plain_to_drbd_and_back(cluster):
     proc = vms.ssh(MASTER, "gnt-instance modify --ignore-ipolicy -t drbd -n %s %s"
                    % (n2, name))
     lines = [line for line in _without_progress(proc.stdout)
-             if "violates policy: disk-size/0 value 256" not in line]
+             if "violates policy: disk-size/0 value 64" not in line]
     assert lines == [
         "Converting disk template from 'plain' to 'drbd'",
         "Creating additional volumes...",
@@ -337,22 +337,36 @@ def _image_sum(vms, k, path):
     return vms.ssh(k, "head -c 8388608 %s | md5sum" % path).stdout.split()[0]
 
 
-def test_export_and_import_through_lvm_snapshots(cluster):
+HAIL = "/usr/lib/ganeti/iallocators/hail"
+# hail holds placements to the instance policy (Ganeti's default wants disks of
+# 1 GiB at least); the QA instances are small
+SMALL_BOUNDS = ("min:cpu-count=1,disk-count=1,disk-size=32,memory-size=32,nic-count=0,"
+                "spindle-use=1/max:cpu-count=8,disk-count=16,disk-size=1048576,"
+                "memory-size=32768,nic-count=8,spindle-use=12")
+
+
+@pytest.mark.skipif(not os.access(HAIL, os.X_OK),
+                    reason="Debian's ganeti-htools (hail) is not installed")
+def test_exports_snapshots_and_the_allocator(cluster):
     """A running drbd instance is exported through a snapshot of its data LV (it
-    is down only for the snapshot), imported as a plain instance elsewhere, and
-    that one (running) exported again through a snapshot of its LV; the data
-    is the same at every step and no snapshot is left behind."""
+    is down only for the snapshot) and imported as a plain instance on the node
+    hail (the default allocator) chooses; that one, running, is exported again
+    through a snapshot of its LV. Then hail gives the drbd instance a new
+    secondary (replace-disks -I) and moves it off its primary (gnt-node
+    evacuate -p). The data is the same at every step; no snapshot is left."""
     vms = cluster
     n1, n2, n3 = (vms.node_name(k) for k in (1, 2, 3))
     src, dst = "inst7.example.com", "inst8.example.com"
-    vms.ssh(MASTER, "gnt-instance add -t drbd -s 64M --ignore-ipolicy -n %s:%s -o noop"
+    assert "  default instance allocator: hail\n" in vms.ssh(MASTER,
+                                                             "gnt-cluster info").stdout
+    vms.ssh(MASTER, "gnt-cluster modify --ipolicy-bounds-specs %s" % SMALL_BOUNDS)
+    vms.ssh(MASTER, "gnt-instance add -t drbd -s 64M -n %s:%s -o noop"
             " --no-name-check --no-ip-check %s" % (n1, n2, src))
     minors, _ = qa.minors(vms, src)
     checksum = qa.write_pattern(vms, 1, minors[n1])
     lvs_before = qa.lvs(vms, 1)
 
-    proc = vms.ssh(MASTER, "gnt-backup export -n %s %s"
-                   % (n3, src))
+    proc = vms.ssh(MASTER, "gnt-backup export -n %s %s" % (n3, src))
     log = qa.log_lines(proc.stdout)
     assert log[:3] == ["Shutting down instance %s" % src,
                        "Creating a snapshot of disk/0 on node %s" % n1,
@@ -376,70 +390,48 @@ def test_export_and_import_through_lvm_snapshots(cluster):
     rows = vms.ssh(MASTER, "gnt-backup list --no-headers --separator='|'").stdout.split()
     assert "%s|%s" % (n3, src) in rows, rows
 
-    proc = vms.ssh(MASTER, "gnt-backup import -t plain -n %s --src-node %s --src-dir %s"
-                   " --net 0:mac=generate --ignore-ipolicy --no-name-check"
-                   " --no-ip-check %s" % (n2, n3, src, dst))
+    # no -n: hail places the imported instance
+    lvs_now = dict((k, qa.lvs(vms, k)) for k in (1, 2, 3))
+    proc = vms.ssh(MASTER, "gnt-backup import -t plain --src-node %s --src-dir %s"
+                   " --net 0:mac=generate --no-name-check --no-ip-check %s"
+                   % (n3, src, dst))
+    (node, status) = _layout(vms, dst)
+    assert status == "running"
+    assert (" - INFO: Selected nodes for instance %s via iallocator hail: %s"
+            % (dst, node)) in qa.log_lines(proc.stdout), proc.stdout
     assert "Running rename script for %s" % dst in qa.log_lines(proc.stdout)
-    (lv,) = [n for n in qa.lvs(vms, 2) if n not in qa.lvs(vms, 1)
-             and not n.endswith("_meta")]
-    assert _image_sum(vms, 2, "/dev/xenvg/%s" % lv) == checksum
-    assert _layout(vms, dst) == [n2, "running"]
-
-    proc = vms.ssh(MASTER, "gnt-backup export -n %s %s" % (n1, dst))
+    k = qa.node_k(vms, node)
+    (lv,) = [n for n in qa.lvs(vms, k) if n not in lvs_now[k]]
+    assert _image_sum(vms, k, "/dev/xenvg/%s" % lv) == checksum
+    target = n1 if node != n1 else n2
+    proc = vms.ssh(MASTER, "gnt-backup export -n %s %s" % (target, dst))
     log = qa.log_lines(proc.stdout)
-    assert "Creating a snapshot of disk/0 on node %s" % n2 in log, log
-    assert "Removing snapshot of disk/0 on node %s" % n2 in log, log
-    assert not [n for n in qa.lvs(vms, 2) if n.endswith(".snap")]
-    image = [f for f in vms.ssh(1, "ls /var/lib/ganeti/export/%s" % dst).stdout.split()
+    assert "Creating a snapshot of disk/0 on node %s" % node in log, log
+    assert "Removing snapshot of disk/0 on node %s" % node in log, log
+    assert not [n for n in qa.lvs(vms, k) if n.endswith(".snap")]
+    tk = qa.node_k(vms, target)
+    image = [f for f in vms.ssh(tk, "ls /var/lib/ganeti/export/%s" % dst).stdout.split()
              if f != "config.ini"][0]
-    assert _image_sum(vms, 1, "/var/lib/ganeti/export/%s/%s" % (dst, image)) == checksum
-
+    assert _image_sum(vms, tk, "/var/lib/ganeti/export/%s/%s" % (dst, image)) == checksum
     for name in (src, dst):
         vms.ssh(MASTER, "gnt-backup remove %s" % name)
-        vms.ssh(MASTER, "gnt-instance remove -f %s" % name)
+    vms.ssh(MASTER, "gnt-instance remove -f %s" % dst)
     assert "inst" not in vms.ssh(MASTER, "gnt-backup list").stdout
-    assert qa.lvs(vms, 1) == {} and qa.lvs(vms, 2) == {}
 
-
-HAIL = "/usr/lib/ganeti/iallocators/hail"
-
-
-@pytest.mark.skipif(not os.access(HAIL, os.X_OK),
-                    reason="Debian's ganeti-htools (hail) is not installed")
-def test_allocator_places_relocates_and_evacuates_drbd(cluster):
-    """hail, the cluster's default allocator where ganeti-htools is installed,
-    chooses a drbd instance's nodes, then a new secondary (replace-disks -I),
-    then moves it off its primary node (gnt-node evacuate -p); its data is the
-    same after every step."""
-    vms = cluster
-    name = "inst9.example.com"
-    info = vms.ssh(MASTER, "gnt-cluster info").stdout
-    assert "  default instance allocator: hail\n" in info
-    proc = vms.ssh(MASTER, "gnt-instance add -t drbd -s 64M --ignore-ipolicy -o noop"
-                   " --no-name-check --no-ip-check %s" % name)
-    pnode, snode, status = _layout(vms, name)
-    assert status == "running"
-    assert (" - INFO: Selected nodes for instance %s via iallocator hail: %s, %s"
-            % (name, pnode, snode)) in qa.log_lines(proc.stdout), proc.stdout
-    minors, _ = qa.minors(vms, name)
-    checksum = qa.write_pattern(vms, qa.node_k(vms, pnode), minors[pnode])
-
-    other = [vms.node_name(k) for k in (1, 2, 3)
-             if vms.node_name(k) not in (pnode, snode)][0]
-    proc = vms.ssh(MASTER, "gnt-instance replace-disks -I hail %s" % name)
-    assert (" - INFO: Selected new secondary for instance '%s': %s" % (name, other)) \
+    # a new secondary chosen by hail: the only node left
+    proc = vms.ssh(MASTER, "gnt-instance replace-disks -I hail %s" % src)
+    assert (" - INFO: Selected new secondary for instance '%s': %s" % (src, n3)) \
         in qa.log_lines(proc.stdout), proc.stdout
-    assert _layout(vms, name) == [pnode, other, "running"]
-    assert qa.lvs(vms, qa.node_k(vms, snode)) == {}      # the old secondary's are gone
-    minors, _ = qa.minors(vms, name)
-    _in_sync(vms, qa.node_k(vms, other), minors[other], "Secondary/Primary")
-
-    proc = vms.ssh(MASTER, "gnt-node evacuate -f -p %s" % pnode)
-    assert any(line.startswith(" - INFO: Instances to be moved: %s (to %s" % (name, other))
+    assert _layout(vms, src) == [n1, n3, "running"]
+    assert qa.lvs(vms, 2) == {}                  # the old secondary's are gone
+    minors, _ = qa.minors(vms, src)
+    _in_sync(vms, 3, minors[n3], "Secondary/Primary")
+    # evacuating node1's primaries: hail moves the instance to its secondary
+    proc = vms.ssh(MASTER, "gnt-node evacuate -f -p %s" % n1)
+    assert any(line.startswith(" - INFO: Instances to be moved: %s (to %s" % (src, n3))
                for line in qa.log_lines(proc.stdout)), proc.stdout
-    assert _layout(vms, name) == [other, pnode, "running"]
-    minors, _ = qa.minors(vms, name)
-    assert qa.read_sum(vms, qa.node_k(vms, other), minors[other]) == checksum
-    vms.ssh(MASTER, "gnt-instance remove -f %s" % name)
-    for k in (1, 2, 3):
-        assert qa.lvs(vms, k) == {}
+    assert _layout(vms, src) == [n3, n1, "running"]
+    minors, _ = qa.minors(vms, src)
+    assert qa.read_sum(vms, 3, minors[n3]) == checksum
+    vms.ssh(MASTER, "gnt-instance remove -f %s" % src)
+    assert qa.lvs(vms, 1) == {} and qa.lvs(vms, 3) == {}
