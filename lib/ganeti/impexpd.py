@@ -251,8 +251,10 @@ class Transfer:
         self.req = request
         self.status = status
         self.children = []
-        self.log = _open_log(request.get("log_file"))
-        self.recent = Recent(request.get("log_file"))
+        # a script's output goes to its OS log (the only one a transfer has)
+        log_file = request["io"].get("log_file")
+        self.log = _open_log(log_file)
+        self.recent = Recent(log_file)
 
     # ---- the local end: a file, a device or a script --------------------------------
 

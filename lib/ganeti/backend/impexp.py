@@ -160,8 +160,7 @@ def import_start(opts, bind_ip, instance, component, dest):
     io_desc, _ = _io("import", dest, instance, component)
     request = {"mode": "import", "bind": bind_ip, "connect_timeout": CONNECT_TIMEOUT,
                "magic": magic, "compress": compress,
-               "cert_file": pathutils.NODED_CERT_FILE, "io": io_desc,
-               "log_file": io_desc.get("log_file")}
+               "cert_file": pathutils.NODED_CERT_FILE, "io": io_desc}
     return _start("import", request, component)
 
 
@@ -177,7 +176,7 @@ def export_start(opts, host, port, instance, component, source):
     request = {"mode": "export", "host": host, "port": port,
                "connect_timeout": CONNECT_TIMEOUT, "magic": magic,
                "compress": compress, "cert_file": pathutils.NODED_CERT_FILE,
-               "io": io_desc, "size": size, "log_file": io_desc.get("log_file")}
+               "io": io_desc, "size": size}
     return _start("export", request, component)
 
 

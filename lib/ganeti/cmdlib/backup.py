@@ -37,11 +37,6 @@ def check_compression_tool(cfg, tool):
                                    % ", ".join(allowed), errors.ECODE_INVAL)
 
 
-def node_exports(lu, nodes):
-    """{node: RpcResult of export_list} for ``nodes``."""
-    return lu.rpc.call_export_list(nodes)
-
-
 class _Snapshots:
     """LVM snapshots of an instance's disks on its primary node."""
 
@@ -297,7 +292,7 @@ class LUBackupExport(InstanceLU):
         if not others:
             return
         feedback_fn("Removing old exports for instance %s" % name)
-        for node, res in node_exports(self, others).items():
+        for node, res in self.rpc.call_export_list(others).items():
             if res.fail_msg or name not in (res.data or []):
                 continue
             msg = self.rpc.call_export_remove(node, name).fail_msg
@@ -322,7 +317,7 @@ class LUBackupRemove(NoHooksLU):
         name = full or self.op.instance_name
         found = False
         nodes = sorted(self.glm.list_owned(locking.LEVEL_NODE))
-        results = node_exports(self, nodes)
+        results = self.rpc.call_export_list(nodes)
         for node in nodes:
             res = results[node]
             if res.fail_msg:

@@ -66,7 +66,7 @@ def read_export(lu, src_node, src_path):
     (locked) node when no source node was given."""
     if src_node is None:
         nodes = sorted(lu.glm.list_owned(locking.LEVEL_NODE))
-        lists = backup.node_exports(lu, nodes)
+        lists = lu.rpc.call_export_list(nodes)
         for node in nodes:
             res = lists[node]
             if not res.fail_msg and src_path in (res.data or []):
