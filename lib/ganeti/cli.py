@@ -241,6 +241,8 @@ def _check_arguments(cmd, args_spec, args):
     """None if the argument count fits, else the error message."""
     if args_spec is None:
         return None
+    if args and not args_spec:
+        return "Error: Command %s expects no arguments" % cmd
     min_count = sum(spec.min_count for spec in args_spec)
     if any(spec.max_count is None for spec in args_spec):
         max_count = None
@@ -490,8 +492,6 @@ def set_generic_opcode_opts(ops: list, opts) -> None:
     """Fill debug_level, dry_run, priority and the reason trail from ``opts``."""
     if opts is None:
         return
-    binary = os.path.basename(sys.argv[0]) if sys.argv and sys.argv[0] else "unknown"
-    command = sys.argv[1] if len(sys.argv) > 1 else ""
     for op in ops:
         if hasattr(opts, "debug"):
             _set_op_param(op, "debug_level", int(opts.debug or 0))
@@ -499,11 +499,19 @@ def set_generic_opcode_opts(ops: list, opts) -> None:
             _set_op_param(op, "dry_run", bool(opts.dry_run))
         if getattr(opts, "priority", None) is not None:
             _set_op_param(op, "priority", opts.priority)
-        trail = list(_get_op_param(op, "reason") or [])
-        if getattr(opts, "reason", None):
-            trail.append(["gnt:user", opts.reason, time.time_ns()])
-        trail.append(["gnt:client:%s" % binary, command, time.time_ns()])
-        _set_op_param(op, "reason", trail)
+        add_reason_trail(op, opts)
+
+
+def add_reason_trail(op, opts) -> None:
+    """Append --reason ("gnt:user") and the command ("gnt:client:<program>")
+    to an opcode's reason trail."""
+    binary = os.path.basename(sys.argv[0]) if sys.argv and sys.argv[0] else "unknown"
+    command = sys.argv[1] if len(sys.argv) > 1 else ""
+    trail = list(_get_op_param(op, "reason") or [])
+    if getattr(opts, "reason", None):
+        trail.append(["gnt:user", opts.reason, time.time_ns()])
+    trail.append(["gnt:client:%s" % binary, command, time.time_ns()])
+    _set_op_param(op, "reason", trail)
 
 
 def send_job(ops: list, cl=None):
@@ -579,7 +587,8 @@ def poll_job(job_id, cl=None, feedback_fn: Callable | None = None) -> list:
     if status == constants.JOB_STATUS_SUCCESS:
         return opresult
     if status in (constants.JOB_STATUS_CANCELING, constants.JOB_STATUS_CANCELED):
-        raise errors.OpExecError("Job was canceled")
+        # Ganeti's error class: reported as "Unhandled Ganeti error: Job was canceled"
+        raise errors.JobCanceled("Job was canceled")
     has_ok = False
     for idx, (op_status, op_result) in enumerate(zip(opstatus or [], opresult or [])):
         if op_status == constants.OP_STATUS_SUCCESS:

@@ -45,6 +45,9 @@ class ConfigWriter:
         self._read_only = raw is not None
         self.on_write = []          # callables(config_writer) run after each write
         self._temporary_macs = set()
+        # addresses of network pools that running jobs will use: (network
+        # UUID, IP) -> owner (an LU); dropped when committed or by the owner
+        self._temporary_ips = {}
         if raw is not None:
             self._data = self._parse(raw, source or "<data>")
         else:
@@ -112,9 +115,10 @@ class ConfigWriter:
         if self._read_only:
             raise errors.ProgrammerError("This configuration can only be read")
         data = self._data
+        puts = list(puts) + self._network_pool_puts(puts, deletes)
         cluster = (cluster or data.cluster).copy()
         cluster.serial_no = data.cluster.serial_no + 1
-        puts = list(puts) + [("cluster", None, cluster)]
+        puts = puts + [("cluster", None, cluster)]
         meta = {"version": data.version, "serial_no": data.serial_no + 1,
                 "ctime": data.ctime, "mtime": time.time()}
         if self._store is not None:
@@ -142,6 +146,7 @@ class ConfigWriter:
             getattr(data, kind).pop(key, None)
         data.serial_no, data.mtime = meta["serial_no"], meta["mtime"]
         self._derive_group_members()
+        self._drop_committed_ips()
         if self._store is None:
             io.write_file(self._cfg_file, serializer.dump_json(data.to_dict()), mode=0o600)
         for hook in self.on_write:
@@ -293,14 +298,18 @@ class ConfigWriter:
                                        errors.ECODE_NOENT)
         return uuid
 
-    def _find_group(self, name_or_uuid):
-        """The UUID of the group with this UUID or name, or None."""
-        if name_or_uuid in self._data.nodegroups:
+    @staticmethod
+    def _find_by_name(items, name_or_uuid):
+        """The key (UUID) of the item of ``items`` with this UUID or name, or None."""
+        if name_or_uuid in items:
             return name_or_uuid
-        for uuid, group in self._data.nodegroups.items():
-            if group.name == name_or_uuid:
+        for uuid, item in items.items():
+            if item.name == name_or_uuid:
                 return uuid
         return None
+
+    def _find_group(self, name_or_uuid):
+        return self._find_by_name(self._data.nodegroups, name_or_uuid)
 
     # the name checks below run under the config lock, so two jobs cannot both
     # take one name (the LUs check first, for a message before any change)
@@ -378,6 +387,162 @@ class ConfigWriter:
             changed[("nodes", name)] = node
         if changed:
             self._commit(puts=[(kind, key, obj) for (kind, key), obj in changed.items()])
+
+    # ---- networks ------------------------------------------------------------------------
+    # An instance NIC's (network, IP) is taken in the network's pool by the
+    # commit that stores the instance (netpool.py keeps the bitmaps); jobs hold
+    # the addresses they are about to use as temporary reservations meanwhile.
+
+    @_locked
+    def get_all_networks_info(self):
+        return dict((uuid, n.copy()) for uuid, n in self._data.networks.items())
+
+    @_locked
+    def get_network(self, uuid):
+        net = self._data.networks.get(uuid)
+        return net.copy() if net else None
+
+    def _find_network(self, name_or_uuid):
+        return self._find_by_name(self._data.networks, name_or_uuid)
+
+    @_locked
+    def lookup_network(self, name_or_uuid):
+        """The UUID of the network with this name or UUID (None for None)."""
+        if name_or_uuid is None:
+            return None
+        uuid = self._find_network(name_or_uuid)
+        if uuid is None:
+            raise errors.OpPrereqError("Network '%s' not found" % name_or_uuid,
+                                       errors.ECODE_NOENT)
+        return uuid
+
+    @_locked
+    def add_network(self, net):
+        """Store a new network (serial 1, timestamps now)."""
+        taken = self._find_network(net.name)
+        if taken is not None:
+            raise errors.OpPrereqError("Desired network name '%s' already exists as a"
+                                       " network (UUID: %s)" % (net.name, taken),
+                                       errors.ECODE_EXISTS)
+        net = net.copy()
+        net.serial_no = 1
+        net.ctime = net.mtime = time.time()
+        self._commit(puts=[("networks", net.uuid, net)])
+
+    @_locked
+    def remove_network(self, uuid):
+        if uuid not in self._data.networks:
+            raise errors.ConfigurationError("Unknown network '%s'" % uuid)
+        self._commit(deletes=[("networks", uuid)])
+
+    @_locked
+    def get_group_netparams(self, net_uuid, node_name):
+        """The mode/link/vlan the network has in the node's group (None: the
+        network is not connected there)."""
+        node = self._data.nodes.get(node_name)
+        group = self._data.nodegroups.get(node.group) if node else None
+        params = group.networks.get(net_uuid) if group else None
+        return dict(params) if params is not None else None
+
+    @_locked
+    def network_of_ip_in_group(self, ip, node_name):
+        """The name of a network connected to the node's group that contains
+        ``ip``, or None."""
+        from ganeti import netpool
+        node = self._data.nodes.get(node_name)
+        group = self._data.nodegroups.get(node.group) if node else None
+        for uuid in sorted(group.networks if group else []):
+            net = self._data.networks.get(uuid)
+            if net is not None and netpool.AddressPool(net.copy()).contains(ip):
+                return net.name
+        return None
+
+    def _pool(self, net_uuid):
+        from ganeti import netpool
+        net = self._data.networks.get(net_uuid)
+        if net is None:
+            raise errors.ReservationError("Unknown network '%s'" % net_uuid)
+        return netpool.AddressPool(net.copy())
+
+    @_locked
+    def reserve_ip(self, net_uuid, address, owner, check=True):
+        """Hold ``address`` of the network for ``owner`` (None: only check).
+        ReservationError if it is outside the network or in use (with
+        ``check``, also if reserved externally)."""
+        pool = self._pool(net_uuid)
+        if not pool.contains(address):
+            raise errors.ReservationError("IP address not in network")
+        holder = self._temporary_ips.get((net_uuid, address), owner)
+        if pool.is_reserved(address) or holder is not owner:
+            raise errors.ReservationError("IP address already in use")
+        if check and pool.is_reserved(address, external=True):
+            raise errors.ReservationError("IP is externally reserved")
+        if owner is not None:
+            self._temporary_ips[(net_uuid, address)] = owner
+
+    @_locked
+    def generate_ip(self, net_uuid, owner):
+        """The first free address of the network, held for ``owner``."""
+        pool = self._pool(net_uuid)
+        held = set(ip for (uuid, ip) in self._temporary_ips if uuid == net_uuid)
+        address = pool.first_free(skip=held)
+        if owner is not None:
+            self._temporary_ips[(net_uuid, address)] = owner
+        return address
+
+    @_locked
+    def drop_ip_reservations(self, owner):
+        """Forget the temporary reservations of ``owner`` (its job ends)."""
+        for key in [k for k, v in self._temporary_ips.items() if v is owner]:
+            del self._temporary_ips[key]
+
+    def _drop_committed_ips(self):
+        for net_uuid, address in list(self._temporary_ips):
+            net = self._data.networks.get(net_uuid)
+            if net is None or self._pool(net_uuid).is_reserved(address):
+                del self._temporary_ips[(net_uuid, address)]
+
+    @staticmethod
+    def _nic_addresses(instances):
+        return [(nic.network, nic.ip) for inst in instances for nic in inst.nics
+                if nic.network and nic.ip]
+
+    def _network_pool_puts(self, puts, deletes):
+        """The networks whose pools change with the instances a commit stores or
+        deletes: the addresses their NICs stop using are freed, those they
+        start using taken (ConfigurationError if another NIC has one)."""
+        from ganeti import netpool
+        keys = set(key for kind, key, _ in puts if kind == "instances")
+        keys.update(key for kind, key in deletes if kind == "instances")
+        old = self._nic_addresses(self._data.instances[k] for k in keys
+                                  if k in self._data.instances)
+        new = self._nic_addresses(obj for kind, _, obj in puts if kind == "instances")
+        if sorted(old) == sorted(new):
+            return []
+        pools = {}
+        for kind, key, obj in puts:
+            if kind == "networks":
+                pools[key] = netpool.AddressPool(obj)
+
+        def pool_of(net_uuid):
+            if net_uuid not in pools and net_uuid in self._data.networks:
+                pools[net_uuid] = netpool.AddressPool(self._data.networks[net_uuid].copy())
+            return pools.get(net_uuid)
+
+        for net_uuid, address in set(old) - set(new):
+            pool = pool_of(net_uuid)
+            if pool is not None and pool.contains(address) and pool.is_reserved(address):
+                pool.release(address)
+        for net_uuid, address in set(new) - set(old):
+            pool = pool_of(net_uuid)
+            if pool is None or not pool.contains(address):
+                continue
+            if pool.is_reserved(address):
+                raise errors.ConfigurationError("IP %s of network %s is in use already"
+                                                % (address, pool.net.name))
+            pool.reserve(address)
+        return [("networks", uuid, pool.net) for uuid, pool in pools.items()
+                if not any(kind == "networks" and key == uuid for kind, key, _ in puts)]
 
     # ---- instances ----------------------------------------------------------------------
 
@@ -504,6 +669,24 @@ class ConfigWriter:
         cluster.tcpudp_port_pool = sorted(pool)
         self._commit(cluster=cluster)
 
+    # ---- job filter rules (gnt-filter) ----------------------------------------------------
+
+    @_locked
+    def get_filters(self):
+        """{uuid: FilterRule} copies of the job filter rules."""
+        return dict((uuid, rule.copy()) for uuid, rule in self._data.filters.items())
+
+    @_locked
+    def set_filter(self, rule):
+        """Store a job filter rule under its UUID (a new one, or replacing one)."""
+        self._commit(puts=[("filters", rule.uuid, rule.copy())])
+
+    @_locked
+    def remove_filter(self, uuid):
+        if uuid not in self._data.filters:
+            raise errors.ConfigurationError("Unknown filter rule %s" % uuid)
+        self._commit(deletes=[("filters", uuid)])
+
     # ---- generic update ------------------------------------------------------------------
 
     @_locked
@@ -521,6 +704,9 @@ class ConfigWriter:
         elif isinstance(target, objects.NodeGroup):
             kind, key = "nodegroups", target.uuid
             current = self._data.nodegroups.get(key)
+        elif isinstance(target, objects.Network):
+            kind, key = "networks", target.uuid
+            current = self._data.networks.get(key)
         else:
             raise errors.ProgrammerError("Cannot update objects of type %s" % type(target))
         if current is None:
@@ -578,7 +764,7 @@ class ConfigWriter:
             constants.SS_UID_POOL: lines(str(u) for u in cluster.uid_pool),
             constants.SS_NODEGROUPS: lines("%s %s" % (uuid, g.name) for uuid, g in
                                            sorted(self._data.nodegroups.items())),
-            constants.SS_NETWORKS: lines("%s %s" % (uuid, n.get("name", "")) for uuid, n in
+            constants.SS_NETWORKS: lines("%s %s" % (uuid, n.name) for uuid, n in
                                          sorted(self._data.networks.items())),
             constants.SS_ENABLED_USER_SHUTDOWN: str(cluster.enabled_user_shutdown),
         }

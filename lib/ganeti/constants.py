@@ -336,6 +336,24 @@ RPC_TMO_SLOW = 3600
 RPC_CONNECT_TIMEOUT = 5
 RPC_OFFLINE_MSG = "Node is marked offline"
 
+# ---- out-of-band management (doc/oob.rst) -------------------------------------------
+OOB_POWER_ON = "power-on"
+OOB_POWER_OFF = "power-off"
+OOB_POWER_CYCLE = "power-cycle"
+OOB_POWER_STATUS = "power-status"
+OOB_HEALTH = "health"
+OOB_COMMANDS = frozenset([OOB_POWER_ON, OOB_POWER_OFF, OOB_POWER_CYCLE, OOB_POWER_STATUS,
+                          OOB_HEALTH])
+OOB_POWER_STATUS_POWERED = "powered"
+OOB_TIMEOUT = 60            # seconds the helper may run
+OOB_POWER_DELAY = 2.0       # seconds between two power-ons
+OOB_STATUS_OK = "OK"
+OOB_STATUS_WARNING = "WARNING"
+OOB_STATUS_CRITICAL = "CRITICAL"
+OOB_STATUS_UNKNOWN = "UNKNOWN"
+OOB_STATUSES = frozenset([OOB_STATUS_OK, OOB_STATUS_WARNING, OOB_STATUS_CRITICAL,
+                          OOB_STATUS_UNKNOWN])
+
 # ---- ssconf ----------------------------------------------------------------------------
 SS_CLUSTER_NAME = "cluster_name"
 SS_CLUSTER_TAGS = "cluster_tags"

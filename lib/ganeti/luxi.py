@@ -44,6 +44,9 @@ REQ_QUERY_CLUSTER_INFO = "QueryClusterInfo"
 REQ_QUERY_TAGS = "QueryTags"
 REQ_SET_DRAIN_FLAG = "SetDrainFlag"
 REQ_SET_WATCHER_PAUSE = "SetWatcherPause"
+REQ_QUERY_FILTERS = "QueryFilters"
+REQ_REPLACE_FILTER = "ReplaceFilter"
+REQ_DELETE_FILTER = "DeleteFilter"
 # not in Ganeti's LUXI: Ganeti answers gnt-node list-drbd from ganeti-confd,
 # which this project has not; the master answers it from the configuration
 REQ_QUERY_DRBD_MINORS = "QueryDrbdMinors"
@@ -247,6 +250,15 @@ class Client:
     def set_watcher_pause(self, until):
         return self.call(REQ_SET_WATCHER_PAUSE, [until])
 
+    def query_filters(self, uuids, fields):
+        return self.call(REQ_QUERY_FILTERS, [uuids, fields])
+
+    def replace_filter(self, uuid, priority, predicates, action, reason):
+        return self.call(REQ_REPLACE_FILTER, [uuid, priority, predicates, action, reason])
+
+    def delete_filter(self, uuid):
+        return self.call(REQ_DELETE_FILTER, [uuid])
+
     def query_drbd_minors(self, node):
         return self.call(REQ_QUERY_DRBD_MINORS, [node])
 
@@ -299,6 +311,16 @@ SIGNATURES = {
                      ("name", None, ht.TMaybeString)],
     REQ_SET_DRAIN_FLAG: [("drain flag", _REQUIRED, ht.TBool)],
     REQ_SET_WATCHER_PAUSE: [("until", _REQUIRED, ht.TMaybe(ht.TNumber))],
+    REQ_QUERY_FILTERS: [("uuids", _REQUIRED, ht.TMaybeStrList),
+                        ("fields", _REQUIRED, ht.TStrList)],
+    # the types only: the master checks the rule's parts further, with Ganeti's
+    # messages (jqueue.filtering.parse_request)
+    REQ_REPLACE_FILTER: [("uuid", _REQUIRED, ht.TMaybeString),
+                         ("priority", _REQUIRED, ht.TInt),
+                         ("predicates", _REQUIRED, ht.TList),
+                         ("action", _REQUIRED, ht.TOr(ht.TString, ht.TList)),
+                         ("reason", _REQUIRED, ht.TList)],
+    REQ_DELETE_FILTER: [("uuid", _REQUIRED, ht.TString)],
     REQ_QUERY_DRBD_MINORS: [("node", _REQUIRED, ht.TNonEmptyString)],
 }
 

@@ -265,6 +265,17 @@ class NodeGroup(TaggableObject):
         return data
 
 
+class Network(TaggableObject):
+    """An IPv4 network with its address pool (netpool.py reads the bitmaps)."""
+    FIELDS = ("name", "mac_prefix", "network", "network6", "gateway", "gateway6",
+              "reservations", "ext_reservations", "tags", "serial_no", "ctime",
+              "mtime", "uuid")
+
+    def upgrade_config(self):
+        TaggableObject.upgrade_config(self)
+        _stamp(self)
+
+
 class Cluster(TaggableObject):
     FIELDS = (
         "cluster_name", "master_node", "master_ip", "master_netdev", "master_netmask",
@@ -355,13 +366,20 @@ class Cluster(TaggableObject):
         return result
 
 
+class FilterRule(ConfigObject):
+    """A job filter rule (gnt-filter); the job queue reads them (jqueue.filtering)."""
+
+    FIELDS = ("watermark", "priority", "predicates", "action", "reason_trail", "uuid")
+
+
 class ConfigData(ConfigObject):
     """The whole of config.data."""
 
     FIELDS = ("version", "cluster", "nodes", "nodegroups", "instances", "networks",
               "disks", "filters", "serial_no", "ctime", "mtime")
     CHILDREN = {"cluster": (Cluster, "one"), "nodes": (Node, "dict"),
-                "nodegroups": (NodeGroup, "dict"), "instances": (Instance, "dict")}
+                "nodegroups": (NodeGroup, "dict"), "instances": (Instance, "dict"),
+                "networks": (Network, "dict"), "filters": (FilterRule, "dict")}
 
     def upgrade_config(self):
         for name in ("nodes", "nodegroups", "instances", "networks", "disks", "filters"):

@@ -80,6 +80,10 @@ class OpCode:
                     setattr(self, name, copy.deepcopy(default))
                     continue
             if not check(value):
+                if getattr(check, "terse", False):
+                    # Ganeti's words for a malformed address
+                    raise errors.OpPrereqError("Parameter '%s.%s' fails validation"
+                                               % (self.OP_ID, name), errors.ECODE_INVAL)
                 raise errors.OpPrereqError(
                     "Parameter '%s.%s' fails validation: expected %s, got %r"
                     % (self.OP_ID, name, check.desc, value), errors.ECODE_INVAL)
@@ -203,6 +207,14 @@ class OpClusterConfigQuery(OpCode):
 
 class OpClusterRedistConf(OpCode):
     OP_ID = "OP_CLUSTER_REDIST_CONF"
+
+
+class OpClusterActivateMasterIp(OpCode):
+    OP_ID = "OP_CLUSTER_ACTIVATE_MASTER_IP"
+
+
+class OpClusterDeactivateMasterIp(OpCode):
+    OP_ID = "OP_CLUSTER_DEACTIVATE_MASTER_IP"
 
 
 # what every part of gnt-cluster verify takes
@@ -389,6 +401,12 @@ class OpNodeRemove(OpCode):
     OP_PARAMS = [_PNODE_NAME]
 
 
+class OpNodePowercycle(OpCode):
+    OP_ID = "OP_NODE_POWERCYCLE"
+    OP_DSC_FIELD = "node_name"
+    OP_PARAMS = [_PNODE_NAME, _PFORCE]
+
+
 class OpNodeSetParams(OpCode):
     OP_ID = "OP_NODE_SET_PARAMS"
     OP_DSC_FIELD = "node_name"
@@ -450,6 +468,25 @@ class OpRepairNodeStorage(OpCode):
     OP_PARAMS = [_PNODE_NAME, _PSTORAGE_TYPE, _PSTORAGE_NAME,
                  ("ignore_consistency", False, ht.TBool,
                   "Whether to ignore disk consistency")]
+
+
+class OpOobCommand(OpCode):
+    """Run an out-of-band command (power, health) for nodes (cmdlib/oob.py);
+    result: per node [[0, name], [status, the helper's answer]]."""
+    OP_ID = "OP_OOB_COMMAND"
+    OP_PARAMS = [
+        ("node_names", [], ht.TListOf(ht.TNonEmptyString),
+         "List of node names to run the OOB command against"),
+        ("node_uuids", None, ht.TMaybe(ht.TListOf(ht.TNonEmptyString)),
+         "List of node UUIDs to run the OOB command against"),
+        ("command", REQUIRED, ht.TElemOf(sorted(constants.OOB_COMMANDS)),
+         "OOB command to run"),
+        ("timeout", constants.OOB_TIMEOUT, ht.TPositiveInt,
+         "Timeout before the OOB helper will be terminated"),
+        ("ignore_status", False, ht.TBool, "Ignores the node offline status for power off"),
+        ("power_delay", constants.OOB_POWER_DELAY, ht.TNonNegativeNumber,
+         "Time in seconds to wait between powering on nodes"),
+    ]
 
 
 # ---- operating systems ------------------------------------------------------------
@@ -963,6 +1000,114 @@ class OpGroupEvacuate(OpCode):
                   "Destination groups (default: all others)"),
                  ("sequential", False, ht.TBool, "Run the moves one after another"),
                  ("force_failover", False, ht.TBool, "Fail over instead of migrating")]
+
+
+class OpInstanceChangeGroup(OpCode):
+    """Move an instance to other node groups, as an instance allocator plans it."""
+    OP_ID = "OP_INSTANCE_CHANGE_GROUP"
+    OP_DSC_FIELD = "instance_name"
+    OP_PARAMS = [("instance_name", REQUIRED, ht.TNonEmptyString, "Instance name"),
+                 _PEARLY_RELEASE, _PIALLOCATOR,
+                 ("target_groups", None, ht.TMaybe(ht.TListOf(ht.TNonEmptyString)),
+                  "Destination groups (default: all the instance does not use)")]
+
+
+# ---- networks (cmdlib/network.py) ------------------------------------------------------
+
+def _address_check(desc, fn, maybe=True, none_word=False):
+    """A check of an address parameter; a failure gets Ganeti's terse message.
+    ``none_word``: "none" is accepted too (modify: drop the value)."""
+    def check(value):
+        if value is None:
+            return maybe
+        if none_word and value == constants.VALUE_NONE:
+            return True
+        return fn(value)
+    result = ht.TypeCheck(desc, check)
+    result.terse = True
+    return result
+
+
+def _net_predicates():
+    from ganeti import netpool
+    return {
+        "network": ("IPv4 network", netpool.is_ipv4_network),
+        "gateway": ("IPv4 address", netpool.is_ipv4_address),
+        "network6": ("IPv6 network", netpool.is_ipv6_network),
+        "gateway6": ("IPv6 address", netpool.is_ipv6_address),
+        "ips": ("list of IPv4 addresses", lambda v: isinstance(v, list) and all(
+            netpool.is_ipv4_address(ip) for ip in v)),
+    }
+
+
+_NET = _net_predicates()
+_PNETWORK_NAME = ("network_name", REQUIRED, ht.TNonEmptyString, "Network name")
+_PNET_CONFLICTS = ("conflicts_check", True, ht.TBool,
+                   "Whether to check for conflicting IP addresses")
+_PNET_MAC_PREFIX = ("mac_prefix", None, ht.TMaybe(ht.TNonEmptyString),
+                    "Network specific MAC prefix (that overrides the cluster one)")
+_PNET_ADD_IPS = ("add_reserved_ips", None, _address_check(*_NET["ips"]),
+                 "Which IP addresses to reserve")
+
+
+def _net_address_params(none_word):
+    return [(key, None, _address_check(*_NET[key], none_word=none_word), doc)
+            for key, doc in (("gateway", "Network gateway (IPv4 address)"),
+                             ("network6", "Network address (IPv6 subnet)"),
+                             ("gateway6", "Network gateway (IPv6 address)"))] + \
+        [_PNET_MAC_PREFIX]
+
+
+class OpNetworkAdd(OpCode):
+    """Create an IPv4 network with its address pool."""
+    OP_ID = "OP_NETWORK_ADD"
+    OP_DSC_FIELD = "network_name"
+    OP_PARAMS = [_PNETWORK_NAME,
+                 ("network", REQUIRED, _address_check(*_NET["network"], maybe=False),
+                  "Network address (IPv4 subnet)")] + _net_address_params(False) + [
+                 _PNET_ADD_IPS, _PNET_CONFLICTS,
+                 ("tags", [], ht.TListOf(ht.TNonEmptyString), "Network tags")]
+
+
+class OpNetworkRemove(OpCode):
+    """Remove a network that no node group is connected to."""
+    OP_ID = "OP_NETWORK_REMOVE"
+    OP_DSC_FIELD = "network_name"
+    OP_PARAMS = [_PNETWORK_NAME, _PFORCE]
+
+
+class OpNetworkSetParams(OpCode):
+    """Change a network's gateways, MAC prefix, IPv6 subnet or external
+    reservations ("none" drops a value); None leaves one as it is."""
+    OP_ID = "OP_NETWORK_SET_PARAMS"
+    OP_DSC_FIELD = "network_name"
+    OP_PARAMS = [_PNETWORK_NAME] + _net_address_params(True) + [
+        _PNET_ADD_IPS,
+        ("remove_reserved_ips", None, _address_check(*_NET["ips"]),
+         "Which external IP addresses to release")]
+
+
+_PNET_GROUP = ("group_name", REQUIRED, ht.TNonEmptyString, "Node group (name or uuid)")
+
+
+class OpNetworkConnect(OpCode):
+    """Connect a network to a node group with a NIC mode, link and VLAN."""
+    OP_ID = "OP_NETWORK_CONNECT"
+    OP_DSC_FIELD = "network_name"
+    OP_PARAMS = [_PNET_GROUP, _PNETWORK_NAME,
+                 ("network_mode", REQUIRED, ht.TElemOf(constants.NIC_VALID_MODES),
+                  "Network mode when connecting to a group"),
+                 ("network_link", REQUIRED, ht.TNonEmptyString,
+                  "Network link when connecting to a group"),
+                 ("network_vlan", "", ht.TString, "Network vlan when connecting to a group"),
+                 _PNET_CONFLICTS]
+
+
+class OpNetworkDisconnect(OpCode):
+    """Disconnect a network from a node group."""
+    OP_ID = "OP_NETWORK_DISCONNECT"
+    OP_DSC_FIELD = "network_name"
+    OP_PARAMS = [_PNET_GROUP, _PNETWORK_NAME]
 
 
 OP_MAPPING = dict((cls.OP_ID, cls) for cls in list(globals().values())

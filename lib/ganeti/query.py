@@ -179,8 +179,9 @@ NODE_FIELDS = _fields([
     Field("serial_no", "SerialNo", QFT_NUMBER, "Serial number", lambda c, n: n.serial_no),
     Field("ctime", "CTime", QFT_TIMESTAMP, "Creation timestamp", lambda c, n: n.ctime),
     Field("mtime", "MTime", QFT_TIMESTAMP, "Modification timestamp", lambda c, n: n.mtime),
+    # known only for nodes with an out-of-band program (Ganeti's rule)
     Field("powered", "Powered", QFT_BOOL, "Whether node is thought to be powered on",
-          lambda c, n: n.powered),
+          lambda c, n: n.powered if _ndparams(c, n).get("oob_program") else UNAVAIL),
     Field("ndparams", "NodeParameters", QFT_OTHER, "Merged node parameters", _ndparams),
     Field("custom_ndparams", "CustomNodeParameters", QFT_OTHER, "Custom node parameters",
           lambda c, n: n.ndparams),
@@ -351,6 +352,8 @@ LOCK_FIELDS = _fields([
 QR_OS = "os"
 QR_INSTANCE = "instance"
 QR_EXPORT = "export"
+QR_NETWORK = "network"
+QR_FILTER = "filter"
 
 RESOURCE_FIELDS = {QR_NODE: NODE_FIELDS, QR_JOB: JOB_FIELDS, QR_LOCK: LOCK_FIELDS,
                    QR_GROUP: GROUP_FIELDS}
@@ -360,6 +363,8 @@ _RESOURCE_MODULES = {
     QR_OS: "ganeti.cmdlib.operating_system",
     QR_INSTANCE: "ganeti.cmdlib.instance_query",
     QR_EXPORT: "ganeti.cmdlib.backup",
+    QR_NETWORK: "ganeti.cmdlib.network",
+    QR_FILTER: "ganeti.cmdlib.filter",
 }
 
 

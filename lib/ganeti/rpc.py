@@ -299,10 +299,22 @@ class RpcRunner:
         return self.call_single("node_activate_master_ip", node, [params],
                                 constants.RPC_TMO_FAST)
 
+    def call_node_powercycle(self, node):
+        """Have ``node`` hard-reboot itself a few seconds after answering."""
+        return self.call_single("node_powercycle", node, [], constants.RPC_TMO_FAST)
+
     def call_node_deactivate_master_ip(self, node, params):
         """Take the master IP down on ``node``."""
         return self.call_single("node_deactivate_master_ip", node, [params],
                                 constants.RPC_TMO_FAST)
+
+    def call_run_oob(self, node, oob_program, command, remote_node, timeout):
+        """Run the out-of-band helper on ``node`` (the master) for ``remote_node``;
+        data: the helper's JSON answer. The call outlasts the helper's timeout."""
+        return self.call_single("run_oob", node,
+                                [oob_program, command, remote_node, timeout],
+                                max(constants.RPC_TMO_NORMAL,
+                                    timeout + constants.RPC_TMO_URGENT))
 
     def call_node_leave_cluster(self, node, modify_ssh_setup=False):
         """Make ``node`` forget the cluster; its node daemon then exits."""

@@ -51,6 +51,29 @@ def run_as_sample(vc, argv):
     return proc.returncode, out, err, renamed
 
 
+def replay(vc, path):
+    """Run the commands of a sample on the cluster, in order; yields (command
+    line, argv, Ganeti's (code, stdout, stderr), ours, renamed as in
+    run_as_sample). ``gnt-job watch`` and ``gnt-job info`` follow the last job
+    submitted here; command lines with shell syntax run with sh; the capturer's
+    comments are dropped."""
+    import shlex
+    last_job = None
+    for cmdline, code, out, err in entries(path):
+        argv = shlex.split(cmdline)
+        if argv[:2] in (["gnt-job", "watch"], ["gnt-job", "info"]) and \
+                len(argv) > 2 and argv[2].isdigit() and last_job is not None:
+            argv[2] = last_job
+        if re.search(r"\$\(|^for ", cmdline):      # shell syntax: run it with sh
+            argv = ["sh", "-c", cmdline]
+        got_code, got_out, got_err, renamed = run_as_sample(vc, argv)
+        job = re.search(r"JobID: (\d+)", got_err)
+        if job:
+            last_job = job.group(1)
+        err = re.sub(r"\n(# .*\n)+$", "", err)
+        yield cmdline, argv, (code, out, err), (got_code, got_out, got_err), renamed
+
+
 def difference(cmdline, got, expected):
     """The text of a failed comparison: ours and Ganeti's (code, stdout, stderr)."""
     return ("$ %s\n[exit %s, Ganeti's %s]\n--- ours\n%s%s--- Ganeti's\n%s%s"

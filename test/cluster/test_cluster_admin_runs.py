@@ -106,6 +106,24 @@ def test_modify_and_rename(one_node):
     addrs = _lo_addresses()
     assert vcluster.CLUSTER_IP + "/" in addrs and NEW_IP + "/" not in addrs
 
+    # the master IP taken down and brought up again; the master works meanwhile
+    proc = m.run("gnt-cluster", "deactivate-master-ip", "--yes", check=True)
+    assert (proc.stdout, proc.stderr) == ("", "")
+    assert vcluster.CLUSTER_IP + "/" not in _lo_addresses()
+    assert m.run("gnt-cluster", "getmaster", check=True).stdout.strip() == m.name
+    m.run("gnt-cluster", "activate-master-ip", check=True)
+    assert vcluster.CLUSTER_IP + "/" in _lo_addresses()
+
+    # powercycle: the master only with --force, and never a node of a virtual
+    # cluster (it would reboot this machine; the QA tier powercycles VM nodes)
+    proc = m.run("gnt-node", "powercycle", "--yes", m.name)
+    assert proc.returncode == 1
+    assert "The node is the master and the force parameter was not set" in proc.stderr
+    proc = m.run("gnt-node", "powercycle", "--yes", "--force", m.name)
+    assert proc.returncode == 1
+    assert "Failed to schedule the reboot" in proc.stderr, proc.stderr
+    assert "virtual cluster" in proc.stderr, proc.stderr
+
 
 @pytest.fixture
 def two_ns_nodes():

@@ -11,13 +11,12 @@ columns) runs of spaces.
 
 import os
 import re
-import shlex
 import time
 
 import pytest
 
 import ipolicy_testbed
-from golden_samples import STAMP, difference, entries, normalise, run_as_sample
+from golden_samples import STAMP, difference, normalise, replay
 import vcluster
 
 NOOP = "/usr/share/ganeti/os/noop"
@@ -100,18 +99,11 @@ _DIFFERENT = {
 
 
 def test_sample_sequence_matches_ganeti(vc):
-    last_job = None
     failures = []
-    for cmdline, code, out, err in entries(SAMPLE):
-        argv = shlex.split(cmdline)
-        if argv[:2] == ["gnt-job", "watch"]:
-            argv[2] = last_job
-        got_code, got_out, got_err, renamed = run_as_sample(vc, argv)
-        job = re.search(r"JobID: (\d+)", got_err)
-        if job:
-            last_job = job.group(1)
+    for cmdline, argv, expected, got, renamed in replay(vc, SAMPLE):
+        (code, out, err), (got_code, got_out, got_err) = expected, got
         if cmdline in _DIFFERENT:
-            ok = (got_code, got_out, got_err) == _DIFFERENT[cmdline]
+            ok = got == _DIFFERENT[cmdline]
         elif argv[:2] == ["gnt-cluster", "verify"]:
             ok = got_code == code and _verify_blocks(got_out) == _verify_blocks(out)
         elif argv[:2] == ["gnt-group", "info"] and len(argv) > 2 and argv[2] != "default":
@@ -120,8 +112,7 @@ def test_sample_sequence_matches_ganeti(vc):
             ok = (got_code, normalise(got_out, renamed), normalise(got_err, renamed)) == \
                 (code, normalise(out, renamed), normalise(err, renamed))
         if not ok:
-            failures.append(difference(cmdline, (got_code, got_out, got_err),
-                                       (code, out, err)))
+            failures.append(difference(cmdline, got, expected))
     assert not failures, "\n".join(failures)
 
 

@@ -83,6 +83,42 @@ def test_reinstall_no_changes_nothing(two_instances):
                     "same OS) which removes all data. Continue?\r\n%sn\r\n" % (INST2, PROMPT))
 
 
+def test_reinstall_of_a_selection(two_instances):
+    """--all lists the instances with Ganeti's warning; --select-os numbers the
+    OSes and asks (x aborts); --node with --force-multiple runs one job per
+    instance without asking."""
+    m = two_instances
+    code, text = _gnt(m, "gnt-instance", "reinstall", "--all", answer="n\n")
+    assert code == 1
+    assert text == ("The reinstall will operate on 2 instances.\r\n"
+                    "Note: this will remove *all* data for the below instances! It will"
+                    "\r\nkeep the same OS.\r\nDo you want to continue?\r\n"
+                    "Affected instances:\r\n  %s\r\n  %s\r\n%sn\r\n"
+                    % (INST1, INST2, PROMPT))
+    sess = PtySession([vcluster.PYTHON, os.path.join(vcluster.SRC, "scripts",
+                                                     "gnt-instance"),
+                       "reinstall", "-f", "--select-os", INST2], env=m.env)
+    try:
+        sess.expect("/[x]/?: ", timeout=60)
+        sess.send("x\n")
+        code, text = sess.finish(60), sess.text
+    finally:
+        sess.close()
+    assert code == 1
+    lines = text.splitlines()
+    assert lines[0] == "Available OS templates:", text
+    assert "  0: noop" in lines, text
+    assert "Enter OS template number (or x to abort):" in lines, text
+    assert lines[-1] == "User aborted reinstall, exiting", text
+
+    before = m.run("gnt-job", "list", "--no-headers", "-o", "id", check=True).stdout.split()
+    m.run("gnt-instance", "reinstall", "--node", "--force-multiple", m.name, check=True)
+    new = m.run("gnt-job", "list", "--no-headers", "-o", "summary", check=True).stdout
+    summaries = new.splitlines()[len(before):]
+    assert sorted(summaries) == ["INSTANCE_REINSTALL(%s)" % INST1,
+                                 "INSTANCE_REINSTALL(%s)" % INST2], new
+
+
 def test_job_cancel_pending_without_pending_jobs(two_instances):
     proc = two_instances.run("gnt-job", "cancel", "--pending")
     assert proc.returncode == 1

@@ -237,3 +237,21 @@ class VirtualCluster:
             if self._lock is not None:
                 testlock.release(self._lock)
                 self._lock = None
+
+
+def started(count):
+    """A context manager: a cluster of ``count`` nodes, initialised, the others
+    added as nodes; stopped and removed when the block ends."""
+    import contextlib
+
+    @contextlib.contextmanager
+    def _cluster():
+        vc = VirtualCluster(count)
+        try:
+            vc.init()
+            for node in vc.nodes[1:]:
+                vc.add_node(node)
+            yield vc
+        finally:
+            vc.cleanup()
+    return _cluster()

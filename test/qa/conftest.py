@@ -1,8 +1,17 @@
-"""QA-tier fixtures: three QEMU (TCG) VM nodes with real LVM and DRBD (vmbed.py).
+"""QA-tier fixtures: three QEMU (TCG) VM nodes with real LVM and DRBD (vmbed.py),
+and one cluster on them that the test modules share.
 
 The nodes boot once per test session (about 15 s) and are stopped at its end;
 GANETI_QA_KEEP=1 leaves them running (``test/qa/vmbed.py down`` stops them) and
 a later session reuses running ones.
+
+Making the cluster (init and two node adds on TCG nodes) takes a minute and a
+half, so it is made once and handed from module to module. A module leaves it
+as it found it: no instance, every node online, the cluster parameters it
+changed set back. It is made anew before a module when that is not so: after a
+failed test (its leftovers are unknown), after a test that called
+``cluster_spoiled()`` (a node's VM killed), or when a quick look finds a node
+down or an instance left.
 """
 
 import os
@@ -19,11 +28,25 @@ CLUSTER = "cluster.example.com"
 MASTER = 1
 
 
+class _State:
+    spoiled = True          # no cluster made yet in this session
+
+
+def cluster_spoiled():
+    """Say that the running test leaves the cluster unusable for the next module."""
+    _State.spoiled = True
+
+
 def pytest_collection_modifyitems(config, items):
     if os.geteuid() != 0:
         skip = pytest.mark.skip(reason="the VM test bed needs root (netns, taps)")
         for item in items:
             item.add_marker(skip)
+
+
+def pytest_runtest_logreport(report):
+    if report.failed:
+        _State.spoiled = True
 
 
 @pytest.fixture(scope="session")
@@ -39,11 +62,24 @@ def vms():
             vmbed.down()
 
 
-@pytest.fixture(scope="module")
-def cluster(vms):
-    """A fresh cluster on the three nodes, as the install tutorial makes it: the VG
-    xenvg and the instances' bridge prepared by the admin, init with a secondary
-    network, two nodes added with -s. Wiped again after the test module."""
+def _usable(vms):
+    """Whether the cluster is as a module expects to find it: every node's VM and
+    daemon up (live memory figures) and online, no instance."""
+    if not all(vms.node_running(k) for k in range(1, NODES + 1)):
+        return False
+    nodes = vms.ssh(MASTER, "gnt-node list --no-headers --separator=' '"
+                    " -o name,offline,mfree", check=False)
+    instances = vms.ssh(MASTER, "gnt-instance list --no-headers -o name", check=False)
+    rows = [line.split() for line in nodes.stdout.splitlines()]
+    return (nodes.returncode == 0 and instances.returncode == 0
+            and instances.stdout.strip() == "" and len(rows) == NODES
+            and all(r[1] == "N" and r[2].isdigit() for r in rows))
+
+
+def _make_cluster(vms):
+    """The cluster as the install tutorial makes it: the VG xenvg and the
+    instances' bridge prepared by the admin, init with a secondary network, two
+    nodes added with -s."""
     for k in range(1, NODES + 1):
         if not vms.node_running(k):         # a module before killed it
             vms.reboot_vm(k)
@@ -56,7 +92,13 @@ def cluster(vms):
             " --nic-parameters=link=br-inst %s" % (vms.node_sip(1), CLUSTER))
     for k in range(2, NODES + 1):
         vms.ssh(MASTER, "gnt-node add -s %s %s" % (vms.node_sip(k), vms.node_name(k)))
+
+
+@pytest.fixture(scope="module")
+def cluster(vms):
+    """The shared cluster, made (anew) when the last module did not leave it
+    usable."""
+    if _State.spoiled or not _usable(vms):
+        _make_cluster(vms)
+        _State.spoiled = False
     yield vms
-    for k in range(1, NODES + 1):
-        if vms.node_running(k):
-            vms.reset_node(k)

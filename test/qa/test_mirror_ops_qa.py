@@ -11,12 +11,23 @@ import re
 import pytest
 
 import qa_checks as qa
-from conftest import MASTER
+from conftest import MASTER, NODES
 
 NAME = "inst5.example.com"
 SIZE = "64M"
 HELPER = "/usr/bin/true"
 HELPER_PARAM = "/sys/module/drbd/parameters/usermode_helper"
+
+
+@pytest.fixture(scope="module", autouse=True)
+def _cluster_settings_restored(cluster):
+    """The next module finds the cluster's DRBD helper (also on the nodes) and
+    instance policy as they were."""
+    yield
+    cluster.ssh(MASTER, "gnt-cluster modify --drbd-usermode-helper=/bin/true"
+                " --ipolicy-bounds-specs %s" % DEFAULT_BOUNDS)
+    for k in range(1, NODES + 1):
+        cluster.ssh(k, "echo /bin/true > %s" % HELPER_PARAM)
 
 
 def _sync_lines(name):
@@ -218,9 +229,13 @@ def test_verify_disks_and_watcher_after_secondary_reboots(cluster):
     out = vms.ssh(MASTER, "gnt-cluster verify-disks").stdout
     assert out.endswith("No disks need to be activated.\n"), out
 
-    # the same, repaired by the watcher: it notices the new boot id
+    # the same, repaired by the watcher: it notices the new boot id. This
+    # time node2 reboots itself, hard, as gnt-node powercycle has it do
     vms.ssh(MASTER, "/src/daemons/ganeti-watcher")        # records the boot ids
-    _reboot_and_start(vms, 2)
+    proc = vms.ssh(MASTER, "gnt-node powercycle --yes %s" % n2)
+    assert (proc.stdout, proc.stderr) == ("", "Reboot scheduled in 5 seconds\n")
+    vms.power_on_after_reset(2)
+    vms.ssh(2, "python3 /src/daemons/daemon-util.in start-all")
     checksum = qa.write_pattern(vms, 1, m1)
     vms.ssh(MASTER, "/src/daemons/ganeti-watcher")
     _wait_in_sync(vms, name)
@@ -343,6 +358,9 @@ HAIL = "/usr/lib/ganeti/iallocators/hail"
 SMALL_BOUNDS = ("min:cpu-count=1,disk-count=1,disk-size=32,memory-size=32,nic-count=0,"
                 "spindle-use=1/max:cpu-count=8,disk-count=16,disk-size=1048576,"
                 "memory-size=32768,nic-count=8,spindle-use=12")
+DEFAULT_BOUNDS = ("min:cpu-count=1,disk-count=1,disk-size=1024,memory-size=128,"
+                  "nic-count=1,spindle-use=1/max:cpu-count=8,disk-count=16,"
+                  "disk-size=1048576,memory-size=32768,nic-count=8,spindle-use=12")
 
 
 @pytest.mark.skipif(not os.access(HAIL, os.X_OK),

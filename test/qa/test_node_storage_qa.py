@@ -124,7 +124,7 @@ def _spindles(vms):
 def test_exclusive_storage(cluster):
     """exclusive_storage as Ganeti has it: every plain disk on PVs of its own, as
     many as its spindles; sptotal/spfree count the PVs; verify checks the PV
-    sizes and PVs shared by LVs. (Runs last: it splits each node's VG into PVs.)"""
+    sizes and PVs shared by LVs. (It splits each node's VG into PVs, and joins them again at its end.)"""
     vms = cluster
     n1, n2, n3 = (vms.node_name(k) for k in range(1, NODES + 1))
     # nodes 1 and 2: four PVs of 8 GiB; node3: 8, 8 and 16 GiB (too different)
@@ -199,3 +199,9 @@ def test_exclusive_storage(cluster):
     assert qa.lvs(vms, 1) == {}
     vms.ssh(MASTER, "gnt-cluster modify --node-parameters exclusive_storage=False")
     assert _spindles(vms)[n1] == ["0", "0"]
+    # the volume group on the whole disk again, as the next module expects it
+    for k in range(1, NODES + 1):
+        vms.ssh(k, "vgremove -q -f xenvg && for p in /dev/vda[1-9]; do [ -b $p ] &&"
+                " pvremove -q -y $p; done; sfdisk -q --delete /dev/vda && wipefs -q -a"
+                " /dev/vda && pvcreate -q -y /dev/vda && vgcreate -q xenvg /dev/vda")
+    _check_vgs(vms, [n1, n2, n3])

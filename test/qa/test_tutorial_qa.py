@@ -10,7 +10,7 @@ import re
 
 import qa_checks as qa
 import qa_guest
-from conftest import MASTER
+from conftest import MASTER, cluster_spoiled
 
 
 def test_nodes_and_oses(cluster):
@@ -259,8 +259,10 @@ def test_drbd_live_migration_of_a_kvm_guest(cluster):
 def test_drbd_failover_when_the_primary_dies(cluster):
     """The primary's VM is killed; the admin marks it offline and fails the
     instance over with --ignore-consistency: the data is there on the survivor.
-    (Runs last: node3's VM stays down.)"""
+    (Runs last: node3's VM stays down, and the cluster is made anew if
+    another module follows.)"""
     vms = cluster
+    cluster_spoiled()
     name = "inst3.example.com"
     vms.ssh(MASTER, "gnt-instance add -t drbd -s 128M --ignore-ipolicy -n node3:node2"
             " -o noop %s" % name)

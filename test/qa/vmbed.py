@@ -423,6 +423,21 @@ def reboot_vm(k):
     return time.monotonic() - start
 
 
+def power_on_after_reset(k, timeout=60):
+    """Node K rebooted itself (gnt-node powercycle): its QEMU, started with
+    -no-reboot, ends then. Wait for that, boot it again with the same disks and
+    wait for ssh; returns the seconds from the call to ssh ready."""
+    start = time.monotonic()
+    while _qemu_pid(k):
+        if time.monotonic() - start > timeout:
+            raise RuntimeError("node%d did not go down in %d s" % (k, timeout))
+        time.sleep(0.2)
+    kill_vm(k)                  # its stale ssh control socket
+    _start_vm(k, kvm_guest.prepare_kernel())
+    _wait_ready(k, time.monotonic() + BOOT_TIMEOUT)
+    return time.monotonic() - start
+
+
 def down():
     """Stop every node started from WORK and delete the namespace."""
     pids = []

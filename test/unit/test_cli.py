@@ -437,7 +437,7 @@ def test_poll_job_plain_error_and_partial_failure():
 def test_poll_job_canceled_and_lost():
     cl = FakeClient(changes=[[["canceled"], []]],
                     jobs=[["canceled", ["canceled"], [None]]])
-    with pytest.raises(errors.OpExecError, match="Job was canceled"):
+    with pytest.raises(errors.JobCanceled, match="Job was canceled"):
         cli.poll_job(6, cl=cl)
     cl = FakeClient(changes=[None], jobs=[None])
     with pytest.raises(errors.JobLost):

@@ -87,3 +87,14 @@ def test_masterd_passes_the_kill_flag():
     handler.handle(luxi.REQ_CANCEL_JOB, [7, True])
     handler.handle(luxi.REQ_CANCEL_JOB, [8])
     assert seen == [(7, True), (8, False)]
+
+
+def test_cancel_kill_needs_yes_do_it(capsys, monkeypatch):
+    """As in Ganeti, --kill is refused without --yes-do-it, before anything is
+    asked of the master daemon."""
+    from ganeti import cli
+    from ganeti.client import gnt_job
+    monkeypatch.setattr(cli, "get_client", lambda: pytest.fail("master contacted"))
+    rc = cli.generic_main(gnt_job.COMMANDS, argv=["gnt-job", "cancel", "--kill", "5"])
+    assert rc == 1
+    assert "The --kill option must be confirmed with --yes-do-it" in capsys.readouterr().err

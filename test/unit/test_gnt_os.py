@@ -316,7 +316,7 @@ def test_gnt_os_main_usage(capsys):
     assert gnt_os.main.__module__ == "ganeti.client.gnt_os"
     from ganeti import cli
     assert cli.generic_main(gnt_os.COMMANDS, argv=["gnt-os", "list", "extra"]) == 1
-    assert "expects 0 argument" in capsys.readouterr().err
+    assert "expects no arguments" in capsys.readouterr().err
 
 
 def test_gnt_os_diagnose_partial(capsys):

@@ -99,6 +99,9 @@ _VALID_ARGS = {
     luxi.REQ_SET_DRAIN_FLAG: [True],
     luxi.REQ_SET_WATCHER_PAUSE: [None],
     luxi.REQ_QUERY_DRBD_MINORS: ["node1"],
+    luxi.REQ_QUERY_FILTERS: [None, ["uuid"]],
+    luxi.REQ_REPLACE_FILTER: [None, 0, [], "ACCEPT", []],
+    luxi.REQ_DELETE_FILTER: ["00000000-0000-0000-0000-000000000000"],
 }
 
 

@@ -632,6 +632,28 @@ def node_demote_from_mc(*, data_dir=None):
 PROCEDURES["node_demote_from_mc"] = node_demote_from_mc
 
 
+POWERCYCLE_DELAY = 5       # seconds: time for the answer to reach the master
+
+
+def node_powercycle():
+    """Reboot this machine hard (sysrq b: no sync, no shutdown) a few seconds from
+    now, in a process of its own so that the answer goes out first. Refused on
+    a virtual cluster, whose nodes share the one machine."""
+    if pathutils.is_virtual_cluster():
+        _fail("This node is part of a virtual cluster, whose nodes share one machine:"
+              " a powercycle would reboot all of them")
+    try:
+        process.spawn(["/bin/sh", "-c", "sleep %d; echo b > /proc/sysrq-trigger"
+                       " || reboot -n -f" % POWERCYCLE_DELAY],
+                      os.path.join(pathutils.LOG_DIR, "powercycle.log"))
+    except errors.CommandError as err:
+        _fail("Cannot schedule the reboot: %s", err)
+    return "Reboot scheduled in %d seconds" % POWERCYCLE_DELAY
+
+
+PROCEDURES["node_powercycle"] = node_powercycle
+
+
 def node_has_ip_address(address):
     """Whether ``address`` is configured on one of this node's interfaces.
 

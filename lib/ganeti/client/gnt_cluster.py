@@ -3,7 +3,7 @@
 import sys
 
 from ganeti import cli, constants, errors, opcodes, pathutils, ssconf
-from ganeti.client import infofmt, ipolicy_opts, tags
+from ganeti.client import infofmt, ipolicy_opts, oob, tags
 
 
 def _split_list(value):
@@ -322,6 +322,21 @@ def repair_disk_sizes(opts, args):
     return constants.EXIT_SUCCESS
 
 
+def activate_master_ip(opts, args):
+    cli.submit_op_code(opcodes.OpClusterActivateMasterIp(), opts=opts)
+    return constants.EXIT_SUCCESS
+
+
+def deactivate_master_ip(opts, args):
+    if not opts.confirm and not cli.ask_user(
+            "This will disable the master IP. All the open connections to the master IP"
+            " will be closed. To reach the master you will need to use its node IP."
+            " Continue?"):
+        return constants.EXIT_FAILURE
+    cli.submit_op_code(opcodes.OpClusterDeactivateMasterIp(), opts=opts)
+    return constants.EXIT_SUCCESS
+
+
 def redist_conf(opts, args):
     op = opcodes.OpClusterRedistConf()
     if not opts.yes_do_it:
@@ -570,6 +585,10 @@ COMMANDS = {
                        " configuration, even if the queue is drained")], "",
                     "Forces a push of the configuration file and ssconf files to the"
                     " nodes in the cluster"),
+    "activate-master-ip": (activate_master_ip, cli.ARGS_NONE, [], "",
+                           "Activates the master IP"),
+    "deactivate-master-ip": (deactivate_master_ip, cli.ARGS_NONE, [cli.CONFIRM_OPT], "",
+                             "Deactivates the master IP"),
     "queue": (queue_ops, _ARGS_QUEUE, [], "drain|undrain|info",
               "Change queue properties"),
     "watcher": (watcher_ops, _ARGS_WATCHER, [], "{pause <timespec>|continue|info}",
@@ -892,6 +911,10 @@ COMMANDS.update({
         _NODEGROUP_OPT],
         "[-n <node-name>...] <filename>", "Copies a file to all (or only some) nodes"),
     "search-tags": tags.SEARCH_COMMAND,
+    "epo": (oob.epo, [cli.ArgSpec("<arg>")], [
+        cli.FORCE_OPT, oob.ON_OPT, oob.GROUPS_OPT, oob.ALL_OPT, oob.OOB_TIMEOUT_OPT,
+        oob.SHUTDOWN_TIMEOUT_OPT, oob.POWER_DELAY_OPT],
+        "[<opts>...] [args]", "Performs an emergency power-off on given args"),
 })
 COMMANDS.update(tags.commands(constants.TAG_CLUSTER))
 

@@ -49,6 +49,7 @@ def submit_job(opts, args):
                 op["dry_run"] = True
             if opts.priority is not None:
                 op["priority"] = opts.priority
+            cli.add_reason_trail(op, opts)      # --reason, as every job gets it
         ops = ops * opts.rep_op
         jobs.extend([ops] * opts.rep_job)
     if opts.timing_stats:

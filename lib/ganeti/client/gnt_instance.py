@@ -311,6 +311,11 @@ def _run_on_instances(opts, args, make_op, verb):
     if multi_on and not opts.force_multiple:
         if not cli.confirm_operation(names, "instances", verb):
             return constants.EXIT_FAILURE
+    return _submit_for_each(opts, cl, names, make_op, verb)
+
+
+def _submit_for_each(opts, cl, names, make_op, verb):
+    """One job per instance: waited for (failures on stderr) unless --submit."""
     if len(names) == 1:
         cli.submit_or_send(make_op(names[0]), opts, cl=cl)
         return constants.EXIT_SUCCESS
@@ -481,11 +486,13 @@ def show_instance_config(opts, args):
         run = inst["run_state"] or "unknown"
         be_custom, be_all = inst["be_instance"], inst["be_actual"]
         nics = []
-        for idx, (nname, uuid, mac, ip, params) in enumerate(inst["nics"]):
+        for idx, nic in enumerate(inst["nics"]):
+            nname, uuid, mac, ip, params = nic[:5]
+            network = nic[5] if len(nic) > 5 else None
             nics.append([
                 ("nic/%d" % idx, ""), ("MAC", mac), ("IP", ip),
                 ("mode", params.get("mode")), ("link", params.get("link")),
-                ("vlan", params.get("vlan", "")), ("network", None), ("UUID", uuid),
+                ("vlan", params.get("vlan", "")), ("network", network), ("UUID", uuid),
                 ("name", nname)])
         disks = [_format_disk(idx, True, disk)
                  for idx, disk in enumerate(inst["disks"])]
@@ -617,20 +624,75 @@ def rename_instance(opts, args):
     return constants.EXIT_SUCCESS
 
 
+def _choose_os(opts):
+    """--select-os: the valid OSes numbered on stdout, one picked at the prompt;
+    None when the user aborts."""
+    from ganeti.client import gnt_os
+    rows = cli.submit_op_code(opcodes.OpOsDiagnose(output_fields=["name", "variants"],
+                                                   names=[]), opts=opts)
+    if not rows:
+        cli.to_stdout("Can't get the OS list")
+        return None
+    cli.to_stdout("Available OS templates:")
+    choices = []
+    for name, variants in rows:
+        for entry in gnt_os.os_names(name, variants or []):
+            cli.to_stdout("%3s: %s" % (len(choices), entry))
+            choices.append(("%d" % len(choices), entry, entry))
+    choices.append(("x", None, "Exit gnt-instance reinstall"))
+    selected = cli.ask_user("Enter OS template number (or x to abort):", choices)
+    if selected is None:
+        cli.to_stderr("User aborted reinstall, exiting")
+    return selected
+
+
 def reinstall_instance(opts, args):
-    name = args[0]
-    if not opts.force:
-        os_msg = ("change the OS to '%s'" % opts.os) if opts.os else "keep the same OS"
-        question = ("This will reinstall the instance '%s' (and %s) which removes all"
-                    " data. Continue?" % (name, os_msg))
-        if not cli.ask_user(question):
+    """Reinstall the selected instances (one, or by node, tag or --all as
+    startup does); --select-os asks which OS. A selection of several is
+    confirmed unless --force-multiple, a single one unless -f."""
+    cl = cli.get_client()
+    names = _select_instances(opts, args, cl)
+    if not names:
+        raise errors.OpPrereqError("Selection filter does not match any instances",
+                                   errors.ECODE_INVAL)
+    os_name = opts.os
+    if opts.select_os:
+        os_name = _choose_os(opts)
+        if os_name is None:
             return constants.EXIT_FAILURE
-    op = opcodes.OpInstanceReinstall(instance_name=name, os_type=opts.os,
-                                     force_variant=opts.force_variant,
-                                     osparams=opts.osparams or None,
-                                     osparams_private=opts.osparams_private or None,
-                                     osparams_secret=opts.osparams_secret or None)
-    cli.submit_or_send(op, opts)
+    os_msg = ("change the OS to '%s'" % os_name) if os_name else "keep the same OS"
+    if opts.multi_mode != "instance" or len(names) > 1:
+        if not opts.force_multiple and not cli.confirm_operation(
+                names, "instances", "reinstall", extra="Note: this will remove *all* data"
+                " for the below instances! It will %s.\n" % os_msg):
+            return constants.EXIT_FAILURE
+    elif not (opts.force or opts.force_multiple) and not cli.ask_user(
+            "This will reinstall the instance '%s' (and %s) which removes all data."
+            " Continue?" % (names[0], os_msg)):
+        return constants.EXIT_FAILURE
+    return _submit_for_each(opts, cl, names, lambda n: opcodes.OpInstanceReinstall(
+        instance_name=n, os_type=os_name, force_variant=opts.force_variant,
+        osparams=opts.osparams or None, osparams_private=opts.osparams_private or None,
+        osparams_secret=opts.osparams_secret or None), "reinstall")
+
+
+def change_group(opts, args):
+    """Move the instance to other node groups as the instance allocator plans it;
+    wait for the jobs that submits."""
+    cl = cli.get_client()
+    op = opcodes.OpInstanceChangeGroup(instance_name=args[0], iallocator=opts.iallocator,
+                                       target_groups=opts.to,
+                                       early_release=opts.early_release)
+    result = cli.submit_or_send(op, opts, cl=cl)
+    if result is None:          # --submit
+        return constants.EXIT_SUCCESS
+    results = cli.wait_for_submitted_jobs(result[constants.JOB_IDS_KEY], cl=cl)
+    bad = len([1 for ok, _ in results if not ok])
+    if bad:
+        cli.to_stdout("There were %s errors while changing group of instance '%s'."
+                      % (bad, args[0]))
+        return constants.EXIT_FAILURE
+    cli.to_stdout("Instance '%s' changed group successfully." % args[0])
     return constants.EXIT_SUCCESS
 
 
@@ -914,11 +976,21 @@ COMMANDS = {
         " list is (in order): %s." % ", ".join(_LIST_DEF_FIELDS)),
     "list-fields": (list_fields, [cli.ArgSpec("<field>")], [cli.NOHDR_OPT, cli.SEP_OPT],
                     "[fields...]", "Lists all available fields for instances"),
-    "reinstall": (reinstall_instance, _ARGS_ONE, [
-        cli.FORCE_OPT, _OS_OPT, _FORCE_VARIANT_OPT] + cli.SUBMIT_OPTS + [
+    "reinstall": (reinstall_instance, _ARGS_MANY, [
+        cli.FORCE_OPT, _OS_OPT, _FORCE_VARIANT_OPT, _M_FORCE_MULTI_OPT, _M_NODE_OPT,
+        _M_PRI_NODE_OPT, _M_SEC_NODE_OPT, _M_CLUST_OPT, _M_INST_OPT, _M_NODE_TAGS_OPT,
+        _M_PRI_NODE_TAGS_OPT, _M_SEC_NODE_TAGS_OPT, _M_INST_TAGS_OPT,
+        cli.cli_option("--select-os", dest="select_os", action="store_true",
+                       default=False, help="Interactive OS reinstall, lists available OS"
+                       " templates for selection")] + cli.SUBMIT_OPTS + [
         cli.DRY_RUN_OPT, cli.PRIORITY_OPT, _OSPARAMS_OPT, _OSP_PRIVATE_OPT,
         _OSP_SECRET_OPT],
         "[-f] <instance>", "Reinstall a stopped instance"),
+    "change-group": (change_group, [cli.ArgSpec("<instance-name>", 1, 1)], [
+        cli.cli_option("--to", dest="to", metavar="<group>", default=None, action="append",
+                       help="Destination node group (name or uuid)"),
+        cli.IALLOCATOR_OPT, cli.EARLY_RELEASE_OPT, cli.PRIORITY_OPT] + cli.SUBMIT_OPTS,
+        "[-I <iallocator>] [--to <group>] <instance-name>", "Change group of instance"),
     "remove": (remove_instance, _ARGS_ONE, [
         cli.FORCE_OPT, SHUTDOWN_TIMEOUT_OPT,
         cli.cli_option("--ignore-failures", dest="ignore_failures", action="store_true",

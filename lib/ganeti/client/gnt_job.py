@@ -200,8 +200,12 @@ def _select_jobs(opts, args, cl, question):
 
 def cancel_jobs(opts, args):
     """Cancel queued or waiting jobs."""
+    if opts.kill and not opts.yes_do_it:
+        raise errors.OpPrereqError("The --kill option must be confirmed with --yes-do-it",
+                                   errors.ECODE_INVAL)
     cl = cli.get_client()
-    ids = _select_jobs(opts, args, cl, "Cancel job(s) listed above?")
+    ids = _select_jobs(opts, args, cl, "%s job(s) listed above?"
+                       % ("KILL" if opts.kill else "Cancel"))
     if ids is None:
         return constants.EXIT_CONFIRMATION
     rc = constants.EXIT_SUCCESS
@@ -292,8 +296,10 @@ COMMANDS = {
                 "Archive specified jobs"),
     "autoarchive": (auto_archive_jobs, _ARGS_AGE, [], "<age>",
                     "Auto archive jobs older than the given age"),
-    "cancel": (cancel_jobs, _ARGS_JOBS, [cli.FORCE_OPT, _KILL_OPT] + _SELECT_OPTS,
-               "{[--force] [--kill] {--pending | --queued | --waiting} |"
+    "cancel": (cancel_jobs, _ARGS_JOBS, [cli.FORCE_OPT, _KILL_OPT] + _SELECT_OPTS + [
+        cli.cli_option("--yes-do-it", "--ya-rly", dest="yes_do_it", action="store_true",
+                       default=False, help="Really use --kill")],
+               "{[--force] [--kill --yes-do-it] {--pending | --queued | --waiting} |"
                " <job-id> [<job-id>...]}",
                "Cancel jobs"),
     "info": (show_jobs, _ARGS_JOBS_ONE_OR_MORE, [], "<job-id> [<job-id>...]",

@@ -4,7 +4,7 @@ import os
 import sys
 
 from ganeti import cli, constants, errors
-from ganeti.client import infofmt, tags
+from ganeti.client import infofmt, oob, tags
 
 _LIST_DEF_FIELDS = ["name", "dtotal", "dfree", "mtotal", "mnode", "mfree", "pinst_cnt",
                     "sinst_cnt"]
@@ -113,6 +113,18 @@ def add_node(opts, args):
 def remove_node(opts, args):
     from ganeti import opcodes
     cli.submit_or_send(opcodes.OpNodeRemove(node_name=args[0]), opts)
+    return constants.EXIT_SUCCESS
+
+
+def powercycle_node(opts, args):
+    from ganeti import opcodes
+    if not opts.confirm and not cli.ask_user(
+            "Are you sure you want to hard powercycle node %s?" % args[0]):
+        return 2
+    result = cli.submit_or_send(opcodes.OpNodePowercycle(node_name=args[0],
+                                                         force=opts.force), opts)
+    if result:
+        cli.to_stderr(result)
     return constants.EXIT_SUCCESS
 
 
@@ -360,6 +372,10 @@ _CAPAB_VM_OPT = _yes_no("--vm-capable", dest="vm_capable",
                         help="Set the vm_capable flag on the node")
 _NODE_PARAMS_OPT = cli.keyval_option("--node-parameters", dest="ndparams",
                                      help="Node parameters")
+_AUTO_PROMOTE_OPT = cli.cli_option("--auto-promote", dest="auto_promote",
+                                   action="store_true", default=False,
+                                   help="Lock all nodes and auto-promote as needed to MC"
+                                   " status")
 
 COMMANDS = {
     "add": (add_node, cli.ARGS_ONE_NODE, [
@@ -421,16 +437,27 @@ COMMANDS = {
         _yes_no("-O", "--offline", dest="offline", help="Set the offline flag on the"
                 " node (cluster does not communicate with offline nodes)"),
         _CAPAB_MASTER_OPT, _CAPAB_VM_OPT, _SECONDARY_IP_OPT,
-        cli.cli_option("--auto-promote", dest="auto_promote", action="store_true",
-                       default=False, help="Lock all nodes and auto-promote as needed"
-                       " to MC status"),
+        _AUTO_PROMOTE_OPT,
         cli.DRY_RUN_OPT, cli.PRIORITY_OPT, _NODE_PARAMS_OPT,
         _yes_no("--node-powered", dest="node_powered",
                 help="Specify if the SoR for node is powered")],
         "<node-name>", "Alters the parameters of a node"),
+    "power": (oob.power_node, [cli.ArgSpec("on|off|cycle|status", 1, 1),
+                               cli.ArgSpec("<node>")],
+              cli.SUBMIT_OPTS + [_AUTO_PROMOTE_OPT, cli.PRIORITY_OPT, oob.IGNORE_STATUS_OPT,
+                                 cli.FORCE_OPT, cli.NOHDR_OPT, cli.SEP_OPT,
+                                 oob.OOB_TIMEOUT_OPT, oob.POWER_DELAY_OPT],
+              "on|off|cycle|status [<node-name>...]",
+              "Change power state of node by calling out-of-band helper."),
+    "health": (oob.health, cli.ARGS_MANY_NODES, [
+        cli.NOHDR_OPT, cli.SEP_OPT, cli.PRIORITY_OPT, oob.OOB_TIMEOUT_OPT],
+        "[<node-name>...]", "List health of node(s) using out-of-band"),
     "remove": (remove_node, cli.ARGS_ONE_NODE, [cli.DRY_RUN_OPT, cli.PRIORITY_OPT] +
                cli.SUBMIT_OPTS,     # our own: Ganeti's gnt-node remove has no --submit
                "<node-name>", "Removes a node from the cluster"),
+    "powercycle": (powercycle_node, cli.ARGS_ONE_NODE, [
+        cli.FORCE_OPT, cli.CONFIRM_OPT, cli.DRY_RUN_OPT, cli.PRIORITY_OPT] + cli.SUBMIT_OPTS,
+        "<node-name>", "Tries to forcefully powercycle a node"),
     "list-drbd": (list_drbd, cli.ARGS_ONE_NODE, [cli.NOHDR_OPT, cli.SEP_OPT], "<node>",
                   "Query the list of used DRBD minors on the given node"),
     "volumes": (list_volumes, cli.ARGS_MANY_NODES, [

@@ -20,6 +20,7 @@ _KINDS = {
     constants.TAG_NODE: ("<node-name>", "the given node"),
     constants.TAG_INSTANCE: ("<instance-name>", "the given instance"),
     constants.TAG_NODEGROUP: ("<group>", "the given group"),
+    constants.TAG_NETWORK: ("<network>", "the given network"),
 }
 
 
@@ -99,7 +100,8 @@ def commands(kind):
         one = [cli.ArgSpec(arg, 1, 1)]
         many = [cli.ArgSpec(arg, 1, 1), cli.ArgSpec("<tag>")]
         usage_one, usage_many = arg, "%s <tag>..." % arg
-    remove_what = "given instance" if kind == constants.TAG_INSTANCE else what
+    remove_what = {constants.TAG_INSTANCE: "given instance",
+                   constants.TAG_NETWORK: "given network"}.get(kind, what)
     return {
         "add-tags": (lambda opts, args: add_tags(kind, opts, args), many, _CHANGE_OPTS,
                      usage_many, "Add tags to %s" % what),

@@ -6,13 +6,13 @@ from ganeti import errors
 def _lu_modules():
     from ganeti.cmdlib import (backup, cluster, group, instance, instance_change,
                                instance_migration, instance_move, instance_operation,
-                               instance_query, node, node_evacuate, node_storage,
-                               operating_system, query, recreate_disks, replace_disks,
+                               instance_query, network, node, node_evacuate, node_storage,
+                               oob, operating_system, query, recreate_disks, replace_disks,
                                tags, test, verify_disks)
     return [backup, cluster, node, query, test, instance, instance_operation,
             instance_change, instance_migration, instance_move, instance_query,
             operating_system, tags, recreate_disks, replace_disks, node_evacuate,
-            verify_disks, node_storage, group]
+            verify_disks, node_storage, group, network, oob]
 
 
 _LU_CACHE = {}

@@ -221,6 +221,33 @@ class LUClusterRedistConf(NoHooksLU):
         return True
 
 
+class LUClusterActivateMasterIp(NoHooksLU):
+    """Bring the master IP up on the master node (after deactivate-master-ip)."""
+
+    def expand_names(self):
+        self.needed_locks = {}
+
+    def exec(self, feedback_fn):
+        cfg = self.cfg
+        self.rpc.call_node_activate_master_ip(
+            cfg.get_master_node(), cfg.get_master_network_parameters()).raise_on_failure(
+            "Could not activate the master IP")
+
+
+class LUClusterDeactivateMasterIp(NoHooksLU):
+    """Take the master IP down on the master node; the master stays the master
+    and is reached through its own address meanwhile."""
+
+    def expand_names(self):
+        self.needed_locks = {}
+
+    def exec(self, feedback_fn):
+        cfg = self.cfg
+        self.rpc.call_node_deactivate_master_ip(
+            cfg.get_master_node(), cfg.get_master_network_parameters()).raise_on_failure(
+            "Could not deactivate the master IP")
+
+
 # ---- verify: see cluster_verify ---------------------------------------------------------
 
 from ganeti.cmdlib.cluster_verify import (  # noqa: E402,F401  (LU lookup)

@@ -13,6 +13,7 @@ keep working.
 import copy
 
 from ganeti import constants, errors, locking, objects, paramtypes, query
+from ganeti.cmdlib import iallocator
 from ganeti.cmdlib import ipolicy as ipol
 from ganeti.cmdlib.base import LogicalUnit, NoHooksLU, expand_node_name
 from ganeti.utils import text
@@ -452,12 +453,7 @@ class LUGroupEvacuate(_GroupLU):
                                        " target group (targets are %s)"
                                        % (self.group_uuid, ", ".join(targets)),
                                        errors.ECODE_INVAL)
-        if not self.op.iallocator:
-            self.op.iallocator = self.cfg.get_cluster_info().default_iallocator
-        if not self.op.iallocator:
-            raise errors.OpPrereqError("No iallocator was specified, neither in the"
-                                       " opcode nor as a cluster-wide default",
-                                       errors.ECODE_INVAL)
+        iallocator.given_or_default(self)
         self.req_targets = targets
         # the instances with a node in the group, read under the group's lock
         self.instance_names = self._group_instances()
@@ -490,7 +486,6 @@ class LUGroupEvacuate(_GroupLU):
 
     def exec(self, feedback_fn):
         from ganeti import opcodes
-        from ganeti.cmdlib import iallocator
         from ganeti.cmdlib.base import ResultWithJobs
         request = iallocator.change_group_request(self.instance_names, self.targets)
         result, _ = iallocator.run(self, self.op.iallocator, request,
@@ -506,6 +501,72 @@ class LUGroupEvacuate(_GroupLU):
             for job in jobs[1:]:
                 for op in job:
                     op.depends = [[-1, ["error", "success"]]]
+        return ResultWithJobs(jobs)
+
+
+class LUInstanceChangeGroup(LogicalUnit):
+    """Move one instance to other node groups (gnt-instance change-group): the
+    instance allocator plans it ("change-group"), as for a group evacuation,
+    and the moves run as the jobs this one submits."""
+    HPATH = "instance-change-group"
+    HTYPE = constants.HTYPE_INSTANCE
+    REQ_BGL = False
+
+    def expand_names(self):
+        from ganeti.cmdlib import instance_utils
+        self.instance_name = instance_utils.expand_instance_name(self.cfg,
+                                                                 self.op.instance_name)
+        self.op.instance_name = self.instance_name
+        self.req_targets = [self.cfg.lookup_node_group(g)
+                            for g in self.op.target_groups or []]
+        iallocator.given_or_default(self)
+        # the allocator reads the whole cluster: everything shared, as Ganeti
+        self.needed_locks = {locking.LEVEL_INSTANCE: [self.instance_name],
+                             locking.LEVEL_NODEGROUP: locking.ALL_SET,
+                             locking.LEVEL_NODE: locking.ALL_SET}
+        for level in self.needed_locks:
+            self.share_locks[level] = 1
+
+    def check_prereq(self):
+        from ganeti.cmdlib import instance_utils
+        self.instance = instance_utils.get_instance(self.cfg, self.instance_name)
+        nodes = self.cfg.get_all_nodes_info()
+        inst_groups = set(nodes[n].group for n in self.instance.all_nodes if n in nodes)
+        if self.req_targets:
+            targets = list(dict.fromkeys(self.req_targets))
+        else:
+            targets = [uuid for uuid in sorted(self.cfg.get_all_node_groups_info())
+                       if uuid not in inst_groups]
+        conflicting = [t for t in targets if t in inst_groups]
+        if conflicting:
+            raise errors.OpPrereqError("Can't use group(s) '%s' as targets, they are used"
+                                       " by the instance '%s'"
+                                       % (", ".join(conflicting), self.instance_name),
+                                       errors.ECODE_INVAL)
+        if not targets:
+            raise errors.OpPrereqError("There are no possible target groups",
+                                       errors.ECODE_INVAL)
+        self.targets = targets
+
+    def build_hooks_env(self):
+        from ganeti.cmdlib import instance_utils
+        return instance_utils.build_instance_hook_env(
+            self.cfg.get_cluster_info(), self.instance,
+            {"TARGET_GROUPS": " ".join(self.targets)})
+
+    def build_hooks_nodes(self):
+        master = [self.cfg.get_master_node()]
+        return master, master
+
+    def exec(self, feedback_fn):
+        from ganeti.cmdlib.base import ResultWithJobs
+        request = iallocator.change_group_request([self.instance_name], self.targets)
+        result, _ = iallocator.run(
+            self, self.op.iallocator, request,
+            what="solution for changing group of instance '%s'" % self.instance_name)
+        jobs = iallocator.evacuation_jobs(self, result, self.op.early_release, False)
+        self.log_info("Iallocator returned %s job(s) for changing group of instance '%s'",
+                      len(jobs), self.instance_name)
         return ResultWithJobs(jobs)
 
 

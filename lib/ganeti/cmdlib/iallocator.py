@@ -70,6 +70,18 @@ def resolve(lu, node, slot="iallocator"):
     return alloc
 
 
+def given_or_default(lu):
+    """Ganeti's GetDefaultIAllocator, for opcodes that always need an allocator
+    (group evacuation, change-group): the opcode's, else the cluster's default
+    (set into the opcode); an error when there is neither."""
+    if not lu.op.iallocator:
+        lu.op.iallocator = lu.cfg.get_cluster_info().default_iallocator
+    if not lu.op.iallocator:
+        raise errors.OpPrereqError("No iallocator was specified, neither in the opcode"
+                                   " nor as a cluster-wide default", errors.ECODE_INVAL)
+    return lu.op.iallocator
+
+
 # ---- the cluster's state as the allocator reads it ----------------------------------
 
 def disk_space_total(template, disks):

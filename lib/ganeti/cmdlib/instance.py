@@ -1,7 +1,8 @@
 """Logical units that create and remove instances."""
 
 from ganeti import constants, errors, locking, objects, paramtypes
-from ganeti.cmdlib import drbd_disks, instance_cleanup, instance_flags, os_params
+from ganeti.cmdlib import drbd_disks, instance_cleanup, instance_flags, instance_nics
+from ganeti.cmdlib import os_params
 from ganeti.cmdlib import instance_utils as iu
 from ganeti.cmdlib import backup, iallocator, instance_import, ipolicy, shutdown_wait
 from ganeti.cmdlib.base import LogicalUnit, expand_node_name
@@ -138,6 +139,7 @@ class LUInstanceCreate(LogicalUnit):
             nodes if nodes is locking.ALL_SET else list(nodes)
 
     def abort(self):
+        instance_nics.release(self)
         if getattr(self, "added_lock", False) and \
                 self.cfg.get_instance_info(self.instance_name) is None:
             try:
@@ -234,6 +236,7 @@ class LUInstanceCreate(LogicalUnit):
                          else (key,)):
                 self.beparams[name] = cluster.beparams["default"][name]
         self.nics = self._build_nics(cluster)
+        instance_nics.attach_create_nics(self, self.nics, self.pnode)
         if self.check_ip and op.ip_check and net.tcp_ping(self.check_ip,
                                                            constants.DEFAULT_NODED_PORT):
             raise errors.OpPrereqError("IP %s of instance %s already in use"
@@ -284,9 +287,9 @@ class LUInstanceCreate(LogicalUnit):
                 raise errors.OpPrereqError("Unknown NIC parameter(s) for NIC %d: %s"
                                            % (idx, ", ".join(sorted(unknown))),
                                            errors.ECODE_INVAL)
-            if spec.get("network") and str(spec["network"]).lower() != constants.VALUE_NONE:
-                raise errors.OpPrereqError("Networks (gnt-network) are not supported yet",
-                                           errors.ECODE_INVAL)
+            net_uuid = instance_nics.requested_network(
+                self.cfg, spec, "If network is given, no mode or link is allowed to be"
+                " passed")
             params = {}
             for key in (constants.NIC_MODE, constants.NIC_LINK, constants.NIC_VLAN):
                 if spec.get(key) is not None and spec[key] != constants.VALUE_AUTO:
@@ -303,18 +306,19 @@ class LUInstanceCreate(LogicalUnit):
                                                " have been skipped", errors.ECODE_INVAL)
                 ip = self.check_ip
             else:
-                ip = iu.nic_ip(ip)
-            iu.check_nicparams(cluster.fill_nic(params), ip, idx)
+                ip = iu.nic_ip(ip, net_uuid)
+            iu.check_nicparams(cluster.fill_nic(params), ip, idx, network=net_uuid)
             mac = spec.get("mac") or constants.VALUE_AUTO
             if mac in (constants.VALUE_AUTO, constants.VALUE_GENERATE):
-                mac = iu.generate_mac(self.cfg, cluster.mac_prefix, macs)
+                mac = iu.generate_mac(self.cfg, instance_nics.mac_prefix(
+                    self.cfg, cluster, net_uuid), macs)
             else:
                 mac = iu.normalize_mac(mac)
                 if mac in macs:
                     raise errors.OpPrereqError("MAC address %s already in use in cluster"
                                                % mac, errors.ECODE_NOTUNIQUE)
             macs.append(mac)
-            nics.append(objects.NIC(mac=mac, ip=ip, nicparams=params,
+            nics.append(objects.NIC(mac=mac, ip=ip, nicparams=params, network=net_uuid,
                                     name=iu.device_name(spec.get("name"))))
         iu.validate_device_names("NIC", [nic.name for nic in nics])
         for inst in self.cfg.get_all_instances_info().values():

@@ -4,6 +4,7 @@ import os
 
 from ganeti import constants, errors, locking, objects, opcodes, paramtypes
 from ganeti.cmdlib import drbd_disks, instance_flags, os_params, template_conversion
+from ganeti.cmdlib import instance_nics
 from ganeti.cmdlib import instance_utils as iu
 from ganeti.cmdlib import ipolicy
 from ganeti.cmdlib.base import expand_node_name
@@ -364,8 +365,9 @@ class LUInstanceSetParams(InstanceLU):
             raise errors.OpPrereqError("No %s with name or UUID '%s'" % (what, ident),
                                        errors.ECODE_INVAL)
         if not 0 <= idx < len(items):
-            raise errors.OpPrereqError("Invalid %s index %s (the instance has %d)"
-                                       % (what, idx, len(items)), errors.ECODE_INVAL)
+            # Ganeti's words (an execution error there)
+            raise errors.OpExecError("Got %s index %s, but there are only %d"
+                                     % (what, idx, len(items)))
         return idx
 
     def _prepare_nics(self, inst, cluster):
@@ -378,9 +380,10 @@ class LUInstanceSetParams(InstanceLU):
                 inst.nics.append(nic)
                 filled = cluster.fill_nic(nic.nicparams)
                 self.changes.append(("nic.%d" % (len(inst.nics) - 1),
-                                     "add:mac=%s,ip=%s,mode=%s,link=%s,network=None" % (
+                                     "add:mac=%s,ip=%s,mode=%s,link=%s,network=%s" % (
                                          nic.mac, nic.ip, filled[constants.NIC_MODE],
-                                         filled[constants.NIC_LINK])))
+                                         filled[constants.NIC_LINK],
+                                         params.get("network"))))
             elif action == "remove":
                 idx = self._index(inst.nics, ident, "NIC")
                 del inst.nics[idx]
@@ -388,10 +391,14 @@ class LUInstanceSetParams(InstanceLU):
             elif action == "modify":
                 idx = self._index(inst.nics, ident, "NIC")
                 nic = inst.nics[idx]
+                old_network = nic.network
                 self._set_nic(inst, nic, params, cluster, idx, adding=False)
                 # as Ganeti lists them: the changed fields, then all NIC parameters
                 self.changes += [("nic.%s/%d" % (key, idx), getattr(nic, key))
                                  for key in ("mac", "ip", "name") if key in params]
+                if nic.network != old_network:
+                    self.changes.append(("nic.network/%d" % idx, nic.network and
+                                         params.get("network")))
                 self.changes += [("nic.%s/%d" % (key, idx), value) for key, value in
                                  sorted(cluster.fill_nic(nic.nicparams).items())]
             else:
@@ -406,22 +413,47 @@ class LUInstanceSetParams(InstanceLU):
         if unknown:
             raise errors.OpPrereqError("Unknown NIC parameter '%s'" % unknown[0],
                                        errors.ECODE_INVAL)
-        network = params.get("network")
-        if network and str(network).lower() != constants.VALUE_NONE:
-            raise errors.OpPrereqError("Networks (gnt-network) are not supported yet",
-                                       errors.ECODE_INVAL)
-        nicparams = dict(nic.nicparams)
+        old_network = None if adding else nic.network
+        network = old_network
+        if "network" in params:
+            network = instance_nics.requested_network(
+                self.cfg, params, "If network is given mode or link should not")
         changed = dict((k, params[k]) for k in (constants.NIC_MODE, constants.NIC_LINK,
                                                 constants.NIC_VLAN) if k in params)
-        changed = paramtypes.enforce_types(
-            dict((k, None if v == constants.VALUE_DEFAULT else v) for k, v in
-                 changed.items()), constants.NICC_DEFAULTS, "NIC", allow_none=True)
-        _apply_with_resets(nicparams, changed)
-        if nicparams.get(constants.NIC_VLAN):
-            nicparams[constants.NIC_VLAN] = iu.normalize_vlan(nicparams[constants.NIC_VLAN])
-        ip = iu.nic_ip(params["ip"]) if "ip" in params else nic.ip
-        iu.check_nicparams(cluster.fill_nic(nicparams), ip, idx)
+        if network:
+            # the NIC takes what the network has in the primary node's group
+            nicparams = instance_nics.group_netparams(
+                self.cfg, network, inst.primary_node,
+                "No netparams found for the network %(network)s, probably not"
+                " connected")
+        else:
+            nicparams = dict(nic.nicparams)
+            changed = paramtypes.enforce_types(
+                dict((k, None if v == constants.VALUE_DEFAULT else v) for k, v in
+                     changed.items()), constants.NICC_DEFAULTS, "NIC", allow_none=True)
+            _apply_with_resets(nicparams, changed)
+            if nicparams.get(constants.NIC_VLAN):
+                nicparams[constants.NIC_VLAN] = iu.normalize_vlan(
+                    nicparams[constants.NIC_VLAN])
+        ip = iu.nic_ip(params["ip"], True) if "ip" in params else nic.ip
+        iu.check_nicparams(cluster.fill_nic(nicparams), ip, idx, network=network)
+        if (ip, network) != (nic.ip, old_network):
+            if ip == iu.NIC_IP_POOL and not network:
+                raise errors.OpPrereqError("If ip=pool, parameter network cannot be none"
+                                           if adding else "ip=pool, but no network found",
+                                           errors.ECODE_INVAL)
+            if ip and network:
+                ip = instance_nics.take_address(self, network, ip, self.op.conflicts_check)
+            elif ip and self.op.conflicts_check:
+                instance_nics.check_outside_networks(self.cfg, ip, inst.primary_node)
+        elif old_network and changed:
+            raise errors.OpPrereqError("Not allowed to change link or mode of a NIC that"
+                                       " is connected to a network", errors.ECODE_INVAL)
         mac = params.get("mac", constants.VALUE_AUTO if adding else None)
+        if mac is None and not adding and "mac" not in params and network != old_network \
+                and instance_nics.mac_prefix(self.cfg, cluster, network) != \
+                instance_nics.mac_prefix(self.cfg, cluster, old_network):
+            mac = constants.VALUE_GENERATE    # a MAC with the new network's prefix
         if "mac" in params and mac is None:
             raise errors.OpPrereqError("Cannot unset the NIC MAC address",
                                        errors.ECODE_INVAL)
@@ -430,7 +462,8 @@ class LUInstanceSetParams(InstanceLU):
             raise errors.OpPrereqError("'auto' is not a valid MAC address when modifying"
                                        " an existing NIC", errors.ECODE_INVAL)
         if mac in (constants.VALUE_AUTO, constants.VALUE_GENERATE):
-            mac = iu.generate_mac(self.cfg, cluster.mac_prefix, others)
+            mac = iu.generate_mac(self.cfg, instance_nics.mac_prefix(self.cfg, cluster,
+                                                                     network), others)
         elif mac is not None:
             mac = iu.normalize_mac(mac)
             if mac in others or mac in iu.macs_in_use(self.cfg, exclude=inst.name):
@@ -439,6 +472,7 @@ class LUInstanceSetParams(InstanceLU):
         if mac is not None:
             nic.mac = mac
         nic.ip = ip
+        nic.network = network
         nic.nicparams = nicparams
         if "name" in params:
             nic.name = iu.device_name(params["name"])
@@ -493,6 +527,9 @@ class LUInstanceSetParams(InstanceLU):
 
     def build_hooks_env(self):
         return self._hook_env({})
+
+    def abort(self):
+        instance_nics.release(self)
 
     def exec(self, feedback_fn):
         inst = self.new_instance

@@ -6,19 +6,19 @@ from ganeti import errors
 
 
 def check_ip_conflicts(cfg, instance) -> None:
-    """conflicts_check: refuse a NIC IP address that a NIC of another instance has.
-
-    Ganeti checks addresses against the networks (gnt-network) of the node's
-    group; there are no networks here, so the cluster is one address space.
-    """
-    mine = dict((nic.ip, idx) for idx, nic in enumerate(instance.nics) if nic.ip)
+    """conflicts_check: refuse an IP address of a NIC without network that such
+    a NIC of another instance has (the addresses of networks are their pools':
+    cmdlib/instance_nics.py checks those, and that the others are outside the
+    networks of the node's group)."""
+    mine = dict((nic.ip, idx) for idx, nic in enumerate(instance.nics)
+                if nic.ip and not nic.network)
     if not mine:
         return
     for other in cfg.get_all_instances_info().values():
         if other.name == instance.name:
             continue
         for nic in other.nics:
-            if nic.ip in mine:
+            if nic.ip in mine and not nic.network:
                 raise errors.OpPrereqError(
                     "The IP address %s of NIC %d is already in use by instance %s"
                     " (use --no-conflicts-check to allow it)"

@@ -16,12 +16,13 @@ MAX_NICS = 8
 class InstanceQueryData:
     """What instance fields read: cluster, nodes, groups and live data."""
 
-    def __init__(self, cluster, nodes, groups, live, bad_nodes):
+    def __init__(self, cluster, nodes, groups, live, bad_nodes, networks=None):
         self.cluster = cluster
         self.nodes = nodes
         self.groups = groups
         self.live = live              # instance name -> info dict (running ones)
         self.bad_nodes = bad_nodes    # nodes that did not answer
+        self.networks = networks or {}
 
     def live_info(self, inst):
         """(status marker, info) of an instance's runtime data."""
@@ -154,6 +155,36 @@ def _bridge(c, n):
     return None
 
 
+#: attribute -> (list field's name suffix, its title, what it lists) as Ganeti has them
+_NIC_LISTS = {
+    "mac": ("macs", "NIC_MACs", "MAC address"), "ip": ("ips", "NIC_IPs", "IP address"),
+    "mode": ("modes", "NIC_modes", "mode"), "link": ("links", "NIC_links", "link"),
+    "bridge": ("bridges", "NIC_bridges", "bridge"),
+    "network": ("networks", "NIC_networks", "network"),
+    "network.name": ("networks.names", "NIC_networks_names", "network name"),
+    "name": ("names", "NIC_Names", "name"), "uuid": ("uuids", "NIC_UUIDs", "UUID"),
+    "vlan": ("vlans", "NIC_VLANs", "VLAN"),
+}
+_NIC_NETWORK_DOCS = {
+    "network": "List containing each interface's network",
+    "network.name": "List containing the name of each interface's network",
+}
+# the per-NIC fields' words where they are not the list's (Ganeti's)
+_NIC_DOCS = {"name": "Name address", "uuid": "UUID address", "network.name": "Network name"}
+
+
+def _ordinal(value):
+    """1st, 2nd, 3rd, 4th, ..."""
+    suffix = {1: "st", 2: "nd", 3: "rd"}.get(value % 10 if value % 100 not in (11, 12, 13)
+                                             else 0, "th")
+    return "%d%s" % (value, suffix)
+
+
+def _nic_network_name(c, nic):
+    net = c.networks.get(nic.network) if nic.network else None
+    return net.name if net else nic.network
+
+
 def _group_of(c, node_name):
     node = c.nodes.get(node_name)
     group = c.groups.get(node.group) if node else None
@@ -222,7 +253,8 @@ def _build_fields():
               _disk_at(0, lambda d: d.size)),
         Field("sdb_size", "Disk/1", QFT_UNIT, "Size of disk 1",
               _disk_at(1, lambda d: d.size)),
-        Field("nic.count", "NICs", QFT_NUMBER, "Number of NICs", lambda c, i: len(i.nics)),
+        Field("nic.count", "NICs", QFT_NUMBER, "Number of network interfaces",
+              lambda c, i: len(i.nics)),
         Field("network_port", "Network_port", QFT_OTHER, "Instance network port (VNC)",
               lambda c, i: i.network_port),
         Field("beparams", "BackendParameters", QFT_OTHER, "Backend parameters",
@@ -270,23 +302,23 @@ def _build_fields():
         fields.append(Field("hv/" + key, key, QFT_OTHER,
                             "The \"%s\" hypervisor parameter" % key,
                             (lambda k: lambda c, i: c.cluster.fill_hv(i).get(k, UNAVAIL))(key)))
-    for attr, title, fn in _NIC_ATTRS:
-        plural = {"mac": "macs", "ip": "ips", "mode": "modes", "link": "links",
-                  "bridge": "bridges", "network": "networks", "name": "names",
-                  "uuid": "uuids", "vlan": "vlans"}[attr]
-        fields.append(Field("nic." + plural, "NIC_%ss" % title, QFT_OTHER,
-                            "List containing each NIC's %s" % attr, _nic_list(fn)))
+    for attr, title, fn in _NIC_ATTRS + [("network.name", "NetworkName",
+                                          _nic_network_name)]:
+        plural, plural_title, item = _NIC_LISTS[attr]
+        fields.append(Field("nic." + plural, plural_title, QFT_OTHER,
+                            "List containing each network interface's %s" % item
+                            if attr not in ("network", "network.name") else
+                            _NIC_NETWORK_DOCS[attr], _nic_list(fn)))
         for idx in range(MAX_NICS):
             fields.append(Field("nic.%s/%d" % (attr, idx), "Nic%s/%d" % (title, idx),
-                                QFT_TEXT, "%s of %d. network interface" % (title, idx + 1),
-                                _nic_at(idx, fn)))
+                                QFT_TEXT, "%s of %s network interface"
+                                % (_NIC_DOCS.get(attr, item[0].upper() + item[1:]),
+                                   _ordinal(idx + 1)), _nic_at(idx, fn)))
     for alias, attr in (("mac", "mac"), ("ip", "ip"), ("bridge", "bridge"),
                         ("nic_mode", "mode"), ("nic_link", "link"),
                         ("nic_network", "network")):
-        title = dict((a, t) for a, t, _ in _NIC_ATTRS)[attr]
-        fn = dict((a, f) for a, _, f in _NIC_ATTRS)[attr]
-        fields.append(Field(alias, "Nic%s/0" % title, QFT_TEXT,
-                            "%s of the first network interface" % title, _nic_at(0, fn)))
+        first = [f for f in fields if f.name == "nic.%s/0" % attr][0]
+        fields.append(Field(alias, first.title, QFT_TEXT, first.doc, first.getter))
     for idx in range(MAX_DISKS):
         fields.append(Field("disk.size/%d" % idx, "Disk/%d" % idx, QFT_UNIT,
                             "Disk size of %d. disk" % (idx + 1), _disk_at(idx, lambda d: d.size)))
@@ -334,7 +366,8 @@ def query_instances(context, fields, qfilter):
     live, bad = {}, set()
     if query.needs_live_data(query.QR_INSTANCE, fields, qfilter):
         live, bad = gather_live_data(context, cluster, nodes, items)
-    ctx = InstanceQueryData(cluster, nodes, cfg.get_all_node_groups_info(), live, bad)
+    ctx = InstanceQueryData(cluster, nodes, cfg.get_all_node_groups_info(), live, bad,
+                            cfg.get_all_networks_info())
     return query.run_query(query.QR_INSTANCE, fields, items, ctx, qfilter)
 
 
@@ -375,8 +408,8 @@ class LUInstanceQueryData(NoHooksLU):
                 "pnode_group_name": pgroup[0], "pnode_group_uuid": pgroup[1],
                 "snodes_group_names": [self._group(n)[0] for n in inst.secondary_nodes],
                 "snodes_group_uuids": [self._group(n)[1] for n in inst.secondary_nodes],
-                "nics": [[n.name, n.uuid, n.mac, n.ip, cluster.fill_nic(n.nicparams)]
-                         for n in inst.nics],
+                "nics": [[n.name, n.uuid, n.mac, n.ip, cluster.fill_nic(n.nicparams),
+                          self._network_name(n.network)] for n in inst.nics],
                 "disk_template": inst.disk_template, "disks": disks,
                 "hypervisor": inst.hypervisor, "network_port": inst.network_port,
                 "hv_instance": inst.hvparams, "hv_actual": _without_globals(inst.hypervisor, cluster.fill_hv(inst)),
@@ -388,6 +421,10 @@ class LUInstanceQueryData(NoHooksLU):
                 "live_memory": (live.get(inst.name) or {}).get("memory"),
             }
         return result
+
+    def _network_name(self, uuid):
+        net = self.cfg.get_network(uuid) if uuid else None
+        return net.name if net else uuid
 
     def _group(self, node_name):
         """(name, uuid) of the node group of ``node_name``."""

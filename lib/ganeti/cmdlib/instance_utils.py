@@ -193,8 +193,9 @@ def nic_ip(value, network=None):
         raise errors.OpPrereqError("Invalid IP address '%s'" % value, errors.ECODE_INVAL)
 
 
-def check_nicparams(filled, ip, idx):
-    """Mode, link and VLAN of a NIC (its nicparams filled with the cluster's)."""
+def check_nicparams(filled, ip, idx, network=None):
+    """Mode, link and VLAN of a NIC (its nicparams filled with the cluster's);
+    a routed NIC needs an address unless it is attached to a ``network``."""
     mode = filled.get(constants.NIC_MODE)
     link = filled.get(constants.NIC_LINK)
     if mode not in constants.NIC_VALID_MODES:
@@ -210,7 +211,7 @@ def check_nicparams(filled, ip, idx):
             link, idx, "a routing table name" if mode == constants.NIC_MODE_ROUTED else
             "an interface name of at most 15 characters, without '/', ':' or spaces"),
             errors.ECODE_INVAL)
-    if mode == constants.NIC_MODE_ROUTED and not ip:
+    if mode == constants.NIC_MODE_ROUTED and not ip and not network:
         raise errors.OpPrereqError("Routed nic mode requires an ip address if not"
                                    " attached to a network", errors.ECODE_INVAL)
     vlan = filled.get(constants.NIC_VLAN)

@@ -5,7 +5,7 @@ import os
 
 from ganeti import constants, errors, locking, objects, query
 from ganeti.cmdlib import node_ssh
-from ganeti.cmdlib.base import LogicalUnit, expand_node_name
+from ganeti.cmdlib.base import LogicalUnit, NoHooksLU, expand_node_name
 from ganeti.utils import net
 
 
@@ -296,6 +296,24 @@ class LUNodeAdd(LogicalUnit):
         return None
 
 
+class LUNodePowercycle(NoHooksLU):
+    """Have a node reboot itself at once, without a clean shutdown (the last
+    resort for a hung node whose daemon still answers). It takes no locks: it
+    must not wait behind the jobs the hung node holds up."""
+
+    def expand_names(self):
+        self.node_name = expand_node_name(self.cfg, self.op.node_name)
+        if self.node_name == self.cfg.get_master_node() and not self.op.force:
+            raise errors.OpPrereqError("The node is the master and the force parameter"
+                                       " was not set", errors.ECODE_INVAL)
+        self.needed_locks = {}
+
+    def exec(self, feedback_fn):
+        result = self.rpc.call_node_powercycle(self.node_name)
+        result.raise_on_failure("Failed to schedule the reboot")
+        return result.data
+
+
 class LUNodeRemove(LogicalUnit):
     HPATH = "node-remove"
     HTYPE = constants.HTYPE_NODE
@@ -395,6 +413,12 @@ class LUNodeSetParams(LogicalUnit):
             raise errors.OpPrereqError("Unable to change powered state for node %s as it"
                                        " does not support out-of-band handling"
                                        % self.node_name, errors.ECODE_STATE)
+        if (ndparams.get("oob_program") and op.offline is False
+                and not (node.powered or op.powered is True)):
+            # a node powered off through OOB cannot answer: power it on first
+            raise errors.OpPrereqError("Node %s needs to be turned on before its offline"
+                                       " status can be reset" % self.node_name,
+                                       errors.ECODE_STATE)
         if op.master_candidate and not node.master_capable and not op.master_capable:
             raise errors.OpPrereqError("Node %s is not master capable" % self.node_name,
                                        errors.ECODE_STATE)

@@ -9,6 +9,8 @@ _CHECKED_NAMES = {
     query.QR_INSTANCE: ("Instance", lambda cfg: cfg.get_instance_list()),
     query.QR_GROUP: ("NodeGroup", lambda cfg: [g.name for g in
                                                cfg.get_all_node_groups_info().values()]),
+    query.QR_NETWORK: ("Network", lambda cfg: [n.name for n in
+                                               cfg.get_all_networks_info().values()]),
 }
 
 
@@ -75,6 +77,12 @@ def run_resource_query(context, what, fields, qfilter):
     if what == query.QR_GROUP:
         from ganeti.cmdlib import group
         return group.query_groups(context, fields, qfilter)
+    if what == query.QR_NETWORK:
+        from ganeti.cmdlib import network
+        return network.query_networks(context, fields, qfilter)
+    if what == query.QR_FILTER:
+        from ganeti.cmdlib import filter as cmdlib_filter
+        return cmdlib_filter.query_filter_rules(context, fields, qfilter)
     if what == query.QR_EXPORT:
         from ganeti.cmdlib import backup
         return backup.query_exports(context, fields, qfilter)

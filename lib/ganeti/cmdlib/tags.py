@@ -2,8 +2,7 @@
 remove-tags, list-tags; gnt-cluster search-tags), with Ganeti's rules: a tag
 is 1-128 characters of letters, digits and ``.+*/:@-_``, an object carries at
 most 4096, and removing a tag the object does not have changes nothing and
-fails. Networks carry tags in Ganeti too; there are no networks here yet
-(gnt-network), so every network name is unknown.
+fails.
 """
 
 import re
@@ -24,7 +23,9 @@ def find_target(cfg, kind, name):
     if kind == constants.TAG_NODEGROUP:
         uuid = cfg.lookup_node_group(name)
         return cfg.get_node_group(uuid)
-    raise errors.OpPrereqError("Network '%s' not found" % name, errors.ECODE_NOENT)
+    if kind == constants.TAG_NETWORK:
+        return cfg.get_network(cfg.lookup_network(name))
+    raise errors.OpPrereqError("Unknown tag kind '%s'" % kind, errors.ECODE_INVAL)
 
 
 class _TagsLU(NoHooksLU):
@@ -47,9 +48,11 @@ class _TagsLU(NoHooksLU):
         self.target = find_target(cfg, kind, self.op.name)
         level = {constants.TAG_NODE: locking.LEVEL_NODE,
                  constants.TAG_INSTANCE: locking.LEVEL_INSTANCE,
-                 constants.TAG_NODEGROUP: locking.LEVEL_NODEGROUP}.get(kind)
+                 constants.TAG_NODEGROUP: locking.LEVEL_NODEGROUP,
+                 constants.TAG_NETWORK: locking.LEVEL_NETWORK}.get(kind)
         if level is not None and self._wants_lock():
-            key = self.target.uuid if kind == constants.TAG_NODEGROUP else self.target.name
+            key = self.target.uuid if kind in (constants.TAG_NODEGROUP,
+                                               constants.TAG_NETWORK) else self.target.name
             self.needed_locks[level] = [key]
             self.share_locks[level] = 1 if self.SHARED else 0
 
@@ -90,6 +93,8 @@ class LUTagsSearch(NoHooksLU):
                     in sorted(cfg.get_all_nodes_info().items())]
         targets += [("/nodegroup/%s" % group.name, group) for group
                     in cfg.get_all_node_groups_info().values()]
+        targets += [("/network/%s" % net.name, net) for net
+                    in cfg.get_all_networks_info().values()]
         return [[path, tag] for path, target in targets
                 for tag in sorted(target.tags) if self.regex.search(tag)]
 

@@ -39,9 +39,16 @@ job, or that exists neither in the queue nor in the archive, fails the opcode
 (and the rest of the job) with a message naming the dependency. Archived
 dependencies are judged by their archived final status.
 
+Job filter rules (gnt-filter, ``filtering``): a job that has not started is
+judged by the rules when it is scheduled and when a worker would take it; a
+REJECT cancels it, a PAUSE or a reached rate limit holds it (state HELD) until
+the rules change or a running job ends. ``set_filters`` judges the queued jobs
+again whenever the rules change.
+
 Modules: ``job`` (job and opcode records, job file format, query fields, the
 executor's callbacks), ``storage`` (the store interface, the directory store),
-``etcdstore`` (the store in etcd), ``writer`` (the batched writer thread) and this one (``JobQueue``: submission,
+``etcdstore`` (the store in etcd), ``writer`` (the batched writer thread),
+``filtering`` (filter rules and rate limits) and this one (``JobQueue``: submission,
 scheduling, workers, queries and changes).
 """
 
@@ -51,7 +58,8 @@ import threading
 import time
 
 from ganeti import constants, errors, opcodes
-from ganeti.jqueue.job import (ACTIVE, CANCELED_MSG, DEPWAIT, IDLE, JOB_FIELDS,
+from ganeti.jqueue import filtering
+from ganeti.jqueue.job import (ACTIVE, CANCELED_MSG, DEPWAIT, HELD, IDLE, JOB_FIELDS,
                                PREV_FAILED_MSG, RUNNABLE, OpExecCallbacks, QueuedJob,
                                QueuedOpCode, field_getters, job_row, json_copy,
                                parse_job_id, timestamp, ts_seconds)
@@ -71,6 +79,18 @@ _CANCELED = "canceled"
 _DEP_OK = "ok"
 _DEP_WAIT = "wait"
 _DEP_FAIL = "fail"
+
+
+def _add_queue_reason(data, job_id, index, now):
+    """Append the queue's entry to an opcode's reason trail, as Ganeti does:
+    ("gnt:opcode:<op id in lower case, without OP_>", "job=ID;index=N", when
+    the job was received, in nanoseconds)."""
+    op_id = str(data.get("OP_ID", ""))
+    source = "gnt:opcode:%s" % (op_id[3:] if op_id.startswith("OP_") else op_id).lower()
+    trail = list(data.get("reason") or [])
+    trail.append([source, "job=%d;index=%d" % (job_id, index),
+                  now[0] * 1000000000 + now[1] * 1000])
+    data["reason"] = trail
 
 
 def _error_message(err):
@@ -100,6 +120,9 @@ class JobQueue:
         self._workers = []
         self._writer = JobWriter(self)
         self._over_soft_limit = False
+        self._rules = filtering.RuleSet()   # job filter rules (set_filters)
+        self._held = {}                 # job id -> (job, why): kept back, see _judge_locked
+        self._started = {}              # job id -> job: started, maybe not finished
 
     # ---- helpers ----------------------------------------------------------------------
 
@@ -281,10 +304,11 @@ class JobQueue:
                 job_id = self._last_serial
                 batch_ids[index] = job_id
                 qops = []
-                for data, priority in ops:
+                for op_index, (data, priority) in enumerate(ops):
                     for dep in data.get("depends") or []:
                         if dep[0] < 0:
                             dep[0] = batch_ids[index + dep[0]]
+                    _add_queue_reason(data, job_id, op_index, now)
                     qops.append(QueuedOpCode(data, priority))
                 job = QueuedJob(job_id, qops, now)
                 self._jobs[job_id] = job
@@ -321,11 +345,21 @@ class JobQueue:
     # ---- scheduling -------------------------------------------------------------------
 
     def _schedule_locked(self, job, finalized):
-        """Make a queued job (not owned by a worker) runnable, parked or failed."""
+        """Make a queued job (not owned by a worker) runnable, parked, held back
+        by a filter rule, rejected or failed."""
         idx = job.current_index()
         if idx is None:
             job.state = IDLE
             return
+        if job.start_timestamp is None and self._rules:
+            action = self._rule_action_locked(job)
+            if action == filtering.REJECT:
+                self._reject_locked(job)
+                finalized.append(job)
+                return
+            if action == filtering.PAUSE:
+                self._hold_locked(job, filtering.PAUSE)
+                return
         state, msg = self._eval_deps_locked(job, job.ops[idx])
         if state == _DEP_OK:
             self._push_locked(job)
@@ -345,8 +379,116 @@ class JobQueue:
         while self._runnable:
             _, _, version, job = heapq.heappop(self._runnable)
             if job.state == RUNNABLE and version == job.heap_version:
+                if job.start_timestamp is None:
+                    why = self._judge_locked(job)
+                    if why is not None:
+                        self._hold_locked(job, why)
+                        continue
                 return job
         return None
+
+    # ---- job filter rules and rate limits (jqueue.filtering) --------------------------
+
+    def set_filters(self, rules):
+        """Judge jobs by these filter rules (dicts of objects.FilterRule) from
+        now on. Queued jobs are judged again at once: a REJECT cancels them, and
+        the jobs held back run if the new rules let them."""
+        ruleset = filtering.RuleSet(rules)
+        finalized = []
+        with self._lock:
+            if ruleset == self._rules:
+                return
+            self._rules = ruleset
+            if not self._accepting:
+                return          # start() judges the queued jobs
+            for job_id in sorted(self._jobs):
+                job = self._jobs[job_id]
+                if job.start_timestamp is None and job.state in (RUNNABLE, DEPWAIT, HELD) \
+                        and self._rule_action_locked(job) == filtering.REJECT:
+                    self._reject_locked(job)
+                    finalized.append(job)
+            finalized.extend(self._release_held_locked(None))
+        self._commit_jobs(finalized)
+
+    def last_job_id(self):
+        """The highest job id handed out (a filter rule's watermark)."""
+        with self._lock:
+            return self._last_serial
+
+    def _facts_locked(self, job):
+        if job.filter_facts is None:
+            job.filter_facts = filtering.JobFacts(job.id, [op.input for op in job.ops])
+        return job.filter_facts
+
+    def _rule_action_locked(self, job):
+        rule = self._rules.applying(self._facts_locked(job)) if self._rules else None
+        return rule.kind() if rule is not None else None
+
+    def _judge_locked(self, job):
+        """None if a job that has not started may start now, else why not: a
+        PAUSE (or REJECT) rule, or a rate limit that is reached."""
+        facts = self._facts_locked(job)
+        if not self._rules and not facts.buckets:
+            return None
+        rule = self._rules.applying(facts) if self._rules else None
+        kind = rule.kind() if rule is not None else None
+        if kind in (filtering.PAUSE, filtering.REJECT):
+            return filtering.PAUSE
+        if kind != filtering.RATE_LIMIT and not facts.buckets:
+            return None
+        running = self._running_jobs_locked()
+        if kind == filtering.RATE_LIMIT:
+            # a running job takes a slot of the rule that applies to it now
+            taken = sum(1 for other in running
+                        if self._rules.applying(self._facts_locked(other)) is rule)
+            if taken >= rule.limit():
+                return filtering.RATE_LIMIT
+        for bucket, limit in facts.buckets.items():
+            taken = sum(1 for other in running
+                        if bucket in self._facts_locked(other).buckets)
+            if taken >= limit:
+                return filtering.RATE_LIMIT
+        return None
+
+    def _running_jobs_locked(self):
+        """The jobs started and not finished (those parked between two opcodes too)."""
+        running = []
+        for job_id, job in list(self._started.items()):
+            if job.is_finalized() or self._jobs.get(job_id) is not job:
+                del self._started[job_id]
+            else:
+                running.append(job)
+        return running
+
+    def _hold_locked(self, job, why):
+        job.state = HELD
+        self._held[job.id] = (job, why)
+
+    def _release_held_locked(self, why):
+        """Schedule again the held jobs (those held for ``why``; None: all);
+        returns the jobs that failed or were rejected meanwhile."""
+        finalized = []
+        for job_id in sorted(self._held):
+            job, reason = self._held[job_id]
+            if why is not None and reason != why:
+                continue
+            del self._held[job_id]
+            if job.state == HELD:
+                self._schedule_locked(job, finalized)
+        return finalized
+
+    def _reject_locked(self, job):
+        """Cancel a job a REJECT rule applies to (as Ganeti: the opcodes end
+        canceled, without a result)."""
+        logging.info("Job %s canceled: rejected by a job filter rule", job.id)
+        now = timestamp()
+        for op in job.ops:
+            if op.status not in constants.OPS_FINALIZED:
+                op.status = constants.OP_STATUS_CANCELED
+                op.end_timestamp = now
+        job.end_timestamp = now
+        job.state = IDLE
+        self._held.pop(job.id, None)
 
     def _eval_deps_locked(self, job, op):
         """(_DEP_OK | _DEP_WAIT | _DEP_FAIL, message) for an opcode's dependencies."""
@@ -460,6 +602,9 @@ class JobQueue:
                 with self._lock:
                     self._busy -= 1
                     self._work_cond.notify()
+                    # a rate limit slot may be free now
+                    finalized = self._release_held_locked(filtering.RATE_LIMIT)
+                self._commit_jobs(finalized)
 
     def _begin_op_locked(self, job, idx):
         op = job.ops[idx]
@@ -468,6 +613,7 @@ class JobQueue:
         op.start_timestamp = now
         if job.start_timestamp is None:
             job.start_timestamp = now
+            self._started[job.id] = job
         self._notify_locked(job)
 
     def _process_job(self, job, idx):
@@ -682,19 +828,22 @@ class JobQueue:
                                              CANCELED_MSG, now)
                 job.end_timestamp = now
                 job.state = IDLE
+                self._held.pop(job_id, None)
+                released = self._release_held_locked(filtering.RATE_LIMIT)
                 msg = "Job %s canceled" % job_id
             elif status == constants.JOB_STATUS_WAITING:
                 for op in job.ops:
                     if op.status not in constants.OPS_FINALIZED:
                         op.status = constants.OP_STATUS_CANCELING
                 msg = "Job %s will be canceled" % job_id
+                released = []
             elif kill and status == constants.JOB_STATUS_RUNNING:
                 return [False, "Job %s is running and cannot be killed: jobs run inside"
                         " the master daemon here, not as processes of their own; wait"
                         " for it to finish" % job_id]
             else:
                 return [False, "Job %s is no longer waiting in the queue" % job_id]
-        self._commit_jobs([job])
+        self._commit_jobs([job] + released)
         return [True, msg]
 
     def change_job_priority(self, job_id, priority):

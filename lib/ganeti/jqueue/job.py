@@ -14,6 +14,7 @@ IDLE = "idle"             # finalized, or not scheduled (e.g. after shutdown)
 RUNNABLE = "runnable"     # in the run heap
 DEPWAIT = "depwait"       # waiting for dependencies
 ACTIVE = "active"         # owned by a worker
+HELD = "held"             # not started: kept back by a job filter rule or rate limit
 
 
 def timestamp():
@@ -115,7 +116,7 @@ class QueuedJob:
 
     __slots__ = ("id", "ops", "summary", "received_timestamp", "start_timestamp",
                  "end_timestamp", "log_serial", "archived", "archiving", "cond",
-                 "state", "heap_version", "end_write_gen")
+                 "state", "heap_version", "end_write_gen", "filter_facts")
 
     def __init__(self, job_id, ops, received_timestamp):
         self.id = job_id
@@ -131,6 +132,7 @@ class QueuedJob:
         self.end_write_gen = 0    # writer batch holding the latest opcode end
         self.state = IDLE
         self.heap_version = 0
+        self.filter_facts = None  # jqueue.filtering.JobFacts, made when rules judge it
 
     def calc_status(self):
         """The job status derived from its opcodes (internals.md 6.1)."""

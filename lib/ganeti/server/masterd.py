@@ -20,6 +20,7 @@ from ganeti import (config, constants, daemon, errors, jqueue, locking, luxi, mc
 from ganeti.backend import node as backend_node
 from ganeti.cmdlib import cluster as cmdlib_cluster
 from ganeti.cmdlib import drbd_disks
+from ganeti.cmdlib import filter as cmdlib_filter
 from ganeti.cmdlib import query as cmdlib_query
 from ganeti.etcd import configstore, configsync, masterlease, membership
 from ganeti.jqueue import etcdstore
@@ -44,7 +45,8 @@ class MasterContext:
         self.glm = locking.GanetiLockManager(
             nodes=self.cfg.get_node_list(),
             node_groups=list(self.cfg.get_all_node_groups_info()),
-            instances=self.cfg.get_instance_list())
+            instances=self.cfg.get_instance_list(),
+            networks=list(self.cfg.get_all_networks_info()))
         self.rpc = rpc.RpcRunner(self.cfg.get_node_addresses)
         self._ssconf_lock = threading.Lock()
         self._last_ssconf = None
@@ -58,6 +60,7 @@ class MasterContext:
             node_name=lease.node_name)
         self.jqueue = jqueue.JobQueue(self.queue_store, processor.execute_opcode,
                                       num_workers=max(cluster.max_running_jobs, 1))
+        cmdlib_filter.load_rules(self)      # before the queue starts judging jobs
 
     def _on_config_write(self, cfg):
         self._write_own_copies(cfg)
@@ -125,6 +128,10 @@ class LuxiHandler:
             luxi.REQ_SET_DRAIN_FLAG: self._set_drain_flag,
             luxi.REQ_SET_WATCHER_PAUSE: self._set_watcher_pause,
             luxi.REQ_QUERY_DRBD_MINORS: self._query_drbd_minors,
+            luxi.REQ_QUERY_FILTERS:
+                lambda uuids, fields: cmdlib_filter.query_filters(context, uuids, fields),
+            luxi.REQ_REPLACE_FILTER: lambda *args: cmdlib_filter.replace_filter(context, *args),
+            luxi.REQ_DELETE_FILTER: lambda uuid: cmdlib_filter.delete_filter(context, uuid),
         }
 
     def handle(self, method, args):
@@ -191,7 +198,11 @@ class LuxiHandler:
         if kind == constants.TAG_NODEGROUP:
             return sorted(cfg.get_node_group(cfg.lookup_node_group(name)).tags)
         if kind == constants.TAG_NETWORK:
-            raise errors.OpPrereqError("Network %s not found" % name, errors.ECODE_NOENT)
+            for net in cfg.get_all_networks_info().values():
+                if name in (net.name, net.uuid):
+                    return sorted(net.tags)
+            raise errors.OpPrereqError("Network name %s not found" % name,
+                                       errors.ECODE_NOENT)
         raise errors.OpPrereqError("Unknown tag kind '%s'" % kind, errors.ECODE_INVAL)
 
     def _set_drain_flag(self, flag):
