@@ -58,6 +58,13 @@ class FakeLvm:
         if cmd == "lvcreate":
             size = int(argv[argv.index("-L") + 1].rstrip("m"))
             name = argv[argv.index("-n") + 1]
+            vg = argv[argv.index("-n") + 2]
+            if vg != "xenvg":
+                return self._fail(5, '  Volume group "%s" not found\n  Cannot process'
+                                     ' volume group %s\n' % (vg, vg))
+            if name in self.lvs:
+                return self._fail(5, '  Logical Volume "%s" already exists in volume'
+                                     ' group "xenvg"\n' % name)
             if size > self.free():
                 return self._fail(5, '  Volume group "xenvg" has insufficient free space'
                                      ' (%d extents): %d required.\n'
@@ -99,7 +106,9 @@ def test_create_find_grow_rename_remove(fake):
     dev = lvm.LogicalVolume.create(["xenvg", "u1.disk0"], [], 1024, None,
                                    {"stripes": 1}, False, {})
     assert dev.attached and dev.dev_path == "/dev/xenvg/u1.disk0"
-    assert fake.calls[-2][:7] == ["lvcreate", "-y", "-Wn", "-Zn", "-L", "1024m", "-n"]
+    # lvcreate alone: no lvs or vgs before or after it
+    assert [c[:7] for c in fake.calls] == [
+        ["lvcreate", "-y", "-Wn", "-Zn", "-L", "1024m", "-n"]]
     assert dev.get_actual_size() == 1024 * base.MIB
     dev.set_info("originstname+inst1.example.com")
     assert fake.tags == {"xenvg/u1.disk0": "originstname+inst1.example.com"}
@@ -147,6 +156,7 @@ def test_bad_names_are_refused_before_any_command(fake, name):
 def test_degraded_when_lvm_reports_partial(fake):
     fake.lvs["p"] = 8
     dev = lvm.LogicalVolume(["xenvg", "p"], [], 8, {}, {})
+    assert dev.attached                 # read from lvs (lazily), then a lost PV
     dev.attr = "-wi-a---p-"
     status = dev.get_sync_status()
     assert status["is_degraded"] and status["ldisk_status"] == base.LDS_FAULTY
@@ -168,3 +178,26 @@ def test_the_device_filter_keeps_lvm_out_of_drbd_devices(monkeypatch):
                     ' "a|^/dev/vd.*|", "r|.*|" ] }', "--noheadings"]
     lvm.with_filter(["vgs"])
     assert calls == [["lvmconfig", "devices/global_filter"]]
+
+
+def test_each_operation_reads_a_volume_once(fake):
+    """lvs runs once per volume and request: removing a disk reuses what finding
+    it read, and activating an LV that lvs showed active runs no lvchange (in
+    a TCG VM every LVM command costs about half a second)."""
+    from ganeti import objects, storage
+    fake.lvs.update({"u1.disk0": 64, "u2.disk0": 64})
+    for name in ("u1.disk0", "u2.disk0"):
+        disk = objects.Disk(dev_type="plain", logical_id=["xenvg", name], size=64,
+                            children=[])
+        fake.calls.clear()
+        storage.assemble_device(disk)
+        assert [c[0] for c in fake.calls] == ["lvs"], fake.calls
+        fake.calls.clear()
+        storage.shutdown_device(disk)
+        assert [c[0] for c in fake.calls] == ["lvs"], fake.calls
+        fake.calls.clear()
+        storage.remove_device(disk)
+        assert [c[0] for c in fake.calls] == ["lvs", "lvremove"], fake.calls
+    assert fake.lvs == {}
+    storage.remove_device(objects.Disk(dev_type="plain", logical_id=["xenvg", "u1.disk0"],
+                                       size=64, children=[]))    # gone: fine

@@ -45,12 +45,19 @@ def _children_allowed_to_fail(cls, disk) -> int:
     return max(0, len(disk.children) - needed)
 
 
-def find_device(disk) -> Optional[base.BlockDev]:
-    """The device of ``disk`` if its storage exists here, else None."""
+def _device_tree(disk) -> base.BlockDev:
+    """The device objects of ``disk`` and its children, not checked: whether a
+    child exists is read when something asks (LVs look themselves up lazily)."""
     disk = _as_disk(disk)
     cls = _device_class(disk)
-    children = [find_device(child) for child in disk.children]
-    device = cls(disk.logical_id, children, disk.size, disk.params, _dyn_params(disk))
+    children = [_device_tree(child) for child in disk.children]
+    return cls(disk.logical_id, children, disk.size, disk.params, _dyn_params(disk))
+
+
+def find_device(disk) -> Optional[base.BlockDev]:
+    """The device of ``disk`` if its storage exists here, else None. Its
+    children are there even if missing (see ``attached`` of each)."""
+    device = _device_tree(disk)
     if not device.attached and not device.attach():
         return None
     return device
@@ -106,17 +113,29 @@ def create_device(disk, size=None, excl_stor=False) -> base.BlockDev:
         raise
 
 
-def shutdown_device(disk) -> None:
-    """Deactivate ``disk`` and then its children; missing ones are fine."""
+def _found_children(disk, device):
+    """(child disk, its device or None) pairs: the devices ``find_device`` made
+    for the children of ``device`` are reused (each look-up runs lvs or reads
+    /proc/drbd; doing them again doubles the time of an operation)."""
+    found = getattr(device, "_children", None) if device is not None else None
+    if found is None or len(found) != len(disk.children):
+        return [(child, find_device(child)) for child in disk.children]
+    return list(zip(disk.children, found))
+
+
+def shutdown_device(disk, device=None, known=False) -> None:
+    """Deactivate ``disk`` and then its children; missing ones are fine.
+    (``device``, ``known``: the device found already, by the caller.)"""
     disk = _as_disk(disk)
-    device = find_device(disk)
+    if not known:
+        device = find_device(disk)
     if device is not None:
         device.shutdown()
-    for child in disk.children:
-        shutdown_device(child)
+    for child, child_device in _found_children(disk, device):
+        shutdown_device(child, child_device, known=True)
 
 
-def remove_device(disk) -> None:
+def remove_device(disk, device=None, known=False) -> None:
     """Remove the storage of ``disk`` and its children; missing ones are fine.
 
     All parts are tried; the errors are reported together at the end.
@@ -124,18 +143,28 @@ def remove_device(disk) -> None:
     disk = _as_disk(disk)
     msgs = []
     try:
-        device = find_device(disk)
+        if not known:
+            device = find_device(disk)
         if device is not None:
             device.remove()
     except errors.BlockDeviceError as err:
         msgs.append(str(err))
-    for child in disk.children:
+    try:
+        children = _found_children(disk, device)
+    except errors.BlockDeviceError as err:
+        msgs.append(str(err))
+        children = [(child, None) for child in disk.children]
+        known = False
+    else:
+        known = True
+    for child, child_device in children:
         try:
-            remove_device(child)
+            remove_device(child, child_device, known=known)
         except errors.BlockDeviceError as err:
             msgs.append(str(err))
     if msgs:
         base.throw_error("; ".join(msgs))
+
 
 
 def grow_device(disk, amount, dryrun=False, backingstore=True,

@@ -140,7 +140,7 @@ class BlockDev:
         """The sync status merged with the children's (worst of each field)."""
         status = self.get_sync_status()
         for child in self._children:
-            if child is None:
+            if child is None or not child.attached:
                 continue
             cstatus = child.combined_sync_status()
             percents = [p for p in (status["sync_percent"], cstatus["sync_percent"])

@@ -225,7 +225,7 @@ class DRBD8(base.BlockDev):
                 raise
         status = self._status()
         if status is not None and status.local_disk == "Diskless" and self._children \
-                and None not in self._children:
+                and self._children_present():
             self._apply_al()          # it lost its disks (I/O error, detach)
             self._attach_disks()
         if status is not None and status.standalone and self.port is not None:
@@ -246,8 +246,13 @@ class DRBD8(base.BlockDev):
                    "--on-io-error", "detach"] + self._disk_options(),
                   "Attaching the disks of DRBD minor %d" % self.minor)
 
+    def _children_present(self):
+        """Whether the data and metadata volumes both exist here."""
+        return len(self._children) == 2 and all(
+            c is not None and c.attached for c in self._children)
+
     def _children_paths(self):
-        if len(self._children) != 2 or None in self._children:
+        if not self._children_present():
             base.throw_error("DRBD minor %d: its data and metadata volumes are not both"
                              " present", self.minor)
         return self._children[0].dev_path, self._children[1].dev_path
@@ -378,7 +383,8 @@ class DRBD8(base.BlockDev):
         """backingstore: grow the data LV (on each node); else make DRBD take the
         new size (once, on the primary, after both data LVs grew)."""
         if backingstore:
-            if not self._children or self._children[0] is None:
+            if not self._children or self._children[0] is None \
+                    or not self._children[0].attached:
                 base.throw_error("DRBD minor %d has no data volume to grow", self.minor)
             self._children[0].grow(amount, dryrun, True, excl_stor)
             return

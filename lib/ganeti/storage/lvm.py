@@ -60,11 +60,12 @@ def with_filter(argv):
     return [argv[0], "--config", _global_filter()] + list(argv[1:])
 
 
+_LVM_ENV = {"LC_ALL": "C", "DM_DISABLE_UDEV": "1"}
+
+
 def run_lvm(argv, what):
     """Run one LVM command; BlockDeviceError with its message when it fails."""
-    result = process.run_cmd(with_filter(argv),
-                             env={"LC_ALL": "C", "DM_DISABLE_UDEV": "1"},
-                             timeout=LVM_TIMEOUT)
+    result = process.run_cmd(with_filter(argv), env=_LVM_ENV, timeout=LVM_TIMEOUT)
     if result.failed:
         base.throw_error("%s failed: %s", what,
                          (result.stderr or result.stdout).strip() or result.fail_reason)
@@ -187,6 +188,20 @@ def _exclusive_pvs(vg_name: str, size: int, spindles) -> list:
     return names
 
 
+def _explain_create_failure(dev, size, result):
+    """Raise the error of a failed lvcreate, in our words where we know why."""
+    text = (result.stderr or result.stdout).strip() or result.fail_reason
+    if "already exists" in text:
+        base.throw_error("Logical volume %s already exists", dev.full_name)
+    free = vg_free(dev.vg_name)
+    if free is None:
+        base.throw_error("Volume group %s not found", dev.vg_name)
+    if free < size:
+        base.throw_error("Not enough free space in volume group %s: required %d MiB,"
+                         " available %d MiB", dev.vg_name, size, free)
+    base.throw_error("Creating logical volume %s failed: %s", dev.full_name, text)
+
+
 class LogicalVolume(base.BlockDev):
     """One LV; its dev_path is /dev/<vg>/<lv>."""
 
@@ -198,8 +213,29 @@ class LogicalVolume(base.BlockDev):
         check_name(self.vg_name, "volume group")
         check_name(self.lv_name)
         self._dev_path = "/dev/%s/%s" % (self.vg_name, self.lv_name)
-        self.attr = ""
-        self.attach()
+        self._attr = ""
+        # read from lvs when first needed: most requests on a DRBD disk never
+        # look at its volumes, and every lvs costs (half a second in a TCG VM)
+        self._found = None
+
+    @property
+    def attached(self):
+        if self._found is None:
+            self.attach()
+        return self._found
+
+    @attached.setter
+    def attached(self, value):
+        self._found = value
+
+    @property
+    def attr(self):
+        """The lv_attr string lvs showed ("" when the LV was not found)."""
+        return self._attr if self.attached else ""
+
+    @attr.setter
+    def attr(self, value):
+        self._attr = value
 
     @property
     def full_name(self):
@@ -219,26 +255,23 @@ class LogicalVolume(base.BlockDev):
         if size <= 0:
             base.throw_error("Invalid size %d MiB for a logical volume", size)
         dev = cls(unique_id, children, size, params, dyn_params)
-        if dev.attached:
-            base.throw_error("Logical volume %s already exists", dev.full_name)
-        free = vg_free(dev.vg_name)
-        if free is None:
-            base.throw_error("Volume group %s not found", dev.vg_name)
         pvs = []
         stripes = int((params or {}).get("stripes") or 1)
         if excl_stor:
+            if dev.attached:
+                base.throw_error("Logical volume %s already exists", dev.full_name)
             pvs = _exclusive_pvs(dev.vg_name, size, spindles)
             stripes = len(pvs)
-        elif free < size:
-            base.throw_error("Not enough free space in volume group %s: required %d MiB,"
-                             " available %d MiB", dev.vg_name, size, free)
         argv = ["lvcreate", "-y", "-Wn", "-Zn", "-L", "%dm" % size, "-n", dev.lv_name]
         if stripes > 1:
             argv += ["-i", str(stripes)]
-        run_lvm(argv + [dev.vg_name] + pvs, "Creating logical volume %s" % dev.full_name)
-        if not dev.attach():
-            base.throw_error("Logical volume %s was created but cannot be found",
-                             dev.full_name)
+        # no lvs/vgs first (each costs): lvcreate's own refusals are explained
+        result = process.run_cmd(with_filter(argv + [dev.vg_name] + pvs), env=_LVM_ENV,
+                                 timeout=LVM_TIMEOUT)
+        if result.failed:
+            _explain_create_failure(dev, size, result)
+        dev.size = size
+        dev.attached = True
         return dev
 
     def attach(self) -> bool:
@@ -248,16 +281,18 @@ class LogicalVolume(base.BlockDev):
         except errors.BlockDeviceError:
             rows = []
         if len(rows) != 1:
-            self.attached = False
+            self._found = False
             return False
-        self.attr, size = rows[0]
+        self._attr, size = rows[0]
         self.size = int(float(size))
-        self.attached = True
+        self._found = True
         return True
 
     def assemble(self) -> None:
-        """Activate the LV (lvchange -ay)."""
+        """Activate the LV (lvchange -ay), unless lvs just showed it active."""
         self._require_attached("activate")
+        if self.attr[4:5] == "a":
+            return
         run_lvm(["lvchange", "-ay", self.full_name],
                 "Activating logical volume %s" % self.full_name)
 
@@ -265,7 +300,9 @@ class LogicalVolume(base.BlockDev):
         """LVs stay active (nothing to do), as in Ganeti."""
 
     def remove(self) -> None:
-        if not self.attach():
+        # the state read when this object was made (in the same request) is
+        # fresh; a volume that vanished since fails lvremove, which is reported
+        if not self.attached and not self.attach():
             return
         run_lvm(["lvremove", "-f", self.full_name],
                 "Removing logical volume %s" % self.full_name)
