@@ -64,16 +64,30 @@ def vms():
 
 def _usable(vms):
     """Whether the cluster is as a module expects to find it: every node's VM and
-    daemon up (live memory figures) and online, no instance."""
+    daemon up (live memory figures), online and with the instances' bridge, no
+    instance."""
     if not all(vms.node_running(k) for k in range(1, NODES + 1)):
         return False
     nodes = vms.ssh(MASTER, "gnt-node list --no-headers --separator=' '"
                     " -o name,offline,mfree", check=False)
     instances = vms.ssh(MASTER, "gnt-instance list --no-headers -o name", check=False)
     rows = [line.split() for line in nodes.stdout.splitlines()]
-    return (nodes.returncode == 0 and instances.returncode == 0
+    bridges = [vms.ssh(k, "ip link show br-inst", check=False).returncode
+               for k in range(1, NODES + 1)]
+    return (nodes.returncode == 0 and bridges == [0] * NODES and instances.returncode == 0
             and instances.stdout.strip() == "" and len(rows) == NODES
             and all(r[1] == "N" and r[2].isdigit() for r in rows))
+
+
+BRIDGE_UP = ("{ ip link show br-inst >/dev/null 2>&1 || ip link add br-inst type bridge; }"
+             " && ip link set br-inst up")
+
+
+def node_rebooted(vms, k):
+    """After node K's VM booted again: what its boot would do on a real node, the
+    instances' bridge (the admin's network configuration) and the daemons (the
+    init script)."""
+    vms.ssh(k, BRIDGE_UP + " && python3 /src/daemons/daemon-util.in start-all")
 
 
 def _make_cluster(vms):
@@ -84,9 +98,7 @@ def _make_cluster(vms):
         if not vms.node_running(k):         # a module before killed it
             vms.reboot_vm(k)
         vms.reset_node(k)
-        vms.ssh(k, "pvcreate -q -y /dev/vda && vgcreate -q xenvg /dev/vda"
-                " && { ip link show br-inst >/dev/null 2>&1"
-                " || ip link add br-inst type bridge; } && ip link set br-inst up")
+        vms.ssh(k, "pvcreate -q -y /dev/vda && vgcreate -q xenvg /dev/vda && " + BRIDGE_UP)
     vms.ssh(MASTER, "gnt-cluster init -s %s --master-netdev=eth0 --no-etc-hosts"
             " --enabled-hypervisors=fake --enabled-disk-templates=drbd,plain,file,diskless"
             " --nic-parameters=link=br-inst %s" % (vms.node_sip(1), CLUSTER))

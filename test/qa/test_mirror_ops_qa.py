@@ -11,7 +11,7 @@ import re
 import pytest
 
 import qa_checks as qa
-from conftest import MASTER, NODES
+from conftest import MASTER, NODES, node_rebooted
 
 NAME = "inst5.example.com"
 SIZE = "64M"
@@ -194,9 +194,9 @@ def test_replace_disks_and_evacuate(cluster):
 
 
 def _reboot_and_start(vms, k):
-    """Power-cycle node K, then start its daemons as its init script would."""
+    """Power-cycle node K, then bring it up as its boot would."""
     vms.reboot_vm(k)
-    vms.ssh(k, "python3 /src/daemons/daemon-util.in start-all")
+    node_rebooted(vms, k)
 
 
 def _wait_in_sync(vms, name):
@@ -235,7 +235,7 @@ def test_verify_disks_and_watcher_after_secondary_reboots(cluster):
     proc = vms.ssh(MASTER, "gnt-node powercycle --yes %s" % n2)
     assert (proc.stdout, proc.stderr) == ("", "Reboot scheduled in 5 seconds\n")
     vms.power_on_after_reset(2)
-    vms.ssh(2, "python3 /src/daemons/daemon-util.in start-all")
+    node_rebooted(vms, 2)
     checksum = qa.write_pattern(vms, 1, m1)
     vms.ssh(MASTER, "/src/daemons/ganeti-watcher")
     _wait_in_sync(vms, name)
