@@ -199,9 +199,20 @@ def init_cluster(cluster_name, mac_prefix=constants.DEFAULT_MAC_PREFIX,
                  modify_etc_hosts=True, modify_ssh_setup=True,
                  maintain_node_health=False, drbd_helper=None, default_iallocator=None,
                  default_iallocator_params=None, compression_tools=None, ipolicy=None,
-                 prealloc_wipe_disks=False, uid_pool=None, feedback_fn=None):
-    """Initialise a new cluster on this node, which becomes its master."""
+                 prealloc_wipe_disks=False, uid_pool=None, use_external_mip_script=False,
+                 enabled_user_shutdown=False, hv_state=None, disk_state=None,
+                 ssh_key_type=None, ssh_key_bits=None, feedback_fn=None):
+    """Initialise a new cluster on this node, which becomes its master.
+
+    ``ssh_key_type``/``ssh_key_bits``: the keys the cluster makes for the nodes
+    it adds (rsa, 2048 bits by default); ``hv_state``/``disk_state``: Ganeti's
+    static states, stored only (doc/cluster-options.rst)."""
     feedback_fn = feedback_fn or (lambda msg: None)
+    from ganeti.cmdlib import cluster_options
+    ssh_key_type, ssh_key_bits = ssh_key_settings(ssh_key_type, ssh_key_bits)
+    hv_state = cluster_options.merge_hv_state(hv_state) if hv_state else \
+        cluster_options.default_hv_state(enabled_hypervisors)
+    disk_state = cluster_options.merge_disk_state(disk_state) if disk_state else {}
     default_iallocator = _default_iallocator(default_iallocator)
     from ganeti.cmdlib import cluster as cluster_lu, ipolicy as ipolicy_lu
     default_iallocator_params = cluster_lu.check_iallocator_params(
@@ -278,6 +289,9 @@ def init_cluster(cluster_name, mac_prefix=constants.DEFAULT_MAC_PREFIX,
         default_iallocator_params=default_iallocator_params,
         compression_tools=list(compression_tools or constants.COMPRESSION_TOOLS),
         enabled_disk_templates=list(enabled_disk_templates), ipolicy=policy,
+        use_external_mip_script=bool(use_external_mip_script),
+        enabled_user_shutdown=bool(enabled_user_shutdown), hv_state_static=hv_state,
+        disk_state_static=disk_state, ssh_key_type=ssh_key_type, ssh_key_bits=ssh_key_bits,
         ctime=now, mtime=now)
     data = objects.ConfigData(cluster=cluster, nodes={hostname: master_node},
                               nodegroups={group.uuid: group}, instances={}, ctime=now,
@@ -305,6 +319,15 @@ def init_cluster(cluster_name, mac_prefix=constants.DEFAULT_MAC_PREFIX,
         daemon_util.stop_daemon(constants.ETCD)
         etcd_member.forget()
         raise
+
+
+def ssh_key_settings(key_type=None, bits=None):
+    """(type, bits) of the keys the cluster will make for its nodes: rsa unless
+    given, the type's default size unless given; OpPrereqError for a type the
+    nodes cannot make here (dsa) or a size the type does not have."""
+    from ganeti.cmdlib import renew_crypto
+    key_type = key_type or constants.SSH_DEFAULT_KEY_TYPE
+    return key_type, renew_crypto.ssh_key_bits(key_type, bits, None, None)
 
 
 def _local_rpc(cfg):

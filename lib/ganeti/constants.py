@@ -126,6 +126,7 @@ DEFAULT_VG = "xenvg"
 DEFAULT_BRIDGE = "xen-br0"
 DEFAULT_MAC_PREFIX = "aa:00:00"
 DEFAULT_CANDIDATE_POOL_SIZE = 10
+SSH_DEFAULT_KEY_TYPE = "rsa"      # the nodes' keys, unless init --ssh-key-type
 DEFAULT_MAX_RUNNING_JOBS = 20
 DEFAULT_MAX_TRACKED_JOBS = 25
 DEFAULT_DRBD_HELPER = "/bin/true"

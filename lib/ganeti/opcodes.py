@@ -146,12 +146,20 @@ def summary_of(op_dict):
 # but never shown. (doc/os-parameters.rst)
 
 REDACTED = "<redacted>"
-SECRET_PARAMS = ("osparams_secret",)
+SECRET_PARAMS = ("osparams_secret", "crypto_secrets")
 PRIVATE_PARAMS = ("osparams_private",)
 
 
 def _redacted(value):
     return dict((key, REDACTED) for key in value) if isinstance(value, dict) else value
+
+
+def _nested_ops(op_dict):
+    """The opcode dicts an opcode carries (OP_INSTANCE_MULTI_ALLOC's instances)."""
+    if op_dict.get("OP_ID") != "OP_INSTANCE_MULTI_ALLOC":
+        return None
+    nested = op_dict.get("instances")
+    return nested if isinstance(nested, list) else None
 
 
 def split_secrets(op_dict: dict) -> tuple:
@@ -162,6 +170,13 @@ def split_secrets(op_dict: dict) -> tuple:
         if isinstance(public.get(name), dict) and public[name]:
             secrets[name] = dict(public[name])
             public[name] = _redacted(public[name])
+    nested = _nested_ops(public)
+    if nested:
+        split = [split_secrets(i) if isinstance(i, dict) else (i, {}) for i in nested]
+        if any(inner for _, inner in split):
+            # the real list stays in memory; the job file gets the redacted one
+            secrets["instances"] = copy.deepcopy(nested)
+            public["instances"] = [outer for outer, _ in split]
     return public, secrets
 
 
@@ -171,6 +186,14 @@ def shown_input(op_dict: dict) -> dict:
     for name in SECRET_PARAMS + PRIVATE_PARAMS:
         if name in shown:
             shown[name] = _redacted(shown[name])
+    # the cluster's private OS parameters: {os: {key: value}}
+    private_per_os = shown.get("osparams_private_cluster")
+    if isinstance(private_per_os, dict):
+        shown["osparams_private_cluster"] = dict(
+            (os_name, _redacted(params)) for os_name, params in private_per_os.items())
+    nested = _nested_ops(shown)
+    if nested:
+        shown["instances"] = [shown_input(i) if isinstance(i, dict) else i for i in nested]
     return shown
 
 
@@ -181,6 +204,9 @@ def check_secrets_present(op: "OpCode") -> None:
         if any(value == REDACTED for value in values.values()):
             raise errors.OpPrereqError("Please re-submit secret parameters to job.",
                                        errors.ECODE_INVAL)
+    if isinstance(op, OpInstanceMultiAlloc):
+        for inner in op.instances:
+            check_secrets_present(inner)
 
 
 # ---- cluster ------------------------------------------------------------------------
@@ -207,6 +233,31 @@ class OpClusterConfigQuery(OpCode):
 
 class OpClusterRedistConf(OpCode):
     OP_ID = "OP_CLUSTER_REDIST_CONF"
+
+
+class OpClusterRenewCrypto(OpCode):
+    """gnt-cluster renew-crypto: Ganeti's parameters, then ours for what Ganeti's
+    client does itself with the cluster stopped (here the job does all of it)."""
+    OP_ID = "OP_CLUSTER_RENEW_CRYPTO"
+    OP_PARAMS = [
+        ("node_certificates", False, ht.TBool,
+         "Renew the nodes' certificates (here: each node's etcd certificate)"),
+        ("renew_ssh_keys", False, ht.TBool, "Renew the nodes' ssh keys"),
+        ("ssh_key_type", None, ht.TMaybe(ht.TElemOf(["rsa", "dsa", "ecdsa"])),
+         "Type of the new ssh keys (default: the cluster's)"),
+        ("ssh_key_bits", None, ht.TMaybe(ht.TPositiveInt), "Size of the new ssh keys"),
+        ("verbose", False, ht.TBool, "Report each node's steps"),
+        ("debug", False, ht.TBool, "Log the steps in detail"),
+        ("cluster_certificate", False, ht.TBool,
+         "Replace the cluster certificate (server.pem) on every node"),
+        ("rapi_certificate", False, ht.TBool, "Generate a new self-signed RAPI certificate"),
+        ("confd_hmac_key", False, ht.TBool, "Generate a new confd HMAC key"),
+        ("cluster_domain_secret", False, ht.TBool, "Generate a new cluster domain secret"),
+        ("crypto_secrets", None, ht.TMaybe(ht.TDictOf(
+            ht.TElemOf(["rapi_certificate", "cluster_domain_secret"]), ht.TString)),
+         "Given contents: the RAPI key and certificate (PEM), the cluster domain"
+         " secret (kept in memory only, like secret OS parameters)"),
+    ]
 
 
 class OpClusterActivateMasterIp(OpCode):
@@ -310,6 +361,9 @@ class OpClusterSetParams(OpCode):
         ("os_hvp", None, _HVPARAMS, "Hypervisor parameters per OS"),
         ("osparams", None, ht.TMaybe(ht.TDictOf(ht.TNonEmptyString, ht.TDict)),
          "OS parameters per OS"),
+        ("osparams_private_cluster", None,
+         ht.TMaybe(ht.TDictOf(ht.TNonEmptyString, ht.TDict)),
+         "Private OS parameters per OS (stored, never shown)"),
         ("diskparams", None, _HVPARAMS, "Disk parameters per disk template"),
         ("candidate_pool_size", None, ht.TMaybe(ht.TPositiveInt),
          "Master candidate pool size"),
@@ -349,6 +403,22 @@ class OpClusterSetParams(OpCode):
         ("shared_file_storage_dir", None, ht.TMaybeString,
          "Default shared file storage directory"),
         ("enabled_user_shutdown", None, ht.TMaybeBool, "Allow user shutdown of instances"),
+        ("hv_state", None, ht.TMaybe(ht.TDictOf(ht.TNonEmptyString, ht.TDict)),
+         "Static hypervisor states, merged into the cluster's (unused, as in Ganeti)"),
+        ("disk_state", None, ht.TMaybe(ht.TDictOf(ht.TNonEmptyString, ht.TDict)),
+         "Static disk states per storage type and name (unused, as in Ganeti)"),
+        ("install_image", None, ht.TMaybeString,
+         "Image for running OS scripts in a helper instance (refused unless empty)"),
+        ("zeroing_image", None, ht.TMaybeString,
+         "Image for zeroing disks at export (refused unless empty)"),
+        ("instance_communication_network", None, ht.TMaybeString,
+         "Network for instance communication (refused unless empty)"),
+        ("enabled_data_collectors", None,
+         ht.TMaybe(ht.TDictOf(ht.TNonEmptyString, ht.TBool)),
+         "Data collectors to switch on or off (recorded; there is no ganeti-mond)"),
+        ("data_collector_interval", None,
+         ht.TMaybe(ht.TDictOf(ht.TNonEmptyString, ht.TInt)),
+         "Collection interval per data collector, in microseconds (recorded)"),
     ]
 
 
@@ -499,6 +569,15 @@ class OpOsDiagnose(OpCode):
     ]
 
 
+class OpExtStorageDiagnose(OpCode):
+    """Rows of fields of the ExtStorage providers (gnt-storage diagnose/info)."""
+    OP_ID = "OP_EXTSTORAGE_DIAGNOSE"
+    OP_PARAMS = [
+        _POUTPUT_FIELDS,
+        ("names", [], ht.TStrList, "Which ExtStorage providers to diagnose"),
+    ]
+
+
 # ---- instances --------------------------------------------------------------------
 
 _PSHUTDOWN_TIMEOUT = ("shutdown_timeout", constants.DEFAULT_SHUTDOWN_TIMEOUT,
@@ -555,6 +634,52 @@ class OpInstanceCreate(OpCode):
         ("forthcoming", False, ht.TBool, "Only reserve the resources"),
         ("commit", False, ht.TBool, "Commit a forthcoming instance"),
     ]
+
+
+def _load_create_op(item):
+    """An OP_INSTANCE_CREATE of OP_INSTANCE_MULTI_ALLOC's list, from its dict
+    (not validated here: the multi-allocation's validate does that)."""
+    if not isinstance(item, dict):
+        return item
+    data = dict(item)
+    op_id = data.pop("OP_ID", OpInstanceCreate.OP_ID)
+    if op_id != OpInstanceCreate.OP_ID:
+        raise errors.OpPrereqError("Only %s opcodes can be allocated together, not %s"
+                                   % (OpInstanceCreate.OP_ID, op_id), errors.ECODE_INVAL)
+    return OpInstanceCreate(**data)
+
+
+class OpInstanceMultiAlloc(OpCode):
+    """Create several instances: their nodes as given, or from one run of the
+    allocator for all of them; the creations run as one job each."""
+    OP_ID = "OP_INSTANCE_MULTI_ALLOC"
+    OP_PARAMS = [
+        ("opportunistic_locking", False, ht.TBool, "Lock only free nodes"),
+        _PIALLOCATOR,
+        ("instances", [], ht.TypeCheck(
+            "list of %s opcodes" % OpInstanceCreate.OP_ID,
+            lambda v: isinstance(v, list) and all(isinstance(i, OpInstanceCreate)
+                                                  for i in v)),
+         "The instances to create"),
+    ]
+    OP_RESULT = ht.TypeCheck(
+        "{allocatable: [names], failed: [names], jobs: [[bool, job id or message]]}",
+        lambda v: isinstance(v, dict) and isinstance(v.get("jobs"), list))
+
+    def __init__(self, **kwargs):
+        super().__init__(**kwargs)
+        if isinstance(self.instances, list):
+            self.instances = [_load_create_op(item) for item in self.instances]
+
+    def validate(self, set_defaults=True):
+        super().validate(set_defaults)
+        for inner in self.instances:
+            inner.validate(set_defaults)
+
+    def to_dict(self):
+        data = super().to_dict()
+        data["instances"] = [inner.to_dict() for inner in self.instances]
+        return data
 
 
 class OpInstanceRemove(OpCode):

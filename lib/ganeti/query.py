@@ -354,6 +354,7 @@ QR_INSTANCE = "instance"
 QR_EXPORT = "export"
 QR_NETWORK = "network"
 QR_FILTER = "filter"
+QR_EXTSTORAGE = "extstorage"
 
 RESOURCE_FIELDS = {QR_NODE: NODE_FIELDS, QR_JOB: JOB_FIELDS, QR_LOCK: LOCK_FIELDS,
                    QR_GROUP: GROUP_FIELDS}
@@ -365,6 +366,7 @@ _RESOURCE_MODULES = {
     QR_EXPORT: "ganeti.cmdlib.backup",
     QR_NETWORK: "ganeti.cmdlib.network",
     QR_FILTER: "ganeti.cmdlib.filter",
+    QR_EXTSTORAGE: "ganeti.cmdlib.extstorage",
 }
 
 
@@ -412,6 +414,13 @@ def filter_field_names(qfilter):
             names.add(node[1])
     walk(qfilter)
     return names
+
+
+def refuse_unknown(fields, names, message):
+    """OpPrereqError (``message`` % the names) for the ``names`` not in ``fields``."""
+    unknown = [name for name in names if name not in fields]
+    if unknown:
+        raise errors.OpPrereqError(message % ", ".join(unknown), errors.ECODE_INVAL)
 
 
 def needs_live_data(resource, names, qfilter=None):

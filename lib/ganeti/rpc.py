@@ -124,7 +124,7 @@ READ_ONLY_PROCEDURES = frozenset([
     "blockdev_getmirrorstatus", "bridges_exist", "drbd_wait_sync", "hv_node_info",
     "instance_get_migration_status", "instance_info", "instance_list",
     "master_node_name", "node_has_ip_address", "node_info", "node_verify",
-    "os_diagnose", "os_get", "migration_info", "version",
+    "os_diagnose", "os_get", "migration_info", "version", "extstorage_diagnose",
     "storage_list", "node_volumes", "impexp_status", "export_list", "export_info",
 ])
 
@@ -394,6 +394,10 @@ _SINGLE_NODE_CALLS = [
     ("etcd_join", constants.RPC_TMO_NORMAL,
      "(node, name, ip, initial_cluster): start the node's etcd member, joining"),
     ("etcd_leave", constants.RPC_TMO_FAST, "(node): stop the node's etcd member, drop its data"),
+    # gnt-cluster renew-crypto (backend/crypto.py)
+    ("etcd_cert_renew", constants.RPC_TMO_NORMAL, "(node, ip): a new etcd certificate"),
+    ("etcd_restart", constants.RPC_TMO_NORMAL,
+     "(node): restart the node's etcd member -> whether it has one"),
     ("blockdev_snapshot", constants.RPC_TMO_NORMAL,
      "(node, disk, snap_name, snap_size) -> [vg, lv] of the snapshot"),
     # exports and imports (backend/impexp.py)
@@ -416,6 +420,12 @@ _MULTI_NODE_CALLS = [
      "(nodes, add, remove, remove_hosts, pub_keys): root's authorized_keys, known_hosts,"
      " ganeti_pub_keys"),
     ("os_diagnose", constants.RPC_TMO_FAST, "(nodes) -> per node list of OSes"),
+    ("cluster_cert_rollover", constants.RPC_TMO_NORMAL,
+     "(nodes, step, pem, ip): one step of a new cluster certificate (renew-crypto)"),
+    ("ssh_key_renew", constants.RPC_TMO_NORMAL,
+     "(nodes, step, key_type, bits) -> the public key of root's new cluster key"),
+    ("extstorage_diagnose", constants.RPC_TMO_FAST,
+     "(nodes) -> per node list of ExtStorage providers"),
     ("all_instances_info", constants.RPC_TMO_URGENT,
      "(nodes, hv_names, all_hvparams) -> {name: info}"),
     ("instance_list", constants.RPC_TMO_URGENT, "(nodes, hv_names, all_hvparams)"),

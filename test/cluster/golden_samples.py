@@ -74,6 +74,12 @@ def replay(vc, path):
         yield cmdline, argv, (code, out, err), (got_code, got_out, got_err), renamed
 
 
+def matches(expected, got, renamed):
+    """Whether our (code, stdout, stderr) is Ganeti's once both are normalised."""
+    return (got[0], normalise(got[1], renamed), normalise(got[2], renamed)) == \
+        (expected[0], normalise(expected[1], renamed), normalise(expected[2], renamed))
+
+
 def difference(cmdline, got, expected):
     """The text of a failed comparison: ours and Ganeti's (code, stdout, stderr)."""
     return ("$ %s\n[exit %s, Ganeti's %s]\n--- ours\n%s%s--- Ganeti's\n%s%s"

@@ -18,6 +18,11 @@ def _entry(name, entry):
     return [name] + list(entry)
 
 
+def _t(entry, trusted=True):
+    """A node's entry as the master keeps it: with the trusted flag."""
+    return list(entry) + [trusted]
+
+
 class FakeRpc:
     """Answers os_diagnose from a {node: list or error text} table."""
 
@@ -73,7 +78,7 @@ def test_fields_and_titles():
         "blacklisted": "Blacklisted", "variants": "Variants",
         "api_versions": "ApiVersions", "parameters": "Parameters",
         "node_status": "NodeStatus", "os_hvp": "OsHypervisorParams",
-        "osparams": "OsParameters"}
+        "osparams": "OsParameters", "trusted": "Trusted"}
     assert fields["valid"].kind == query.QFT_BOOL
     assert fields["name"].kind == query.QFT_TEXT
 
@@ -100,7 +105,7 @@ def test_invalid_on_one_node_is_invalid():
                                   None))
     name, valid, variants, status = row
     assert (name, valid, variants) == ("deb", False, [])
-    assert status == {"node1": [DEB], "node2": [bad], "node3": [DEB]}
+    assert status == {"node1": [_t(DEB)], "node2": [_t(bad)], "node3": [_t(DEB)]}
 
 
 def test_missing_on_one_node_is_invalid_and_dead_nodes_do_not_count():
@@ -109,8 +114,8 @@ def test_missing_on_one_node_is_invalid_and_dead_nodes_do_not_count():
                         "node3": "Connection refused"},
                        offline=["node4"], not_vm_capable=["node5"])
     rows = _values(osq.query_os(ctx, ["name", "valid", "node_status"], None))
-    assert rows == [["deb", False, {"node1": [DEB], "node2": []}],
-                    ["noop", True, {"node1": [NOOP], "node2": [NOOP]}]]
+    assert rows == [["deb", False, {"node1": [_t(DEB)], "node2": []}],
+                    ["noop", True, {"node1": [_t(NOOP)], "node2": [_t(NOOP)]}]]
     assert ctx.rpc.calls[0][1] == ["node1", "node2", "node3"]
 
 
@@ -123,7 +128,7 @@ def test_shadowed_definitions_and_common_values():
     (row,) = _values(osq.query_os(ctx, ["valid", "variants", "parameters",
                                         "api_versions", "node_status"], None))
     assert row[:4] == [True, ["default"], [["filesystem", "fs"]], [15, 20]]
-    assert row[4]["node1"] == [DEB, shadow]
+    assert row[4]["node1"] == [_t(DEB), _t(shadow)]
 
 
 def test_cluster_settings_and_filter():
@@ -133,11 +138,12 @@ def test_cluster_settings_and_filter():
         os_hvp={"deb+mini": {"kvm": {"kernel_path": "/vmlinuz"}}, "other": {}},
         osparams={"deb": {"filesystem": "ext4"}, "deb+mini": {"arch": "x"}})
     rows = _values(osq.query_os(ctx, ["name", "hidden", "blacklisted", "os_hvp",
-                                      "osparams"], None))
+                                      "osparams", "trusted"], None))
+    # as Ganeti: only the variants' entries (os+variant), not the base name's
     assert rows == [
         ["deb", False, True, {"deb+mini": {"kvm": {"kernel_path": "/vmlinuz"}}},
-         {"deb": {"filesystem": "ext4"}, "deb+mini": {"arch": "x"}}],
-        ["noop", True, False, {}, {}]]
+         {"deb+mini": {"arch": "x"}}, True],
+        ["noop", True, False, {}, {}, True]]
     result = osq.query_os(ctx, ["name"], ["?", "hidden"])
     assert _values(result) == [["noop"]]
     with pytest.raises(errors.OpPrereqError, match="Unknown field"):
@@ -246,28 +252,28 @@ def test_gnt_os_diagnose(cluster_client, capsys):
     assert out == (
         "OS: broken [global status: invalid]\n"
         "  Node: node1, status: invalid - File 'rename' is missing"
-        " (path: /srv/ganeti/os/broken) [API versions: 10]\n"
+        " (path: /srv/ganeti/os/broken) [API versions: 10] [trusted]\n"
         "  Node: node2, status: OS not found\n"
         "\n"
         "OS: deb [global status: valid]\n"
         "  Variants: [default, mini]\n"
         "  Node: node1, status: valid (path: /srv/ganeti/os/deb) [API versions:"
-        " 20, 15, 10] [variants: default, mini] [parameters: filesystem, arch]\n"
+        " 20, 15, 10] [variants: default, mini] [parameters: filesystem, arch] [trusted]\n"
         "  Node: node2, status: valid (path: /srv/ganeti/os/deb) [API versions:"
-        " 20, 15, 10] [variants: default, mini] [parameters: filesystem, arch]\n"
+        " 20, 15, 10] [variants: default, mini] [parameters: filesystem, arch] [trusted]\n"
         "\n"
         "OS: hid [global status: valid] [hidden]\n"
         "  Node: node1, status: valid (path: /usr/share/ganeti/os/noop)"
-        " [API versions: 5, 10]\n"
+        " [API versions: 5, 10] [trusted]\n"
         "  Node: node2, status: valid (path: /usr/share/ganeti/os/noop)"
-        " [API versions: 5, 10]\n"
+        " [API versions: 5, 10] [trusted]\n"
         "\n"
         "OS: noop [global status: valid]\n"
         "  Node: node1, status: valid (path: /usr/share/ganeti/os/noop)"
-        " [API versions: 5, 10]\n"
+        " [API versions: 5, 10] [trusted]\n"
         "    [hidden] path: /usr/share/ganeti/os/noop, status: valid\n"
         "  Node: node2, status: valid (path: /usr/share/ganeti/os/noop)"
-        " [API versions: 5, 10]\n"
+        " [API versions: 5, 10] [trusted]\n"
         "\n")
 
 
@@ -285,6 +291,7 @@ def test_gnt_os_info(cluster_client, capsys):
         "  - valid: False\n"
         "  - hidden: False\n"
         "  - blacklisted: False\n"
+        "  - trusted: True\n"
         "\n"
         "deb:\n"
         "  - valid: True\n"
@@ -300,6 +307,7 @@ def test_gnt_os_info(cluster_client, capsys):
         "  - parameters:\n"
         "    - arch: cpu\n"
         "    - filesystem: fs\n"
+        "  - trusted: True\n"
         "\n"
         "deb+mini: \n"
         "  OS-specific hypervisor parameters: \n"
@@ -331,4 +339,4 @@ def test_gnt_os_diagnose_partial(capsys):
     assert [line.split(",")[0] for line in lines[1:4]] == [
         "  Node: node1", "  Node: node9", "  Node: node10"]
     assert lines[3].endswith("invalid - bad api (path: /usr/share/ganeti/os/noop)"
-                             " [no API versions declared]")
+                             " [no API versions declared] [trusted]")

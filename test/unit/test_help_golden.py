@@ -23,7 +23,8 @@ DATA = os.path.join(os.path.dirname(__file__), "data")
 PROGRAMS = {"gnt-cluster": "gnt_cluster", "gnt-node": "gnt_node",
             "gnt-instance": "gnt_instance", "gnt-os": "gnt_os", "gnt-job": "gnt_job",
             "gnt-debug": "gnt_debug", "gnt-group": "gnt_group", "gnt-backup": "gnt_backup",
-            "gnt-network": "gnt_network", "gnt-filter": "gnt_filter"}
+            "gnt-network": "gnt_network", "gnt-filter": "gnt_filter",
+            "gnt-storage": "gnt_storage"}
 
 
 def _entries():

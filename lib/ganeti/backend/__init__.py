@@ -14,7 +14,8 @@ from ganeti.backend.common import RpcFail  # noqa: F401
 
 # the modules serving procedures; each has a PROCEDURES dict
 _MODULES = ["node", "storage", "osdefs", "instance", "migration", "watcher_pause",
-            "maintenance", "etcd", "storage_units", "impexp", "oob"]
+            "maintenance", "etcd", "storage_units", "impexp", "oob", "extstorage",
+            "crypto"]
 
 PROCEDURES = {}
 for _name in _MODULES:

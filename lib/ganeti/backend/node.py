@@ -478,7 +478,9 @@ _CLUSTER_FILES = [pathutils.CLUSTER_CONF_FILE, pathutils.RAPI_CERT_FILE,
                   pathutils.RAPI_USERS_FILE, pathutils.DATA_DIR + "/spice.pem",
                   pathutils.DATA_DIR + "/spice-ca.pem", sshkeys.pub_keys_file(),
                   pathutils.NODED_CERT_FILE, pathutils.ETCD_CERT_FILE,
-                  pathutils.ETCD_CA_FILE]
+                  pathutils.ETCD_CA_FILE,
+                  # left by an unfinished gnt-cluster renew-crypto
+                  pathutils.NODED_CERT_FILE + ".rollover"]
 
 
 def _data_rel(path):

@@ -4,7 +4,7 @@ import os
 import sys
 
 from ganeti import cli, constants, errors, opcodes, paramtypes
-from ganeti.client import infofmt, tags
+from ganeti.client import infofmt, instance_batch, tags
 from ganeti.storage import base as storage_base
 from ganeti.utils import text
 
@@ -922,6 +922,10 @@ COMMANDS = {
     "add": (add_instance, _ARGS_ONE, _ADD_OPTS,
             "[...] -t disk-type -n node[:secondary-node] -o os-type <instance-name>",
             "Creates and adds a new instance to the cluster"),
+    "batch-create": (instance_batch.batch_create, [cli.ArgSpec("<instances.json>", 1, 1)],
+                     [cli.DRY_RUN_OPT, cli.PRIORITY_OPT, cli.IALLOCATOR_OPT] +
+                     cli.SUBMIT_OPTS, "<instances.json>",
+                     "Create a bunch of instances based on specs in the file."),
     "console": (connect_to_console, _ARGS_ONE, [
         cli.cli_option("--show-cmd", dest="show_command", action="store_true",
                        default=False, help="Show command instead of executing it"),

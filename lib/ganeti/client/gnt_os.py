@@ -1,7 +1,9 @@
-"""gnt-os: list, diagnose and show the guest OS definitions of the cluster.
+"""gnt-os: list, diagnose and show the guest OS definitions of the cluster,
+and change the cluster's settings for an OS (modify).
 
-As in Ganeti, each command runs one OP_OS_DIAGNOSE job, so --priority,
---reason and -d act on it; the output is Ganeti's gnt-os output.
+As in Ganeti, list, diagnose and info run one OP_OS_DIAGNOSE job each, so
+--priority, --reason and -d act on it; modify runs OP_CLUSTER_SET_PARAMS.
+The output is Ganeti's gnt-os output.
 """
 
 import re
@@ -51,6 +53,7 @@ def _os_status(status, message):
 def _node_line(entry):
     """The status text of the definition in use on one node."""
     path, status, message, variants, params, api = entry[:6]
+    trusted = entry[6] if len(entry) > 6 else True
     text = "%s (path: %s)" % (_os_status(status, message), path)
     if api:
         text += " [API versions: %s]" % ", ".join(str(v) for v in api)
@@ -68,7 +71,7 @@ def _node_line(entry):
             text += " [parameters: %s]" % ", ".join(p[0] for p in params)
         else:
             text += " [no parameters]"
-    return text
+    return text + (" [trusted]" if trusted else " [untrusted]")
 
 
 def diagnose_os(opts, args, cl=None):
@@ -118,11 +121,12 @@ def show_os_info(opts, args, cl=None):
     """Show the details of the given OSes (all when none is given)."""
     from ganeti.client import infofmt
     rows = _diagnose(["name", "valid", "variants", "parameters", "api_versions",
-                      "blacklisted", "hidden", "os_hvp", "osparams"], opts, cl=cl)
+                      "blacklisted", "hidden", "os_hvp", "osparams", "trusted"],
+                     opts, cl=cl)
     wanted = list(args)
     all_hvp, all_osparams = {}, {}
     for (name, valid, variants, parameters, api_versions, blacklisted, hidden, os_hvp,
-         osparams) in rows:
+         osparams, trusted) in rows:
         all_hvp.update(os_hvp or {})
         all_osparams.update(osparams or {})
         if wanted:
@@ -143,6 +147,7 @@ def show_os_info(opts, args, cl=None):
             cli.to_stdout("  - parameters:")
             for pname, pdoc in parameters or []:
                 cli.to_stdout("    - %s: %s" % (pname, pdoc))
+        cli.to_stdout("  - trusted: %s" % trusted)
         cli.to_stdout("")
     # names that are no OS of the cluster: their cluster-level settings, if any
     for name in wanted:
@@ -157,6 +162,48 @@ def show_os_info(opts, args, cl=None):
     return constants.EXIT_SUCCESS
 
 
+def _flag_change(value, os_name):
+    """An OS list modification for --hidden / --blacklisted (None: unchanged)."""
+    if value is None:
+        return None
+    return [["add" if value else "remove", os_name]]
+
+
+def modify_os(opts, args, cl=None):
+    """Set the cluster's hypervisor and OS parameters and flags for one OS."""
+    os_name = args[0]
+    os_hvp = {os_name: dict(opts.hvparams)} if opts.hvparams else None  # -H, repeated
+    osparams = {os_name: opts.osparams} if opts.osparams else None
+    private = {os_name: opts.osparams_private} if opts.osparams_private else None
+    hidden = _flag_change(opts.hidden, os_name)
+    blacklisted = _flag_change(opts.blacklisted, os_name)
+    if not (os_hvp or osparams or private or hidden or blacklisted):
+        cli.to_stderr("At least one of OS parameters or hypervisor parameters"
+                      " must be passed")
+        return constants.EXIT_FAILURE
+    op = opcodes.OpClusterSetParams(os_hvp=os_hvp, osparams=osparams,
+                                    osparams_private_cluster=private,
+                                    hidden_os=hidden, blacklisted_os=blacklisted)
+    cli.submit_or_send(op, opts, cl=cl)
+    return constants.EXIT_SUCCESS
+
+
+_MODIFY_OPTS = [
+    cli.cli_option("-H", "--hypervisor-parameters", dest="hvparams", type="identkeyval",
+                   action="append", default=None,
+                   help="Hypervisor and hypervisor options, in the format"
+                   " hypervisor:option=value,option=value,..."),
+    cli.keyval_option("-O", "--os-parameters", dest="osparams", help="OS parameters"),
+    cli.keyval_option("--os-parameters-private", dest="osparams_private",
+                      help="Private OS parameters (won't be logged)"),
+    cli.DRY_RUN_OPT,
+    cli.PRIORITY_OPT,
+    cli.cli_option("--hidden", dest="hidden", type="bool", default=None, metavar="yes|no",
+                   help="Sets the hidden flag on the OS"),
+    cli.cli_option("--blacklisted", dest="blacklisted", type="bool", default=None,
+                   metavar="yes|no", help="Sets the blacklisted flag on the OS"),
+] + cli.SUBMIT_OPTS
+
 COMMANDS = {
     "list": (list_os, cli.ARGS_NONE, [cli.NOHDR_OPT, cli.PRIORITY_OPT], "",
              "Lists all valid operating systems on the cluster"),
@@ -165,6 +212,8 @@ COMMANDS = {
     # the usage is empty, as in Ganeti (the OS names are optional arguments)
     "info": (show_os_info, [cli.ArgSpec("<os>")], [cli.PRIORITY_OPT], "",
              "Show detailed information about operating systems"),
+    "modify": (modify_os, [cli.ArgSpec("<os>", 1, 1)], _MODIFY_OPTS, "",
+               "Modify the OS parameters"),
 }
 
 

@@ -4,15 +4,18 @@ from ganeti import errors
 
 
 def _lu_modules():
+    from ganeti.cmdlib import extstorage
+    from ganeti.cmdlib import renew_crypto
     from ganeti.cmdlib import (backup, cluster, group, instance, instance_change,
-                               instance_migration, instance_move, instance_operation,
-                               instance_query, network, node, node_evacuate, node_storage,
-                               oob, operating_system, query, recreate_disks, replace_disks,
-                               tags, test, verify_disks)
+                               instance_migration, instance_move, instance_multialloc,
+                               instance_operation, instance_query, network, node,
+                               node_evacuate, node_storage, oob, operating_system, query,
+                               recreate_disks, replace_disks, tags, test, verify_disks)
     return [backup, cluster, node, query, test, instance, instance_operation,
             instance_change, instance_migration, instance_move, instance_query,
             operating_system, tags, recreate_disks, replace_disks, node_evacuate,
-            verify_disks, node_storage, group, network, oob]
+            verify_disks, node_storage, group, network, oob, instance_multialloc,
+            extstorage, renew_crypto]
 
 
 _LU_CACHE = {}

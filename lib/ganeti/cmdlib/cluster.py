@@ -6,7 +6,7 @@ import re
 import time
 
 from ganeti import constants, errors, locking, pathutils
-from ganeti.cmdlib import iallocator
+from ganeti.cmdlib import cluster_options, cluster_os, iallocator
 from ganeti.cmdlib.base import LogicalUnit, NoHooksLU
 
 
@@ -29,7 +29,8 @@ def cluster_info(cfg):
         "default_hypervisor": enabled[0] if enabled else None,
         "enabled_hypervisors": list(enabled),
         "hvparams": dict((hv, cluster.hvparams.get(hv, {})) for hv in constants.HYPER_TYPES),
-        "os_hvp": cluster.os_hvp,
+        "os_hvp": dict((name, dict((hv, p) for hv, p in hvs.items() if hv in enabled))
+                       for name, hvs in cluster.os_hvp.items()),
         "beparams": cluster.beparams,
         "osparams": cluster.osparams,
         "ipolicy": cluster.ipolicy,
@@ -277,21 +278,6 @@ def _checked_enabled(values, known, what, instances, used_by):
 
 # ---- modify and rename ----------------------------------------------------------------
 
-def _apply_list_mods(current, mods, what):
-    """Apply [[add|remove, name], ...] to a list of names; returns the new list."""
-    result = list(current)
-    for mod in mods:
-        if len(mod) != 2 or mod[0] not in ("add", "remove"):
-            raise errors.OpPrereqError("Invalid %s modification %r: expected"
-                                       " [add|remove, name]" % (what, mod), errors.ECODE_INVAL)
-        action, name = mod
-        if action == "add" and name not in result:
-            result.append(name)
-        elif action == "remove" and name in result:
-            result.remove(name)
-    return result
-
-
 class LUClusterSetParams(LogicalUnit):
     """Change cluster-wide parameters; every value is checked before any is stored."""
     HPATH = "cluster-modify"
@@ -349,32 +335,16 @@ class LUClusterSetParams(LogicalUnit):
             merged.update(instance_utils.typed_hvparams(hv_name, params))
             instance_utils.check_hvparams(hv_name, merged)
             new.hvparams[hv_name] = merged
-        for os_name, hvs in sorted((op.os_hvp or {}).items()):
-            per_os = dict(new.os_hvp.get(os_name, {}))
-            for hv_name, params in sorted(hvs.items()):
-                if hv_name not in constants.HYPER_TYPES:
-                    raise errors.OpPrereqError("Unknown hypervisor '%s' in OS '%s' hypervisor"
-                                               " parameters" % (hv_name, os_name),
-                                               errors.ECODE_INVAL)
-                if not isinstance(params, dict):
-                    raise errors.OpPrereqError("Invalid parameters for %s/%s"
-                                               % (os_name, hv_name), errors.ECODE_INVAL)
-                merged = dict(per_os.get(hv_name, {}))
-                merged.update(instance_utils.typed_hvparams(hv_name, params))
-                instance_utils.check_hvparams(hv_name, merged)
-                per_os[hv_name] = merged
-            new.os_hvp[os_name] = per_os
-        for os_name, params in sorted((op.osparams or {}).items()):
-            merged = dict(new.osparams.get(os_name, {}))
-            for key, value in params.items():
-                if value is None:
-                    merged.pop(key, None)
-                else:
-                    merged[key] = str(value)
-            if merged:
-                new.osparams[os_name] = merged
-            else:
-                new.osparams.pop(os_name, None)
+        if op.os_hvp:
+            new.os_hvp = cluster_os.updated_os_hvp(new.os_hvp, op.os_hvp, new.hvparams)
+        if op.osparams or op.osparams_private_cluster:
+            new.osparams = cluster_os.updated_osparams(new.osparams, op.osparams or {})
+            new.osparams_private_cluster = cluster_os.updated_osparams(
+                new.osparams_private_cluster, op.osparams_private_cluster or {},
+                "osparams_private_cluster")
+            cluster_os.check_os_defaults(
+                self, new.osparams, new.osparams_private_cluster,
+                set(op.osparams or {}) | set(op.osparams_private_cluster or {}))
         if op.beparams:
             merged = dict(new.beparams.get("default", {}))
             merged.update(instance_utils.typed_beparams(op.beparams))
@@ -471,8 +441,20 @@ class LUClusterSetParams(LogicalUnit):
                                            " path, not '%s'" % op.drbd_helper,
                                            errors.ECODE_INVAL)
             new.drbd_usermode_helper = op.drbd_helper
-        check_unsupported_settings(prealloc_wipe_disks=op.prealloc_wipe_disks,
-                                   use_external_mip_script=op.use_external_mip_script)
+        check_unsupported_settings(
+            prealloc_wipe_disks=op.prealloc_wipe_disks,
+            use_external_mip_script=op.use_external_mip_script,
+            install_image=op.install_image, zeroing_image=op.zeroing_image,
+            instance_communication_network=op.instance_communication_network)
+        if op.hv_state:
+            new.hv_state_static = cluster_options.merge_hv_state(op.hv_state,
+                                                                 new.hv_state_static)
+        if op.disk_state:
+            new.disk_state_static = cluster_options.merge_disk_state(
+                op.disk_state, new.disk_state_static)
+        cluster_options.apply_data_collectors(
+            new, cluster_options.collectors_active(op.enabled_data_collectors),
+            cluster_options.check_collector_intervals(op.data_collector_interval))
         for name in ("candidate_pool_size", "max_running_jobs", "max_tracked_jobs",
                      "maintain_node_health", "prealloc_wipe_disks",
                      "use_external_mip_script", "modify_etc_hosts", "enabled_user_shutdown",
@@ -486,10 +468,11 @@ class LUClusterSetParams(LogicalUnit):
                 " number of running jobs (%d)" % (new.max_tracked_jobs, new.max_running_jobs),
                 errors.ECODE_INVAL)
         if op.hidden_os is not None:
-            new.hidden_os = _apply_list_mods(new.hidden_os, op.hidden_os, "hidden OS")
+            new.hidden_os = cluster_os.apply_os_list_mods(new.hidden_os, op.hidden_os,
+                                                          "hidden", self.feedback_fn)
         if op.blacklisted_os is not None:
-            new.blacklisted_os = _apply_list_mods(new.blacklisted_os, op.blacklisted_os,
-                                                  "blacklisted OS")
+            new.blacklisted_os = cluster_os.apply_os_list_mods(
+                new.blacklisted_os, op.blacklisted_os, "blacklisted", self.feedback_fn)
 
     def check_prereq(self):
         self.old = self.cfg.get_cluster_info()
@@ -537,7 +520,10 @@ class LUClusterSetParams(LogicalUnit):
         jqueue = getattr(self.context, "jqueue", None)
         if new.max_running_jobs != old.max_running_jobs and jqueue is not None:
             jqueue.set_max_running(new.max_running_jobs)    # at once, as in Ganeti
-        return [[f, _short(getattr(new, f))] for f in changed]
+        # private OS parameters are stored, never shown (nor in the job's result)
+        return [[f, _short(cluster_os.redacted_private(new.osparams_private_cluster)
+                           if f == "osparams_private_cluster" else getattr(new, f))]
+                for f in changed]
 
 
 def check_iallocator_params(params):
@@ -570,9 +556,15 @@ def check_compression_tools(tools):
 
 
 def check_unsupported_settings(prealloc_wipe_disks=None, use_external_mip_script=None,
-                               uid_pool=None):
+                               uid_pool=None, install_image=None, zeroing_image=None,
+                               instance_communication_network=None,
+                               gluster_storage_dir=None):
     """Refuse, in words, the settings that would be stored but could not act
-    (shared by gnt-cluster init and modify; None means "not given")."""
+    (shared by gnt-cluster init and modify; None means "not given"; an empty
+    image or network name clears it, which it already is)."""
+    cluster_options.check_unsupported(install_image, zeroing_image,
+                                      instance_communication_network,
+                                      gluster_storage_dir)
     if prealloc_wipe_disks:
         raise errors.OpPrereqError("Wiping new disks before use (prealloc_wipe_disks) is"
                                    " not supported yet", errors.ECODE_INVAL)

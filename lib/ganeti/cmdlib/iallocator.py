@@ -7,7 +7,8 @@ request as JSON (plus ``--key=value`` for each default_iallocator_params
 entry), and prints ``{"success", "info", "result"}``. The master runs it
 (Ganeti's master runs it through its own node daemon; the effect is the same).
 
-Requests used here: ``allocate`` (instance creation without -n), ``relocate``
+Requests used here: ``allocate`` (instance creation without -n),
+``multi-allocate`` (gnt-instance batch-create), ``relocate``
 (a new secondary for replace-disks), ``node-evacuate`` (gnt-node evacuate)
 and ``change-group``; the cluster data is what ``hail`` reads (see
 doc/iallocator.rst).
@@ -31,6 +32,7 @@ MODE_ALLOC = "allocate"
 MODE_RELOC = "relocate"
 MODE_NODE_EVAC = "node-evacuate"
 MODE_CHG_GROUP = "change-group"
+MODE_MULTI_ALLOC = "multi-allocate"
 
 
 def find(name):
@@ -358,9 +360,28 @@ def _check_answer(name, request, text, what="nodes"):
                                        " (%s), required %s" % (name, len(result),
                                                               request["required_nodes"]),
                                        errors.ECODE_FAULT)
+    elif kind == MODE_MULTI_ALLOC:
+        if not _multi_alloc_result(result):
+            raise errors.OpExecError("Invalid result from iallocator '%s': %r"
+                                     % (name, result))
     elif not (isinstance(result, list) and len(result) == 3):
         raise errors.OpExecError("Invalid result from iallocator '%s': %r" % (name, result))
     return result, answer["info"]
+
+
+def _multi_alloc_result(result):
+    """[[[name, [node, ...]], ...], [failed, ...]]? A failed instance is its
+    name (the protocol) or [name, reason] (what hail answers)."""
+    def names(value):
+        return isinstance(value, list) and all(isinstance(n, str) and n for n in value)
+
+    def pair(entry, second):
+        return (isinstance(entry, list) and len(entry) == 2 and isinstance(entry[0], str)
+                and entry[0] and second(entry[1]))
+    return (isinstance(result, list) and len(result) == 2 and isinstance(result[0], list)
+            and all(pair(e, names) for e in result[0]) and isinstance(result[1], list)
+            and all((isinstance(e, str) and e) or pair(e, lambda r: isinstance(r, str))
+                    for e in result[1]))
 
 
 # ---- node-evacuate and change-group answers -----------------------------------------

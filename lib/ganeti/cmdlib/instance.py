@@ -39,6 +39,10 @@ class LUInstanceCreate(LogicalUnit):
         elif not op.os_type and not op.no_install:
             raise errors.OpPrereqError("No operating system given (-o OS)",
                                        errors.ECODE_INVAL)
+        elif op.os_type in self.cfg.get_cluster_info().blacklisted_os:
+            # gnt-os modify --blacklisted: no new instances of it (reinstall is fine)
+            raise errors.OpPrereqError("Guest OS '%s' is not allowed for installation"
+                                       % op.os_type, errors.ECODE_STATE)
         if op.no_install and op.start:
             # an instance without its OS is not started (Ganeti's rule)
             self.log_info("No-installation mode selected, disabling startup")

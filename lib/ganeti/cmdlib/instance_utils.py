@@ -37,6 +37,16 @@ def fill_os_params(cluster, instance):
     return base
 
 
+def fill_os_params_private(cluster, instance):
+    """The private OS parameters: the cluster's for the OS (base name, then
+    os+variant, see gnt-os modify), then the instance's own."""
+    defaults = cluster.osparams_private_cluster or {}
+    base = dict(defaults.get((instance.os or "").split("+")[0], {}))
+    base.update(defaults.get(instance.os, {}))
+    base.update(instance.osparams_private or {})
+    return base
+
+
 def instance_for_node(cfg, instance, node=None):
     """The instance as a dict for node procedures on ``node`` (default: its
     primary): parameters filled with defaults, drbd disks with that node's view."""
@@ -47,6 +57,7 @@ def instance_for_node(cfg, instance, node=None):
     data["hvparams"] = cluster.fill_hv(instance)
     data["beparams"] = cluster.fill_be(instance)
     data["osparams"] = fill_os_params(cluster, instance)
+    data["osparams_private"] = fill_os_params_private(cluster, instance)
     data["nics"] = []
     for nic in instance.nics:
         ndict = nic.to_dict()

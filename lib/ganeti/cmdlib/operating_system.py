@@ -24,7 +24,7 @@ class OsInfo:
 
     def __init__(self, name, valid=True, hidden=False, blacklisted=False, variants=None,
                  api_versions=None, parameters=None, node_status=None, os_hvp=None,
-                 osparams=None):
+                 osparams=None, trusted=True):
         self.name = name
         self.valid = valid
         self.hidden = hidden
@@ -35,6 +35,7 @@ class OsInfo:
         self.node_status = node_status or {}
         self.os_hvp = os_hvp or {}
         self.osparams = osparams or {}
+        self.trusted = trusted
 
 
 def diagnose_by_os(results):
@@ -43,21 +44,37 @@ def diagnose_by_os(results):
     ``results``: {node: RpcResult}. Every node that answered gets a (maybe
     empty) list for every OS; nodes that failed are left out, so one dead node
     daemon does not make every OS invalid. An entry is [path, status, message,
-    variants, parameters, api_versions], the definition in use first.
+    variants, parameters, api_versions, trusted], the definition in use first
+    (an OS is trusted unless its node says otherwise: the nodes here only run
+    OSes with a trusted ``create`` script).
+    """
+    return group_by_name(results, _os_entry)
+
+
+def _os_entry(entry):
+    name, path, status, message, variants, params, api = entry[:7]
+    trusted = bool(entry[7]) if len(entry) > 7 else True
+    return name, [path, bool(status), message, list(variants or []),
+                  [list(p) for p in params or []], list(api or []), trusted]
+
+
+def group_by_name(results, convert):
+    """{node: RpcResult} of a diagnose procedure -> {name: {node: [entry, ...]}}.
+
+    ``convert(entry)`` gives (name, entry as kept); malformed entries are
+    skipped. Every node that answered gets a (maybe empty) list for every
+    name; nodes whose call failed are left out.
     """
     good_nodes = [name for name, res in results.items() if not res.fail_msg]
-    all_os = {}
+    grouped = {}
     for node_name in good_nodes:
         for entry in results[node_name].data or []:
             try:
-                name, path, status, message, variants, params, api = entry
+                name, kept = convert(entry)
             except (TypeError, ValueError):
                 continue
-            per_node = all_os.setdefault(name, dict((n, []) for n in good_nodes))
-            per_node[node_name].append([path, bool(status), message, list(variants or []),
-                                        [list(p) for p in params or []],
-                                        list(api or [])])
-    return all_os
+            grouped.setdefault(name, dict((n, []) for n in good_nodes))[node_name].append(kept)
+    return grouped
 
 
 def _common(values):
@@ -74,8 +91,9 @@ def _hashable(value):
 
 
 def _params_for(cluster_dict, name, variants):
-    """{full name: params} of the cluster's entries for an OS and its variants."""
-    wanted = [name] + ["%s%s%s" % (name, VARIANT_SEP, v) for v in variants]
+    """{os+variant: params} of the cluster's entries for the OS's variants
+    (as Ganeti: the base name's own entry is not listed)."""
+    wanted = ["%s%s%s" % (name, VARIANT_SEP, v) for v in variants]
     return dict((key, cluster_dict[key]) for key in wanted if key in cluster_dict)
 
 
@@ -90,7 +108,9 @@ def build_os_info(all_os, cluster):
             variants = _common(e[3] for e in firsts)
             parameters = _common(e[4] for e in firsts)
             api_versions = _common(e[5] for e in firsts)
+            trusted = all(e[6] for e in firsts)
         else:
+            trusted = True
             variants, parameters, api_versions = [], [], []
         result.append(OsInfo(
             name, valid=valid, hidden=name in (cluster.hidden_os or []),
@@ -99,7 +119,8 @@ def build_os_info(all_os, cluster):
             parameters=nice_sort(parameters, key=lambda p: p[0]),
             node_status=node_status,
             os_hvp=_params_for(cluster.os_hvp or {}, name, variants),
-            osparams=_params_for(cluster.osparams or {}, name, variants)))
+            osparams=_params_for(cluster.osparams or {}, name, variants),
+            trusted=trusted))
     return result
 
 
@@ -127,6 +148,7 @@ OS_FIELDS = dict((f.name, f) for f in [
           "Operating system specific hypervisor parameters", _attr("os_hvp")),
     Field("osparams", "OsParameters", QFT_OTHER, "Operating system specific parameters",
           _attr("osparams")),
+    Field("trusted", "Trusted", QFT_BOOL, "Whether this OS is trusted", _attr("trusted")),
 ])
 query.register_resource(query.QR_OS, OS_FIELDS)
 
@@ -148,11 +170,8 @@ def query_os(context, fields, qfilter):
     """Answer Query("os", fields, qfilter)."""
     if qfilter is not None:
         # unknown filter fields fail before the nodes are asked
-        unknown = sorted(n for n in query.filter_field_names(qfilter)
-                         if n not in OS_FIELDS)
-        if unknown:
-            raise errors.OpPrereqError("Unknown field(s) in filter: %s"
-                                       % ", ".join(unknown), errors.ECODE_INVAL)
+        query.refuse_unknown(OS_FIELDS, sorted(query.filter_field_names(qfilter)),
+                             "Unknown field(s) in filter: %s")
     return query.run_query(query.QR_OS, fields, get_os_info(context), None, qfilter)
 
 
@@ -204,10 +223,8 @@ class LUOsDiagnose(NoHooksLU):
     REQ_BGL = False
 
     def check_arguments(self):
-        unknown = [f for f in self.op.output_fields if f not in OS_FIELDS]
-        if unknown:
-            raise errors.OpPrereqError("Unknown output fields selected: %s"
-                                       % ", ".join(unknown), errors.ECODE_INVAL)
+        query.refuse_unknown(OS_FIELDS, self.op.output_fields,
+                             "Unknown output fields selected: %s")
 
     def exec(self, feedback_fn):
         qfilter = legacy_filter(self.op.output_fields, self.op.names)

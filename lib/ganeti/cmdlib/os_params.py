@@ -34,7 +34,7 @@ def all_params(cluster, instance, secrets=None) -> dict:
     """Every parameter the OS scripts see: cluster defaults, the instance's public
     and private ones, then the secret ones."""
     params = iu.fill_os_params(cluster, instance)
-    params.update(instance.osparams_private or {})
+    params.update(iu.fill_os_params_private(cluster, instance))
     params.update(secrets or {})
     return params
 
@@ -85,7 +85,9 @@ def revert_to_defaults(cluster, instance) -> None:
     """identify_defaults: drop the instance's parameters that equal the cluster's
     defaults, so that the instance follows later changes of those defaults."""
     defaults = [
-        ("hvparams", cluster.hvparams.get(instance.hypervisor, {})),
+        # the hypervisor defaults include the OS's own (gnt-os modify -H)
+        ("hvparams", cluster.fill_hv(types.SimpleNamespace(
+            hypervisor=instance.hypervisor, os=instance.os, hvparams={}))),
         ("beparams", cluster.beparams.get(_PP_DEFAULT, {})),
         ("osparams", iu.fill_os_params(cluster, types.SimpleNamespace(
             os=instance.os or "", osparams={}))),

@@ -83,6 +83,9 @@ def run_resource_query(context, what, fields, qfilter):
     if what == query.QR_FILTER:
         from ganeti.cmdlib import filter as cmdlib_filter
         return cmdlib_filter.query_filter_rules(context, fields, qfilter)
+    if what == query.QR_EXTSTORAGE:
+        from ganeti.cmdlib import extstorage
+        return extstorage.query_extstorage(context, fields, qfilter)
     if what == query.QR_EXPORT:
         from ganeti.cmdlib import backup
         return backup.query_exports(context, fields, qfilter)

@@ -115,7 +115,10 @@ def ensure_node_cert(node_name: str, ips: list, cert_path: str = None,
     cert_path = cert_path or pathutils.ETCD_CERT_FILE
     ca_path = ca_path or pathutils.NODED_CERT_FILE
     ca_out_path = ca_out_path or pathutils.ETCD_CA_FILE
-    ca_pem = cluster_x509.load_cert(ca_path).public_bytes(serialization.Encoding.PEM)
+    cluster_x509.load_cert(ca_path)
+    # with the certificates of a rollover (renew-crypto) that the node trusts too
+    from ganeti import crypto_renewal
+    ca_pem = b"".join(crypto_renewal.trusted_cert_blocks(ca_path))
     try:
         same_ca = io.read_file(ca_out_path, binary=True) == ca_pem
     except OSError:

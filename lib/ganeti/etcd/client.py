@@ -391,12 +391,28 @@ class Client:
         self.timeout = float(timeout)
         self._preferred = self.endpoints[0]     # the last endpoint that answered
         self._ctx = None
-        self._ctx_lock = threading.Lock()       # only guards the assignment below
+        self._ctx_lock = threading.Lock()       # only guards the assignments below
+        self._ctx_stamp = None
         self._pool = _Pool()
 
     # -- plumbing ---------------------------------------------------------------
 
+    def _files_stamp(self):
+        stamp = []
+        for path in (self.cert_file, self.ca_file):
+            try:
+                st = os.stat(path) if path else None
+                stamp.append(st and (st.st_ino, st.st_mtime_ns, st.st_size))
+            except OSError:
+                stamp.append(None)
+        return tuple(stamp)
+
     def _context(self) -> ssl.SSLContext:
+        # made again when the files changed (gnt-cluster renew-crypto replaces them)
+        stamp = self._files_stamp()
+        if stamp != self._ctx_stamp:
+            with self._ctx_lock:
+                self._ctx, self._ctx_stamp = None, stamp
         ctx = self._ctx
         if ctx is not None:
             return ctx

@@ -54,25 +54,36 @@ class HttpConnectionLostError(HttpClientError):
 
 
 class CertIdentity:
-    """The cluster certificate: file path plus its DER SHA-256 digest."""
+    """The cluster certificate: file path plus its DER SHA-256 digest.
+
+    While the cluster certificate is being replaced (crypto_renewal), the
+    certificates of the rollover file match as well.
+    """
 
     def __init__(self, cert_file):
+        from ganeti import crypto_renewal
         self.cert_file = cert_file
         cert = x509.load_cert(cert_file)
         self.digest = hashlib.sha256(x509.cert_der(cert)).digest()
         self.fingerprint = x509.cert_digest(cert, "sha256")
+        self.stamp = crypto_renewal.cert_stamp(cert_file)
+        self.digests = frozenset([self.digest] + [
+            hashlib.sha256(der).digest() for der in crypto_renewal.trusted_ders(cert_file)])
 
     def matches(self, der):
-        """Whether the DER certificate ``der`` is the cluster certificate."""
-        return bool(der) and hashlib.sha256(der).digest() == self.digest
+        """Whether the DER certificate ``der`` is a trusted cluster certificate."""
+        return bool(der) and hashlib.sha256(der).digest() in self.digests
 
 
 def _base_context(ctx, cert_file):
+    from ganeti import crypto_renewal
     ctx.minimum_version = ssl.TLSVersion.TLSv1_2
     try:
         ctx.load_cert_chain(cert_file)
         ctx.load_verify_locations(cafile=cert_file)
-    except (OSError, ssl.SSLError) as err:
+        for block in crypto_renewal.trusted_cert_blocks(cert_file)[1:]:
+            ctx.load_verify_locations(cadata=block.decode("ascii"))
+    except (OSError, ssl.SSLError, ValueError) as err:
         raise errors.X509CertError(cert_file, "Cannot load certificate: %s" % err)
     ctx.verify_mode = ssl.CERT_REQUIRED
     return ctx

@@ -13,7 +13,7 @@ import ssl
 import threading
 import time
 
-from ganeti import constants, serializer
+from ganeti import constants, crypto_renewal, serializer
 from ganeti import http as ghttp
 
 MAX_IDLE_PER_HOST = 8
@@ -113,11 +113,12 @@ class HttpClientPool:
     def _load(self):
         """(context, identity), reloaded when the certificate file changes."""
         try:
-            st = os.stat(self.cert_file)
-            stamp = (st.st_ino, st.st_mtime_ns, st.st_size)
+            os.stat(self.cert_file)
         except OSError as err:
             raise ghttp.HttpClientError("Cannot read the cluster certificate %s: %s"
                                         % (self.cert_file, err))
+        # the rollover file too: renew-crypto changes what is trusted
+        stamp = crypto_renewal.cert_stamp(self.cert_file)
         with self._lock:
             if stamp != self._cert_stamp:
                 self._identity = ghttp.CertIdentity(self.cert_file)

@@ -14,7 +14,7 @@ import ssl
 import sys
 import threading
 
-from ganeti import errors, serializer
+from ganeti import crypto_renewal, errors, serializer
 from ganeti import http as ghttp
 
 HANDSHAKE_TIMEOUT = 30.0
@@ -43,13 +43,14 @@ class _RequestHandler(http.server.BaseHTTPRequestHandler):
     def setup(self):
         raw = self.request
         raw.settimeout(HANDSHAKE_TIMEOUT)
+        ssl_context, identity = self.server.tls()
         try:
-            tls = self.server.ssl_context.wrap_socket(raw, server_side=True)
+            tls = ssl_context.wrap_socket(raw, server_side=True)
         except (OSError, ssl.SSLError) as err:
             logging.debug("TLS handshake with %s failed: %s", self.client_address, err)
             raw.close()
             raise _Rejected()
-        if not self.server.identity.matches(tls.getpeercert(binary_form=True)):
+        if not identity.matches(tls.getpeercert(binary_form=True)):
             logging.warning("Rejecting %s: client certificate is not the cluster"
                             " certificate", self.client_address)
             _close_quietly(tls)
@@ -185,8 +186,10 @@ class RpcHttpServer:
 
     def __init__(self, address, port, cert_file, handler, procedures=None,
                  on_quit=None, idle_timeout=IDLE_TIMEOUT):
+        self.cert_file = cert_file
         self.identity = ghttp.CertIdentity(cert_file)
         self.ssl_context = ghttp.make_server_context(cert_file)
+        self._tls_lock = threading.Lock()
         self.handler = handler
         self.procedures = procedures
         self.on_quit = on_quit
@@ -201,8 +204,7 @@ class RpcHttpServer:
             self._server.server_close()
             raise
         srv = self._server
-        srv.ssl_context = self.ssl_context
-        srv.identity = self.identity
+        srv.tls = self._tls
         srv.idle_timeout = idle_timeout
         srv.knows = self._knows
         srv.dispatch = self._dispatch
@@ -217,6 +219,22 @@ class RpcHttpServer:
     def server_address(self):
         """(ip, port) actually bound (port 0 picks a free one)."""
         return self._server.server_address[:2]
+
+    def _tls(self):
+        """(SSL context, identity) for a new connection, loaded again when the
+        certificate or its rollover file changed (gnt-cluster renew-crypto); a
+        file that cannot be loaded keeps the last good ones in use."""
+        with self._tls_lock:
+            if crypto_renewal.cert_stamp(self.cert_file) != self.identity.stamp:
+                try:
+                    identity = ghttp.CertIdentity(self.cert_file)
+                    self.ssl_context = ghttp.make_server_context(self.cert_file)
+                    self.identity = identity
+                    logging.info("Loaded the cluster certificate again (%s)",
+                                 identity.fingerprint)
+                except errors.GenericError as err:
+                    logging.error("Keeping the certificate in use: %s", err)
+            return self.ssl_context, self.identity
 
     def _knows(self, procedure):
         return self.procedures is None or procedure in self.procedures

@@ -14,6 +14,8 @@ from ganeti.etcd import autofailover, configsync
 USAGE = "%prog [-f] [-d] [-b ADDRESS] [-p PORT]"
 # arguments not worth logging (large or secret)
 _QUIET_ARGS = frozenset(["upload_file", "write_ssconf_files",
+                         # a new cluster certificate with its key (renew-crypto)
+                         "cluster_cert_rollover",
                          # they carry private and secret OS parameters
                          "instance_os_add", "instance_run_rename", "os_validate"])
 
