@@ -1,7 +1,7 @@
 """gnt-cluster renew-crypto: Ganeti's options and messages; one job does the work
 (cmdlib.renew_crypto), so the cluster keeps running (doc/crypto.rst)."""
 
-from ganeti import cli, constants, crypto_renewal, errors, opcodes
+from ganeti import cli, constants, errors, opcodes
 from ganeti.utils import io
 
 OPTIONS = [
@@ -49,6 +49,9 @@ def _read_cert(path, with_key):
     except OSError as err:
         raise errors.X509CertError(path, "Unable to read certificate: %s" % err)
     if with_key:
+        # imported here: it loads cryptography, which every gnt-cluster
+        # command would pay for otherwise (about half a second on a slow node)
+        from ganeti import crypto_renewal
         crypto_renewal.check_key_and_cert(data, path)
     return data.decode("ascii", "replace")
 
