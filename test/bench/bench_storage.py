@@ -120,22 +120,15 @@ def vm_figures(size_mib):
 def sharedfile_live_migration():
     import kvm_guest
     import vcluster
-    from test_nodes import _join
     kernel = kvm_guest.prepare_kernel()
     vc = vcluster.VirtualCluster(2)
     workdir = os.path.join(vc.base, "guest")
     os.makedirs(workdir)
     try:
-        shared = os.path.join(vc.base, "shared")
-        os.makedirs(shared)
-        for node in vc.nodes:
-            link = node.path("/srv/ganeti/shared-file-storage")
-            os.makedirs(os.path.dirname(link), exist_ok=True)
-            os.symlink(shared, link)
+        vc.share("/srv/ganeti/shared-file-storage")
         vc.init("--enabled-hypervisors=kvm", "--enabled-disk-templates=sharedfile")
-        _join(vc, vc.nodes[1])
         m, n2 = vc.nodes
-        m.run("gnt-node", "add", "--no-node-setup", n2.name, check=True)
+        vc.add_node(n2)
         initrd = kvm_guest.build_initramfs(os.path.join(workdir, "initrd.cpio"), kernel)
         params = kvm_guest.guest_hvparams(kernel, initrd)
         hv = "kvm:" + ",".join("%s=%s" % (k, "true" if v is True else "false"
