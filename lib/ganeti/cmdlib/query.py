@@ -57,6 +57,19 @@ def _expand_requested_names(cfg, what, qfilter):
     return qlang.make_simple_filter(full)
 
 
+# query resource -> (module of cmdlib, its function(context, fields, qfilter));
+# imported when asked for, so a query loads only its own module
+_QUERY_FUNCTIONS = {
+    query.QR_OS: ("operating_system", "query_os"),
+    query.QR_INSTANCE: ("instance_query", "query_instances"),
+    query.QR_GROUP: ("group", "query_groups"),
+    query.QR_NETWORK: ("network", "query_networks"),
+    query.QR_FILTER: ("filter", "query_filter_rules"),
+    query.QR_EXTSTORAGE: ("extstorage", "query_extstorage"),
+    query.QR_EXPORT: ("backup", "query_exports"),
+}
+
+
 def run_resource_query(context, what, fields, qfilter):
     """Answer Query(what, fields, qfilter) for any resource (shared with masterd)."""
     qfilter = _expand_requested_names(context.cfg, what, qfilter)
@@ -68,27 +81,11 @@ def run_resource_query(context, what, fields, qfilter):
         archived = "archived" in fields
         rows = context.jqueue.query_jobs(None, query.JOB_FIELD_NAMES, archived=archived)
         return query.run_query(query.QR_JOB, fields, [r for r in rows if r], None, qfilter)
-    if what == query.QR_OS:
-        from ganeti.cmdlib import operating_system
-        return operating_system.query_os(context, fields, qfilter)
-    if what == query.QR_INSTANCE:
-        from ganeti.cmdlib import instance_query
-        return instance_query.query_instances(context, fields, qfilter)
-    if what == query.QR_GROUP:
-        from ganeti.cmdlib import group
-        return group.query_groups(context, fields, qfilter)
-    if what == query.QR_NETWORK:
-        from ganeti.cmdlib import network
-        return network.query_networks(context, fields, qfilter)
-    if what == query.QR_FILTER:
-        from ganeti.cmdlib import filter as cmdlib_filter
-        return cmdlib_filter.query_filter_rules(context, fields, qfilter)
-    if what == query.QR_EXTSTORAGE:
-        from ganeti.cmdlib import extstorage
-        return extstorage.query_extstorage(context, fields, qfilter)
-    if what == query.QR_EXPORT:
-        from ganeti.cmdlib import backup
-        return backup.query_exports(context, fields, qfilter)
+    if what in _QUERY_FUNCTIONS:
+        import importlib
+        module, function = _QUERY_FUNCTIONS[what]
+        func = getattr(importlib.import_module("ganeti.cmdlib." + module), function)
+        return func(context, fields, qfilter)
     if what == query.QR_LOCK:
         return query.run_query(query.QR_LOCK, fields, context.glm.query_locks(), None,
                                qfilter)
