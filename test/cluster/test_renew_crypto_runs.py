@@ -116,6 +116,12 @@ def _live_nodes(m):
     return rows
 
 
+def _log_lines(node, words):
+    """The lines of the master daemon's log that contain ``words``."""
+    with open(node.path("/var/log/ganeti/master-daemon.log"), errors="replace") as fd:
+        return [line for line in fd if words in line]
+
+
 class _Prober(threading.Thread):
     """Live node queries in a loop while a renewal runs: none may fail."""
 
@@ -156,7 +162,8 @@ def test_new_cluster_certificate(nc):
     finally:
         prober.stop.set()
         prober.join()
-    assert prober.count > 0 and not prober.failures, prober.failures
+    assert prober.count > 0 and not prober.failures, (prober.failures,
+                                                      _log_lines(nc.master, "No live data"))
     print("%d live queries during the renewal, none failed:\n%s" % (prober.count,
                                                                    proc.stdout))
     lines = proc.stdout.splitlines()
@@ -315,4 +322,17 @@ def test_a_node_cut_off_means_no_new_cluster_certificate(nc):
     assert _state(nc) == before
     for node in nc.nodes:
         assert _read(node, "server.pem.rollover") is None
+    _wait_rejoined(nc, nc.node(3))
     _assert_working(nc)
+
+
+def _wait_rejoined(nc, node, timeout=60):
+    """Wait until the etcd member of ``node``, just back on the network, follows
+    the leader again (until then verify rightly reports it has none)."""
+    deadline = time.time() + timeout
+    while True:
+        out = nc.master.run("gnt-cluster", "verify", timeout=300).stdout
+        if "etcd member on %s has no leader" % node.name not in out:
+            return
+        assert time.time() < deadline, out
+        time.sleep(1)

@@ -56,6 +56,8 @@ def query_nodes(context, fields, qfilter):
             for name, res in results.items():
                 if not res.fail_msg and not res.offline:
                     live[name] = res.data
+                elif not res.offline:
+                    logging.warning("No live data from node %s: %s", name, res.fail_msg)
     ctx = query.NodeQueryData(cluster, nodes, cfg.get_all_node_groups_info(), pri, sec, live)
     items = [nodes[n] for n in sorted(nodes)]
     return query.run_query(query.QR_NODE, fields, items, ctx, qfilter)

@@ -63,10 +63,12 @@ class CertIdentity:
     def __init__(self, cert_file):
         from ganeti import crypto_renewal
         self.cert_file = cert_file
+        # the stamp before the contents: a change while they are read is seen
+        # as a change next time, never missed
+        self.stamp = crypto_renewal.cert_stamp(cert_file)
         cert = x509.load_cert(cert_file)
         self.digest = hashlib.sha256(x509.cert_der(cert)).digest()
         self.fingerprint = x509.cert_digest(cert, "sha256")
-        self.stamp = crypto_renewal.cert_stamp(cert_file)
         self.digests = frozenset([self.digest] + [
             hashlib.sha256(der).digest() for der in crypto_renewal.trusted_ders(cert_file)])
 
