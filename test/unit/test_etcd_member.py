@@ -80,3 +80,30 @@ def test_daemon_util_runs_etcd_only_on_members(monkeypatch, tmp_path):
     assert daemon_util.daemons_for_this_node() == ["ganeti-noded"]
     path.write_text(json.dumps(member.new_cluster_spec("n1", "192.0.2.1")))
     assert daemon_util.daemons_for_this_node() == ["ganeti-etcd", "ganeti-noded"]
+
+
+def test_timing_flags_from_the_defaults_file(tmp_path, monkeypatch):
+    monkeypatch.delenv(member.TUNING_KEY, raising=False)
+    defaults = tmp_path / "ganeti"
+    defaults.write_text('ETCD_SERVER_ARGS="--heartbeat-interval 500'
+                        ' --election-timeout=5000"\n')
+    monkeypatch.setattr(member.pathutils, "DEFAULTS_FILE", str(defaults))
+    assert member.tuning_args() == ["--election-timeout=5000", "--heartbeat-interval=500"]
+    defaults.write_text("")
+    assert member.tuning_args() == []
+    monkeypatch.setenv(member.TUNING_KEY, "--election-timeout=2000")
+    assert member.tuning_args() == ["--election-timeout=2000"]
+
+
+@pytest.mark.parametrize("value, words", [
+    ("--data-dir=/tmp/x", "is not one of the etcd flags"),
+    ("--heartbeat-interval=fast", "needs a number of milliseconds"),
+    ("--heartbeat-interval", "needs a number of milliseconds"),
+    ("--heartbeat-interval=0", "needs a number of milliseconds"),
+    ("--heartbeat-interval=500", "at least five heartbeat intervals (2500 ms)"),
+    ("--heartbeat-interval=100 --election-timeout=400", "must be at least five"),
+])
+def test_bad_timing_flags_are_refused(value, words):
+    with pytest.raises(errors.GenericError) as err:
+        member.tuning_args(value)
+    assert words in str(err.value) and "ETCD_SERVER_ARGS" in str(err.value)

@@ -118,6 +118,43 @@ def etcd_argv(spec: dict, data_dir: str = None, cert: str = None, ca: str = None
     ]
 
 
+# etcd's timing flags a node may set in /etc/default/ganeti (ETCD_SERVER_ARGS),
+# in milliseconds; etcd's defaults (100 and 1000) suit a LAN of real machines
+TUNING_FLAGS = ("--heartbeat-interval", "--election-timeout")
+TUNING_KEY = "ETCD_SERVER_ARGS"
+
+
+def tuning_args(value: str = None) -> list:
+    """The etcd flags of ETCD_SERVER_ARGS (environment, else /etc/default/ganeti),
+    as ``--flag=N``; GenericError for anything else, so a typo is not ignored."""
+    if value is None:
+        value = os.environ.get(TUNING_KEY)
+    if value is None:
+        value = pathutils.read_defaults_file().get(TUNING_KEY, "")
+    words = value.split()
+    result = {}
+    while words:
+        word = words.pop(0)
+        flag, _, number = word.partition("=")
+        if flag not in TUNING_FLAGS:
+            raise errors.GenericError("%s: %r is not one of the etcd flags that may be set"
+                                      " there (%s)" % (TUNING_KEY, word,
+                                                       ", ".join(TUNING_FLAGS)))
+        if not number and words:
+            number = words.pop(0)
+        if not number.isdigit() or int(number) < 1:
+            raise errors.GenericError("%s: %s needs a number of milliseconds, not %r"
+                                      % (TUNING_KEY, flag, number))
+        result[flag] = int(number)
+    heartbeat = result.get(TUNING_FLAGS[0], 100)
+    election = result.get(TUNING_FLAGS[1], 1000)
+    if election < 5 * heartbeat:
+        raise errors.GenericError("%s: the election timeout (%d ms) must be at least five"
+                                  " heartbeat intervals (%d ms)"
+                                  % (TUNING_KEY, election, 5 * heartbeat))
+    return ["%s=%d" % item for item in sorted(result.items())]
+
+
 def forget(data_dir: str = None, path: str = None) -> None:
     """Remove the member file and etcd's data (the node left etcd)."""
     io.remove_file(path or pathutils.ETCD_MEMBER_FILE)

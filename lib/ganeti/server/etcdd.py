@@ -40,6 +40,7 @@ def prepare(options):
     if not os.access(member.ETCD_BINARY, os.X_OK):
         raise errors.GenericError("%s not found: install Debian's etcd-server package"
                                   % member.ETCD_BINARY)
+    spec["tuning"] = member.tuning_args()      # refused before anything starts
     certs.ensure_node_cert(spec["name"], [spec["ip"]])
     io.ensure_dirs([(pathutils.ETCD_DIR, 0o700), (pathutils.RUN_DIR, 0o775)])
     _stop_leftover()
@@ -90,7 +91,7 @@ def _stop(proc) -> None:
 
 def execute(options, ready, stop_event):
     spec = options.prepared
-    argv = member.etcd_argv(spec)
+    argv = member.etcd_argv(spec) + spec["tuning"]
     logging.info("Starting etcd: %s", " ".join(argv))
     proc = process.spawn(argv, pathutils.daemon_log_file(constants.ETCD))
     try:
