@@ -183,6 +183,16 @@ MIGRATION_MODE_OPT = cli_option("--migration-mode", dest="migration_mode", defau
 NORUNTIME_CHGS_OPT = cli_option("--no-runtime-changes", dest="allow_runtime_chgs",
                                 action="store_false", default=True,
                                 help="Don't allow runtime changes")
+# Ganeti's static states (cluster, group, node); the append options default to
+# None, not [], so no list is shared between runs
+HV_STATE_OPT = cli_option(
+    "--hypervisor-state", dest="hv_state", type="identkeyval", action="append",
+    default=None, help="Specify hypervisor state information in the format"
+    " hypervisor:option=value,...; note this is unused for now")
+DISK_STATE_OPT = cli_option(
+    "--disk-state", dest="disk_state", type="identkeyval", action="append", default=None,
+    help="Specify disk state information in the format"
+    " storage_type/identifier:option=value,...; note this is unused for now")
 IGNORE_CONSIST_OPT = cli_option(
     "--ignore-consistency", dest="ignore_consistency", action="store_true",
     default=False, help="Ignore the consistency of the disks on the secondary. The"

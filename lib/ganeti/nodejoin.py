@@ -1,13 +1,17 @@
 """The new node's side of `gnt-node add`: run over ssh by the master.
 
-Reads a JSON document on stdin ({"cluster_name", "certificate", "ssh_key"}),
-refuses if this node belongs to another cluster, installs the cluster
-certificate, makes root's own cluster ssh key pair ("ssh_key": {"type",
-"bits"}; the private key never leaves the node, see sshkeys) and starts the
-node daemon. It prints the new public key; the master records it and, in
-OP_NODE_ADD, authorizes it on the nodes (after checking the daemon's version).
+Reads a JSON document on stdin ({"cluster_name", "certificate", "ssh_key",
+"force_join"}), refuses if this node belongs to another cluster (unless
+"force_join": then it leaves that cluster first: its daemons stop, its etcd
+member and its copies of that cluster's configuration go), installs the
+cluster certificate, makes root's own cluster ssh key pair ("ssh_key":
+{"type", "bits"}; the private key never leaves the node, see sshkeys) and
+starts the node daemon. It prints the new public key; the master records it
+and, in OP_NODE_ADD, authorizes it on the nodes (after checking the daemon's
+version). With --verbose it says each step on standard error.
 """
 
+import glob
 import json
 import os
 import sys
@@ -16,7 +20,11 @@ from ganeti import constants, daemon_util, errors, pathutils, ssconf, sshkeys
 from ganeti.utils import io, net
 
 
-def join(data):
+def _quiet(_):
+    pass
+
+
+def join(data, say=_quiet):
     cluster_name = data.get("cluster_name")
     cert = data.get("certificate")
     if not cluster_name or not cert or "PRIVATE KEY" not in cert:
@@ -24,19 +32,38 @@ def join(data):
                                   " (with its key) are needed")
     current = ssconf.SimpleStore().read(constants.SS_CLUSTER_NAME, default="")
     if current and current != cluster_name:
-        raise errors.GenericError("This node belongs to cluster %s; remove it from there"
-                                  " first" % current)
+        if not data.get("force_join"):
+            raise errors.GenericError("This node belongs to cluster %s; remove it from"
+                                      " there first (or use --force-join)" % current)
+        _leave_cluster(current, say)
     io.ensure_dirs([(pathutils.DATA_DIR, 0o755), (pathutils.RUN_DIR, 0o775),
                     (pathutils.LOG_DIR, 0o750), (pathutils.QUEUE_DIR, 0o700)])
     public_key = _make_ssh_key(data.get("ssh_key"))
+    if public_key:
+        say("made root's ssh key pair for the cluster (%s)" % public_key.split()[0])
     old = None
     if os.path.exists(pathutils.NODED_CERT_FILE):
         old = io.read_file(pathutils.NODED_CERT_FILE)
     io.write_file(pathutils.NODED_CERT_FILE, cert, mode=0o600)
+    say("installed the certificate of cluster %s" % cluster_name)
     if old is not None and old != cert:
         daemon_util.stop_daemon(constants.NODED)    # it must load the new certificate
+        say("stopped the node daemon (it ran with another certificate)")
     daemon_util.start_daemon(constants.NODED)
+    say("started the node daemon")
     return public_key
+
+
+def _leave_cluster(name, say):
+    """--force-join: stop serving cluster ``name`` (daemons, etcd member, the
+    copies of its configuration; the new cluster writes its own)."""
+    from ganeti.etcd import member
+    say("leaving cluster %s (--force-join)" % name)
+    daemon_util.stop_all()
+    member.forget()
+    for path in [pathutils.CLUSTER_CONF_FILE] + glob.glob(pathutils.SSCONF_PREFIX + "*"):
+        io.remove_file(path)
+    say("stopped its daemons and removed its etcd member and configuration copies")
 
 
 PUBLIC_KEY_PREFIX = "ssh-public-key: "
@@ -83,12 +110,21 @@ def record_public_key(node, output):
     return False
 
 
-def main():
+def main(argv=None):
+    argv = sys.argv[1:] if argv is None else argv
+    unknown = [a for a in argv if a != "--verbose"]
+    if unknown:
+        sys.stderr.write("prepare-node-join: unknown arguments: %s\n" % " ".join(unknown))
+        return 1
+    say = _quiet
+    if "--verbose" in argv:
+        def say(text):
+            sys.stderr.write("%s: %s\n" % (net.get_hostname(), text))
     try:
         data = json.loads(sys.stdin.read())
         if not isinstance(data, dict):
             raise ValueError("expected a JSON object")
-        public_key = join(data)
+        public_key = join(data, say)
     except (ValueError, errors.GenericError) as err:
         sys.stderr.write("prepare-node-join: %s\n" % err)
         return 1

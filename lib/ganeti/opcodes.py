@@ -447,6 +447,15 @@ class OpQueryFields(OpCode):
 
 # ---- nodes --------------------------------------------------------------------------
 
+_PNODE_HV_STATE = ("hv_state", None, ht.TMaybe(ht.TDictOf(ht.TNonEmptyString, ht.TDict)),
+                   "Static hypervisor states, merged into the node's (unused, as in"
+                   " Ganeti)")
+_PNODE_DISK_STATE = ("disk_state", None,
+                     ht.TMaybe(ht.TDictOf(ht.TNonEmptyString, ht.TDict)),
+                     "Static disk states per storage type and name (unused, as in"
+                     " Ganeti)")
+
+
 class OpNodeAdd(OpCode):
     OP_ID = "OP_NODE_ADD"
     OP_DSC_FIELD = "node_name"
@@ -462,6 +471,7 @@ class OpNodeAdd(OpCode):
         ("node_setup", False, ht.TBool,
          "Update the ssh setup of all nodes for the new node (its key recorded by"
          " gnt-node add)"),
+        _PNODE_HV_STATE, _PNODE_DISK_STATE,
     ]
 
 
@@ -491,6 +501,7 @@ class OpNodeSetParams(OpCode):
         ("secondary_ip", None, ht.TMaybeString, "New secondary IP"),
         ("ndparams", None, ht.TMaybeDict, "Node parameters"),
         ("powered", None, ht.TMaybeBool, "Power state"),
+        _PNODE_HV_STATE, _PNODE_DISK_STATE,
     ]
 
 
@@ -942,6 +953,18 @@ class OpNodeEvacuate(OpCode):
     ]
     OP_RESULT = ht.TypeCheck("{jobs: [[bool, job id or message]]}",
                              lambda v: isinstance(v, dict) and isinstance(v.get("jobs"), list))
+
+
+class OpNodeMigrate(OpCode):
+    OP_ID = "OP_NODE_MIGRATE"
+    OP_DSC_FIELD = "node_name"
+    OP_PARAMS = [
+        _PNODE_NAME, _PMIGRATION_MODE, _PMIGRATION_LIVE, _PTARGET_NODE,
+        ("allow_runtime_changes", True, ht.TBool,
+         "Allow changing the instances' memory to fit the target"),
+        _PIGNORE_IPOLICY, _PIALLOCATOR,
+    ]
+    OP_RESULT = OpNodeEvacuate.OP_RESULT
 
 
 class OpInstanceConsole(OpCode):

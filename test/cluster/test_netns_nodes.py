@@ -69,6 +69,50 @@ def test_node_add_over_ssh(nc):
     assert m.run("gnt-cluster", "verify").returncode == 0
 
 
+def test_force_join_takes_a_node_of_another_cluster(nc):
+    """node3 leaves, becomes the master of a cluster of its own, and is refused;
+    --force-join (-v) takes it: it leaves that cluster first."""
+    m, n2, n3 = nc.nodes
+    m.run("gnt-node", "remove", n3.name, check=True)
+    with open(n3.path("/etc/hosts"), "a") as fd:
+        fd.write("%s200 other.example.com\n" % netns_cluster.NET)
+    n3.run("gnt-cluster", "init", "--enabled-hypervisors=fake", "--no-lvm-storage",
+           "--enabled-disk-templates=diskless", "--master-netdev=eth0",
+           "--nic-parameters=link=gntbr0", "other.example.com", check=True)
+    assert n3.pid("ganeti-masterd") and n3.pid("ganeti-etcd")
+    refused = m.run("gnt-node", "add", n3.name)
+    assert refused.returncode == 12, refused.stderr
+    assert "belongs to cluster other.example.com" in refused.stderr
+    assert "--force-join" in refused.stderr and n3.name not in _nodes(m)
+    proc = m.run("gnt-node", "add", "--force-join", "-v",
+                 "--hypervisor-state=fake:mem_total=2048", n3.name, check=True)
+    said = [line.split(": ", 1)[1] for line in proc.stderr.splitlines()
+            if line.startswith(n3.name + ": ")]
+    assert said[0] == "leaving cluster other.example.com (--force-join)", proc.stderr
+    assert said[-1] == "started the node daemon", proc.stderr
+    assert not n3.pid("ganeti-masterd")
+    assert n3.run("gnt-cluster", "getmaster").stdout.strip() == m.name
+    assert _nodes(m)[n3.name][0] in ("C", "R")
+    verify = m.run("gnt-cluster", "verify", timeout=120)
+    assert verify.returncode == 0, verify.stdout + verify.stderr
+    # the static states: stored, merged by modify (which prints nothing), checked
+    proc = m.run("gnt-node", "modify", "--disk-state=plain/xenvg:disk_total=100",
+                 "--hypervisor-state=fake:cpu_total=4", n3.name, check=True)
+    assert proc.stdout == ""
+    states = m.run("gnt-node", "list", "--no-headers", "--separator=|", "-o",
+                   "hv_state,disk_state", n3.name, check=True).stdout.strip()
+    assert states == ("{'fake': {'cpu_node': 1, 'cpu_total': 4, 'mem_hv': 0,"
+                      " 'mem_node': 0, 'mem_total': 2048}}|{'plain': {'xenvg':"
+                      " {'disk_overhead': 0, 'disk_reserved': 0, 'disk_total': 100}}}"), states
+    bad = m.run("gnt-node", "modify", "--hypervisor-state=xen:mem_total=1", n3.name)
+    assert bad.returncode == 1 and "Invalid hypervisor(s) in hypervisor state: xen" \
+        in bad.stderr, bad.stderr
+    bad = m.run("gnt-node", "modify", "--disk-state=plain/xenvg:disk_total=lots", n3.name)
+    assert bad.returncode == 1, bad.stderr
+    assert m.run("gnt-node", "list", "--no-headers", "--separator=|", "-o",
+                 "hv_state,disk_state", n3.name, check=True).stdout.strip() == states
+
+
 def test_cut_off_node_is_reported_without_hanging(nc):
     m, n2, n3 = nc.nodes
     m.run("gnt-instance", "add", "-t", "diskless", "--no-nics", "-o", "noop",

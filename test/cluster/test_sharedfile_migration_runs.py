@@ -242,6 +242,19 @@ def test_node_migrate_and_failover(shared2):
         assert _row(m, name, "pnode,status") == [n2.name, "running"]
         proc = m.run("gnt-node", "migrate", "-f", m.name, check=True)
         assert proc.stdout == "No primary instances on node %s, exiting.\n" % m.name
+        # --submit: the node's job is submitted alone; it submits the instance's
+        proc = m.run("gnt-node", "migrate", "-f", "--submit", "-n", m.name, n2.name,
+                     check=True)
+        job = int(re.match(r"JobID: (\d+)$", proc.stderr.strip()).group(1))
+        assert proc.stdout == ""
+        m.run("gnt-job", "wait", str(job), check=True, timeout=300)
+        info = m.run("gnt-job", "info", str(job), check=True).stdout
+        assert "OP_NODE_MIGRATE" in info and "success" in info, info
+        m.run("gnt-job", "wait", str(job + 1), check=True, timeout=300)
+        assert "OP_INSTANCE_MIGRATE" in m.run("gnt-job", "info", str(job + 1),
+                                              check=True).stdout
+        assert _row(m, name, "pnode,status") == [m.name, "running"]
+        m.run("gnt-node", "migrate", "-f", "-n", n2.name, m.name, check=True)
         # shared storage needs a target: without an allocator each job fails
         proc = m.run("gnt-node", "failover", "-f", n2.name)
         assert proc.returncode == 0
@@ -250,6 +263,32 @@ def test_node_migrate_and_failover(shared2):
             "1 error(s) out of 1 instance(s)."], proc.stdout
         assert "No iallocator or node given" in proc.stderr, proc.stderr
         assert _row(m, name, "pnode,status") == [n2.name, "running"]
+    finally:
+        m.run("gnt-instance", "remove", "-f", name, check=True)
+
+
+def test_new_primary_changes_the_configuration_only(shared2):
+    """modify --new-primary: refused while the instance runs (or for a node that
+    cannot host it), then the shared disk is used from the new primary."""
+    m, n2 = shared2.nodes
+    name = "np.example.com"
+    _add(m, name, "-t", "sharedfile", "-s", "16M")
+    try:
+        proc = m.run("gnt-instance", "modify", "--new-primary", n2.name, name)
+        assert proc.returncode == 1, proc.stdout + proc.stderr
+        assert "Instance is still running on %s" % m.name in proc.stderr, proc.stderr
+        m.run("gnt-instance", "shutdown", "--timeout=0", name, check=True)
+        m.run("gnt-node", "modify", "--vm-capable=no", n2.name, check=True)
+        try:
+            proc = m.run("gnt-instance", "modify", "--new-primary", n2.name, name)
+            assert proc.returncode == 1 and "not vm capable" in proc.stderr, proc.stderr
+        finally:
+            m.run("gnt-node", "modify", "--vm-capable=yes", n2.name, check=True)
+        assert _row(m, name, "pnode") == [m.name]
+        m.run("gnt-instance", "modify", "--new-primary", n2.name, name, check=True)
+        assert _row(m, name, "pnode,status") == [n2.name, "ADMIN_down"]
+        m.run("gnt-instance", "startup", name, check=True)
+        assert _fake_running(n2, name) and not _fake_running(m, name)
     finally:
         m.run("gnt-instance", "remove", "-f", name, check=True)
 

@@ -25,10 +25,9 @@ def _nothing_left(vms):
                           .stdout, re.M) == [], k
     names = vms.ssh(MASTER, "gnt-instance list --no-headers -o name").stdout.split()
     assert NAME not in names
+    # (no verify-disks: with no mirrored instance left it has nothing to check)
     verify = vms.ssh(MASTER, "gnt-cluster verify", check=False)
     assert verify.returncode == 0, verify.stdout + verify.stderr
-    out = vms.ssh(MASTER, "gnt-cluster verify-disks").stdout
-    assert out.endswith("No disks need to be activated.\n"), out
 
 
 def test_full_volume_groups(cluster):

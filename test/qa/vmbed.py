@@ -8,10 +8,7 @@ busybox and the modules in kvm_guest.NODE_MODULES. Its root is a tmpfs over a
 copy of the host's /etc, with the host's /usr shared read-only over 9p: the
 guests run exactly the host's python3, lvm2, drbd-utils, etcd, sshd and qemu,
 so those must be installed on the host. The source tree is shared read-only
-at /src (commands run with PYTHONPATH=/src/lib, as the cluster tier does) and
-cached by the guests: a change to the tree reaches nodes booted after it.
-/etc/default/ganeti sets etcd's heartbeat slower (ETCD_TIMING): at etcd's LAN
-defaults the idle members took a third of each TCG node's CPU.
+at /src (commands run with PYTHONPATH=/src/lib, as the cluster tier does).
 
 Network: everything lives in the network namespace NETNS, which this module
 creates and deletes: bridge br0 (10.78.0.0/24, the nodes' primary network,
@@ -54,7 +51,6 @@ DOMAIN = "example.com"
 CLUSTER_IP = PRIMARY_NET + ".254"
 DATA_DISK_SIZE = 32 << 30      # sparse; Ganeti wants a VG of 20 GiB or more
 ROOT_DISK_SIZE = 1 << 30       # sparse ext4: the root filesystem's changes
-ETCD_TIMING = "--heartbeat-interval=500 --election-timeout=5000"
 READY_MARKER = "GQA_READY"
 BOOT_TIMEOUT = 120
 QEMU = "/usr/bin/qemu-system-x86_64"
@@ -86,8 +82,7 @@ mkdir -p /upper/u /upper/w
 mount -t overlay -o lowerdir=/lower,upperdir=/upper/u,workdir=/upper/w overlay /newroot || exec sh
 mount -t 9p -o $o,ro,cache=loose usr /newroot/usr || exec sh
 mount -t 9p -o $o,ro cfg /newroot/cfg
-# the tree does not change while the nodes run: its files may be cached
-mount -t 9p -o $o,ro,cache=loose src /newroot/src
+mount -t 9p -o $o,ro src /newroot/src
 mount -t tmpfs -o mode=755 tmpfs /newroot/run
 cp /stage2 /newroot/run/gqa-stage2
 mount --move /dev /newroot/dev; mount --move /proc /newroot/proc; mount --move /sys /newroot/sys
@@ -198,10 +193,6 @@ def prepare():
         if os.path.lexists(path):
             os.unlink(path)
     open(os.path.join(tpl, "etc", "fstab"), "w").close()
-    # etcd's idle heartbeats cost a TCG node a third of its CPU at etcd's LAN
-    # defaults (100/1000 ms); a slower beat, as for a slow network, frees it
-    with open(os.path.join(tpl, "etc", "default", "ganeti"), "w") as fd:
-        fd.write("ETCD_SERVER_ARGS=\"%s\"\n" % ETCD_TIMING)
     for d in ("proc", "sys", "dev", "run", "tmp", "root", "mnt", "src", "usr", "cfg",
               "var/lib", "var/log", "var/tmp", "var/cache", "srv"):
         os.makedirs(os.path.join(tpl, d), exist_ok=True)

@@ -225,3 +225,8 @@ def test_ssh_keys_update_drops_keys_that_left_the_list_meanwhile(tmp_path):
     backend.PROCEDURES["node_ssh_keys_update"](
         [k3], [], [], "node3.example.com %s\n" % k3, data_dir=data, ssh_dir=ssh)
     assert open(auth).read() == k3 + "\n"
+
+
+def test_prepare_node_join_refuses_unknown_arguments(capsys):
+    assert nodejoin.main(["--force"]) == 1
+    assert "unknown arguments: --force" in capsys.readouterr().err

@@ -432,7 +432,7 @@ def test_modify_passes_default_and_ignore_ipolicy(monkeypatch):
                  osparams_private=None, force=False, offline=None, force_variant=False,
                  runtime_mem=None, ignore_ipolicy=True, hotplug=False,
                  hotplug_if_possible=False, conflicts_check=True, wait_for_sync=True,
-                 disk_template=None, node=None, iallocator=None)
+                 disk_template=None, node=None, iallocator=None, new_primary_node=None)
     gnt_instance.modify_instance(opts, ["inst1"])
     assert submitted[0].beparams == {"vcpus": "default", "maxmem": "default",
                                      "auto_balance": False}
@@ -544,7 +544,8 @@ def test_modify_checks_hv_names_on_the_client(monkeypatch):
                  osparams={}, osparams_private=None, force=False, offline=None,
                  force_variant=False, runtime_mem=None, ignore_ipolicy=False,
                  hotplug=False, hotplug_if_possible=False, conflicts_check=True,
-                 wait_for_sync=True, disk_template=None, node=None, iallocator=None)
+                 wait_for_sync=True, disk_template=None, node=None, iallocator=None,
+                 new_primary_node=None)
     with pytest.raises(errors.TypeEnforcementError, match="Unknown parameter 'nosuch'"):
         gnt_instance.modify_instance(opts, ["inst1"])
     opts.hvparams = {"acpi": "false", "kernel_path": None}

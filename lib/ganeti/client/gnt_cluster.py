@@ -469,14 +469,6 @@ _COMPRESSION_TOOLS_OPT = cli.cli_option(
 _USE_EXTERNAL_MIP_OPT = cli.cli_option(
     "--use-external-mip-script", dest="use_external_mip_script", type="bool",
     default=None, metavar="yes|no", help=_HELP["use_external_mip_script"])
-_HV_STATE_OPT = cli.cli_option(
-    "--hypervisor-state", dest="hv_state", type="identkeyval", action="append",
-    default=None, help="Specify hypervisor state information in the format"
-    " hypervisor:option=value,...; note this is unused for now")
-_DISK_STATE_OPT = cli.cli_option(
-    "--disk-state", dest="disk_state", type="identkeyval", action="append", default=None,
-    help="Specify disk state information in the format"
-    " storage_type/identifier:option=value,...; note this is unused for now")
 _INSTALL_IMAGE_OPT = cli.cli_option(
     "--install-image", dest="install_image", default=None,
     help="The OS image to use for running the OS scripts safely")
@@ -548,7 +540,7 @@ _INIT_OPTS = [
     _USE_EXTERNAL_MIP_OPT,
     cli.cli_option("-D", "--disk-parameters", dest="diskparams", type="identkeyval",
                    action="append", default=None, help=_HELP["diskparams"]),
-    _HV_STATE_OPT, _DISK_STATE_OPT,
+    cli.HV_STATE_OPT, cli.DISK_STATE_OPT,
     cli.cli_option("--enabled-disk-templates", dest="enabled_disk_templates",
                    default=None, help=_HELP["enabled_disk_templates"]),
     ipolicy_opts.STD_SPECS_OPT,
@@ -924,7 +916,7 @@ _MODIFY_OPTS = [
     _USE_EXTERNAL_MIP_OPT,
     cli.cli_option("-D", "--disk-parameters", dest="diskparams", type="identkeyval",
                    action="append", default=None, help=_HELP["diskparams"]),
-    _HV_STATE_OPT, _DISK_STATE_OPT,
+    cli.HV_STATE_OPT, cli.DISK_STATE_OPT,
     ] + cli.SUBMIT_OPTS + [
     cli.cli_option("--enabled-disk-templates", dest="enabled_disk_templates", default=None,
                    help=_HELP["enabled_disk_templates"]),

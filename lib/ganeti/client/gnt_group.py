@@ -242,22 +242,12 @@ _DISK_PARAMS_OPT = cli.cli_option("-D", "--disk-parameters", dest="diskparams",
                                   type="identkeyval", action="append", default=None,
                                   help="Disk template parameters, in the format"
                                   " template:option=value,option=value,...")
-_HV_STATE_OPT = cli.cli_option("--hypervisor-state", dest="hv_state", type="identkeyval",
-                               action="append", default=None,
-                               help="Specify hypervisor state information in the format"
-                               " hypervisor:option=value,...; note this is unused for"
-                               " now")
-_DISK_STATE_OPT = cli.cli_option("--disk-state", dest="disk_state", type="identkeyval",
-                                 action="append", default=None,
-                                 help="Specify disk state information in the format"
-                                 " storage_type/identifier:option=value,...; note this is"
-                                 " unused for now")
 _ARGS_GROUP = [cli.ArgSpec("<group>", 1, 1)]
 
 COMMANDS = {
     "add": (add_group, cli.ARGS_ONE_GROUP, [
         cli.DRY_RUN_OPT, _ALLOC_POLICY_OPT, _NODE_PARAMS_OPT, _DISK_PARAMS_OPT,
-        _HV_STATE_OPT, _DISK_STATE_OPT, cli.PRIORITY_OPT] + cli.SUBMIT_OPTS +
+        cli.HV_STATE_OPT, cli.DISK_STATE_OPT, cli.PRIORITY_OPT] + cli.SUBMIT_OPTS +
         ipolicy_opts.IPOLICY_OPTS,
         "<group-name>", "Add a new node group to the cluster"),
     "assign-nodes": (assign_nodes, cli.ARGS_ONE_GROUP + cli.ARGS_MANY_NODES, [
@@ -272,7 +262,7 @@ COMMANDS = {
     "list-fields": (list_fields, [cli.ArgSpec("<field>")], [cli.NOHDR_OPT, cli.SEP_OPT],
                     "[fields...]", "Lists all available fields for node groups"),
     "modify": (set_group_params, cli.ARGS_ONE_GROUP, [cli.DRY_RUN_OPT] + cli.SUBMIT_OPTS + [
-        _ALLOC_POLICY_OPT, _NODE_PARAMS_OPT, _HV_STATE_OPT, _DISK_STATE_OPT,
+        _ALLOC_POLICY_OPT, _NODE_PARAMS_OPT, cli.HV_STATE_OPT, cli.DISK_STATE_OPT,
         _DISK_PARAMS_OPT, cli.PRIORITY_OPT] + ipolicy_opts.IPOLICY_OPTS,
         "<group>", "Alters the parameters of a node group"),
     "remove": (remove_group, cli.ARGS_ONE_GROUP, [cli.DRY_RUN_OPT, cli.PRIORITY_OPT] +

@@ -750,7 +750,7 @@ def modify_instance(opts, args):
         conflicts_check=opts.conflicts_check, hotplug=opts.hotplug,
         hotplug_if_possible=opts.hotplug_if_possible, disk_template=opts.disk_template,
         remote_node=opts.node, iallocator=opts.iallocator,
-        wait_for_sync=opts.wait_for_sync)
+        wait_for_sync=opts.wait_for_sync, pnode=opts.new_primary_node)
     result = cli.submit_or_send(op, opts)
     if result is not None:
         cli.to_stdout("Modified instance %s" % args[0])
@@ -1043,6 +1043,8 @@ COMMANDS = {
                        help="Sets the instance's runtime memory, ballooning it up or down"
                        " to the new value"),
         _NOCONFLICTSCHECK_OPT,
+        cli.cli_option("--new-primary", dest="new_primary_node", default=None,
+                       metavar="<node>", help="Specifies the new primary node"),
         cli.cli_option("--hotplug", dest="hotplug", action="store_true", default=False,
                        help="Hotplug supported devices (NICs and Disks)"),
         cli.cli_option("--hotplug-if-possible", dest="hotplug_if_possible",

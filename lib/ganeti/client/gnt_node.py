@@ -90,7 +90,10 @@ def add_node(opts, args):
                    "certificate": io.read_file(pathutils.NODED_CERT_FILE)}
         # the node makes its own key pair; its public key comes back on stdout
         request["ssh_key"] = nodejoin.ssh_key_request(cl.query_cluster_info())
+        request["force_join"] = opts.force_join
         join_cmd = [os.path.join(pathutils.DAEMONS_DIR, "ganeti-prepare-node-join")]
+        if opts.verbose:
+            join_cmd.append("--verbose")
         cli.to_stdout("Setting up node %s over ssh" % node)
         result = ssh.run(node, join_cmd, address=host.ip,
                          input_data=serializer.dump_json(request),
@@ -99,15 +102,25 @@ def add_node(opts, args):
             cli.to_stderr("Failure: could not set up node %s over ssh: %s"
                           % (node, result.describe()))
             return constants.EXIT_NODESETUP_ERROR
+        if opts.verbose and result.stderr:
+            cli.to_stderr(result.stderr.rstrip("\n"))
         nodejoin.record_public_key(node, result.stdout)
     op = opcodes.OpNodeAdd(node_name=node, primary_ip=host.ip,
                            secondary_ip=opts.secondary_ip, readd=opts.readd,
                            group=opts.nodegroup, master_capable=opts.master_capable,
                            vm_capable=opts.vm_capable, ndparams=opts.ndparams or None,
                            # the job distributes the key the node just sent, if any
-                           node_setup=bool(opts.node_setup and request["ssh_key"]))
+                           node_setup=bool(opts.node_setup and request["ssh_key"]),
+                           **_static_states(opts))
     cli.submit_or_send(op, opts, cl=cl)
     return constants.EXIT_SUCCESS
+
+
+def _static_states(opts):
+    """hv_state and disk_state of --hypervisor-state and --disk-state (None: not given)."""
+    from ganeti.cmdlib import cluster_options
+    return dict(hv_state=cluster_options.hv_state_from_pairs(opts.hv_state) or None,
+                disk_state=cluster_options.disk_state_from_pairs(opts.disk_state) or None)
 
 
 def remove_node(opts, args):
@@ -135,9 +148,9 @@ def modify_node(opts, args):
         offline=opts.offline, drained=opts.drained, auto_promote=opts.auto_promote,
         master_capable=opts.master_capable, vm_capable=opts.vm_capable,
         secondary_ip=opts.secondary_ip, ndparams=opts.ndparams or None,
-        powered=opts.node_powered)
+        powered=opts.node_powered, **_static_states(opts))
     result = cli.submit_or_send(op, opts)
-    if result is not None:
+    if result:                  # as Ganeti: nothing when nothing shows a change
         cli.to_stdout("Modified node %s" % args[0])
         for param, value in result:
             cli.to_stdout(" - %-5s -> %s" % (param, value))
@@ -186,7 +199,8 @@ def failover_node(opts, args):
 
 
 def migrate_node(opts, args):
-    """Migrate every primary instance of the node away (one job each)."""
+    """Migrate every primary instance of the node away: OP_NODE_MIGRATE submits
+    a job per instance; wait for them (--submit: print the job's ID only)."""
     from ganeti import opcodes
     cl = cli.get_client()
     node, pinst = _primary_instances(cl, args[0])
@@ -195,16 +209,13 @@ def migrate_node(opts, args):
         return constants.EXIT_SUCCESS
     if not (opts.force or cli.ask_user("Migrate instance(s) %s?" % ", ".join(pinst))):
         return constants.EXIT_CONFIRMATION
-    mode = cli.migration_mode(opts)
-    results = cli.submit_jobs_and_wait(
-        [[opcodes.OpInstanceMigrate(instance_name=name, mode=mode,
-                                    iallocator=opts.iallocator,
-                                    target_node=opts.dst_node,
-                                    allow_runtime_changes=opts.allow_runtime_chgs,
-                                    ignore_ipolicy=opts.ignore_ipolicy)]
-         for name in pinst], cl=cl, opts=opts)
-    return _report_jobs(results, "All instances migrated successfully.",
-                        "There were %s errors during the node migration.")
+    op = opcodes.OpNodeMigrate(node_name=args[0], mode=cli.migration_mode(opts),
+                               iallocator=opts.iallocator, target_node=opts.dst_node,
+                               allow_runtime_changes=opts.allow_runtime_chgs,
+                               ignore_ipolicy=opts.ignore_ipolicy)
+    return wait_for_evacuation(cli.submit_or_send(op, opts, cl=cl), cl,
+                               "All instances migrated successfully.",
+                               "There were %s errors during the node migration.")
 
 
 def evacuate_node(opts, args):
@@ -245,17 +256,19 @@ def evacuate_node(opts, args):
     return wait_for_evacuation(cli.submit_or_send(op, opts, cl=cl), cl)
 
 
-def wait_for_evacuation(result, cl):
-    """Wait for the jobs an evacuation job submitted (gnt-node and gnt-group
-    evacuate) and say how it went; None (--submit): nothing to wait for."""
+def wait_for_evacuation(result, cl, success="All instances evacuated successfully.",
+                        failure="There were %s errors during the evacuation."):
+    """Wait for the jobs an evacuation or migration job submitted (gnt-node
+    evacuate and migrate, gnt-group evacuate) and say how it went; None
+    (--submit): nothing to wait for."""
     if result is None:
         return constants.EXIT_SUCCESS
     results = cli.wait_for_submitted_jobs(result[constants.JOB_IDS_KEY], cl=cl)
     bad = len([1 for ok, _ in results if not ok])
     if bad:
-        cli.to_stdout("There were %s errors during the evacuation." % bad)
+        cli.to_stdout(failure % bad)
         return constants.EXIT_FAILURE
-    cli.to_stdout("All instances evacuated successfully.")
+    cli.to_stdout(success)
     return constants.EXIT_SUCCESS
 
 
@@ -384,14 +397,19 @@ COMMANDS = {
                        help="Readd old node after replacing it"),
         cli.cli_option("--no-ssh-key-check", dest="ssh_key_check", action="store_false",
                        default=True, help="Disable SSH key fingerprint checking"),
+        cli.cli_option("--force-join", dest="force_join", action="store_true",
+                       default=False, help="Force the joining of a node"),
         cli.cli_option("--no-node-setup", dest="node_setup", action="store_false",
                        default=True, help="Do not make initial SSH setup on remote node"
                        " (needs to be done manually)"),
+        cli.VERBOSE_OPT,
         cli.cli_option("-g", "--node-group", dest="nodegroup", default=None,
                        metavar="<nodegroup>", help="Node group (name or uuid)"),
-        cli.PRIORITY_OPT, _CAPAB_MASTER_OPT, _CAPAB_VM_OPT, _NODE_PARAMS_OPT] +
+        cli.PRIORITY_OPT, _CAPAB_MASTER_OPT, _CAPAB_VM_OPT, _NODE_PARAMS_OPT,
+        cli.HV_STATE_OPT, cli.DISK_STATE_OPT] +
         cli.SUBMIT_OPTS,    # our own: Ganeti's gnt-node add has no --submit
-        "[-s ip] [--readd] [--no-ssh-key-check] [--no-node-setup] <node-name>",
+        "[-s ip] [--readd] [--no-ssh-key-check] [--force-join] [--no-node-setup]"
+        " [--verbose] <node-name>",
         "Add a node to the cluster"),
     "evacuate": (evacuate_node, cli.ARGS_ONE_NODE, [
         cli.FORCE_OPT, cli.IALLOCATOR_OPT,
@@ -415,7 +433,7 @@ COMMANDS = {
     "migrate": (migrate_node, cli.ARGS_ONE_NODE, [
         cli.FORCE_OPT, cli.NONLIVE_OPT, cli.MIGRATION_MODE_OPT, cli.TARGET_NODE_OPT,
         cli.IALLOCATOR_OPT, cli.PRIORITY_OPT, cli.IGNORE_IPOLICY_OPT,
-        cli.NORUNTIME_CHGS_OPT], "[-f] <node>",
+        cli.NORUNTIME_CHGS_OPT] + cli.SUBMIT_OPTS, "[-f] <node>",
         "Migrate all the primary instance on a node away from it (only for instances"
         " of type drbd)"),
     "info": (show_node_config, cli.ARGS_MANY_NODES, [], "[<node>...]",
@@ -440,7 +458,8 @@ COMMANDS = {
         _AUTO_PROMOTE_OPT,
         cli.DRY_RUN_OPT, cli.PRIORITY_OPT, _NODE_PARAMS_OPT,
         _yes_no("--node-powered", dest="node_powered",
-                help="Specify if the SoR for node is powered")],
+                help="Specify if the SoR for node is powered"),
+        cli.HV_STATE_OPT, cli.DISK_STATE_OPT],
         "<node-name>", "Alters the parameters of a node"),
     "power": (oob.power_node, [cli.ArgSpec("on|off|cycle|status", 1, 1),
                                cli.ArgSpec("<node>")],

@@ -237,11 +237,11 @@ class LUInstanceSetParams(InstanceLU):
         op = self.op
         if not (op.nics or op.disks or op.beparams or op.hvparams or op.os_name or
                 op.osparams or op.osparams_private or op.offline is not None or
-                op.runtime_mem or op.disk_template):
+                op.runtime_mem or op.disk_template or op.pnode):
             raise errors.OpPrereqError("No changes submitted", errors.ECODE_INVAL)
-        if op.pnode:
-            raise errors.OpPrereqError("Changing pnode is not supported yet",
-                                       errors.ECODE_INVAL)
+        if op.pnode and op.disk_template:
+            raise errors.OpPrereqError("The primary node cannot change together with"
+                                       " the disk template", errors.ECODE_INVAL)
         if op.disk_template:
             template_conversion.check_arguments(self)
         elif op.remote_node:
@@ -252,12 +252,14 @@ class LUInstanceSetParams(InstanceLU):
         InstanceLU.expand_names(self)
         self.snode = (expand_node_name(self.cfg, self.op.remote_node)
                       if self.op.remote_node else None)
+        self.new_pnode = (expand_node_name(self.cfg, self.op.pnode)
+                          if self.op.pnode else None)
 
     def declare_locks(self, level):
         InstanceLU.declare_locks(self, level)
-        if level in (locking.LEVEL_NODE, locking.LEVEL_NODE_RES) and self.snode:
-            self.needed_locks[level] = list(dict.fromkeys(
-                self.needed_locks[level] + [self.snode]))
+        extra = [n for n in (self.snode, self.new_pnode) if n]
+        if level in (locking.LEVEL_NODE, locking.LEVEL_NODE_RES) and extra:
+            self.needed_locks[level] = list(dict.fromkeys(self.needed_locks[level] + extra))
 
     def check_prereq(self):
         InstanceLU.check_prereq(self)
@@ -265,6 +267,8 @@ class LUInstanceSetParams(InstanceLU):
         cluster = self.cfg.get_cluster_info()
         inst = self.instance.copy()
         self.changes = []
+        if self.new_pnode and self.new_pnode != inst.primary_node:
+            self._set_new_primary(inst)
         if op.hvparams:
             params = iu.typed_hvparams(inst.hypervisor, op.hvparams, allow_reset=True)
             _apply_with_resets(inst.hvparams, params)
@@ -329,6 +333,32 @@ class LUInstanceSetParams(InstanceLU):
             template_conversion.check_prereq(self, inst, cluster, self.snode)
             self.changes.append(("disk_template", op.disk_template))
         self.new_instance = inst
+
+    def _set_new_primary(self, inst):
+        """--new-primary (as Ganeti): the configuration only; the admin moved the
+        disks. A drbd instance's disks name their nodes: failover/migrate move it."""
+        if inst.disk_template in constants.DTS_INT_MIRROR:
+            raise errors.OpPrereqError("Instance %s has %s disks, which belong to their"
+                                       " two nodes; use gnt-instance failover or migrate"
+                                       " to change its primary node"
+                                       % (inst.name, inst.disk_template),
+                                       errors.ECODE_INVAL)
+        node = self.cfg.get_node_info(self.new_pnode)
+        if node.offline or not node.vm_capable:
+            raise errors.OpPrereqError("Node %s is %s; it cannot be an instance's primary"
+                                       " node" % (node.name, "offline" if node.offline
+                                                  else "not vm capable"),
+                                       errors.ECODE_STATE)
+        if not self.op.force:
+            try:
+                running = self._is_running()
+            except errors.OpPrereqError as err:
+                self.log_warning("Can't get instance runtime information: %s" % err)
+            else:
+                if running:
+                    raise errors.OpPrereqError("Instance is still running on %s"
+                                               % inst.primary_node, errors.ECODE_STATE)
+        inst.primary_node = self.new_pnode
 
     def _check_ipolicy(self, cluster, inst):
         """The instance as it would be, against its group's policy: both maxmem

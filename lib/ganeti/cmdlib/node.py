@@ -4,7 +4,7 @@ import logging
 import os
 
 from ganeti import constants, errors, locking, objects, query
-from ganeti.cmdlib import node_ssh
+from ganeti.cmdlib import cluster_options, node_ssh
 from ganeti.cmdlib.base import LogicalUnit, NoHooksLU, expand_node_name
 from ganeti.utils import net
 
@@ -134,6 +134,8 @@ class LUNodeAdd(LogicalUnit):
                                        errors.ECODE_INVAL)
         self.node_name = self.hostname.name
         self.primary_ip = self.op.primary_ip or self.hostname.ip
+        self.hv_state = cluster_options.merge_hv_state(self.op.hv_state or {})
+        self.disk_state = cluster_options.merge_disk_state(self.op.disk_state or {})
         if self.op.readd and self.op.group:
             # a node added again keeps its group (gnt-group assign-nodes moves it)
             raise errors.OpPrereqError("Cannot pass a node group when a node is being"
@@ -264,6 +266,10 @@ class LUNodeAdd(LogicalUnit):
         if existing:
             existing.offline = existing.drained = False
             existing.primary_ip, existing.secondary_ip = self.primary_ip, self.secondary_ip
+            if self.op.hv_state:
+                existing.hv_state_static = self.hv_state
+            if self.op.disk_state:
+                existing.disk_state_static = self.disk_state
             cfg.update(existing)
             feedback_fn("Readded node %s" % self.node_name)
         else:
@@ -272,7 +278,8 @@ class LUNodeAdd(LogicalUnit):
                 secondary_ip=self.secondary_ip, group=self.group_uuid,
                 master_capable=self.op.master_capable is not False,
                 vm_capable=self.op.vm_capable is not False,
-                ndparams=dict(self.op.ndparams or {}), master_candidate=False)
+                ndparams=dict(self.op.ndparams or {}), master_candidate=False,
+                hv_state_static=self.hv_state, disk_state_static=self.disk_state)
             pool = cfg.get_cluster_info().candidate_pool_size
             node.master_candidate = (node.master_capable and
                                      len(cfg.get_master_candidates()) < pool)
@@ -387,7 +394,8 @@ class LUNodeSetParams(LogicalUnit):
                                        " can be set at once", errors.ECODE_INVAL)
         if all(getattr(op, k) is None for k in ("master_candidate", "offline", "drained",
                                                   "master_capable", "vm_capable",
-                                                  "secondary_ip", "ndparams", "powered")):
+                                                  "secondary_ip", "ndparams", "powered",
+                                                  "hv_state", "disk_state")):
             raise errors.OpPrereqError("Please give at least one of the parameters",
                                        errors.ECODE_INVAL)
 
@@ -456,6 +464,10 @@ class LUNodeSetParams(LogicalUnit):
                     self.new_ndparams.pop(key, None)
                 else:
                     self.new_ndparams[key] = value
+        self.new_hv_state = cluster_options.merge_hv_state(
+            op.hv_state, node.hv_state_static) if op.hv_state else None
+        self.new_disk_state = cluster_options.merge_disk_state(
+            op.disk_state, node.disk_state_static) if op.disk_state else None
         self.node = node
         self.demoting = demoting
 
@@ -485,6 +497,11 @@ class LUNodeSetParams(LogicalUnit):
         if self.new_ndparams is not None:
             node.ndparams = self.new_ndparams
             changes.append(["ndparams", str(node.ndparams)])
+        # as in Ganeti, the static states change without a line in the result
+        if self.new_hv_state is not None:
+            node.hv_state_static = self.new_hv_state
+        if self.new_disk_state is not None:
+            node.disk_state_static = self.new_disk_state
         if op.secondary_ip:
             change("secondary_ip", op.secondary_ip)
         if op.offline is not None:

@@ -1,4 +1,9 @@
-"""gnt-node evacuate: move instances off a node, in jobs this opcode submits.
+"""gnt-node evacuate and migrate: move instances off a node, in jobs these
+opcodes submit.
+
+gnt-node migrate: one live migration job per primary instance of the node
+(as Ganeti: the jobs are made when the opcode runs, the instances' own
+checks run in them).
 
 With a new secondary node given, the node's secondary (drbd) instances get it
 through ``replace-disks -n`` jobs. Otherwise an instance allocator (-I, or the
@@ -10,7 +15,7 @@ replace-disks) that are submitted.
 from ganeti import constants, errors, locking, opcodes
 from ganeti.cmdlib import iallocator
 from ganeti.cmdlib import instance_utils as iu
-from ganeti.cmdlib.base import NoHooksLU, ResultWithJobs, expand_node_name
+from ganeti.cmdlib.base import LogicalUnit, NoHooksLU, ResultWithJobs, expand_node_name
 
 
 class LUNodeEvacuate(NoHooksLU):
@@ -89,3 +94,32 @@ class LUNodeEvacuate(NoHooksLU):
                                             early_release=self.op.early_release)]
             for name in self.instance_names])
 
+
+
+class LUNodeMigrate(LogicalUnit):
+    HPATH = "node-migrate"
+    HTYPE = constants.HTYPE_NODE
+    REQ_BGL = False
+
+    def expand_names(self):
+        self.node_name = expand_node_name(self.cfg, self.op.node_name)
+        self.needed_locks[locking.LEVEL_NODE] = [self.node_name]
+        self.share_locks[locking.LEVEL_NODE] = 1
+
+    def build_hooks_env(self):
+        return {"NODE_NAME": self.node_name,
+                "ALLOW_RUNTIME_CHANGES": self.op.allow_runtime_changes}
+
+    def build_hooks_nodes(self):
+        master = [self.cfg.get_master_node()]
+        return master, master
+
+    def exec(self, feedback_fn):
+        primary, _ = self.cfg.get_node_instances(self.node_name)
+        return ResultWithJobs([
+            [opcodes.OpInstanceMigrate(instance_name=name, mode=self.op.mode,
+                                       live=self.op.live, iallocator=self.op.iallocator,
+                                       target_node=self.op.target_node,
+                                       allow_runtime_changes=self.op.allow_runtime_changes,
+                                       ignore_ipolicy=self.op.ignore_ipolicy)]
+            for name in sorted(primary)])
