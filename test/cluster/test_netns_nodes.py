@@ -74,7 +74,7 @@ def test_force_join_takes_a_node_of_another_cluster(nc):
     --force-join (-v) takes it: it leaves that cluster first."""
     m, n2, n3 = nc.nodes
     m.run("gnt-node", "remove", n3.name, check=True)
-    with open(n3.path("/etc/hosts"), "a") as fd:
+    with open(os.path.join(netns_cluster.NETNS_ETC, n3.netns, "hosts"), "a") as fd:
         fd.write("%s200 other.example.com\n" % netns_cluster.NET)
     n3.run("gnt-cluster", "init", "--enabled-hypervisors=fake", "--no-lvm-storage",
            "--enabled-disk-templates=diskless", "--master-netdev=eth0",
