@@ -183,6 +183,11 @@ MIGRATION_MODE_OPT = cli_option("--migration-mode", dest="migration_mode", defau
 NORUNTIME_CHGS_OPT = cli_option("--no-runtime-changes", dest="allow_runtime_chgs",
                                 action="store_false", default=True,
                                 help="Don't allow runtime changes")
+# Ganeti's text says minutes; the value is in seconds (in Ganeti too)
+SHUTDOWN_TIMEOUT_OPT = cli_option("--shutdown-timeout", dest="shutdown_timeout", type="int",
+                                  default=constants.DEFAULT_SHUTDOWN_TIMEOUT,
+                                  help="Maximum time (in minutes) to wait for instance"
+                                  " shutdown")
 # Ganeti's static states (cluster, group, node); the append options default to
 # None, not [], so no list is shared between runs
 HV_STATE_OPT = cli_option(

@@ -60,7 +60,7 @@ _EXPORT_OPTS = [
                    default="none", help="The compression mode to use during transport"),
     cli.cli_option("--noshutdown", dest="shutdown", action="store_false", default=True,
                    help="Don't shutdown the instance (unsafe)"),
-    gnt_instance.SHUTDOWN_TIMEOUT_OPT,
+    cli.SHUTDOWN_TIMEOUT_OPT,
     cli.cli_option("--remove-instance", dest="remove_instance", action="store_true",
                    default=False, help="Remove the instance from the cluster"),
     cli.cli_option("--ignore-remove-failures", dest="ignore_remove_failures",

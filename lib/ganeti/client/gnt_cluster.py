@@ -970,7 +970,7 @@ COMMANDS.update({
     "search-tags": tags.SEARCH_COMMAND,
     "epo": (oob.epo, [cli.ArgSpec("<arg>")], [
         cli.FORCE_OPT, oob.ON_OPT, oob.GROUPS_OPT, oob.ALL_OPT, oob.OOB_TIMEOUT_OPT,
-        oob.SHUTDOWN_TIMEOUT_OPT, oob.POWER_DELAY_OPT],
+        cli.SHUTDOWN_TIMEOUT_OPT, oob.POWER_DELAY_OPT],
         "[<opts>...] [args]", "Performs an emergency power-off on given args"),
 })
 COMMANDS.update(tags.commands(constants.TAG_CLUSTER))

@@ -801,11 +801,6 @@ _NO_REMEMBER_OPT = cli.cli_option("--no-remember", dest="no_remember", action="s
                                   default=False,
                                   help="Perform but do not record the change in the"
                                   " configuration")
-# Ganeti's text says minutes; the value is in seconds (in Ganeti too)
-SHUTDOWN_TIMEOUT_OPT = cli.cli_option("--shutdown-timeout", dest="shutdown_timeout",
-                                       type="int", default=constants.DEFAULT_SHUTDOWN_TIMEOUT,
-                                       help="Maximum time (in minutes) to wait for"
-                                       " instance shutdown")
 _HV_OPT = cli.cli_option("-H", "--hypervisor-parameters", dest="hypervisor",
                          type="identkeyval", default=None,
                          help="Hypervisor and hypervisor options, in the format"
@@ -933,7 +928,7 @@ COMMANDS = {
         "[--show-cmd] <instance-name>", "Opens a console on the specified instance"),
     "failover": (failover_instance, _ARGS_ONE, [
         cli.FORCE_OPT, cli.IGNORE_CONSIST_OPT] + cli.SUBMIT_OPTS + [
-        SHUTDOWN_TIMEOUT_OPT, cli.DRY_RUN_OPT, cli.PRIORITY_OPT, cli.TARGET_NODE_OPT,
+        cli.SHUTDOWN_TIMEOUT_OPT, cli.DRY_RUN_OPT, cli.PRIORITY_OPT, cli.TARGET_NODE_OPT,
         cli.IALLOCATOR_OPT, _IGNORE_IPOLICY_OPT, _CLEANUP_OPT],
         "[-f] <instance-name>",
         "Stops the instance, changes its primary node and (if it was originally running)"
@@ -955,7 +950,7 @@ COMMANDS = {
         "Migrate instance to its secondary node (only for mirrored instances)"),
     "move": (move_instance, _ARGS_ONE, [
         cli.FORCE_OPT] + cli.SUBMIT_OPTS + [
-        SINGLE_NODE_OPT, COMPRESS_OPT, SHUTDOWN_TIMEOUT_OPT, cli.DRY_RUN_OPT,
+        SINGLE_NODE_OPT, COMPRESS_OPT, cli.SHUTDOWN_TIMEOUT_OPT, cli.DRY_RUN_OPT,
         cli.PRIORITY_OPT, cli.IGNORE_CONSIST_OPT, cli.IGNORE_IPOLICY_OPT],
         "[-f] <instance-name>",
         "Move instance to an arbitrary node (only for instances of type file and lv)"),
@@ -996,7 +991,7 @@ COMMANDS = {
         cli.IALLOCATOR_OPT, cli.EARLY_RELEASE_OPT, cli.PRIORITY_OPT] + cli.SUBMIT_OPTS,
         "[-I <iallocator>] [--to <group>] <instance-name>", "Change group of instance"),
     "remove": (remove_instance, _ARGS_ONE, [
-        cli.FORCE_OPT, SHUTDOWN_TIMEOUT_OPT,
+        cli.FORCE_OPT, cli.SHUTDOWN_TIMEOUT_OPT,
         cli.cli_option("--ignore-failures", dest="ignore_failures", action="store_true",
                        default=False, help="Remove the instance from the cluster"
                        " configuration even if there are failures during the removal"
@@ -1080,7 +1075,7 @@ COMMANDS = {
         _M_NODE_OPT, _M_PRI_NODE_OPT, _M_SEC_NODE_OPT, _M_CLUST_OPT, _M_INST_OPT] +
         cli.SUBMIT_OPTS + [
         _M_NODE_TAGS_OPT, _M_PRI_NODE_TAGS_OPT, _M_SEC_NODE_TAGS_OPT, _M_INST_TAGS_OPT,
-        SHUTDOWN_TIMEOUT_OPT, cli.DRY_RUN_OPT, cli.PRIORITY_OPT],
+        cli.SHUTDOWN_TIMEOUT_OPT, cli.DRY_RUN_OPT, cli.PRIORITY_OPT],
         "<instance>", "Reboots an instance"),
     "activate-disks": (activate_disks, _ARGS_ONE, cli.SUBMIT_OPTS + [
         cli.cli_option("--ignore-size", dest="ignore_size", action="store_true",

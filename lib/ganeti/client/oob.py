@@ -28,12 +28,6 @@ GROUPS_OPT = cli.cli_option("--groups", dest="groups", default=False, action="st
 ALL_OPT = cli.cli_option("--all", dest="show_all", default=False, action="store_true",
                          help="Show info on all instances on the cluster. This can take a"
                          " long time to run, use wisely")
-# Ganeti's text says minutes; the value is in seconds (in Ganeti too)
-SHUTDOWN_TIMEOUT_OPT = cli.cli_option("--shutdown-timeout", dest="shutdown_timeout",
-                                      type="int",
-                                      default=constants.DEFAULT_SHUTDOWN_TIMEOUT,
-                                      help="Maximum time (in minutes) to wait for"
-                                      " instance shutdown")
 
 POWER_COMMANDS = ["on", "off", "cycle", "status"]
 #: power commands that need named nodes and a confirmation
