@@ -46,7 +46,7 @@ def join(data, say=_quiet):
         old = io.read_file(pathutils.NODED_CERT_FILE)
     io.write_file(pathutils.NODED_CERT_FILE, cert, mode=0o600)
     say("installed the certificate of cluster %s" % cluster_name)
-    if old is not None and old != cert:
+    if old is not None and old != cert and daemon_util.daemon_pid(constants.NODED):
         daemon_util.stop_daemon(constants.NODED)    # it must load the new certificate
         say("stopped the node daemon (it ran with another certificate)")
     daemon_util.start_daemon(constants.NODED)
