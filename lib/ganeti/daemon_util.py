@@ -91,11 +91,7 @@ def stop_all():
 
 def extra_args(name):
     """Per-daemon arguments, e.g. NODED_ARGS="-b 127.0.1.1" in /etc/default/ganeti."""
-    key = name.replace("ganeti-", "").upper() + "_ARGS"
-    value = os.environ.get(key)
-    if value is None:
-        value = pathutils.read_defaults_file().get(key, "")
-    return value.split()
+    return pathutils.default_setting(name.replace("ganeti-", "").upper() + "_ARGS").split()
 
 
 def check_config():

@@ -58,6 +58,15 @@ def read_defaults_file(path=None):
     return result
 
 
+def default_setting(key):
+    """A setting of /etc/default/ganeti; the environment variable of the same
+    name wins (for a single run). "" when neither has it."""
+    value = os.environ.get(key)
+    if value is None:
+        value = read_defaults_file().get(key, "")
+    return value
+
+
 def _read_virtual_env(environ):
     rootdir = environ.get("GANETI_ROOTDIR", "")
     hostname = environ.get("GANETI_HOSTNAME", "")

@@ -227,7 +227,7 @@ def evacuate_group(opts, args):
                                  target_groups=opts.to, early_release=opts.early_release,
                                  sequential=opts.sequential,
                                  force_failover=opts.force_failover)
-    return gnt_node.wait_for_evacuation(cli.submit_or_send(op, opts, cl=cl), cl)
+    return gnt_node.wait_for_moves(cli.submit_or_send(op, opts, cl=cl), cl)
 
 
 # ---- the command table -------------------------------------------------------------------

@@ -213,7 +213,7 @@ def migrate_node(opts, args):
                                iallocator=opts.iallocator, target_node=opts.dst_node,
                                allow_runtime_changes=opts.allow_runtime_chgs,
                                ignore_ipolicy=opts.ignore_ipolicy)
-    return wait_for_evacuation(cli.submit_or_send(op, opts, cl=cl), cl,
+    return wait_for_moves(cli.submit_or_send(op, opts, cl=cl), cl,
                                "All instances migrated successfully.",
                                "There were %s errors during the node migration.")
 
@@ -253,10 +253,10 @@ def evacuate_node(opts, args):
                                 iallocator=opts.iallocator,
                                 early_release=opts.early_release,
                                 ignore_soft_errors=opts.ignore_soft_errors)
-    return wait_for_evacuation(cli.submit_or_send(op, opts, cl=cl), cl)
+    return wait_for_moves(cli.submit_or_send(op, opts, cl=cl), cl)
 
 
-def wait_for_evacuation(result, cl, success="All instances evacuated successfully.",
+def wait_for_moves(result, cl, success="All instances evacuated successfully.",
                         failure="There were %s errors during the evacuation."):
     """Wait for the jobs an evacuation or migration job submitted (gnt-node
     evacuate and migrate, gnt-group evacuate) and say how it went; None

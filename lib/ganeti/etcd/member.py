@@ -128,9 +128,7 @@ def tuning_args(value: str = None) -> list:
     """The etcd flags of ETCD_SERVER_ARGS (environment, else /etc/default/ganeti),
     as ``--flag=N``; GenericError for anything else, so a typo is not ignored."""
     if value is None:
-        value = os.environ.get(TUNING_KEY)
-    if value is None:
-        value = pathutils.read_defaults_file().get(TUNING_KEY, "")
+        value = pathutils.default_setting(TUNING_KEY)
     words = value.split()
     result = {}
     while words:
