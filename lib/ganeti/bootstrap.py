@@ -310,11 +310,11 @@ def init_cluster(cluster_name, mac_prefix=constants.DEFAULT_MAC_PREFIX,
         res = rpc.call_node_activate_master_ip(hostname, cfg.get_master_network_parameters())
         if res.fail_msg:
             feedback_fn("Warning: could not activate the master IP: %s" % res.fail_msg)
-        daemon_util.start_daemon(constants.MASTERD)
+        daemon_util.start_master_daemons()
     except errors.GenericError:
         # leave nothing half-done behind: the next init must be possible
         _remove_cluster_files()
-        daemon_util.stop_daemon(constants.MASTERD)
+        daemon_util.stop_master_daemons()
         daemon_util.stop_daemon(constants.NODED)
         daemon_util.stop_daemon(constants.ETCD)
         etcd_member.forget()
@@ -355,7 +355,7 @@ def finalize_cluster_destroy(master_name):
     from ganeti import config
     cfg = config.ConfigWriter()
     rpc = _local_rpc(cfg)
-    daemon_util.stop_daemon(constants.MASTERD)
+    daemon_util.stop_master_daemons()
     res = rpc.call_node_deactivate_master_ip(master_name, cfg.get_master_network_parameters())
     if res.fail_msg:
         raise errors.OpExecError("Could not disable the master IP: %s" % res.fail_msg)

@@ -85,14 +85,7 @@ def trusted_ders(cert_file: str) -> list:
 
 def cert_stamp(cert_file: str) -> tuple:
     """Changes whenever the certificate or its rollover file changes (reload check)."""
-    stamp = []
-    for path in (cert_file, rollover_file(cert_file)):
-        try:
-            st = os.stat(path)
-            stamp.append((st.st_ino, st.st_mtime_ns, st.st_size))
-        except FileNotFoundError:
-            stamp.append(None)
-    return tuple(stamp)
+    return (io.file_stamp(cert_file), io.file_stamp(rollover_file(cert_file)))
 
 
 # ---- checks of what the master sends ----------------------------------------------------

@@ -51,9 +51,11 @@ def _refuse_no_ssl(option, opt_str, value, parser):
 
 
 def build_option_parser(daemon_name: str, usage: str | None = None,
-                        default_port: int | None = None) -> optparse.OptionParser:
+                        default_port: int | None = None,
+                        plain_http: bool = False) -> optparse.OptionParser:
     """The common daemon options: -f, -d, --syslog; -b and -p only for a
-    network daemon (one with a ``default_port``), as in Ganeti."""
+    network daemon (one with a ``default_port``), as in Ganeti. --no-ssl is
+    refused unless the daemon can serve plain HTTP (``plain_http``)."""
     parser = optparse.OptionParser(
         usage=usage or "%prog [-f] [-d] [-b ADDRESS] [-p PORT]",
         version="%%prog (%s) %s" % (constants.VCS_VERSION, constants.RELEASE_VERSION),
@@ -67,12 +69,32 @@ def build_option_parser(daemon_name: str, usage: str | None = None,
                           metavar="ADDRESS", help="Bind address")
         parser.add_option("-p", "--port", dest="port", type="int", default=default_port,
                           metavar="PORT", help="Network port (default: %s)" % default_port)
-        parser.add_option("--no-ssl", action="callback", callback=_refuse_no_ssl,
-                          help=optparse.SUPPRESS_HELP)
+        if plain_http:
+            parser.add_option("--no-ssl", dest="ssl", action="store_false", default=True,
+                              help="Serve plain HTTP instead of HTTPS")
+        else:
+            parser.add_option("--no-ssl", action="callback", callback=_refuse_no_ssl,
+                              help=optparse.SUPPRESS_HELP)
     parser.add_option("--syslog", dest="syslog", default="no",
                       choices=["yes", "no", "only"],
                       help="Log to syslog too (yes), not (no), or only (only)")
     return parser
+
+
+def bind_address(options):
+    """-b if given, else this virtual node's IP, else all addresses."""
+    if options.bind_address:
+        return options.bind_address
+    if pathutils.VIRT_HOSTNAME:
+        from ganeti.utils import net
+        return net.resolve(pathutils.VIRT_HOSTNAME)
+    return "0.0.0.0"
+
+
+def cannot_listen(address, port, err):
+    """The error of a daemon that could not bind ``address``:``port``."""
+    return errors.GenericError("Cannot listen on %s:%s: %s"
+                               % (address, port, err.strerror or err))
 
 
 def error_text(err):

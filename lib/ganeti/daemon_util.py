@@ -14,7 +14,7 @@ import time
 from ganeti import constants, errors, pathutils
 from ganeti.utils import net, process
 
-MASTER_DAEMONS = [constants.MASTERD]
+MASTER_DAEMONS = [constants.MASTERD, constants.RAPI]
 NODE_DAEMONS = [constants.NODED]
 # etcd only on nodes with a member file (master candidates); it starts first
 # and stops last, since masterd works on the store etcd holds
@@ -62,6 +62,19 @@ def stop_daemon(name, timeout=STOP_TIMEOUT):
     except ProcessLookupError:
         pass
     return True
+
+
+def start_master_daemons(masterd_args=()):
+    """Start the master role's daemons: masterd (with ``masterd_args`` after
+    MASTERD_ARGS), then the remote API, which asks masterd."""
+    start_daemon(constants.MASTERD, extra_args(constants.MASTERD) + list(masterd_args))
+    start_daemon(constants.RAPI, extra_args(constants.RAPI))
+
+
+def stop_master_daemons():
+    """Stop the master role's daemons, the remote API first."""
+    for name in reversed(MASTER_DAEMONS):
+        stop_daemon(name)
 
 
 def is_master():

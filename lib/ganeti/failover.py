@@ -20,7 +20,7 @@ import logging
 import threading
 import time
 
-from ganeti import config, constants, daemon_util, errors, pathutils, rpc
+from ganeti import config, daemon_util, errors, pathutils, rpc
 from ganeti.utils import net
 
 
@@ -191,8 +191,7 @@ def _become_master(cfg, runner, me, old_master, feedback_fn, masterd_args=(),
         if res.fail_msg:
             feedback_fn(" - WARNING: could not activate the master IP: %s" % res.fail_msg)
     feedback_fn(" - starting the master daemon on %s" % me)
-    args = daemon_util.extra_args(constants.MASTERD) + list(masterd_args)
-    daemon_util.start_daemon(constants.MASTERD, args)
+    daemon_util.start_master_daemons(masterd_args)
     feedback_fn("Master failover done: %s is the master now" % me)
 
 

@@ -12,6 +12,8 @@ import math
 
 _encoder = json.JSONEncoder(sort_keys=True, indent=None, separators=(",", ":"))
 _pretty = json.JSONEncoder(sort_keys=True, indent=1, separators=(",", ": "))
+# the remote API keeps the order of its objects' fields, as Ganeti's does
+_ordered = json.JSONEncoder(sort_keys=False, allow_nan=False, separators=(", ", ": "))
 
 #: deepest nesting of lists/objects accepted in requests; ours stay below 20
 MAX_REQUEST_DEPTH = 100
@@ -21,6 +23,11 @@ def dump_json(data, pretty=False):
     """Serialize ``data`` to a JSON text (str), keys sorted."""
     text = (_pretty if pretty else _encoder).encode(data)
     return text + "\n" if pretty else text
+
+
+def dump_json_ordered(data):
+    """Serialize ``data`` keeping its dicts' key order (the remote API's)."""
+    return _ordered.encode(data)
 
 
 def _refuse_constant(name):

@@ -24,7 +24,7 @@ def cluster2():
 
 def _kill_node(node):
     """The node dies: all its daemons and etcd, at once."""
-    for daemon in ("ganeti-masterd", "ganeti-noded", "ganeti-etcd"):
+    for daemon in ("ganeti-rapi", "ganeti-masterd", "ganeti-noded", "ganeti-etcd"):
         node.kill_daemon(daemon, signal.SIGKILL)
     with open(node.path("/var/run/ganeti/ganeti-etcd-server.pid")) as fd:
         os.kill(int(fd.read()), signal.SIGKILL)

@@ -220,7 +220,7 @@ class VirtualCluster:
         IP, remove files; the lock is released even when a step fails."""
         try:
             for node in self.nodes:
-                for daemon in ("ganeti-masterd", "ganeti-noded", "ganeti-etcd"):
+                for daemon in ("ganeti-rapi", "ganeti-masterd", "ganeti-noded", "ganeti-etcd"):
                     node.kill_daemon(daemon, signal.SIGKILL)
                 # etcd itself, the child of ganeti-etcd
                 _kill_pid_file(node.path("/var/run/ganeti/ganeti-etcd-server.pid"),

@@ -54,9 +54,11 @@ def test_all_running(node):
     _, fake_daemon, status = node
     fake_daemon("ganeti-noded")
     fake_daemon("ganeti-masterd")
+    fake_daemon("ganeti-rapi")
     result = status()
     assert result.returncode == 0, result.stderr
-    assert result.stdout == "ganeti-noded is running.\nganeti-masterd is running.\n"
+    assert result.stdout == ("ganeti-noded is running.\nganeti-masterd is running.\n"
+                             "ganeti-rapi is running.\n")
 
 
 def test_one_not_running(node):
@@ -65,7 +67,8 @@ def test_one_not_running(node):
     result = status()
     assert result.returncode == 3
     assert result.stdout == ("ganeti-noded is running.\n"
-                             "ganeti-masterd is not running ... failed!\n")
+                             "ganeti-masterd is not running ... failed!\n"
+                             "ganeti-rapi is not running ... failed!\n")
 
 
 def test_dead_with_pid_file_left(node):

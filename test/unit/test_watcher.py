@@ -292,7 +292,7 @@ def test_run_paused_does_nothing(data_dir, monkeypatch):
     opts = _Opts()
     opts.ignore_pause = True
     assert watcher.run(opts, client_fn=lambda: cl) == 0
-    assert started == [constants.NODED, constants.MASTERD]
+    assert started == [constants.NODED, constants.MASTERD, constants.RAPI]
     assert cl.ops("OP_INSTANCE_STARTUP") == ["d.example.com"] and cl.closed
 
 

@@ -23,7 +23,6 @@ import sys
 import tempfile
 import time
 
-import ganeti
 from ganeti import constants, errors, impexpd, objects, osinterface, pathutils, storage
 from ganeti.backend.common import config_object, fail
 from ganeti.utils import process
@@ -137,11 +136,10 @@ def _start(mode, request, component):
     except OSError as err:
         fail("Cannot prepare the %s of %s: %s", mode, component, err)
     name = os.path.basename(directory)
-    libdir = os.path.dirname(os.path.dirname(os.path.abspath(ganeti.__file__)))
     try:
         child = process.spawn([sys.executable, "-m", "ganeti.impexpd", directory],
                               os.path.join(directory, "helper.log"),
-                              env={"PYTHONPATH": libdir})
+                              env=process.package_env())
     except errors.GenericError as err:
         shutil.rmtree(directory, ignore_errors=True)
         fail("Cannot start the %s helper: %s", mode, err)

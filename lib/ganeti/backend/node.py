@@ -439,12 +439,13 @@ def node_deactivate_master_ip(params):
 
 
 def node_stop_master(*, data_dir=None):
-    """Stop ganeti-masterd here and take the master IP down (master failover).
+    """Stop the master daemons (ganeti-masterd, ganeti-rapi) here and take the
+    master IP down (master failover).
 
     The master IP parameters come from this node's ssconf files.
     """
     from ganeti import daemon_util
-    daemon_util.stop_daemon(constants.MASTERD)
+    daemon_util.stop_master_daemons()
     deactivate_master_ip_here(data_dir=data_dir)
     return True
 

@@ -49,18 +49,18 @@ class _RequestHandler(http.server.BaseHTTPRequestHandler):
         except (OSError, ssl.SSLError) as err:
             logging.debug("TLS handshake with %s failed: %s", self.client_address, err)
             raw.close()
-            raise _Rejected()
+            raise Rejected()
         if not identity.matches(tls.getpeercert(binary_form=True)):
             logging.warning("Rejecting %s: client certificate is not the cluster"
                             " certificate", self.client_address)
             _close_quietly(tls)
-            raise _Rejected()
+            raise Rejected()
         self.request = tls
         self.server.track(tls, True)
         self.timeout = self.server.idle_timeout
         # replies go out as header + body writes: without NODELAY, Nagle holds the
         # body until the client's delayed ACK, 40 ms per call on a kept-alive link
-        _set_nodelay(self.request)
+        set_nodelay(self.request)
         http.server.BaseHTTPRequestHandler.setup(self)
 
     def finish(self):
@@ -138,8 +138,9 @@ class _RequestHandler(http.server.BaseHTTPRequestHandler):
             self.server.quit_requested()
 
 
-class _Rejected(Exception):
-    """A connection refused at the TLS level (already closed)."""
+class Rejected(Exception):
+    """A connection refused at the TLS level (already closed); a handler's
+    setup() raises it and the server drops the connection quietly."""
 
 
 def _close_quietly(sock):
@@ -153,26 +154,41 @@ def _close_quietly(sock):
         pass
 
 
-def _set_nodelay(sock):
+def set_nodelay(sock):
     try:
         sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
     except (OSError, AttributeError):
         pass
 
 
-class _ThreadedServer(socketserver.ThreadingMixIn, socketserver.TCPServer):
+class ThreadedServer(socketserver.ThreadingMixIn, socketserver.TCPServer):
     daemon_threads = True
     allow_reuse_address = True
     request_queue_size = 128
 
     def handle_error(self, request, client_address):
         err = sys.exc_info()[1]
-        if isinstance(err, _Rejected):
+        if isinstance(err, Rejected):
             return
         if isinstance(err, OSError):
             logging.debug("Connection with %s ended: %s", client_address, err)
             return
         logging.exception("Error while serving %s", client_address)
+
+
+def bind_server(address, port, handler_cls):
+    """A ThreadedServer for ``handler_cls``, bound to ``address``:``port``
+    (IPv4 or IPv6 after the address) and listening."""
+    family = socket.AF_INET6 if ":" in address else socket.AF_INET
+    server_cls = type("_Server", (ThreadedServer,), {"address_family": family})
+    srv = server_cls((address, port), handler_cls, bind_and_activate=False)
+    try:
+        srv.server_bind()
+        srv.server_activate()
+    except OSError:
+        srv.server_close()
+        raise
+    return srv
 
 
 class RpcHttpServer:
@@ -194,16 +210,7 @@ class RpcHttpServer:
         self.procedures = procedures
         self.on_quit = on_quit
         self.idle_timeout = idle_timeout
-        family = socket.AF_INET6 if ":" in address else socket.AF_INET
-        server_cls = type("_Server", (_ThreadedServer,), {"address_family": family})
-        self._server = server_cls((address, port), _RequestHandler, bind_and_activate=False)
-        try:
-            self._server.server_bind()
-            self._server.server_activate()
-        except OSError:
-            self._server.server_close()
-            raise
-        srv = self._server
+        self._server = srv = bind_server(address, port, _RequestHandler)
         srv.tls = self._tls
         srv.idle_timeout = idle_timeout
         srv.knows = self._knows

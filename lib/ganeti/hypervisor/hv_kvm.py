@@ -34,7 +34,7 @@ import time
 
 from ganeti import constants, errors, network, objects, pathutils
 from ganeti.hypervisor import hv_base, kvm_cmdline, kvm_qmp
-from ganeti.utils import hostinfo, io as uio
+from ganeti.utils import hostinfo, io as uio, net
 from ganeti.utils import process
 
 RUNTIME_VERSION = 1
@@ -248,12 +248,11 @@ def resolve_bind_address(value):
         return value
     except ValueError:
         pass
-    result = process.run_cmd(["ip", "-o", "-4", "addr", "show", "dev", value], timeout=30)
-    match = re.search(r"\sinet ([0-9.]+)/", result.stdout)
-    if result.failed or not match:
+    address = net.interface_ipv4(value)
+    if address is None:
         raise errors.HypervisorError("vnc_bind_address %s is neither an IP address nor"
                                      " an interface with an IPv4 address" % value)
-    return match.group(1)
+    return address
 
 
 _VERSION_CACHE = {}

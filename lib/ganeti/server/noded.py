@@ -8,7 +8,6 @@ import sys
 from ganeti import backend, constants, daemon, errors, pathutils
 from ganeti import http as ghttp
 from ganeti.http import server as hserver
-from ganeti.utils import net
 from ganeti.etcd import autofailover, configsync
 
 USAGE = "%prog [-f] [-d] [-b ADDRESS] [-p PORT]"
@@ -40,15 +39,6 @@ def handle_rpc(procedure, args):
     return func(*args)
 
 
-def bind_address(options):
-    """-b if given, else this virtual node's IP, else all addresses."""
-    if options.bind_address:
-        return options.bind_address
-    if pathutils.VIRT_HOSTNAME:
-        return net.resolve(pathutils.VIRT_HOSTNAME)
-    return "0.0.0.0"
-
-
 def prepare(options):
     """Check the certificate and bind the port (in the detached daemon, before
     it reports ready: failures reach the starting process)."""
@@ -57,13 +47,12 @@ def prepare(options):
         raise errors.GenericError(
             "Cluster certificate %s not found: this node is not part of a cluster"
             " (the master copies it when the node is added)" % cert)
-    address = bind_address(options)
+    address = daemon.bind_address(options)
     try:
         return hserver.RpcHttpServer(address, options.port, cert, handle_rpc,
                                      procedures=backend.PROCEDURES)
     except OSError as err:
-        raise errors.GenericError("Cannot listen on %s:%s: %s"
-                                  % (address, options.port, err.strerror or err))
+        raise daemon.cannot_listen(address, options.port, err)
 
 
 def execute(options, ready, stop_event):

@@ -27,7 +27,9 @@ def memory(path="/proc/meminfo"):
 
 
 def cpu_info(cpuinfo_file="/proc/cpuinfo"):
-    """{cpu_total, cpu_nodes, cpu_sockets} of this machine."""
+    """{cpu_total, cpu_dom0, cpu_nodes, cpu_sockets} of this machine; the
+    node OS may use every CPU (cpu_dom0, Ganeti's "cnos"), as Ganeti assumes
+    for KVM (Xen's dom0 reports its own share instead)."""
     sockets = set()
     try:
         with open(cpuinfo_file) as fd:
@@ -36,5 +38,6 @@ def cpu_info(cpuinfo_file="/proc/cpuinfo"):
                     sockets.add(line.split(":", 1)[1].strip())
     except OSError:
         pass
-    return {"cpu_total": os.cpu_count() or 1, "cpu_nodes": 1,
+    total = os.cpu_count() or 1
+    return {"cpu_total": total, "cpu_dom0": total, "cpu_nodes": 1,
             "cpu_sockets": max(1, len(sockets))}

@@ -67,6 +67,16 @@ def read_one_line_file(path, strict=False):
     return lines[0].strip()
 
 
+def file_stamp(path):
+    """(inode, mtime, size) of ``path``, None if it does not exist: changes
+    whenever the file is written or replaced (cheap reload checks)."""
+    try:
+        st = os.stat(path)
+    except FileNotFoundError:
+        return None
+    return (st.st_ino, st.st_mtime_ns, st.st_size)
+
+
 def remove_file(path):
     """Remove a file; a missing file is fine."""
     try:

@@ -1,6 +1,7 @@
 """Host names and addresses: resolving, this node's name, TCP ping."""
 
 import errno
+import re
 import socket
 
 from ganeti import errors, pathutils
@@ -61,3 +62,11 @@ def _is_local_loopback(addr):
 def address_in_use(ip, port):
     """Whether some host already answers on ``ip`` (used to refuse a taken master IP)."""
     return tcp_ping(ip, port, timeout=1.0)
+
+
+def interface_ipv4(name):
+    """The first IPv4 address of network interface ``name``, or None."""
+    from ganeti.utils import process
+    result = process.run_cmd(["ip", "-o", "-4", "addr", "show", "dev", name], timeout=30)
+    match = re.search(r"\sinet ([0-9.]+)/", result.stdout)
+    return None if result.failed or not match else match.group(1)

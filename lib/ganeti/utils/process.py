@@ -9,6 +9,7 @@ import os
 import signal
 import subprocess
 
+import ganeti
 from ganeti import errors
 
 _SAFE_ENV = {"PATH": "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
@@ -135,6 +136,16 @@ def run_cmd(cmd, env=None, reset_env=False, timeout=None, cwd="/", input_data=No
     return RunResult(cmd, code if sig is None else None, sig,
                      (out or b"").decode("utf-8", "replace"),
                      (err or b"").decode("utf-8", "replace"), timed_out)
+
+
+def package_env():
+    """The environment a child ``python3 -m ganeti.X`` needs to import this package.
+
+    make install puts the package off the interpreter's default sys.path (in
+    $(datadir)/ganeti, see configure.ac), so the child gets PYTHONPATH naming
+    the directory this process imported ``ganeti`` from (lib/ in a source tree).
+    """
+    return {"PYTHONPATH": os.path.dirname(os.path.dirname(os.path.abspath(ganeti.__file__)))}
 
 
 def spawn(cmd, log_file, env=None):
