@@ -14,7 +14,11 @@ Three layers:
   numbers), which together with sorted acquisition inside a level keeps
   threads from deadlocking against each other.
 
-The owner of a lock is always the thread that acquired it.
+The owner of a lock is always the thread that acquired it. Every lock
+remembers since when (``time.monotonic()``) each owner has held it and each
+waiter has waited for it, for ``gnt-debug locks``, ``/2/locks`` and the
+metrics (``GanetiLockManager.lock_holders``); ``LockWaitStats`` counts the
+waits per level.
 """
 
 import collections
@@ -80,11 +84,34 @@ def _remaining(deadline):
 
 
 def owner_name(thread):
-    """Name of a lock owner for display: its job id if it runs a job."""
+    """Name of a lock owner for display: its job id if it runs a job (the job
+    queue's workers set ``thread.job_id`` while they run an opcode)."""
     job_id = getattr(thread, "job_id", None)
     if job_id is not None:
         return str(job_id)
     return thread.name
+
+
+class LockWaitStats:
+    """How many times threads queued for a lock of each level, and how long
+    they waited in all (granted or timed out), since the start."""
+
+    def __init__(self):
+        self._lock = threading.Lock()
+        self._waits = {}            # level name -> [count, seconds]
+
+    def record(self, level, seconds):
+        with self._lock:
+            entry = self._waits.get(level)
+            if entry is None:
+                entry = self._waits[level] = [0, 0.0]
+            entry[0] += 1
+            entry[1] += seconds
+
+    def snapshot(self):
+        """{level name: [waits, seconds waited]}."""
+        with self._lock:
+            return dict((level, list(entry)) for level, entry in self._waits.items())
 
 
 class _WaitGroup:
@@ -100,7 +127,7 @@ class _WaitGroup:
     def __init__(self, shared, priority, mutex):
         self.shared = shared
         self.priority = priority
-        self.threads = set()
+        self.threads = {}           # thread -> since when it waits (monotonic)
         self.cond = threading.Condition(mutex)
         self.granted = False
 
@@ -108,14 +135,17 @@ class _WaitGroup:
 class SharedLock:
     """A lock held either by several threads in shared mode or by one thread."""
 
-    def __init__(self, name):
+    def __init__(self, name, wait_stats=None):
         self.name = name
         self._mutex = threading.Lock()
         self._exclusive_owner = None
-        self._shared_owners = set()
+        self._exclusive_since = None
+        self._shared_owners = {}    # thread -> since when it owns the lock (monotonic)
         # priority -> deque of _WaitGroup, FIFO; empty deques are dropped
         self._queues = {}
         self._deleted = False
+        self._wait_stats = wait_stats
+        self._level = name.split("/", 1)[0]
 
     def __repr__(self):
         return "<SharedLock %s>" % self.name
@@ -149,7 +179,7 @@ class SharedLock:
 
     def _leave_queue(self, group, thread):
         """Take a waiting thread out of the queue (timeout or error)."""
-        group.threads.discard(thread)
+        group.threads.pop(thread, None)
         if not group.threads:
             self._unqueue(group)
             # The head may have changed; let the next waiters through.
@@ -160,7 +190,7 @@ class SharedLock:
         if self._exclusive_owner is thread:
             self._exclusive_owner = None
         else:
-            self._shared_owners.discard(thread)
+            self._shared_owners.pop(thread, None)
         self._grant_waiters()
 
     def _grant_waiters(self):
@@ -174,16 +204,18 @@ class SharedLock:
             queue.popleft()
             if not queue:
                 del self._queues[prio]
+            now = time.monotonic()
             if group.shared:
-                self._shared_owners.update(group.threads)
+                self._shared_owners.update(dict.fromkeys(group.threads, now))
             else:
                 (self._exclusive_owner,) = group.threads
+                self._exclusive_since = now
             group.granted = True
             group.cond.notify_all()
             if not group.shared:
                 return
 
-    def _enqueue(self, thread, shared, priority):
+    def _enqueue(self, thread, shared, priority, since):
         """Queue ``thread``, joining an adjacent shared group if possible."""
         queue = self._queues.get(priority)
         if queue is None:
@@ -193,7 +225,7 @@ class SharedLock:
         else:
             group = _WaitGroup(shared, priority, self._mutex)
             queue.append(group)
-        group.threads.add(thread)
+        group.threads[thread] = since
         return group
 
     # -- public interface ------------------------------------------------------------
@@ -203,11 +235,13 @@ class SharedLock:
         with self._mutex:
             return self._owned_by(threading.current_thread(), shared)
 
-    def acquire(self, shared=False, timeout=None, priority=0):
+    def acquire(self, shared=False, timeout=None, priority=0, waiting_since=None):
         """Acquire the lock; False if ``timeout`` seconds passed first.
 
-        Raises errors.LockError if the lock is (or gets) deleted, or if the
-        current thread already owns it.
+        ``waiting_since`` (time.monotonic()): the caller has been trying to get
+        the lock since then (earlier attempts timed out), shown as the start
+        of its wait. Raises errors.LockError if the lock is (or gets) deleted,
+        or if the current thread already owns it.
         """
         shared = bool(shared)
         thread = threading.current_thread()
@@ -222,11 +256,15 @@ class SharedLock:
             if self._compatible(shared) and (not self._queues
                                              or min(self._queues) > priority):
                 if shared:
-                    self._shared_owners.add(thread)
+                    self._shared_owners[thread] = time.monotonic()
                 else:
                     self._exclusive_owner = thread
+                    self._exclusive_since = time.monotonic()
                 return True
-            group = self._enqueue(thread, shared, priority)
+            start = time.monotonic()
+            group = self._enqueue(thread, shared, priority,
+                                  start if waiting_since is None
+                                  else min(start, waiting_since))
             try:
                 while not group.granted:
                     if self._deleted:
@@ -244,6 +282,9 @@ class SharedLock:
                 elif not self._deleted:
                     self._leave_queue(group, thread)
                 raise
+            finally:
+                if self._wait_stats is not None:
+                    self._wait_stats.record(self._level, time.monotonic() - start)
             return True
 
     def release(self):
@@ -286,13 +327,21 @@ class SharedLock:
 
     def info(self):
         """(mode, owner threads, [(mode, waiting threads), ...]) for queries."""
+        mode, owners, pending = self.details()
+        return (mode, [thread for thread, _ in owners],
+                [(pmode, [thread for thread, _ in waiters]) for pmode, waiters in pending])
+
+    def details(self):
+        """info() with times: (mode, [(owner, since)], [(mode, [(waiter, since)]),
+        ...]); ``since`` (time.monotonic()) is when the owner got the lock or
+        the waiter began to wait for it."""
         with self._mutex:
             if self._exclusive_owner is not None:
                 mode = MODE_EXCLUSIVE
-                owners = [self._exclusive_owner]
+                owners = [(self._exclusive_owner, self._exclusive_since)]
             elif self._shared_owners:
                 mode = MODE_SHARED
-                owners = list(self._shared_owners)
+                owners = list(self._shared_owners.items())
             else:
                 mode = None
                 owners = []
@@ -300,7 +349,7 @@ class SharedLock:
             for prio in sorted(self._queues):
                 for group in self._queues[prio]:
                     pending.append((MODE_SHARED if group.shared else MODE_EXCLUSIVE,
-                                    list(group.threads)))
+                                    list(group.threads.items())))
             return mode, owners, pending
 
 
@@ -314,14 +363,15 @@ def _as_name_list(names):
 class LockSet:
     """The named locks of one level, acquired together in sorted order."""
 
-    def __init__(self, members, name):
+    def __init__(self, members, name, wait_stats=None):
         self.name = name
         self._mutex = threading.Lock()
+        self._wait_stats = wait_stats
         self._locks = {}
         for member in _as_name_list(members):
-            self._locks[member] = SharedLock("%s/%s" % (name, member))
+            self._locks[member] = SharedLock("%s/%s" % (name, member), wait_stats)
         # Held (in the caller's mode) by ALL_SET owners, exclusively by add().
-        self._set_lock = SharedLock("%s/%s" % (name, _SET_LOCK_NAME))
+        self._set_lock = SharedLock("%s/%s" % (name, _SET_LOCK_NAME), wait_stats)
         self._owned = threading.local()
 
     def __repr__(self):
@@ -360,11 +410,12 @@ class LockSet:
         """Whether the current thread acquired the whole set (ALL_SET)."""
         return self._set_lock.is_owned()
 
-    def acquire(self, names, shared=False, timeout=None, priority=0):
+    def acquire(self, names, shared=False, timeout=None, priority=0, waiting_since=None):
         """Acquire ``names`` (or ALL_SET) in sorted order.
 
         Returns the set of names acquired, or None when the timeout expired
-        (then nothing from this call is held).
+        (then nothing from this call is held). ``waiting_since``: see
+        SharedLock.acquire.
         """
         deadline = _deadline(timeout)
         owned = self._owned_locks()
@@ -377,13 +428,13 @@ class LockSet:
                                        " of its locks (%s)"
                                        % (self.name, ", ".join(sorted(owned))))
             if not self._set_lock.acquire(shared=shared, timeout=_remaining(deadline),
-                                          priority=priority):
+                                          priority=priority, waiting_since=waiting_since):
                 return None
             try:
                 with self._mutex:
                     wanted = sorted(self._locks.items())
                 got = self._acquire_locks(wanted, shared, deadline, priority,
-                                          skip_deleted=True)
+                                          True, waiting_since)
             except BaseException:
                 self._set_lock.release()
                 raise
@@ -402,10 +453,11 @@ class LockSet:
                 raise errors.LockError("Unknown %s lock(s): %s"
                                        % (self.name, ", ".join(missing)))
             wanted = [(name, self._locks[name]) for name in wanted_names]
-        return self._acquire_locks(wanted, shared, deadline, priority,
-                                   skip_deleted=False)
+        return self._acquire_locks(wanted, shared, deadline, priority, False,
+                                   waiting_since)
 
-    def _acquire_locks(self, wanted, shared, deadline, priority, skip_deleted):
+    def _acquire_locks(self, wanted, shared, deadline, priority, skip_deleted,
+                       waiting_since):
         """Acquire the (name, lock) pairs in order; undo everything on failure."""
         owned = self._owned_locks()
         got = []
@@ -413,7 +465,7 @@ class LockSet:
             for name, lock in wanted:
                 try:
                     ok = lock.acquire(shared=shared, timeout=_remaining(deadline),
-                                      priority=priority)
+                                      priority=priority, waiting_since=waiting_since)
                 except errors.LockError:
                     if skip_deleted and lock.is_deleted():
                         continue  # removed while we waited: no longer a member
@@ -475,7 +527,7 @@ class LockSet:
                     raise errors.LockError("Lock(s) already exist in %s: %s"
                                            % (self.name, ", ".join(existing)))
                 for name in new_names:
-                    lock = SharedLock("%s/%s" % (self.name, name))
+                    lock = SharedLock("%s/%s" % (self.name, name), self._wait_stats)
                     if acquired:
                         # Not visible to anyone else yet, so this cannot block.
                         lock.acquire(shared=shared)
@@ -526,14 +578,20 @@ class LockSet:
         return removed
 
     def lock_info(self):
-        """[(member name, SharedLock.info()), ...] sorted by name."""
+        """[(member name, SharedLock.details()), ...] sorted by name."""
         with self._mutex:
             items = sorted(self._locks.items())
-        return [(name, lock.info()) for name, lock in items]
+        return [(name, lock.details()) for name, lock in items]
 
     def set_lock_info(self):
-        """SharedLock.info() of the set-level lock."""
-        return self._set_lock.info()
+        """SharedLock.details() of the set-level lock."""
+        return self._set_lock.details()
+
+
+def _named_times(threads_since, now):
+    """[(owner name, seconds since), ...] sorted by name."""
+    return sorted((owner_name(thread), round(max(now - since, 0.0), 3))
+                  for thread, since in threads_since)
 
 
 def _check_level(level):
@@ -545,14 +603,12 @@ class GanetiLockManager:
     """All lock levels of the cluster, acquired in level order."""
 
     def __init__(self, nodes=(), node_groups=(), instances=(), networks=()):
-        self._sets = {
-            LEVEL_CLUSTER: LockSet([BGL], LEVEL_NAMES[LEVEL_CLUSTER]),
-            LEVEL_INSTANCE: LockSet(instances, LEVEL_NAMES[LEVEL_INSTANCE]),
-            LEVEL_NODEGROUP: LockSet(node_groups, LEVEL_NAMES[LEVEL_NODEGROUP]),
-            LEVEL_NODE: LockSet(nodes, LEVEL_NAMES[LEVEL_NODE]),
-            LEVEL_NODE_RES: LockSet(nodes, LEVEL_NAMES[LEVEL_NODE_RES]),
-            LEVEL_NETWORK: LockSet(networks, LEVEL_NAMES[LEVEL_NETWORK]),
-        }
+        self.wait_stats = stats = LockWaitStats()
+        members = {LEVEL_CLUSTER: [BGL], LEVEL_INSTANCE: instances,
+                   LEVEL_NODEGROUP: node_groups, LEVEL_NODE: nodes, LEVEL_NODE_RES: nodes,
+                   LEVEL_NETWORK: networks}
+        self._sets = dict((level, LockSet(members[level], LEVEL_NAMES[level], stats))
+                          for level in LEVELS)
 
     def _set(self, level):
         _check_level(level)
@@ -573,12 +629,14 @@ class GanetiLockManager:
         """The current member names of ``level``."""
         return self._set(level).names()
 
-    def acquire(self, level, names, shared=False, timeout=None, priority=0):
-        """Acquire ``names`` (or ALL_SET) at ``level``; None on timeout."""
+    def acquire(self, level, names, shared=False, timeout=None, priority=0,
+                waiting_since=None):
+        """Acquire ``names`` (or ALL_SET) at ``level``; None on timeout.
+        ``waiting_since``: see SharedLock.acquire."""
         lockset = self._set(level)
         self._check_order(level)
         return lockset.acquire(names, shared=shared, timeout=timeout,
-                               priority=priority)
+                               priority=priority, waiting_since=waiting_since)
 
     def release(self, level, names=None):
         """Release ``names`` (None: all) at ``level``."""
@@ -637,24 +695,59 @@ class GanetiLockManager:
             if self._sets[level].is_owned():
                 self._sets[level].release()
 
-    def query_locks(self):
-        """Rows [name, mode, owners, pending] of every lock, for gnt-debug locks."""
-        rows = []
+    def _lock_details(self):
+        """(name, SharedLock.details()) of every lock, level by level."""
         for level in LEVELS:
             lockset = self._sets[level]
             infos = lockset.lock_info()
             if level == LEVEL_CLUSTER:
-                named = infos
-            else:
-                prefix = LEVEL_NAMES[level]
-                named = [("%s/%s" % (prefix, _SET_LOCK_NAME), lockset.set_lock_info())]
-                named.extend(("%s/%s" % (prefix, name), info) for name, info in infos)
-            for name, (mode, owners, pending) in named:
-                rows.append([
-                    name,
-                    mode,
-                    sorted(owner_name(t) for t in owners),
-                    [[pmode, sorted(owner_name(t) for t in threads)]
-                     for pmode, threads in pending],
-                ])
+                yield from infos
+                continue
+            prefix = LEVEL_NAMES[level]
+            yield "%s/%s" % (prefix, _SET_LOCK_NAME), lockset.set_lock_info()
+            for name, info in infos:
+                yield "%s/%s" % (prefix, name), info
+
+    def query_locks(self):
+        """Rows [name, mode, owners, pending, owner seconds, pending seconds] of
+        every lock, for gnt-debug locks; the seconds (held, waited) are in the
+        order of the owners and of each pending group's names."""
+        now = time.monotonic()
+        rows = []
+        for name, (mode, owners, pending) in self._lock_details():
+            owned = _named_times(owners, now)
+            waiting = [(pmode, _named_times(waiters, now)) for pmode, waiters in pending]
+            rows.append([
+                name,
+                mode,
+                [who for who, _ in owned],
+                [[pmode, [who for who, _ in named]] for pmode, named in waiting],
+                [secs for _, secs in owned],
+                [[pmode, [secs for _, secs in named]] for pmode, named in waiting],
+            ])
         return rows
+
+    def lock_holders(self):
+        """Who holds and who waits for which lock, for how long: one dict per
+        owner and per waiter of the locks in use, each lock's owners first:
+        {"lock", "state" ("held" or "waiting"), "mode", "owner" (job id or
+        thread name), "job_id" (None if the thread runs no job), "since"
+        (seconds since the epoch), "seconds"}."""
+        now, wall = time.monotonic(), time.time()
+        entries = []
+
+        def add(lock, state, mode, thread, since):
+            seconds = max(now - since, 0.0)
+            entries.append({"lock": lock, "state": state, "mode": mode,
+                            "owner": owner_name(thread),
+                            "job_id": getattr(thread, "job_id", None),
+                            "since": round(wall - seconds, 3),
+                            "seconds": round(seconds, 3)})
+
+        for name, (mode, owners, pending) in self._lock_details():
+            for thread, since in sorted(owners, key=lambda item: item[1]):
+                add(name, "held", mode, thread, since)
+            for pmode, waiters in pending:
+                for thread, since in sorted(waiters, key=lambda item: item[1]):
+                    add(name, "waiting", pmode, thread, since)
+        return entries

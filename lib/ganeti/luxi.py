@@ -50,6 +50,11 @@ REQ_DELETE_FILTER = "DeleteFilter"
 # not in Ganeti's LUXI: Ganeti answers gnt-node list-drbd from ganeti-confd,
 # which this project has not; the master answers it from the configuration
 REQ_QUERY_DRBD_MINORS = "QueryDrbdMinors"
+# not in Ganeti's LUXI: the figures only the master daemon knows, for the
+# RAPI's /metrics and /2/locks (ganeti.server.masterd.LuxiHandler._query_metrics)
+REQ_QUERY_METRICS = "QueryMetrics"
+#: the parts of the QueryMetrics answer (all of them when none are named)
+METRICS_SECTIONS = ("jobs", "locks", "rpc")
 
 
 class Transport:
@@ -262,6 +267,9 @@ class Client:
     def query_drbd_minors(self, node):
         return self.call(REQ_QUERY_DRBD_MINORS, [node])
 
+    def query_metrics(self, sections=None):
+        return self.call(REQ_QUERY_METRICS, [sections])
+
 
 def _op_dict(op):
     return op if isinstance(op, dict) else op.to_dict()
@@ -277,6 +285,8 @@ _REQUIRED = object()
 TJobId = ht.TypeCheck("job ID (non-negative integer)", lambda v: (
     ht.TNonNegativeInt(v) or (isinstance(v, str) and v.isascii() and v.isdigit())))
 _TOpList = ht.TListOf(ht.TDict)
+_TMetricsSection = ht.TypeCheck("one of %s" % ", ".join(METRICS_SECTIONS),
+                                lambda v: isinstance(v, str) and v in METRICS_SECTIONS)
 
 #: method -> [(argument name, default or _REQUIRED, check)]
 SIGNATURES = {
@@ -322,6 +332,7 @@ SIGNATURES = {
                          ("reason", _REQUIRED, ht.TList)],
     REQ_DELETE_FILTER: [("uuid", _REQUIRED, ht.TString)],
     REQ_QUERY_DRBD_MINORS: [("node", _REQUIRED, ht.TNonEmptyString)],
+    REQ_QUERY_METRICS: [("sections", None, ht.TMaybe(ht.TListOf(_TMetricsSection)))],
 }
 
 

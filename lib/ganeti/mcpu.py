@@ -58,13 +58,15 @@ class Processor:
             glm.release_all()
 
     def _acquire(self, glm, level, names, shared, cbs):
-        """Acquire with growing timeouts, checking for cancel in between."""
+        """Acquire with growing timeouts, checking for cancel in between (the
+        locks show the wait as one, from the first attempt on)."""
         if names is not None and not names:
             return
+        since = time.monotonic()
         for timeout in _lock_attempts():
             cbs.check_cancel()
             got = glm.acquire(level, names, shared=shared, timeout=timeout,
-                              priority=cbs.current_priority())
+                              priority=cbs.current_priority(), waiting_since=since)
             if got is not None:
                 return got
             logging.debug("Lock attempt at level %s timed out after %.1fs, retrying",

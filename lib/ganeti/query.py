@@ -347,6 +347,13 @@ LOCK_FIELDS = _fields([
     Field("owner", "Owner", QFT_OTHER, "Current lock owner(s)", lambda c, row: row[2]),
     Field("pending", "Pending", QFT_OTHER, "Jobs waiting for the lock",
           lambda c, row: row[3]),
+    # not in Ganeti: how long, in the order of owner and pending
+    Field("owner_time", "OwnerTime", QFT_OTHER,
+          "Seconds each owner has held the lock (in the order of owner)",
+          lambda c, row: row[4]),
+    Field("pending_time", "PendingTime", QFT_OTHER,
+          "Seconds each waiting job has waited (in the order of pending)",
+          lambda c, row: row[5]),
 ])
 
 QR_OS = "os"
@@ -396,7 +403,8 @@ def query_fields(resource, names):
 
 
 def filter_field_names(qfilter):
-    """Names of the fields a list-based filter refers to."""
+    """Names of the fields a list-based filter refers to (a malformed part
+    names none: the filter's validation refuses it with a clear message)."""
     names = set()
 
     def walk(node):
@@ -407,9 +415,8 @@ def filter_field_names(qfilter):
             for sub in node[1:]:
                 walk(sub)
         elif op == "!":
-            walk(node[1])
-        elif op == "?":
-            names.add(node[1])
+            if len(node) > 1:
+                walk(node[1])
         elif len(node) >= 2 and isinstance(node[1], str):
             names.add(node[1])
     walk(qfilter)

@@ -133,15 +133,17 @@ class RpcRunner:
     """Issues RPC calls to node daemons.
 
     resolver(node_names) -> [(name, ip, offline), ...]; an ip of None is
-    looked up by name. All nodes share ``port`` (1811 by default).
+    looked up by name. All nodes share ``port`` (1811 by default). ``stats``
+    (an rpcstats.RpcStats, the master daemon's) records every call made.
     """
 
     def __init__(self, resolver, port=None, cert_file=None,
-                 connect_timeout=constants.RPC_CONNECT_TIMEOUT, pool=None):
+                 connect_timeout=constants.RPC_CONNECT_TIMEOUT, pool=None, stats=None):
         self.resolver = resolver
         self.port = port or constants.DEFAULT_NODED_PORT
         self.cert_file = cert_file or pathutils.NODED_CERT_FILE
         self.connect_timeout = connect_timeout
+        self.stats = stats
         self._pool = pool
         self._pool_lock = threading.Lock()
 
@@ -215,13 +217,18 @@ class RpcRunner:
         logging.debug("RPC %s to %s", procedure, ", ".join(n for n, _ in todo))
         threads = []
         lock = threading.Lock()
+        stats = self.stats
 
         def _run(name, ip):
+            start = time.monotonic()
             try:
                 res = self._call_one(procedure, name, ip, args, timeout)
             except Exception as err:  # pylint: disable=broad-except
                 logging.exception("RPC %s to %s failed unexpectedly", procedure, name)
                 res = RpcResult(name, procedure, fail_msg="Internal error: %s" % err)
+            if stats is not None:
+                stats.record(name, procedure, time.monotonic() - start,
+                             res.fail_msg is not None)
             with lock:
                 results[name] = res
 

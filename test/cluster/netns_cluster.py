@@ -371,6 +371,9 @@ class NetnsCluster:
     def node(self, k):
         return self.nodes[k - 1]
 
+    # one directory on every node, as a shared filesystem's mount (sharedfile)
+    share = vcluster.VirtualCluster.share
+
     def init(self, *extra):
         """gnt-cluster init on the first node (master IP on its eth0)."""
         args = ["gnt-cluster", "init", "--enabled-hypervisors=fake", "--no-lvm-storage",

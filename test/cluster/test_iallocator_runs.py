@@ -119,3 +119,23 @@ def test_no_solution_changes_nothing(vc2):
     assert out.returncode == 1
     assert "Invalid default iallocator script 'nosuchallocator' specified" in out.stderr
 
+
+
+def test_debug_iallocator_shows_the_request_and_hails_answer(vc2):
+    """gnt-debug iallocator: the request as the allocator gets it (--dir in),
+    and hail's answer to it (--dir out)."""
+    import json
+    m, n2 = vc2.nodes
+    args = ["gnt-debug", "iallocator", "-m", "allocate", "--memory", "128",
+            "--disks", "64", "-t", "sharedfile", "-o", "noop", "--nics", "",
+            "new.example.com"]
+    out = m.run(*args, "--dir", "in", check=True).stdout
+    request = json.loads(out)
+    assert request["request"]["type"] == "allocate"
+    assert request["request"]["name"] == "new.example.com"
+    assert request["request"]["memory"] == 128
+    assert sorted(request["nodes"]) == sorted([m.name, n2.name])
+    out = m.run(*args, "--dir", "out", "-I", "hail", check=True).stdout
+    answer = json.loads(out)
+    assert answer["success"] is True, answer
+    assert answer["result"][0] in (m.name, n2.name)

@@ -1,8 +1,11 @@
-"""ganeti-rapi on a two-node virtual cluster, driven by Ganeti's own client
-library: Debian's python3-ganeti-rapi (``ganeti.rapi.client``), run by a
-plain /usr/bin/python3 without our tree on its path, over HTTPS pinned to the
-cluster's rapi.pem. It lists, creates, stops, starts, reboots, modifies,
-migrates, fails over, tags and removes an instance and waits for each job.
+"""ganeti-rapi on a two-node namespace cluster (nodes added over ssh), driven
+by Ganeti's own client library: Debian's python3-ganeti-rapi
+(``ganeti.rapi.client``), run by a plain /usr/bin/python3 without our tree on
+its path, in the second node's namespace, over HTTPS pinned to the cluster's
+rapi.pem. It lists, creates, stops, starts, reboots, modifies, migrates,
+fails over, tags and removes an instance and waits for each job; Debian's
+htools plan (hbal -m, hspace -m) from what the RAPI reports and carry the
+plan out (hbal -L -X).
 """
 
 import json
@@ -13,7 +16,7 @@ import textwrap
 import pytest
 
 import ipolicy_testbed
-import vcluster
+import netns_cluster
 
 CLIENT = "/usr/lib/python3/dist-packages/ganeti/rapi/client.py"
 NOOP = "/usr/share/ganeti/os/noop"
@@ -43,33 +46,40 @@ def wait(job):
 
 @pytest.fixture(scope="module")
 def vc():
-    vc = vcluster.VirtualCluster(2)
+    reason = netns_cluster.netns_supported()
+    if reason:
+        pytest.skip(reason)
+    vc = netns_cluster.NetnsCluster(2, prefix="gntr")
     try:
         vc.share(SHARED_DIR)
         vc.init("--enabled-disk-templates=sharedfile,file,diskless")
-        vc.add_node(vc.nodes[1])
+        vc.master.run("gnt-node", "add", vc.nodes[1].name, check=True)
         m = vc.master
         # small instances, but a real upper bound: hspace's tiered allocation
         # starts at the policy's maximum and shrinks from there
         ipolicy_testbed.set_ipolicy(m, {"minmax": [dict(ipolicy_testbed.WIDE_MINMAX[0],
                                                         max=HSPACE_MAX)]})
-        os.makedirs(m.path("/var/lib/ganeti/rapi"), exist_ok=True)
-        with open(m.path("/var/lib/ganeti/rapi/users"), "w") as fd:
-            fd.write(USERS)
+        m.write_rapi_users(USERS)
         yield vc
     finally:
         vc.cleanup()
 
 
+def _outside(vc, argv, timeout=300):
+    """Run ``argv`` in the second node's namespace with a plain environment
+    (no PYTHONPATH, so none of our modules): a client of the cluster."""
+    env = {"PATH": "/usr/sbin:/usr/bin:/sbin:/bin", "LANG": "C.UTF-8"}
+    return subprocess.run(vc.nodes[1].ns_argv(argv), env=env, capture_output=True,
+                          text=True, timeout=timeout)
+
+
 def debian_client(vc, code, user="admin", password="adminpw"):
     """Run ``code`` after PRELUDE in Debian's client environment; what it
     prints as JSON on its last line."""
-    env = {"PATH": "/usr/bin:/bin", "LANG": "C.UTF-8"}
     args = {"host": vc.master.ip, "cafile": vc.master.path("/var/lib/ganeti/rapi.pem"),
             "user": user, "password": password}
-    proc = subprocess.run(["/usr/bin/python3", "-c", PRELUDE + textwrap.dedent(code),
-                           json.dumps(args)], env=env, capture_output=True, text=True,
-                          timeout=300)
+    proc = _outside(vc, ["/usr/bin/python3", "-c", PRELUDE + textwrap.dedent(code),
+                         json.dumps(args)])
     assert proc.returncode == 0, proc.stderr
     return json.loads(proc.stdout.splitlines()[-1])
 
@@ -90,7 +100,7 @@ def test_reads(vc):
     """.replace('args["node"]', repr(n2.name)))
     assert out["version"] == 2
     assert "instance-create-reqv1" in out["features"]
-    assert out["info"]["name"] == vcluster.CLUSTER_NAME
+    assert out["info"]["name"] == netns_cluster.CLUSTER_NAME
     assert out["info"]["master"] == m.name
     assert sorted(out["nodes"]) == sorted([m.name, n2.name])
     assert {n["name"]: n["role"] for n in out["bulk"]} == {m.name: "M", n2.name: "C"}
@@ -193,8 +203,7 @@ def test_htools_read_the_cluster_through_rapi(vc):
               "--no-ip-check", "-t", "sharedfile", "-s", "64M", "--no-nics",
               "-B", "maxmem=512,minmem=512", name, check=True)
     try:
-        plan = subprocess.run(["hbal", "-m", m.ip], capture_output=True, text=True,
-                              timeout=120)
+        plan = _outside(vc, ["hbal", "-m", m.ip], timeout=120)
         assert plan.returncode == 0, plan.stderr
         assert "Loaded 2 nodes, 4 instances" in plan.stdout
         moves = [line for line in plan.stdout.splitlines() if "=>" in line]
@@ -208,8 +217,8 @@ def test_htools_read_the_cluster_through_rapi(vc):
         placed = sorted(r.split()[1] for r in rows if r)
         assert placed == sorted([m.name, m.name, n2.name, n2.name]), rows
         assert all(r.split()[2] == "running" for r in rows if r)
-        space = subprocess.run(["hspace", "-m", m.ip, "--standard-alloc=1024,512,1"],
-                               capture_output=True, text=True, timeout=120)
+        space = _outside(vc, ["hspace", "-m", m.ip, "--standard-alloc=1024,512,1"],
+                         timeout=120)
         assert space.returncode == 0, space.stderr
         assert "instances allocated" in space.stdout
     finally:

@@ -120,6 +120,12 @@ class Node:
                 return 0
         return pid
 
+    def write_rapi_users(self, text):
+        """This node's RAPI users file (ganeti-rapi reads it again when it changes)."""
+        os.makedirs(self.path("/var/lib/ganeti/rapi"), exist_ok=True)
+        with open(self.path("/var/lib/ganeti/rapi/users"), "w") as fd:
+            fd.write(text)
+
     def start_daemon(self, daemon, *args):
         return self.run(os.path.join(SRC, "daemons", daemon), *args, check=True)
 

@@ -344,6 +344,34 @@ def test_cancel_waiting_job(make_queue):
     assert "after" not in [c for _, c in ex.calls]
 
 
+# ---- metrics -------------------------------------------------------------------------------
+
+def test_metrics_count_jobs_by_status_and_opcode(make_queue):
+    queue, ex = make_queue(num_workers=1)
+    done = queue.submit_job([op("first"), op("fail"), op("never")])
+    assert wait_final(queue, done) == "error"
+    running = queue.submit_job([op("runblock:m")])
+    queued = queue.submit_job([op(), {"OP_ID": "OP_TEST_JQUEUE"}])
+    assert ex.started_event("m").wait(5)
+    snap = queue.metrics()
+    assert snap["jobs"] == {"error": 1, "running": 1, "queued": 1}
+    assert snap["opcodes"] == [["OP_TEST_DELAY", "error", 2], ["OP_TEST_DELAY", "queued", 1],
+                               ["OP_TEST_DELAY", "running", 1],
+                               ["OP_TEST_DELAY", "success", 1],
+                               ["OP_TEST_JQUEUE", "queued", 1]]
+    # ended since the start: the two that ran (the third never did)
+    assert [row[:3] for row in snap["ended"]] == [["OP_TEST_DELAY", "error", 1],
+                                                 ["OP_TEST_DELAY", "success", 1]]
+    assert all(row[3] >= 0 for row in snap["ended"])
+    ex.event("m").set()
+    assert wait_final(queue, running) == "success"
+    assert wait_final(queue, queued) == "success"
+    snap = queue.metrics()
+    assert snap["jobs"] == {"error": 1, "success": 2}
+    assert ["OP_TEST_DELAY", "success", 3] in [row[:3] for row in snap["ended"]]
+    assert ["OP_TEST_JQUEUE", "success", 1] in [row[:3] for row in snap["ended"]]
+
+
 # ---- wait for job changes ----------------------------------------------------------------
 
 def test_wait_for_job_changes(make_queue):

@@ -565,21 +565,25 @@ def test_glm_query_locks():
     _wait_for(inst1_pending)
 
     for row in rows.values():
-        assert len(row) == 4
-        name, mode, owners, pending = row
+        assert len(row) == 6
+        name, mode, owners, pending, owner_secs, pending_secs = row
         assert isinstance(name, str)
         assert mode in (None, "shared", "exclusive")
         assert owners == sorted(owners)
         assert isinstance(pending, list)
+        # the seconds held and waited, in the order of the names
+        assert len(owner_secs) == len(owners) and all(s >= 0 for s in owner_secs)
+        assert [[m, len(secs)] for m, secs in pending_secs] == \
+            [[m, len(names)] for m, names in pending]
     me = threading.current_thread().name
-    assert rows["BGL"][1:] == ["shared", sorted(["17", "18", me]), []]
-    assert rows["instance/inst1"][1:] == ["exclusive", ["17"], [["shared", ["18"]]]]
-    assert rows["instance/inst2"][1:] == [None, [], []]
-    assert rows["nodegroup/uuid-g1"][1:] == [None, [], []]
+    assert rows["BGL"][1:4] == ["shared", sorted(["17", "18", me]), []]
+    assert rows["instance/inst1"][1:4] == ["exclusive", ["17"], [["shared", ["18"]]]]
+    assert rows["instance/inst2"][1:] == [None, [], [], [], []]
+    assert rows["nodegroup/uuid-g1"][1:4] == [None, [], []]
     for node in ("node1", "node2", "node3"):
-        assert rows["node/" + node][1:] == ["shared", ["17"], []]
+        assert rows["node/" + node][1:4] == ["shared", ["17"], []]
         assert rows["node-res/" + node][1] is None
-    assert rows["node/[lockset]"][1:] == ["shared", ["17"], []]
+    assert rows["node/[lockset]"][1:4] == ["shared", ["17"], []]
     assert "network/net1" in rows
     names = [row[0] for row in glm.query_locks()]
     assert names[0] == "BGL"
@@ -589,6 +593,89 @@ def test_glm_query_locks():
     assert holder.error is None and waiter.error is None
     glm.release_all()
     assert all(row[1] is None for row in glm.query_locks())
+
+
+def _glm_job(glm, started, stop, *levels):
+    """As a job's thread: the BGL (shared), then ``levels`` [(level, names)],
+    ``started`` set; all released once ``stop`` is."""
+    glm.acquire(locking.LEVEL_CLUSTER, locking.BGL, shared=True)
+    for level, names in levels:
+        glm.acquire(level, names)
+    started.set()
+    stop.wait(JOIN_TIMEOUT)
+    glm.release_all()
+
+
+def test_glm_lock_holders_say_who_holds_and_waits_since_when():
+    glm = _glm()
+    started, stop = threading.Event(), threading.Event()
+
+    def waiting_job():
+        glm.acquire(locking.LEVEL_CLUSTER, locking.BGL, shared=True)
+        # as mcpu does: attempts that time out, one wait from the first on
+        since = time.monotonic() - 5.0
+        while glm.acquire(locking.LEVEL_NODE, ["node1"], timeout=0.05,
+                          waiting_since=since) is None:
+            pass
+        glm.release_all()
+
+    before = time.time()
+    holder = _start(_glm_job, glm, started, stop, (locking.LEVEL_NODE, ["node1"]), job_id=21)
+    assert started.wait(JOIN_TIMEOUT)
+    waiter = _start(waiting_job, job_id=22, name="worker-22")
+
+    def node1_entries():
+        return [e for e in glm.lock_holders() if e["lock"] == "node/node1"]
+
+    _wait_for(lambda: len(node1_entries()) == 2)
+    time.sleep(0.1)
+    held, waiting = node1_entries()
+    assert (held["state"], held["mode"], held["owner"], held["job_id"]) == \
+        ("held", "exclusive", "21", 21)
+    assert (waiting["state"], waiting["mode"], waiting["owner"], waiting["job_id"]) == \
+        ("waiting", "exclusive", "22", 22)
+    assert 0.1 <= held["seconds"] < 5.0
+    assert before - 0.01 <= held["since"] <= time.time()
+    # the wait counts from the first attempt, not from the last retry
+    assert waiting["seconds"] >= 5.0
+    assert abs(waiting["since"] + waiting["seconds"] - time.time()) < 1.0
+    # only locks in use are listed; the BGL is shared by both jobs
+    bgl = [e for e in glm.lock_holders() if e["lock"] == "BGL"]
+    assert sorted(e["owner"] for e in bgl) == ["21", "22"]
+    assert all(e["state"] == "held" and e["mode"] == "shared" for e in bgl)
+    assert set(e["lock"] for e in glm.lock_holders()) == {"BGL", "node/node1"}
+    # the same durations in the query rows (gnt-debug locks -o owner_time,...)
+    row = [r for r in glm.query_locks() if r[0] == "node/node1"][0]
+    assert row[2] == ["21"] and row[3] == [["exclusive", ["22"]]]
+    assert row[4][0] >= 0.1 and row[5][0][0] == "exclusive" and row[5][0][1][0] >= 5.0
+    stop.set()
+    holder.finish()
+    waiter.finish()
+    assert holder.error is None and waiter.error is None
+    assert glm.lock_holders() == []
+    # the waits were counted, per level, with their time
+    waits = glm.wait_stats.snapshot()
+    assert waits["node"][0] >= 1 and waits["node"][1] >= 0.1
+    assert "cluster" not in waits
+
+
+def test_lock_owners_keep_their_times_through_shared_grants():
+    lock = locking.SharedLock("node/x")
+    started, stop = threading.Event(), threading.Event()
+    holder = _start(_hold, lock, started, stop, False)
+    assert started.wait(JOIN_TIMEOUT)
+    readers = [_start(lock.acquire, shared=True) for _ in range(2)]
+    _wait_for(lambda: _pending_count(lock) == 2)
+    mode, owners, pending = lock.details()
+    assert mode == "exclusive" and len(owners) == 1
+    assert [m for m, _ in pending] == ["shared"] and len(pending[0][1]) == 2
+    stop.set()
+    holder.finish()
+    for reader in readers:
+        assert reader.finish() is True
+    mode, owners, pending = lock.details()
+    assert mode == "shared" and len(owners) == 2 and pending == []
+    assert all(since <= time.monotonic() for _, since in owners)
 
 
 # ---- stress --------------------------------------------------------------------------
@@ -703,5 +790,5 @@ def test_stress_no_deadlock_no_overlap():
     assert all(v == 0 for v in exclusive.values())
     assert all(v == 0 for v in shared.values())
     # Nothing is left held or queued.
-    for name, mode, owners, pending in glm.query_locks():
+    for name, mode, owners, pending, _, _ in glm.query_locks():
         assert (mode, owners, pending) == (None, [], []), name

@@ -11,7 +11,7 @@ import types
 
 import pytest
 
-from ganeti import errors, luxi, serializer
+from ganeti import errors, locking, luxi, rpcstats, serializer
 from ganeti.server import masterd
 
 
@@ -102,6 +102,7 @@ _VALID_ARGS = {
     luxi.REQ_QUERY_FILTERS: [None, ["uuid"]],
     luxi.REQ_REPLACE_FILTER: [None, 0, [], "ACCEPT", []],
     luxi.REQ_DELETE_FILTER: ["00000000-0000-0000-0000-000000000000"],
+    luxi.REQ_QUERY_METRICS: [None],
 }
 
 
@@ -139,6 +140,26 @@ def test_good_arguments_reach_the_queue_with_defaults(luxi_server):
     assert _call(path, luxi.REQ_SET_DRAIN_FLAG, [False]) is True
     assert _call(path, luxi.REQ_ARCHIVE_JOB, ["17"]) is True
     assert jq.calls == [("set_drain_flag", (False,)), ("archive_job", ("17",))]
+
+
+def test_query_metrics_answers_the_parts_asked_for():
+    context = _Context()
+    context.start_time = 1700000000.0
+    context.glm = locking.GanetiLockManager(nodes=["node1"])
+    context.rpc = types.SimpleNamespace(stats=rpcstats.RpcStats())
+    context.rpc.stats.record("node1", "node_info", 0.01, False)
+    handler = masterd.LuxiHandler(context)
+    full = handler.handle(luxi.REQ_QUERY_METRICS, [])
+    assert sorted(full) == ["jobs", "locks", "rpc", "start_time", "time"]
+    assert full["start_time"] == 1700000000.0
+    assert context.jqueue.calls == [("metrics", ())]
+    assert full["locks"] == {"holders": [], "waits": {}}
+    assert full["rpc"]["nodes"] == [["node1", "info", 1, 0, 0.01]]
+    assert sorted(handler.handle(luxi.REQ_QUERY_METRICS, [["locks"]])) == \
+        ["locks", "start_time", "time"]
+    assert sorted(handler.handle(luxi.REQ_QUERY_METRICS, [[]])) == ["start_time", "time"]
+    with pytest.raises(errors.ProtocolError):
+        handler.handle(luxi.REQ_QUERY_METRICS, [["everything"]])
 
 
 @pytest.mark.parametrize("number", [b"Infinity", b"-Infinity", b"NaN", b"1e999"])

@@ -285,3 +285,33 @@ def test_multi_alloc_checks_each_creation(rapi):
                         {"instances": [good], "iallocator": "hail"}, **auth)
     (op,), = FakeLuxi.jobs
     assert status == 200 and op["OP_ID"] == "OP_INSTANCE_MULTI_ALLOC"
+
+
+def test_the_web_ui_files(rapi):
+    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+    ctx.check_hostname = False
+    ctx.verify_mode = ssl.CERT_NONE
+    base_url = "https://127.0.0.1:%d" % rapi.server_address[1]
+    for path, ctype in (("/ui/", "text/html"), ("/ui", "text/html"),
+                        ("/ui/app.js", "text/javascript"), ("/ui/style.css", "text/css")):
+        with urllib.request.urlopen(base_url + path, context=ctx, timeout=10) as resp:
+            assert resp.headers["Content-Type"].startswith(ctype), path
+            assert resp.read()
+    assert call(rapi, "GET", "/ui/users")[0] == 404
+    # no way out of the UI's directory: refused as a bad path
+    for path in ("/ui/..%2Fusers.py", "/ui/%2E%2E/base.py"):
+        assert call(rapi, "GET", path)[0] == 400, path
+
+
+def test_scripts_get_no_password_challenge(rapi):
+    """The web UI's requests (X-Requested-With) get a 401 without a Basic
+    challenge, so the browser shows the page's error, not its own dialog."""
+    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+    ctx.check_hostname = False
+    ctx.verify_mode = ssl.CERT_NONE
+    req = urllib.request.Request("https://127.0.0.1:%d/2/query/node?fields=name"
+                                 % rapi.server_address[1],
+                                 headers={"X-Requested-With": "XMLHttpRequest"})
+    with pytest.raises(urllib.error.HTTPError) as err:
+        urllib.request.urlopen(req, context=ctx, timeout=10)
+    assert err.value.code == 401 and "WWW-Authenticate" not in err.value.headers

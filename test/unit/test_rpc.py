@@ -8,7 +8,7 @@ import time
 
 import pytest
 
-from ganeti import constants, errors, rpc
+from ganeti import constants, errors, rpc, rpcstats
 from ganeti.http import server as hserver
 from ganeti.server import noded
 from ganeti.utils import process, x509
@@ -119,6 +119,26 @@ def test_unknown_procedure_and_bad_arguments(runner):
     assert "404" in res.fail_msg
     res = runner.call("version", ["node1"], [1, 2])["node1"]
     assert "Invalid arguments" in res.fail_msg
+
+
+def test_calls_are_counted_per_node_and_family(cert, cluster):
+    port, ips = cluster
+    stats = rpcstats.RpcStats()
+    run = rpc.RpcRunner(rpc.static_resolver(ips, offline=("off",)), port=port,
+                        cert_file=cert, connect_timeout=1, stats=stats)
+    try:
+        run.call_version(["node1", "node2", "dead", "off"])
+        run.call_test_delay(["node1"], -1)          # the node answers with an error
+        run.call_version(["node1"])
+    finally:
+        run.close()
+    snap = stats.snapshot()
+    per_node = dict(((node, fam), (calls, errs)) for node, fam, calls, errs, _ in snap["nodes"])
+    # the offline node is not contacted, so not counted
+    assert per_node == {("node1", "info"): (2, 0), ("node2", "info"): (1, 0),
+                        ("dead", "info"): (1, 1), ("node1", "node"): (1, 1)}
+    latency = dict((fam, (count, sum(counts))) for fam, counts, count, _ in snap["latency"])
+    assert latency == {"info": (4, 4), "node": (1, 1)}
 
 
 def test_unresolvable_node(cert, cluster):

@@ -102,10 +102,18 @@ def _format_pending(value):
     return ",".join("%s:%s" % (mode, ",".join(map(str, owners))) for mode, owners in value)
 
 
+def _format_seconds(value):
+    return ",".join("%.1f" % secs for secs in value)
+
+
 _LOCK_FORMAT = {
     "mode": (_dash_if_empty(str), False),
     "owner": (_dash_if_empty(lambda v: ",".join(map(str, v))), False),
     "pending": (_dash_if_empty(_format_pending), False),
+    # ours (-o +owner_time,pending_time): seconds, in the order of the names
+    "owner_time": (_dash_if_empty(_format_seconds), False),
+    "pending_time": (_dash_if_empty(lambda v: ",".join(
+        "%s:%s" % (mode, _format_seconds(secs)) for mode, secs in v)), False),
 }
 
 

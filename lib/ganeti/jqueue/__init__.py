@@ -60,9 +60,9 @@ import time
 from ganeti import constants, errors, opcodes
 from ganeti.jqueue import filtering
 from ganeti.jqueue.job import (ACTIVE, CANCELED_MSG, DEPWAIT, HELD, IDLE, JOB_FIELDS,
-                               PREV_FAILED_MSG, RUNNABLE, OpExecCallbacks, QueuedJob,
-                               QueuedOpCode, field_getters, job_row, json_copy,
-                               parse_job_id, timestamp, ts_seconds)
+                               PREV_FAILED_MSG, RUNNABLE, OpEndCounts, OpExecCallbacks,
+                               QueuedJob, QueuedOpCode, count_jobs, field_getters,
+                               job_row, json_copy, parse_job_id, timestamp, ts_seconds)
 from ganeti.jqueue.storage import QueueDir
 from ganeti.jqueue.writer import JobWriter
 
@@ -123,6 +123,7 @@ class JobQueue:
         self._rules = filtering.RuleSet()   # job filter rules (set_filters)
         self._held = {}                 # job id -> (job, why): kept back, see _judge_locked
         self._started = {}              # job id -> job: started, maybe not finished
+        self._op_ends = OpEndCounts()   # for metrics()
 
     # ---- helpers ----------------------------------------------------------------------
 
@@ -665,6 +666,7 @@ class JobQueue:
             self._mark_unfinished_locked(
                 job, idx + 1, constants.OP_STATUS_ERROR,
                 errors.encode(errors.OpExecError(PREV_FAILED_MSG)), now)
+        self._op_ends.add(op, now)
         # marked here, under the queue lock, so that a waiter never reports this
         # end before it is on disk (see wait_for_job_changes)
         job.end_write_gen = self._writer.mark(job.id, urgent=True)
@@ -722,6 +724,16 @@ class JobQueue:
         self._commit_jobs([job])
 
     # ---- queries ----------------------------------------------------------------------
+
+    def metrics(self):
+        """For QueryMetrics: {"jobs": the queue's jobs by status, "opcodes":
+        their opcodes by OP_ID and status, "ended": the opcodes ended since the
+        start (OpEndCounts.rows)}; the queue lock is held only to copy."""
+        with self._lock:
+            jobs = list(self._jobs.values())
+            ended = self._op_ends.rows()
+        by_status, by_opcode = count_jobs(jobs)
+        return {"jobs": by_status, "opcodes": by_opcode, "ended": ended}
 
     def job_ids(self):
         """Ids of the jobs in the queue (not archived), sorted."""

@@ -244,6 +244,46 @@ def job_row(job, getters):
     return [getter(job) for getter in getters]
 
 
+def count_jobs(jobs):
+    """The jobs by status ({status: count}) and their opcodes by OP_ID and
+    status ([[op id, status, count]]), for the master's metrics. Called
+    without the queue lock (on a copy of the job list): a count may be one
+    change behind."""
+    by_status = {}
+    by_opcode = {}
+    for job in jobs:
+        status = job.calc_status()
+        by_status[status] = by_status.get(status, 0) + 1
+        for op in job.ops:
+            key = (str(op.input.get("OP_ID")), op.status)
+            by_opcode[key] = by_opcode.get(key, 0) + 1
+    return by_status, [[op_id, status, count]
+                       for (op_id, status), count in sorted(by_opcode.items())]
+
+
+class OpEndCounts:
+    """The opcodes that ended since the master daemon started, by OP_ID and
+    final status, with the seconds they took from start (locks included) to
+    end. Updated under the queue lock."""
+
+    def __init__(self):
+        self._counts = {}           # (op id, status) -> [count, seconds]
+
+    def add(self, op, now):
+        key = (str(op.input.get("OP_ID")), op.status)
+        entry = self._counts.get(key)
+        if entry is None:
+            entry = self._counts[key] = [0, 0.0]
+        entry[0] += 1
+        if op.start_timestamp:
+            entry[1] += max(ts_seconds(now) - ts_seconds(op.start_timestamp), 0.0)
+
+    def rows(self):
+        """[[op id, status, count, seconds], ...] sorted."""
+        return [[op_id, status, count, round(seconds, 6)]
+                for (op_id, status), (count, seconds) in sorted(self._counts.items())]
+
+
 class OpExecCallbacks:
     """What the executor gets for one opcode."""
 

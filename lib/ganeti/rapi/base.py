@@ -26,6 +26,14 @@ class HttpError(Exception):
         self.headers = headers or {}
 
 
+class RawResponse:
+    """A resource's answer that is not JSON (the web UI's files, /metrics)."""
+
+    def __init__(self, content_type, body):
+        self.content_type = content_type
+        self.body = body
+
+
 def bad_request(message):
     return HttpError(400, message)
 

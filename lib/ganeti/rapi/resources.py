@@ -5,6 +5,8 @@ job and answer its id. Field lists, names and shapes are Ganeti 3.0's (its
 rlib2), so clients written for Ganeti read them unchanged.
 """
 
+import json
+import os
 import re
 
 from ganeti import constants, errors, rapi
@@ -559,9 +561,12 @@ class JobWait(Resource):
 
     def GET(self):  # noqa: N802
         job_id = _job_id(self.items[0])
-        fields = self.body_param("fields")
-        prev_info = self.body_param("previous_job_info", None)
-        prev_serial = self.body_param("previous_log_serial", None)
+        if self.request.body is None and "fields" in self.request.query:
+            fields, prev_info, prev_serial = self._query_args()
+        else:
+            fields = self.body_param("fields")
+            prev_info = self.body_param("previous_job_info", None)
+            prev_serial = self.body_param("previous_log_serial", None)
         if not isinstance(fields, list):
             raise bad_request("The 'fields' parameter should be a list")
         if not (prev_info is None or isinstance(prev_info, list)):
@@ -577,6 +582,22 @@ class JobWait(Resource):
             return None
         job_info, log_entries = result
         return {"job_info": job_info, "log_entries": log_entries}
+
+    def _query_args(self):
+        """The parameters from the query string: browsers send no body with a
+        GET (``fields=a,b``, ``previous_job_info`` as JSON text,
+        ``previous_log_serial``); an extension of ours, for the web UI."""
+        fields = _split_fields(self.query_value("fields"))
+        prev_info = self.query_value("previous_job_info")
+        if prev_info is not None:
+            try:
+                prev_info = json.loads(prev_info)
+            except ValueError:
+                raise bad_request("The 'previous_job_info' parameter should be JSON")
+        prev_serial = self.query_value("previous_log_serial")
+        if prev_serial is not None:
+            prev_serial = self.query_int("previous_log_serial")
+        return fields, prev_info, prev_serial
 
 
 def _split_fields(text):
@@ -599,9 +620,13 @@ class Query(Resource):
     def PUT(self):  # noqa: N802
         body = self.body_dict()
         fields = body["fields"] if "fields" in body else self._fields_arg()
+        if not (isinstance(fields, list) and all(isinstance(f, str) for f in fields)):
+            raise bad_request("The 'fields' parameter should be a list of strings")
         qfilter = body.get("qfilter")
         if qfilter is None:
             qfilter = body.get("filter")
+        if qfilter is not None:
+            base.check_type(qfilter, list, "Parameter 'qfilter'")
         return self.client().query(self.items[0], fields, qfilter)
 
 
@@ -618,8 +643,14 @@ def _filter_params(body):
     if unknown:
         raise bad_request("Invalid body parameters: filter rule doesn't support the"
                           " parameter(s) %s" % ", ".join(unknown))
-    return (body.get("priority", 0), body.get("predicates", []),
-            body.get("action", "CONTINUE"), body.get("reason", []))
+    priority = base.check_type(body.get("priority", 0), int, "Parameter 'priority'")
+    predicates = base.check_type(body.get("predicates", []), list, "Parameter 'predicates'")
+    action = body.get("action", "CONTINUE")
+    if not isinstance(action, (str, list)):
+        raise bad_request("Parameter 'action': Type is '%s', but 'str' or 'list' is"
+                          " expected" % type(action).__name__)
+    reason = base.check_type(body.get("reason", []), list, "Parameter 'reason'")
+    return priority, predicates, action, reason
 
 
 class Filters(Resource):
@@ -649,11 +680,51 @@ class Filter(Resource):
         return self.client().delete_filter(self.items[0])
 
 
+# --- the web UI ------------------------------------------------------------------
+
+_UI_DIR = os.path.join(os.path.dirname(os.path.abspath(__file__)), "ui")
+_UI_FILES = {"index.html": "text/html; charset=utf-8",
+             "app.js": "text/javascript; charset=utf-8",
+             "style.css": "text/css; charset=utf-8"}
+
+
+class UiFile(Resource):
+    """The web UI's files (/ui/ is its page); nothing else is served."""
+
+    def GET(self):  # noqa: N802
+        name = self.items[0] if self.items else "index.html"
+        if name not in _UI_FILES:
+            raise not_found()
+        with open(os.path.join(_UI_DIR, name), "rb") as fd:
+            return base.RawResponse(_UI_FILES[name], fd.read())
+
+
+# --- metrics and locks (not in Ganeti) ------------------------------------------
+
+class Metrics(Resource):
+    """/metrics: the cluster's figures in Prometheus' text format (rapi/metrics.py)."""
+
+    def GET(self):  # noqa: N802
+        from ganeti.rapi import metrics
+        return base.RawResponse(metrics.CONTENT_TYPE,
+                                metrics.render(self.client()).encode("utf-8"))
+
+
+class Locks(Resource):
+    """/2/locks: which job holds or waits for which lock, since when and for
+    how long (GanetiLockManager.lock_holders)."""
+    GET_ACCESS = [rapi.ACCESS_WRITE, rapi.ACCESS_READ]
+
+    def GET(self):  # noqa: N802
+        return self.client().query_metrics(["locks"])["locks"]["holders"]
+
+
 # --- the paths ------------------------------------------------------------------
 
 _NAME = r"([^/]+)"
 _TABLE = [
     (r"/", Root), (r"/2", Root), (r"/version", Version),
+    (r"/ui", UiFile), (r"/ui/N", UiFile),
     (r"/2/info", Info), (r"/2/features", Features), (r"/2/os", OperatingSystems),
     (r"/2/redistribute-config", RedistConfig), (r"/2/modify", ClusterModify),
     (r"/2/tags", ClusterTags),
@@ -687,6 +758,7 @@ _TABLE = [
     (r"/2/jobs", Jobs), (r"/2/jobs/N", Job), (r"/2/jobs/N/wait", JobWait),
     (r"/2/query/N", Query), (r"/2/query/N/fields", QueryFields),
     (r"/2/filters", Filters), (r"/2/filters/N", Filter),
+    (r"/metrics", Metrics), (r"/2/locks", Locks),
 ]
 _ROUTES = [(re.compile("^" + path.replace("/N", "/" + _NAME) + "$"), cls)
            for path, cls in _TABLE]

@@ -13,6 +13,7 @@ import html
 import http
 import http.server
 import logging
+import re
 import ssl
 import threading
 import urllib.parse
@@ -29,6 +30,13 @@ MAX_DISCARD_SIZE = 64 * MAX_BODY_SIZE   # a larger body is not even read
 MAX_URL_LENGTH = 8192
 DEFAULT_MAX_CLIENTS = 20
 _METHODS = ("GET", "PUT", "POST", "DELETE")
+#: a name in a path (URL-decoded): Ganeti's RAPI names ([\w._-]+) of at most a
+#: host name's length, not only dots; so never "..", "/", NUL or a path of its own
+_PATH_NAME = re.compile(r"^(?!\.+$)[A-Za-z0-9_.-]{1,255}$")
+
+
+def _shorten(text, limit=60):
+    return repr(text if len(text) <= limit else text[:limit] + "...")
 
 
 def _error_body(code, message):
@@ -107,15 +115,23 @@ class _Handler(http.server.BaseHTTPRequestHandler):
             http.server.BaseHTTPRequestHandler.finish(self)
         except OSError:
             pass
+        # socketserver closes the socket it accepted, which the TLS socket took
+        # over: without this the connection stayed open (CLOSE-WAIT) until the
+        # garbage collector found the handler
+        self.request.close()
         self._release()
 
     def log_message(self, fmt, *args):  # noqa: N802 - base class API
         logging.info("%s %s", self.client_address[0], fmt % args)
 
     def _reply(self, code, payload, headers=None):
-        body = serializer.dump_json_ordered(payload).encode("utf-8")
+        if isinstance(payload, base.RawResponse):
+            ctype, body = payload.content_type, payload.body
+        else:
+            ctype = "application/json"
+            body = serializer.dump_json_ordered(payload).encode("utf-8")
         self.send_response(code)
-        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Type", ctype)
         self.send_header("Content-Length", str(len(body)))
         for name, value in (headers or {}).items():
             self.send_header(name, value)
@@ -134,7 +150,22 @@ class _Handler(http.server.BaseHTTPRequestHandler):
             code, payload, headers = err.code, _error_body(err.code, err.message), err.headers
         self._reply(code, payload, headers)
 
-    do_GET = do_PUT = do_POST = do_DELETE = do_HEAD = do_PATCH = do_OPTIONS = _serve
+    def __getattr__(self, name):
+        # every method is served (501 for one no resource has, in JSON, after
+        # its body is read): http.server answers a method without do_ itself
+        if name.startswith("do_"):
+            return self._serve
+        raise AttributeError(name)
+
+    def send_error(self, code, message=None, explain=None):
+        """What http.server refuses itself (a malformed request line or
+        header) in our JSON shape too; the connection ends after it."""
+        self.log_error("code %d, message %s", code, message)
+        self.close_connection = True
+        if self.request_version == "HTTP/0.9":
+            # not a request line we understood: answer with a status line
+            self.request_version = self.protocol_version
+        self._reply(code, _error_body(code, message))
 
     def _read_body(self):
         text = self.headers.get("Content-Length")
@@ -171,6 +202,10 @@ class _Handler(http.server.BaseHTTPRequestHandler):
         """The user of the request's Basic credentials; 401 without valid
         ones, 403 when the user lacks every option ``access`` names."""
         challenge = {"WWW-Authenticate": 'Basic realm="%s"' % rapi.AUTH_REALM}
+        if self.headers.get("X-Requested-With") == "XMLHttpRequest":
+            # a script's request (the web UI's): no challenge, or the browser
+            # would show its own password dialog instead of the script's error
+            challenge = {}
         header = self.headers.get("Authorization", "")
         scheme, _, credentials = header.partition(" ")
         if scheme.lower() != "basic":
@@ -189,11 +224,19 @@ class _Handler(http.server.BaseHTTPRequestHandler):
         return user
 
     def _run(self):
+        body = self._read_body()
         if len(self.path) > MAX_URL_LENGTH:
             raise base.HttpError(414)
-        body = self._read_body()
-        url = urllib.parse.urlsplit(self.path)
-        path = urllib.parse.unquote(url.path)
+        try:
+            url = urllib.parse.urlsplit(self.path)
+        except ValueError:
+            raise base.bad_request("Invalid URL")
+        names = [urllib.parse.unquote(name) for name in url.path.split("/")]
+        for name in names:
+            if name and not _PATH_NAME.match(name):
+                raise base.bad_request("Invalid name in the path: %s (a name is at most 255"
+                                       " letters, digits, '.', '_' and '-')" % _shorten(name))
+        path = "/".join(names)
         try:
             query = urllib.parse.parse_qs(url.query, keep_blank_values=True,
                                           strict_parsing=False, errors="strict")
@@ -203,8 +246,6 @@ class _Handler(http.server.BaseHTTPRequestHandler):
         if found is None:
             raise base.not_found()
         cls, items = found
-        if any(ord(c) < 32 for item in items for c in item):
-            raise base.bad_request("Invalid character in the path")
         if self.command not in _METHODS or not hasattr(cls, self.command):
             raise base.HttpError(501, "Method %s is unsupported for path %s"
                                  % (self.command, path))
@@ -231,8 +272,11 @@ class _Handler(http.server.BaseHTTPRequestHandler):
             raise base.HttpError(code, str(err.args[0]) if err.args else None)
         except errors.TimeoutError as err:
             raise base.HttpError(504, str(err))
-        except errors.ProtocolError as err:
+        except (errors.NoMasterError, errors.ConnectionClosedError) as err:
             raise base.HttpError(502, "The master daemon is not reachable: %s" % err)
+        except errors.ProtocolError as err:
+            # as Ganeti: any LUXI-level failure is the gateway's (502)
+            raise base.HttpError(502, "The master daemon refused the request: %s" % err)
         except errors.GenericError as err:
             raise base.HttpError(500, str(err.args[0]) if err.args else type(err).__name__)
         except Exception:  # pylint: disable=broad-except

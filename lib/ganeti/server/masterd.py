@@ -16,7 +16,7 @@ import threading
 import time
 
 from ganeti import (config, constants, daemon, errors, jqueue, locking, luxi, mcpu,
-                    pathutils, query, rpc)
+                    pathutils, query, rpc, rpcstats)
 from ganeti.backend import node as backend_node
 from ganeti.cmdlib import cluster as cmdlib_cluster
 from ganeti.cmdlib import drbd_disks
@@ -39,6 +39,7 @@ class MasterContext:
     """What the logical units see: config, locks, RPC, the job queue."""
 
     def __init__(self, cfg, lease):
+        self.start_time = time.time()
         self.cfg = cfg
         self.lease = lease
         cfg.set_fence(lease.compares)
@@ -47,7 +48,7 @@ class MasterContext:
             node_groups=list(self.cfg.get_all_node_groups_info()),
             instances=self.cfg.get_instance_list(),
             networks=list(self.cfg.get_all_networks_info()))
-        self.rpc = rpc.RpcRunner(self.cfg.get_node_addresses)
+        self.rpc = rpc.RpcRunner(self.cfg.get_node_addresses, stats=rpcstats.RpcStats())
         self._ssconf_lock = threading.Lock()
         self._last_ssconf = None
         self.cfg.on_write.append(self._on_config_write)
@@ -132,6 +133,7 @@ class LuxiHandler:
                 lambda uuids, fields: cmdlib_filter.query_filters(context, uuids, fields),
             luxi.REQ_REPLACE_FILTER: lambda *args: cmdlib_filter.replace_filter(context, *args),
             luxi.REQ_DELETE_FILTER: lambda uuid: cmdlib_filter.delete_filter(context, uuid),
+            luxi.REQ_QUERY_METRICS: self._query_metrics,
         }
 
     def handle(self, method, args):
@@ -169,6 +171,22 @@ class LuxiHandler:
         qfilter = qlang.make_simple_filter(full) if full else None
         result = self._query(query.QR_NODE, fields, qfilter)
         return query.old_style(result)
+
+    def _query_metrics(self, sections=None):
+        """What only the master daemon knows, for the RAPI's /metrics and
+        /2/locks: the parts named in ``sections`` (None: all of them), each
+        kept cheaply as things happen and only summed up here."""
+        context = self.context
+        wanted = luxi.METRICS_SECTIONS if sections is None else sections
+        result = {"time": time.time(), "start_time": context.start_time}
+        if "jobs" in wanted:
+            result["jobs"] = self.jq.metrics()
+        if "locks" in wanted:
+            result["locks"] = {"holders": context.glm.lock_holders(),
+                               "waits": context.glm.wait_stats.snapshot()}
+        if "rpc" in wanted:
+            result["rpc"] = context.rpc.stats.snapshot()
+        return result
 
     def _query_drbd_minors(self, node):
         cfg = self.context.cfg
