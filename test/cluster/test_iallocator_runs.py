@@ -1,11 +1,13 @@
 """Instance allocators: Debian's hail (ganeti-htools) drives placement on a
-two-node virtual cluster whose nodes share their sharedfile directory.
+two-node namespace cluster (the second node added over ssh) whose nodes share
+their sharedfile directory.
 
 hail reads the cluster as this project describes it (iallocator protocol 2)
 and answers: the nodes of new instances (-I hail, and the cluster's default
 allocator, which gnt-cluster init sets to hail when it is installed), a new
 node for a sharedfile instance that migrates without -n, and the jobs that
-evacuate a node's primary instances (gnt-node evacuate -p).
+evacuate a node's primary instances (gnt-node evacuate -p); gnt-debug
+iallocator shows a request and hail's answer.
 """
 
 import os
@@ -13,7 +15,7 @@ import re
 
 import pytest
 
-import vcluster
+import netns_cluster
 
 HAIL = "/usr/lib/ganeti/iallocators/hail"
 NOOP = "/usr/share/ganeti/os/noop"
@@ -29,12 +31,15 @@ STAMP = re.compile(r"^\w{3} \w{3} [ \d]\d \d\d:\d\d:\d\d \d{4} ")
 
 @pytest.fixture(scope="module")
 def vc2():
-    vc = vcluster.VirtualCluster(2)
+    reason = netns_cluster.netns_supported()
+    if reason:
+        pytest.skip(reason)
+    vc = netns_cluster.NetnsCluster(2, prefix="gnti")
     try:
         vc.share(SHARED_DIR)
         vc.init("--enabled-hypervisors=fake",
                 "--enabled-disk-templates=sharedfile,file,diskless")
-        vc.add_node(vc.nodes[1])
+        vc.master.run("gnt-node", "add", vc.nodes[1].name, check=True)
         yield vc
     finally:
         vc.cleanup()

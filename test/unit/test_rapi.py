@@ -315,3 +315,32 @@ def test_scripts_get_no_password_challenge(rapi):
     with pytest.raises(urllib.error.HTTPError) as err:
         urllib.request.urlopen(req, context=ctx, timeout=10)
     assert err.value.code == 401 and "WWW-Authenticate" not in err.value.headers
+
+
+def _sample(name):
+    path = os.path.join(os.path.dirname(__file__), "data", "ganeti-3.0.2", "rapi",
+                        name + ".json")
+    with open(path) as fd:
+        return json.load(fd)
+
+
+def test_objects_have_the_fields_of_ganetis_samples():
+    """The samples are a Ganeti 3.0.2 cluster's answers: our objects have the
+    same keys (nodes in the same order), /2/info at least Ganeti's."""
+    assert set(_sample("instance-one")) == set(resources.I_FIELDS)
+    assert [set(i) for i in _sample("instances-bulk")] == [set(resources.I_FIELDS)]
+    assert list(_sample("nodes-bulk")[0]) == resources.N_FIELDS
+    from ganeti import objects
+    from ganeti.cmdlib import cluster
+
+    class Cfg:
+        @staticmethod
+        def get_cluster_info():
+            return objects.Cluster(cluster_name="c.example.com", master_node="n1",
+                                   enabled_hypervisors=["fake"])
+    info = cluster.cluster_info(Cfg())
+    sample = _sample("info")
+    assert set(sample) <= set(info)
+    for key, value in sample.items():
+        if value is not None and info[key] is not None:
+            assert type(info[key]) is type(value), key
