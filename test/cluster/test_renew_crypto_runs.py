@@ -100,16 +100,8 @@ def _renew(nc, *options, expect=0):
 
 def _assert_working(nc, name="rc-check.example.com"):
     m = nc.master
-    # the new nodes' etcd members join in the background (learner, then
-    # voter), and verify right after the adds failed once in a full run (its
-    # output was not kept then; it is now): give the cluster a minute to settle
-    deadline = time.time() + 60
-    while True:
-        verify = m.run("gnt-cluster", "verify", timeout=300)
-        if verify.returncode == 0:
-            break
-        assert time.time() < deadline, verify.stdout + verify.stderr
-        time.sleep(2)
+    verify = m.run("gnt-cluster", "verify", timeout=300)
+    assert verify.returncode == 0, verify.stdout + verify.stderr
     _live_nodes(m)
     m.run("gnt-instance", "add", "-t", "diskless", "--no-nics", "-o", "noop",
           "--no-name-check", "--no-ip-check", "-n", nc.node(3).name, name, check=True)
@@ -157,16 +149,7 @@ def test_setup(nc):
     m.run("gnt-instance", "add", "-t", "diskless", "--no-nics", "-o", "noop",
           "--no-name-check", "--no-ip-check", "-n", n2.name, "rc1.example.com",
           check=True)
-    # the new nodes' etcd members join in the background (learner, then
-    # voter), and verify right after the adds failed once in a full run (its
-    # output was not kept then; it is now): give the cluster a minute to settle
-    deadline = time.time() + 60
-    while True:
-        verify = m.run("gnt-cluster", "verify", timeout=300)
-        if verify.returncode == 0:
-            break
-        assert time.time() < deadline, verify.stdout + verify.stderr
-        time.sleep(2)
+    _wait_settled(m)
 
 
 def test_new_cluster_certificate(nc):
@@ -341,6 +324,19 @@ def test_a_node_cut_off_means_no_new_cluster_certificate(nc):
         assert _read(node, "server.pem.rollover") is None
     _wait_rejoined(nc, nc.node(3))
     _assert_working(nc)
+
+
+def _wait_settled(m, timeout=60):
+    """Wait until verify passes after nodes were added: their etcd members join
+    in the background (learner, then voter), and verify right after the adds
+    failed once in a full run (its output was not kept then; it is now)."""
+    deadline = time.time() + timeout
+    while True:
+        verify = m.run("gnt-cluster", "verify", timeout=300)
+        if verify.returncode == 0:
+            return
+        assert time.time() < deadline, verify.stdout + verify.stderr
+        time.sleep(2)
 
 
 def _wait_rejoined(nc, node, timeout=60):
