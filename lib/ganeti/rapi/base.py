@@ -9,7 +9,7 @@ anyone, otherwise an authenticated user with one of the listed options.
 import http
 import time
 
-from ganeti import constants, errors, luxi, opcodes, rapi
+from ganeti import constants, errors, luxi, rapi
 
 #: every opcode a RAPI write submits carries this source, with the resource's
 #: name, in its reason trail (Ganeti's "gnt:library:rlib2:instances_name_startup")
@@ -230,6 +230,3 @@ def map_rows(fields, rows):
 def uri_list(names, uri_format, id_field="id"):
     return [{id_field: name, "uri": uri_format % name} for name in sorted(names)]
 
-
-def opcode_class(op_id):
-    return opcodes.OP_MAPPING[op_id]

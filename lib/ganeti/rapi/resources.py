@@ -9,7 +9,7 @@ import json
 import os
 import re
 
-from ganeti import constants, errors, rapi
+from ganeti import constants, errors, opcodes, rapi
 from ganeti.rapi import base
 from ganeti.rapi.base import Resource, bad_request, not_found
 
@@ -45,7 +45,8 @@ _ROLE_NAMES = {"M": "master", "C": "master-candidate", "R": "regular", "D": "dra
 
 
 def op(op_id):
-    return base.opcode_class(op_id)
+    """The opcode class of ``op_id``."""
+    return opcodes.OP_MAPPING[op_id]
 
 
 # --- the cluster ---------------------------------------------------------------
