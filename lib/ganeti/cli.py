@@ -208,6 +208,15 @@ NEW_SECONDARY_OPT = cli_option("-n", "--new-secondary", dest="dst_node", default
 EARLY_RELEASE_OPT = cli_option("--early-release", dest="early_release", default=False,
                                action="store_true",
                                help="Release the locks on the secondary node(s) early")
+NODEGROUP_OPT = cli_option("-g", "--node-group", dest="nodegroup", default=None,
+                           metavar="<nodegroup>", help="Node group (name or uuid)")
+SHOW_MACHINE_OPT = cli_option("-M", "--show-machine-names", dest="show_machine_names",
+                              default=False, action="store_true",
+                              help="Show machine name for every line in output")
+# never stored nor shown (doc/os-parameters.rst)
+OSPARAMS_SECRET_OPT = keyval_option("--os-parameters-secret", dest="osparams_secret",
+                                    help="Secret OS parameters (won't be logged or saved;"
+                                    " you must supply these for every operation.)")
 SUBMIT_OPTS = [SUBMIT_OPT, PRINT_JOBID_OPT]
 #: added to every command unless it defines the same option strings itself
 COMMON_OPTS = [DEBUG_OPT, REASON_OPT]

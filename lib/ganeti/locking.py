@@ -69,6 +69,10 @@ _SET_LOCK_NAME = "[lockset]"
 _DELETE_PRIORITY = -1000
 
 
+# the attribute of a waiting thread that ends its lock waits (interrupt_wait)
+INTERRUPTED = "lock_wait_interrupted"
+
+
 def _deadline(timeout):
     """Absolute monotonic deadline for ``timeout`` seconds (None: never)."""
     if timeout is None:
@@ -271,7 +275,8 @@ class SharedLock:
                         raise errors.LockError("Lock %s has been deleted"
                                                % self.name)
                     remaining = _remaining(deadline)
-                    if remaining == 0.0:
+                    # a canceled job's thread stops waiting as if timed out (wake())
+                    if remaining == 0.0 or getattr(thread, INTERRUPTED, False):
                         self._leave_queue(group, thread)
                         return False
                     group.cond.wait(remaining)
@@ -286,6 +291,14 @@ class SharedLock:
                 if self._wait_stats is not None:
                     self._wait_stats.record(self._level, time.monotonic() - start)
             return True
+
+    def wake(self, thread):
+        """Make ``thread`` look at its INTERRUPTED flag if it waits for this lock."""
+        with self._mutex:
+            for queue in self._queues.values():
+                for group in queue:
+                    if thread in group.threads:
+                        group.cond.notify_all()
 
     def release(self):
         """Release the lock held by the current thread, whatever its mode."""
@@ -483,6 +496,12 @@ class LockSet:
         owned.update(got)
         return set(name for name, _ in got)
 
+    def wake(self, thread):
+        with self._mutex:
+            locks = list(self._locks.values())
+        for lock in [self._set_lock] + locks:
+            lock.wake(thread)
+
     def release(self, names=None):
         """Release ``names`` (None: everything owned in this set).
 
@@ -637,6 +656,14 @@ class GanetiLockManager:
         self._check_order(level)
         return lockset.acquire(names, shared=shared, timeout=timeout,
                                priority=priority, waiting_since=waiting_since)
+
+    def interrupt_wait(self, thread):
+        """End ``thread``'s lock waits, now and until its INTERRUPTED flag is
+        cleared: each acquire returns as if its timeout had passed (the job
+        queue uses it when it cancels a job waiting for locks)."""
+        setattr(thread, INTERRUPTED, True)
+        for lockset in self._sets.values():
+            lockset.wake(thread)
 
     def release(self, level, names=None):
         """Release ``names`` (None: all) at ``level``."""

@@ -154,12 +154,15 @@ class Disk(ConfigObject):
     # local/remote IP and minor); set on the copies sent, never stored
     FIELDS = ("dev_type", "logical_id", "children", "nodes", "iv_name", "size", "mode",
               "params", "spindles", "name", "uuid", "serial_no", "ctime", "mtime",
-              "dynamic_params")
+              "dynamic_params", "forthcoming")
     CHILDREN = {}
 
     def upgrade_config(self):
         if self.children is None:
             self.children = []
+        if self.forthcoming is None:
+            # only reserved: not created on its nodes (gnt-instance add --forthcoming)
+            self.forthcoming = False
         if self.params is None:
             self.params = {}
         if self.mode is None:
@@ -175,7 +178,7 @@ class Instance(TaggableObject):
     FIELDS = ("name", "primary_node", "os", "hypervisor", "hvparams", "beparams",
               "osparams", "osparams_private", "admin_state", "admin_state_source",
               "nics", "disks", "disk_template", "disks_active", "network_port",
-              "tags", "serial_no", "ctime", "mtime", "uuid")
+              "tags", "serial_no", "ctime", "mtime", "uuid", "forthcoming")
     CHILDREN = {"nics": (NIC, "list"), "disks": (Disk, "list")}
 
     def upgrade_config(self):
@@ -192,6 +195,9 @@ class Instance(TaggableObject):
             self.admin_state_source = "admin"
         if self.disks_active is None:
             self.disks_active = False
+        if self.forthcoming is None:
+            # a reservation: in the configuration only (gnt-instance add --forthcoming)
+            self.forthcoming = False
         _stamp(self)
 
     @property

@@ -7,6 +7,7 @@ this runs when a job is submitted, so bad input never reaches the queue.
 """
 
 import copy
+import re
 
 from ganeti import constants, errors, ht
 
@@ -178,6 +179,28 @@ def split_secrets(op_dict: dict) -> tuple:
             secrets["instances"] = copy.deepcopy(nested)
             public["instances"] = [outer for outer, _ in split]
     return public, secrets
+
+
+def _secret_values(secrets: dict) -> list:
+    """The values of split_secrets' second part, nested opcodes' included."""
+    values = []
+    for name in SECRET_PARAMS:
+        values.extend((secrets.get(name) or {}).values())
+    for inner in secrets.get("instances") or []:
+        if isinstance(inner, dict):
+            values.extend(_secret_values(inner))
+    return values
+
+
+def redact_secret_values(text: str, secrets: dict) -> str:
+    """``text`` with each of the secret values of ``secrets`` (split_secrets'
+    second part) replaced by REDACTED: for a log message quoting them."""
+    values = set(str(value) for value in _secret_values(secrets)) - {""}
+    if not values:
+        return text
+    # one pass, longest first: a value inside another is not left half-shown
+    pattern = "|".join(re.escape(v) for v in sorted(values, key=len, reverse=True))
+    return re.sub(pattern, REDACTED, text)
 
 
 def shown_input(op_dict: dict) -> dict:
@@ -570,6 +593,24 @@ class OpOobCommand(OpCode):
     ]
 
 
+class OpRestrictedCommand(OpCode):
+    """Run a command of the nodes' restricted-commands directory on each node
+    (cmdlib/node.py); result: per node, in order, [True, output] or [False,
+    message]."""
+    OP_ID = "OP_RESTRICTED_COMMAND"
+    OP_PARAMS = [
+        ("use_locking", False, ht.TBool, "Whether to use synchronization"),
+        ("nodes", REQUIRED, ht.TListOf(ht.TNonEmptyString),
+         "Nodes on which the command should be run (at least one)"),
+        ("node_uuids", None, ht.TMaybe(ht.TListOf(ht.TNonEmptyString)),
+         "Node UUIDs on which the command should be run (at least one)"),
+        ("command", REQUIRED, ht.TNonEmptyString, "Restricted command name"),
+    ]
+    OP_RESULT = ht.TListOf(ht.TypeCheck(
+        "[success, output or message]", lambda v: isinstance(v, list) and len(v) == 2
+        and isinstance(v[0], bool) and isinstance(v[1], str)))
+
+
 # ---- operating systems ------------------------------------------------------------
 
 class OpOsDiagnose(OpCode):
@@ -599,6 +640,10 @@ _PDISK_INDEX = ("disk", REQUIRED, ht.TNonNegativeInt, "Disk index")
 _PINSTANCE_MODES = ("create", "import", "remote-import")
 _DISK_SPEC = ht.TListOf(ht.TDict)
 _NIC_SPEC = ht.TListOf(ht.TDict)
+_PFILE_DRIVER = ("file_driver", None, ht.TMaybe(ht.TElemOf(["loop", "blktap", "blktap2"])),
+                 "Driver for file-based disks")
+_PFILE_STORAGE_DIR = ("file_storage_dir", None, ht.TMaybeString,
+                      "Directory below the file storage dir")
 _MOD_LIST = ht.TypeCheck(
     "list of [action, index/identifier, parameters]",
     lambda v: isinstance(v, list) and all(
@@ -619,9 +664,7 @@ class OpInstanceCreate(OpCode):
         ("disks", REQUIRED, _DISK_SPEC, "Disk descriptions ({size, mode, name, ...})"),
         ("disk_template", REQUIRED, ht.TElemOf(constants.DISK_TEMPLATES), "Disk template"),
         ("group_name", None, ht.TMaybeString, "Node group to place the instance in"),
-        ("file_driver", None, ht.TMaybe(ht.TElemOf(["loop", "blktap", "blktap2"])),
-         "Driver for file-based disks"),
-        ("file_storage_dir", None, ht.TMaybeString, "Directory below the file storage dir"),
+        _PFILE_DRIVER, _PFILE_STORAGE_DIR,
         ("hvparams", {}, ht.TDict, "Hypervisor parameters"),
         ("hypervisor", None, ht.TMaybe(ht.TElemOf(constants.HYPER_TYPES)), "Hypervisor"),
         ("iallocator", None, ht.TMaybeString, "Instance allocator to choose the nodes"),
@@ -825,6 +868,9 @@ class OpInstanceSetParams(OpCode):
          "New disk template"),
         ("pnode", None, ht.TMaybeString, "New primary node"),
         ("remote_node", None, ht.TMaybeString, "Secondary node (for conversions)"),
+        # for conversions to file-based templates / to ext
+        _PFILE_DRIVER, _PFILE_STORAGE_DIR,
+        ("ext_params", {}, ht.TDict, "ExtStorage provider and parameters (to ext)"),
         _PIALLOCATOR,
         ("os_name", None, ht.TMaybeString, "New operating system"),
         ("osparams", {}, ht.TDict, "OS parameter changes"),
@@ -1077,6 +1123,13 @@ class OpTestJqueue(OpCode):
         ("log_messages", [], ht.TStrList, "Messages to log"),
         ("fail", False, ht.TBool, "Fail the opcode"),
     ]
+
+
+class OpTestOsParams(OpCode):
+    """Feed the secret OS parameters back (gnt-debug test-osparams): they reach
+    the logical unit, yet stay out of the job file."""
+    OP_ID = "OP_TEST_OS_PARAMS"
+    OP_PARAMS = [("osparams_secret", None, ht.TMaybeDict, "Secret OS parameters")]
 
 
 # ---- node groups --------------------------------------------------------------------

@@ -162,10 +162,12 @@ IMPORT_EXPORT_DIR = RUN_DIR + "/import-export"
 HOOKS_BASE_DIR = CONF_DIR + "/hooks"
 FILE_STORAGE_PATHS_FILE = CONF_DIR + "/file-storage-paths"
 RESTRICTED_COMMANDS_DIR = CONF_DIR + "/restricted-commands"
+RESTRICTED_COMMANDS_LOCK_FILE = LOCK_DIR + "/ganeti-restricted-commands.lock"
 VNC_PASSWORD_FILE = CONF_DIR + "/vnc-cluster-password"
 EXTERNAL_MASTER_SETUP_SCRIPT = CONF_DIR + "/scripts/master-ip-setup"
 
 LOG_OS_DIR = LOG_DIR + "/os"
+LOG_ES_DIR = LOG_DIR + "/extstorage"
 LOG_COMMANDS = LOG_DIR + "/commands.log"
 LOG_WATCHER = LOG_DIR + "/watcher.log"
 

@@ -139,7 +139,20 @@ def _group_name(ctx, node):
 
 
 def _ndparams(ctx, node):
-    return ctx.cluster.fill_nd(node, ctx.groups.get(node.group))
+    return json_numbers(ctx.cluster.fill_nd(node, ctx.groups.get(node.group)))
+
+
+NDP_TITLES = {"exclusive_storage": "ExclusiveStorage", "oob_program": "OutOfBandProgram",
+              "ovs": "OpenvSwitch", "ovs_link": "OpenvSwitchLink",
+              "ovs_name": "OpenvSwitchName", "spindle_count": "SpindleCount"}
+
+
+def ndparam_kind(key):
+    """A node parameter field's kind, from the kind of the parameter."""
+    from ganeti import paramtypes
+    return {paramtypes.KIND_BOOL: QFT_BOOL, paramtypes.KIND_INT: QFT_NUMBER,
+            paramtypes.KIND_FLOAT: QFT_FLOAT}.get(
+                paramtypes.kind_of(key, constants.NDC_DEFAULTS[key]), QFT_OTHER)
 
 
 NODE_FIELDS = _fields([
@@ -176,7 +189,9 @@ NODE_FIELDS = _fields([
           "List of instances with this node as secondary",
           lambda c, n: sorted(c.node_to_secondary.get(n.name, []))),
     Field("tags", "Tags", QFT_OTHER, "Tags", lambda c, n: sorted(n.tags)),
-    Field("serial_no", "SerialNo", QFT_NUMBER, "Serial number", lambda c, n: n.serial_no),
+    Field("serial_no", "SerialNo", QFT_NUMBER,
+          "Node object serial number, incremented on each modification",
+          lambda c, n: n.serial_no),
     Field("ctime", "CTime", QFT_TIMESTAMP, "Creation timestamp", lambda c, n: n.ctime),
     Field("mtime", "MTime", QFT_TIMESTAMP, "Modification timestamp", lambda c, n: n.mtime),
     # known only for nodes with an out-of-band program (Ganeti's rule)
@@ -185,13 +200,14 @@ NODE_FIELDS = _fields([
     Field("ndparams", "NodeParameters", QFT_OTHER, "Merged node parameters", _ndparams),
     Field("custom_ndparams", "CustomNodeParameters", QFT_OTHER, "Custom node parameters",
           lambda c, n: n.ndparams),
-    Field("hv_state", "HypervisorState", QFT_OTHER, "Static hypervisor state",
+    Field("hv_state", "HypervisorState", QFT_OTHER, "Hypervisor state",
           lambda c, n: n.hv_state_static),
-    Field("disk_state", "DiskState", QFT_OTHER, "Static disk state",
+    Field("disk_state", "DiskState", QFT_OTHER, "Disk state",
           lambda c, n: n.disk_state_static),
-    Field("dtotal", "DTotal", QFT_UNIT, "Total disk space in the default storage",
+    Field("dtotal", "DTotal", QFT_UNIT,
+          "Total storage space on storage unit for instance disk allocation",
           _live(None, "storage_size"), live=True),
-    Field("dfree", "DFree", QFT_UNIT, "Available disk space in the default storage",
+    Field("dfree", "DFree", QFT_UNIT, "Available storage space on storage unit",
           _live(None, "storage_free"), live=True),
     Field("sptotal", "SpTotal", QFT_NUMBER,
           "Total spindles in volume group (exclusive storage only)",
@@ -205,22 +221,26 @@ NODE_FIELDS = _fields([
           _live("memory_dom0"), live=True),
     Field("mfree", "MFree", QFT_UNIT, "Memory available for instance allocations",
           _live("memory_free"), live=True),
-    Field("ctotal", "CTotal", QFT_NUMBER, "Total number of logical processors",
+    Field("ctotal", "CTotal", QFT_NUMBER, "Number of logical processors",
           _live("cpu_total"), live=True),
-    Field("cnos", "CNOs", QFT_NUMBER, "Number of logical processors used by the node OS",
+    Field("cnos", "CNOs", QFT_NUMBER,
+          "Number of logical processors used by the node OS (dom0 for Xen)",
           _live("cpu_dom0"), live=True),
-    Field("cnodes", "CNodes", QFT_NUMBER, "Number of NUMA domains on node",
+    Field("cnodes", "CNodes", QFT_NUMBER,
+          "Number of NUMA domains on node (if exported by hypervisor)",
           _live("cpu_nodes"), live=True),
-    Field("csockets", "CSockets", QFT_NUMBER, "Number of physical CPU sockets",
+    Field("csockets", "CSockets", QFT_NUMBER,
+          "Number of physical CPU sockets (if exported by hypervisor)",
           _live("cpu_sockets"), live=True),
-    Field("bootid", "BootID", QFT_TEXT, "Random UUID renewed for each system reboot",
+    Field("bootid", "BootID", QFT_TEXT,
+          "Random UUID renewed for each system reboot, can be used for detecting"
+          " reboots by tracking changes",
           _live("bootid"), live=True),
 ] + [
-    Field("ndp/" + key, key, QFT_OTHER if isinstance(val, str) else
-          (QFT_BOOL if isinstance(val, bool) else QFT_NUMBER),
+    Field("ndp/" + key, NDP_TITLES.get(key, "ndp/" + key), ndparam_kind(key),
           "The \"%s\" node parameter" % key,
           (lambda k: lambda c, n: _ndparams(c, n).get(k))(key))
-    for key, val in sorted(constants.NDC_DEFAULTS.items())
+    for key in sorted(constants.NDC_DEFAULTS)
 ])
 
 
@@ -262,19 +282,6 @@ def _group_ipolicy(ctx, group):
 
 
 #: Ganeti's titles of the node parameter fields (the others are titled by name)
-NDP_TITLES = {"exclusive_storage": "ExclusiveStorage", "oob_program": "OutOfBandProgram",
-              "ovs": "OpenvSwitch", "ovs_link": "OpenvSwitchLink",
-              "ovs_name": "OpenvSwitchName", "spindle_count": "SpindleCount"}
-
-
-def ndparam_kind(key):
-    """A node parameter field's kind, from the kind of the parameter."""
-    from ganeti import paramtypes
-    return {paramtypes.KIND_BOOL: QFT_BOOL, paramtypes.KIND_INT: QFT_NUMBER,
-            paramtypes.KIND_FLOAT: QFT_FLOAT}.get(
-                paramtypes.kind_of(key, constants.NDC_DEFAULTS[key]), QFT_OTHER)
-
-
 GROUP_FIELDS = _fields([
     Field("alloc_policy", "AllocPolicy", QFT_TEXT, "Allocation policy for group",
           lambda c, g: g.alloc_policy),
@@ -319,24 +326,34 @@ GROUP_FIELDS = _fields([
 _JOB_FIELD_DEFS = [
     ("id", "ID", QFT_NUMBER, "Job ID"),
     ("status", "Status", QFT_TEXT, "Job status"),
-    ("priority", "Priority", QFT_NUMBER, "Current job priority"),
-    ("summary", "Summary", QFT_OTHER, "Summary of opcodes in job"),
+    ("priority", "Priority", QFT_NUMBER, "Current job priority (19 to -20)"),
+    ("summary", "Summary", QFT_OTHER, "List of per-opcode summaries"),
     ("ops", "OpCodes", QFT_OTHER, "List of all opcodes"),
-    ("opresult", "OpCode_result", QFT_OTHER, "List of opcode results"),
-    ("opstatus", "OpCode_status", QFT_OTHER, "List of opcode status"),
+    ("opresult", "OpCode_result", QFT_OTHER, "List of opcodes results"),
+    ("opstatus", "OpCode_status", QFT_OTHER, "List of opcodes status"),
     ("oplog", "OpCode_log", QFT_OTHER, "List of opcode output logs"),
-    ("opstart", "OpCode_start", QFT_OTHER, "List of opcode start timestamps"),
-    ("opexec", "OpCode_exec", QFT_OTHER, "List of opcode execution start timestamps"),
-    ("opend", "OpCode_end", QFT_OTHER, "List of opcode end timestamps"),
+    ("opstart", "OpCode_start", QFT_OTHER,
+     "List of opcode start timestamps (before acquiring locks)"),
+    ("opexec", "OpCode_exec", QFT_OTHER,
+     "List of opcode execution start timestamps (after acquiring locks)"),
+    ("opend", "OpCode_end", QFT_OTHER, "List of opcode execution end timestamps"),
     ("oppriority", "OpCode_prio", QFT_OTHER, "List of opcode priorities"),
-    ("received_ts", "Received", QFT_OTHER, "Timestamp of when job was received"),
-    ("start_ts", "Start", QFT_OTHER, "Timestamp of job start"),
-    ("end_ts", "End", QFT_OTHER, "Timestamp of job end"),
+    ("received_ts", "Received", QFT_OTHER,
+     "Timestamp of when job was received (tuple containing seconds and microseconds)"),
+    ("start_ts", "Start", QFT_OTHER,
+     "Timestamp of job start (tuple containing seconds and microseconds)"),
+    ("end_ts", "End", QFT_OTHER,
+     "Timestamp of job end (tuple containing seconds and microseconds)"),
     ("archived", "Archived", QFT_BOOL, "Whether job is archived"),
 ]
 JOB_FIELD_NAMES = [d[0] for d in _JOB_FIELD_DEFS]
 JOB_FIELDS = _fields(Field(n, t, k, d, (lambda i: lambda c, row: row[i])(idx))
                      for idx, (n, t, k, d) in enumerate(_JOB_FIELD_DEFS))
+
+
+def unknown_job_row(job_id):
+    """The row of a job asked for by id that does not exist: its id, and no data."""
+    return [job_id] + [UNAVAIL] * (len(_JOB_FIELD_DEFS) - 1)
 
 # ---- locks -------------------------------------------------------------------------------
 

@@ -355,11 +355,14 @@ _SINGLE_NODE_CALLS = [
     ("blockdev_grow", constants.RPC_TMO_NORMAL,
      "(node, disk, amount, dryrun, backingstore, excl_stor)"),
     ("blockdev_find", constants.RPC_TMO_FAST, "(node, disk) -> status or None"),
+    ("blockdev_setinfo", constants.RPC_TMO_NORMAL, "(node, disk, info)"),
     ("blockdev_getmirrorstatus", constants.RPC_TMO_FAST, "(node, disks)"),
     ("blockdev_getdimensions", constants.RPC_TMO_FAST, "(node, disks)"),
     ("blockdev_removechildren", constants.RPC_TMO_NORMAL, "(node, disk, children)"),
     ("blockdev_addchildren", constants.RPC_TMO_NORMAL, "(node, disk, children)"),
     ("blockdev_rename", constants.RPC_TMO_NORMAL, "(node, [[disk, new_logical_id]])"),
+    ("blockdev_convert", constants.RPC_TMO_SLOW,
+     "(node, source disk, destination disk): copy the data (template conversion)"),
     ("drbd_needs_activation", constants.RPC_TMO_NORMAL,
      "(node, disks) -> uuids of the disks to activate again"),
     ("file_storage_dir_create", constants.RPC_TMO_FAST, "(node, path)"),
@@ -440,6 +443,8 @@ _MULTI_NODE_CALLS = [
      "(nodes, su_name, su_args, name, fields) -> rows of the fields"),
     ("node_volumes", constants.RPC_TMO_FAST, "(nodes) -> [{name, size, dev, vg}]"),
     ("export_list", constants.RPC_TMO_FAST, "(nodes) -> names of the exports"),
+    ("restricted_command", constants.RPC_TMO_SLOW,
+     "(nodes, cmd) -> the output of the node's restricted command cmd"),
 ]
 for _name, _tmo, _doc in _SINGLE_NODE_CALLS:
     setattr(RpcRunner, "call_" + _name, _rpc_method(_name, _tmo, True, _doc))

@@ -51,26 +51,39 @@ def run_as_sample(vc, argv):
     return proc.returncode, out, err, renamed
 
 
-def replay(vc, path):
+_JOB_ID = re.compile(r"JobID: (\d+)")
+_PRINTED_JOB_ID = re.compile(r"^(\d+)(?:: \S+)?$", re.M)
+
+
+def job_ids(cmdline, out, err):
+    """The job ids a command printed: "JobID: N" (stderr) and, with --submit
+    or --print-jobid, "N" or a multi-item --submit's "N: NAME" (stdout)."""
+    ids = _JOB_ID.findall(err)
+    if "--submit" in cmdline or "--print-jobid" in cmdline:
+        ids += _PRINTED_JOB_ID.findall(out)
+    return [int(i) for i in ids]
+
+
+def replay(vc, path, job_map=None):
     """Run the commands of a sample on the cluster, in order; yields (command
     line, argv, Ganeti's (code, stdout, stderr), ours, renamed as in
-    run_as_sample). ``gnt-job watch`` and ``gnt-job info`` follow the last job
-    submitted here; command lines with shell syntax run with sh; the capturer's
-    comments are dropped."""
+    run_as_sample). A job id of Ganeti's that a gnt-job command names is
+    replaced by the id of our job printed at the same place (ids no command
+    printed stay as they are); command lines with shell syntax run with sh;
+    the capturer's comments are dropped. ``job_map`` (a dict), if given, gets
+    the pairs Ganeti's job id -> ours as they come."""
     import shlex
-    last_job = None
+    ours = {} if job_map is None else job_map
     for cmdline, code, out, err in entries(path):
+        err = re.sub(r"\n(# .*\n)+$", "", err)
         argv = shlex.split(cmdline)
-        if argv[:2] in (["gnt-job", "watch"], ["gnt-job", "info"]) and \
-                len(argv) > 2 and argv[2].isdigit() and last_job is not None:
-            argv[2] = last_job
-        if re.search(r"\$\(|^for ", cmdline):      # shell syntax: run it with sh
+        if argv[:1] == ["gnt-job"]:
+            argv = [str(ours.get(int(word), word)) if word.isdigit() else word
+                    for word in argv]
+        if re.search(r"\$\(|^for | \| ", cmdline):      # shell syntax: run it with sh
             argv = ["sh", "-c", cmdline]
         got_code, got_out, got_err, renamed = run_as_sample(vc, argv)
-        job = re.search(r"JobID: (\d+)", got_err)
-        if job:
-            last_job = job.group(1)
-        err = re.sub(r"\n(# .*\n)+$", "", err)
+        ours.update(zip(job_ids(cmdline, out, err), job_ids(cmdline, got_out, got_err)))
         yield cmdline, argv, (code, out, err), (got_code, got_out, got_err), renamed
 
 

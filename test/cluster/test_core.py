@@ -77,7 +77,7 @@ def test_node_list_default_and_options(cluster):
 def test_node_info(cluster):
     m = cluster.master
     out = m.run("gnt-node", "info", check=True).stdout
-    assert out.startswith("Node name: %s\n  primary ip: %s\n" % (m.name, m.ip))
+    assert out.startswith("- Node name: %s\n  primary ip: %s\n" % (m.name, m.ip))
     assert "  master candidate: True\n" in out
     # as Ganeti 3.0.2 (samples/errors.txt): an unknown name prints an empty line
     missing = m.run("gnt-node", "info", "no-such-node")
@@ -124,6 +124,37 @@ def test_debug_delay_and_job_commands(cluster):
     assert re.search(r"^\s*%s\s+success" % job_id, archived, re.M), archived
     auto = m.run("gnt-job", "autoarchive", "all", check=True).stdout
     assert re.match(r"Archived \d+ jobs, \d+ unchecked left", auto)
+
+
+def test_debug_test_osparams_prints_the_secret_the_job_file_does_not_hold(cluster):
+    m = cluster.master
+    secret = "Secret-Debug-5b7e"
+    proc = m.run("gnt-debug", "test-osparams", "--print-jobid",
+                 "--os-parameters-secret", "password=%s,size=1" % secret, check=True)
+    job_id, line = proc.stdout.splitlines()
+    assert re.match(r"^\w{3} \w{3} [ \d]\d \d\d:\d\d:\d\d \d{4} Secret OS parameters:"
+                    r" \{'password': '%s', 'size': '1'\}$" % secret, line), proc.stdout
+    info = m.run("gnt-job", "info", job_id, check=True).stdout
+    assert secret not in info
+    assert "Secret OS parameters: {'password': '<redacted>', 'size': '<redacted>'}" in info
+    # the job as stored (in etcd, whose files are below the node's root) has the
+    # message with the values redacted; no file holds the secret (nor a log)
+    stored = []
+    for dirpath, _, files in os.walk(cluster.base):
+        for name in files:
+            path = os.path.join(dirpath, name)
+            if not os.path.isfile(path):
+                continue        # sockets
+            with open(path, "rb") as fd:
+                data = fd.read()
+            assert secret.encode() not in data, path
+            if b"Secret OS parameters: {'password': '<redacted>'" in data:
+                stored.append(name)
+    assert stored
+    proc = m.run("gnt-debug", "test-osparams")
+    assert (proc.returncode, proc.stdout) == (1, "")
+    assert proc.stderr == ("Failure: command execution error:\n"
+                           "Opcode needs secret parameters\n")
 
 
 def test_bad_input_is_refused_and_creates_no_job(cluster):
@@ -226,9 +257,10 @@ def test_delay_on_nodes(cluster):
     m = cluster.master
     proc = m.run("gnt-debug", "delay", "--no-master", "--on-nodes", m.name, "0.2")
     assert proc.returncode == 0, proc.stderr
-    proc = m.run("gnt-debug", "delay", "--on-master", "-n", m.name, "--repeat", "1",
+    proc = m.run("gnt-debug", "delay", "--on-master", "-n", m.name, "--repeat", "2",
                  "0.1")
-    assert proc.returncode == 0 and "Test delay iteration 2/2" in proc.stdout
+    assert proc.returncode == 0 and "Test delay iteration 0/1" in proc.stdout \
+        and "Test delay iteration 1/1" in proc.stdout
 
 
 def test_hooks_run_with_the_ganeti_environment(cluster):

@@ -51,8 +51,7 @@ def _normalise(text):
 
 def _rejected_job_facts(text):
     """What gnt-job info shows of a job a REJECT rule canceled: the statuses,
-    that it never started, and its reason trail (gnt-job info's layout is not
-    Ganeti's yet: doc/job-filters.rst)."""
+    that it never started, and its reason trail (doc/job-filters.rst)."""
     return (re.findall(r"(?m)^ *Status: (.*)$", text),
             re.findall(r"(?m)^ *(?:Processing|Execution) start: +(N/A|unknown)", text),
             re.findall(r"gnt:client:gnt-debug|\bdelay\b|gnt:opcode:test_delay|"

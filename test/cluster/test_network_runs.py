@@ -39,8 +39,8 @@ _DIFFERENT = {
                                                  " error:\nGot NIC index 1, but there"
                                                  " are only 1\n"),
     # a job ID that is no number is refused before the master is asked
-    "gnt-job watch ?": (1, "", PREREQ % ("wrong_input", "Invalid job ID '?': job IDs are"
-                                         " numbers")),
+    "gnt-job watch ?": (1, "", PREREQ % ("wrong_input", "Invalid job ID passed: invalid"
+                                         " literal for int() with base 10: '?'")),
 }
 
 

@@ -82,7 +82,8 @@ def test_roles_offline_online_and_remove(cluster3):
     m.run("gnt-node", "modify", "-C", "yes", n3.name, check=True)
     assert os.path.exists(n3.path("/var/lib/ganeti/config.data"))
     refused = m.run("gnt-node", "modify", "-O", "yes", m.name)
-    assert refused.returncode == 1 and "master node" in refused.stderr
+    assert refused.returncode == 1 and \
+        "The master role can be changed only via master-failover" in refused.stderr
     m.run("gnt-node", "modify", "-O", "yes", n2.name, check=True)
     nodes = _nodes(m)
     assert nodes[n2.name][0] == "O" and nodes[n2.name][2] == "Y"

@@ -9,6 +9,7 @@ a hidden OS is not listed but usable, a blacklisted one is not installed.
 """
 
 import os
+import re
 
 import pytest
 
@@ -101,8 +102,9 @@ def test_settings_reach_instances_and_scripts(vc, recos):
                                                  "id", check=True).stdout.split(),
                      check=True).stdout)
     assert PRIVATE not in shown, [ln for ln in shown.splitlines() if PRIVATE in ln]
-    assert "osparams_private_cluster: {'%s': {'token': '<redacted>'}}" % recos.name \
-        in shown
+    # the opcode's input fields, in gnt-job info's YAML layout
+    assert re.search(r"(?m)^( +)osparams_private_cluster: \n\1  %s: \n\1    token:"
+                     r" <redacted>$" % re.escape(recos.name), shown), shown
     # dropping a hypervisor's settings: the cluster's value again
     m.run("gnt-os", "modify", "-H", "-fake", recos.name, check=True)
     _check(m, ["gnt-instance", "list", "--no-headers", "-o", "hv/migration_mode",

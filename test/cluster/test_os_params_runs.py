@@ -4,6 +4,7 @@ the OS's verify script decides, with Ganeti's error text; the create/modify flag
 
 import json
 import os
+import re
 
 from osfixture import recos  # noqa: F401 (fixture)
 
@@ -56,8 +57,9 @@ def test_secret_reaches_the_script_only(cluster, recos):
     assert _files_holding(cluster.base, SECRET) == []
     info = _all_job_info(m)
     assert SECRET not in info and PRIVATE not in info
-    assert "osparams_secret: {'password': '<redacted>'}" in info
-    assert "osparams_private: {'token': '<redacted>'}" in info
+    # the opcode's input fields, in gnt-job info's YAML layout
+    assert re.search(r"(?m)^( +)osparams_secret: \n\1  password: <redacted>$", info), info
+    assert re.search(r"(?m)^( +)osparams_private: \n\1  token: <redacted>$", info), info
     # the private value is kept in the configuration, for the next reinstall
     with open(m.path("/var/lib/ganeti/config.data")) as fd:
         inst = json.load(fd)["instances"][name]

@@ -147,17 +147,17 @@ def test_the_job_page_follows_the_log_live(vc, browser):
     it still runs (through /2/jobs/ID/wait, as the operator is logged in),
     then every line and the end."""
     m = vc.master
-    proc = m.run("gnt-debug", "delay", "--submit", "--repeat=3", "1", check=True)
+    proc = m.run("gnt-debug", "delay", "--submit", "--repeat=4", "1", check=True)
     job = (proc.stdout + proc.stderr).split()[-1]       # "JobID: N"
     assert job.isdigit(), proc
     _open(browser, vc, "/jobs/%s" % job)
-    _wait(browser, "#job-log", "Test delay iteration 1/4")
+    _wait(browser, "#job-log", "Test delay iteration 0/3")
     assert _wait(browser, "#job-status").text in ("running", "success")
     running_seen = browser.find_element("id", "job-status").text == "running"
     assert _wait(browser, "#job-status", "success").text == "success"
     log = browser.find_element("id", "job-log").text
     # "HH:MM:SS message", the message as gnt-job watch shows it
     assert [line.split(" ", 1)[1] for line in log.splitlines()] == [
-        " - INFO: Test delay iteration %d/4" % i for i in range(1, 5)]
+        " - INFO: Test delay iteration %d/3" % i for i in range(4)]
     assert running_seen, "the page showed the job only after it ended"
     _shot(browser, "job-log")

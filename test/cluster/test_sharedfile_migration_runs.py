@@ -390,13 +390,13 @@ def test_recreate_disks(shared2):
             proc = m.run("gnt-instance", "recreate-disks", *(args + [name]))
             assert proc.returncode == 1 and message in proc.stderr, (args, proc.stderr)
         assert _row(m, name, "pnode,disk.sizes") == [m.name, "32"]
-        # disk template conversions: only plain <-> drbd
+        # disk template conversions refused (doc/storage.rst)
         for args, message in [
                 (["-t", "drbd"], "No iallocator or node given"),
                 (["-t", "drbd", "-n", n2.name], "Disk template 'drbd' is not enabled"
                                                 " for this cluster"),
-                (["-t", "sharedfile"], "Unsupported disk template conversion from"
-                                       " file to sharedfile"),
+                (["-t", "diskless"], "Conversion to the 'diskless' disk template is not"
+                                     " supported"),
                 (["-t", "file"], "Instance already has disk template file"),
                 (["-n", n2.name, "-B", "vcpus=2"], "A secondary node (-n) is only used"
                                                    " when the disk template changes")]:

@@ -270,7 +270,8 @@ def test_convert_plain_to_drbd_and_back(cluster):
              " node with an iallocator is not supported yet"),
             ("-t drbd -n %s" % n1, "Given new secondary node %s is the same as the"
                                    " primary node of the instance" % n1),
-            ("-t file", "Unsupported disk template conversion from plain to file"),
+            ("-t diskless", "Conversion to the 'diskless' disk template is not"
+                            " supported"),
             ("-t plain", "Instance already has disk template plain"),
             ("-t drbd -n %s --disk 0:mode=ro" % n2, "Disk template conversion and"
                                                     " other disk changes not supported")]:
@@ -295,6 +296,10 @@ def test_convert_plain_to_drbd_and_back(cluster):
         " instance will not be enough."], proc.stdout
     assert vms.ssh(MASTER, "gnt-instance list --no-headers -o disk_template,snodes %s"
                    % name).stdout.split() == ["drbd", n2]
+    proc = vms.ssh(MASTER, "gnt-instance modify --ignore-ipolicy -t file %s" % name,
+                   check=False)
+    assert proc.returncode == 1 and "Unsupported disk template conversion from drbd to" \
+        " file (drbd converts only to and from plain)" in proc.stderr, proc.stderr
     assert len(_data_lvs(vms, 1)) == 2 and _data_lvs(vms, 2) == _data_lvs(vms, 1)
     # N+1: node2 could not start the instance (minimum memory) if node1 failed
     vms.ssh(MASTER, "gnt-instance modify --ignore-ipolicy -B minmem=60000,maxmem=60000"
@@ -341,6 +346,9 @@ def test_convert_plain_to_drbd_and_back(cluster):
     assert qa.drbd_line(vms, 1, m1) in ("", "cs:Unconfigured")
     assert vms.ssh(1, "dd if=/dev/xenvg/%s bs=1M count=8 iflag=direct status=none"
                    " | md5sum" % data_lv).stdout.split()[0] == checksum
+
+    # plain -> file -> plain: new disks, the data copied into them by the node
+    _convert_plain_file_plain(vms, name, checksum)
     vms.ssh(MASTER, "gnt-instance remove -f %s" % name)
     assert qa.lvs(vms, 1) == {} and qa.lvs(vms, 2) == {}
     verify = vms.ssh(MASTER, "gnt-cluster verify", check=False)
@@ -349,6 +357,42 @@ def test_convert_plain_to_drbd_and_back(cluster):
 
 def _image_sum(vms, k, path):
     return vms.ssh(k, "head -c 8388608 %s | md5sum" % path).stdout.split()[0]
+
+
+def _convert_plain_file_plain(vms, name, checksum):
+    """The plain instance ``name`` (on node1, its first 8 MiB summing to
+    ``checksum``) to file below --file-storage-dir and back, the data read
+    after each copy (generic conversions: cmdlib/template_copy.py)."""
+    directory = "/srv/ganeti/file-storage/conv/%s" % name
+    proc = vms.ssh(MASTER, "gnt-instance modify --ignore-ipolicy -t file"
+                   " --file-storage-dir=conv %s" % name)
+    lines = [line for line in qa.log_lines(proc.stdout) if "violates policy" not in line]
+    assert lines[:10] == [
+        "Converting disk template from 'plain' to 'file'",
+        "Generating new 'file' disk template...",
+        "Creating new empty disks of type 'file'...",
+        "Populating the new empty disks of type 'file'...",
+        " - copying data from disk 0 (plain), size 64M",
+        "Detaching old disks (plain) from the instance and removing them from cluster"
+        " config",
+        "Adding new disks (file) to cluster config and attaching them to the instance",
+        " - INFO: Waiting for instance %s to sync disks" % name,
+        " - INFO: Instance %s's disks are in sync" % name,
+        "Removing old block devices of type 'plain'..."], proc.stdout
+    assert qa.lvs(vms, 1) == {}
+    (image,) = vms.ssh(1, "ls %s" % directory).stdout.split()
+    assert image.endswith(".file.disk0")
+    assert _image_sum(vms, 1, "%s/%s" % (directory, image)) == checksum
+    assert vms.ssh(MASTER, "gnt-instance list --no-headers -o disk_template,disk.sizes"
+                   " %s" % name).stdout.split() == ["file", "64"]
+
+    proc = vms.ssh(MASTER, "gnt-instance modify --ignore-ipolicy -t plain %s" % name)
+    assert " - copying data from disk 0 (file), size 64M" in qa.log_lines(proc.stdout), \
+        proc.stdout
+    (lv,) = _data_lvs(vms, 1)
+    assert lv.endswith(".disk0")
+    assert _image_sum(vms, 1, "/dev/xenvg/%s" % lv) == checksum
+    assert vms.ssh(1, "test -e %s" % directory, check=False).returncode == 1
 
 
 HAIL = "/usr/lib/ganeti/iallocators/hail"

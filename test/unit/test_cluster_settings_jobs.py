@@ -69,7 +69,7 @@ def test_cancel_kill_of_a_running_job_is_refused_in_words(make_queue):
     assert not ok
     assert msg.startswith("Job %s is running and cannot be killed" % running)
     # a queued job is canceled with or without kill
-    assert queue.cancel_job(queued, True) == [True, "Job %s canceled" % queued]
+    assert queue.cancel_job(queued, True) == [True, "Dequeued job %s" % queued]
     with pytest.raises(errors.OpPrereqError):
         queue.cancel_job(running, "yes")
     ex.event("a").set()

@@ -10,11 +10,12 @@ from ganeti import cli, errors, objects, opcodes, query
 from ganeti.backend import extstorage as node_es
 from ganeti.client import gnt_storage
 from ganeti.cmdlib import extstorage as esq
+from ganeti.storage import extstorage as es
 
 import test_gnt_os
 from test_gnt_os import FakeRpc
 
-SCRIPTS = node_es.REQUIRED_SCRIPTS + node_es.OPTIONAL_SCRIPTS
+SCRIPTS = es.REQUIRED_SCRIPTS + es.OPTIONAL_SCRIPTS
 
 
 def make_provider(base, name, params="", skip=(), not_executable=()):
@@ -68,7 +69,7 @@ def test_search_path_order_files_and_missing_dirs(tmp_path):
     regular = tmp_path / "c" / "reg"
     make_provider(tmp_path / "c", "reg", skip=("create",))
     (regular / "create").mkdir()
-    assert node_es.load_provider("reg", str(regular)) == (
+    assert es.load_provider("reg", str(regular)) == (
         False, "File 'create' under path '%s' is not a regular file" % regular)
 
 

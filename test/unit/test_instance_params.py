@@ -432,7 +432,8 @@ def test_modify_passes_default_and_ignore_ipolicy(monkeypatch):
                  osparams_private=None, force=False, offline=None, force_variant=False,
                  runtime_mem=None, ignore_ipolicy=True, hotplug=False,
                  hotplug_if_possible=False, conflicts_check=True, wait_for_sync=True,
-                 disk_template=None, node=None, iallocator=None, new_primary_node=None)
+                 disk_template=None, node=None, iallocator=None, new_primary_node=None,
+                 ext_params={}, file_driver=None, file_storage_dir=None)
     gnt_instance.modify_instance(opts, ["inst1"])
     assert submitted[0].beparams == {"vcpus": "default", "maxmem": "default",
                                      "auto_balance": False}
@@ -519,7 +520,6 @@ def test_none_means_no_device_name(tmp_path):
     ({"tags": ["a b"]}, errors.TagError, "Tag contains invalid characters"),
     ({"tags": [""]}, errors.TagError, "Tags cannot be empty"),
     ({"tags": ["x" * 129]}, errors.TagError, "Tag too long (>128 characters)"),
-    ({"forthcoming": True}, errors.OpPrereqError, "Forthcoming instances"),
     ({"src_node": NODE}, errors.OpPrereqError, "only used by instance imports"),
     ({"compress": "gzip"}, errors.OpPrereqError, "only used by instance imports"),
 ])
@@ -545,7 +545,8 @@ def test_modify_checks_hv_names_on_the_client(monkeypatch):
                  force_variant=False, runtime_mem=None, ignore_ipolicy=False,
                  hotplug=False, hotplug_if_possible=False, conflicts_check=True,
                  wait_for_sync=True, disk_template=None, node=None, iallocator=None,
-                 new_primary_node=None)
+                 new_primary_node=None, ext_params={}, file_driver=None,
+                 file_storage_dir=None)
     with pytest.raises(errors.TypeEnforcementError, match="Unknown parameter 'nosuch'"):
         gnt_instance.modify_instance(opts, ["inst1"])
     opts.hvparams = {"acpi": "false", "kernel_path": None}

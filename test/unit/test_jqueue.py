@@ -323,7 +323,7 @@ def test_cancel_queued_and_running(make_queue, qdir):
     assert read_job_file(qdir, queued)["ops"][0]["status"] == "canceled"
     ok, msg = queue.cancel_job(running)
     assert not ok and "no longer waiting" in msg
-    assert queue.cancel_job(999) == [False, "Job 999 not found"]
+    assert queue.cancel_job(999) == [False, "Job 999 not found in queue"]
     ex.event("a").set()
     assert wait_final(queue, running) == "success"
     ok, msg = queue.cancel_job(running)

@@ -792,3 +792,36 @@ def test_stress_no_deadlock_no_overlap():
     # Nothing is left held or queued.
     for name, mode, owners, pending, _, _ in glm.query_locks():
         assert (mode, owners, pending) == (None, [], []), name
+
+
+def test_interrupt_wait_ends_a_wait_as_a_timeout():
+    """A canceled job's thread stops waiting at once (GanetiLockManager.interrupt_wait),
+    holds nothing afterwards, and the other waiters and owners are unaffected."""
+    glm = locking.GanetiLockManager(nodes=["n1", "n2"])
+    glm.acquire(locking.LEVEL_CLUSTER, [locking.BGL], shared=True)
+    glm.acquire(locking.LEVEL_NODE, ["n2"])                  # the holder: this thread
+    result = {}
+
+    def waiter():
+        glm.acquire(locking.LEVEL_CLUSTER, [locking.BGL], shared=True)
+        start = time.monotonic()
+        result["got"] = glm.acquire(locking.LEVEL_NODE, ["n1", "n2"], timeout=30)
+        result["took"] = time.monotonic() - start
+        result["owned"] = glm.list_owned(locking.LEVEL_NODE)
+        glm.release_all()
+
+    thread = threading.Thread(target=waiter)
+    thread.start()
+    deadline = time.monotonic() + 5
+    while not any(row[3] for row in glm.query_locks() if row[0] == "node/n2"):
+        assert time.monotonic() < deadline, "the thread never waited for node/n2"
+        time.sleep(0.01)
+    glm.interrupt_wait(thread)
+    thread.join(5)
+    assert not thread.is_alive()
+    assert result["got"] is None and result["took"] < 5
+    assert not result["owned"]                          # n1 was given back
+    # the flag stays until the queue clears it: a new wait ends at once too
+    assert getattr(thread, locking.INTERRUPTED) is True
+    assert set(glm.list_owned(locking.LEVEL_NODE)) == {"n2"}
+    glm.release_all()

@@ -92,6 +92,7 @@ class _SlowNodeRpc:
 class _Inst:
     name = "inst1"
     primary_node = "node1"
+    forthcoming = False
 
 
 def _lu_with_a_slow_node(monkeypatch, lu_class, **op_fields):

@@ -15,7 +15,7 @@ from ganeti.backend.common import RpcFail  # noqa: F401
 # the modules serving procedures; each has a PROCEDURES dict
 _MODULES = ["node", "storage", "osdefs", "instance", "migration", "watcher_pause",
             "maintenance", "etcd", "storage_units", "impexp", "oob", "extstorage",
-            "crypto"]
+            "crypto", "restricted_commands"]
 
 PROCEDURES = {}
 for _name in _MODULES:

@@ -11,6 +11,7 @@ import os
 from ganeti import constants, errors, objects, pathutils, storage
 from ganeti.backend.common import config_object, fail, point_link
 from ganeti.storage import filestorage
+from ganeti.utils import process
 from ganeti.utils.instance_name import is_valid_instance_name
 
 LINKS_DIR_MODE = 0o755
@@ -112,12 +113,14 @@ def blockdev_remove(disk):
     """Remove the storage of ``disk`` (missing is fine) and links to it."""
     disk = _disk(disk)
     device = _find(disk)
+    dev_path = device.dev_path if device is not None else None
     try:
-        storage.remove_device(disk)
+        # the device found: an ext volume's look-up runs its provider's attach
+        storage.remove_device(disk, device, known=True)
     except errors.BlockDeviceError as err:
         fail("Cannot remove disk %s: %s", _disk_name(disk), err)
-    if device is not None and device.dev_path:
-        _remove_links_to(device.dev_path)
+    if dev_path:
+        _remove_links_to(dev_path)
 
 
 def blockdev_snapshot(disk, snap_name, snap_size):
@@ -163,14 +166,15 @@ def blockdev_shutdown(disk):
     """Deactivate ``disk`` (missing is fine) and remove the links to it."""
     disk = _disk(disk)
     device = _find(disk)
+    dev_path = device.dev_path if device is not None else None
     try:
         if device is not None:
             device.close()
-        storage.shutdown_device(disk)
+        storage.shutdown_device(disk, device, known=True)
     except errors.BlockDeviceError as err:
         fail("Cannot shut down disk %s: %s", _disk_name(disk), err)
-    if device is not None and device.dev_path:
-        _remove_links_to(device.dev_path)
+    if dev_path:
+        _remove_links_to(dev_path)
 
 
 def blockdev_grow(disk, amount, dryrun, backingstore, excl_stor):
@@ -181,6 +185,15 @@ def blockdev_grow(disk, amount, dryrun, backingstore, excl_stor):
                             bool(excl_stor))
     except errors.BlockDeviceError as err:
         fail("Cannot grow disk %s: %s", _disk_name(disk), err)
+
+
+def blockdev_setinfo(disk, info):
+    """Give ``disk`` new metadata (its instance's name, after a rename)."""
+    ((disk, device),) = _found_devices([disk])
+    try:
+        device.set_info(info)
+    except errors.BlockDeviceError as err:
+        fail("Failed to set information on block device: %s", err)
 
 
 def blockdev_find(disk):
@@ -213,7 +226,7 @@ def blockdev_open(instance_name, disks, exclusive):
     nodes have them open: ``exclusive`` false)."""
     for disk, device in _found_devices(disks):
         try:
-            device.open()
+            device.open(exclusive=bool(exclusive))
         except errors.BlockDeviceError as err:
             fail("Cannot open disk %s of instance %s (%s mode): %s", _disk_name(disk),
                  instance_name, "exclusive" if exclusive else "shared", err)
@@ -329,6 +342,38 @@ def blockdev_rename(renames):
             fail("Cannot rename %r to %r: %s", disk.logical_id, new_id, err)
 
 
+# the copy ends (dd killed) before the master stops waiting for the answer:
+# a disk the master removes after a failed copy is no longer being written
+_CONVERT_TIMEOUT = constants.RPC_TMO_SLOW - constants.RPC_TMO_URGENT
+
+
+def blockdev_convert(src, dest):
+    """Copy the data of disk ``src`` into the new disk ``dest`` on this node (a
+    disk template conversion): dest's size in MiB, read from the start of src."""
+    src, dest = _disk(src), _disk(dest)
+    src_dev = _find(src)
+    if src_dev is None:
+        fail("Cannot copy from device '%s': device not found", src.uuid)
+    dest_dev = _find(dest)
+    if dest_dev is None:
+        fail("Cannot copy to device '%s': device not found", dest.uuid)
+    try:
+        # an LV may be inactive (after a reboot); a file needs nothing
+        src_dev.assemble()
+        dest_dev.assemble()
+    except errors.BlockDeviceError as err:
+        fail("Cannot activate the disks to copy: %s", err)
+    # fsync: the copy is on disk before the master removes the old disk. No
+    # O_DIRECT (Ganeti's dd has it): not every filesystem takes it (tmpfs)
+    result = process.run_cmd(["dd", "if=%s" % src_dev.dev_path,
+                              "of=%s" % dest_dev.dev_path, "bs=1M",
+                              "count=%d" % dest.size, "conv=notrunc,fsync"],
+                             timeout=_CONVERT_TIMEOUT)
+    if result.failed:
+        fail("Disk conversion command '%s' exited with error: %s; output: %s",
+             " ".join(result.cmd), result.fail_reason, result.output.strip())
+
+
 def drbd_needs_activation(disks):
     """The uuids of the drbd ``disks`` that need activate-disks here: not set up,
     off the network (StandAlone) or without their local storage (Diskless)."""
@@ -438,10 +483,12 @@ PROCEDURES = {
     "blockdev_grow": blockdev_grow,
     "blockdev_snapshot": blockdev_snapshot,
     "blockdev_find": blockdev_find,
+    "blockdev_setinfo": blockdev_setinfo,
     "blockdev_getmirrorstatus": blockdev_getmirrorstatus,
     "blockdev_removechildren": blockdev_removechildren,
     "blockdev_addchildren": blockdev_addchildren,
     "blockdev_rename": blockdev_rename,
+    "blockdev_convert": blockdev_convert,
     "drbd_needs_activation": drbd_needs_activation,
     "blockdev_open": blockdev_open,
     "blockdev_close": blockdev_close,

@@ -560,9 +560,6 @@ _INIT_OPTS = [
                    " (cluster-wide)"),
 ]
 
-_NODEGROUP_OPT = cli.cli_option("-g", "--node-group", dest="nodegroup", default=None,
-                                metavar="<nodegroup>", help="Node group (name or uuid)")
-
 _VERIFY_OPTS = [
     cli.VERBOSE_OPT,
     cli.cli_option("--debug-simulate-errors", dest="simulate_errors", default=False,
@@ -572,7 +569,7 @@ _VERIFY_OPTS = [
                    help="Enable parseable error messages"),
     cli.cli_option("--no-nplus1-mem", dest="skip_nplusone_mem", default=False,
                    action="store_true", help="Skip N+1 memory redundancy tests"),
-    cli.DRY_RUN_OPT, cli.PRIORITY_OPT, _NODEGROUP_OPT,
+    cli.DRY_RUN_OPT, cli.PRIORITY_OPT, cli.NODEGROUP_OPT,
     # reported as warnings
     cli.cli_option("-I", "--ignore-errors", dest="ignore_errors", default=None,
                    action="append", help="Error code to be ignored"),
@@ -605,7 +602,7 @@ COMMANDS = {
                           "Updates mismatches in recorded disk sizes"),
     "show-ispecs-cmd": (show_create_command, cli.ARGS_NONE, [], "",
                         "Show the command line to re-create the cluster"),
-    "verify-disks": (verify_disks, cli.ARGS_NONE, [cli.PRIORITY_OPT, _NODEGROUP_OPT],
+    "verify-disks": (verify_disks, cli.ARGS_NONE, [cli.PRIORITY_OPT, cli.NODEGROUP_OPT],
                      "", "Does a check on the cluster disk status"),
     "verify": (verify_cluster, cli.ARGS_NONE, _VERIFY_OPTS, "",
                "Does a check on the cluster configuration"),
@@ -952,10 +949,7 @@ COMMANDS.update({
     "rename": (rename_cluster, [cli.ArgSpec("<new_name>", 1, 1)],
                [cli.FORCE_OPT, cli.DRY_RUN_OPT], "<new-name>", "Renames the cluster"),
     "command": (run_cluster_command, [cli.ArgSpec("<command>", 1, None)], [
-        _NODES_OPT, _NODEGROUP_OPT,
-        cli.cli_option("-M", "--show-machine-names", dest="show_machine_names",
-                       default=False, action="store_true",
-                       help="Show machine name for every line in output"),
+        _NODES_OPT, cli.NODEGROUP_OPT, cli.SHOW_MACHINE_OPT,
         cli.cli_option("--failure-only", dest="failure_only", default=False,
                        action="store_true", help="Hide successful results and show"
                        " failures only (determined by the exit code)")],
@@ -965,7 +959,7 @@ COMMANDS.update({
         cli.cli_option("--use-replication-network", dest="use_replication_network",
                        default=False, action="store_true", help="Whether to use the"
                        " replication network for talking to the nodes"),
-        _NODEGROUP_OPT],
+        cli.NODEGROUP_OPT],
         "[-n <node-name>...] <filename>", "Copies a file to all (or only some) nodes"),
     "search-tags": tags.SEARCH_COMMAND,
     "epo": (oob.epo, [cli.ArgSpec("<arg>")], [

@@ -1,4 +1,5 @@
-"""gnt-debug: debugging commands (delay, locks, submit-job, test-jobqueue)."""
+"""gnt-debug: debugging commands (delay, locks, submit-job, test-jobqueue,
+test-osparams, iallocator)."""
 
 import math
 import sys
@@ -90,6 +91,14 @@ def test_jobqueue(opts, args):
     """Run OP_TEST_JQUEUE: log messages, optionally fail."""
     op = opcodes.OpTestJqueue(log_messages=["Hello from the job queue test"],
                               fail=opts.fail)
+    cli.submit_or_send(op, opts)
+    return constants.EXIT_SUCCESS
+
+
+def test_osparams(opts, args):
+    """Send secret OS parameters to a job that feeds them back
+    (OP_TEST_OS_PARAMS); the job file never holds them."""
+    op = opcodes.OpTestOsParams(osparams_secret=opts.osparams_secret or None)
     cli.submit_or_send(op, opts)
     return constants.EXIT_SUCCESS
 
@@ -240,6 +249,10 @@ COMMANDS = {
         cli.cli_option("--fail", default=False, action="store_true", dest="fail",
                        help="Make the opcode fail")] + cli.SUBMIT_OPTS,
         "", "Test a few aspects of the job queue"),
+    "test-osparams": (test_osparams, cli.ARGS_NONE,
+                      [cli.OSPARAMS_SECRET_OPT] + cli.SUBMIT_OPTS,
+                      "[--os-parameters-secret <params>]",
+                      "Test secret os parameter transmission"),
     "locks": (list_locks, cli.ARGS_NONE, [
         cli.NOHDR_OPT, cli.SEP_OPT, cli.FIELDS_OPT,
         cli.cli_option("--interval", dest="interval", type="int", default=None,

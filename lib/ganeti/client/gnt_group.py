@@ -6,7 +6,7 @@ The options, usage texts and output are Ganeti 3.0.2's.
 import sys
 
 from ganeti import cli, constants, errors
-from ganeti.client import ipolicy_opts, tags
+from ganeti.client import infofmt, ipolicy_opts, tags
 
 _LIST_DEF_FIELDS = ["name", "node_cnt", "pinst_cnt", "alloc_policy", "ndparams"]
 _INFO_FIELDS = ["name", "ndparams", "custom_ndparams", "diskparams", "custom_diskparams",
@@ -67,25 +67,19 @@ def assign_nodes(opts, args):
 
 # dicts arrive with sorted keys; Ganeti shows node parameters and policies in the
 # order of its records' fields
-_ND_ORDER = list(constants.NDC_DEFAULTS)
 _ISPEC_ORDER = ["memory-size", "disk-size", "disk-count", "cpu-count", "nic-count",
                 "spindle-use"]
 _IPOLICY_ORDER = ["minmax", "std", "spindle-ratio", "vcpu-ratio", "disk-templates"]
 
 
-def _in_order(data, order):
-    keys = [k for k in order if k in data] + sorted(k for k in data if k not in order)
-    return dict((k, data[k]) for k in keys)
-
-
 def _ordered_ipolicy(policy):
-    result = _in_order(policy, _IPOLICY_ORDER)
+    result = infofmt.in_order(policy, _IPOLICY_ORDER)
     if isinstance(result.get("minmax"), list):
-        result["minmax"] = [dict((key, _in_order(pair[key], _ISPEC_ORDER))
+        result["minmax"] = [dict((key, infofmt.in_order(pair[key], _ISPEC_ORDER))
                                  for key in ("min", "max") if key in pair)
                             for pair in result["minmax"]]
     if isinstance(result.get("std"), dict):
-        result["std"] = _in_order(result["std"], _ISPEC_ORDER)
+        result["std"] = infofmt.in_order(result["std"], _ISPEC_ORDER)
     return result
 
 
@@ -93,7 +87,7 @@ def _fmt_dict(data):
     if not data:
         return "(empty)"
     return ", ".join("%s=%s" % (key, value)
-                     for key, value in _in_order(data, _ND_ORDER).items())
+                     for key, value in infofmt.in_order(data, infofmt.ND_ORDER).items())
 
 
 def _join(value):
@@ -106,7 +100,9 @@ def list_groups(opts, args):
     policy = (lambda value: str(_ordered_ipolicy(value)), False)
     override = {"node_list": (_join, False), "pinst_list": (_join, False),
                 "ndparams": (_fmt_dict, False), "tags": (str, False),
-                "custom_ndparams": (lambda value: str(_in_order(value, _ND_ORDER)), False),
+                "custom_ndparams": (lambda value: str(infofmt.in_order(value,
+                                                                       infofmt.ND_ORDER)),
+                                    False),
                 "ipolicy": policy, "custom_ipolicy": policy}
     return cli.generic_list("group", fields, args, None, opts.separator,
                             not opts.no_headers, format_override=override,
@@ -132,7 +128,6 @@ def _query_groups(args, fields):
 def _params_info(custom, actual):
     """Parameters for display, nested (disk parameters per template): a group's
     own values as they are, the others as 'default (value)'."""
-    from ganeti.client import infofmt
     result = infofmt.params_with_defaults(custom, actual)
     for key, value in actual.items():
         if isinstance(value, dict) and value:
@@ -143,7 +138,6 @@ def _params_info(custom, actual):
 def _policy_info(custom, effective):
     """A group's instance policy for display (Ganeti's layout; it orders min/max
     and the two ratios as a set happens to iterate, this is one of its orders)."""
-    from ganeti.client import infofmt
     own_minmax = custom.get("minmax")
     bounds = []
     for idx, minmax in enumerate(own_minmax or effective.get("minmax", [])):
@@ -163,7 +157,6 @@ def _policy_info(custom, effective):
 
 def show_group_info(opts, args):
     """The parameters of the given groups (all if none given)."""
-    from ganeti.client import infofmt
     lines = []
     for (name, ndparams, custom_ndparams, diskparams, custom_diskparams, ipolicy,
          custom_ipolicy) in _query_groups(args, _INFO_FIELDS):

@@ -82,7 +82,11 @@ def _hv_option(opts):
 
 
 def add_instance(opts, args):
-    """Create an instance (OP_INSTANCE_CREATE)."""
+    """Create an instance (OP_INSTANCE_CREATE), or only reserve it
+    (--forthcoming), or create a reserved one (--commit)."""
+    if opts.forthcoming and opts.commit:
+        raise errors.OpPrereqError("Creating an instance only forthcoming and commiting"
+                                   " it are mutally exclusive")    # sic: Ganeti's words
     return create_instance(opts, args, "create")
 
 
@@ -117,7 +121,9 @@ def create_instance(opts, args, mode):
         conflicts_check=opts.conflicts_check, ignore_ipolicy=opts.ignore_ipolicy,
         identify_defaults=getattr(opts, "identify_defaults", False),
         src_node=getattr(opts, "src_node", None), src_path=getattr(opts, "src_dir", None),
-        compress=getattr(opts, "compress", "none"))
+        compress=getattr(opts, "compress", "none"),
+        forthcoming=getattr(opts, "forthcoming", False),
+        commit=getattr(opts, "commit", False))
     cli.submit_or_send(op, opts)
     return constants.EXIT_SUCCESS
 
@@ -736,6 +742,14 @@ def _typed_changes(params, defaults):
 
 
 def modify_instance(opts, args):
+    from ganeti.cmdlib import conversion_options
+    # the options only some conversions take: refused here as Ganeti's client does
+    misplaced = conversion_options.misplaced_option(
+        opts.disk_template, opts.ext_params, opts.file_driver, opts.file_storage_dir)
+    if misplaced:
+        cli.to_stderr(misplaced)
+        return constants.EXIT_FAILURE
+    conversion_options.check_ext_params(opts.ext_params)
     beparams = _typed_changes(opts.beparams, paramtypes.BE_COMPAT_DEFAULTS)
     # the instance's hypervisor is not known here: names known to none are refused
     # now (as Ganeti's client does), the master checks the rest against it
@@ -750,6 +764,8 @@ def modify_instance(opts, args):
         conflicts_check=opts.conflicts_check, hotplug=opts.hotplug,
         hotplug_if_possible=opts.hotplug_if_possible, disk_template=opts.disk_template,
         remote_node=opts.node, iallocator=opts.iallocator,
+        ext_params=opts.ext_params, file_driver=opts.file_driver,
+        file_storage_dir=opts.file_storage_dir,
         wait_for_sync=opts.wait_for_sync, pnode=opts.new_primary_node)
     result = cli.submit_or_send(op, opts)
     if result is not None:
@@ -811,12 +827,10 @@ _BACKEND_OPT = cli.keyval_option("-B", "--backend-parameters", dest="beparams",
                                  help="Backend parameters")
 _OSPARAMS_OPT = cli.keyval_option("-O", "--os-parameters", dest="osparams",
                                   help="OS parameters")
-# private: stored, never shown; secret: never stored nor shown (doc/os-parameters.rst)
+# private: stored, never shown; secret (cli.OSPARAMS_SECRET_OPT): never stored nor
+# shown (doc/os-parameters.rst)
 _OSP_PRIVATE_OPT = cli.keyval_option("--os-parameters-private", dest="osparams_private",
                                      help="Private OS parameters (won't be logged)")
-_OSP_SECRET_OPT = cli.keyval_option("--os-parameters-secret", dest="osparams_secret",
-                                    help="Secret OS parameters (won't be logged or saved;"
-                                    " you must supply these for every operation.)")
 _OS_OPT = cli.cli_option("-o", "--os-type", dest="os", default=None, metavar="<os>",
                          help="What OS to run")
 _FORCE_VARIANT_OPT = cli.cli_option("--force-variant", dest="force_variant",
@@ -864,13 +878,17 @@ def create_options(templates_text):
         help="Custom disk setup %s" % templates_text)] + _COMMON_CREATE_OPTS
 
 
+_FILESTORE_DIR_OPT = cli.cli_option(
+    "--file-storage-dir", dest="file_storage_dir", default=None, metavar="<DIR>",
+    help="Relative path under default cluster-wide file storage dir to store file-based"
+    " disks")
+_FILESTORE_DRIVER_OPT = cli.cli_option(
+    "--file-driver", dest="file_driver", default=None, metavar="<DRIVER>",
+    choices=["loop", "blktap", "blktap2"], help="Driver to use for image files")
+
 _COMMON_CREATE_OPTS = [
-    cli.cli_option("--file-storage-dir", dest="file_storage_dir", default=None,
-                   metavar="<DIR>", help="Relative path under default cluster-wide file"
-                   " storage dir to store file-based disks"),
-    cli.cli_option("--file-driver", dest="file_driver", default=None,
-                   metavar="<DRIVER>", choices=["loop", "blktap", "blktap2"],
-                   help="Driver to use for image files"),
+    _FILESTORE_DIR_OPT,
+    _FILESTORE_DRIVER_OPT,
     _HV_OPT,
     cli.IALLOCATOR_OPT,
     _NET_OPT,
@@ -883,7 +901,7 @@ _COMMON_CREATE_OPTS = [
     cli.cli_option("--no-nics", dest="no_nics", action="store_true", default=False,
                    help="Do not create any network cards for the instance"),
     _NWSYNC_OPT,
-    _OSPARAMS_OPT, _OSP_PRIVATE_OPT, _OSP_SECRET_OPT,
+    _OSPARAMS_OPT, _OSP_PRIVATE_OPT, cli.OSPARAMS_SECRET_OPT,
     cli.cli_option("-s", "--os-size", dest="sd_size", type="unit", default=None,
                    metavar="<size>", help="Enforces a single-disk configuration using"
                    " the given disk size, in MiB unless a suffix is used"),
@@ -898,6 +916,10 @@ _COMMON_CREATE_OPTS = [
 
 _ADD_OPTS = create_options("(blockdev, plain, rbd, sharedfile, file, drbd, diskless,"
                            " gluster, ext)") + [
+    cli.cli_option("--forthcoming", dest="forthcoming", action="store_true", default=False,
+                   help="Only reserve resources, but do not create the instance yet"),
+    cli.cli_option("--commit", dest="commit", action="store_true", default=False,
+                   help="The instance is already reserved and should be committed now"),
     cli.cli_option("--no-start", dest="start", action="store_false", default=True,
                    help="Don't start the instance after creation"),
     _OS_OPT, _FORCE_VARIANT_OPT,
@@ -983,7 +1005,7 @@ COMMANDS = {
                        default=False, help="Interactive OS reinstall, lists available OS"
                        " templates for selection")] + cli.SUBMIT_OPTS + [
         cli.DRY_RUN_OPT, cli.PRIORITY_OPT, _OSPARAMS_OPT, _OSP_PRIVATE_OPT,
-        _OSP_SECRET_OPT],
+        cli.OSPARAMS_SECRET_OPT],
         "[-f] <instance>", "Reinstall a stopped instance"),
     "change-group": (change_group, [cli.ArgSpec("<instance-name>", 1, 1)], [
         cli.cli_option("--to", dest="to", metavar="<group>", default=None, action="append",
@@ -1044,7 +1066,11 @@ COMMANDS = {
                        help="Hotplug supported devices (NICs and Disks)"),
         cli.cli_option("--hotplug-if-possible", dest="hotplug_if_possible",
                        action="store_true", default=False,
-                       help="Hotplug devices in case hotplug is supported")],
+                       help="Hotplug devices in case hotplug is supported"),
+        cli.keyval_option("-e", "--ext-params", dest="ext_params",
+                          help="Parameters for ExtStorage template conversions in the"
+                          " format: provider=prvdr[,param1=val1,param2=val2,...]"),
+        _FILESTORE_DRIVER_OPT, _FILESTORE_DIR_OPT],
         "<instance-name>", "Alters the parameters of an instance"),
     "shutdown": (shutdown_instance, _ARGS_MANY, [
         cli.FORCE_OPT, _M_NODE_OPT, _M_PRI_NODE_OPT, _M_SEC_NODE_OPT, _M_CLUST_OPT,

@@ -1,9 +1,9 @@
 """gnt-job: list, inspect, follow, cancel and archive jobs."""
 
 import sys
-import time
 
 from ganeti import cli, constants, errors
+from ganeti.client import infofmt
 from ganeti.utils import text
 
 _LIST_DEF_FIELDS = ["id", "status", "summary"]
@@ -28,8 +28,8 @@ def _parse_job_ids(args):
         try:
             ids.append(int(arg))
         except ValueError:
-            raise errors.OpPrereqError("Invalid job ID '%s': job IDs are numbers" % arg,
-                                       errors.ECODE_INVAL)
+            raise errors.OpPrereqError("Invalid job ID passed: invalid literal for int()"
+                                       " with base 10: '%s'" % arg, errors.ECODE_INVAL)
     return ids
 
 
@@ -64,87 +64,79 @@ def list_fields(opts, args):
 
 
 def _fmt_ts(ts):
-    if not ts:
-        return "N/A"
-    sec, usec = ts
-    return "%s.%06d" % (time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(sec)), usec)
+    return cli.format_timestamp(ts, with_usecs=True)
 
 
-def _ts_float(ts):
-    return ts[0] + ts[1] / 1e6 if ts else None
+def _delta(from_ts, to_ts):
+    return to_ts[0] - from_ts[0] + (to_ts[1] - from_ts[1]) / 1000000.0
 
 
-def _fmt_value(value):
-    return str(value)
+def _job_ts(name, ts, prior=None):
+    """A job's time stamp line, with the time since ``prior``, as Ganeti."""
+    if ts is None:
+        return (name, "unknown (None)", "job")
+    delta = " (delta %.6fs)" % _delta(prior, ts) if prior is not None else ""
+    return (name, _fmt_ts(ts) + delta, "job")
+
+
+def _op_ts(name, ts):
+    return (name, _fmt_ts(ts), "opcode")
+
+
+def _job_info(row):
+    """The info tree of one job (Ganeti's layout: gnt-job info)."""
+    (jid, status, ops, opresult, opstatus, oplog, opstart, opexec, opend,
+     recv_ts, start_ts, end_ts) = row
+    info = [("Job ID", jid), ("Status", status),
+            _job_ts("Received", recv_ts),
+            _job_ts("Processing start", start_ts, recv_ts),
+            _job_ts("Processing end", end_ts, start_ts)]
+    if end_ts is not None and recv_ts is not None:
+        info.append(("Total processing time", "%.6f seconds" % _delta(recv_ts, end_ts)))
+    else:
+        info.append(("Total processing time", "N/A"))
+    opcodes = []
+    for op, result, status, log, s_ts, x_ts, e_ts in zip(ops, opresult, opstatus, oplog,
+                                                         opstart, opexec, opend):
+        # a log entry's time holds colons: kept apart from the content for YAML
+        entries = [[("Time", _fmt_ts(ts)),
+                    ("Content", (serial, ltype, cli.format_log_message(ltype, msg)))]
+                   for serial, ts, ltype, msg in log]
+        opcodes.append([("Opcode", op.get("OP_ID")), ("Status", status),
+                        _op_ts("Processing start", s_ts),
+                        _op_ts("Execution start", x_ts),
+                        _op_ts("Processing end", e_ts),
+                        ("Input fields", op), ("Result", result),
+                        ("Execution log", entries)])
+    info.append(("Opcodes", opcodes))
+    return info
 
 
 def show_jobs(opts, args):
-    """Print everything about the given jobs."""
-    fields = ["id", "ops", "status", "summary", "opstatus", "opresult", "oplog",
+    """Print everything about the given jobs (an unknown one as "Job ID N not
+    found", still exit code 0, as Ganeti)."""
+    fields = ["id", "status", "ops", "opresult", "opstatus", "oplog",
               "opstart", "opexec", "opend", "received_ts", "start_ts", "end_ts"]
     ids = _parse_job_ids(args)
     result = cli.get_client().query_jobs(ids, fields)
-    out = []
-    rc = constants.EXIT_SUCCESS
-    for job_id, row in zip(ids, result):
-        if row is None:
-            out.append("Job ID: %s not found" % job_id)
-            rc = constants.EXIT_FAILURE
-            continue
-        (jid, ops, status, _, opstatus, opresult, oplog, opstart, opexec, opend,
-         recv_ts, start_ts, end_ts) = row
-        out.append("- Job ID: %s" % jid)
-        out.append("  Status: %s" % status)
-        out.append("  Received:         %s" % _fmt_ts(recv_ts))
-        if start_ts:
-            out.append("  Processing start: %s (delta %.6fs)"
-                       % (_fmt_ts(start_ts), _ts_float(start_ts) - _ts_float(recv_ts)))
-        else:
-            out.append("  Processing start: unknown (not started)")
-        if end_ts:
-            base = start_ts or recv_ts
-            out.append("  Processing end:   %s (delta %.6fs)"
-                       % (_fmt_ts(end_ts), _ts_float(end_ts) - _ts_float(base)))
-            out.append("  Total processing time: %.6f seconds"
-                       % (_ts_float(end_ts) - _ts_float(recv_ts)))
-        else:
-            out.append("  Processing end:   unknown (not finished)")
-            out.append("  Total processing time: N/A")
-        out.append("  Opcodes:")
-        for op, st, res, log, ostart, oexec, oend in zip(ops, opstatus, opresult, oplog,
-                                                          opstart, opexec, opend):
-            out.append("    - Opcode: %s" % op.get("OP_ID"))
-            out.append("      Status: %s" % st)
-            out.append("      Processing start: %s" % _fmt_ts(ostart))
-            out.append("      Execution start:  %s" % _fmt_ts(oexec))
-            out.append("      Processing end:   %s" % _fmt_ts(oend))
-            out.append("      Input fields:")
-            for key in sorted(op):
-                if key == "OP_ID":
-                    continue
-                out.append("        %s: %s" % (key, _fmt_value(op[key])))
-            if res is None:
-                out.append("      No output data")
-            else:
-                out.append("      Result:")
-                out.append("        %s" % _fmt_value(res))
-            out.append("      Execution log:")
-            for serial, ts, ltype, msg in log:
-                out.append("        - %s:%s:%s %s" % (serial, _fmt_ts(ts), ltype,
-                                                      cli.format_log_message(ltype, msg)))
-    sys.stdout.write("\n".join(out) + "\n")
-    return rc
+    jobs = [_job_info(row) if row is not None else "Job ID %s not found" % job_id
+            for job_id, row in zip(ids, result)]
+    if jobs:
+        sys.stdout.write("\n".join(infofmt.format_data(jobs)) + "\n")
+    return constants.EXIT_SUCCESS
 
 
 def watch_job(opts, args):
     """Follow a job's log until it ends; the exit code tells how it ended."""
     job_id = _parse_job_ids(args)[0]
     cl = cli.get_client()
-    row = cl.query_jobs([job_id], ["status"])[0]
-    if row is None:
-        raise errors.OpPrereqError("Job %s not found" % job_id, errors.ECODE_NOENT)
     header = "Output from job %s follows" % job_id
     sys.stdout.write("%s\n%s\n" % (header, "-" * len(header)))    # as long, as Ganeti
+    sys.stdout.flush()
+    if cl.query_jobs([job_id], ["status"])[0] is None:
+        cli.to_stderr("Job %s failed: Error checking job status: Can't load job file"
+                      % job_id)
+        return constants.EXIT_FAILURE
     try:
         cli.poll_job(job_id, cl=cl)
     except errors.GenericError as err:
@@ -223,7 +215,7 @@ def archive_jobs(opts, args):
     rc = constants.EXIT_SUCCESS
     for job_id in _parse_job_ids(args):
         if not cl.archive_job(job_id):
-            sys.stderr.write("Failed to archive job %s (not finished or unknown)\n" % job_id)
+            cli.to_stderr("Failed to archive job with ID '%s'" % job_id)
             rc = constants.EXIT_FAILURE
     return rc
 

@@ -13,9 +13,12 @@ _LIST_DEF_FIELDS = ["name", "dtotal", "dfree", "mtotal", "mnode", "mfree", "pins
 def list_nodes(opts, args):
     """List nodes and their properties (default: Node DTotal DFree ...)."""
     fields = cli.parse_fields(opts.output, _LIST_DEF_FIELDS)
+    ndparams = (lambda value: str(infofmt.in_order(value, infofmt.ND_ORDER)), False)
     return cli.generic_list("node", fields, args, opts.units, opts.separator,
                             not opts.no_headers, verbose=opts.verbose,
-                            force_filter=opts.force_filter)
+                            force_filter=opts.force_filter,
+                            format_override={"ndparams": ndparams,
+                                             "custom_ndparams": ndparams})
 
 
 def list_fields(opts, args):
@@ -23,36 +26,28 @@ def list_fields(opts, args):
 
 
 def show_node_config(opts, args):
-    """Print the configuration of the given nodes (all if none given)."""
+    """Print the configuration of the given nodes (all if none given), in
+    Ganeti's layout (a YAML list; an unknown name prints an empty line)."""
+    from ganeti.utils import text
     fields = ["name", "pip", "sip", "pinst_list", "sinst_list", "master_candidate",
               "drained", "offline", "master_capable", "vm_capable", "powered", "ndparams",
-              "custom_ndparams", "group"]
-    cl = cli.get_client()
-    rows = cl.query_nodes(args, fields, False)
-    lines = []
+              "custom_ndparams"]
+    nodes = []
     for (name, pip, sip, pinst, sinst, is_mc, drained, offline, master_capable,
-         vm_capable, powered, ndparams, custom_ndparams, group) in rows:
-        lines.append("Node name: %s" % name)
-        items = [
-            ("primary ip", pip),
-            ("secondary ip", sip),
-            ("master candidate", is_mc),
-            ("drained", drained),
-            ("offline", offline),
-        ]
+         vm_capable, powered, ndparams, custom_ndparams) in \
+            cli.get_client().query_nodes(args, fields, False):
+        info = [("Node name", name), ("primary ip", pip), ("secondary ip", sip),
+                ("master candidate", is_mc), ("drained", drained), ("offline", offline)]
         if powered is not None:
-            items.append(("powered", powered))
-        items.append(("master_capable", master_capable))
-        items.append(("vm_capable", vm_capable))
+            info.append(("powered", powered))
+        info += [("master_capable", master_capable), ("vm_capable", vm_capable)]
         if vm_capable:
-            items.append(("primary for instances", list(pinst)))
-            items.append(("secondary for instances", list(sinst)))
-        items.append(("node group", group))
-        items.append(("node parameters",
-                      infofmt.params_with_defaults(custom_ndparams, ndparams)))
-        lines.extend(infofmt.format_info(items, indent=2))
-    # one line even with no node (an unknown name): Ganeti prints an empty line
-    sys.stdout.write("\n".join(lines) + "\n")
+            info += [("primary for instances", text.nice_sort(pinst)),
+                     ("secondary for instances", text.nice_sort(sinst))]
+        info.append(("node parameters",
+                     infofmt.params_with_defaults(custom_ndparams, ndparams)))
+        nodes.append(info)
+    sys.stdout.write("\n".join(infofmt.format_data(nodes)) + "\n")
     return constants.EXIT_SUCCESS
 
 
@@ -64,14 +59,16 @@ def add_node(opts, args):
     try:
         host = net.Hostname(args[0])
     except errors.ResolverError as err:
-        raise errors.OpPrereqError("Node name '%s' does not resolve: %s"
-                                   % (args[0], err.args[-1]), errors.ECODE_RESOLVER)
+        raise errors.OpPrereqError("The given name (%s) does not resolve: %s"
+                                   % (args[0], getattr(err, "reason", err.args[-1])),
+                                   errors.ECODE_RESOLVER)
     node = host.name
     # all names, not a filter on this one: a query naming an unknown node fails
     known = [r[0][1] for r in cl.query("node", ["name"])["data"] if r[0][1] == node]
     if known and not opts.readd:
-        raise errors.OpPrereqError("Node %s is already in the cluster (use --readd to add"
-                                   " it again)" % node, errors.ECODE_EXISTS)
+        cli.to_stderr("Node %s already in the cluster (as %s) - please retry with"
+                      " '--readd'" % (node, known[0]))
+        return constants.EXIT_FAILURE
     if opts.readd and not known:
         raise errors.OpPrereqError("Node %s is not in the cluster" % node,
                                    errors.ECODE_NOENT)
@@ -143,6 +140,12 @@ def powercycle_node(opts, args):
 
 def modify_node(opts, args):
     from ganeti import opcodes
+    changes = [opts.master_candidate, opts.drained, opts.offline, opts.master_capable,
+               opts.vm_capable, opts.secondary_ip, opts.ndparams, opts.node_powered,
+               opts.hv_state, opts.disk_state]
+    if all(change is None or change == [] or change == {} for change in changes):
+        cli.to_stderr("Please give at least one of the parameters.")
+        return constants.EXIT_FAILURE
     op = opcodes.OpNodeSetParams(
         node_name=args[0], force=opts.force, master_candidate=opts.master_candidate,
         offline=opts.offline, drained=opts.drained, auto_promote=opts.auto_promote,
@@ -160,7 +163,10 @@ def modify_node(opts, args):
 def _primary_instances(cl, node):
     """(full node name, its primary instances in Ganeti's nice order)."""
     from ganeti.utils import text
-    ((name, pinst),) = cl.query_nodes([node], ["name", "pinst_list"], False)
+    rows = cl.query_nodes([node], ["name", "pinst_list"], False)
+    if not rows:
+        raise errors.OpPrereqError("Node name %s not found" % node, errors.ECODE_NOENT)
+    ((name, pinst),) = rows
     return name, text.nice_sort(pinst)
 
 
@@ -288,6 +294,54 @@ def list_drbd(opts, args):
     return constants.EXIT_SUCCESS
 
 
+def online_nodes(cl, names, nodegroup=None):
+    """The online nodes among ``names`` (all when none), only those of
+    ``nodegroup`` (name or UUID) if given, in the query's order; a note on
+    stderr names the offline ones left out. An unknown name alone fails the
+    query, as in Ganeti ("Node name X not found")."""
+    from ganeti import qlang
+    qfilter = []
+    if names:
+        qfilter.append(qlang.make_simple_filter(names))
+    if nodegroup is not None:
+        qfilter.append([qlang.OP_OR, [qlang.OP_EQUAL, "group", nodegroup],
+                        [qlang.OP_EQUAL, "group.uuid", nodegroup]])
+    if len(qfilter) > 1:
+        qfilter = [[qlang.OP_AND] + qfilter]
+    rows = cl.query("node", ["name", "offline"], qfilter[0] if qfilter else None)["data"]
+    offline = [name for (_, name), (_, off) in rows if off]
+    if offline:
+        cli.to_stderr("Note: skipping offline node(s): %s" % ", ".join(offline))
+    return [name for (_, name), (_, off) in rows if not off]
+
+
+def restricted_command(opts, args):
+    """Run a command of the nodes' restricted-commands directory on the named
+    nodes or a group's (OP_RESTRICTED_COMMAND); exit 1 if it failed on one."""
+    from ganeti import opcodes
+    if len(args) < 2 and opts.nodegroup is None:
+        raise errors.OpPrereqError("Node group or node names must be given",
+                                   errors.ECODE_INVAL)
+    cl = cli.get_client()
+    nodes = online_nodes(cl, args[1:], opts.nodegroup)
+    op = opcodes.OpRestrictedCommand(command=args[0], nodes=nodes,
+                                     use_locking=opts.do_locking)
+    result = cli.submit_or_send(op, opts, cl=cl)
+    exit_code = constants.EXIT_SUCCESS
+    for node, (ok, text) in zip(nodes, result or []):
+        cli.to_stdout("------------------------------------------------")
+        if not ok:
+            exit_code = constants.EXIT_FAILURE
+            cli.to_stdout(text)
+        elif opts.show_machine_names:
+            for line in text.splitlines():
+                cli.to_stdout("%s: %s" % (node, line))
+        else:
+            cli.to_stdout("Node: %s" % node)
+            cli.to_stdout(text)
+    return exit_code
+
+
 def _yes_no(*flags, dest, help):
     return cli.cli_option(*flags, dest=dest, type="bool", default=None,
                           metavar="yes|no", help=help)
@@ -402,10 +456,8 @@ COMMANDS = {
         cli.cli_option("--no-node-setup", dest="node_setup", action="store_false",
                        default=True, help="Do not make initial SSH setup on remote node"
                        " (needs to be done manually)"),
-        cli.VERBOSE_OPT,
-        cli.cli_option("-g", "--node-group", dest="nodegroup", default=None,
-                       metavar="<nodegroup>", help="Node group (name or uuid)"),
-        cli.PRIORITY_OPT, _CAPAB_MASTER_OPT, _CAPAB_VM_OPT, _NODE_PARAMS_OPT,
+        cli.VERBOSE_OPT, cli.NODEGROUP_OPT, cli.PRIORITY_OPT, _CAPAB_MASTER_OPT, _CAPAB_VM_OPT,
+        _NODE_PARAMS_OPT,
         cli.HV_STATE_OPT, cli.DISK_STATE_OPT] +
         cli.SUBMIT_OPTS,    # our own: Ganeti's gnt-node add has no --submit
         "[-s ip] [--readd] [--no-ssh-key-check] [--force-join] [--no-node-setup]"
@@ -495,6 +547,13 @@ COMMANDS = {
     "repair-storage": (repair_storage, _ARGS_STORAGE_UNIT, [
         cli.IGNORE_CONSIST_OPT, cli.DRY_RUN_OPT, cli.PRIORITY_OPT] + cli.SUBMIT_OPTS,
         "<node-name> <storage-type> <volume-name>", "Repairs a storage volume on a node"),
+    "restricted-command": (restricted_command, [cli.ArgSpec("<command>", 1, 1)] +
+                           cli.ARGS_MANY_NODES, [
+        cli.cli_option("--sync", dest="do_locking", default=False, action="store_true",
+                       help="Grab locks while doing the queries in order to ensure more"
+                       " consistent results"),
+        cli.PRIORITY_OPT] + cli.SUBMIT_OPTS + [cli.SHOW_MACHINE_OPT, cli.NODEGROUP_OPT],
+        "<command> <node-name>...", "Executes a restricted command on node(s)"),
 }
 COMMANDS.update(tags.commands(constants.TAG_NODE))
 

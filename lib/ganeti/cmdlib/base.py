@@ -102,3 +102,17 @@ def expand_node_name(cfg, name):
     if full is None:
         raise errors.OpPrereqError("Node '%s' not known" % name, errors.ECODE_NOENT)
     return full
+
+
+def expand_node_names(cfg, names, uuids=None):
+    """The full names of the nodes given by (short) name and by UUID (Ganeti's
+    internal form), in that order, each once; OpPrereqError for an unknown one."""
+    result = [expand_node_name(cfg, name) for name in names]
+    if uuids:
+        by_uuid = dict((node.uuid, name) for name, node in cfg.get_all_nodes_info().items())
+        for uuid in uuids:
+            if uuid not in by_uuid:
+                raise errors.OpPrereqError("Node UUID '%s' not known" % uuid,
+                                           errors.ECODE_NOENT)
+            result.append(by_uuid[uuid])
+    return list(dict.fromkeys(result))

@@ -512,10 +512,13 @@ class LUClusterVerifyGroup(_VerifyErrors, LogicalUnit):
 
     @staticmethod
     def _expected_volumes(instances):
-        """{node: {"vg/lv": instance name}} of the instances' logical volumes."""
+        """{node: {"vg/lv": instance name}} of the instances' logical volumes
+        (a forthcoming disk's are not made yet)."""
         expected = {}
 
         def walk(disk, inst, nodes):
+            if disk.forthcoming:
+                return
             if disk.dev_type == constants.DT_PLAIN and disk.logical_id:
                 for node in nodes:
                     expected.setdefault(node, {})["%s/%s" % tuple(disk.logical_id)] = \

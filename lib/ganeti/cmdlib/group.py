@@ -13,7 +13,7 @@ keep working.
 import copy
 
 from ganeti import constants, errors, locking, objects, paramtypes, query
-from ganeti.cmdlib import iallocator
+from ganeti.cmdlib import forthcoming, iallocator
 from ganeti.cmdlib import ipolicy as ipol
 from ganeti.cmdlib.base import LogicalUnit, NoHooksLU, expand_node_name
 from ganeti.utils import text
@@ -516,6 +516,7 @@ class LUInstanceChangeGroup(LogicalUnit):
         from ganeti.cmdlib import instance_utils
         self.instance_name = instance_utils.expand_instance_name(self.cfg,
                                                                  self.op.instance_name)
+        forthcoming.refuse(self.cfg, self.instance_name)
         self.op.instance_name = self.instance_name
         self.req_targets = [self.cfg.lookup_node_group(g)
                             for g in self.op.target_groups or []]

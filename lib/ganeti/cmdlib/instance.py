@@ -1,10 +1,12 @@
 """Logical units that create and remove instances."""
 
 from ganeti import constants, errors, locking, objects, paramtypes
-from ganeti.cmdlib import drbd_disks, instance_cleanup, instance_flags, instance_nics
+from ganeti.cmdlib import drbd_disks, ext_disks, instance_cleanup, instance_flags
+from ganeti.cmdlib import instance_nics
 from ganeti.cmdlib import os_params
 from ganeti.cmdlib import instance_utils as iu
-from ganeti.cmdlib import backup, iallocator, instance_import, ipolicy, shutdown_wait
+from ganeti.cmdlib import backup, forthcoming, iallocator, instance_import, ipolicy
+from ganeti.cmdlib import shutdown_wait
 from ganeti.cmdlib.base import LogicalUnit, expand_node_name
 from ganeti.cmdlib.disk_sync import wait_for_sync
 from ganeti.cmdlib.instance_utils import InstanceLU
@@ -58,9 +60,7 @@ class LUInstanceCreate(LogicalUnit):
         if op.disk_template in constants.DTS_INT_MIRROR and op.pnode and not op.snode:
             raise errors.OpPrereqError("The networked disk templates need a mirror node"
                                        " (-n primary:secondary)", errors.ECODE_INVAL)
-        if op.forthcoming or op.commit:
-            raise errors.OpPrereqError("Forthcoming instances (reserving resources"
-                                       " only) are not supported", errors.ECODE_INVAL)
+        forthcoming.check_arguments(op, self.importing)
         if not self.importing:
             for name in ("src_node", "src_path"):
                 if getattr(op, name):
@@ -103,8 +103,9 @@ class LUInstanceCreate(LogicalUnit):
         else:
             self.instance_name = op.instance_name
             self.check_ip = None
-        if "." not in self.instance_name and op.name_check:
-            pass
+        if op.commit:
+            self._expand_commit()
+            return
         # the nodes: given, or chosen by an allocator (-I, or the cluster's default)
         self.allocator = iallocator.resolve(self, op.pnode)
         if self.allocator:
@@ -141,6 +142,24 @@ class LUInstanceCreate(LogicalUnit):
                     nodes = list(dict.fromkeys(nodes + [self.src_node]))
         self.needed_locks[locking.LEVEL_NODE] = \
             nodes if nodes is locking.ALL_SET else list(nodes)
+
+    def _expand_commit(self):
+        """--commit: the reservation's name, lock and nodes (a node given must
+        be one of them)."""
+        op = self.op
+        reserved = forthcoming.reserved_instance(self.cfg, self.instance_name)
+        self.instance_name = reserved.name
+        forthcoming.check_nodes_given(self.cfg, reserved, op.pnode, op.snode)
+        self.allocator = None
+        self.pnode = op.pnode = reserved.primary_node
+        self.snode = op.snode = (reserved.secondary_nodes or [None])[0]
+        if op.iallocator:
+            # Ganeti's note when an allocator is given: the reservation's nodes stay
+            self.log_info("Nodes of instance %s: %s", reserved.name, reserved.all_nodes)
+        self.locked_nodes = reserved.all_nodes
+        self.needed_locks[locking.LEVEL_INSTANCE] = [reserved.name]
+        self.needed_locks[locking.LEVEL_NODE] = list(self.locked_nodes)
+        self.needed_locks[locking.LEVEL_NODE_RES] = list(self.locked_nodes)
 
     def abort(self):
         instance_nics.release(self)
@@ -192,6 +211,13 @@ class LUInstanceCreate(LogicalUnit):
         op = self.op
         if self.importing:
             self._read_export()
+        self.reserved = None
+        self.nic_specs = op.nics
+        if op.commit:
+            self.reserved = forthcoming.still_reserved(self.cfg, self.instance_name,
+                                                       self.locked_nodes)
+            forthcoming.check_same_disks(self.reserved, op.disk_template, self.disk_specs)
+            self.nic_specs = forthcoming.nic_specs(self.cfg, op.nics, self.reserved)
         cluster = self.cfg.get_cluster_info()
         if self.allocator:
             self._run_allocator(cluster)
@@ -217,6 +243,8 @@ class LUInstanceCreate(LogicalUnit):
                 self.log_warning("The primary and secondary nodes are in two different"
                                  " node groups; the disk parameters from the first"
                                  " disk's node group will be used")
+        if self.snode and not op.commit:
+            # a commit's disks have theirs from the reservation
             flat = self.cfg.allocate_drbd_minors([self.pnode, self.snode]
                                                  * len(self.disk_specs))
             minors = list(zip(flat[0::2], flat[1::2]))
@@ -240,7 +268,8 @@ class LUInstanceCreate(LogicalUnit):
                          else (key,)):
                 self.beparams[name] = cluster.beparams["default"][name]
         self.nics = self._build_nics(cluster)
-        instance_nics.attach_create_nics(self, self.nics, self.pnode)
+        instance_nics.attach_create_nics(self, self.nics, self.pnode, held=(
+            forthcoming.held_addresses(self.reserved) if self.reserved else ()))
         if self.check_ip and op.ip_check and net.tcp_ping(self.check_ip,
                                                            constants.DEFAULT_NODED_PORT):
             raise errors.OpPrereqError("IP %s of instance %s already in use"
@@ -253,10 +282,16 @@ class LUInstanceCreate(LogicalUnit):
             osparams_private=dict(op.osparams_private or {}),
             admin_state=constants.ADMINST_DOWN,
             nics=self.nics, disk_template=op.disk_template, tags=list(op.tags),
-            disks=iu.generate_disks(cluster, op.disk_template, self.instance_name,
+            disks=[] if op.commit else iu.generate_disks(
+                cluster, op.disk_template, self.instance_name,
                                     self.pnode, self.disk_specs, op.file_storage_dir,
                                     op.file_driver, snode=self.snode, minors=minors,
                                     group=self.cfg.get_node_group(node.group)))
+        if self.reserved:
+            forthcoming.take_place(instance, self.reserved)
+        elif op.forthcoming:
+            instance.forthcoming = True
+            forthcoming.mark_disks(instance.disks, True)
         self.instance = instance
         if op.identify_defaults:
             os_params.revert_to_defaults(cluster, instance)
@@ -274,6 +309,8 @@ class LUInstanceCreate(LogicalUnit):
                                 constants.DT_PLAIN, constants.DT_DRBD8):
             for node in [self.pnode] + ([self.snode] if self.snode else []):
                 self._check_storage_space(cluster, node)
+        ext_disks.check_providers(self, [self.pnode], ext_disks.providers_of(
+            instance.disks))
         if op.start:
             iu.check_bridges(self, instance, self.pnode)
             iu.check_node_free_memory(self, self.pnode, "creating instance %s"
@@ -284,7 +321,7 @@ class LUInstanceCreate(LogicalUnit):
     def _build_nics(self, cluster):
         nics = []
         macs = []
-        for idx, spec in enumerate(self.op.nics):
+        for idx, spec in enumerate(self.nic_specs):
             unknown = set(spec) - set(["mac", "ip", "mode", "link", "name", "network",
                                        "vlan", "bridge"])
             if unknown:
@@ -326,6 +363,8 @@ class LUInstanceCreate(LogicalUnit):
                                     name=iu.device_name(spec.get("name"))))
         iu.validate_device_names("NIC", [nic.name for nic in nics])
         for inst in self.cfg.get_all_instances_info().values():
+            if inst.name == self.instance_name:
+                continue        # the reservation a commit replaces keeps its MACs
             for nic in inst.nics:
                 if nic.mac in macs:
                     raise errors.OpPrereqError("MAC address %s is already in use by"
@@ -384,15 +423,33 @@ class LUInstanceCreate(LogicalUnit):
 
     def exec(self, feedback_fn):
         instance = self.instance
+        if self.op.forthcoming:
+            return self._reserve(instance, feedback_fn)
         try:
             self._create_disks(instance, feedback_fn)
             feedback_fn("adding instance %s to cluster config" % instance.name)
-            self.cfg.add_instance(instance)
+            if self.reserved:
+                self.cfg.update(instance)       # the reservation becomes real
+            else:
+                self.cfg.add_instance(instance)
             self._install_and_start(instance, feedback_fn)
         except Exception as err:
             self._undo(instance, err)
             raise
         return list(n for n in instance.all_nodes)
+
+    def _reserve(self, instance, feedback_fn):
+        """--forthcoming: the configuration entry only (Ganeti's messages)."""
+        feedback_fn("Instance is forthcoming, not creating disks")
+        try:
+            drbd_disks.assign_ports(self.cfg, instance.disks)
+            feedback_fn("adding instance %s to cluster config" % instance.name)
+            self.cfg.add_instance(instance)
+        except Exception:
+            self.cfg.release_ports(drbd_disks.ports_of(instance.disks))
+            raise
+        feedback_fn("Instance is forthcoming; not creating the actual instance")
+        return list(instance.all_nodes)
 
     def _create_disks(self, instance, feedback_fn):
         if not instance.disks:
@@ -437,6 +494,9 @@ class LUInstanceCreate(LogicalUnit):
                                  % (instance.name, self.pnode))
             if not self.op.start:
                 iu.shutdown_disks(self, instance, ignore_failures=True)
+        elif not self.op.start and instance.disks:
+            # creating them activated them (ext volumes: attached and opened)
+            iu.shutdown_disks(self, instance, ignore_failures=True)
         if self.op.start:
             feedback_fn("* starting instance...")
             instance = self.cfg.get_instance_info(instance.name)
@@ -459,13 +519,20 @@ class LUInstanceCreate(LogicalUnit):
     def _undo(self, instance, err):
         """After a failed creation: remove what it made on the node (waiting a while
         for a node that does not answer) and the config entry. Raises OpExecError
-        naming what is left over when the node could not be cleaned up."""
-        self.log_warning("Creation failed, removing instance %s", instance.name)
+        naming what is left over when the node could not be cleaned up. A failed
+        commit leaves the reservation as it was."""
+        if self.reserved:
+            self.log_warning("Creation failed, instance %s stays forthcoming",
+                             instance.name)
+        else:
+            self.log_warning("Creation failed, removing instance %s", instance.name)
         left = instance_cleanup.remove_created(
             self, instance, iu.instance_for_node(self.cfg, instance))
-        if self.cfg.get_instance_info(instance.name):
+        if self.reserved:
+            forthcoming.restore(self.cfg, self.reserved)
+        elif self.cfg.get_instance_info(instance.name):
             self.cfg.remove_instance(instance.name)
-        if not left:
+        if not left and not self.reserved:
             self.cfg.release_ports(drbd_disks.ports_of(instance.disks))
         if left:
             raise errors.OpExecError("%s; cleaning up node %s failed, left over: %s"
@@ -473,8 +540,10 @@ class LUInstanceCreate(LogicalUnit):
 
 
 class LUInstanceRemove(InstanceLU):
-    """Stop an instance, remove its disks and forget it."""
+    """Stop an instance, remove its disks and forget it (a forthcoming one has
+    neither: only its configuration goes)."""
     HPATH = "instance-remove"
+    ALLOW_FORTHCOMING = True
 
     def build_hooks_env(self):
         return iu.build_instance_hook_env(self.cfg.get_cluster_info(), self.instance,
@@ -486,6 +555,9 @@ class LUInstanceRemove(InstanceLU):
     def exec(self, feedback_fn):
         inst = self.instance
         node = inst.primary_node
+        if inst.forthcoming:
+            remove_instance(self, feedback_fn, inst, self.op.ignore_failures)
+            return None
         feedback_fn("Shutting down instance %s on node %s" % (inst.name, node))
         node_inst = iu.instance_for_node(self.cfg, inst)
         res = shutdown_wait.call_with_progress(
@@ -503,11 +575,13 @@ class LUInstanceRemove(InstanceLU):
 
 
 def remove_instance(lu, feedback_fn, inst, ignore_failures):
-    """Remove a stopped instance: its disks, its config entry, its lock."""
-    iu.shutdown_disks(lu, inst, ignore_failures=True)
-    feedback_fn("Removing block devices for instance %s" % inst.name)
-    if not iu.remove_disks(lu, inst) and not ignore_failures:
-        raise errors.OpExecError("Can't remove instance's disks")
+    """Remove a stopped instance: its disks (none when it is forthcoming), its
+    config entry, its lock."""
+    if not inst.forthcoming:
+        iu.shutdown_disks(lu, inst, ignore_failures=True)
+        feedback_fn("Removing block devices for instance %s" % inst.name)
+        if not iu.remove_disks(lu, inst) and not ignore_failures:
+            raise errors.OpExecError("Can't remove instance's disks")
     feedback_fn("Removing instance %s out of cluster config" % inst.name)
     lu.cfg.remove_instance(inst.name)
     lu.cfg.release_ports(drbd_disks.ports_of(inst.disks))

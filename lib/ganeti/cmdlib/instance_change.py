@@ -3,7 +3,8 @@
 import os
 
 from ganeti import constants, errors, locking, objects, opcodes, paramtypes
-from ganeti.cmdlib import drbd_disks, instance_flags, os_params, template_conversion
+from ganeti.cmdlib import drbd_disks, ext_disks, instance_flags, os_params
+from ganeti.cmdlib import template_conversion
 from ganeti.cmdlib import instance_nics
 from ganeti.cmdlib import instance_utils as iu
 from ganeti.cmdlib import ipolicy
@@ -15,7 +16,7 @@ from ganeti.utils import net
 from ganeti.utils.instance_name import normalize_instance_name
 
 _GROWABLE = frozenset([constants.DT_FILE, constants.DT_SHARED_FILE, constants.DT_PLAIN,
-                       constants.DT_DRBD8])
+                       constants.DT_DRBD8, constants.DT_EXT])
 
 
 def _check_not_running(lu, instance, what):
@@ -136,7 +137,9 @@ def iu_fmt(mib):
 
 
 class LUInstanceRename(InstanceLU):
+    """A new name; a forthcoming instance's changes in the configuration only."""
     HPATH = "instance-rename"
+    ALLOW_FORTHCOMING = True
 
     def check_arguments(self):
         if self.op.ip_check and not self.op.name_check:
@@ -194,7 +197,9 @@ class LUInstanceRename(InstanceLU):
         self.cfg.rename_instance(old, self.new_name)
         self.glm.remove(locking.LEVEL_INSTANCE, [old])
         inst = self.cfg.get_instance_info(self.new_name)
-        if inst.os:
+        if not inst.forthcoming:
+            self._set_disks_info(inst)
+        if inst.os and not inst.forthcoming:
             iu.assemble_disks(self, inst)
             try:
                 res = self.rpc.call_instance_run_rename(
@@ -210,6 +215,19 @@ class LUInstanceRename(InstanceLU):
         return inst.name
 
 
+    def _set_disks_info(self, inst):
+        """Ext volumes learn their instance's new name (their provider's
+        setinfo; the other types keep what they were told at creation)."""
+        for idx, disk in enumerate(inst.disks):
+            if disk.dev_type != constants.DT_EXT:
+                continue
+            for node in disk.nodes or [inst.primary_node]:
+                res = self.rpc.call_blockdev_setinfo(node, disk.to_dict(),
+                                                     iu.disk_info_text(inst))
+                if res.fail_msg:
+                    self.log_warning("Error setting info on node %s for disk %s: %s",
+                                     node, idx, res.fail_msg)
+
     def _rename_file_dir(self, old):
         """File disks live in <dir>/<instance name>/: move them with the name."""
         inst = self.cfg.get_instance_info(old)
@@ -220,9 +238,11 @@ class LUInstanceRename(InstanceLU):
         if os.path.basename(old_dir) != old:
             return
         new_dir = os.path.join(os.path.dirname(old_dir), self.new_name)
-        res = self.rpc.call_file_storage_dir_rename(inst.primary_node, old_dir, new_dir)
-        res.raise_on_failure("Could not rename the file storage directory %s to %s"
-                             % (old_dir, new_dir))
+        if not inst.forthcoming:        # whose directory does not exist yet
+            res = self.rpc.call_file_storage_dir_rename(inst.primary_node, old_dir,
+                                                        new_dir)
+            res.raise_on_failure("Could not rename the file storage directory %s to %s"
+                                 % (old_dir, new_dir))
         for disk in inst.disks:
             disk.logical_id = [disk.logical_id[0], os.path.join(
                 new_dir, os.path.basename(disk.logical_id[1]))]
@@ -235,6 +255,7 @@ class LUInstanceSetParams(InstanceLU):
 
     def check_arguments(self):
         op = self.op
+        template_conversion.check_options(op)
         if not (op.nics or op.disks or op.beparams or op.hvparams or op.os_name or
                 op.osparams or op.osparams_private or op.offline is not None or
                 op.runtime_mem or op.disk_template or op.pnode):
@@ -322,6 +343,8 @@ class LUInstanceSetParams(InstanceLU):
         self.removed_disks = []
         self._prepare_nics(inst, cluster)
         self._prepare_disks(inst, cluster)
+        ext_disks.check_providers(self, [inst.primary_node],
+                                  ext_disks.providers_of(self.new_disks))
         iu.validate_device_names("NIC", [nic.name for nic in inst.nics])
         iu.validate_device_names("disk", [disk.name for disk in inst.disks])
         iu.check_device_counts(len(inst.disks), len(inst.nics))
@@ -509,7 +532,8 @@ class LUInstanceSetParams(InstanceLU):
 
     def _prepare_disks(self, inst, cluster):
         if self.op.disks and inst.disk_template not in (constants.DT_FILE,
-                                                          constants.DT_SHARED_FILE):
+                                                          constants.DT_SHARED_FILE,
+                                                          constants.DT_EXT):
             raise errors.OpPrereqError("Adding or removing disks of template %s is not"
                                        " supported yet" % inst.disk_template,
                                        errors.ECODE_INVAL)
@@ -529,7 +553,9 @@ class LUInstanceSetParams(InstanceLU):
                     cluster, inst.disk_template, inst.name, inst.primary_node, [spec],
                     file_driver=inst.disks[0].logical_id[0] if inst.disks else None,
                     first_index=idx, disk_dir=(os.path.dirname(inst.disks[0].logical_id[1])
-                                               if inst.disks else None))[0]
+                                               if inst.disks else None),
+                    group=self.cfg.get_node_group(
+                        self.cfg.get_node_info(inst.primary_node).group))[0]
                 inst.disks.append(disk)
                 self.new_disks.append(disk)
                 self.changes.append(("disk/%d" % idx, "add:size=%s,mode=%s"
@@ -547,6 +573,11 @@ class LUInstanceSetParams(InstanceLU):
                         inst.disks[idx].mode = value
                     elif key == "name":
                         inst.disks[idx].name = iu.device_name(value)
+                    elif (inst.disks[idx].dev_type == constants.DT_EXT
+                          and key not in ("mode", "name")):
+                        self.changes.append(ext_disks.modify_param(inst.disks[idx], idx,
+                                                                   key, value))
+                        continue
                     else:
                         raise errors.OpPrereqError("Cannot modify disk parameter '%s'"
                                                    % key, errors.ECODE_INVAL)
@@ -571,7 +602,8 @@ class LUInstanceSetParams(InstanceLU):
         try:
             for disk in self.new_disks:
                 res = self.rpc.call_blockdev_create(node, disk.to_dict(), disk.size,
-                                                    inst.name, True, "",
+                                                    inst.name, True,
+                                                    iu.disk_info_text(inst),
                                                     iu.exclusive_storage(self.cfg, node))
                 res.raise_on_failure("Cannot create disk %s" % disk.iv_name)
                 created.append(disk)
@@ -583,6 +615,12 @@ class LUInstanceSetParams(InstanceLU):
         for disk in self.new_disks:         # Ganeti checks each added disk
             if not wait_for_sync(self, inst, oneshot=not self.op.wait_for_sync):
                 raise errors.OpExecError("Failed to sync disks of %s" % inst.name)
+            if not inst.disks_active:
+                # made active (an ext volume attached and opened): as the others
+                res = self.rpc.call_blockdev_shutdown(node, disk.to_dict())
+                if res.fail_msg:
+                    self.log_warning("Could not shut down disk %s: %s", disk.iv_name,
+                                     res.fail_msg)
         if self.op.runtime_mem:
             res = self.rpc.call_instance_balloon_memory(
                 node, iu.instance_for_node(self.cfg, inst), self.op.runtime_mem)

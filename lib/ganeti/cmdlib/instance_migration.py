@@ -20,7 +20,7 @@ import time
 
 from ganeti import constants, errors, hypervisor, locking
 from ganeti.hypervisor import hv_base
-from ganeti.cmdlib import drbd_disks, iallocator
+from ganeti.cmdlib import drbd_disks, ext_disks, iallocator
 from ganeti.cmdlib import instance_utils as iu
 from ganeti.cmdlib import ipolicy
 from ganeti.cmdlib.base import expand_node_name
@@ -31,6 +31,8 @@ MIGRATION_FEEDBACK_INTERVAL = 10.0  # seconds between progress lines in the job 
 DRBD_SYNC_POLL = 2.0                # seconds between resync checks
 DRBD_RECONNECT_TIMEOUT = 60.0       # seconds the halves may take to find each other
 DRBD_RECONNECT_POLL = 0.5
+# volumes a node maps while it opens them: unmapped where the instance left
+_UNMAP_TYPES = frozenset([constants.DT_RBD, constants.DT_EXT])
 
 
 def _disk_types(instance):
@@ -163,6 +165,9 @@ class _MoveInstanceLU(InstanceLU):
                                        errors.ECODE_INVAL)
         ipolicy.check_target_node_ipolicy(self, inst, self.target_node,
                                           self.op.ignore_ipolicy)
+        if not self.cleanup:
+            ext_disks.check_providers(self, [self.target_node],
+                                      ext_disks.providers_of(inst.disks))
 
     def _check_mode(self, cluster, inst):
         op = self.op
@@ -212,6 +217,25 @@ class _MoveInstanceLU(InstanceLU):
             else:
                 raise errors.OpExecError("Cannot close instance disks on node %s: %s"
                                          % (node, res.fail_msg))
+
+    def _unmap_disks(self, node, failed):
+        """Unmap the rbd/ext volumes from ``node``, which the instance left (or
+        never reached: ``failed``); an error is a warning, the instance runs."""
+        disks = [d for d in self.instance.disks if d.dev_type in _UNMAP_TYPES]
+        if not disks:
+            return
+        self.log_step("unmapping instance's disks %s from %s"
+                      % (", ".join(str(d.name) for d in disks), node))
+        for disk in disks:
+            res = self.rpc.call_blockdev_shutdown(
+                node, drbd_disks.disk_for_node(self.cfg, disk, node))
+            if res.fail_msg:
+                self.log_warning("%s couldn't unmap the block device %s on %s node %s:"
+                                 " %s; you need to unmap it manually there",
+                                 "Migration failed and I" if failed
+                                 else "Migration was successful, but",
+                                 disk.iv_name, "target" if failed else "source", node,
+                                 res.fail_msg)
 
     # ---- drbd: dual-primary during a migration ---------------------------------------
 
@@ -302,6 +326,11 @@ class _MoveInstanceLU(InstanceLU):
 
     def _exec_failover(self):
         inst = self.instance
+        if inst.forthcoming:
+            # sic: Ganeti's two spaces
+            self.feedback_fn("Instance is forthcoming, just updating the  configuration")
+            self._set_primary(self.target_node)
+            return None
         source = self.source_node
         source_offline = self.cfg.get_node_info(source).offline
         ignore = getattr(self.op, "ignore_consistency", False)
@@ -405,6 +434,7 @@ class _MoveInstanceLU(InstanceLU):
     def _revert_disk_status(self):
         try:
             self._close_disks(self.target_node)
+            self._unmap_disks(self.target_node, True)
             if _all_of(self.instance, constants.DTS_EXT_MIRROR):
                 self._open_disks(self.source_node, True)
             elif self._is_drbd():
@@ -487,6 +517,7 @@ class _MoveInstanceLU(InstanceLU):
             self._wait_until_sync()
         elif _all_of(self.instance, constants.DTS_EXT_MIRROR):
             self._open_disks(self.target_node, True)
+        self._unmap_disks(self.source_node, False)
         self.log_step("done")
         return None
 
@@ -605,9 +636,11 @@ class _MoveInstanceLU(InstanceLU):
 
 
 class LUInstanceFailover(_MoveInstanceLU):
-    """Stop the instance, make the target its primary, start it there."""
+    """Stop the instance, make the target its primary, start it there (a
+    forthcoming instance: only the configuration changes)."""
     HPATH = "instance-failover"
     FAILOVER = True
+    ALLOW_FORTHCOMING = True
 
     def build_hooks_env(self):
         env = self._hook_env({

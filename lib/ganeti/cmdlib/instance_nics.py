@@ -96,10 +96,11 @@ def check_outside_networks(cfg, ip, node):
                                    errors.ECODE_STATE)
 
 
-def attach_create_nics(lu, nics, node):
+def attach_create_nics(lu, nics, node, held=()):
     """Instance create: the NICs with a network inherit its parameters in the
     node's group and get their addresses; the others are checked against the
-    group's networks."""
+    group's networks. ``held``: the (network, address) pairs the instance has
+    already (a forthcoming instance being committed)."""
     for idx, nic in enumerate(nics):
         if nic.network is None:
             if lu.op.conflicts_check:
@@ -111,6 +112,6 @@ def attach_create_nics(lu, nics, node):
         lu.log_info("NIC/%d inherits netparams %s"
                     % (idx, [value for _, value in sorted(params.items())]))
         nic.nicparams = dict(params)
-        if nic.ip is not None:
+        if nic.ip is not None and (nic.network, nic.ip) not in held:
             nic.ip = take_address(lu, nic.network, nic.ip, lu.op.conflicts_check,
                                   create_idx=idx)

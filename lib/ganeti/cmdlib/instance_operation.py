@@ -2,7 +2,7 @@
 
 from ganeti import constants, errors, locking
 from ganeti.cmdlib import instance_utils as iu
-from ganeti.cmdlib import os_params, shutdown_wait
+from ganeti.cmdlib import forthcoming, os_params, shutdown_wait
 from ganeti.cmdlib.disk_sync import wait_for_sync
 from ganeti.cmdlib.instance_utils import InstanceLU
 from ganeti.cmdlib.base import NoHooksLU
@@ -259,6 +259,7 @@ class LUInstanceConsole(NoHooksLU):
 
     def expand_names(self):
         self.instance_name = iu.expand_instance_name(self.cfg, self.op.instance_name)
+        forthcoming.refuse(self.cfg, self.instance_name)
         self.needed_locks[locking.LEVEL_INSTANCE] = [self.instance_name]
         self.share_locks[locking.LEVEL_INSTANCE] = 1
 

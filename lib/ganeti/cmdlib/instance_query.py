@@ -280,8 +280,8 @@ def _build_fields():
         Field("ctime", "CTime", QFT_TIMESTAMP, "Creation timestamp", lambda c, i: i.ctime),
         Field("mtime", "MTime", QFT_TIMESTAMP, "Modification timestamp",
               lambda c, i: i.mtime),
-        Field("forthcoming", "Forthcoming", QFT_BOOL, "Whether the instance is forthcoming",
-              lambda c, i: False),
+        Field("forthcoming", "Forthcoming", QFT_BOOL, "whether the Instance is forthcoming",
+              lambda c, i: bool(i.forthcoming)),
         Field("oper_state", "Running", QFT_BOOL, "Actual state of the instance",
               _oper_state, live=True),
         Field("oper_ram", "Memory", QFT_UNIT, "Actual memory usage as seen by hypervisor",
@@ -433,8 +433,10 @@ class LUInstanceQueryData(NoHooksLU):
         return (group.name, group.uuid) if group else (None, None)
 
     def _find(self, node, disk, nodes, bad):
-        """blockdev_find of ``disk`` on ``node`` (None: static, unreachable, absent)."""
-        if self.op.static or not node or node in bad or nodes[node].offline:
+        """blockdev_find of ``disk`` on ``node`` (None: static, unreachable, absent,
+        only reserved)."""
+        if self.op.static or not node or node in bad or nodes[node].offline \
+                or disk.forthcoming:
             return None
         res = self.rpc.call_blockdev_find(node, drbd_disks.disk_for_node(self.cfg, disk,
                                                                           node))

@@ -6,7 +6,7 @@ import random
 import re
 
 from ganeti import constants, errors, locking, objects, paramtypes
-from ganeti.cmdlib import drbd_disks
+from ganeti.cmdlib import drbd_disks, ext_disks, forthcoming
 from ganeti.cmdlib.base import LogicalUnit
 from ganeti.hypervisor import get_hypervisor_class
 
@@ -333,8 +333,8 @@ def generate_disks(cluster, template, instance_name, pnode, disk_specs,
 
     first_index: the index of the first new disk (disks added to an instance);
     disk_dir: the directory of the instance's existing file disks; snode and
-    minors (one (primary, secondary) pair per disk), group (the primary
-    node's, whose disk parameters apply): for drbd.
+    minors (one (primary, secondary) pair per disk): for drbd; group (the
+    primary node's, whose disk parameters apply): for drbd and ext.
     """
     if template == constants.DT_DISKLESS:
         return []
@@ -342,10 +342,13 @@ def generate_disks(cluster, template, instance_name, pnode, disk_specs,
         return [drbd_disks.generate(cluster, pnode, snode, first_index + num, spec,
                                     minors[num], group=group)
                 for num, spec in enumerate(disk_specs)]
+    if template == constants.DT_EXT:
+        return [ext_disks.generate(cluster, pnode, first_index + num, spec, group=group)
+                for num, spec in enumerate(disk_specs)]
     if template not in _FILE_TEMPLATES + (constants.DT_PLAIN,):
         raise errors.OpPrereqError("Disk template '%s' is not supported yet (use drbd,"
-                                   " plain, file, sharedfile or diskless)" % template,
-                                   errors.ECODE_INVAL)
+                                   " plain, file, sharedfile, ext or diskless)"
+                                   % template, errors.ECODE_INVAL)
     if template in _FILE_TEMPLATES:
         directory = disk_dir or file_disk_dir(cluster, template, instance_name,
                                               file_storage_dir)
@@ -371,7 +374,8 @@ def generate_disks(cluster, template, instance_name, pnode, disk_specs,
 _STORAGE_DISK_PARAMS = ("vg", "metavg", "spindles", "provider", "access")
 # the storage parameters each template takes (the others are refused)
 _TEMPLATE_DISK_PARAMS = {constants.DT_PLAIN: ("vg", "spindles"),
-                         constants.DT_DRBD8: ("vg", "metavg", "spindles")}
+                         constants.DT_DRBD8: ("vg", "metavg", "spindles"),
+                         constants.DT_EXT: ("provider", "access")}
 
 
 def check_disk_specs(disk_specs, template):
@@ -391,6 +395,10 @@ def check_disk_specs(disk_specs, template):
             raise errors.OpPrereqError("Disk adoption is not supported for template %s"
                                        % template, errors.ECODE_INVAL)
         unknown = set(spec) - set(["size", "mode", "name"] + list(_STORAGE_DISK_PARAMS))
+        ext_disks.check_provider_option(spec, template)
+        if template == constants.DT_EXT:
+            # an ext disk's other parameters are its provider's (as in Ganeti)
+            unknown &= ext_disks.IDISK_PARAMS
         if unknown:
             raise errors.OpPrereqError("Unknown disk parameter(s) for disk %d: %s"
                                        % (idx, ", ".join(sorted(unknown))),
@@ -428,6 +436,8 @@ def check_disk_specs(disk_specs, template):
             except errors.BlockDeviceError as err:
                 raise errors.OpPrereqError("Disk %d: %s" % (idx, err), errors.ECODE_INVAL)
             entry[key] = spec[key]
+        if template == constants.DT_EXT:
+            entry.update(ext_disks.disk_params(spec, idx))
         result.append(entry)
     validate_device_names("disk", [d["name"] for d in result])
     return result
@@ -565,6 +575,12 @@ def assemble_disks(lu, instance, ignore_secondaries=False, ignore_size=False):
     return info
 
 
+def disk_info_text(instance):
+    """What a new disk is told about its instance (Ganeti's text; LV tag, ext
+    volume metadata)."""
+    return "originstname+%s" % instance.name
+
+
 def create_disks(lu, instance, indices=None):
     """Create the instance's disks (those at ``indices``, default all) on their
     nodes, a mirror's secondary first (its half waits for the primary's to
@@ -582,7 +598,7 @@ def create_disks(lu, instance, indices=None):
             spec = drbd_disks.disk_for_node(lu.cfg, disk, node)
             res = lu.rpc.call_blockdev_create(node, spec, disk.size, instance.name,
                                               node == instance.primary_node,
-                                              "originstname+%s" % instance.name,
+                                              disk_info_text(instance),
                                               exclusive_storage(lu.cfg, node))
             if res.fail_msg:
                 remove_made(lu, made)
@@ -747,6 +763,9 @@ def build_instance_hook_env(cluster, instance, override=None):
         if disk.dev_type in (constants.DT_FILE, constants.DT_SHARED_FILE):
             env[prefix + "DRIVER"] = disk.logical_id[0]
             env[prefix + "ID"] = disk.logical_id[1]
+        elif disk.dev_type == constants.DT_EXT:
+            env[prefix + "PROVIDER"] = disk.logical_id[0]
+            env[prefix + "ID"] = disk.logical_id[1]
     for key, value in be.items():
         env["INSTANCE_BE_%s" % key] = value
     for key, value in hv.items():
@@ -763,13 +782,17 @@ def instance_hook_nodes(cfg, instance):
 # ---- the base of logical units working on one instance -----------------------------
 
 class InstanceLU(LogicalUnit):
-    """Locks one instance (exclusive) and its nodes."""
+    """Locks one instance (exclusive) and its nodes; a forthcoming instance is
+    refused unless the LU handles one (ALLOW_FORTHCOMING)."""
     REQ_BGL = False
     HTYPE = constants.HTYPE_INSTANCE
     SHARED_NODES = False
+    ALLOW_FORTHCOMING = False
 
     def expand_names(self):
         self.instance_name = expand_instance_name(self.cfg, self.op.instance_name)
+        if not self.ALLOW_FORTHCOMING:
+            forthcoming.refuse(self.cfg, self.instance_name)
         self.needed_locks[locking.LEVEL_INSTANCE] = [self.instance_name]
 
     def declare_locks(self, level):

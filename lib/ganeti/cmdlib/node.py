@@ -5,7 +5,7 @@ import os
 
 from ganeti import constants, errors, locking, objects, query
 from ganeti.cmdlib import cluster_options, node_ssh
-from ganeti.cmdlib.base import LogicalUnit, NoHooksLU, expand_node_name
+from ganeti.cmdlib.base import LogicalUnit, NoHooksLU, expand_node_name, expand_node_names
 from ganeti.utils import net
 
 
@@ -80,6 +80,17 @@ def _candidate_shortage(cfg, exclude=()):
                     if node.master_capable and not node.offline and not node.drained
                     and n not in exclude])
     return max(0, min(cluster.candidate_pool_size, possible) - have)
+
+
+def _wants_self_promotion(cfg, name):
+    """Whether the pool lacks a candidate once node ``name`` counts as a
+    possible one (it is coming back into service)."""
+    cluster = cfg.get_cluster_info()
+    others = [node for n, node in cfg.get_all_nodes_info().items() if n != name]
+    have = len([node for node in others if node.master_candidate])
+    possible = len([node for node in others if node.master_capable
+                    and not node.offline and not node.drained])
+    return have < min(possible + 1, cluster.candidate_pool_size)
 
 
 def promote_candidates(lu, exclude=()):
@@ -333,9 +344,8 @@ class LUNodeRemove(LogicalUnit):
 
     def check_prereq(self):
         if self.node_name == self.cfg.get_master_node():
-            raise errors.OpPrereqError("Node %s is the master node; fail the master over"
-                                       " to another node first" % self.node_name,
-                                       errors.ECODE_INVAL)
+            raise errors.OpPrereqError("Node is the master node, failover to another"
+                                       " node is required", errors.ECODE_INVAL)
         pri, sec = self.cfg.get_node_instances(self.node_name)
         if pri or sec:
             raise errors.OpPrereqError("Instance(s) %s still use node %s; remove or move"
@@ -406,11 +416,14 @@ class LUNodeSetParams(LogicalUnit):
         op = self.op
         node = self.cfg.get_node_info(self.node_name)
         is_master = self.node_name == self.cfg.get_master_node()
-        if is_master and (op.offline or op.drained or op.master_candidate is False or
-                          op.master_capable is False):
-            raise errors.OpPrereqError("The master node %s cannot be offline, drained or"
-                                       " demoted; fail the master over first"
-                                       % self.node_name, errors.ECODE_INVAL)
+        # as Ganeti: none of the three flags of the master, whatever the value
+        if is_master and (op.offline, op.drained, op.master_candidate) != (None,) * 3:
+            raise errors.OpPrereqError("The master role can be changed only via"
+                                       " master-failover", errors.ECODE_INVAL)
+        if is_master and op.master_capable is False:
+            raise errors.OpPrereqError("The master node %s must stay master capable;"
+                                       " fail the master over first" % self.node_name,
+                                       errors.ECODE_INVAL)
         if op.master_candidate and (node.offline or node.drained) and \
                 op.offline is not False and op.drained is not False:
             raise errors.OpPrereqError("Node %s is offline or drained; it cannot be a"
@@ -432,6 +445,14 @@ class LUNodeSetParams(LogicalUnit):
         if op.master_candidate and not node.master_capable and not op.master_capable:
             raise errors.OpPrereqError("Node %s is not master capable" % self.node_name,
                                        errors.ECODE_STATE)
+        # as Ganeti: a node back in service becomes a candidate itself if the
+        # pool lacks one (rather than another node being promoted for it)
+        if (op.drained is False or op.offline is False or
+                (op.master_capable and not node.master_capable)) and \
+                op.master_candidate is None and not node.master_candidate and \
+                _wants_self_promotion(self.cfg, self.node_name):
+            op.master_candidate = True
+            self.log_info("Auto-promoting node to master candidate")
         demoting = node.master_candidate and (op.master_candidate is False or op.offline
                                               or op.drained or op.master_capable is False)
         missing = _candidate_shortage(self.cfg, exclude=[self.node_name])
@@ -504,19 +525,26 @@ class LUNodeSetParams(LogicalUnit):
             node.disk_state_static = self.new_disk_state
         if op.secondary_ip:
             change("secondary_ip", op.secondary_ip)
+        # the role: candidate, drained, offline or none of them; its flags
+        # change (and are listed) in Ganeti's order
+        candidate, drained, offline = node.master_candidate, node.drained, node.offline
         if op.offline is not None:
-            change("offline", op.offline)
-            if op.offline:
-                change("master_candidate", False)
-                change("drained", False)
+            offline = op.offline
+            if offline:
+                candidate = drained = False
         if op.drained is not None:
-            change("drained", op.drained)
-            if op.drained:
-                change("master_candidate", False)
+            drained = op.drained
+            if drained:
+                candidate = offline = False
         if op.master_candidate is not None:
-            change("master_candidate", op.master_candidate)
+            candidate = op.master_candidate
+            if candidate:
+                drained = offline = False
         if op.master_capable is False:
-            change("master_candidate", False)
+            candidate = False
+        for attr, value in (("master_candidate", candidate), ("drained", drained),
+                            ("offline", offline)):
+            change(attr, value)
         was_candidate = self.node.master_candidate
         self.cfg.update(node)
         if (self.cfg.get_cluster_info().modify_ssh_setup and
@@ -533,4 +561,35 @@ class LUNodeSetParams(LogicalUnit):
             promote_candidates(self)      # a node back in service refills the pool
         if set(["master_candidate", "offline", "drained"]) & set(c[0] for c in changes):
             sync_etcd_members(self)
+        missing = _candidate_shortage(self.cfg)
+        if missing:
+            # what Ganeti's configuration check says after such a change
+            have = len([n for n in self.cfg.get_all_nodes_info().values()
+                        if n.master_candidate])
+            feedback_fn("Configuration data is not consistent: Not enough master"
+                        " candidates: actual %d, target %d" % (have, have + missing))
         return changes
+
+
+class LURestrictedCommand(NoHooksLU):
+    """Run a command of the nodes' restricted-commands directory on each node
+    (gnt-node restricted-command; the node checks it, backend/
+    restricted_commands.py). Node locks are shared unless use_locking."""
+    REQ_BGL = False
+
+    def expand_names(self):
+        self.wanted = expand_node_names(self.cfg, self.op.nodes, self.op.node_uuids)
+        self.needed_locks[locking.LEVEL_NODE] = self.wanted
+        self.share_locks[locking.LEVEL_NODE] = int(not self.op.use_locking)
+
+    def exec(self, feedback_fn):
+        results = self.rpc.call_restricted_command(self.wanted, self.op.command)
+        answers = []
+        for name in self.wanted:
+            res = results[name]
+            if res.fail_msg:
+                answers.append([False, "Command '%s' on node '%s' failed: %s"
+                                % (self.op.command, name, res.fail_msg)])
+            else:
+                answers.append([True, res.payload])
+        return answers

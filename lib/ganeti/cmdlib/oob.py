@@ -9,7 +9,7 @@ import logging
 import time
 
 from ganeti import constants, errors, locking
-from ganeti.cmdlib.base import NoHooksLU, expand_node_name
+from ganeti.cmdlib.base import NoHooksLU, expand_node_names
 from ganeti.query import RS_NODATA, RS_NORMAL, RS_UNAVAIL
 from ganeti.utils import text
 
@@ -73,16 +73,7 @@ class LUOobCommand(NoHooksLU):
 
     def expand_names(self):
         cfg, op = self.cfg, self.op
-        names = [expand_node_name(cfg, name) for name in op.node_names]
-        if op.node_uuids:
-            by_uuid = dict((node.uuid, name)
-                           for name, node in cfg.get_all_nodes_info().items())
-            for uuid in op.node_uuids:
-                if uuid not in by_uuid:
-                    raise errors.OpPrereqError("Node UUID '%s' not known" % uuid,
-                                               errors.ECODE_NOENT)
-                names.append(by_uuid[uuid])
-        self.wanted = list(dict.fromkeys(names))
+        self.wanted = expand_node_names(cfg, op.node_names, op.node_uuids)
         self.needed_locks[locking.LEVEL_NODE] = self.wanted or locking.ALL_SET
 
     def check_prereq(self):

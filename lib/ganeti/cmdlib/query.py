@@ -14,7 +14,7 @@ _CHECKED_NAMES = {
 }
 
 
-def requested_names(qfilter, namefield="name"):
+def requested_names(qfilter, namefield="name", value_type=str):
     """The names of a filter that only lists names (what ``gnt-X list A B`` sends).
 
     None for any other filter (globs, field tests): those select, they do not
@@ -27,7 +27,8 @@ def requested_names(qfilter, namefield="name"):
     for term in terms:
         if not (isinstance(term, list) and len(term) == 3
                 and term[0] in (qlang.OP_EQUAL, qlang.OP_EQUAL_LEGACY)
-                and term[1] == namefield and isinstance(term[2], str)):
+                and term[1] == namefield and isinstance(term[2], value_type)
+                and not isinstance(term[2], bool)):
             return None
         names.append(term[2])
     return names or None
@@ -57,6 +58,21 @@ def _expand_requested_names(cfg, what, qfilter):
     return qlang.make_simple_filter(full)
 
 
+def _query_jobs(context, fields, qfilter):
+    """As Ganeti: jobs asked for by id come in the order asked, archived ones
+    included, an unknown id as a row of unavailable values; otherwise every job
+    by id (archived ones, read from disk, only when the caller asks for them)."""
+    ids = requested_names(qfilter, "id", int)
+    if ids is None:
+        rows = context.jqueue.query_jobs(None, query.JOB_FIELD_NAMES,
+                                         archived="archived" in fields)
+        rows = [row for row in rows if row]
+    else:
+        found = context.jqueue.query_jobs(ids, query.JOB_FIELD_NAMES)
+        rows = [row or query.unknown_job_row(jid) for jid, row in zip(ids, found)]
+    return query.run_query(query.QR_JOB, fields, rows, None, qfilter)
+
+
 # query resource -> (module of cmdlib, its function(context, fields, qfilter));
 # imported when asked for, so a query loads only its own module
 _QUERY_FUNCTIONS = {
@@ -77,10 +93,7 @@ def run_resource_query(context, what, fields, qfilter):
         from ganeti.cmdlib import node
         return node.query_nodes(context, fields, qfilter)
     if what == query.QR_JOB:
-        # archived jobs are read from disk only when the caller asks for them
-        archived = "archived" in fields
-        rows = context.jqueue.query_jobs(None, query.JOB_FIELD_NAMES, archived=archived)
-        return query.run_query(query.QR_JOB, fields, [r for r in rows if r], None, qfilter)
+        return _query_jobs(context, fields, qfilter)
     if what in _QUERY_FUNCTIONS:
         import importlib
         module, function = _QUERY_FUNCTIONS[what]

@@ -37,6 +37,8 @@ def _lv_copy(lv, logical_id=None):
 
 class LUInstanceReplaceDisks(InstanceLU):
     HPATH = "mirrors-replace"
+    # a forthcoming instance's new secondary is a change of its configuration only
+    ALLOW_FORTHCOMING = True
 
     def check_arguments(self):
         self.allocator = None
@@ -312,6 +314,8 @@ class LUInstanceReplaceDisks(InstanceLU):
                     % (", ".join(str(i) for i in self.disk_indices), inst.name))
         feedback_fn("Current primary node: %s" % inst.primary_node)
         feedback_fn("Current secondary node: %s" % ", ".join(inst.secondary_nodes))
+        if inst.forthcoming:
+            return self._replace_reserved(feedback_fn)
         activate = not inst.disks_active
         if activate:
             iu.assemble_disks(self, inst, ignore_secondaries=True)
@@ -323,6 +327,25 @@ class LUInstanceReplaceDisks(InstanceLU):
         finally:
             if activate:
                 self._shutdown_if_stopped()
+        return None
+
+    def _replace_reserved(self, feedback_fn):
+        """A forthcoming instance has no disks on its nodes: a new secondary
+        only takes the old one's place (and minors) in the configuration."""
+        if self.new_node is None:
+            feedback_fn("Instance forthcoming, not touching disks")
+            return None
+        feedback_fn("Instance fortcoming, will only update the configuration")  # sic
+        stored = self.cfg.get_instance_info(self.instance.name)
+        pnode, new = stored.primary_node, self.new_node
+        minors = self.cfg.allocate_drbd_minors([new] * len(stored.disks))
+        for disk, minor in zip(stored.disks, minors):
+            node_a, _, port, minor_a, minor_b, secret = disk.logical_id
+            p_minor = minor_a if pnode == node_a else minor_b
+            self._with_nodes(disk, [pnode, new, port, p_minor, minor, secret],
+                             [pnode, new], in_place=True)
+        self.cfg.update(stored)
+        self.instance = stored
         return None
 
     def _shutdown_if_stopped(self):

@@ -1,4 +1,10 @@
-"""gnt-instance modify -t: a stopped instance's disks from plain to drbd and back.
+"""gnt-instance modify -t: a stopped instance's disks to another template.
+
+The rules (Ganeti 3.0's): no conversion from or to diskless, none to
+blockdev; drbd converts only to and from plain here (Ganeti 3.0 also copies
+drbd disks to and from the other templates). plain <-> drbd keeps the data
+volumes (below); every other pair copies the data into new disks
+(template_copy).
 
 plain -> drbd (Ganeti's steps and job log lines): the metadata LV on the
 primary and both LVs on the new secondary are made, the instance's LV is
@@ -13,12 +19,26 @@ LVs and the primary's metadata LVs are removed.
 """
 
 from ganeti import constants, errors, objects
-from ganeti.cmdlib import drbd_disks, ipolicy
+from ganeti.cmdlib import conversion_options, drbd_disks, ipolicy, template_copy
 from ganeti.cmdlib import instance_utils as iu
 from ganeti.cmdlib.disk_sync import wait_for_sync
 
-CONVERSIONS = frozenset([(constants.DT_PLAIN, constants.DT_DRBD8),
-                         (constants.DT_DRBD8, constants.DT_PLAIN)])
+# the pairs whose data volumes are kept (the others copy the data)
+LVM_CONVERSIONS = frozenset([(constants.DT_PLAIN, constants.DT_DRBD8),
+                             (constants.DT_DRBD8, constants.DT_PLAIN)])
+# Ganeti's DTS_NOT_CONVERTIBLE_FROM and DTS_NOT_CONVERTIBLE_TO
+NOT_CONVERTIBLE_FROM = frozenset([constants.DT_DISKLESS])
+NOT_CONVERTIBLE_TO = frozenset([constants.DT_DISKLESS, constants.DT_BLOCK])
+
+
+def check_options(op):
+    """--file-storage-dir, --file-driver and --ext-params: only with a target
+    that takes them (checked first: without -t they would change nothing)."""
+    misplaced = conversion_options.misplaced_option(
+        op.disk_template, op.ext_params, op.file_driver, op.file_storage_dir)
+    if misplaced:
+        raise errors.OpPrereqError(misplaced, errors.ECODE_INVAL)
+    conversion_options.check_ext_params(op.ext_params)
 
 
 def check_arguments(lu):
@@ -41,8 +61,15 @@ def check_arguments(lu):
 def check_prereq(lu, inst, cluster, snode):
     """Whether ``inst`` can get the template lu.op.disk_template (with ``snode``
     as its secondary for drbd)."""
-    new = lu.op.disk_template
-    if inst.disk_template == new:
+    new, old = lu.op.disk_template, inst.disk_template
+    if old in NOT_CONVERTIBLE_FROM:
+        raise errors.OpPrereqError("Conversion from the '%s' disk template is not"
+                                   " supported" % old, errors.ECODE_INVAL)
+    if new in NOT_CONVERTIBLE_TO:
+        raise errors.OpPrereqError("Conversion to the '%s' disk template is not"
+                                   " supported" % new, errors.ECODE_INVAL)
+    # ext to ext: to another provider
+    if old == new and new != constants.DT_EXT:
         raise errors.OpPrereqError("Instance already has disk template %s" % new,
                                    errors.ECODE_INVAL)
     if new not in cluster.enabled_disk_templates:
@@ -50,11 +77,17 @@ def check_prereq(lu, inst, cluster, snode):
                                    " (enabled templates: %s)"
                                    % (new, ", ".join(cluster.enabled_disk_templates)),
                                    errors.ECODE_STATE)
-    if (inst.disk_template, new) not in CONVERSIONS:
+    if not cluster.volume_group_name and new in constants.DTS_LVM:
+        raise errors.OpPrereqError("Disk template conversions to lvm-based instances are"
+                                   " not supported by the cluster", errors.ECODE_STATE)
+    if constants.DT_DRBD8 in (old, new) and (old, new) not in LVM_CONVERSIONS:
         raise errors.OpPrereqError("Unsupported disk template conversion from %s to %s"
-                                   " (only plain and drbd convert to each other)"
-                                   % (inst.disk_template, new), errors.ECODE_INVAL)
+                                   " (drbd converts only to and from plain)"
+                                   % (old, new), errors.ECODE_INVAL)
     iu.check_instance_stopped(lu, inst, "change disk template")
+    lu.converted_disks = None
+    if (old, new) not in LVM_CONVERSIONS:
+        lu.converted_disks = template_copy.new_disks(lu, inst, cluster)
     _, _, policy = ipolicy.group_ipolicy(lu.cfg, inst.primary_node)
     allowed = policy.get(ipolicy.IPOLICY_DTS) or []
     if new not in allowed:
@@ -67,6 +100,8 @@ def check_prereq(lu, inst, cluster, snode):
             raise errors.OpPrereqError("Cannot convert disk template from %s to %s when"
                                        " exclusive storage is enabled"
                                        % (inst.disk_template, new), errors.ECODE_STATE)
+    if lu.converted_disks is not None:
+        template_copy.check_space(lu, inst.primary_node, lu.converted_disks)
     if new != constants.DT_DRBD8:
         return
     if snode == inst.primary_node:
@@ -88,7 +123,9 @@ def convert(lu, inst, snode, feedback_fn):
     if not iu.shutdown_disks(lu, inst, ignore_failures=True):
         raise errors.OpExecError("Cannot shutdown instance disks, unable to proceed"
                                  " with disk template conversion")
-    if lu.op.disk_template == constants.DT_DRBD8:
+    if lu.converted_disks is not None:
+        template_copy.convert(lu, inst, lu.converted_disks, feedback_fn)
+    elif lu.op.disk_template == constants.DT_DRBD8:
         _plain_to_drbd(lu, inst, snode, feedback_fn)
     else:
         _drbd_to_plain(lu, inst, feedback_fn)

@@ -8,7 +8,7 @@ import tempfile
 import time
 
 from ganeti import constants, errors, locking
-from ganeti.cmdlib.base import NoHooksLU, expand_node_name
+from ganeti.cmdlib.base import NoHooksLU, expand_node_names
 
 
 @contextlib.contextmanager
@@ -33,17 +33,9 @@ class LUTestDelay(NoHooksLU):
     REQ_BGL = False
 
     def expand_names(self):
-        self.op.on_nodes = [expand_node_name(self.cfg, n) for n in self.op.on_nodes]
-        if self.op.on_node_uuids:
-            # nodes given by UUID (Ganeti's internal form) join those given by name
-            by_uuid = dict((node.uuid, name)
-                           for name, node in self.cfg.get_all_nodes_info().items())
-            for uuid in self.op.on_node_uuids:
-                if uuid not in by_uuid:
-                    raise errors.OpPrereqError("Node UUID '%s' not known" % uuid,
-                                               errors.ECODE_NOENT)
-                if by_uuid[uuid] not in self.op.on_nodes:
-                    self.op.on_nodes.append(by_uuid[uuid])
+        # nodes given by UUID (Ganeti's internal form) join those given by name
+        self.op.on_nodes = expand_node_names(self.cfg, self.op.on_nodes,
+                                             self.op.on_node_uuids)
         if self.op.on_nodes and not self.op.no_locks:
             self.needed_locks[locking.LEVEL_NODE] = list(self.op.on_nodes)
 
@@ -84,10 +76,11 @@ class LUTestDelay(NoHooksLU):
         return True
 
     def exec(self, feedback_fn):
-        total = self.op.repeat + 1
+        # as Ganeti: repeat 0 sleeps once, N > 0 sleeps N times (iterations 0..N-1)
+        total = max(self.op.repeat, 1)
         for i in range(total):
-            if total > 1:
-                self.log_info("Test delay iteration %d/%d", i + 1, total)
+            if self.op.repeat:
+                self.log_info("Test delay iteration %d/%d", i, total - 1)
             if not self.op.interruptible:
                 self._sleep_once()
             elif self._interruptible_sleep(feedback_fn):
@@ -146,6 +139,23 @@ class LUTestJqueue(NoHooksLU):
         if self.op.fail:
             raise errors.OpExecError("Opcode failure was requested")
         return True
+
+
+class LUTestOsParams(NoHooksLU):
+    """Feed the secret OS parameters back (gnt-debug test-osparams), in
+    Ganeti's words; the job file keeps the message with the values redacted
+    (jqueue.job.QueuedOpCode.serialize)."""
+    REQ_BGL = False
+
+    def expand_names(self):
+        self.needed_locks = {}
+
+    def exec(self, feedback_fn):
+        from ganeti.cmdlib import os_params
+        secrets = os_params.secrets_of(self.op)
+        if not secrets:
+            raise errors.OpExecError("Opcode needs secret parameters")
+        feedback_fn("Secret OS parameters: %s" % secrets)
 
 
 class LUTestAllocator(NoHooksLU):

@@ -170,6 +170,8 @@ class LUClusterRepairDiskSizes(NoHooksLU):
         per_node = {}
         for inst in self.instances:
             for idx, disk in enumerate(inst.disks):
+                if disk.forthcoming:
+                    continue        # only reserved: nothing on the node to measure
                 per_node.setdefault(inst.primary_node, []).append((inst, idx, disk))
         changed = []
         for node, entries in sorted(per_node.items()):

@@ -57,7 +57,7 @@ import logging
 import threading
 import time
 
-from ganeti import constants, errors, opcodes
+from ganeti import constants, errors, locking, opcodes
 from ganeti.jqueue import filtering
 from ganeti.jqueue.job import (ACTIVE, CANCELED_MSG, DEPWAIT, HELD, IDLE, JOB_FIELDS,
                                PREV_FAILED_MSG, RUNNABLE, OpEndCounts, OpExecCallbacks,
@@ -102,10 +102,12 @@ def _error_message(err):
 class JobQueue:
     """The durable job queue of the master daemon."""
 
-    def __init__(self, store, executor, num_workers=25):
+    def __init__(self, store, executor, num_workers=25, interrupt_wait=None):
         # a store (storage.py), or the path of a queue directory
         self._store = QueueDir(store) if isinstance(store, str) else store
         self._executor = executor
+        # callable(thread): ends a worker's lock waits (a canceled job's)
+        self._interrupt_wait = interrupt_wait
         self._num_workers = max(1, int(num_workers))   # = jobs allowed to run at once
         self._busy = 0                  # workers processing a job now
         self._lock = threading.Lock()
@@ -542,7 +544,8 @@ class JobQueue:
                 continue
             op.status = status
             op.result = result
-            if op.start_timestamp is not None and op.end_timestamp is None:
+            if now is not None and op.start_timestamp is not None and \
+                    op.end_timestamp is None:
                 op.end_timestamp = now
 
     def _fail_deps_locked(self, job, idx, msg):
@@ -628,6 +631,7 @@ class JobQueue:
     def _execute_op(self, job, op):
         thread = threading.current_thread()
         thread.job_id = job.id
+        setattr(thread, locking.INTERRUPTED, False)
         try:
             opcode = op.to_opcode()
             result = self._executor(opcode, OpExecCallbacks(self, job, op))
@@ -653,14 +657,16 @@ class JobQueue:
         """Record an opcode's end; returns the index of the next opcode to run here."""
         now = timestamp()
         op = job.ops[idx]
-        op.end_timestamp = now
         if outcome == _SUCCESS:
+            op.end_timestamp = now
             op.status = constants.OP_STATUS_SUCCESS
             op.result = value
         elif outcome == _CANCELED:
+            # as Ganeti: opcodes canceled (before they ran) keep no end time
             self._mark_unfinished_locked(job, idx, constants.OP_STATUS_CANCELED,
-                                         CANCELED_MSG, now)
+                                         CANCELED_MSG, None)
         else:
+            op.end_timestamp = now
             op.status = constants.OP_STATUS_ERROR
             op.result = value
             self._mark_unfinished_locked(
@@ -831,9 +837,10 @@ class JobQueue:
         job_id = parse_job_id(job_id)
         with self._lock:
             job = self._jobs.get(job_id)
-            if job is None:
-                return [False, "Job %s not found" % job_id]
+            if job is None or job.is_finalized():
+                return [False, "Job %s not found in queue" % job_id]
             status = job.calc_status()
+            waiting = []
             if status == constants.JOB_STATUS_QUEUED and job.state != ACTIVE:
                 now = timestamp()
                 self._mark_unfinished_locked(job, 0, constants.OP_STATUS_CANCELED,
@@ -842,20 +849,28 @@ class JobQueue:
                 job.state = IDLE
                 self._held.pop(job_id, None)
                 released = self._release_held_locked(filtering.RATE_LIMIT)
-                msg = "Job %s canceled" % job_id
+                msg = "Dequeued job %s" % job_id
             elif status == constants.JOB_STATUS_WAITING:
+                # it cannot start any more (_op_started); interrupt_wait (below) ends
+                # its lock wait at once, and check_cancel then ends the job
                 for op in job.ops:
                     if op.status not in constants.OPS_FINALIZED:
                         op.status = constants.OP_STATUS_CANCELING
-                msg = "Job %s will be canceled" % job_id
+                msg = "Job successfully cancelled"
                 released = []
+                waiting = [t for t in self._workers if t.job_id == job_id]
             elif kill and status == constants.JOB_STATUS_RUNNING:
                 return [False, "Job %s is running and cannot be killed: jobs run inside"
                         " the master daemon here, not as processes of their own; wait"
                         " for it to finish" % job_id]
             else:
-                return [False, "Job %s is no longer waiting in the queue" % job_id]
+                # Ganeti 3.0 adds "(informed it anyway)": it signals the job's own
+                # process; a job here is a thread of the master daemon, told nothing
+                return [False, "Job no longer waiting, can't cancel"]
         self._commit_jobs([job] + released)
+        if self._interrupt_wait is not None:
+            for thread in waiting:
+                self._interrupt_wait(thread)     # it notices at once, not at a timeout
         return [True, msg]
 
     def change_job_priority(self, job_id, priority):
@@ -869,11 +884,9 @@ class JobQueue:
                 errors.ECODE_INVAL)
         with self._lock:
             job = self._jobs.get(job_id)
-            if job is None:
-                return [False, "Job %s not found" % job_id]
+            if job is None or job.is_finalized():
+                return [False, "Job %s not found in queue" % job_id]
             status = job.calc_status()
-            if status in constants.JOBS_FINALIZED:
-                return [False, "Job %s has already finished" % job_id]
             if status == constants.JOB_STATUS_CANCELING:
                 return [False, "Job %s is being canceled" % job_id]
             changed = False
@@ -888,7 +901,9 @@ class JobQueue:
             if job.state == RUNNABLE:
                 self._push_locked(job)
         self._commit_jobs([job])
-        return [True, "Priority of the pending opcodes of job %s changed to %s"
+        # Ganeti 3.0's words for a job not started yet; it signals a started job's
+        # own process, while here the queue changes the opcodes directly
+        return [True, "Priorities of pending opcodes for job %s have been changed to %s"
                 % (job_id, priority)]
 
     def archive_job(self, job_id):

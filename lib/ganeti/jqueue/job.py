@@ -71,12 +71,22 @@ class QueuedOpCode:
         data.update(self.secrets)
         return opcodes.OpCode.from_dict(data)
 
+    def stored_log(self):
+        """The log as the job file and job queries have it: messages quoting a
+        secret value get it redacted (gnt-debug test-osparams logs them); the
+        clients following the job (log_entries) get them as logged."""
+        if not self.secrets:
+            return list(self.log)
+        return [entry[:3] + [opcodes.redact_secret_values(entry[3], self.secrets)
+                             if isinstance(entry[3], str) else entry[3]]
+                for entry in self.log]
+
     def serialize(self):
         return {
             "input": self.input,
             "status": self.status,
             "result": self.result,
-            "log": list(self.log),
+            "log": self.stored_log(),
             "priority": self.priority,
             "start_timestamp": self.start_timestamp,
             "exec_timestamp": self.exec_timestamp,
@@ -212,7 +222,7 @@ _FIELDS = {
     "ops": lambda job: [opcodes.shown_input(op.input) for op in job.ops],
     "opresult": _op_list("result"),
     "opstatus": _op_list("status"),
-    "oplog": lambda job: [[list(entry) for entry in op.log] for op in job.ops],
+    "oplog": lambda job: [[list(entry) for entry in op.stored_log()] for op in job.ops],
     "opstart": _op_list("start_timestamp"),
     "opexec": _op_list("exec_timestamp"),
     "opend": _op_list("end_timestamp"),

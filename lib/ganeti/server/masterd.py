@@ -60,7 +60,8 @@ class MasterContext:
             self.cfg.etcd_client(), fence=lease.compares, import_dir=pathutils.QUEUE_DIR,
             node_name=lease.node_name)
         self.jqueue = jqueue.JobQueue(self.queue_store, processor.execute_opcode,
-                                      num_workers=max(cluster.max_running_jobs, 1))
+                                      num_workers=max(cluster.max_running_jobs, 1),
+                                      interrupt_wait=self.glm.interrupt_wait)
         cmdlib_filter.load_rules(self)      # before the queue starts judging jobs
 
     def _on_config_write(self, cfg):

@@ -10,13 +10,14 @@ import logging
 from typing import Dict, Optional, Type
 
 from ganeti import constants, errors, objects
-from ganeti.storage import base, drbd, filestorage, lvm
+from ganeti.storage import base, drbd, extstorage, filestorage, lvm
 
 DEV_MAP: Dict[str, Type[base.BlockDev]] = {
     constants.DT_FILE: filestorage.FileStorage,
     constants.DT_SHARED_FILE: filestorage.FileStorage,
     constants.DT_PLAIN: lvm.LogicalVolume,
     constants.DT_DRBD8: drbd.DRBD8,
+    constants.DT_EXT: extstorage.ExtStorageDevice,
 }
 
 
@@ -38,6 +39,11 @@ def _dyn_params(disk) -> dict:
     return getattr(disk, "dynamic_params", None) or {}
 
 
+def _identity(disk) -> dict:
+    """The disk's name and uuid, as keyword arguments of a device class."""
+    return {"name": disk.name, "uuid": disk.uuid}
+
+
 def _children_allowed_to_fail(cls, disk) -> int:
     needed = cls.CHILDREN_NEEDED
     if needed < 0:
@@ -51,7 +57,8 @@ def _device_tree(disk) -> base.BlockDev:
     disk = _as_disk(disk)
     cls = _device_class(disk)
     children = [_device_tree(child) for child in disk.children]
-    return cls(disk.logical_id, children, disk.size, disk.params, _dyn_params(disk))
+    return cls(disk.logical_id, children, disk.size, disk.params, _dyn_params(disk),
+               **_identity(disk))
 
 
 def find_device(disk) -> Optional[base.BlockDev]:
@@ -79,7 +86,8 @@ def assemble_device(disk) -> base.BlockDev:
             logging.warning("Could not assemble child %r of %r: %s", child.logical_id,
                             disk.logical_id, err)
             children.append(None)
-    device = cls(disk.logical_id, children, disk.size, disk.params, _dyn_params(disk))
+    device = cls(disk.logical_id, children, disk.size, disk.params, _dyn_params(disk),
+                 **_identity(disk))
     device.assemble()
     return device
 
@@ -102,7 +110,8 @@ def create_device(disk, size=None, excl_stor=False) -> base.BlockDev:
                 children.append(create_device(child, excl_stor=excl_stor))
                 created.append(child)
         return cls.create(disk.logical_id, children, disk.size if size is None else size,
-                          disk.spindles, disk.params, excl_stor, _dyn_params(disk))
+                          disk.spindles, disk.params, excl_stor, _dyn_params(disk),
+                          **_identity(disk))
     except errors.GenericError:
         for child in reversed(created):
             try:

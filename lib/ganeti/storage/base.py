@@ -51,7 +51,8 @@ class BlockDev:
 
     ``unique_id`` is the disk's logical_id, ``children`` the child devices
     (entries may be None when a child of a mirrored device is missing),
-    ``size`` in MiB. ``attached`` says whether the storage was found.
+    ``size`` in MiB, ``name`` and ``uuid`` those of the config Disk (ext
+    providers get them). ``attached`` says whether the storage was found.
     """
 
     # how many children must be present to assemble; -1 means all of them
@@ -59,8 +60,11 @@ class BlockDev:
     # whether the secondary node assembles it too when it is created (a mirror)
     ASSEMBLE_ON_SECONDARY = False
 
-    def __init__(self, unique_id, children, size, params, dyn_params):
+    def __init__(self, unique_id, children, size, params, dyn_params, name=None,
+                 uuid=None):
         self.unique_id = unique_id
+        self.name = name
+        self.uuid = uuid
         self._children = list(children or [])
         self.size = size
         self.params = dict(params or {})
@@ -85,8 +89,9 @@ class BlockDev:
 
     @classmethod
     def create(cls, unique_id, children, size, spindles, params, excl_stor,
-               dyn_params) -> "BlockDev":
-        """Make the storage and return the (attached) device."""
+               dyn_params, **kwargs) -> "BlockDev":
+        """Make the storage and return the (attached) device (kwargs: the
+        disk's name and uuid, as for the constructor)."""
         raise NotImplementedError
 
     def attach(self) -> bool:
@@ -156,8 +161,9 @@ class BlockDev:
     def set_info(self, text: str) -> None:
         """Store free-form metadata with the device, where the type can."""
 
-    def open(self, force: bool = False) -> None:
-        """Make the device ready for I/O by the instance (DRBD: primary)."""
+    def open(self, force: bool = False, exclusive: bool = True) -> None:
+        """Make the device ready for I/O by the instance (DRBD: primary);
+        ``exclusive`` false while two nodes have it open (a migration)."""
 
     def close(self) -> None:
         """Undo open (DRBD: secondary)."""

@@ -153,8 +153,8 @@ class DRBD8(base.BlockDev):
     CHILDREN_NEEDED = 0          # it runs diskless (from the peer) if both are lost
     ASSEMBLE_ON_SECONDARY = True
 
-    def __init__(self, unique_id, children, size, params, dyn_params):
-        super().__init__(unique_id, children, size, params, dyn_params)
+    def __init__(self, unique_id, children, size, params, dyn_params, **kwargs):
+        super().__init__(unique_id, children, size, params, dyn_params, **kwargs)
         if not isinstance(unique_id, (list, tuple)) or len(unique_id) != 6:
             base.throw_error("Invalid DRBD id %r: expected [node_a, node_b, port,"
                              " minor_a, minor_b, secret]", unique_id)
@@ -189,12 +189,12 @@ class DRBD8(base.BlockDev):
 
     @classmethod
     def create(cls, unique_id, children, size, spindles, params, excl_stor,
-               dyn_params) -> "DRBD8":
+               dyn_params, **kwargs) -> "DRBD8":
         """Write fresh metadata on the meta LV; the device itself is made by
         assemble (attach and connect)."""
         if len(children) != 2 or None in children:
             base.throw_error("A DRBD disk needs its data and metadata volumes")
-        dev = cls(unique_id, children, size, params, dyn_params)
+        dev = cls(unique_id, children, size, params, dyn_params, **kwargs)
         if dev.attached:
             base.throw_error("DRBD minor %d is already in use on this node", dev.minor)
         set_usermode_helper(dev.helper)
@@ -366,8 +366,9 @@ class DRBD8(base.BlockDev):
     def remove(self) -> None:
         self.shutdown()
 
-    def open(self, force: bool = False) -> None:
-        """Become primary (force: also over inconsistent data, the first time)."""
+    def open(self, force: bool = False, exclusive: bool = True) -> None:
+        """Become primary (force: also over inconsistent data, the first time);
+        a migration's dual-primary mode is the network's, not open's."""
         self._require_attached("open")
         argv = ["drbdsetup", "primary", str(self.minor)]
         if force:

@@ -152,8 +152,8 @@ def make_dirs(path: str) -> None:
 class FileStorage(base.BlockDev):
     """A disk stored in a (sparse) file; dev_path is the file's real path."""
 
-    def __init__(self, unique_id, children, size, params, dyn_params):
-        super().__init__(unique_id, children, size, params, dyn_params)
+    def __init__(self, unique_id, children, size, params, dyn_params, **kwargs):
+        super().__init__(unique_id, children, size, params, dyn_params, **kwargs)
         if not isinstance(unique_id, (list, tuple)) or len(unique_id) != 2:
             base.throw_error("Invalid file disk id %r: expected [driver, path]",
                              unique_id)
@@ -166,7 +166,7 @@ class FileStorage(base.BlockDev):
 
     @classmethod
     def create(cls, unique_id, children, size, spindles, params, excl_stor,
-               dyn_params) -> "FileStorage":
+               dyn_params, **kwargs) -> "FileStorage":
         """Create a sparse file of ``size`` MiB; an existing file is refused."""
         if excl_stor:
             base.throw_error("Exclusive storage is not supported for file disks")
@@ -178,7 +178,7 @@ class FileStorage(base.BlockDev):
             base.throw_error("Invalid size %r for a file disk", size)
         if size <= 0:
             base.throw_error("Invalid size %d MiB for a file disk", size)
-        dev = cls(unique_id, children, size, params, dyn_params)
+        dev = cls(unique_id, children, size, params, dyn_params, **kwargs)
         path = dev.dev_path
         if os.path.lexists(path):
             base.throw_error("File '%s' already exists", path)

@@ -205,8 +205,8 @@ def _explain_create_failure(dev, size, result):
 class LogicalVolume(base.BlockDev):
     """One LV; its dev_path is /dev/<vg>/<lv>."""
 
-    def __init__(self, unique_id, children, size, params, dyn_params):
-        super().__init__(unique_id, children, size, params, dyn_params)
+    def __init__(self, unique_id, children, size, params, dyn_params, **kwargs):
+        super().__init__(unique_id, children, size, params, dyn_params, **kwargs)
         if not isinstance(unique_id, (list, tuple)) or len(unique_id) != 2:
             base.throw_error("Invalid LV id %r: expected [volume group, name]", unique_id)
         self.vg_name, self.lv_name = unique_id
@@ -243,7 +243,7 @@ class LogicalVolume(base.BlockDev):
 
     @classmethod
     def create(cls, unique_id, children, size, spindles, params, excl_stor,
-               dyn_params) -> "LogicalVolume":
+               dyn_params, **kwargs) -> "LogicalVolume":
         """lvcreate of ``size`` MiB (striped as params["stripes"] says); with
         exclusive storage on ``spindles`` empty PVs of its own, striped over them."""
         if children:
@@ -254,7 +254,7 @@ class LogicalVolume(base.BlockDev):
             base.throw_error("Invalid size %r for a logical volume", size)
         if size <= 0:
             base.throw_error("Invalid size %d MiB for a logical volume", size)
-        dev = cls(unique_id, children, size, params, dyn_params)
+        dev = cls(unique_id, children, size, params, dyn_params, **kwargs)
         pvs = []
         stripes = int((params or {}).get("stripes") or 1)
         if excl_stor:

@@ -28,8 +28,11 @@ def resolve(name, family=socket.AF_INET):
     try:
         infos = socket.getaddrinfo(name, None, family, socket.SOCK_STREAM)
     except (socket.gaierror, UnicodeError) as err:
-        raise errors.ResolverError(name, getattr(err, "errno", 0),
-                                   "Host name '%s' cannot be resolved: %s" % (name, err))
+        error = errors.ResolverError(name, getattr(err, "errno", 0),
+                                     "Host name '%s' cannot be resolved: %s" % (name, err))
+        # the resolver's own words, for messages that name the host themselves
+        error.reason = getattr(err, "strerror", None) or str(err)
+        raise error from err
     return infos[0][4][0]
 
 

@@ -66,7 +66,7 @@ def _open_redirect(target, flags):
 
 
 def run_cmd(cmd, env=None, reset_env=False, timeout=None, cwd="/", input_data=None,
-            stdin_file=None, stdout_file=None):
+            stdin_file=None, stdout_file=None, started_fn=None):
     """Run ``cmd`` (an argv list) and wait for it.
 
     env: extra variables; reset_env: start from a minimal environment instead of
@@ -79,6 +79,9 @@ def run_cmd(cmd, env=None, reset_env=False, timeout=None, cwd="/", input_data=No
     the caller's). With stdout_file the result's stdout is "". By default
     stdin is /dev/null (or ``input_data``, which excludes stdin_file) and
     stdout is captured.
+
+    started_fn: called once the command runs (not when it could not start),
+    before waiting for it; e.g. to release a lock held only to start it.
     """
     if isinstance(cmd, str):
         raise errors.ProgrammerError("run_cmd takes an argv list, not %r" % cmd)
@@ -120,6 +123,8 @@ def run_cmd(cmd, env=None, reset_env=False, timeout=None, cwd="/", input_data=No
         # the child has its copies now
         for fd in to_close:
             os.close(fd)
+    if started_fn is not None:
+        started_fn()
     timed_out = False
     try:
         out, err = proc.communicate(input=input_data.encode() if isinstance(input_data, str)
