@@ -393,6 +393,9 @@ def _convert_plain_file_plain(vms, name, checksum):
     assert lv.endswith(".disk0")
     assert _image_sum(vms, 1, "/dev/xenvg/%s" % lv) == checksum
     assert vms.ssh(1, "test -e %s" % directory, check=False).returncode == 1
+    # the directory given with --file-storage-dir stays, as in Ganeti (verify
+    # reports it as unknown): the admin's to remove
+    vms.ssh(1, "rmdir %s" % os.path.dirname(directory))
 
 
 HAIL = "/usr/lib/ganeti/iallocators/hail"
