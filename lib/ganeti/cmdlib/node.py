@@ -71,26 +71,28 @@ _NODE_FILES = ("SSH_KNOWN_HOSTS_FILE", "RAPI_CERT_FILE", "CONFD_HMAC_KEY",
                "WATCHER_PAUSEFILE")     # a watcher pause holds on new nodes too
 
 
+def _candidate_counts(cfg, exclude=()):
+    """(master candidates now, candidates the pool wants) among the nodes not
+    in ``exclude``: the pool size, capped by the nodes that could be one."""
+    nodes = [node for n, node in cfg.get_all_nodes_info().items() if n not in exclude]
+    have = len([node for node in nodes if node.master_candidate])
+    possible = len([node for node in nodes if node.master_capable
+                    and not node.offline and not node.drained])
+    return have, min(cfg.get_cluster_info().candidate_pool_size, possible)
+
+
 def _candidate_shortage(cfg, exclude=()):
     """How many master candidates are missing from the pool (at least 0)."""
-    cluster = cfg.get_cluster_info()
-    nodes = cfg.get_all_nodes_info()
-    have = len([n for n, node in nodes.items() if node.master_candidate and n not in exclude])
-    possible = len([n for n, node in nodes.items()
-                    if node.master_capable and not node.offline and not node.drained
-                    and n not in exclude])
-    return max(0, min(cluster.candidate_pool_size, possible) - have)
+    have, wanted = _candidate_counts(cfg, exclude)
+    return max(0, wanted - have)
 
 
 def _wants_self_promotion(cfg, name):
     """Whether the pool lacks a candidate once node ``name`` counts as a
     possible one (it is coming back into service)."""
-    cluster = cfg.get_cluster_info()
-    others = [node for n, node in cfg.get_all_nodes_info().items() if n != name]
-    have = len([node for node in others if node.master_candidate])
-    possible = len([node for node in others if node.master_capable
-                    and not node.offline and not node.drained])
-    return have < min(possible + 1, cluster.candidate_pool_size)
+    have, wanted = _candidate_counts(cfg, exclude=[name])
+    possible_with_it = min(wanted + 1, cfg.get_cluster_info().candidate_pool_size)
+    return have < possible_with_it
 
 
 def promote_candidates(lu, exclude=()):
@@ -561,13 +563,11 @@ class LUNodeSetParams(LogicalUnit):
             promote_candidates(self)      # a node back in service refills the pool
         if set(["master_candidate", "offline", "drained"]) & set(c[0] for c in changes):
             sync_etcd_members(self)
-        missing = _candidate_shortage(self.cfg)
-        if missing:
+        have, wanted = _candidate_counts(self.cfg)
+        if have < wanted:
             # what Ganeti's configuration check says after such a change
-            have = len([n for n in self.cfg.get_all_nodes_info().values()
-                        if n.master_candidate])
             feedback_fn("Configuration data is not consistent: Not enough master"
-                        " candidates: actual %d, target %d" % (have, have + missing))
+                        " candidates: actual %d, target %d" % (have, wanted))
         return changes
 
 
