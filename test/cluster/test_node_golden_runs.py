@@ -41,6 +41,30 @@ _DIFFERENT = {
     # candidates wanted, one there); the change itself leaves two
     ("gnt-node modify --master-candidate=yes node2.example.com", 1): (
         0, "Modified node node2.example.com\n - master_candidate -> True\n", ""),
+    # Ganeti's sample read the node while its job 18 (--submit -D no) was still
+    # queued behind job 17 (-D yes), a race; here each submitted job is waited
+    # for (test below), so the node is back in service, a candidate again
+    ("gnt-node info node2.example.com", 2): (0, """\
+- Node name: node2.example.com
+  primary ip: 127.0.1.2
+  secondary ip: 127.0.1.2
+  master candidate: True
+  drained: False
+  offline: False
+  master_capable: True
+  vm_capable: True
+  primary for instances: 
+  secondary for instances: 
+  node parameters: 
+    cpu_speed: default (1)
+    exclusive_storage: default (False)
+    oob_program: default ()
+    ovs: default (False)
+    ovs_link: default ()
+    ovs_name: default (switch1)
+    spindle_count: default (1)
+    ssh_port: default (22)
+""", ""),
 }
 # whose output lists sizes of the machine (memory, disk)
 _SIZES = re.compile(r"^gnt-node (list|list-storage)\b")
@@ -89,6 +113,10 @@ def test_sample_sequence_matches_ganeti(vc):
     for cmdline, argv, expected, got, _ in replay(vc, SAMPLE):
         times[cmdline] = times.get(cmdline, 0) + 1
         key = (cmdline, times[cmdline])
+        if "--submit" in argv:
+            # the sequence's later commands read what the job changed
+            for job_id in re.findall(r"^JobID: (\d+)$", got[2], re.M):
+                vc.master.run("gnt-job", "wait", job_id, check=True)
         if key in _DIFFERENT:
             if _DIFFERENT[key] is None:
                 assert got[0] == 0, difference(cmdline, got, expected)
