@@ -449,6 +449,9 @@ def generic_main(commands: dict, aliases: dict | None = None,
                       " %s" % err)
             return constants.EXIT_USAGE
     parser = _build_parser(binary, cmd, options, usage, cmd_desc)
+    # as Ganeti's: options come first; from the first argument on every word is
+    # an argument ("gnt-cluster command ls -l", "grow-disk inst 0 -1G")
+    parser.disable_interspersed_args()
     try:
         opts, args = parser.parse_args(args)
     except SystemExit as exc:  # --help (0) or an optparse error (2)
@@ -674,19 +677,41 @@ def submit_jobs_and_wait(jobs: list, cl=None, opts=None,
     return outcome
 
 
+def run_named_jobs(named_jobs: list, opts, cl=None, verbose: bool = True) -> list:
+    """Ganeti's job executor: submit the jobs of ``named_jobs`` ([(name, [ops])])
+    at once; with --submit print "ID: name" for each (a refused one's reason on
+    standard error), else wait for them as wait_for_submitted_jobs (``verbose``:
+    announce the submitted ids first). Returns [(success, result or message)]."""
+    if cl is None:
+        cl = get_client()
+    for _, ops in named_jobs:
+        set_generic_opcode_opts(ops, opts)
+    submission = cl.submit_many_jobs([ops for _, ops in named_jobs])
+    names = [name for name, _ in named_jobs]
+    if getattr(opts, "submit_only", False):
+        for (ok, result), name in zip(submission, names):
+            if ok:
+                to_stdout("%s: %s" % (result, name))
+            else:
+                to_stderr("Failure for %s: %s" % (name, result))
+        return [(ok, result) for ok, result in submission]
+    return wait_for_submitted_jobs(submission, cl=cl, names=names, verbose=verbose)
+
+
 def wait_for_submitted_jobs(submission: list, cl=None, feedback_fn: Callable | None = None,
-                            names: list | None = None) -> list:
+                            names: list | None = None, verbose: bool = True) -> list:
     """Wait for jobs already submitted (``submission``: [[ok, job id or message]],
     as a job-submitting opcode returns them), printing what Ganeti's job executor
-    prints: "Submitted jobs 4, 5", then "Waiting for job 4 ..." for each, taking
-    first a job that already runs or ended. Returns [(success, result or error
-    message)] in submission order; a failed job's error goes to standard error.
+    prints: "Submitted jobs 4, 5" (if ``verbose``), then "Waiting for job 4 ..."
+    for each, taking first a job that already runs or ended. Returns [(success,
+    result or error message)] in submission order; a failed job's error goes to
+    standard error.
     """
     if cl is None:
         cl = get_client()
     names = list(names or [None] * len(submission))
     ok_ids = [str(job_id) for ok, job_id in submission if ok]
-    if ok_ids:
+    if ok_ids and verbose:
         to_stdout("Submitted jobs %s" % ", ".join(ok_ids))
     results = {}
     pending = []

@@ -155,19 +155,34 @@ LIST_JOINED_FIELDS = {
 }
 
 
+#: dict-valued fields shown with their keys in Ganeti's order (LUXI sorts keys)
+DICT_KEY_ORDER = {
+    "instance": {"beparams": tuple(constants.BEC_DEFAULTS)},
+}
+
+
+def _in_key_order(value, keys):
+    if not isinstance(value, dict):
+        return _cell(value)
+    rank = dict((key, idx) for idx, key in enumerate(keys))
+    return _cell(dict(sorted(value.items(), key=lambda kv: rank.get(kv[0], len(rank)))))
+
+
 def _join_list(value):
     if isinstance(value, (list, tuple)):
         return ",".join(str(item) for item in value)
     return _cell(value)
 
 
-def _field_formatter(fdef, units, override, joined):
+def _field_formatter(fdef, units, override, joined, key_orders=None):
     """(function value -> str, right aligned) for one field definition."""
     name, kind = fdef.get("name"), fdef.get("kind")
     if override and name in override:
         return override[name]
     if name in joined:
         return _join_list, False
+    if key_orders and name in key_orders:
+        return (lambda v, keys=key_orders[name]: _in_key_order(v, keys)), False
     if kind == "bool":
         return _cell, False
     if kind in ("number", "float"):
@@ -186,7 +201,9 @@ def format_query_result(result: dict, unit: str | None = None, separator: str | 
     units = unit or ("m" if separator is not None else "h")
     fdefs = result["fields"]
     joined = LIST_JOINED_FIELDS.get(resource, frozenset())
-    formatters = [_field_formatter(f, units, format_override, joined) for f in fdefs]
+    key_orders = DICT_KEY_ORDER.get(resource)
+    formatters = [_field_formatter(f, units, format_override, joined, key_orders)
+                  for f in fdefs]
     rows = []
     for row in result["data"]:
         cells = []

@@ -169,6 +169,8 @@ NDC_DEFAULTS = {
 }
 
 # ---- hypervisor parameter defaults (internals.md §10) -----------------------------
+# set cluster-wide only, whichever the hypervisor
+HVC_GLOBALS = frozenset(["migration_bandwidth", "migration_mode", "migration_port", "xen_cmd"])
 HVC_DEFAULTS = {
     HT_FAKE: {"migration_mode": "live"},
     HT_KVM: {

@@ -137,8 +137,11 @@ def _worth_waiting(address):
 
 
 def format_request(method, args):
-    return serializer.dump_json({KEY_METHOD: method, KEY_ARGS: args,
-                                 KEY_VERSION: constants.LUXI_VERSION}).encode("utf-8")
+    # in the order given: a job's parameters reach it as the user wrote them
+    # (gnt-instance modify -B lists its changes in that order, as Ganeti's)
+    return serializer.dump_json_ordered({KEY_METHOD: method, KEY_ARGS: args,
+                                         KEY_VERSION: constants.LUXI_VERSION}
+                                        ).encode("utf-8")
 
 
 def parse_request(data):

@@ -97,7 +97,8 @@ class Processor:
         if hm:
             hm.run_phase(constants.HOOKS_PHASE_PRE)
         if op.dry_run:
-            feedback("Dry run: prerequisites checked, nothing was changed")
+            lu.log_info("dry-run mode requested, not actually executing the operation")
+            lu.abort()          # what the checks took (a new name's lock) is freed
             return None
         start = time.time()
         result = lu.exec(feedback)

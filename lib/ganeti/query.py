@@ -414,7 +414,9 @@ def query_fields(resource, names):
     """QueryFields: definitions of the named fields (all if names is None)."""
     fields = get_fields(resource)
     if names is None:
-        return {"fields": [fields[n].definition() for n in sorted(fields)]}
+        # Ganeti's natural order: disk.size/2 before disk.size/10
+        from ganeti.utils import text
+        return {"fields": [fields[n].definition() for n in text.nice_sort(fields)]}
     return {"fields": [fields[n].definition() if n in fields else _unknown_definition(n)
                        for n in names]}
 

@@ -29,6 +29,9 @@ def normalise(text, collapse):
     text = re.sub(r"JobID: \d+", "JobID: <ID>", text)
     text = re.sub(r"Output from job \d+ follows\n-+", "Output from job <ID> follows", text)
     text = re.sub(r"(?m)^\d+$", "<ID>", text)             # --print-jobid
+    # Ganeti's job executor: waiting, failed, submitted ("N: NAME")
+    text = re.sub(r"\b(Waiting for job|Job) \d+ (for|failed)\b", r"\1 <ID> \2", text)
+    text = re.sub(r"(?m)^\d+(: \S+)$", r"<ID>\1", text)
     # a group's nodes come in the order of their (random) UUIDs
     text = _NODE_LIST.sub(lambda m: ",".join(sorted(m.group(0).split(","))), text)
     if collapse:
@@ -64,19 +67,22 @@ def job_ids(cmdline, out, err):
     return [int(i) for i in ids]
 
 
-def replay(vc, path, job_map=None):
+def replay(vc, path, job_map=None, before=None):
     """Run the commands of a sample on the cluster, in order; yields (command
     line, argv, Ganeti's (code, stdout, stderr), ours, renamed as in
     run_as_sample). A job id of Ganeti's that a gnt-job command names is
     replaced by the id of our job printed at the same place (ids no command
     printed stay as they are); command lines with shell syntax run with sh;
     the capturer's comments are dropped. ``job_map`` (a dict), if given, gets
-    the pairs Ganeti's job id -> ours as they come."""
+    the pairs Ganeti's job id -> ours as they come. ``before`` (a function),
+    if given, is called with each command line before the command runs."""
     import shlex
     ours = {} if job_map is None else job_map
     for cmdline, code, out, err in entries(path):
         err = re.sub(r"\n(# .*\n)+$", "", err)
         argv = shlex.split(cmdline)
+        if before:
+            before(cmdline)
         if argv[:1] == ["gnt-job"]:
             argv = [str(ours.get(int(word), word)) if word.isdigit() else word
                     for word in argv]
@@ -97,3 +103,151 @@ def difference(cmdline, got, expected):
     """The text of a failed comparison: ours and Ganeti's (code, stdout, stderr)."""
     return ("$ %s\n[exit %s, Ganeti's %s]\n--- ours\n%s%s--- Ganeti's\n%s%s"
             % (cmdline, got[0], expected[0], got[1], got[2], expected[1], expected[2]))
+
+
+def job_text(text, table=True):
+    """Job output normalised: the sample's normalisation, plus job ids in
+    messages, reason trail time stamps (nanoseconds), deltas, the interruptible
+    delay's socket and, for a ``table``, column widths."""
+    text = normalise(STAMP.sub("", text), False)
+    text = re.sub(r"\d{16,}", "<NS>", text)
+    text = re.sub(r"job=\d+;", "job=<ID>;", text)
+    text = re.sub(r"\b([Jj]ob(?: ID:?)?) \d+", r"\1 <ID>", text)
+    text = re.sub(r"(<TIME>)\.\d{6}", r"\1", text)
+    text = re.sub(r"\(delta -?[\d.]+s\)", "(delta <S>)", text)
+    text = re.sub(r"processing time: [\d.]+ seconds", "processing time: <S> seconds", text)
+    text = re.sub(r"\['/tmp/[^']+/sock'\]", "[<SOCKET>]", text)
+    text = re.sub(r"Archived \d+ jobs", "Archived <N> jobs", text)
+    if not table:
+        return text
+    return re.sub(r"(?m)^ ", "", re.sub(r" +", " ", text))
+
+
+def _job_info(text):
+    """gnt-job info as data (YAML), each opcode's input fields split off:
+    (the data without them, [input fields of each opcode])."""
+    import yaml
+    jobs = yaml.safe_load(job_text(text, table=False))
+    inputs = []
+    for job in jobs:
+        for op in job.get("Opcodes", []) if isinstance(job, dict) else []:
+            inputs.append(op.pop("Input fields") or {})
+    return jobs, inputs
+
+
+def job_info_matches(got, expected):
+    """Same text apart from the input fields, and the same values of the
+    input fields both have (not the UUIDs Ganeti's logical units add)."""
+    def text_without_inputs(text):
+        return re.sub(r"(?m)^( +)Input fields: \n(\1  .*\n)*", r"\1Input fields:\n",
+                      job_text(text, table=False))
+    if text_without_inputs(got) != text_without_inputs(expected):
+        return False
+    (got_jobs, got_inputs), (jobs, inputs) = _job_info(got), _job_info(expected)
+    if got_jobs != jobs or len(got_inputs) != len(inputs):
+        return False
+    for ours, theirs in zip(got_inputs, inputs):
+        common = [k for k in theirs if k in ours and not re.search(r"_uuids?$", k)]
+        if not common or any(ours[k] != theirs[k] for k in common):
+            return False
+    return True
+
+
+SAMPLE_IPS = ("127.0.1.1", "127.0.1.2")
+_MAC = re.compile(r"\b[0-9a-f]{2}(:[0-9a-f]{2}){5}\b")
+
+
+def on_test_bed(text, vc):
+    """Output of a vcluster.py cluster normalised for a comparison with the
+    sample's: the nodes' root directories dropped, their addresses the
+    sample's, then normalise() (column widths collapsed), MAC addresses and
+    the spaces at the ends of lines."""
+    text = re.sub(re.escape(vc.base) + r"/[^/]+(?=/)", "", text)
+    for ours, theirs in zip([n.ip for n in vc.nodes], SAMPLE_IPS):
+        text = text.replace(ours, theirs)
+    text = normalise(STAMP.sub("", text), True)
+    text = _MAC.sub("<MAC>", text)
+    return re.sub(r"(?m)^ | $", "", text)
+
+
+def ganeti_with(*pairs):
+    """For a table of differences: our answer is Ganeti's with (regular
+    expression, replacement) pairs applied to its standard output."""
+    def ours(expected):
+        out = expected[1]
+        for pattern, repl in pairs:
+            out = re.sub(pattern, repl, out, flags=re.M)
+        return expected[0], out, expected[2]
+    return ours
+
+
+def runner_of(vc, commands):
+    """A ``before`` function for replay(): the commands (argv lists in the
+    sample's names) of ``commands`` {command line: [argv, ...]} run once,
+    before that command line's first entry; each must succeed."""
+    pending = dict(commands)
+
+    def run(cmdline):
+        for argv in pending.pop(cmdline, []):
+            code, out, err, _ = run_as_sample(vc, argv)
+            assert code == 0, (argv, out, err)
+    return run
+
+
+def compare(vc, path, different, before=None, adjust=None, norm=on_test_bed):
+    """Replay the sample ``path`` and return the differences found (texts of
+    difference()). ``different`` {(command line, which time it comes): our
+    answer, a function of Ganeti's giving it, or None for any success} holds
+    where this project answers otherwise on purpose; ``adjust(argv, result)``
+    may reorder what is run-dependent in both answers; ``norm(text, vc)``
+    normalises each stream. gnt-job info is compared with job_info_matches."""
+    failures = []
+    times = {}
+    for cmdline, argv, expected, got, _ in replay(vc, path, before=before):
+        times[cmdline] = times.get(cmdline, 0) + 1
+        key = (cmdline, times[cmdline])
+        if key in different:
+            ours = different[key]
+            if ours is None:
+                if got[0] != 0:
+                    failures.append(difference(cmdline, got, expected))
+                continue
+            expected = ours(expected) if callable(ours) else ours
+        if adjust:
+            expected, got = adjust(argv, expected), adjust(argv, got)
+        if argv[:2] == ["gnt-job", "info"] and expected[0] == 0:
+            same = got[0] == 0 and got[2] == expected[2] and \
+                job_info_matches(got[1], expected[1])
+        else:
+            same = [got[0]] + [norm(t, vc) for t in got[1:]] == \
+                [expected[0]] + [norm(t, vc) for t in expected[1:]]
+        if not same:
+            failures.append(difference(cmdline, got, expected))
+    return failures
+
+
+def init_like_sample(vc, list_oses=False):
+    """Set up a vcluster.py cluster as the samples' (Ganeti's default instance
+    policy, fake hypervisor, disk templates diskless and file, NIC link
+    gntbr0) and add its second node; ``list_oses``: a gnt-os list between the
+    two, as the sample's second job."""
+    import vcluster
+    m, n2 = vc.nodes
+    m.run("gnt-cluster", "init", "--enabled-hypervisors=fake", "--no-lvm-storage",
+          "--enabled-disk-templates=diskless,file", "--master-netdev=lo",
+          "--nic-parameters=link=gntbr0", vcluster.CLUSTER_NAME, check=True)
+    if list_oses:
+        m.run("gnt-os", "list", check=True)
+    vc.add_node(n2)
+
+
+def add_sample_instances(vc):
+    """The samples' instances: inst1 (diskless) and inst2 (file, 1 GiB) running
+    on the first node, inst3 (file, 1 and 2 GiB) stopped on the second."""
+    m, n2 = vc.nodes
+    for name, node, disk in (("inst1", m, ["-t", "diskless"]),
+                             ("inst2", m, ["-t", "file", "-s", "1G"]),
+                             ("inst3", n2, ["-t", "file", "--disk", "0:size=1G",
+                                            "--disk", "1:size=2G", "--no-start"])):
+        m.run("gnt-instance", "add", "-n", node.name, "-o", "noop", "--no-name-check",
+              "--no-ip-check", *disk, name, check=True)

@@ -119,7 +119,8 @@ def _status(node, job_id):
 
 
 def _submit(node, *argv):
-    err = node.run(*argv, "--submit", check=True).stderr
+    # options come before the arguments (Ganeti's parser)
+    err = node.run(*argv[:2], "--submit", *argv[2:], check=True).stderr
     return re.search(r"JobID: (\d+)", err).group(1)
 
 

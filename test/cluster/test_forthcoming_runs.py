@@ -85,9 +85,11 @@ def test_reservation_creates_nothing_and_takes_its_resources(vc, osdef):
     m = vc.master
     proc = _add(vc, osdef, "fc1", "--forthcoming")
     assert proc.returncode == 0, proc.stderr
-    assert STAMP.sub("", proc.stdout).splitlines()[-3:] == [
+    assert STAMP.sub("", proc.stdout).splitlines()[-5:] == [
+        "* disk 0, size 512M",
         "Instance is forthcoming, not creating disks",
         "adding instance fc1 to cluster config",
+        "adding disks to cluster config",
         "Instance is forthcoming; not creating the actual instance"]
     assert not os.path.exists(_dir(vc, "fc1")) and not osdef.started("fc1")
     inst = _instance(vc, "fc1")
@@ -114,7 +116,8 @@ def test_reservation_creates_nothing_and_takes_its_resources(vc, osdef):
                                               " already in the cluster\n")
     proc = m.run("gnt-instance", "startup", "fc1")
     assert (proc.returncode, proc.stderr) == (
-        1, PREREQ + "forthcoming instances not supported for this operation\n")
+        1, "Job %s for fc1 has failed: " % proc.stdout.split()[3]
+        + PREREQ + "forthcoming instances not supported for this operation\n")
     proc = m.run("gnt-cluster", "verify")
     assert proc.returncode == 0, proc.stdout + proc.stderr
     assert _instance(vc, "fc1")["admin_state"] == "down"

@@ -132,15 +132,15 @@ def test_debug_iallocator_shows_the_request_and_hails_answer(vc2):
     import json
     m, n2 = vc2.nodes
     args = ["gnt-debug", "iallocator", "-m", "allocate", "--memory", "128",
-            "--disks", "64", "-t", "sharedfile", "-o", "noop", "--nics", "",
-            "new.example.com"]
-    out = m.run(*args, "--dir", "in", check=True).stdout
+            "--disks", "64", "-t", "sharedfile", "-o", "noop", "--nics", ""]
+    name = "new.example.com"        # after the options (Ganeti's parser)
+    out = m.run(*args, "--dir", "in", name, check=True).stdout
     request = json.loads(out)
     assert request["request"]["type"] == "allocate"
     assert request["request"]["name"] == "new.example.com"
     assert request["request"]["memory"] == 128
     assert sorted(request["nodes"]) == sorted([m.name, n2.name])
-    out = m.run(*args, "--dir", "out", "-I", "hail", check=True).stdout
+    out = m.run(*args, "--dir", "out", "-I", "hail", name, check=True).stdout
     answer = json.loads(out)
     assert answer["success"] is True, answer
     assert answer["result"][0] in (m.name, n2.name)

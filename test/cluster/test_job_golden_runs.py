@@ -19,9 +19,10 @@ import re
 import pytest
 
 import vcluster
-from golden_samples import STAMP, difference, normalise, replay
+from golden_samples import (add_sample_instances, difference, init_like_sample,
+                            job_info_matches, job_text, replay)
 
-yaml = pytest.importorskip("yaml")
+pytest.importorskip("yaml")
 NOOP = "/usr/share/ganeti/os/noop"
 pytestmark = pytest.mark.skipif(not os.path.isdir(NOOP),
                                 reason="Debian's ganeti-os-noop is not installed")
@@ -58,41 +59,12 @@ _WHOLE_QUEUE = re.compile(r"^gnt-job list( --no-headers --separator='\|'| --fini
 def vc():
     vc = vcluster.VirtualCluster(2)
     try:
-        m, n2 = vc.nodes
-        # the sample's first three jobs: init, an OS list, the node add; its
-        # instance policy is Ganeti's default (instances of 1 GiB disks)
-        m.run("gnt-cluster", "init", "--enabled-hypervisors=fake", "--no-lvm-storage",
-              "--enabled-disk-templates=file,diskless", "--master-netdev=lo",
-              "--nic-parameters=link=gntbr0", vcluster.CLUSTER_NAME, check=True)
-        m.run("gnt-os", "list", check=True)
-        vc.add_node(n2)
-        for name, node, disk in (("inst1", m, ["-t", "diskless"]),
-                                 ("inst2", m, ["-t", "file", "-s", "1G"]),
-                                 ("inst3", n2, ["-t", "file", "--disk", "0:size=1G",
-                                                "--disk", "1:size=2G", "--no-start"])):
-            m.run("gnt-instance", "add", "-n", node.name, "-o", "noop", "--no-name-check",
-                  "--no-ip-check", *disk, name, check=True)
+        # the sample's first three jobs: init, an OS list, the node add
+        init_like_sample(vc, list_oses=True)
+        add_sample_instances(vc)
         yield vc
     finally:
         vc.cleanup()
-
-
-def _normalise(text, table=True):
-    """The sample's normalisation, plus job ids in messages, reason trail
-    time stamps (nanoseconds), deltas, the interruptible delay's socket and,
-    for a ``table``, column widths."""
-    text = normalise(STAMP.sub("", text), False)
-    text = re.sub(r"\d{16,}", "<NS>", text)
-    text = re.sub(r"job=\d+;", "job=<ID>;", text)
-    text = re.sub(r"\b([Jj]ob(?: ID:?)?) \d+", r"\1 <ID>", text)
-    text = re.sub(r"(<TIME>)\.\d{6}", r"\1", text)
-    text = re.sub(r"\(delta -?[\d.]+s\)", "(delta <S>)", text)
-    text = re.sub(r"processing time: [\d.]+ seconds", "processing time: <S> seconds", text)
-    text = re.sub(r"\['/tmp/[^']+/sock'\]", "[<SOCKET>]", text)
-    text = re.sub(r"Archived \d+ jobs", "Archived <N> jobs", text)
-    if not table:
-        return text
-    return re.sub(r"(?m)^ ", "", re.sub(r" +", " ", text))
 
 
 def _sample_ids(text, job_map):
@@ -111,37 +83,8 @@ def _queue_tail(text, first):
     for line in lines[len(header):]:
         job = re.match(r" *(\d+)(.*)$", line)
         if job and int(job.group(1)) >= first:
-            rows.append(_normalise("<ID>" + job.group(2)))
-    return [_normalise(line) for line in header], rows
-
-
-def _info(text):
-    """gnt-job info as data (YAML), each opcode's input fields split off:
-    (the data without them, [input fields of each opcode])."""
-    jobs = yaml.safe_load(_normalise(text, table=False))
-    inputs = []
-    for job in jobs:
-        for op in job.get("Opcodes", []) if isinstance(job, dict) else []:
-            inputs.append(op.pop("Input fields") or {})
-    return jobs, inputs
-
-
-def _info_matches(got, expected):
-    """Same text apart from the input fields, and the same values of the
-    input fields both have (not the UUIDs Ganeti's logical units add)."""
-    def text_without_inputs(text):
-        return re.sub(r"(?m)^( +)Input fields: \n(\1  .*\n)*", r"\1Input fields:\n",
-                      _normalise(text, table=False))
-    if text_without_inputs(got) != text_without_inputs(expected):
-        return False
-    (got_jobs, got_inputs), (jobs, inputs) = _info(got), _info(expected)
-    if got_jobs != jobs or len(got_inputs) != len(inputs):
-        return False
-    for ours, theirs in zip(got_inputs, inputs):
-        common = [k for k in theirs if k in ours and not re.search(r"_uuids?$", k)]
-        if not common or any(ours[k] != theirs[k] for k in common):
-            return False
-    return True
+            rows.append(job_text("<ID>" + job.group(2)))
+    return [job_text(line) for line in header], rows
 
 
 def test_sample_sequence_matches_ganeti(vc):
@@ -156,16 +99,16 @@ def test_sample_sequence_matches_ganeti(vc):
             got_out = _sample_ids(got_out, job_map)
         if cmdline in _DIFFERENT:
             want = _DIFFERENT[cmdline]
-            ok = (got_code, _normalise(got_out), _normalise(got_err)) == \
-                (want[0], _normalise(want[1]), _normalise(want[2]))
+            ok = (got_code, job_text(got_out), job_text(got_err)) == \
+                (want[0], job_text(want[1]), job_text(want[2]))
         elif _WHOLE_QUEUE.match(cmdline):
             ok = (got_code, _queue_tail(got_out, first), got_err) == \
                 (code, _queue_tail(out, SAMPLE_FIRST_JOB), err)
         elif argv[:2] == ["gnt-job", "info"] and code == 0:
-            ok = got_code == code and got_err == err and _info_matches(got_out, out)
+            ok = got_code == code and got_err == err and job_info_matches(got_out, out)
         else:
-            ok = (got_code, _normalise(got_out), _normalise(got_err)) == \
-                (code, _normalise(out), _normalise(err))
+            ok = (got_code, job_text(got_out), job_text(got_err)) == \
+                (code, job_text(out), job_text(err))
         if not ok:
             failures.append(difference(cmdline, got, expected))
     assert not failures, "\n".join(failures)

@@ -72,7 +72,8 @@ def test_errors_are_ganetis(vc):
 
 
 def _add(m, os_name, name, *extra, check=True):
-    return m.run("gnt-instance", "add", "-n", m.name, "-o", os_name, "-t", "diskless",
+    # with a disk: Ganeti installs no OS on a diskless instance (no script runs)
+    return m.run("gnt-instance", "add", "-n", m.name, "-o", os_name, "-t", "file", "-s", "1G",
                  "--no-name-check", "--no-ip-check", "--no-nics", *extra, name,
                  check=check)
 
@@ -90,12 +91,16 @@ def test_settings_reach_instances_and_scripts(vc, recos):
     _add(m, recos.name, "osm1", "--no-start")
     env = recos.env("osm1")
     assert (env["OSP_FLAVOUR"], env["OSP_TOKEN"]) == ("good", PRIVATE)
-    # per-OS hypervisor parameters between the cluster's and the instance's own
-    _check(m, ["gnt-instance", "list", "--no-headers", "-o", "hv/migration_mode",
-               "osm1"], 0, "non-live\n")
-    _add(m, recos.name, "osm2", "--no-start", "-H", "fake:migration_mode=live")
-    _check(m, ["gnt-instance", "list", "--no-headers", "-o", "hv/migration_mode",
-               "osm2"], 0, "live\n")
+    # the OS's hypervisor parameters (the fake one's only one is the cluster's
+    # alone: no instance sets it, as in Ganeti)
+    os_hv = "  %s: \n    fake: \n      migration_mode: non-live\n" % recos.name
+    assert os_hv in m.run("gnt-cluster", "info", check=True).stdout
+    proc = _add(m, recos.name, "osm2", "--no-start", "-H", "fake:migration_mode=live",
+                check=False)
+    assert (proc.returncode, proc.stderr.splitlines()[-1]) == (
+        1, "The following hypervisor parameters are global and cannot be customized at"
+        " instance level, please modify them at cluster level: migration_mode")
+    _add(m, recos.name, "osm2", "--no-start")
     # the private default is never shown
     shown = (m.run("gnt-cluster", "info", check=True).stdout
              + m.run("gnt-job", "info", *m.run("gnt-job", "list", "--no-headers", "-o",
@@ -107,8 +112,7 @@ def test_settings_reach_instances_and_scripts(vc, recos):
                      r" <redacted>$" % re.escape(recos.name), shown), shown
     # dropping a hypervisor's settings: the cluster's value again
     m.run("gnt-os", "modify", "-H", "-fake", recos.name, check=True)
-    _check(m, ["gnt-instance", "list", "--no-headers", "-o", "hv/migration_mode",
-               "osm1"], 0, "live\n")
+    assert os_hv not in m.run("gnt-cluster", "info", check=True).stdout
     for name in ("osm1", "osm2"):
         m.run("gnt-instance", "remove", "-f", name, check=True)
 

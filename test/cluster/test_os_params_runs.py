@@ -14,7 +14,8 @@ PRIVATE = "Private-Value-51d0"
 
 
 def _add(m, osdef, name, *extra, check=True):
-    return m.run("gnt-instance", "add", "-n", m.name, "-o", osdef.name, "-t", "diskless",
+    # with a disk: Ganeti installs no OS on a diskless instance (no script runs)
+    return m.run("gnt-instance", "add", "-n", m.name, "-o", osdef.name, "-t", "file", "-s", "1G",
                  "--no-name-check", "--no-ip-check", "--no-start",
                  *extra, name, check=check)
 

@@ -40,7 +40,9 @@ def _instances(node):
 def two_instances(cluster):
     m = cluster.master
     for name in (INST1, INST2):
-        m.run("gnt-instance", "add", "-t", "diskless", "--no-nics", "--ignore-ipolicy",
+        # with a disk: a diskless instance cannot be reinstalled (Ganeti's rule)
+        m.run("gnt-instance", "add", "-t", "file", "-s", "16M", "--no-nics",
+              "--ignore-ipolicy",
               "-o", "noop", "-n", m.name, "--no-name-check", "--no-ip-check", name,
               check=True)
     return m

@@ -126,7 +126,7 @@ class Prometheus:
 
 
 def _submit(m, *argv):
-    proc = m.run(*argv, "--submit", check=True)
+    proc = m.run(*argv[:2], "--submit", *argv[2:], check=True)    # options first
     return int(proc.stderr.split()[-1])
 
 

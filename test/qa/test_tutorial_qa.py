@@ -35,14 +35,16 @@ def test_plain_instance(cluster):
     out = vms.ssh(MASTER, "gnt-instance add -t plain -s 1G -n node1 -o noop %s"
                   % name).stdout
     lines = qa.log_lines(out)
-    for line in ("* creating instance disks...",
-                 "adding instance %s to cluster config" % name,
-                 " - INFO: Waiting for instance %s to sync disks" % name,
-                 " - INFO: Instance %s's disks are in sync" % name,
-                 "creating os for instance %s on node %s" % (name, vms.node_name(1)),
-                 "* running the instance OS create scripts...",
-                 "* starting instance..."):
-        assert line in lines, out
+    assert lines == ["* disk 0, size 1.0G",
+                     "* creating instance disks...",
+                     "adding instance %s to cluster config" % name,
+                     "adding disks to cluster config",
+                     " - INFO: Waiting for instance %s to sync disks" % name,
+                     " - INFO: Instance %s's disks are in sync" % name,
+                     " - INFO: Waiting for instance %s to sync disks" % name,
+                     " - INFO: Instance %s's disks are in sync" % name,
+                     "* running the instance OS create scripts...",
+                     "* starting instance..."], out
     lvs = qa.lvs(vms, 1)
     assert len(lvs) == 1
     lv_name, size = list(lvs.items())[0]
@@ -111,8 +113,10 @@ def test_drbd_instance_and_failover(cluster):
     out = vms.ssh(MASTER, "gnt-instance add -t drbd -s 1G -n node1:node2 -o noop %s"
                   % name).stdout
     lines = qa.log_lines(out)
-    assert lines[:3] == ["* creating instance disks...",
+    assert lines[:5] == ["* disk 0, size 1.0G",
+                         "* creating instance disks...",
                          "adding instance %s to cluster config" % name,
+                         "adding disks to cluster config",
                          " - INFO: Waiting for instance %s to sync disks" % name], out
     progress = [l for l in lines if l.startswith(" - INFO: - device disk/0: ")]
     for line in progress:

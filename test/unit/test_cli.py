@@ -234,6 +234,16 @@ def test_generic_main_usage_errors(capsys):
     assert CALLS == []
 
 
+def test_generic_main_options_come_first(monkeypatch, capsys):
+    # as Ganeti's parser: from the first argument on, words are arguments
+    monkeypatch.delenv("GNT_NODE_LIST", raising=False)
+    assert run_main("list", "a", "-o", "name", "-1G") == 0
+    (_, opts, args), = CALLS
+    assert args == ["a", "-o", "name", "-1G"] and opts.output is None
+    assert run_main("add", "node3", "-f") == 1       # two arguments, not -f
+    assert capsys.readouterr().err == "Error: Command add expects 1 argument(s)\n"
+
+
 def test_generic_main_aliases():
     assert run_main("ls", "x", aliases={"ls": "list"}) == 0
     assert CALLS[0][0] == "list" and CALLS[0][2] == ["x"]

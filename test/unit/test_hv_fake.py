@@ -123,8 +123,8 @@ def test_node_info_from_the_real_proc_meminfo(hv):
 def test_console_and_parameters():
     console = hv_fake.FakeHypervisor.get_instance_console(
         _inst("a.example.com"), "node1.example.com", None, {}, {})
-    assert console == {"instance": "a.example.com", "kind": "message",
-                       "message": "fake hypervisor: no console"}
+    assert console == {"instance": "a.example.com", "kind": "msg",
+                       "message": "Console not available for fake hypervisor"}
     hv_fake.FakeHypervisor.check_parameter_syntax(
         hv_base.defaults_for(constants.HT_FAKE))
     with pytest.raises(errors.HypervisorError):

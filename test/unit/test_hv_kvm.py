@@ -572,7 +572,7 @@ def test_console_descriptions():
         ("vnc", "node1", 11000, 5100)
     console = hv_kvm.KVMHypervisor.get_instance_console(
         inst, "node1", None, _params(serial_console=False), {})
-    assert console["kind"] == "message"
+    assert console["kind"] == "msg"
 
 
 def test_vnc_bind_address_from_interface(monkeypatch):

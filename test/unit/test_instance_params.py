@@ -284,13 +284,13 @@ def test_modify_vcpus_default_resets_to_the_cluster_value(tmp_path):
     assert "vcpus" not in cfg.get_instance_info("inst1").beparams
 
 
-def test_modify_hv_default_resets_too(tmp_path):
+def test_modify_refuses_the_cluster_wide_hv_parameters(tmp_path):
+    # as Ganeti: set or reset, migration_mode is the cluster's alone
     cfg, _ = _cfg(tmp_path, instances=[_instance()])
-    inst = cfg.get_instance_info("inst1")
-    inst.hvparams = {"migration_mode": "non-live"}
-    cfg.update(inst)
-    lu, _ = _modify(cfg, hvparams={"migration_mode": "DEFAULT"})
-    lu.exec(lambda *a: None)
+    for value in ("non-live", "DEFAULT"):
+        assert _refused(_modify, cfg, hvparams={"migration_mode": value}).args[0] == (
+            "The following hypervisor parameters are global and cannot be customized at"
+            " instance level, please modify them at cluster level: migration_mode")
     assert cfg.get_instance_info("inst1").hvparams == {}
 
 

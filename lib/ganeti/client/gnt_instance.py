@@ -101,6 +101,10 @@ def create_instance(opts, args, mode):
         snode = snode or None
     hv_name, hvparams = _hv_option(opts)
     beparams = paramtypes.check_types(opts.beparams, paramtypes.BE_COMPAT_DEFAULTS)
+    if "memory" in beparams:
+        # the pre-2.6 name: the job asks for maxmem and minmem, as Ganeti's does
+        memory = beparams.pop("memory")
+        beparams.update({constants.BE_MAXMEM: memory, constants.BE_MINMEM: memory})
     if hv_name in constants.HVC_DEFAULTS:
         hvparams = paramtypes.check_types(hvparams, constants.HVC_DEFAULTS[hv_name])
     op = opcodes.OpInstanceCreate(
@@ -108,11 +112,13 @@ def create_instance(opts, args, mode):
         nics=_nic_specs(opts, mode), pnode=pnode, snode=snode,
         os_type=getattr(opts, "os", None),
         hypervisor=hv_name, hvparams=hvparams, beparams=beparams,
-        osparams=opts.osparams or {}, osparams_private=opts.osparams_private or None,
-        osparams_secret=opts.osparams_secret or None, mode=mode,
-        start=getattr(opts, "start", True),
+        osparams=opts.osparams or {}, osparams_private=opts.osparams_private or {},
+        osparams_secret=opts.osparams_secret or {}, mode=mode,
+        start=getattr(opts, "start", True) if mode == "create" else False,
         ip_check=opts.ip_check, name_check=opts.name_check,
-        no_install=getattr(opts, "no_install", False) or None,
+        # an import installs no OS: Ganeti's client leaves the flag unset there
+        no_install=(getattr(opts, "no_install", False)
+                    if mode == "create" else None),
         wait_for_sync=opts.wait_for_sync,
         file_storage_dir=opts.file_storage_dir, file_driver=opts.file_driver,
         iallocator=opts.iallocator, tags=opts.tags or [],
@@ -317,23 +323,18 @@ def _run_on_instances(opts, args, make_op, verb):
     if multi_on and not opts.force_multiple:
         if not cli.confirm_operation(names, "instances", verb):
             return constants.EXIT_FAILURE
-    return _submit_for_each(opts, cl, names, make_op, verb)
+    return _submit_for_each(opts, cl, names, make_op, multi_on)
 
 
-def _submit_for_each(opts, cl, names, make_op, verb):
-    """One job per instance: waited for (failures on stderr) unless --submit."""
-    if len(names) == 1:
-        cli.submit_or_send(make_op(names[0]), opts, cl=cl)
+def _submit_for_each(opts, cl, names, make_op, multi_on):
+    """One job per instance, as Ganeti's job executor runs them: "Waiting for
+    job N for NAME ..." and a failed job's error (standard error), or with
+    --submit "N: NAME"; the submitted ids are announced when several ran."""
+    results = cli.run_named_jobs([(name, [make_op(name)]) for name in names], opts,
+                                 cl=cl, verbose=multi_on)
+    if all(ok for ok, _ in results):
         return constants.EXIT_SUCCESS
-    if getattr(opts, "submit_only", False):
-        for name in names:
-            cli.submit_or_send(make_op(name), opts, cl=cl)
-        return constants.EXIT_SUCCESS
-    results = cli.submit_jobs_and_wait([[make_op(n)] for n in names], cl=cl, opts=opts)
-    failed = [(n, r) for n, (ok, r) in zip(names, results) if not ok]
-    for name, msg in failed:
-        cli.to_stderr("Failed to %s instance %s: %s" % (verb, name, msg))
-    return constants.EXIT_FAILURE if failed else constants.EXIT_SUCCESS
+    return constants.EXIT_FAILURE
 
 
 def startup_instance(opts, args):
@@ -362,9 +363,9 @@ def connect_to_console(opts, args):
     op = opcodes.OpInstanceConsole(instance_name=args[0])
     console = cli.submit_op_code(op, opts=opts)
     kind = console.get("kind")
-    if kind == "message":
-        cli.to_stderr(console["message"])
-        return constants.EXIT_FAILURE
+    if kind == "msg":
+        cli.to_stdout(console["message"])     # Ganeti's answer, a success
+        return constants.EXIT_SUCCESS
     if kind == "vnc":
         cli.to_stdout("Instance %s has VNC listening on %s:%s (display %s),"
                       " connect with a VNC client" % (console["instance"], console["host"],
@@ -489,7 +490,9 @@ def show_instance_config(opts, args):
     lines = []
     for name in sorted(result):
         inst = result[name]
-        run = inst["run_state"] or "unknown"
+        state = "configured to be %s" % inst["config_state"]
+        if inst["run_state"]:       # --static has none
+            state += ", actual state is %s" % inst["run_state"]
         be_custom, be_all = inst["be_instance"], inst["be_actual"]
         nics = []
         for idx, nic in enumerate(inst["nics"]):
@@ -512,8 +515,7 @@ def show_instance_config(opts, args):
             ("Serial number", inst["serial_no"]),
             ("Creation time", cli.format_timestamp(inst["ctime"])),
             ("Modification time", cli.format_timestamp(inst["mtime"])),
-            ("State", "configured to be %s, actual state is %s"
-             % (inst["config_state"], run)),
+            ("State", state),
             ("Nodes", [[("primary", inst["pnode"]),
                         ("group", "%s (UUID %s)" % (inst["pnode_group_name"],
                                                     inst["pnode_group_uuid"]))],
@@ -541,12 +543,12 @@ def grow_disk(opts, args):
     name, disk, amount = args
     try:
         disk = int(disk)
-    except ValueError:
-        raise errors.OpPrereqError("Invalid disk index '%s'" % disk, errors.ECODE_INVAL)
+    except ValueError as err:
+        raise errors.OpPrereqError("Invalid disk index: %s" % err, errors.ECODE_INVAL)
     try:
         amount = text.parse_unit(amount)
-    except errors.UnitParseError as err:
-        raise errors.OpPrereqError("Invalid amount '%s': %s" % (amount, err),
+    except errors.UnitParseError:
+        raise errors.OpPrereqError("Can't parse the given amount '%s'" % amount,
                                    errors.ECODE_INVAL)
     op = opcodes.OpInstanceGrowDisk(instance_name=name, disk=disk, amount=amount,
                                     wait_for_sync=opts.wait_for_sync,
@@ -667,7 +669,8 @@ def reinstall_instance(opts, args):
         if os_name is None:
             return constants.EXIT_FAILURE
     os_msg = ("change the OS to '%s'" % os_name) if os_name else "keep the same OS"
-    if opts.multi_mode != "instance" or len(names) > 1:
+    multi_on = opts.multi_mode != "instance" or len(names) > 1
+    if multi_on:
         if not opts.force_multiple and not cli.confirm_operation(
                 names, "instances", "reinstall", extra="Note: this will remove *all* data"
                 " for the below instances! It will %s.\n" % os_msg):
@@ -679,7 +682,7 @@ def reinstall_instance(opts, args):
     return _submit_for_each(opts, cl, names, lambda n: opcodes.OpInstanceReinstall(
         instance_name=n, os_type=os_name, force_variant=opts.force_variant,
         osparams=opts.osparams or None, osparams_private=opts.osparams_private or None,
-        osparams_secret=opts.osparams_secret or None), "reinstall")
+        osparams_secret=opts.osparams_secret or None), multi_on)
 
 
 def change_group(opts, args):
@@ -743,6 +746,11 @@ def _typed_changes(params, defaults):
 
 def modify_instance(opts, args):
     from ganeti.cmdlib import conversion_options
+    if not (opts.nics or opts.disks or opts.disk_template or opts.hvparams or opts.beparams
+            or opts.os or opts.osparams or opts.osparams_private or opts.offline is not None
+            or opts.runtime_mem or opts.new_primary_node):
+        cli.to_stderr("Please give at least one of the parameters.")
+        return constants.EXIT_FAILURE
     # the options only some conversions take: refused here as Ganeti's client does
     misplaced = conversion_options.misplaced_option(
         opts.disk_template, opts.ext_params, opts.file_driver, opts.file_storage_dir)
@@ -768,7 +776,7 @@ def modify_instance(opts, args):
         file_storage_dir=opts.file_storage_dir,
         wait_for_sync=opts.wait_for_sync, pnode=opts.new_primary_node)
     result = cli.submit_or_send(op, opts)
-    if result is not None:
+    if result:          # nothing at all when nothing changed (Ganeti's client)
         cli.to_stdout("Modified instance %s" % args[0])
         for param, value in result:
             cli.to_stdout(" - %-5s -> %s" % (param, value))

@@ -141,7 +141,7 @@ def watch_job(opts, args):
         cli.poll_job(job_id, cl=cl)
     except errors.GenericError as err:
         code, msg = cli.format_error(err)
-        cli.to_stderr(msg)
+        cli.to_stderr("Job %s failed: %s" % (job_id, msg))
         return code
     return constants.EXIT_SUCCESS
 

@@ -72,7 +72,8 @@ class LogicalUnit:
 
     def abort(self):
         """Undo what the LU did outside exec's own cleanup (e.g. locks it added);
-        called when any stage failed, before the locks are released."""
+        called when any stage failed or a dry run ends, before the locks are
+        released."""
 
     # feedback helpers with Ganeti's prefixes
     def log_info(self, message, *args):

@@ -482,6 +482,36 @@ class LUClusterSetParams(LogicalUnit):
         self._check_simple(new)
         self.new = new
 
+    def _allow_storage_dirs(self, new):
+        """A file storage directory enabled now joins the allowed ones of every
+        node (the list cluster init wrote, pathutils.FILE_STORAGE_PATHS_FILE):
+        else the template, enabled, could create no disk. Nothing is removed
+        from it (the admin's own entries stay)."""
+        from ganeti.storage import filestorage
+        allowed = filestorage.read_allowed_dirs()
+
+        def is_allowed(path):
+            real = os.path.realpath(pathutils.root(path))
+            return any(real == a or real.startswith(a.rstrip("/") + "/") for a in allowed)
+        missing = [d for d in _file_storage_dirs(new) if not is_allowed(d)]
+        if not missing:
+            return
+        try:
+            with open(pathutils.FILE_STORAGE_PATHS_FILE) as fd:
+                text = fd.read()
+        except FileNotFoundError:
+            text = ""
+        text += "".join("%s\n" % d for d in missing)
+        for path in missing:
+            os.makedirs(pathutils.root(path), mode=0o750, exist_ok=True)
+        nodes = self.cfg.get_online_node_list()
+        res = self.rpc.call_upload_file(nodes, pathutils.FILE_STORAGE_PATHS_FILE,
+                                        data=text.encode("utf-8"), mode=0o644)
+        for node, result in sorted(res.items()):
+            if result.fail_msg:
+                self.log_warning("Could not update %s on node %s: %s",
+                                 pathutils.FILE_STORAGE_PATHS_FILE, node, result.fail_msg)
+
     def exec(self, feedback_fn):
         from ganeti.cmdlib import node as node_lu
         old, new = self.old, self.new
@@ -511,6 +541,7 @@ class LUClusterSetParams(LogicalUnit):
             if res.fail_msg:
                 self.log_warning("Could not activate the master IP with the new settings:"
                                  " %s", res.fail_msg)
+        self._allow_storage_dirs(new)
         if new.candidate_pool_size > old.candidate_pool_size:
             if node_lu.promote_candidates(self):
                 node_lu.sync_etcd_members(self)
@@ -524,6 +555,17 @@ class LUClusterSetParams(LogicalUnit):
         return [[f, _short(cluster_os.redacted_private(new.osparams_private_cluster)
                            if f == "osparams_private_cluster" else getattr(new, f))]
                 for f in changed]
+
+
+def _file_storage_dirs(cluster):
+    """The directories of the file-based templates the cluster has enabled."""
+    dirs = []
+    if constants.DT_FILE in cluster.enabled_disk_templates and cluster.file_storage_dir:
+        dirs.append(cluster.file_storage_dir)
+    if constants.DT_SHARED_FILE in cluster.enabled_disk_templates and \
+            cluster.shared_file_storage_dir:
+        dirs.append(cluster.shared_file_storage_dir)
+    return dirs
 
 
 def check_iallocator_params(params):

@@ -1,5 +1,7 @@
 """Logical units that create and remove instances."""
 
+import logging
+
 from ganeti import constants, errors, locking, objects, paramtypes
 from ganeti.cmdlib import drbd_disks, ext_disks, instance_cleanup, instance_flags
 from ganeti.cmdlib import instance_nics
@@ -12,6 +14,7 @@ from ganeti.cmdlib.disk_sync import wait_for_sync
 from ganeti.cmdlib.instance_utils import InstanceLU
 from ganeti.cmdlib.operating_system import check_node_has_os
 from ganeti.utils import net
+from ganeti.utils.text import format_unit
 from ganeti.utils.instance_name import normalize_instance_name
 
 
@@ -263,6 +266,7 @@ class LUInstanceCreate(LogicalUnit):
                                            cluster.enabled_hypervisors)),
                                        errors.ECODE_STATE)
         self.hvparams = iu.typed_hvparams(self.hv_name, op.hvparams)
+        iu.check_hvparams_not_global(self.hvparams)
         for key in self.be_auto:
             for name in ((constants.BE_MAXMEM, constants.BE_MINMEM) if key == "memory"
                          else (key,)):
@@ -367,9 +371,8 @@ class LUInstanceCreate(LogicalUnit):
                 continue        # the reservation a commit replaces keeps its MACs
             for nic in inst.nics:
                 if nic.mac in macs:
-                    raise errors.OpPrereqError("MAC address %s is already in use by"
-                                               " instance %s" % (nic.mac, inst.name),
-                                               errors.ECODE_NOTUNIQUE)
+                    raise errors.OpPrereqError("MAC address %s already in use in cluster"
+                                               % nic.mac, errors.ECODE_NOTUNIQUE)
         return nics
 
     def _check_ipolicy(self, cluster, instance):
@@ -423,6 +426,10 @@ class LUInstanceCreate(LogicalUnit):
 
     def exec(self, feedback_fn):
         instance = self.instance
+        if not self.reserved:
+            # Ganeti's words as it lays out the new disks (a commit has them)
+            for idx, disk in enumerate(instance.disks):
+                feedback_fn("* disk %d, size %s" % (idx, format_unit(disk.size, "h")))
         if self.op.forthcoming:
             return self._reserve(instance, feedback_fn)
         try:
@@ -432,6 +439,7 @@ class LUInstanceCreate(LogicalUnit):
                 self.cfg.update(instance)       # the reservation becomes real
             else:
                 self.cfg.add_instance(instance)
+            feedback_fn("adding disks to cluster config")
             self._install_and_start(instance, feedback_fn)
         except Exception as err:
             self._undo(instance, err)
@@ -445,6 +453,7 @@ class LUInstanceCreate(LogicalUnit):
             drbd_disks.assign_ports(self.cfg, instance.disks)
             feedback_fn("adding instance %s to cluster config" % instance.name)
             self.cfg.add_instance(instance)
+            feedback_fn("adding disks to cluster config")
         except Exception:
             self.cfg.release_ports(drbd_disks.ports_of(instance.disks))
             raise
@@ -452,9 +461,9 @@ class LUInstanceCreate(LogicalUnit):
         return list(instance.all_nodes)
 
     def _create_disks(self, instance, feedback_fn):
+        feedback_fn("* creating instance disks...")     # said without disks too
         if not instance.disks:
             return
-        feedback_fn("* creating instance disks...")
         drbd_disks.assign_ports(self.cfg, instance.disks)
         iu.create_disks(self, instance)
 
@@ -481,9 +490,9 @@ class LUInstanceCreate(LogicalUnit):
             # without disks nothing is imported and no script runs (Ganeti's rule)
             if instance.disks:
                 self._import(instance, feedback_fn)
-        elif not self.op.no_install:
-            feedback_fn("creating os for instance %s on node %s"
-                        % (instance.name, self.pnode))
+        elif not self.op.no_install and instance.disks:
+            # as in Ganeti, an OS is installed onto disks: a diskless instance
+            # runs no create script
             iu.assemble_disks(self, instance)
             feedback_fn("* running the instance OS create scripts...")
             res = self.rpc.call_instance_os_add(
@@ -558,7 +567,8 @@ class LUInstanceRemove(InstanceLU):
         if inst.forthcoming:
             remove_instance(self, feedback_fn, inst, self.op.ignore_failures)
             return None
-        feedback_fn("Shutting down instance %s on node %s" % (inst.name, node))
+        # the steps of a removal go to the log only, as in Ganeti
+        logging.info("Shutting down instance %s on node %s", inst.name, node)
         node_inst = iu.instance_for_node(self.cfg, inst)
         res = shutdown_wait.call_with_progress(
             self, inst.name, self.op.shutdown_timeout,
@@ -579,10 +589,10 @@ def remove_instance(lu, feedback_fn, inst, ignore_failures):
     config entry, its lock."""
     if not inst.forthcoming:
         iu.shutdown_disks(lu, inst, ignore_failures=True)
-        feedback_fn("Removing block devices for instance %s" % inst.name)
+        logging.info("Removing block devices for instance %s", inst.name)
         if not iu.remove_disks(lu, inst) and not ignore_failures:
             raise errors.OpExecError("Can't remove instance's disks")
-    feedback_fn("Removing instance %s out of cluster config" % inst.name)
+    logging.info("Removing instance %s out of cluster config", inst.name)
     lu.cfg.remove_instance(inst.name)
     lu.cfg.release_ports(drbd_disks.ports_of(inst.disks))
     lu.glm.remove(locking.LEVEL_INSTANCE, [inst.name])

@@ -13,6 +13,7 @@ from ganeti.cmdlib.disk_sync import wait_for_sync
 from ganeti.cmdlib.instance_utils import InstanceLU
 from ganeti.cmdlib.operating_system import check_node_has_os
 from ganeti.utils import net
+from ganeti.utils.text import format_unit
 from ganeti.utils.instance_name import normalize_instance_name
 
 _GROWABLE = frozenset([constants.DT_FILE, constants.DT_SHARED_FILE, constants.DT_PLAIN,
@@ -55,13 +56,14 @@ class LUInstanceGrowDisk(InstanceLU):
     def check_prereq(self):
         InstanceLU.check_prereq(self)
         inst = self.instance
+        if not 0 <= self.op.disk < len(inst.disks):
+            # Ganeti's words, its typo and unclosed parenthesis included
+            raise errors.OpPrereqError("Invalid disk index: %s (instace has disks 0 to %d"
+                                       % (self.op.disk, len(inst.disks) - 1),
+                                       errors.ECODE_INVAL)
         if inst.disk_template not in _GROWABLE:
             raise errors.OpPrereqError("Disks of template %s cannot be grown"
                                        % inst.disk_template, errors.ECODE_INVAL)
-        if self.op.disk >= len(inst.disks):
-            raise errors.OpPrereqError("Instance %s has no disk %d (it has %d)"
-                                       % (inst.name, self.op.disk, len(inst.disks)),
-                                       errors.ECODE_INVAL)
         self.disk = inst.disks[self.op.disk]
         if self.op.absolute:
             self.target = self.op.amount
@@ -260,6 +262,7 @@ class LUInstanceSetParams(InstanceLU):
                 op.osparams or op.osparams_private or op.offline is not None or
                 op.runtime_mem or op.disk_template or op.pnode):
             raise errors.OpPrereqError("No changes submitted", errors.ECODE_INVAL)
+        iu.check_hvparams_not_global(op.hvparams)
         if op.pnode and op.disk_template:
             raise errors.OpPrereqError("The primary node cannot change together with"
                                        " the disk template", errors.ECODE_INVAL)
@@ -302,8 +305,9 @@ class LUInstanceSetParams(InstanceLU):
             self.changes += _change_list("be", params, op.beparams)
         if op.os_name:
             check_node_has_os(self, inst.primary_node, op.os_name, op.force_variant)
-            inst.os = op.os_name
-            self.changes.append(("os_name", op.os_name))
+            if op.os_name != inst.os:       # the same OS again is no change
+                inst.os = op.os_name
+                self.changes.append(("os_name", op.os_name))
         if op.osparams or op.osparams_private:
             inst.osparams = os_params.updated_params(inst.osparams, op.osparams)
             inst.osparams_private = os_params.updated_params(inst.osparams_private,
@@ -537,10 +541,11 @@ class LUInstanceSetParams(InstanceLU):
             raise errors.OpPrereqError("Adding or removing disks of template %s is not"
                                        " supported yet" % inst.disk_template,
                                        errors.ECODE_INVAL)
-        if self.op.disks and self._is_running():
-            raise errors.OpPrereqError("Instance %s is running; shut it down before"
-                                       " changing its disks" % inst.name,
-                                       errors.ECODE_STATE)
+        if any(entry[0] == "remove" for entry in self.op.disks or []):
+            # adding or renaming a disk of a running instance is fine (seen at
+            # its next start); a removal is not, as in Ganeti without hotplug
+            iu.check_instance_stopped(self, inst, None, why="can't remove volume from a"
+                                      " running instance without using hotplug")
         for entry in self.op.disks:
             action, ident = entry[0], entry[1]
             params = entry[2] if len(entry) > 2 else {}
@@ -601,6 +606,8 @@ class LUInstanceSetParams(InstanceLU):
         created = []
         try:
             for disk in self.new_disks:
+                feedback_fn("* disk %s, size %s" % (disk.iv_name.split("/")[-1],
+                                                    format_unit(disk.size, "h")))
                 res = self.rpc.call_blockdev_create(node, disk.to_dict(), disk.size,
                                                     inst.name, True,
                                                     iu.disk_info_text(inst),

@@ -45,6 +45,11 @@ class LUInstanceStartup(InstanceLU):
                                            errors.ECODE_STATE)
             return
         if self.op.hvparams:
+            # a name no hypervisor knows: Ganeti's type error ("Parameter Error")
+            known = set().union(*constants.HVC_DEFAULTS.values())
+            for key in self.op.hvparams:
+                if key not in known:
+                    raise errors.TypeEnforcementError("Unknown parameter '%s'" % key)
             self.op.hvparams = iu.typed_hvparams(inst.hypervisor, self.op.hvparams)
         if self.op.beparams:
             self.op.beparams = iu.typed_beparams(self.op.beparams)
@@ -80,8 +85,7 @@ class LUInstanceStartup(InstanceLU):
             feedback_fn("Primary node offline, marked instance as started")
             return None
         if self.already_running:
-            feedback_fn("Instance %s is already running" % inst.name)
-            return None
+            return None             # silently, as Ganeti's node daemon does
         if self.requires_cleanup:
             node_inst = iu.instance_for_node(self.cfg, inst)
             res = shutdown_wait.call_with_progress(
@@ -236,17 +240,8 @@ class LUInstanceDeactivateDisks(InstanceLU):
 
     def check_prereq(self):
         InstanceLU.check_prereq(self)
-        if self.op.force:
-            return
-        res = self.rpc.call_instance_info(self.instance.primary_node, self.instance.name,
-                                          self.instance.hypervisor,
-                                          self.cfg.get_cluster_info().fill_hv(
-                                              self.instance))
-        res.raise_on_failure("Cannot check instance %s" % self.instance.name, prereq=True)
-        if res.data:
-            raise errors.OpPrereqError("Instance %s is running; shut it down first (or"
-                                       " use --force)" % self.instance.name,
-                                       errors.ECODE_STATE)
+        if not self.op.force:
+            iu.check_instance_stopped(self, self.instance, "shutdown disks")
 
     def exec(self, feedback_fn):
         iu.shutdown_disks(self, self.instance, ignore_failures=self.op.force)
@@ -295,10 +290,12 @@ class LUInstanceReinstall(InstanceLU):
 
     def check_prereq(self):
         InstanceLU.check_prereq(self)
-        from ganeti.cmdlib.instance_change import _check_not_running
         from ganeti.cmdlib.operating_system import check_node_has_os
         inst = self.instance
-        _check_not_running(self, inst, "reinstalling")
+        if not inst.disks:
+            raise errors.OpPrereqError("Instance '%s' has no disks" % inst.name,
+                                       errors.ECODE_INVAL)
+        iu.check_instance_stopped(self, inst, "reinstall")
         new = inst.copy()
         new.os = self.op.os_type or inst.os
         if not new.os:
@@ -320,6 +317,8 @@ class LUInstanceReinstall(InstanceLU):
     def exec(self, feedback_fn):
         inst = self.cfg.get_instance_info(self.instance.name)
         new = self.new_instance
+        if self.op.os_type is not None:
+            feedback_fn("Changing OS scripts to '%s'..." % new.os)
         if (inst.os, inst.osparams, inst.osparams_private) != \
                 (new.os, new.osparams, new.osparams_private):
             inst.os = new.os
@@ -328,7 +327,7 @@ class LUInstanceReinstall(InstanceLU):
             self.cfg.update(inst)
         iu.assemble_disks(self, inst)
         try:
-            feedback_fn("Running the instance OS create scripts...")
+            self.log_info("Running instance OS create scripts...")
             res = self.rpc.call_instance_os_add(
                 inst.primary_node,
                 os_params.instance_for_os_script(self.cfg, inst, self.os_secrets), True,

@@ -1,10 +1,12 @@
 """Instance fields for queries (gnt-instance list) and OP_INSTANCE_QUERY_DATA."""
 
-from ganeti import constants, errors, locking, query
+from ganeti import constants, errors, locking, paramtypes, query
 from ganeti.cmdlib import drbd_disks
 from ganeti.cmdlib import instance_utils as iu
 from ganeti.cmdlib.base import NoHooksLU
-from ganeti.query import (Field, NODATA, OFFLINE, UNAVAIL, QFT_BOOL, QFT_NUMBER,
+from ganeti.cmdlib.query import requested_names
+from ganeti.paramtypes import KIND_BOOL, KIND_FLOAT, KIND_INT, KIND_SIZE, KIND_STRING
+from ganeti.query import (Field, NODATA, OFFLINE, UNAVAIL, QFT_BOOL, QFT_FLOAT, QFT_NUMBER,
                           QFT_OTHER, QFT_TEXT, QFT_TIMESTAMP, QFT_UNIT)
 
 STATE_SHUTDOWN = "shutdown"     # a node's live state of a guest off from inside
@@ -137,44 +139,35 @@ def _nic_list(fn):
 
 
 def _nic_at(idx, fn):
+    """The value of the idx-th NIC; unavailable without one, or for None (Ganeti's)."""
     def getter(c, i):
-        return fn(c, i.nics[idx]) if idx < len(i.nics) else UNAVAIL
+        value = fn(c, i.nics[idx]) if idx < len(i.nics) else None
+        return UNAVAIL if value is None else value
     return getter
 
 
 def _disk_at(idx, fn):
     def getter(c, i):
-        return fn(i.disks[idx]) if idx < len(i.disks) else UNAVAIL
+        value = fn(i.disks[idx]) if idx < len(i.disks) else None
+        return UNAVAIL if value is None else value
     return getter
 
 
-def _bridge(c, n):
-    params = c.cluster.fill_nic(n.nicparams)
-    if params[constants.NIC_MODE] == constants.NIC_MODE_BRIDGED:
-        return params[constants.NIC_LINK]
-    return None
+def _nic_if_mode(mode, key):
+    """A NIC parameter that only means something in ``mode`` (None otherwise)."""
+    def getter(c, n):
+        params = c.cluster.fill_nic(n.nicparams)
+        return params.get(key) if params.get(constants.NIC_MODE) == mode else None
+    return getter
 
 
-#: attribute -> (list field's name suffix, its title, what it lists) as Ganeti has them
-_NIC_LISTS = {
-    "mac": ("macs", "NIC_MACs", "MAC address"), "ip": ("ips", "NIC_IPs", "IP address"),
-    "mode": ("modes", "NIC_modes", "mode"), "link": ("links", "NIC_links", "link"),
-    "bridge": ("bridges", "NIC_bridges", "bridge"),
-    "network": ("networks", "NIC_networks", "network"),
-    "network.name": ("networks.names", "NIC_networks_names", "network name"),
-    "name": ("names", "NIC_Names", "name"), "uuid": ("uuids", "NIC_UUIDs", "UUID"),
-    "vlan": ("vlans", "NIC_VLANs", "VLAN"),
-}
-_NIC_NETWORK_DOCS = {
-    "network": "List containing each interface's network",
-    "network.name": "List containing the name of each interface's network",
-}
-# the per-NIC fields' words where they are not the list's (Ganeti's)
-_NIC_DOCS = {"name": "Name address", "uuid": "UUID address", "network.name": "Network name"}
+_bridge = _nic_if_mode(constants.NIC_MODE_BRIDGED, constants.NIC_LINK)
+# Ganeti 3.0's query daemon shows a VLAN for openvswitch NICs only
+_vlan = _nic_if_mode(constants.NIC_MODE_OVS, constants.NIC_VLAN)
 
 
 def _ordinal(value):
-    """1st, 2nd, 3rd, 4th, ..."""
+    """1st, 2nd, 3rd, 4th, ..., 11th, 12th, 13th, ..., 21st."""
     suffix = {1: "st", 2: "nd", 3: "rd"}.get(value % 10 if value % 100 not in (11, 12, 13)
                                              else 0, "th")
     return "%d%s" % (value, suffix)
@@ -182,7 +175,7 @@ def _ordinal(value):
 
 def _nic_network_name(c, nic):
     net = c.networks.get(nic.network) if nic.network else None
-    return net.name if net else nic.network
+    return net.name if net else None
 
 
 def _group_of(c, node_name):
@@ -191,17 +184,126 @@ def _group_of(c, node_name):
     return group.name if group else None
 
 
+def _disk_usage(c, inst):
+    """Space the disks take on their nodes: drbd's metadata too, nothing for
+    diskless and blockdev (Ganeti's)."""
+    total = 0
+    for disk in inst.disks:
+        if disk.dev_type == constants.DT_DRBD8:
+            total += (disk.size or 0) + constants.DRBD_META_SIZE
+        elif disk.dev_type not in (constants.DT_DISKLESS, constants.DT_BLOCK):
+            total += disk.size or 0
+    return total
+
+
+def _console(ctx, inst):
+    """The console description of gnt-instance console, for any instance."""
+    from ganeti import hypervisor
+    marker, _ = ctx.live_info(inst)
+    if marker is not None:
+        return marker
+    node = ctx.nodes[inst.primary_node]
+    try:
+        return hypervisor.get_hypervisor_class(inst.hypervisor).get_instance_console(
+            inst, inst.primary_node, ctx.groups.get(node.group),
+            ctx.cluster.fill_hv(inst), ctx.cluster.fill_be(inst))
+    except (errors.GenericError, NotImplementedError):
+        return NODATA
+
+
+def _filled_be(c, inst):
+    """The instance's backend parameters in Ganeti's order (BEC_DEFAULTS's)."""
+    filled = c.cluster.fill_be(inst)
+    order = list(constants.BEC_DEFAULTS)
+    return dict(sorted(filled.items(),
+                       key=lambda kv: order.index(kv[0]) if kv[0] in order else len(order)))
+
+
+def _filled_hv(c, inst):
+    """The instance's hypervisor parameters without the cluster-wide ones."""
+    return dict((k, v) for k, v in c.cluster.fill_hv(inst).items()
+                if k not in constants.HVC_GLOBALS)
+
+
+#: titles of parameter fields (Ganeti's hvsParameterTitles, besParameterTitles);
+#: the others are titled by their name
+_HV_TITLES = {
+    "acpi": "ACPI", "boot_order": "Boot_order", "cdrom_image_path": "CDROM_image_path",
+    "cpu_type": "cpu_type", "disk_type": "Disk_type", "initrd_path": "Initrd_path",
+    "kernel_path": "Kernel_path", "nic_type": "NIC_type", "pae": "PAE",
+    "pci_pass": "pci_pass", "vnc_bind_address": "VNC_bind_address",
+}
+_BE_TITLES = {"auto_balance": "Auto_balance", "minmem": "ConfigMinMem",
+              "vcpus": "ConfigVCPUs", "maxmem": "ConfigMaxMem"}
+#: Ganeti's KVM SPICE parameters, which our KVM does not implement: Ganeti has
+#: a field for each (unavailable here); the values are their kinds
+_SPICE_PARAMS = {
+    "spice_bind": KIND_STRING, "spice_image_compression": KIND_STRING,
+    "spice_ip_version": KIND_INT, "spice_jpeg_wan_compression": KIND_STRING,
+    "spice_password_file": KIND_STRING, "spice_playback_compression": KIND_BOOL,
+    "spice_streaming_video": KIND_STRING, "spice_tls_ciphers": KIND_STRING,
+    "spice_use_tls": KIND_BOOL, "spice_use_vdagent": KIND_BOOL,
+    "spice_zlib_glz_wan_compression": KIND_STRING,
+}
+_KIND_TO_QFT = {KIND_BOOL: QFT_BOOL, KIND_INT: QFT_NUMBER, KIND_SIZE: QFT_UNIT,
+                KIND_FLOAT: QFT_FLOAT}
+
+
+def hv_parameter_kinds():
+    """{parameter: kind} of every hypervisor's parameters but the global ones."""
+    kinds = dict(_SPICE_PARAMS)
+    for params in constants.HVC_DEFAULTS.values():
+        for key, default in params.items():
+            kinds.setdefault(key, paramtypes.kind_of(key, default))
+    return dict((k, v) for k, v in kinds.items() if k not in constants.HVC_GLOBALS)
+
+
+_STATUS_DOC = (
+    "Instance status; \"running\" if instance is set to be running and actually is,"
+    " \"ADMIN_down\" if instance is stopped and is not running, \"ERROR_wrongnode\" if"
+    " instance running, but not on its designated primary node, \"ERROR_up\" if instance"
+    " should be stopped, but is actually running, \"ERROR_down\" if instance should run,"
+    " but doesn't, \"ERROR_nodedown\" if instance's primary node is down,"
+    " \"ERROR_nodeoffline\" if instance's primary node is marked offline,"
+    " \"ADMIN_offline\" if instance is offline and does not use dynamic resources")
+
+#: per-NIC fields: (attribute, title word, description word, getter of a NIC)
 _NIC_ATTRS = [
-    ("mac", "MAC", lambda c, n: n.mac),
-    ("ip", "IP", lambda c, n: n.ip),
-    ("mode", "Mode", lambda c, n: _nic_param(c, n, constants.NIC_MODE)),
-    ("link", "Link", lambda c, n: _nic_param(c, n, constants.NIC_LINK)),
-    ("bridge", "Bridge", _bridge),
-    ("network", "Network", lambda c, n: n.network),
-    ("name", "Name", lambda c, n: n.name),
-    ("uuid", "UUID", lambda c, n: n.uuid),
-    ("vlan", "VLAN", lambda c, n: _nic_param(c, n, constants.NIC_VLAN)),
+    ("mac", "MAC", "MAC address", lambda c, n: n.mac),
+    ("ip", "IP", "IP address", lambda c, n: n.ip),
+    ("mode", "Mode", "Mode", lambda c, n: _nic_param(c, n, constants.NIC_MODE)),
+    ("link", "Link", "Link", lambda c, n: _nic_param(c, n, constants.NIC_LINK)),
+    ("bridge", "Bridge", "Bridge", _bridge),
+    ("network", "Network", "Network", lambda c, n: n.network),
+    ("network.name", "NetworkName", "Network name", _nic_network_name),
+    ("name", "Name", "Name address", lambda c, n: n.name),
+    ("uuid", "UUID", "UUID address", lambda c, n: n.uuid),
+    ("vlan", "VLAN", "VLAN", _vlan),
 ]
+#: the list fields of all NICs: (name, title, description, getter of a NIC)
+_NIC_LISTS = [
+    ("nic.macs", "NIC_MACs", "MAC address", lambda c, n: n.mac),
+    ("nic.ips", "NIC_IPs", "IP address", lambda c, n: n.ip),
+    ("nic.names", "NIC_Names", "name", lambda c, n: n.name),
+    ("nic.uuids", "NIC_UUIDs", "UUID", lambda c, n: n.uuid),
+    ("nic.modes", "NIC_modes", "mode", lambda c, n: _nic_param(c, n, constants.NIC_MODE)),
+    ("nic.links", "NIC_links", "link", lambda c, n: _nic_param(c, n, constants.NIC_LINK)),
+    ("nic.vlans", "NIC_VLANs", "VLAN", _vlan),
+    ("nic.bridges", "NIC_bridges", "bridge", _bridge),
+]
+#: Ganeti's aliases: (alias, field); an alias is its field under another name
+_ALIASES = [
+    ("vcpus", "be/vcpus"), ("be/memory", "be/maxmem"),
+    ("sda_size", "disk.size/0"), ("sdb_size", "disk.size/1"),
+    ("ip", "nic.ip/0"), ("mac", "nic.mac/0"), ("bridge", "nic.bridge/0"),
+    ("nic_mode", "nic.mode/0"), ("nic_link", "nic.link/0"), ("nic_network", "nic.network/0"),
+]
+
+
+def _param_getter(fill, key):
+    def getter(c, i):
+        return fill(c, i).get(key, UNAVAIL)
+    return getter
 
 
 def _build_fields():
@@ -219,7 +321,8 @@ def _build_fields():
               "Primary node's group UUID",
               lambda c, i: c.nodes[i.primary_node].group if i.primary_node in c.nodes
               else None),
-        Field("snodes", "Secondary_Nodes", QFT_OTHER, "Secondary nodes",
+        Field("snodes", "Secondary_Nodes", QFT_OTHER,
+              "Secondary nodes; usually this will just be one node",
               lambda c, i: i.secondary_nodes),
         Field("snodes.group", "SecondaryNodesGroups", QFT_OTHER,
               "Node groups of secondary nodes",
@@ -227,18 +330,20 @@ def _build_fields():
         Field("snodes.group.uuid", "SecondaryNodesGroupsUUID", QFT_OTHER,
               "Node group UUIDs of secondary nodes",
               lambda c, i: [c.nodes[n].group for n in i.secondary_nodes if n in c.nodes]),
-        Field("admin_state", "InstanceState", QFT_TEXT, "Desired state of the instance",
+        Field("admin_state", "InstanceState", QFT_TEXT, "Desired state of instance",
               lambda c, i: i.admin_state),
-        Field("admin_up", "Autostart", QFT_BOOL, "Whether the instance should run",
+        Field("admin_up", "Autostart", QFT_BOOL, "Desired state of instance",
               lambda c, i: i.admin_state == constants.ADMINST_UP),
         Field("admin_state_source", "InstanceStateSource", QFT_TEXT,
-              "Who last set the desired state", lambda c, i: i.admin_state_source),
-        Field("disks_active", "DisksActive", QFT_BOOL, "Whether the disks are active",
+              "Who last changed the desired state of the instance",
+              lambda c, i: i.admin_state_source),
+        Field("disks_active", "DisksActive", QFT_BOOL, "Desired state of instance disks",
               lambda c, i: i.disks_active),
         Field("disk_template", "Disk_template", QFT_TEXT, "Instance disk template",
               lambda c, i: i.disk_template),
-        Field("disk_usage", "DiskUsage", QFT_UNIT, "Total disk space used by the instance",
-              lambda c, i: sum(d.size for d in i.disks)),
+        Field("disk_usage", "DiskUsage", QFT_UNIT,
+              "Total disk space used by instance on each of its nodes; this is not the"
+              " disk size visible to the instance, but the usage on the node", _disk_usage),
         Field("disk.count", "Disks", QFT_NUMBER, "Number of disks",
               lambda c, i: len(i.disks)),
         Field("disk.sizes", "Disk_sizes", QFT_OTHER, "List of disk sizes",
@@ -249,88 +354,90 @@ def _build_fields():
               lambda c, i: [d.name for d in i.disks]),
         Field("disk.uuids", "Disk_UUIDs", QFT_OTHER, "List of disk UUIDs",
               lambda c, i: [d.uuid for d in i.disks]),
-        Field("sda_size", "Disk/0", QFT_UNIT, "Size of disk 0",
-              _disk_at(0, lambda d: d.size)),
-        Field("sdb_size", "Disk/1", QFT_UNIT, "Size of disk 1",
-              _disk_at(1, lambda d: d.size)),
         Field("nic.count", "NICs", QFT_NUMBER, "Number of network interfaces",
               lambda c, i: len(i.nics)),
-        Field("network_port", "Network_port", QFT_OTHER, "Instance network port (VNC)",
-              lambda c, i: i.network_port),
-        Field("beparams", "BackendParameters", QFT_OTHER, "Backend parameters",
-              lambda c, i: c.cluster.fill_be(i)),
+        Field("nic.networks", "NIC_networks", QFT_OTHER,
+              "List containing each interface's network",
+              _nic_list(lambda c, n: n.network)),
+        Field("nic.networks.names", "NIC_networks_names", QFT_OTHER,
+              "List containing the name of each interface's network",
+              _nic_list(_nic_network_name)),
+        Field("network_port", "Network_port", QFT_OTHER,
+              "Instance network port if available (e.g. for VNC console)",
+              lambda c, i: UNAVAIL if i.network_port is None else i.network_port),
+        Field("beparams", "BackendParameters", QFT_OTHER, "Backend parameters (merged)",
+              _filled_be),
         Field("custom_beparams", "CustomBackendParameters", QFT_OTHER,
               "Custom backend parameters", lambda c, i: i.beparams),
-        Field("hvparams", "HypervisorParameters", QFT_OTHER, "Hypervisor parameters",
-              lambda c, i: c.cluster.fill_hv(i)),
+        Field("hvparams", "HypervisorParameters", QFT_OTHER,
+              "Hypervisor parameters (merged)", _filled_hv),
         Field("custom_hvparams", "CustomHypervisorParameters", QFT_OTHER,
               "Custom hypervisor parameters", lambda c, i: i.hvparams),
-        Field("osparams", "OpSysParameters", QFT_OTHER, "Operating system parameters",
+        Field("osparams", "OpSysParameters", QFT_OTHER,
+              "Operating system parameters (merged)",
               lambda c, i: iu.fill_os_params(c.cluster, i)),
         Field("custom_osparams", "CustomOpSysParameters", QFT_OTHER,
               "Custom operating system parameters", lambda c, i: i.osparams),
         Field("custom_nicparams", "CustomNicParameters", QFT_OTHER,
               "Custom network interface parameters",
               lambda c, i: [n.nicparams for n in i.nics]),
-        Field("vcpus", "ConfigVCPUs", QFT_NUMBER, "Number of configured VCPUs",
-              lambda c, i: c.cluster.fill_be(i)[constants.BE_VCPUS]),
         Field("tags", "Tags", QFT_OTHER, "Tags", lambda c, i: sorted(i.tags)),
-        Field("serial_no", "SerialNo", QFT_NUMBER, "Serial number",
+        Field("serial_no", "SerialNo", QFT_NUMBER,
+              "Instance object serial number, incremented on each modification",
               lambda c, i: i.serial_no),
         Field("ctime", "CTime", QFT_TIMESTAMP, "Creation timestamp", lambda c, i: i.ctime),
         Field("mtime", "MTime", QFT_TIMESTAMP, "Modification timestamp",
               lambda c, i: i.mtime),
         Field("forthcoming", "Forthcoming", QFT_BOOL, "whether the Instance is forthcoming",
               lambda c, i: bool(i.forthcoming)),
-        Field("oper_state", "Running", QFT_BOOL, "Actual state of the instance",
+        Field("oper_state", "Running", QFT_BOOL, "Actual state of instance",
               _oper_state, live=True),
         Field("oper_ram", "Memory", QFT_UNIT, "Actual memory usage as seen by hypervisor",
               _live("memory"), live=True),
-        Field("oper_vcpus", "VCPUs", QFT_NUMBER, "Actual number of VCPUs",
-              _live("vcpus"), live=True),
-        Field("status", "Status", QFT_TEXT, "Instance status", _status, live=True),
+        Field("oper_vcpus", "VCPUs", QFT_NUMBER,
+              "Actual number of VCPUs as seen by hypervisor", _live("vcpus"), live=True),
+        Field("status", "Status", QFT_TEXT, _STATUS_DOC, _status, live=True),
+        Field("console", "Console", QFT_OTHER, "Instance console information", _console,
+              live=True),
     ]
-    for key in sorted(constants.BEC_DEFAULTS):
-        fields.append(Field("be/" + key, key, QFT_OTHER, "The \"%s\" backend parameter" % key,
-                            (lambda k: lambda c, i: c.cluster.fill_be(i).get(k))(key)))
-    fields.append(Field("be/memory", "memory", QFT_OTHER, "Alias of be/maxmem",
-                        lambda c, i: c.cluster.fill_be(i).get(constants.BE_MAXMEM)))
-    hv_keys = set()
-    for params in constants.HVC_DEFAULTS.values():
-        hv_keys.update(params)
-    for key in sorted(hv_keys):
-        fields.append(Field("hv/" + key, key, QFT_OTHER,
+    for key in constants.BEC_DEFAULTS:
+        kind = _KIND_TO_QFT.get(paramtypes.kind_of(key, constants.BEC_DEFAULTS[key]),
+                                QFT_OTHER)
+        fields.append(Field("be/" + key, _BE_TITLES.get(key, "be/" + key), kind,
+                            "The \"%s\" backend parameter" % key,
+                            _param_getter(_filled_be, key)))
+    for key, kind in sorted(hv_parameter_kinds().items()):
+        fields.append(Field("hv/" + key, _HV_TITLES.get(key, "hv/" + key),
+                            _KIND_TO_QFT.get(kind, QFT_OTHER),
                             "The \"%s\" hypervisor parameter" % key,
-                            (lambda k: lambda c, i: c.cluster.fill_hv(i).get(k, UNAVAIL))(key)))
-    for attr, title, fn in _NIC_ATTRS + [("network.name", "NetworkName",
-                                          _nic_network_name)]:
-        plural, plural_title, item = _NIC_LISTS[attr]
-        fields.append(Field("nic." + plural, plural_title, QFT_OTHER,
-                            "List containing each network interface's %s" % item
-                            if attr not in ("network", "network.name") else
-                            _NIC_NETWORK_DOCS[attr], _nic_list(fn)))
-        for idx in range(MAX_NICS):
+                            _param_getter(_filled_hv, key)))
+    for name, title, item, fn in _NIC_LISTS:
+        fields.append(Field(name, title, QFT_OTHER,
+                            "List containing each network interface's " + item,
+                            _nic_list(fn)))
+    for idx in range(MAX_NICS):
+        for attr, title, doc, fn in _NIC_ATTRS:
             fields.append(Field("nic.%s/%d" % (attr, idx), "Nic%s/%d" % (title, idx),
                                 QFT_TEXT, "%s of %s network interface"
-                                % (_NIC_DOCS.get(attr, item[0].upper() + item[1:]),
-                                   _ordinal(idx + 1)), _nic_at(idx, fn)))
-    for alias, attr in (("mac", "mac"), ("ip", "ip"), ("bridge", "bridge"),
-                        ("nic_mode", "mode"), ("nic_link", "link"),
-                        ("nic_network", "network")):
-        first = [f for f in fields if f.name == "nic.%s/0" % attr][0]
-        fields.append(Field(alias, first.title, QFT_TEXT, first.doc, first.getter))
+                                % (doc, _ordinal(idx + 1)), _nic_at(idx, fn)))
     for idx in range(MAX_DISKS):
-        fields.append(Field("disk.size/%d" % idx, "Disk/%d" % idx, QFT_UNIT,
-                            "Disk size of %d. disk" % (idx + 1), _disk_at(idx, lambda d: d.size)))
-        fields.append(Field("disk.spindles/%d" % idx, "DiskSpindles/%d" % idx, QFT_NUMBER,
-                            "Spindles of %d. disk" % (idx + 1),
-                            _disk_at(idx, lambda d: d.spindles)))
-        fields.append(Field("disk.name/%d" % idx, "DiskName/%d" % idx, QFT_TEXT,
-                            "Name of %d. disk" % (idx + 1), _disk_at(idx, lambda d: d.name)))
-        fields.append(Field("disk.uuid/%d" % idx, "DiskUUID/%d" % idx, QFT_TEXT,
-                            "UUID of %d. disk" % (idx + 1), _disk_at(idx, lambda d: d.uuid)))
-    return dict((f.name, f) for f in fields)
-
+        nth = _ordinal(idx + 1)
+        fields.extend([
+            Field("disk.size/%d" % idx, "Disk/%d" % idx, QFT_UNIT,
+                  "Disk size of %s disk" % nth, _disk_at(idx, lambda d: d.size)),
+            Field("disk.spindles/%d" % idx, "DiskSpindles/%d" % idx, QFT_NUMBER,
+                  "Spindles of %s disk" % nth, _disk_at(idx, lambda d: d.spindles)),
+            Field("disk.name/%d" % idx, "DiskName/%d" % idx, QFT_TEXT,
+                  "Name of %s disk" % nth, _disk_at(idx, lambda d: d.name)),
+            Field("disk.uuid/%d" % idx, "DiskUUID/%d" % idx, QFT_TEXT,
+                  "UUID of %s disk" % nth, _disk_at(idx, lambda d: d.uuid)),
+        ])
+    table = dict((f.name, f) for f in fields)
+    for alias, name in _ALIASES:
+        field = table[name]
+        table[alias] = Field(alias, field.title, field.kind, field.doc, field.getter,
+                             live=field.live)
+    return table
 
 INSTANCE_FIELDS = _build_fields()
 query.register_resource(query.QR_INSTANCE, INSTANCE_FIELDS)
@@ -362,7 +469,11 @@ def query_instances(context, fields, qfilter):
     cluster = cfg.get_cluster_info()
     nodes = cfg.get_all_nodes_info()
     instances = cfg.get_all_instances_info()
-    items = [instances[n] for n in sorted(instances)]
+    # names asked for (gnt-instance list B A) come in that order, as Ganeti's
+    names = requested_names(qfilter)
+    if names is None:
+        names = sorted(instances)
+    items = [instances[n] for n in names if n in instances]
     live, bad = {}, set()
     if query.needs_live_data(query.QR_INSTANCE, fields, qfilter):
         live, bad = gather_live_data(context, cluster, nodes, items)
@@ -412,8 +523,10 @@ class LUInstanceQueryData(NoHooksLU):
                           self._network_name(n.network)] for n in inst.nics],
                 "disk_template": inst.disk_template, "disks": disks,
                 "hypervisor": inst.hypervisor, "network_port": inst.network_port,
-                "hv_instance": inst.hvparams, "hv_actual": _without_globals(inst.hypervisor, cluster.fill_hv(inst)),
-                "be_instance": inst.beparams, "be_actual": _with_memory_alias(cluster.fill_be(inst)),
+                "hv_instance": inst.hvparams,
+                "hv_actual": _without_globals(inst.hypervisor, cluster.fill_hv(inst)),
+                "be_instance": inst.beparams,
+                "be_actual": _with_memory_alias(cluster.fill_be(inst)),
                 "os_instance": inst.osparams,
                 "os_actual": iu.fill_os_params(cluster, inst),
                 "serial_no": inst.serial_no, "mtime": inst.mtime, "ctime": inst.ctime,

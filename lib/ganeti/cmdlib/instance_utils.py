@@ -99,14 +99,16 @@ def instance_running(lu, instance):
     return bool(res.data)
 
 
-def check_instance_stopped(lu, instance, what):
-    """Ganeti's refusal of an instance marked up or running: "..., cannot <what>"."""
+def check_instance_stopped(lu, instance, what, why=None):
+    """Ganeti's refusal of an instance marked up or running: "..., cannot <what>"
+    (or "..., <why>")."""
+    why = why or "cannot %s" % what
     if instance.admin_state == constants.ADMINST_UP:
-        raise errors.OpPrereqError("Instance '%s' is marked to be up, cannot %s"
-                                   % (instance.name, what), errors.ECODE_STATE)
+        raise errors.OpPrereqError("Instance '%s' is marked to be up, %s"
+                                   % (instance.name, why), errors.ECODE_STATE)
     if instance_running(lu, instance):
-        raise errors.OpPrereqError("Instance %s is running, cannot %s"
-                                   % (instance.name, what), errors.ECODE_STATE)
+        raise errors.OpPrereqError("Instance %s is running, %s"
+                                   % (instance.name, why), errors.ECODE_STATE)
 
 
 def check_iallocator_or_node(lu, target_node):
@@ -128,6 +130,17 @@ def _resets_as_none(params):
     """``default`` (any case) as None: the value to drop so the default applies."""
     return dict((k, None if isinstance(v, str) and v.lower() == constants.VALUE_DEFAULT
                  else v) for k, v in (params or {}).items())
+
+
+def check_hvparams_not_global(params):
+    """Refuse, as Ganeti does, hypervisor parameters set for an instance that
+    only the cluster can set."""
+    used = sorted(set(params or {}) & constants.HVC_GLOBALS)
+    if used:
+        raise errors.OpPrereqError("The following hypervisor parameters are global and"
+                                   " cannot be customized at instance level, please"
+                                   " modify them at cluster level: %s" % ", ".join(used),
+                                   errors.ECODE_INVAL)
 
 
 def typed_hvparams(hv_name, params, allow_reset=False):

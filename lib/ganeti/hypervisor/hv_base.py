@@ -45,7 +45,7 @@ def console_vnc(instance_name, host, port, display):
 
 
 def console_message(instance_name, message):
-    return {"instance": instance_name, "kind": "message", "message": message}
+    return {"instance": instance_name, "kind": "msg", "message": message}
 
 
 class BaseHypervisor:

@@ -21,7 +21,7 @@ from ganeti.hypervisor import hv_base
 from ganeti.utils import hostinfo, io
 
 STATE_DIR_NAME = "fake-hypervisor"
-NO_CONSOLE_MSG = "fake hypervisor: no console"
+NO_CONSOLE_MSG = "Console not available for fake hypervisor"
 
 
 def default_state_dir():

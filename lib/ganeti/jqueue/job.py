@@ -42,9 +42,9 @@ def parse_job_id(value):
 
 
 def json_copy(value):
-    """``value`` as it reads back from JSON (lists, str keys); TypeError/ValueError if
-    it can not be serialized."""
-    return serializer.load_json(serializer.dump_json(value))
+    """``value`` as it reads back from JSON (lists, str keys, the order of its
+    dicts kept); TypeError/ValueError if it can not be serialized."""
+    return serializer.load_json(serializer.dump_json_ordered(value))
 
 
 class QueuedOpCode:
