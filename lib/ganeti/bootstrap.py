@@ -47,9 +47,7 @@ def check_init_params(cluster_name, hostname, secondary_ip, vg_name, master_netd
                       mac_prefix, candidate_pool_size, nicparams, master_netmask):
     """All the checks of `gnt-cluster init`; returns (node_ip, master_ip)."""
     if os.path.exists(pathutils.CLUSTER_CONF_FILE):
-        raise _prereq("Cluster is already initialised (%s exists); destroy it first with"
-                      " 'gnt-cluster destroy --yes-do-it'" % pathutils.CLUSTER_CONF_FILE,
-                      errors.ECODE_STATE)
+        raise _prereq("Cluster is already initialised", errors.ECODE_STATE)
     if "." not in hostname:
         raise _prereq("This node's hostname '%s' is not fully qualified; Ganeti needs the"
                       " FQDN (e.g. node1.example.com) in /etc/hostname (or GANETI_HOSTNAME)"

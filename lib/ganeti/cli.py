@@ -45,7 +45,7 @@ def parse_bool(value: str) -> bool:
         return True
     if word in _FALSE_WORDS:
         return False
-    raise errors.ParameterError("Invalid boolean value '%s' (use yes or no)" % value)
+    raise errors.ParameterError("Invalid boolean value '%s'" % value.lower())
 
 
 def parse_ident_keyval(value: str) -> tuple:
@@ -106,7 +106,8 @@ class CliOption(optparse.Option):
         "keyval": _checker(text.parse_key_values),
         "identkeyval": _checker(parse_ident_keyval),
         "unit": _checker(text.parse_unit),
-        "bool": _checker(parse_bool),
+        # as Ganeti's: a bad boolean is a parameter error (exit 1), not a usage one
+        "bool": lambda option, opt, value: parse_bool(value),
         "list": _checker(_parse_list),
         "priority": _checker(_parse_priority),
     })
@@ -321,7 +322,8 @@ _ERROR_TEXTS = [
     (errors.JobQueueFull, "Failure: the job queue is full and doesn't accept new job"
      " submissions until old jobs are archived", constants.EXIT_FAILURE),
     (errors.TypeEnforcementError, "Parameter Error: %s", constants.EXIT_FAILURE),
-    (errors.ParameterError, "Failure: unknown/wrong parameter: %s", constants.EXIT_FAILURE),
+    (errors.ParameterError, "Failure: unknown/wrong parameter name '%s'",
+     constants.EXIT_FAILURE),
     (errors.TimeoutError, _TIMEOUT_TEXT, constants.EXIT_FAILURE),
     (errors.PermissionError, "It seems you don't have permissions to connect to the"
      " master daemon.\nPlease retry as a different user.", constants.EXIT_FAILURE),
@@ -456,6 +458,10 @@ def generic_main(commands: dict, aliases: dict | None = None,
         opts, args = parser.parse_args(args)
     except SystemExit as exc:  # --help (0) or an optparse error (2)
         return exc.code if isinstance(exc.code, int) else constants.EXIT_USAGE
+    except errors.GenericError as err:      # a value refused by its type (bool)
+        code, msg = format_error(err)
+        to_stderr(msg)
+        return code
     problem = _check_arguments(cmd, args_spec, args)
     if problem:
         to_stderr(problem)          # Ganeti prints no usage here, and exits with 1

@@ -26,6 +26,11 @@ from ganeti.utils import net
 
 # ---- the vote ----------------------------------------------------------------------
 
+# Ganeti's words (its typo included) when the master is asked to take over
+_ALREADY_MASTER = ("This commands must be run on the node where you want the new master"
+                   " to be. %s is already the master")
+
+
 def count_votes(results):
     """({master name: votes}, [nodes that did not answer]) from master_node_name results."""
     votes = {}
@@ -130,7 +135,7 @@ def master_failover(no_voting=False, ignore_offline_nodes=False, feedback_fn=Non
         raise errors.OpPrereqError("This node (%s) is not part of the cluster's"
                                    " configuration" % me, errors.ECODE_STATE)
     if me == old_master:
-        raise errors.OpPrereqError("This node is already the master", errors.ECODE_INVAL)
+        raise errors.OpPrereqError(_ALREADY_MASTER % me, errors.ECODE_INVAL)
     if not node.master_candidate:
         raise errors.OpPrereqError(
             "This node (%s) is not a master candidate; only a master candidate (%s) can"
@@ -154,7 +159,7 @@ def master_failover(no_voting=False, ignore_offline_nodes=False, feedback_fn=Non
     # etcd's view, not this node's copy: the copy may have missed changes
     old_master = cfg.get_master_node()
     if me == old_master:
-        raise errors.OpPrereqError("This node is already the master", errors.ECODE_INVAL)
+        raise errors.OpPrereqError(_ALREADY_MASTER % me, errors.ECODE_INVAL)
 
     feedback_fn("Failing over the master from %s to %s..." % (old_master, me))
     _become_master(cfg, runner, me, old_master, feedback_fn,

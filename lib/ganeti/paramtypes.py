@@ -25,6 +25,17 @@ SIZE_PARAMS = frozenset([constants.BE_MAXMEM, constants.BE_MINMEM, "memory"])
 #: the pre-2.6 name that sets both maxmem and minmem
 BE_COMPAT_DEFAULTS = dict(constants.BEC_DEFAULTS, memory=constants.BEC_DEFAULTS[
     constants.BE_MAXMEM])
+#: the parameters of every hypervisor with a default of each (Ganeti's
+#: HVS_PARAMETER_TYPES: a name none of them has is refused before any job)
+HV_ALL_DEFAULTS = dict((key, value) for params in constants.HVC_DEFAULTS.values()
+                       for key, value in params.items())
+
+
+def refuse_unknown(params, defaults):
+    """TypeEnforcementError ("Parameter Error") for a name not in ``defaults``."""
+    for key in params or {}:
+        if key not in defaults:
+            raise errors.TypeEnforcementError("Unknown parameter '%s'" % key)
 
 #: lowest values that make sense (Ganeti leaves these to the instance policy,
 #: which --ignore-ipolicy skips; a VM with 0 CPUs or 0 MiB cannot run)

@@ -449,6 +449,13 @@ def refuse_unknown(fields, names, message):
         raise errors.OpPrereqError(message % ", ".join(unknown), errors.ECODE_INVAL)
 
 
+def refuse_unknown_in_filter(fields, qfilter):
+    """Ganeti's ParameterError for the first field of ``qfilter`` not in ``fields``."""
+    unknown = sorted(n for n in filter_field_names(qfilter) if n not in fields)
+    if unknown:
+        raise errors.ParameterError("Can't find field named '%s'" % unknown[0])
+
+
 def needs_live_data(resource, names, qfilter=None):
     fields = get_fields(resource)
     wanted = set(names) | filter_field_names(qfilter)
@@ -460,10 +467,7 @@ def run_query(resource, names, items, ctx, qfilter=None):
     fields = get_fields(resource)
     if qfilter is not None:
         from ganeti import qlang
-        unknown = sorted(n for n in filter_field_names(qfilter) if n not in fields)
-        if unknown:
-            raise errors.OpPrereqError("Unknown field(s) in filter: %s" % ", ".join(unknown),
-                                       errors.ECODE_INVAL)
+        refuse_unknown_in_filter(fields, qfilter)
 
         def value_of(item):
             def getter(name):

@@ -251,3 +251,22 @@ def add_sample_instances(vc):
                                             "--disk", "1:size=2G", "--no-start"])):
         m.run("gnt-instance", "add", "-n", node.name, "-o", "noop", "--no-name-check",
               "--no-ip-check", *disk, name, check=True)
+
+
+def sample_vcluster(setup=None):
+    """A context manager: a two-node vcluster.py cluster set up as the
+    samples' (init_like_sample), then by ``setup(vc)``; removed at the end."""
+    import contextlib
+    import vcluster
+
+    @contextlib.contextmanager
+    def cluster():
+        vc = vcluster.VirtualCluster(2)
+        try:
+            init_like_sample(vc)
+            if setup:
+                setup(vc)
+            yield vc
+        finally:
+            vc.cleanup()
+    return cluster()

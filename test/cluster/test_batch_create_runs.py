@@ -129,7 +129,7 @@ def test_bad_files_change_nothing(vc2, tmp_path):
             ([_spec("inst6", pnode=m.name), _spec("inst6", pnode=n2.name)],
              "There are duplicate instance names: inst6"),
             ([_spec("inst6", pnode=m.name), _spec("inst7", pnode=m.name, os_type=None)],
-             "No operating system given"),
+             "No guest OS or OS image specified"),
             ([_spec("inst6", pnode="nosuchnode")], "Node 'nosuchnode' not known"),
             ([_spec("inst6", pnode=m.name, iallocator="hail")],
              "iallocator are not allowed to be set on instance objects")]:

@@ -89,7 +89,8 @@ def test_refusals(nc):
     n1, n2, _ = nc.nodes
     proc = n1.run("gnt-cluster", "master-failover")
     assert proc.returncode == 1
-    assert "This node is already the master" in proc.stderr
+    assert ("This commands must be run on the node where you want the new master to be."
+            " %s is already the master" % n1.name) in proc.stderr
     # --no-voting without --yes-do-it and without a terminal: declined (exit 1, as
     # Ganeti's AskUser answer "no"), nothing done
     argv = ["setsid", "-w", netns_cluster.PYTHON,

@@ -17,9 +17,8 @@ import re
 
 import pytest
 
-import vcluster
-from golden_samples import (STAMP, compare, ganeti_with, init_like_sample, on_test_bed,
-                            runner_of)
+from golden_samples import (STAMP, compare, ganeti_with, on_test_bed, runner_of,
+                            sample_vcluster)
 
 NOOP = "/usr/share/ganeti/os/noop"
 pytestmark = pytest.mark.skipif(not os.path.isdir(NOOP),
@@ -82,13 +81,8 @@ _BEFORE = {
 
 @pytest.fixture(scope="module")
 def vc():
-    vc = vcluster.VirtualCluster(2)
-    try:
-        init_like_sample(vc)
-        vc.share(SHARED_DIR)
-        yield vc
-    finally:
-        vc.cleanup()
+    with sample_vcluster(lambda vc: vc.share(SHARED_DIR)) as cluster:
+        yield cluster
 
 
 def _normalise(text, vc):

@@ -104,8 +104,8 @@ def test_bad_input_changes_nothing(cluster):
         (["-t", "file", "-s", "100T"], "Not enough disk space"),
         (["-t", "file", "-s", "100M", "-H", "fake:bogus=1"], "bogus"),
         (["-t", "plain", "-s", "100M"], "not enabled"),
-        (["-t", "diskless", "-s", "100M"], "Diskless instances cannot have disks"),
-        (["-t", "file"], "at least one disk"),
+        (["-t", "diskless", "-s", "100M"], "Diskless instance but disk information passed"),
+        (["-t", "file"], "No disk information specified"),
         (["-t", "file", "-s", "100M", "-B", "maxmem=100G"], "Not enough memory"),
     ]
     for extra, needle in cases:
@@ -123,7 +123,8 @@ def test_bad_input_changes_nothing(cluster):
     assert again.returncode == 1 and "already" in again.stderr
     m.run("gnt-instance", "remove", "-f", "dup.example.com", check=True)
     missing = m.run("gnt-instance", "startup", "nosuch.example.com")
-    assert missing.returncode == 1 and "not known" in missing.stderr
+    assert missing.returncode == 1 and \
+        "Selection filter does not match any instances" in missing.stderr
 
 
 def test_nics_and_hooks(cluster):

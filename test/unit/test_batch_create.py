@@ -173,7 +173,7 @@ def test_given_nodes_one_job_per_instance(tmp_path):
     ([_spec("a", pnode=MASTER), _spec("a", pnode=OTHER)], {},
      "There are duplicate instance names: a"),
     ([_spec("a", pnode="node9")], {}, "Node 'node9' not known"),
-    ([_spec("a", pnode=MASTER, os_type=None)], {}, r"No operating system given"),
+    ([_spec("a", pnode=MASTER, os_type=None)], {}, r"No guest OS or OS image specified"),
     ([_spec("a", pnode=MASTER), _spec("b", pnode=MASTER, disk_template="file")], {},
      "Disk template file needs at least one disk"),
     ([_spec("a")], {"iallocator": "hail", "opportunistic_locking": True},

@@ -132,8 +132,18 @@ def test_typed_options():
         cli.parse_bool("maybe")
 
 
+def test_a_bad_boolean_is_a_parameter_error(monkeypatch, capsys):
+    # Ganeti's check_bool raises a ParameterError, reported as one (exit 1)
+    monkeypatch.delenv("GNT_NODE_ADD", raising=False)
+    commands = {"add": (_cmd_add, cli.ARGS_ONE_NODE,
+                        [cli.cli_option("--flag", dest="flag", type="bool")], "<node>", "")}
+    assert cli.generic_main(commands, argv=["gnt-node", "add", "--flag", "Maybe", "n"]) == 1
+    assert capsys.readouterr().err == (
+        "Failure: unknown/wrong parameter name 'Invalid boolean value 'maybe''\n")
+
+
 @pytest.mark.parametrize("argv", [
-    ["-s", "12x"], ["--flag", "perhaps"], ["--priority", "urgent"], ["-B", "a=1,a=2"],
+    ["-s", "12x"], ["--priority", "urgent"], ["-B", "a=1,a=2"],
 ])
 def test_bad_option_values_exit_2(argv, capsys):
     options = [cli.cli_option("-s", dest="size", type="unit"),

@@ -187,7 +187,7 @@ def test_modify_needs_a_parameter(monkeypatch, capsys):
     assert code == 1 and not sent
     assert "at least one" in capsys.readouterr().err
     code, _ = _main(monkeypatch, "modify", "--maintain-node-health", "maybe")
-    assert code == 2
+    assert code == 1            # a parameter error, as Ganeti's
 
 
 def test_command_and_copyfile_usage(monkeypatch, tmp_path, capsys):

@@ -146,7 +146,7 @@ def test_cluster_settings_and_filter():
         ["noop", True, False, {}, {}, True]]
     result = osq.query_os(ctx, ["name"], ["?", "hidden"])
     assert _values(result) == [["noop"]]
-    with pytest.raises(errors.OpPrereqError, match="Unknown field"):
+    with pytest.raises(errors.ParameterError, match="Can't find field named 'nosuchfield'"):
         osq.query_os(ctx, ["name"], ["?", "nosuchfield"])
     unknown = osq.query_os(ctx, ["name", "nosuchfield"], None)
     assert unknown["data"][0][1] == [query.RS_UNKNOWN, None]

@@ -210,13 +210,12 @@ class _ValidateRpc:
 def test_check_os_params_reports_the_verify_script_output():
     rpc = _ValidateRpc({"n1": _Res(fail_msg="OS validation script failed (exited with"
                                    " exit code 1), output: bad flavour")})
-    with pytest.raises(errors.OpPrereqError) as exc:
+    with pytest.raises(errors.OpExecError) as exc:
         os_params.check_os_params(_LU(rpc), True, ["n1", "storage-only"], "noop",
                                   {"flavour": "x"})
     assert exc.value.args[0] == ("OS Parameters validation failed on node n1: OS"
                                  " validation script failed (exited with exit code"
                                  " 1), output: bad flavour")
-    assert exc.value.args[1] == errors.ECODE_INVAL
     # node that cannot run instances is not asked; the check is "parameters"
     assert rpc.calls == [("os_validate", ["n1"],
                           [True, "noop", ["parameters"], {"flavour": "x"}, False])]

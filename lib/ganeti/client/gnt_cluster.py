@@ -2,7 +2,7 @@
 
 import sys
 
-from ganeti import cli, constants, errors, opcodes, pathutils, ssconf
+from ganeti import cli, constants, errors, opcodes, paramtypes, pathutils, ssconf
 from ganeti.client import infofmt, ipolicy_opts, oob, renew_crypto, tags
 
 
@@ -12,7 +12,7 @@ def _split_list(value):
 
 def init_cluster(opts, args):
     """Initialise a new cluster on this node (not a job: no master daemon yet)."""
-    from ganeti import bootstrap, paramtypes
+    from ganeti import bootstrap
     cluster_name = args[0]
     if not opts.lvm_storage and opts.vg_name:
         raise errors.OpPrereqError("Options --no-lvm-storage and --vg-name conflict",
@@ -656,6 +656,11 @@ def set_cluster_params(opts, args):
     reserved_lvs = None
     if opts.reserved_lvs is not None:
         reserved_lvs = _split_list(opts.reserved_lvs)
+    # names none knows are refused here, as Ganeti's client does
+    paramtypes.refuse_unknown(opts.beparams, paramtypes.BE_COMPAT_DEFAULTS)
+    for _, params in opts.hvparams or []:
+        if isinstance(params, dict):
+            paramtypes.refuse_unknown(params, paramtypes.HV_ALL_DEFAULTS)
     params = dict(
         vg_name=vg_name,
         enabled_hypervisors=_split_list(opts.enabled_hypervisors)

@@ -50,7 +50,8 @@ def _parse_indexed_dict(values, what):
 
 def _disk_specs(opts):
     if opts.sd_size and opts.disks:
-        raise errors.OpPrereqError("Give either -s or --disk, not both", errors.ECODE_INVAL)
+        raise errors.OpPrereqError("Please use either the '--disk' or '-s' option",
+                                   errors.ECODE_INVAL)
     if opts.sd_size:
         return [{"size": opts.sd_size}]
     disks = _parse_indexed(opts.disks, "disk")
@@ -93,6 +94,13 @@ def add_instance(opts, args):
 def create_instance(opts, args, mode):
     """OP_INSTANCE_CREATE in ``mode`` "create" or "import" (gnt-backup import)."""
     template = opts.disk_template
+    # the disks are checked first, in Ganeti's words
+    if template == constants.DT_DISKLESS:
+        if opts.disks or opts.sd_size:
+            raise errors.OpPrereqError("Diskless instance but disk information passed",
+                                       errors.ECODE_INVAL)
+    elif not opts.disks and not opts.sd_size and mode == "create":
+        raise errors.OpPrereqError("No disk information specified", errors.ECODE_INVAL)
     if not template:
         raise errors.OpPrereqError("No disk template given (-t)", errors.ECODE_INVAL)
     pnode = snode = None
@@ -277,6 +285,13 @@ def _select_by_tags(mode, tags, cl):
     return sorted(result)
 
 
+def _any_known(cl, names):
+    """Whether an instance is called one of ``names`` (or has it as its short name)."""
+    known = [r[0][1] for r in cl.query("instance", ["name"], None)["data"]]
+    return any(full == name or full.startswith(name + ".")
+               for name in names for full in known)
+
+
 def _select_instances(opts, args, cl):
     """Names selected by the arguments and --all/--node/--primary/--secondary,
     or by tags (--tags/--node-tags/--pri-node-tags/--sec-node-tags)."""
@@ -291,7 +306,9 @@ def _select_instances(opts, args, cl):
         return [r[0][1] for r in rows]
     if mode == "instance":
         if not args:
-            raise errors.OpPrereqError("No instance given", errors.ECODE_INVAL)
+            raise errors.OpPrereqError("No instance names passed", errors.ECODE_INVAL)
+        if not _any_known(cl, args):
+            return []       # "Selection filter does not match any instances"
         return list(args)
     fields = {"node": ["pnode", "snodes"], "primary": ["pnode"],
               "secondary": ["snodes"]}[mode]
@@ -360,8 +377,12 @@ def reboot_instance(opts, args):
 def connect_to_console(opts, args):
     """Attach to the instance's console (runs the console command of its node)."""
     from ganeti.utils import net
+    cl = cli.get_client()
+    if not _any_known(cl, args[:1]):          # Ganeti's client asks first
+        raise errors.OpPrereqError("Instance '%s' does not exist" % args[0],
+                                   errors.ECODE_NOENT)
     op = opcodes.OpInstanceConsole(instance_name=args[0])
-    console = cli.submit_op_code(op, opts=opts)
+    console = cli.submit_op_code(op, cl=cl, opts=opts)
     kind = console.get("kind")
     if kind == "msg":
         cli.to_stdout(console["message"])     # Ganeti's answer, a success
@@ -731,10 +752,6 @@ def _parse_modifications(values, what):
     return mods
 
 
-_ALL_HV_PARAMS = dict((key, value) for params in constants.HVC_DEFAULTS.values()
-                      for key, value in params.items())
-
-
 def _typed_changes(params, defaults):
     """-B/-H of modify: typed as Ganeti's client does; "default" (any case) and
     -key reset a parameter to the cluster default."""
@@ -761,7 +778,7 @@ def modify_instance(opts, args):
     beparams = _typed_changes(opts.beparams, paramtypes.BE_COMPAT_DEFAULTS)
     # the instance's hypervisor is not known here: names known to none are refused
     # now (as Ganeti's client does), the master checks the rest against it
-    hvparams = _typed_changes(opts.hvparams, _ALL_HV_PARAMS)
+    hvparams = _typed_changes(opts.hvparams, paramtypes.HV_ALL_DEFAULTS)
     op = opcodes.OpInstanceSetParams(
         instance_name=args[0], nics=_parse_modifications(opts.nics, "NIC"),
         disks=_parse_modifications(opts.disks, "disk"), beparams=beparams,
@@ -881,9 +898,11 @@ def create_options(templates_text):
     """The options instance creations share (Ganeti's COMMON_CREATE_OPTS); the
     -t help lists the templates as ``templates_text`` (Ganeti's order differs
     between gnt-instance add and gnt-backup import)."""
+    # an unknown template is refused by the parser, as Ganeti's (exit code 2)
+    choices = templates_text.strip("()").split(", ")
     return [_BACKEND_OPT, _DISK_OPT, cli.cli_option(
         "-t", "--disk-template", dest="disk_template", default=None, metavar="TEMPL",
-        help="Custom disk setup %s" % templates_text)] + _COMMON_CREATE_OPTS
+        choices=choices, help="Custom disk setup %s" % templates_text)] + _COMMON_CREATE_OPTS
 
 
 _FILESTORE_DIR_OPT = cli.cli_option(

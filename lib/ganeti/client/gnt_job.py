@@ -155,6 +155,10 @@ def wait_job(opts, args):
     return constants.EXIT_SUCCESS
 
 
+#: Ganeti's words for neither or both of job ids and a status selection
+_IDS_OR_STATUS = "Either a status filter or job ID(s) must be specified and never both"
+
+
 def _select_jobs(opts, args, cl, question):
     """The job IDs to act on: the arguments, or the jobs in the selected states.
 
@@ -163,8 +167,7 @@ def _select_jobs(opts, args, cl, question):
     """
     if args:
         if any(getattr(opts, s, False) for s in ("pending", "queued", "waiting")):
-            raise errors.OpPrereqError("Give either job IDs or a status selection, not"
-                                       " both", errors.ECODE_INVAL)
+            raise errors.OpPrereqError(_IDS_OR_STATUS, errors.ECODE_INVAL)
         return _parse_job_ids(args)
     statuses = set()
     if getattr(opts, "pending", False):
@@ -174,8 +177,7 @@ def _select_jobs(opts, args, cl, question):
     if getattr(opts, "waiting", False):
         statuses.add(constants.JOB_STATUS_WAITING)
     if not statuses:
-        raise errors.OpPrereqError("No job IDs given and no status selection"
-                                   " (--pending, --queued, --waiting)", errors.ECODE_INVAL)
+        raise errors.OpPrereqError(_IDS_OR_STATUS, errors.ECODE_INVAL)
     qfilter = ["|"] + [["==", "status", s] for s in sorted(statuses)]
     response = cl.query("job", _LIST_DEF_FIELDS, qfilter)
     ids = [row[0][1] for row in response["data"]]

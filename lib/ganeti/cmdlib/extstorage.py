@@ -97,8 +97,7 @@ def query_extstorage(context, fields, qfilter):
     """Answer Query("extstorage", fields, qfilter)."""
     if qfilter is not None:
         # unknown filter fields fail before the nodes are asked
-        query.refuse_unknown(EXTSTORAGE_FIELDS, sorted(query.filter_field_names(qfilter)),
-                             "Unknown field(s) in filter: %s")
+        query.refuse_unknown_in_filter(EXTSTORAGE_FIELDS, qfilter)
     return query.run_query(QR_EXTSTORAGE, fields, get_info(context), None, qfilter)
 
 

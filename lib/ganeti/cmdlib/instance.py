@@ -42,7 +42,7 @@ class LUInstanceCreate(LogicalUnit):
                 self.log_info("No-installation mode has no effect during import")
                 op.no_install = None
         elif not op.os_type and not op.no_install:
-            raise errors.OpPrereqError("No operating system given (-o OS)",
+            raise errors.OpPrereqError("No guest OS or OS image specified",
                                        errors.ECODE_INVAL)
         elif op.os_type in self.cfg.get_cluster_info().blacklisted_os:
             # gnt-os modify --blacklisted: no new instances of it (reinstall is fine)
@@ -97,8 +97,8 @@ class LUInstanceCreate(LogicalUnit):
             try:
                 hostname = net.Hostname(op.instance_name)
             except errors.ResolverError as err:
-                raise errors.OpPrereqError("Instance name '%s' does not resolve: %s; add it"
-                                           " to DNS or /etc/hosts, or use --no-name-check"
+                # Ganeti's words; --no-name-check skips the check
+                raise errors.OpPrereqError("The given name (%s) does not resolve: %s"
                                            % (op.instance_name, err.args[-1]),
                                            errors.ECODE_RESOLVER)
             self.instance_name = hostname.name
@@ -252,17 +252,17 @@ class LUInstanceCreate(LogicalUnit):
                                                  * len(self.disk_specs))
             minors = list(zip(flat[0::2], flat[1::2]))
         if op.disk_template not in cluster.enabled_disk_templates:
+            # Ganeti's words, without an error type
             raise errors.OpPrereqError(
-                "Disk template '%s' is not enabled in the cluster; enabled: %s"
-                % (op.disk_template, ", ".join(cluster.enabled_disk_templates)),
-                errors.ECODE_STATE)
+                "Disk template '%s' is not enabled in cluster. Enabled disk templates are: %s"
+                % (op.disk_template, ",".join(cluster.enabled_disk_templates)))
         iu.check_exclusive_storage(self.cfg, [self.pnode] + ([self.snode] if self.snode
                                                             else []),
                                    op.disk_template, self.disk_specs)
         self.hv_name = op.hypervisor or cluster.enabled_hypervisors[0]
         if self.hv_name not in cluster.enabled_hypervisors:
-            raise errors.OpPrereqError("Hypervisor '%s' is not enabled in the cluster;"
-                                       " enabled: %s" % (self.hv_name, ", ".join(
+            raise errors.OpPrereqError("Selected hypervisor (%s) not enabled in the"
+                                       " cluster (%s)" % (self.hv_name, ",".join(
                                            cluster.enabled_hypervisors)),
                                        errors.ECODE_STATE)
         self.hvparams = iu.typed_hvparams(self.hv_name, op.hvparams)
@@ -303,12 +303,13 @@ class LUInstanceCreate(LogicalUnit):
             instance_flags.check_ip_conflicts(self.cfg, instance)
         self._check_ipolicy(cluster, instance)
         iu.check_hvparams(self.hv_name, cluster.fill_hv(instance))
-        if not op.no_install:
-            check_node_has_os(self, self.pnode, op.os_type, op.force_variant)
+        # the parameters first: an OS missing on the node fails there, as in Ganeti
         if op.os_type:
             os_params.check_os_params(
                 self, not op.no_install, [self.pnode], op.os_type,
                 os_params.all_params(cluster, instance, self.os_secrets), op.force_variant)
+        if not op.no_install:
+            check_node_has_os(self, self.pnode, op.os_type, op.force_variant)
         if op.disk_template in (constants.DT_FILE, constants.DT_SHARED_FILE,
                                 constants.DT_PLAIN, constants.DT_DRBD8):
             for node in [self.pnode] + ([self.snode] if self.snode else []):

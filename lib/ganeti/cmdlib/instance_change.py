@@ -535,6 +535,11 @@ class LUInstanceSetParams(InstanceLU):
             nic.name = iu.device_name(params["name"])
 
     def _prepare_disks(self, inst, cluster):
+        if inst.disk_template == constants.DT_DISKLESS and \
+                any(entry[0] == "add" for entry in self.op.disks or []):
+            # Ganeti's words: its disks of a diskless instance name their type
+            raise errors.OpPrereqError("Must specify disk type on diskless instance",
+                                       errors.ECODE_INVAL)
         if self.op.disks and inst.disk_template not in (constants.DT_FILE,
                                                           constants.DT_SHARED_FILE,
                                                           constants.DT_EXT):

@@ -1,6 +1,6 @@
 """Logical units that start, stop, reboot instances, and their disks and console."""
 
-from ganeti import constants, errors, locking
+from ganeti import constants, errors, locking, paramtypes
 from ganeti.cmdlib import instance_utils as iu
 from ganeti.cmdlib import forthcoming, os_params, shutdown_wait
 from ganeti.cmdlib.disk_sync import wait_for_sync
@@ -46,10 +46,7 @@ class LUInstanceStartup(InstanceLU):
             return
         if self.op.hvparams:
             # a name no hypervisor knows: Ganeti's type error ("Parameter Error")
-            known = set().union(*constants.HVC_DEFAULTS.values())
-            for key in self.op.hvparams:
-                if key not in known:
-                    raise errors.TypeEnforcementError("Unknown parameter '%s'" % key)
+            paramtypes.refuse_unknown(self.op.hvparams, paramtypes.HV_ALL_DEFAULTS)
             self.op.hvparams = iu.typed_hvparams(inst.hypervisor, self.op.hvparams)
         if self.op.beparams:
             self.op.beparams = iu.typed_beparams(self.op.beparams)
@@ -301,14 +298,15 @@ class LUInstanceReinstall(InstanceLU):
         if not new.os:
             raise errors.OpPrereqError("Instance %s has no OS; give one with -o"
                                        % inst.name, errors.ECODE_INVAL)
-        check_node_has_os(self, inst.primary_node, new.os, self.op.force_variant)
         new.osparams = os_params.updated_params(inst.osparams, self.op.osparams)
         new.osparams_private = os_params.updated_params(inst.osparams_private,
                                                         self.op.osparams_private)
+        # the parameters first: an OS missing on the node fails there, as in Ganeti
         os_params.check_os_params(
             self, True, inst.all_nodes, new.os,
             os_params.all_params(self.cfg.get_cluster_info(), new, self.os_secrets),
             self.op.force_variant)
+        check_node_has_os(self, inst.primary_node, new.os, self.op.force_variant)
         self.new_instance = new
 
     def build_hooks_env(self):

@@ -402,8 +402,8 @@ class LUNodeSetParams(LogicalUnit):
         op = self.op
         flags = [op.master_candidate, op.offline, op.drained]
         if flags.count(True) > 1:
-            raise errors.OpPrereqError("Only one of master_candidate, offline and drained"
-                                       " can be set at once", errors.ECODE_INVAL)
+            raise errors.OpPrereqError("Can't set the node into more than one state at"
+                                       " the same time", errors.ECODE_INVAL)
         if all(getattr(op, k) is None for k in ("master_candidate", "offline", "drained",
                                                   "master_capable", "vm_capable",
                                                   "secondary_ip", "ndparams", "powered",

@@ -170,8 +170,7 @@ def query_os(context, fields, qfilter):
     """Answer Query("os", fields, qfilter)."""
     if qfilter is not None:
         # unknown filter fields fail before the nodes are asked
-        query.refuse_unknown(OS_FIELDS, sorted(query.filter_field_names(qfilter)),
-                             "Unknown field(s) in filter: %s")
+        query.refuse_unknown_in_filter(OS_FIELDS, qfilter)
     return query.run_query(query.QR_OS, fields, get_os_info(context), None, qfilter)
 
 

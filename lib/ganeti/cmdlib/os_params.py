@@ -43,8 +43,9 @@ def check_os_params(lu, required: bool, nodes: list, os_name: str, params: dict,
                     force_variant: bool = False) -> None:
     """Run the OS's parameter check (``verify parameters``) on ``nodes``.
 
-    OpPrereqError with the node's answer when the OS is invalid there (if
-    ``required``), a parameter is unknown to it or its verify script refuses.
+    OpExecError (as Ganeti's) with the node's answer when the OS is invalid
+    there (if ``required``), a parameter is unknown to it or its verify script
+    refuses.
     An OS missing on a node where it is not ``required`` is only reported.
     """
     nodes = [name for name in nodes if _vm_capable(lu.cfg, name)]
@@ -55,8 +56,7 @@ def check_os_params(lu, required: bool, nodes: list, os_name: str, params: dict,
                            force_variant], constants.RPC_TMO_NORMAL)
     for node in nodes:
         res = results[node]
-        res.raise_on_failure("OS Parameters validation failed on node %s" % node,
-                             prereq=True, ecode=errors.ECODE_INVAL)
+        res.raise_on_failure("OS Parameters validation failed on node %s" % node)
         if not res.data:
             lu.log_info("OS %s not found on node %s, validation skipped", os_name, node)
 

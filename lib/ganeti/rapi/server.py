@@ -270,6 +270,9 @@ class _Handler(http.server.BaseHTTPRequestHandler):
         except errors.OpPrereqError as err:
             code = 404 if len(err.args) > 1 and err.args[1] == errors.ECODE_NOENT else 400
             raise base.HttpError(code, str(err.args[0]) if err.args else None)
+        except (errors.ParameterError, errors.TypeEnforcementError) as err:
+            # a wrong name or value given (a query's filter field, say): bad input
+            raise base.HttpError(400, str(err.args[0]) if err.args else None)
         except errors.TimeoutError as err:
             raise base.HttpError(504, str(err))
         except (errors.NoMasterError, errors.ConnectionClosedError) as err:

@@ -14,8 +14,7 @@ def parse_unit(text):
         return int(math.ceil(text))
     match = _UNIT_RE.match(str(text))
     if not match:
-        raise errors.UnitParseError("Invalid format '%s': expected a number with an"
-                                    " optional unit (M, G or T)" % text)
+        raise errors.UnitParseError("Invalid format")       # Ganeti's words
     value = float(match.group(1))
     unit = match.group(2).lower()
     if unit in ("", "m", "mb", "mib"):
@@ -25,8 +24,7 @@ def parse_unit(text):
     elif unit in ("t", "tb", "tib"):
         factor = 1024 * 1024
     else:
-        raise errors.UnitParseError("Unknown unit '%s' in '%s' (use M, G or T)"
-                                    % (match.group(2), text))
+        raise errors.UnitParseError("Unknown unit: %s" % match.group(2))
     return int(math.ceil(value * factor))
 
 
