@@ -468,6 +468,8 @@ def test_exports_snapshots_and_the_allocator(cluster):
     (lv,) = [n for n in qa.lvs(vms, k) if n not in lvs_now[k]]
     assert _image_sum(vms, k, "/dev/xenvg/%s" % lv) == checksum
     target = n1 if node != n1 else n2
+    # running, it is exported from snapshots of its disks
+    vms.ssh(MASTER, "gnt-instance startup %s" % dst)
     proc = vms.ssh(MASTER, "gnt-backup export -n %s %s" % (target, dst))
     log = qa.log_lines(proc.stdout)
     assert "Creating a snapshot of disk/0 on node %s" % node in log, log

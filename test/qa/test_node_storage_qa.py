@@ -13,8 +13,9 @@ PLAIN = "inst6.example.com"
 DRBD = "inst7.example.com"
 
 
-def _rows(vms, command):
-    out = vms.ssh(MASTER, command + " --no-headers --separator='|'").stdout
+def _rows(vms, command, *names):
+    # options before the arguments (Ganeti's parser)
+    out = vms.ssh(MASTER, " ".join((command, "--no-headers --separator='|'") + names)).stdout
     return [line.split("|") for line in out.splitlines()]
 
 
@@ -90,7 +91,7 @@ def test_volumes_name_their_instances(cluster):
         assert sorted(r[5] for r in rows if r[0] == n1) == [PLAIN, DRBD, DRBD]
         assert [r[5] for r in rows if r[0] == n3] == [DRBD, DRBD]
         assert not [r for r in rows if r[0] == n2]
-        assert _rows(vms, "gnt-node volumes --units=m node3") == [
+        assert _rows(vms, "gnt-node volumes --units=m", "node3") == [
             r for r in rows if r[0] == n3]
         plain = [r for r in rows if r[5] == PLAIN]
         assert plain[0][4] == "64"
@@ -139,7 +140,7 @@ def test_exclusive_storage(cluster):
     # DFree: one standard disk (the smallest PV less 3%) per empty PV
     std = int(min(float(v) for v in vms.ssh(1, "pvs --noheadings --nosuffix --units=m"
                                               " -o pv_size").stdout.split()) // 1.03)
-    dfree = _rows(vms, "gnt-node list --units=m -o name,dfree node1")[0][1]
+    dfree = _rows(vms, "gnt-node list --units=m -o name,dfree", "node1")[0][1]
     assert dfree == str(4 * std), (dfree, std)
 
     def add(template, disk, name, nodes="node1"):
