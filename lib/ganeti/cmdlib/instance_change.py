@@ -549,8 +549,8 @@ class LUInstanceSetParams(InstanceLU):
         if any(entry[0] == "remove" for entry in self.op.disks or []):
             # adding or renaming a disk of a running instance is fine (seen at
             # its next start); a removal is not, as in Ganeti without hotplug
-            iu.check_instance_stopped(self, inst, None, why="can't remove volume from a"
-                                      " running instance without using hotplug")
+            iu.check_instance_stopped(self, inst, "can't remove volume from a running"
+                                      " instance without using hotplug")
         for entry in self.op.disks:
             action, ident = entry[0], entry[1]
             params = entry[2] if len(entry) > 2 else {}

@@ -238,7 +238,7 @@ class LUInstanceDeactivateDisks(InstanceLU):
     def check_prereq(self):
         InstanceLU.check_prereq(self)
         if not self.op.force:
-            iu.check_instance_stopped(self, self.instance, "shutdown disks")
+            iu.check_instance_stopped(self, self.instance, "cannot shutdown disks")
 
     def exec(self, feedback_fn):
         iu.shutdown_disks(self, self.instance, ignore_failures=self.op.force)
@@ -292,7 +292,7 @@ class LUInstanceReinstall(InstanceLU):
         if not inst.disks:
             raise errors.OpPrereqError("Instance '%s' has no disks" % inst.name,
                                        errors.ECODE_INVAL)
-        iu.check_instance_stopped(self, inst, "reinstall")
+        iu.check_instance_stopped(self, inst, "cannot reinstall")
         new = inst.copy()
         new.os = self.op.os_type or inst.os
         if not new.os:

@@ -212,11 +212,9 @@ def _console(ctx, inst):
 
 
 def _filled_be(c, inst):
-    """The instance's backend parameters in Ganeti's order (BEC_DEFAULTS's)."""
-    filled = c.cluster.fill_be(inst)
-    order = list(constants.BEC_DEFAULTS)
-    return dict(sorted(filled.items(),
-                       key=lambda kv: order.index(kv[0]) if kv[0] in order else len(order)))
+    """The instance's backend parameters (LUXI sorts their keys on the way: the
+    client shows them in Ganeti's order, cli_output.DICT_KEY_ORDER)."""
+    return c.cluster.fill_be(inst)
 
 
 def _filled_hv(c, inst):

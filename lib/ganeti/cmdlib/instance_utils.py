@@ -99,10 +99,8 @@ def instance_running(lu, instance):
     return bool(res.data)
 
 
-def check_instance_stopped(lu, instance, what, why=None):
-    """Ganeti's refusal of an instance marked up or running: "..., cannot <what>"
-    (or "..., <why>")."""
-    why = why or "cannot %s" % what
+def check_instance_stopped(lu, instance, why):
+    """Ganeti's refusal of an instance marked up or running: "..., <why>"."""
     if instance.admin_state == constants.ADMINST_UP:
         raise errors.OpPrereqError("Instance '%s' is marked to be up, %s"
                                    % (instance.name, why), errors.ECODE_STATE)

@@ -83,7 +83,7 @@ class LUInstanceRecreateDisks(InstanceLU):
                                        errors.ECODE_INVAL)
         old_primary = self.cfg.get_node_info(inst.primary_node)
         if not (self.new_nodes and old_primary.offline):
-            iu.check_instance_stopped(self, inst, "recreate disks")
+            iu.check_instance_stopped(self, inst, "cannot recreate disks")
         self.indices = sorted(self.changes) or list(range(len(inst.disks)))
         if self.indices[-1] >= len(inst.disks):
             raise errors.OpPrereqError("Invalid disk index '%s'" % self.indices[-1],

@@ -84,7 +84,7 @@ def check_prereq(lu, inst, cluster, snode):
         raise errors.OpPrereqError("Unsupported disk template conversion from %s to %s"
                                    " (drbd converts only to and from plain)"
                                    % (old, new), errors.ECODE_INVAL)
-    iu.check_instance_stopped(lu, inst, "change disk template")
+    iu.check_instance_stopped(lu, inst, "cannot change disk template")
     lu.converted_disks = None
     if (old, new) not in LVM_CONVERSIONS:
         lu.converted_disks = template_copy.new_disks(lu, inst, cluster)
