@@ -9,7 +9,8 @@ only one: etcd.recover); stop the old master (its masterd and master IP); make
 this node the master in etcd (a transaction that fails if the old master
 changed the configuration meanwhile) and push the configuration to the master
 candidates and ssconf to every node; turn on the master IP here and start the
-master daemon here.
+master daemon here; wait until it has made the etcd members follow the
+candidates again.
 
 The master daemon itself asks no vote when it starts: the configuration in
 etcd names the master, and the master lease in etcd (etcd.masterlease) lets
@@ -22,6 +23,11 @@ import time
 
 from ganeti import config, daemon_util, errors, pathutils, rpc
 from ganeti.utils import net
+
+
+# the new master daemon's reconcile of the etcd members: a removal and a new
+# learner's start take some seconds (etcd's own settle rules)
+ETCD_SETTLE_WAIT = 30.0
 
 
 # ---- the vote ----------------------------------------------------------------------
@@ -162,13 +168,15 @@ def master_failover(no_voting=False, ignore_offline_nodes=False, feedback_fn=Non
         raise errors.OpPrereqError(_ALREADY_MASTER % me, errors.ECODE_INVAL)
 
     feedback_fn("Failing over the master from %s to %s..." % (old_master, me))
+    # (with --no-voting the other members are known to be gone: no wait for them)
     _become_master(cfg, runner, me, old_master, feedback_fn,
-                   ["--no-voting", "--yes-do-it"] if no_voting else [])
+                   ["--no-voting", "--yes-do-it"] if no_voting else [],
+                   wait_etcd=not no_voting)
     return old_master
 
 
 def _become_master(cfg, runner, me, old_master, feedback_fn, masterd_args=(),
-                   automatic=False):
+                   automatic=False, wait_etcd=False):
     """Stop the old master, name this node the master in etcd, push the
     copies, move the master IP and start the master daemon here (which
     writes this node's copies). ``automatic`` (the old master's lease
@@ -197,7 +205,31 @@ def _become_master(cfg, runner, me, old_master, feedback_fn, masterd_args=(),
             feedback_fn(" - WARNING: could not activate the master IP: %s" % res.fail_msg)
     feedback_fn(" - starting the master daemon on %s" % me)
     daemon_util.start_master_daemons(masterd_args)
+    if wait_etcd:
+        _wait_etcd_settled(cfg, feedback_fn)
     feedback_fn("Master failover done: %s is the master now" % me)
+
+
+def _wait_etcd_settled(cfg, feedback_fn, timeout=None):
+    """Wait until the new master daemon has made the etcd members follow the
+    candidates again (with an even number of candidates the new master, a
+    learner until now, votes, and the old one joins again as the learner):
+    the command returns to a cluster that verify finds in order."""
+    from ganeti.etcd import membership
+    feedback_fn(" - waiting for the etcd members to follow the master candidates")
+    deadline = time.monotonic() + (ETCD_SETTLE_WAIT if timeout is None else timeout)
+    problems = []
+    while time.monotonic() < deadline:
+        try:
+            cfg.reload()
+            problems = membership.pending(cfg)
+        except errors.GenericError as err:
+            problems = [str(err)]
+        if not problems:
+            return
+        time.sleep(1.0)
+    feedback_fn(" - WARNING: the etcd members have not settled yet (%s); the master"
+                " daemon goes on with it" % "; ".join(problems))
 
 
 def _set_master(cfg, me, old_master, attempts=5):

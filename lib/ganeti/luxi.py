@@ -124,7 +124,7 @@ def _connect(address, connect_timeout):
             if err.errno not in _RETRY_CONNECT:
                 raise
             if time.monotonic() >= deadline or not _worth_waiting(address):
-                raise errors.NoMasterError(address, str(err))
+                raise _no_master(address, err)
         time.sleep(_CONNECT_RETRY_DELAY)
 
 
@@ -134,6 +134,25 @@ def _worth_waiting(address):
         return True
     from ganeti import daemon_util
     return daemon_util.is_master()
+
+
+def _no_master(address, err):
+    """The error of a master socket nobody answers on, in Ganeti's words: this
+    machine is in no cluster, or another node is the master, or (this is
+    the master) its daemon is not running."""
+    if address in (pathutils.MASTER_SOCKET, pathutils.QUERY_SOCKET):
+        from ganeti import ssconf
+        from ganeti.utils import net
+        try:
+            master = ssconf.SimpleStore().get_master_node()
+        except errors.ConfigurationError:
+            return errors.OpPrereqError("Cluster not initialized or this machine is not"
+                                        " part of a cluster", errors.ECODE_INVAL)
+        if master != net.get_hostname():
+            return errors.OpPrereqError("This is not the master node, please connect to"
+                                        " node '%s' and rerun the command" % master,
+                                        errors.ECODE_INVAL)
+    return errors.NoMasterError(address, str(err))
 
 
 def format_request(method, args):

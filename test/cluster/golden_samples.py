@@ -3,8 +3,15 @@ of the spec samples) on a test cluster: the entries of a sample, a command
 run with the sample's node names, and the normalisation of what differs from
 run to run (node names, UUIDs, times, job ids, column widths)."""
 
+import os
 import re
 
+import pytest
+
+# the samples' OS: Debian's ganeti-os-noop
+NOOP = "/usr/share/ganeti/os/noop"
+needs_noop = pytest.mark.skipif(not os.path.isdir(NOOP),
+                                reason="Debian's ganeti-os-noop is not installed")
 SAMPLE_NODES = ("node1.example.com", "node2.example.com")
 
 _UUID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
@@ -39,14 +46,15 @@ def normalise(text, collapse):
     return text
 
 
-def run_as_sample(vc, argv):
-    """Run a command of the sample (sample names) on the cluster's master;
-    (code, stdout, stderr) in the sample's names, and whether names of other
-    lengths were replaced (columns then differ in width)."""
+def run_as_sample(vc, argv, node=None):
+    """Run a command of the sample (sample names) on ``node`` (by default the
+    node that was master first); (code, stdout, stderr) in the sample's
+    names, and whether names of other lengths were replaced (columns then
+    differ in width)."""
     names = list(zip(SAMPLE_NODES, [n.name for n in vc.nodes]))
     for theirs, mine in names:
         argv = [word.replace(theirs, mine) for word in argv]
-    proc = vc.master.run(*argv)
+    proc = (node or vc.nodes[0]).run(*argv)
     out, err = proc.stdout, proc.stderr
     renamed = any(mine in out + err for _, mine in names)
     for theirs, mine in names:
@@ -75,12 +83,17 @@ def replay(vc, path, job_map=None, before=None):
     printed stay as they are); command lines with shell syntax run with sh;
     the capturer's comments are dropped. ``job_map`` (a dict), if given, gets
     the pairs Ganeti's job id -> ours as they come. ``before`` (a function),
-    if given, is called with each command line before the command runs."""
+    if given, is called with each command line before the command runs. A
+    command line "@node2 CMD" runs CMD on the second node, as the sample's
+    capturer did."""
     import shlex
     ours = {} if job_map is None else job_map
     for cmdline, code, out, err in entries(path):
         err = re.sub(r"\n(# .*\n)+$", "", err)
-        argv = shlex.split(cmdline)
+        node = None
+        if cmdline.startswith("@node2 "):
+            node = vc.nodes[1]
+        argv = shlex.split(cmdline[len("@node2 "):] if node else cmdline)
         if before:
             before(cmdline)
         if argv[:1] == ["gnt-job"]:
@@ -88,7 +101,7 @@ def replay(vc, path, job_map=None, before=None):
                     for word in argv]
         if re.search(r"\$\(|^for | \| ", cmdline):      # shell syntax: run it with sh
             argv = ["sh", "-c", cmdline]
-        got_code, got_out, got_err, renamed = run_as_sample(vc, argv)
+        got_code, got_out, got_err, renamed = run_as_sample(vc, argv, node)
         ours.update(zip(job_ids(cmdline, out, err), job_ids(cmdline, got_out, got_err)))
         yield cmdline, argv, (code, out, err), (got_code, got_out, got_err), renamed
 
@@ -197,10 +210,13 @@ def runner_of(vc, commands):
 def compare(vc, path, different, before=None, adjust=None, norm=on_test_bed):
     """Replay the sample ``path`` and return the differences found (texts of
     difference()). ``different`` {(command line, which time it comes): our
-    answer, a function of Ganeti's giving it, or None for any success} holds
+    answer, a function of Ganeti's giving it, None for any success or an exit
+    code} holds
     where this project answers otherwise on purpose; ``adjust(argv, result)``
     may reorder what is run-dependent in both answers; ``norm(text, vc)``
-    normalises each stream. gnt-job info is compared with job_info_matches."""
+    normalises each stream; an int in ``different`` is the exit code wanted
+    where the report itself is this project's. gnt-job info is compared with
+    job_info_matches."""
     failures = []
     times = {}
     for cmdline, argv, expected, got, _ in replay(vc, path, before=before):
@@ -208,8 +224,8 @@ def compare(vc, path, different, before=None, adjust=None, norm=on_test_bed):
         key = (cmdline, times[cmdline])
         if key in different:
             ours = different[key]
-            if ours is None:
-                if got[0] != 0:
+            if ours is None or isinstance(ours, int):
+                if got[0] != (ours or 0):
                     failures.append(difference(cmdline, got, expected))
                 continue
             expected = ours(expected) if callable(ours) else ours

@@ -147,12 +147,13 @@ def test_command_and_copyfile(two_ns_nodes):
     m, n2 = two_ns_nodes.nodes
     proc = m.run("gnt-cluster", "command", "echo host=$GANETI_HOSTNAME", check=True)
     sep = "------------------------------------------------"
-    assert proc.stdout == ("%s\nnode: %s\nhost=%s\nreturn code = 0\n"
-                           "%s\nnode: %s\nhost=%s\nreturn code = 0\n"
+    # the output as it came (its own newline, then Ganeti's)
+    assert proc.stdout == ("%s\nnode: %s\nhost=%s\n\nreturn code = 0\n"
+                           "%s\nnode: %s\nhost=%s\n\nreturn code = 0\n"
                            % (sep, n2.name, n2.name, sep, m.name, m.name))
     proc = m.run("gnt-cluster", "command", "-n", n2.name, "echo oops >&2; exit 3")
     assert proc.returncode == 1
-    assert proc.stdout == "%s\nnode: %s\noops\nreturn code = 3\n" % (sep, n2.name)
+    assert proc.stdout == "%s\nnode: %s\noops\n\nreturn code = 3\n" % (sep, n2.name)
     proc = m.run("gnt-cluster", "command", "--failure-only", "-M", "test",
                  "$GANETI_HOSTNAME", "=", m.name)
     assert proc.returncode == 1

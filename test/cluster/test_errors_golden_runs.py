@@ -15,11 +15,10 @@ import re
 
 import pytest
 
-from golden_samples import add_sample_instances, compare, on_test_bed, sample_vcluster
+from golden_samples import (add_sample_instances, compare, needs_noop, on_test_bed,
+                            sample_vcluster)
 
-NOOP = "/usr/share/ganeti/os/noop"
-pytestmark = pytest.mark.skipif(not os.path.isdir(NOOP),
-                                reason="Debian's ganeti-os-noop is not installed")
+pytestmark = needs_noop
 SAMPLE = os.path.join(os.path.dirname(__file__), "golden", "errors-3.0.2.txt")
 SHARED_DIR = "/srv/ganeti/shared-file-storage"
 

@@ -47,7 +47,7 @@ def test_no_voting_failover_from_a_learner_keeps_every_change(cluster2):
     proc = n2.run("gnt-cluster", "master-failover", "--no-voting", "--yes-do-it",
                   timeout=180)
     assert proc.returncode == 0, (proc.stdout, proc.stderr)
-    assert "making this node's etcd member the only one" in proc.stdout
+    assert "making this node's etcd member the only one" in proc.stderr
     assert os.path.isdir(n2.path("/var/lib/ganeti/etcd.before-no-voting"))
     assert n2.run("gnt-cluster", "getmaster", check=True).stdout.strip() == n2.name
     out = n2.run("gnt-instance", "list", "--no-headers", "-o", "name", check=True).stdout

@@ -17,12 +17,10 @@ import re
 
 import pytest
 
-from golden_samples import (STAMP, compare, ganeti_with, on_test_bed, runner_of,
-                            sample_vcluster)
+from golden_samples import (STAMP, compare, ganeti_with, needs_noop, on_test_bed,
+                            runner_of, sample_vcluster)
 
-NOOP = "/usr/share/ganeti/os/noop"
-pytestmark = pytest.mark.skipif(not os.path.isdir(NOOP),
-                                reason="Debian's ganeti-os-noop is not installed")
+pytestmark = needs_noop
 SAMPLE = os.path.join(os.path.dirname(__file__), "golden", "gnt-instance-3.0.2.txt")
 SHARED_DIR = "/srv/ganeti/shared-file-storage"
 

@@ -221,7 +221,9 @@ def _cluster_modify_lu(force):
     lu = object.__new__(cluster.LUClusterSetParams)
     lu.lines, lu.updates, lu.activated = [], [], []
     lu.feedback_fn = lu.lines.append
-    lu.op = types.SimpleNamespace(force=force)
+    lu.op = types.SimpleNamespace(force=force, master_netdev="eth1", master_netmask=None,
+                                  vg_name=None, file_storage_dir=None,
+                                  shared_file_storage_dir=None, drbd_helper=None)
     lu.old = objects.Cluster(cluster_name="c", master_node="node1", master_netdev="eth0",
                              master_netmask=32, candidate_pool_size=10,
                              modify_etc_hosts=False, max_running_jobs=20)
@@ -247,7 +249,11 @@ def test_cluster_modify_netdev_needs_force_when_the_ip_cannot_go_down():
     lu = _cluster_modify_lu(True)
     lu.exec(lu.feedback_fn)
     assert len(lu.updates) == 1 and lu.activated == ["node1"]
-    assert "Could not deactivate the master IP: device busy" in lu.lines[0]
+    assert lu.lines == [
+        "Shutting down master ip on the current netdev (eth0)",
+        "Could not disable the master ip (continuing anyway): device busy",
+        "Changing master_netdev from eth0 to eth1",
+        "Starting the master ip on the new master netdev (eth1)"]
 
 
 # ---- gnt-debug delay --interruptible -----------------------------------------------

@@ -224,9 +224,10 @@ def test_command_output_format(monkeypatch, capsys):
     out, err = capsys.readouterr()
     assert code == 1 and ran == ["n2", "n1"]
     assert "skipping offline node(s): n3" in err
-    assert out == ("------------------------------------------------\nnode: n2\nout n2\n"
+    # the output as it came (its own newline, then Ganeti's)
+    assert out == ("------------------------------------------------\nnode: n2\nout n2\n\n"
                    "return code = 3\n"
-                   "------------------------------------------------\nnode: n1\nout n1\n"
+                   "------------------------------------------------\nnode: n1\nout n1\n\n"
                    "return code = 0\n")
     ran.clear()
     _main(monkeypatch, "command", "--failure-only", "-M", "-n", "n1", "-n", "n2", "x")

@@ -268,6 +268,7 @@ def test_volumes_and_drbd_minors(tmp_path, good_cert):
     problems = [line for line in logs if line.startswith("  - ") and "NOTICE" not in line]
     assert problems == [
         "  - ERROR: node %s: unallocated drbd minor 5 is in use" % n1,
+        "  - ERROR: node %s: volume group 'xenvg' missing" % n2,
         "  - ERROR: node %s: node didn't return data for the volume group 'xenvg' - it"
         " is either missing or broken" % n2,
         "  - ERROR: node %s: drbd minor 3 of disk %s (attached in instance 'i2') is not"
@@ -275,6 +276,48 @@ def test_volumes_and_drbd_minors(tmp_path, good_cert):
         "  - ERROR: instance i2: volume xenvg/d.disk0_meta missing on node %s" % n2,
         "  - WARNING: node %s: volume xenvg/stray is unknown" % n1,
     ], logs
+
+
+def test_a_volume_group_set_is_checked_without_lvm_templates(tmp_path, good_cert):
+    """Ganeti checks the cluster's volume group whenever one is set: a node with
+    no volume group at all cannot check it, nor has its data."""
+    cfg = make_cfg(tmp_path, nodes=1)
+    cluster = cfg.get_cluster_info()
+    cluster.volume_group_name = "xenvg"
+    cluster.enabled_disk_templates = ["file"]
+    cfg.update(cluster)
+    n1 = "node1.example.com"
+    ok, logs = run_verify(cfg, {n1: {nv.NV_VGLIST: {}, nv.NV_LVLIST: {},
+                                     nv.NV_PVLIST: []}})
+    assert not ok
+    assert [line for line in logs if "ERROR" in line] == [
+        "  - ERROR: node %s: unable to check volume groups" % n1,
+        "  - ERROR: node %s: node didn't return data for the volume group 'xenvg' - it"
+        " is either missing or broken" % n1], logs
+
+
+@pytest.mark.parametrize("hypervisors, asked", [(["kvm"], ["br-inst", "gntbr0"]),
+                                                (["fake"], [])])
+def test_missing_bridges(tmp_path, good_cert, hypervisors, asked):
+    """The default NIC link and the instances' bridges must be on every node
+    (for the hypervisors that use bridges, as instance start-up checks)."""
+    storage = str(tmp_path / "fs")
+    inst = _file_instance("inst1.example.com", storage)
+    inst.hypervisor = hypervisors[0]
+    inst.nics = [objects.NIC(mac="aa:00:00:00:00:01",
+                             nicparams={"mode": "bridged", "link": "br-inst"})]
+    cfg = make_cfg(tmp_path, nodes=1, instances=[inst], file_storage_dir=storage)
+    cluster = cfg.get_cluster_info()
+    cluster.enabled_hypervisors = hypervisors
+    cluster.nicparams = {"default": {"mode": "bridged", "link": "gntbr0", "vlan": ""}}
+    cfg.update(cluster)
+    n1 = "node1.example.com"
+    ok, logs = run_verify(cfg, {n1: {nv.NV_BRIDGES: ["gntbr0", "br-inst"]}})
+    errors_found = [line for line in logs if "bridge" in line]
+    if asked:
+        assert errors_found == ["  - ERROR: node %s: missing bridges: br-inst, gntbr0" % n1]
+    else:
+        assert errors_found == [], logs
 
 
 def test_other_notes_as_ganeti_counts_them(tmp_path, good_cert):

@@ -305,3 +305,28 @@ def test_pool_starts_empty_in_a_forked_child(monkeypatch):
     monkeypatch.setattr(etcd.os, "getpid", lambda: -1)
     assert pool.take("https://a:1") is None         # no deadlock, no parent connection
     assert not parent_conn.closed
+
+
+def test_a_write_refused_by_a_learner_moves_on(monkeypatch):
+    """A learner refuses a write before acting on it (after a failover the
+    old master's member joins again as one): the write goes to the next
+    endpoint; an answer that may have been acted on does not."""
+    client = etcd.Client(["https://learner:2379", "https://voter:2379"], None, None,
+                         timeout=5.0)
+    sent = []
+
+    def exchange(url, method, path, body, headers, share, timeout):
+        sent.append(url)
+        if "learner" in url:
+            return 503, {"error": "etcdserver: rpc not supported for learner",
+                         "code": 14}, b""
+        return 200, {"header": {"revision": "7"}}, b""
+    monkeypatch.setattr(client, "_exchange", exchange)
+    assert client.put("k", "v") == 7
+    assert sent == ["https://learner:2379", "https://voter:2379"]
+
+    def timed_out(url, method, path, body, headers, share, timeout):
+        return 503, {"error": "etcdserver: request timed out", "code": 14}, b""
+    monkeypatch.setattr(client, "_exchange", timed_out)
+    with pytest.raises(errors.EtcdOutcomeUnknownError):
+        client.put("k", "v")

@@ -103,3 +103,22 @@ def test_set_master_retries_on_what_etcd_holds_now(monkeypatch):
         failover._set_master(_RacingCfg(fail_updates=9), "n2", "n1", attempts=3)
     with pytest.raises(errors.OpExecError, match="changed to n3 meanwhile"):
         failover._set_master(_RacingCfg(master="n3"), "n2", "n1")
+
+
+def test_failover_waits_for_the_etcd_members_to_settle(monkeypatch):
+    """The command returns once the new master made the members follow the
+    candidates (verify then finds nothing); past the wait, a warning."""
+    from ganeti.etcd import membership
+    monkeypatch.setattr(failover.time, "sleep", lambda _: None)
+    answers = [["master candidate n1 is not an etcd member"], []]
+    monkeypatch.setattr(membership, "pending", lambda cfg: answers.pop(0))
+    lines = []
+    cfg = _RacingCfg()
+    failover._wait_etcd_settled(cfg, lines.append)
+    assert answers == [] and cfg.reloads == 2
+    assert not any("WARNING" in line for line in lines)
+    monkeypatch.setattr(membership, "pending", lambda cfg: ["n1 does not answer"])
+    lines = []
+    failover._wait_etcd_settled(cfg, lines.append, timeout=0.01)
+    assert lines[-1].startswith(" - WARNING: the etcd members have not settled yet"
+                                " (n1 does not answer)")

@@ -116,10 +116,19 @@ def test_not_waiting_on_a_node_that_is_not_the_master(tmp_path, monkeypatch):
     path = str(tmp_path / "sock")
     monkeypatch.setattr(pathutils, "MASTER_SOCKET", path)
     monkeypatch.setattr(daemon_util, "is_master", lambda: False)
+    # ssconf names another node: Ganeti's message says which to go to
+    monkeypatch.setattr(pathutils, "SSCONF_PREFIX", str(tmp_path / "ssconf_"))
+    (tmp_path / "ssconf_master_node").write_text("node2.example.com\n")
     start = time.monotonic()
-    with pytest.raises(errors.NoMasterError):
+    with pytest.raises(errors.OpPrereqError, match="This is not the master node, please"
+                       " connect to node 'node2.example.com' and rerun the command"):
         luxi.Client(path, connect_timeout=5).call(luxi.REQ_QUERY_CLUSTER_INFO, [])
     assert time.monotonic() - start < 1
+    # no ssconf at all: not in a cluster
+    (tmp_path / "ssconf_master_node").unlink()
+    with pytest.raises(errors.OpPrereqError, match="Cluster not initialized or this"
+                       " machine is not part of a cluster"):
+        luxi.Client(path, connect_timeout=5).call(luxi.REQ_QUERY_CLUSTER_INFO, [])
 
 
 def test_answers_over_the_size_limit_are_refused(tmp_path, monkeypatch):

@@ -37,8 +37,10 @@ class FakeRpc:
                 if isinstance(local.get(key), dict):
                     local[key] = dict(local[key], name=node)
             data = bnode.node_verify(local, cluster_name, root_dir="")
-            # names resolve and files agree unless a test says otherwise
+            # names resolve, files agree and bridges exist unless a test says otherwise
             data["time"] = time.time()
+            if "bridges" in local:
+                data["bridges"] = []
             data["nodelist"] = {}
             data["filelist"] = dict((f, "sum") for f in checks["filelist"]
                                     if node in self.candidates or "config.data" not in f)

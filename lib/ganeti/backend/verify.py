@@ -192,6 +192,7 @@ NV_PVLIST = "pvlist"
 NV_EXCLUSIVEPVS = "exclusivepvs"
 NV_DRBDLIST = "drbd-list"
 NV_DRBDHELPER = "drbd-helper"
+NV_BRIDGES = "bridges"
 
 
 def vg_list(_params, root_dir: Optional[str] = None):
@@ -205,12 +206,14 @@ def vg_list(_params, root_dir: Optional[str] = None):
 
 
 def lv_list(params, root_dir: Optional[str] = None):
-    """{"vg/lv": [size MiB, active]} of the volume group ``params["vg"]``, or an
-    error message."""
+    """{"vg/lv": [size MiB, active]} of the volume group ``params["vg"]`` (none
+    when the group is not here: vglist reports that), or an error message."""
     from ganeti.storage import lvm
     vg = (params or {}).get("vg")
     try:
         lvm.check_name(vg, "volume group")
+        if lvm.vg_free(vg) is None:
+            return {}
         rows = lvm.report("lvs", ["lv_name", "lv_size", "lv_attr"], vg)
     except errors.BlockDeviceError as err:
         return str(err)
@@ -257,6 +260,12 @@ def drbd_helper(_params, root_dir: Optional[str] = None):
         return {"error": str(err)}
 
 
+def missing_bridges(params, root_dir: Optional[str] = None):
+    """The bridges of the list ``params`` that are not on this node."""
+    from ganeti.backend import instance
+    return instance.bridges_exist(params or [])
+
+
 CHECKS = {
     NV_CLIENT_CERT: client_cert,
     NV_SSH_CLUTTER: ssh_clutter,
@@ -267,6 +276,7 @@ CHECKS = {
     NV_EXCLUSIVEPVS: exclusive_pvs,
     NV_DRBDLIST: drbd_list,
     NV_DRBDHELPER: drbd_helper,
+    NV_BRIDGES: missing_bridges,
 }
 
 

@@ -119,8 +119,11 @@ def master_failover(opts, args):
             return constants.EXIT_FAILURE
 
     def feedback(msg):
-        sys.stdout.write(msg + "\n")
-        sys.stdout.flush()
+        # as Ganeti's: silent when all goes well, the problems on stderr;
+        # --no-voting, dangerous, tells each step
+        if opts.no_voting or "WARNING" in msg or msg.startswith("Warning"):
+            sys.stderr.write(msg + "\n")
+            sys.stderr.flush()
 
     failover.master_failover(no_voting=opts.no_voting,
                              ignore_offline_nodes=opts.ignore_offline_nodes,
@@ -155,8 +158,9 @@ def _fmt_time(value):
 def _ipolicy_items(ipolicy):
     bounds = []
     for idx, minmax in enumerate(ipolicy.get("minmax", [])):
-        bounds.append([("max/%d" % idx, minmax.get("max", {})),
-                       ("min/%d" % idx, minmax.get("min", {}))])
+        # min first, as Ganeti 3.0.2 shows them (its samples, all of them)
+        bounds.append([("min/%d" % idx, minmax.get("min", {})),
+                       ("max/%d" % idx, minmax.get("max", {}))])
     return [
         ("bounds specs", bounds),
         ("std", ipolicy.get("std", {})),
@@ -648,11 +652,6 @@ def set_cluster_params(opts, args):
     """gnt-cluster modify: change cluster-wide parameters (OP_CLUSTER_SET_PARAMS)."""
     from ganeti.cmdlib import cluster_options
     vg_name = opts.vg_name
-    if not opts.lvm_storage:
-        if vg_name:
-            raise errors.OpPrereqError("Options --no-lvm-storage and --vg-name conflict",
-                                       errors.ECODE_INVAL)
-        vg_name = ""
     reserved_lvs = None
     if opts.reserved_lvs is not None:
         reserved_lvs = _split_list(opts.reserved_lvs)
@@ -811,7 +810,7 @@ def run_cluster_command(opts, args):
                 sys.stdout.write("%s: %s\n" % (name, line))
         else:
             sys.stdout.write("node: %s\n" % name)
-            sys.stdout.write("%s\n" % output.rstrip("\n"))
+            sys.stdout.write("%s\n" % output)     # as is, as Ganeti prints it
         sys.stdout.write("return code = %s\n" % code)
     return exit_code
 
@@ -861,8 +860,9 @@ _NODES_OPT = cli.cli_option("-n", "--node", dest="nodes", default=None, action="
                             metavar="<node>", help="Use only this node (can be used"
                             " multiple times, if not given defaults to all nodes)")
 
-# Ganeti's order; -g (--vg-name), --nicparams, --no-lvm-storage and
-# --auto-master-failover are ours. Refused when given (check_unsupported_settings):
+# Ganeti's order; -g (--vg-name), --nicparams and --auto-master-failover are
+# ours (--no-lvm-storage is not: Ganeti's modify refuses it, --vg-name= turns
+# LVM off). Refused when given (check_unsupported_settings):
 # --uid-pool other than '', --add-uids, --remove-uids; --prealloc-wipe-disks yes
 # is refused by the job.
 _MODIFY_OPTS = [
@@ -941,8 +941,6 @@ _MODIFY_OPTS = [
                       " xen-cpu-avg-load, cpu-avg-load, inst-status-xen, diskstats, lv."),
     cli.keyval_option("--data-collector-interval", dest="data_collector_interval",
                       help="Set collection intervals in seconds of data collectors."),
-    cli.cli_option("--no-lvm-storage", dest="lvm_storage", default=True,
-                   action="store_false", help="Disable support for lvm based instances"),
     _yes_no_opt("--auto-master-failover", dest="auto_master_failover",
                 help="Whether a master candidate becomes the master by itself when"
                 " the master dies (not in Ganeti; default no)"),

@@ -376,7 +376,8 @@ class LUClusterSetParams(LogicalUnit):
                 raise errors.OpPrereqError("Unknown disk template '%s' in disk parameters"
                                            % tmpl, errors.ECODE_INVAL)
             merged = dict(new.diskparams.get(tmpl, {}))
-            merged.update(paramtypes.enforce_types(params, defaults, "Disk %s" % tmpl))
+            # an unknown or mistyped key: a TypeEnforcementError, as Ganeti has it
+            merged.update(paramtypes.check_types(params, defaults))
             new.diskparams[tmpl] = merged
         if op.ipolicy:
             unknown = sorted(set(op.ipolicy) - set(constants.IPOLICY_DEFAULTS))
@@ -512,35 +513,68 @@ class LUClusterSetParams(LogicalUnit):
                 self.log_warning("Could not update %s on node %s: %s",
                                  pathutils.FILE_STORAGE_PATHS_FILE, node, result.fail_msg)
 
+    def _report_unchanged(self, feedback_fn):
+        """Ganeti's words for the storage settings given as they already are
+        (and for a DRBD helper while DRBD is not enabled)."""
+        op, old = self.op, self.old
+        if op.vg_name is not None and (op.vg_name or None) == old.volume_group_name:
+            feedback_fn("Cluster LVM configuration already in desired state, not changing")
+        if op.file_storage_dir is not None and self.new.file_storage_dir == \
+                old.file_storage_dir:
+            feedback_fn("Global file storage dir already set to value '%s'"
+                        % old.file_storage_dir)
+        if op.shared_file_storage_dir is not None and self.new.shared_file_storage_dir == \
+                old.shared_file_storage_dir:
+            feedback_fn("Global shared file storage dir already set to value '%s'"
+                        % old.shared_file_storage_dir)
+        if op.drbd_helper is not None:
+            if constants.DT_DRBD8 not in self.new.enabled_disk_templates:
+                feedback_fn("Note that you specified a drbd user helper, but did not"
+                            " enable the drbd disk template.")
+            if (op.drbd_helper or None) == (old.drbd_usermode_helper or None):
+                feedback_fn("Cluster DRBD helper already in desired state, not changing")
+
     def exec(self, feedback_fn):
         from ganeti.cmdlib import node as node_lu
         old, new = self.old, self.new
         master = old.master_node
         changed = [f for f in objects_fields(new) if getattr(old, f) != getattr(new, f)]
-        if not changed:
-            feedback_fn("Cluster parameters unchanged")
+        self._report_unchanged(feedback_fn)
+        # a master netdev given, even the one in use, cycles the master IP
+        # (Ganeti's way: the admin's means to bring it up again)
+        netdev_given = bool(self.op.master_netdev)
+        if not changed and not netdev_given:
             return []
-        net_change = (old.master_netdev != new.master_netdev
-                      or old.master_netmask != new.master_netmask)
+        net_change = netdev_given or old.master_netmask != new.master_netmask
+        if netdev_given:
+            feedback_fn("Shutting down master ip on the current netdev (%s)"
+                        % old.master_netdev)
         if net_change:
-            # move the master IP: off with the old settings, on with the new ones
             res = self.rpc.call_node_deactivate_master_ip(
                 master, self.cfg.get_master_network_parameters())
-            # a new netdev while the IP stays up on the old one: only with
-            # --force (Ganeti's rule); nothing is changed otherwise
-            netdev_change = old.master_netdev != new.master_netdev
-            if res.fail_msg and netdev_change and not self.op.force:
+            # the IP left up on the old netdev: only with --force (Ganeti's
+            # rule); nothing is changed otherwise
+            if res.fail_msg and netdev_given and not self.op.force:
                 raise errors.OpExecError("Could not disable the master ip: %s"
                                          % res.fail_msg)
             if res.fail_msg:
-                self.log_warning("Could not deactivate the master IP: %s", res.fail_msg)
+                feedback_fn("Could not disable the master ip (continuing anyway): %s"
+                            % res.fail_msg)
+        if netdev_given:
+            feedback_fn("Changing master_netdev from %s to %s"
+                        % (old.master_netdev, new.master_netdev))
+        if self.op.master_netmask:
+            feedback_fn("Changing master IP netmask to %s" % new.master_netmask)
         self.cfg.update(new, feedback_fn)
         if net_change:
+            if netdev_given:
+                feedback_fn("Starting the master ip on the new master netdev (%s)"
+                            % new.master_netdev)
             res = self.rpc.call_node_activate_master_ip(
                 master, self.cfg.get_master_network_parameters())
             if res.fail_msg:
-                self.log_warning("Could not activate the master IP with the new settings:"
-                                 " %s", res.fail_msg)
+                self.log_warning("Could not re-enable the master ip on the master,"
+                                 " please restart manually: %s", res.fail_msg)
         self._allow_storage_dirs(new)
         if new.candidate_pool_size > old.candidate_pool_size:
             if node_lu.promote_candidates(self):

@@ -442,26 +442,52 @@ class LUClusterVerifyGroup(_VerifyErrors, LogicalUnit):
 
     @staticmethod
     def _uses_lvm(cluster):
-        return bool(cluster.volume_group_name) and any(
-            t in constants.DTS_LVM for t in cluster.enabled_disk_templates)
+        # a volume group set is checked, LVM disk templates enabled or not (Ganeti's rule)
+        return bool(cluster.volume_group_name)
 
     def _verify_node_lvm(self, cluster, name, data):
-        """The volume group is there and large enough."""
+        """The volume group is there and large enough (Ganeti's two checks: the
+        node's list of groups, then the group's data)."""
         if not self._uses_lvm(cluster):
             return
         vgs = data.get(nv.NV_VGLIST)
         vg = cluster.volume_group_name
-        if not isinstance(vgs, dict):
+        if not vgs or not isinstance(vgs, dict):
             self._error("ENODELVM", "node", name, "unable to check volume groups")
             vgs = {}
+        elif vg not in vgs:
+            self._error("ENODELVM", "node", name, "volume group '%s' missing" % vg)
+        elif vgs[vg] < constants.MIN_VG_SIZE:
+            self._error("ENODELVM", "node", name, "volume group '%s' too small (%s MiB"
+                        " required, %d MiB found)" % (vg, constants.MIN_VG_SIZE,
+                                                      vgs[vg]))
         if vg not in vgs:
             self._error("ENODELVM", "node", name, "node didn't return data for the volume"
                         " group '%s' - it is either missing or broken" % vg)
-        elif vgs[vg] < constants.MIN_VG_SIZE:
-            self._error("ENODELVM", "node", name, "volume group %s too small (%s MiB"
-                        " required, %d MiB found)" % (vg, constants.MIN_VG_SIZE,
-                                                      vgs[vg]))
         self._verify_node_pvs(cluster, name, data)
+
+    def _bridges(self, cluster, instances):
+        """The bridges the nodes must have: the default NIC link and the links
+        of the instances' bridged NICs (only of the hypervisors that use
+        bridges, as instance start-up checks them)."""
+        bridges = set()
+        if any(hv in iu.HV_WITH_BRIDGES for hv in cluster.enabled_hypervisors):
+            default = cluster.nicparams.get("default", {})
+            if default.get(constants.NIC_MODE) == constants.NIC_MODE_BRIDGED:
+                bridges.add(default.get(constants.NIC_LINK))
+        for inst in instances.values():
+            bridges.update(iu.bridges_to_check(cluster, inst))
+        return sorted(b for b in bridges if b)
+
+    def _verify_node_bridges(self, name, data, bridges):
+        if not bridges:
+            return
+        missing = data.get(nv.NV_BRIDGES)
+        if not isinstance(missing, list):
+            self._error("ENODENET", "node", name, "did not return valid bridge information")
+        elif missing:
+            self._error("ENODENET", "node", name,
+                        "missing bridges: %s" % ", ".join(sorted(missing)))
 
     def _verify_node_pvs(self, cluster, name, data):
         """PV names lvcreate can take; with exclusive storage PVs of about one size,
@@ -640,6 +666,9 @@ class LUClusterVerifyGroup(_VerifyErrors, LogicalUnit):
         self.log_step("Gathering data (%d nodes)" % len(nodes))
         files = self._files_all()
         checks = self._node_checks(cluster, nodes, files)
+        bridges = self._bridges(cluster, instances)
+        if bridges:
+            checks[nv.NV_BRIDGES] = bridges
         self.log_step("Gathering information about nodes (%d nodes)" % len(nodes))
         # the master's answer is the reference even when it is in another group
         start = time.time()
@@ -671,6 +700,7 @@ class LUClusterVerifyGroup(_VerifyErrors, LogicalUnit):
             data = res.data or {}
             self._verify_node_basics(name, data, start, end)
             self._verify_node_lvm(cluster, name, data)
+            self._verify_node_bridges(name, data, bridges)
             self._verify_node_drbd(cluster, name, data, wanted_minors)
             self._verify_node_cert(name, data)
             self._verify_node_ssh(name, data)

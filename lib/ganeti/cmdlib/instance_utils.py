@@ -11,7 +11,7 @@ from ganeti.cmdlib.base import LogicalUnit
 from ganeti.hypervisor import get_hypervisor_class
 
 # hypervisors that plumb NICs into bridges on the node (fake does nothing)
-_HV_WITH_BRIDGES = frozenset([constants.HT_KVM, constants.HT_XEN_PVM, constants.HT_XEN_HVM])
+HV_WITH_BRIDGES = frozenset([constants.HT_KVM, constants.HT_XEN_PVM, constants.HT_XEN_HVM])
 
 
 def expand_instance_name(cfg, name):
@@ -278,7 +278,7 @@ def generate_mac(cfg, prefix, taken):
 
 
 def bridges_to_check(cluster, instance):
-    if instance.hypervisor not in _HV_WITH_BRIDGES:
+    if instance.hypervisor not in HV_WITH_BRIDGES:
         return []
     bridges = []
     for nic in instance.nics:

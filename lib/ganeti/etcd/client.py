@@ -45,8 +45,11 @@ _TRY_ELSEWHERE = frozenset([GRPC_DEADLINE_EXCEEDED, GRPC_RESOURCE_EXHAUSTED,
                             GRPC_UNAVAILABLE])
 # Refusals that etcd gives before it acts on a request, so a write may move on
 # to the next endpoint. "unhealthy cluster": a member change while some member
-# has not been connected for 5 s (etcd's strict reconfiguration check).
-_REFUSED_BEFORE_ACTING = frozenset(["etcdserver: no leader", "etcdserver: unhealthy cluster"])
+# has not been connected for 5 s (etcd's strict reconfiguration check). "rpc
+# not supported for learner": the member is a learner (after a failover the
+# old master joins again as one, at its old address).
+_REFUSED_BEFORE_ACTING = frozenset(["etcdserver: no leader", "etcdserver: unhealthy cluster",
+                                    "etcdserver: rpc not supported for learner"])
 # grpc-gateway passes "Grpc-Metadata-X" headers on as gRPC metadata; etcd then
 # refuses a request at once (and ends a watch) when the member has no leader,
 # instead of letting it wait for one.

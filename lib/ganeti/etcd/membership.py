@@ -195,6 +195,25 @@ def _reconcile(cfg, rpc, client, log, exclude):
                              % _MAX_STEPS)
 
 
+def pending(cfg, client=None) -> list:
+    """What reconcile still has to change (a member to add, remove, promote
+    or demote), whatever the members' health: empty when they follow the
+    candidates."""
+    client = client or client_for(cfg)
+    want = wanted_members(cfg)
+    state = _State(client.member_list(), want)
+    master = cfg.get_master_node()
+    todo = ["master %s is a learner" % master for m in state.learners
+            if state.node_of[m.id] == master]
+    todo += ["master candidate %s is not an etcd member" % name for name in state.missing]
+    todo += ["etcd member %s is not a master candidate" % state.describe(m)
+             for m in state.extra]
+    if len(state.voters) != odd_floor(len(want)):
+        todo.append("%d voting members, %d wanted" % (len(state.voters),
+                                                       odd_floor(len(want))))
+    return todo
+
+
 def check(cfg, client=None) -> list:
     """What ``gnt-cluster verify`` reports about etcd: a list of messages, each
     an error (a lost quorum, a member that does not answer or has no leader, a
