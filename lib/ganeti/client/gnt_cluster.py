@@ -93,7 +93,8 @@ def destroy_cluster(opts, args):
     """Destroy the cluster (only the master left, no instances)."""
     from ganeti import bootstrap
     if not opts.yes_do_it:
-        sys.stderr.write("Destroying a cluster is irreversible. If you really want to"
+        # sic: Ganeti's words, the missing "to" included
+        sys.stderr.write("Destroying a cluster is irreversible. If you really want"
                          " destroy this cluster, supply the --yes-do-it option.\n")
         return constants.EXIT_FAILURE
     master = cli.submit_op_code(opcodes.OpClusterDestroy(), opts=opts)

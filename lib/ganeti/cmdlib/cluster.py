@@ -121,14 +121,13 @@ class LUClusterDestroy(LogicalUnit):
         master = self.cfg.get_master_node()
         others = [n for n in self.cfg.get_node_list() if n != master]
         if others:
-            raise errors.OpPrereqError(
-                "There are still %d node(s) in this cluster (%s); remove them first with"
-                " 'gnt-node remove'" % (len(others), ", ".join(others)), errors.ECODE_INVAL)
+            # Ganeti's words (gnt-node remove, gnt-instance remove do it)
+            raise errors.OpPrereqError("There are still %d node(s) in this cluster."
+                                       % len(others), errors.ECODE_INVAL)
         instances = self.cfg.get_instance_list()
         if instances:
-            raise errors.OpPrereqError(
-                "There are still %d instance(s) in this cluster; remove them first"
-                % len(instances), errors.ECODE_INVAL)
+            raise errors.OpPrereqError("There are still %d instance(s) in this cluster."
+                                       % len(instances), errors.ECODE_INVAL)
 
     def exec(self, feedback_fn):
         master = self.cfg.get_master_node()

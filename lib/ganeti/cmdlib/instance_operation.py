@@ -172,10 +172,11 @@ class LUInstanceReboot(InstanceLU):
             raise errors.OpPrereqError("Primary node %s of instance %s is offline"
                                        % (self.instance.primary_node, self.instance.name),
                                        errors.ECODE_STATE)
-        if self.instance.admin_state != constants.ADMINST_UP:
-            raise errors.OpPrereqError("Instance %s is not marked up; start it with"
-                                       " gnt-instance startup" % self.instance.name,
-                                       errors.ECODE_STATE)
+        # an instance marked down is started (and marked up), as Ganeti's
+        if self.instance.admin_state == constants.ADMINST_OFFLINE:
+            raise errors.OpPrereqError("Instance '%s' is marked to be offline, can't use"
+                                       " instance from outside down, up states"
+                                       % self.instance.name, errors.ECODE_STATE)
 
     def build_hooks_env(self):
         return self._hook_env({"IGNORE_SECONDARIES": self.op.ignore_secondaries,
@@ -198,6 +199,7 @@ class LUInstanceReboot(InstanceLU):
                 lambda: self.rpc.call_instance_reboot(node, node_inst, self.op.reboot_type,
                                                       self.op.shutdown_timeout, None))
             res.raise_on_failure("Could not reboot instance %s" % inst.name)
+            self._mark_up()
             return None
         if running:
             res = shutdown_wait.call_with_progress(
@@ -208,14 +210,19 @@ class LUInstanceReboot(InstanceLU):
                                  % inst.name)
             iu.shutdown_disks(self, inst, ignore_failures=True)
         else:
-            feedback_fn("Instance %s was not running, starting it" % inst.name)
+            self.log_info("Instance %s was already stopped, starting now", inst.name)
         iu.assemble_disks(self, inst)
         res = self.rpc.call_instance_start(node, self._node_instance(), False, None)
         if res.fail_msg:
             iu.shutdown_disks(self, inst, ignore_failures=True)
             raise errors.OpExecError("Could not start instance for full reboot: %s"
                                      % res.fail_msg)
+        self._mark_up()
         return None
+
+    def _mark_up(self):
+        if self.instance.admin_state != constants.ADMINST_UP:
+            self._set_admin_state(constants.ADMINST_UP)
 
 
 class LUInstanceActivateDisks(InstanceLU):

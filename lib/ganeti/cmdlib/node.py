@@ -350,8 +350,9 @@ class LUNodeRemove(LogicalUnit):
                                        " node is required", errors.ECODE_INVAL)
         pri, sec = self.cfg.get_node_instances(self.node_name)
         if pri or sec:
-            raise errors.OpPrereqError("Instance(s) %s still use node %s; remove or move"
-                                       " them first" % (", ".join(pri + sec), self.node_name),
+            # Ganeti's words, naming one instance (remove or move it first)
+            raise errors.OpPrereqError("Instance %s is still running on the node, please"
+                                       " remove first" % sorted(pri + sec)[0],
                                        errors.ECODE_INVAL)
 
     def build_hooks_env(self):
