@@ -43,12 +43,6 @@ _DIFFERENT = {
     # (random) order in Ganeti, the sorted one here
     (_INST6_SHARED, 1): lambda e: (e[0], e[1], e[2].replace("file, diskless",
                                                             "diskless, file")),
-    # "-B memory=default" resets maxmem and minmem here; Ganeti 3.0.2 reports
-    # the change and keeps both (it only drops a stored "memory" key)
-    ("gnt-instance info inst3", 3): ganeti_with(
-        (r"^    maxmem: 256$", "    maxmem: default (128)"),
-        (r"^    memory: default \(256\)$", "    memory: default (128)"),
-        (r"^    minmem: 256$", "    minmem: default (128)")),
     # Ganeti's message shows its internal disk object; ours names the disk
     ("gnt-instance recreate-disks inst3", 1): lambda e: (1, "", (
         "Failure: command execution error:\nCannot create disk disk/0 on node"

@@ -153,14 +153,17 @@ def typed_hvparams(hv_name, params, allow_reset=False):
 def typed_beparams(params, allow_reset=False):
     """Backend parameters converted with Ganeti's rules ("memory", the pre-2.6
     name, sets maxmem and minmem); with ``allow_reset``, None (``default``) stays
-    None: the instance's own value is dropped and the cluster default applies."""
+    None: the instance's own value is dropped and the cluster default applies.
+    "memory=default" resets nothing (Ganeti 3.0 keeps maxmem and minmem: only a
+    stored "memory" would go, and none is stored)."""
     params = _resets_as_none(params) if allow_reset else dict(params or {})
     result = paramtypes.enforce_types(params, paramtypes.BE_COMPAT_DEFAULTS, "Backend",
                                       allow_none=allow_reset)
     if "memory" in result:
         mem = result.pop("memory")
-        result.setdefault(constants.BE_MAXMEM, mem)
-        result.setdefault(constants.BE_MINMEM, mem)
+        if mem is not None:
+            result.setdefault(constants.BE_MAXMEM, mem)
+            result.setdefault(constants.BE_MINMEM, mem)
     _check_memory_range(result.get(constants.BE_MINMEM), result.get(constants.BE_MAXMEM))
     return result
 
