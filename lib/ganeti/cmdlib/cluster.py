@@ -516,7 +516,7 @@ class LUClusterSetParams(LogicalUnit):
         """Ganeti's words for the storage settings given as they already are
         (and for a DRBD helper while DRBD is not enabled)."""
         op, old = self.op, self.old
-        if op.vg_name is not None and (op.vg_name or None) == old.volume_group_name:
+        if op.vg_name is not None and (op.vg_name or None) == (old.volume_group_name or None):
             feedback_fn("Cluster LVM configuration already in desired state, not changing")
         if op.file_storage_dir is not None and self.new.file_storage_dir == \
                 old.file_storage_dir:
