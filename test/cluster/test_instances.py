@@ -84,9 +84,14 @@ def test_instance_lifecycle_file(cluster):
     assert (console.returncode, console.stdout) == (
         0, "Console not available for fake hypervisor\n"), console.stderr
 
+    # a running instance is not renamed (Ganeti's words)
+    new = "inst1-renamed.example.com"
+    refused = m.run("gnt-instance", "rename", "-f", "--no-name-check", "--no-ip-check",
+                    name, new)
+    assert refused.returncode == 1 and refused.stderr.endswith(
+        "Instance '%s' is marked to be up, cannot rename\n" % name), refused.stderr
     m.run("gnt-instance", "shutdown", name, check=True)
     m.run("gnt-instance", "reinstall", "-f", name, check=True)
-    new = "inst1-renamed.example.com"
     m.run("gnt-instance", "rename", "-f", "--no-name-check", "--no-ip-check", name, new,
           check=True)
     assert _status(m, new) == "ADMIN_down"

@@ -20,12 +20,6 @@ _GROWABLE = frozenset([constants.DT_FILE, constants.DT_SHARED_FILE, constants.DT
                        constants.DT_DRBD8, constants.DT_EXT])
 
 
-def _check_not_running(lu, instance, what):
-    if iu.instance_running(lu, instance):
-        raise errors.OpPrereqError("Instance %s is running; shut it down before %s it"
-                                   % (instance.name, what), errors.ECODE_STATE)
-
-
 def _apply_with_resets(current, changes):
     """Update a parameter dict in place; a None value drops the key (the cluster
     default applies again)."""
@@ -183,7 +177,7 @@ class LUInstanceRename(InstanceLU):
 
     def check_prereq(self):
         InstanceLU.check_prereq(self)
-        _check_not_running(self, self.instance, "renaming")
+        iu.check_instance_stopped(self, self.instance, "cannot rename")
         if self.new_ip and self.op.ip_check and net.tcp_ping(self.new_ip,
                                                               constants.DEFAULT_NODED_PORT):
             raise errors.OpPrereqError("IP %s of instance %s already in use"
