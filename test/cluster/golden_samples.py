@@ -51,15 +51,24 @@ def run_as_sample(vc, argv, node=None):
     node that was master first); (code, stdout, stderr) in the sample's
     names, and whether names of other lengths were replaced (columns then
     differ in width)."""
-    names = list(zip(SAMPLE_NODES, [n.name for n in vc.nodes]))
-    for theirs, mine in names:
-        argv = [word.replace(theirs, mine) for word in argv]
-    proc = (node or vc.nodes[0]).run(*argv)
+    proc = (node or vc.nodes[0]).run(*to_our_names(vc, argv))
     out, err = proc.stdout, proc.stderr
-    renamed = any(mine in out + err for _, mine in names)
-    for theirs, mine in names:
-        out, err = out.replace(mine, theirs), err.replace(mine, theirs)
-    return proc.returncode, out, err, renamed
+    renamed = any(n.name in out + err for n in vc.nodes)
+    return proc.returncode, to_sample_names(vc, out), to_sample_names(vc, err), renamed
+
+
+def to_our_names(vc, argv):
+    """A command of the sample with the cluster's node names."""
+    for theirs, node in zip(SAMPLE_NODES, vc.nodes):
+        argv = [word.replace(theirs, node.name) for word in argv]
+    return argv
+
+
+def to_sample_names(vc, text):
+    """Output of the cluster with the sample's node names."""
+    for theirs, node in zip(SAMPLE_NODES, vc.nodes):
+        text = text.replace(node.name, theirs)
+    return text
 
 
 _JOB_ID = re.compile(r"JobID: (\d+)")

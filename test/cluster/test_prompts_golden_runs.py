@@ -21,8 +21,8 @@ import pytest
 
 import vcluster
 from ganeti import constants
-from golden_samples import (SAMPLE_NODES, add_sample_instances, needs_noop, on_test_bed,
-                            sample_vcluster)
+from golden_samples import (add_sample_instances, needs_noop, on_test_bed, sample_vcluster,
+                            to_our_names, to_sample_names)
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), ".."))
 from ptyrun import PtySession  # noqa: E402
@@ -94,9 +94,7 @@ def vc():
 
 def _run_on_pty(vc, argv, typed):
     """(exit code or None if it did not end, what the terminal showed)."""
-    names = list(zip(SAMPLE_NODES, [n.name for n in vc.nodes]))
-    for theirs, mine in names:
-        argv = [word.replace(theirs, mine) for word in argv]
+    argv = to_our_names(vc, argv)
     sess = PtySession([vcluster.PYTHON, os.path.join(vcluster.SRC, "scripts", argv[0])]
                       + argv[1:], env=vc.master.env)
     try:
@@ -108,9 +106,7 @@ def _run_on_pty(vc, argv, typed):
         code = None
     finally:
         sess.close()
-    text = sess.text
-    for theirs, mine in names:
-        text = text.replace(mine, theirs)
+    text = to_sample_names(vc, sess.text)
     return code, text
 
 
