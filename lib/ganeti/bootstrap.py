@@ -243,9 +243,8 @@ def init_cluster(cluster_name, mac_prefix=constants.DEFAULT_MAC_PREFIX,
     if drbd_helper is None and constants.DT_DRBD8 in enabled_disk_templates:
         drbd_helper = constants.DEFAULT_DRBD_HELPER       # as Ganeti's init
     # --- from here on we change the system ---
-    io.ensure_dirs([(pathutils.DATA_DIR, 0o755), (pathutils.QUEUE_DIR, 0o700),
-                    (pathutils.RUN_DIR, 0o775), (pathutils.SOCKET_DIR, 0o750),
-                    (pathutils.LOG_DIR, 0o750), (pathutils.CONF_DIR, 0o755)])
+    from ganeti.tools import ensure_dirs
+    ensure_dirs.make_node_dirs()
     paths = []
     if constants.DT_FILE in enabled_disk_templates:
         paths.append(file_storage_dir)

@@ -5,7 +5,12 @@ RAPI) are Ganeti 2.x's, so that scripts and tools written for Ganeti keep workin
 """
 
 # ---- versions ---------------------------------------------------------------
-PACKAGE_VERSION = "0.1.0"           # this implementation's own version
+try:
+    from ganeti import _autoconf as _built   # made by make: configure's version
+except ImportError:                            # a source tree that was not built
+    _built = None
+# this implementation's own version (configure.ac's AC_INIT; the fallback must match)
+PACKAGE_VERSION = getattr(_built, "PACKAGE_VERSION", "0.1.0")
 RELEASE_VERSION = PACKAGE_VERSION   # what `gnt-cluster version` and --version print
 VCS_VERSION = "ganeti-py " + PACKAGE_VERSION
 
@@ -19,6 +24,12 @@ def _version_number(version):
 # Our own node RPC protocol: not Ganeti's (a Ganeti noded cannot serve us), so a
 # number of our own, which no Ganeti release used (theirs: 13..20, then 2010000 up)
 PROTOCOL_VERSION = _version_number(PACKAGE_VERSION)
+# the versioned install directories' name: $(libdir)/ganeti/MAJOR.MINOR and
+# $(datadir)/ganeti/MAJOR.MINOR (INSTALL, gnt-cluster upgrade)
+DIR_VERSION = ".".join(PACKAGE_VERSION.split(".")[:2])
+# gnt-cluster upgrade waits this long for the running jobs to end (Ganeti's values)
+UPGRADE_QUEUE_DRAIN_TIMEOUT = 36 * 60 * 60
+UPGRADE_QUEUE_POLL_INTERVAL = 10
 # config.data keeps Ganeti 2.16's layout and format number (checked on load)
 CONFIG_MAJOR, CONFIG_MINOR, CONFIG_REVISION = 2, 16, 0
 CONFIG_VERSION = CONFIG_MAJOR * 1000000 + CONFIG_MINOR * 10000 + CONFIG_REVISION

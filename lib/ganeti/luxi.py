@@ -142,16 +142,9 @@ def _no_master(address, err):
     the master) its daemon is not running."""
     if address in (pathutils.MASTER_SOCKET, pathutils.QUERY_SOCKET):
         from ganeti import ssconf
-        from ganeti.utils import net
-        try:
-            master = ssconf.SimpleStore().get_master_node()
-        except errors.ConfigurationError:
-            return errors.OpPrereqError("Cluster not initialized or this machine is not"
-                                        " part of a cluster", errors.ECODE_INVAL)
-        if master != net.get_hostname():
-            return errors.OpPrereqError("This is not the master node, please connect to"
-                                        " node '%s' and rerun the command" % master,
-                                        errors.ECODE_INVAL)
+        not_master = ssconf.not_master_error()
+        if not_master is not None:
+            return not_master
     return errors.NoMasterError(address, str(err))
 
 

@@ -36,8 +36,8 @@ def join(data, say=_quiet):
             raise errors.GenericError("This node belongs to cluster %s; remove it from"
                                       " there first (or use --force-join)" % current)
         _leave_cluster(current, say)
-    io.ensure_dirs([(pathutils.DATA_DIR, 0o755), (pathutils.RUN_DIR, 0o775),
-                    (pathutils.LOG_DIR, 0o750), (pathutils.QUEUE_DIR, 0o700)])
+    from ganeti.tools import ensure_dirs
+    ensure_dirs.make_node_dirs()
     public_key = _make_ssh_key(data.get("ssh_key"))
     if public_key:
         say("made root's ssh key pair for the cluster (%s)" % public_key.split()[0])

@@ -25,9 +25,8 @@ SYSCONFDIR = _conf("SYSCONFDIR", "/etc")
 LOCALSTATEDIR = _conf("LOCALSTATEDIR", "/var")
 PKGLIBDIR = _conf("PKGLIBDIR", "/usr/lib/ganeti")
 SBINDIR = _conf("SBINDIR", "/usr/local/sbin")
-# Where the daemon executables live; GANETI_DAEMONS_DIR points a source tree's
-# tests at daemons/ (see doc/virtual-cluster.rst).
-DAEMONS_DIR = os.environ.get("GANETI_DAEMONS_DIR") or SBINDIR
+# the parent of the versioned share directories ($(datadir)/ganeti/X.Y, INSTALL)
+SHAREDIR = _conf("SHAREDIR", "/usr/share/ganeti")
 DEFAULT_FILE_STORAGE_DIR = "/srv/ganeti/file-storage"
 DEFAULT_SHARED_FILE_STORAGE_DIR = "/srv/ganeti/shared-file-storage"
 DEFAULT_GLUSTER_STORAGE_DIR = "/var/run/ganeti/gluster"
@@ -126,6 +125,25 @@ RUN_DIR = root(LOCALSTATEDIR + "/run/ganeti")
 LOG_DIR = root(LOCALSTATEDIR + "/log/ganeti")
 LOCK_DIR = root(LOCALSTATEDIR + "/lock")
 CONF_DIR = root(SYSCONFDIR + "/ganeti")
+
+# The active version: links to $(libdir)/ganeti/X.Y and $(datadir)/ganeti/X.Y,
+# which gnt-cluster upgrade switches on every node (INSTALL).
+ACTIVE_LIB_LINK = CONF_DIR + "/lib"
+ACTIVE_SHARE_LINK = CONF_DIR + "/share"
+# Where the daemon executables live: the active version's share directory once
+# make install made it (the programs in $(sbindir) are links to it), else
+# $(sbindir). GANETI_DAEMONS_DIR points a source tree's tests at daemons/ (see
+# doc/virtual-cluster.rst).
+DAEMONS_DIR = (os.environ.get("GANETI_DAEMONS_DIR")
+               or (ACTIVE_SHARE_LINK if os.path.isdir(ACTIVE_SHARE_LINK) else SBINDIR))
+# the active version's node tools (in $(libdir)/ganeti/X.Y)
+DAEMON_UTIL = ACTIVE_LIB_LINK + "/daemon-util"
+ENSURE_DIRS = ACTIVE_LIB_LINK + "/ensure-dirs"
+CFGUPGRADE = ACTIVE_LIB_LINK + "/tools/cfgupgrade"
+POST_UPGRADE = ACTIVE_LIB_LINK + "/tools/post-upgrade"
+# gnt-cluster upgrade: its record of an upgrade under way, and its backups
+INTENT_TO_UPGRADE = DATA_DIR + "/intent-to-upgrade"
+BACKUP_DIR = root(LOCALSTATEDIR + "/lib")
 
 CLUSTER_CONF_FILE = DATA_DIR + "/config.data"
 NODED_CERT_FILE = DATA_DIR + "/server.pem"

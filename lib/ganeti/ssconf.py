@@ -50,3 +50,19 @@ class SimpleStore:
     def get_node_primary_ips(self):
         return dict(line.split(None, 1) for line in
                     self.read_list(constants.SS_NODE_PRIMARY_IPS))
+
+
+def not_master_error():
+    """None on the master node; elsewhere the error that says, in Ganeti's
+    words, that this machine is in no cluster or which node is the master."""
+    from ganeti.utils import net
+    try:
+        master = SimpleStore().get_master_node()
+    except errors.ConfigurationError:
+        return errors.OpPrereqError("Cluster not initialized or this machine is not"
+                                    " part of a cluster", errors.ECODE_INVAL)
+    if master != net.get_hostname():
+        return errors.OpPrereqError("This is not the master node, please connect to"
+                                    " node '%s' and rerun the command" % master,
+                                    errors.ECODE_INVAL)
+    return None

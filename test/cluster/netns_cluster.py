@@ -156,11 +156,15 @@ class Node(vcluster.Node):
     def ns_argv(self, argv):
         return ["ip", "netns", "exec", self.netns] + list(argv)
 
+    def gnt_argv(self, name):
+        """How this node runs the gnt-* command ``name``: the source tree's."""
+        return [PYTHON, os.path.join(SRC, "scripts", name)]
+
     def run(self, *argv, check=False, timeout=120, input_text=None):
         """Run a gnt-* command (or any program) as this node, in its namespace."""
         argv = list(argv)
         if argv[0].startswith("gnt-"):
-            argv = [PYTHON, os.path.join(SRC, "scripts", argv[0])] + argv[1:]
+            argv = self.gnt_argv(argv[0]) + argv[1:]
         full = self.ns_argv(argv)
         proc = subprocess.run(full, env=self.env, capture_output=True, text=True,
                               timeout=timeout, input=input_text)
@@ -196,7 +200,8 @@ class Node(vcluster.Node):
         os.chmod(auth, 0o600)
         env = self.env
         setenv = " ".join("%s=%s" % (k, env[k]) for k in (
-            "GANETI_ROOTDIR", "GANETI_HOSTNAME", "PYTHONPATH", "GANETI_DAEMONS_DIR"))
+            "GANETI_ROOTDIR", "GANETI_HOSTNAME", "PYTHONPATH", "GANETI_DAEMONS_DIR")
+            if k in env)
         with open(self.sshd_config, "w") as fd:
             fd.write("\n".join([
                 "# sshd of virtual node %s (tools/vcluster-netns)" % self.name,
@@ -238,6 +243,8 @@ class NetnsCluster:
     with the saved state); the lock is only taken when lock=True.
     """
 
+    node_class = Node
+
     def __init__(self, count=3, base=None, prefix=DEFAULT_PREFIX, setup=True, lock=True):
         self.prefix = prefix
         self.count = count
@@ -255,7 +262,7 @@ class NetnsCluster:
             # short: Unix socket paths below it must stay within 108 bytes
             self.base = base or tempfile.mkdtemp(prefix="gvn-")
             os.makedirs(self.base, exist_ok=True)
-            self.nodes = [Node(self, i) for i in range(1, count + 1)]
+            self.nodes = [self.node_class(self, i) for i in range(1, count + 1)]
             self.master = self.nodes[0] if self.nodes else None
             self.setup_time = None
             if setup:

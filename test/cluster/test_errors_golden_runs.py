@@ -72,10 +72,7 @@ _DIFFERENT = {
      " -n node1.example.com bad1", 1): lambda e: (e[0], e[1], re.sub(
         r"\(choose from .*\)", "(choose from 'blockdev', 'plain', 'rbd', 'sharedfile',"
         " 'file', 'drbd', 'diskless', 'gluster', 'ext')", e[2])),
-    # not yet here: gnt-cluster upgrade (doc/compatibility.rst) ...
-    ("gnt-cluster nosuchcommand", 1): _without("upgrade"),
-    ("gnt-cluster", 1): _without("upgrade"),
-    # ... nor the daemons these two talk to (this design has none)
+    # not here: the daemons these two talk to (this design has none)
     ("gnt-debug nosuchcommand", 1): lambda e: _without("wconfd")(_without("metad")(e)),
 }
 

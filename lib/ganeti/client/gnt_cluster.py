@@ -3,7 +3,7 @@
 import sys
 
 from ganeti import cli, constants, errors, opcodes, paramtypes, pathutils, ssconf
-from ganeti.client import infofmt, ipolicy_opts, oob, renew_crypto, tags
+from ganeti.client import cluster_upgrade, infofmt, ipolicy_opts, oob, renew_crypto, tags
 
 
 def _split_list(value):
@@ -973,6 +973,7 @@ COMMANDS.update({
 })
 COMMANDS.update(tags.commands(constants.TAG_CLUSTER))
 COMMANDS["renew-crypto"] = renew_crypto.COMMAND
+COMMANDS["upgrade"] = cluster_upgrade.COMMAND
 
 
 def main():

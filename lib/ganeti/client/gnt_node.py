@@ -88,7 +88,8 @@ def add_node(opts, args):
         # the node makes its own key pair; its public key comes back on stdout
         request["ssh_key"] = nodejoin.ssh_key_request(cl.query_cluster_info())
         request["force_join"] = opts.force_join
-        join_cmd = [os.path.join(pathutils.DAEMONS_DIR, "ganeti-prepare-node-join")]
+        join_cmd = [pathutils.to_node_path(
+            os.path.join(pathutils.DAEMONS_DIR, "ganeti-prepare-node-join"), node)]
         if opts.verbose:
             join_cmd.append("--verbose")
         cli.to_stdout("Setting up node %s over ssh" % node)

@@ -61,6 +61,11 @@ def split_escaped(text, sep=","):
     return parts
 
 
+def escape_and_join(parts, sep=","):
+    """The text that split_escaped turns back into ``parts``."""
+    return sep.join(part.replace(sep, "\\" + sep) for part in parts)
+
+
 def parse_key_values(text):
     """'a=1,b,no_c,-d' -> {'a': '1', 'b': True, 'c': False, 'd': None} (cli.md 0.6)."""
     result = {}
