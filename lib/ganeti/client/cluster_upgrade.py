@@ -62,8 +62,9 @@ def _run_local(argv):
 
 
 def _on_all_nodes(make_argv):
-    """Run ``make_argv(node)`` on every online node, the master last (over ssh,
-    so it works with every daemon stopped); the nodes where it failed."""
+    """Run the commands ``make_argv(node)`` (argv lists, joined with &&) on every
+    online node, the master last: here on the master, over ssh elsewhere, so
+    that it works with every daemon stopped. The nodes where it failed."""
     store = ssconf.SimpleStore()
     nodes = store.get_online_nodes()
     master = store.get_master_node()
@@ -84,13 +85,10 @@ def _on_all_nodes(make_argv):
     return failed
 
 
-def _node_program(path, node):
-    """A program of the active version (``path`` under our root) as ``node`` names it."""
-    return pathutils.to_node_path(path, node)
-
-
 def _daemon_util_everywhere(action):
-    return _on_all_nodes(lambda node: [[_node_program(pathutils.DAEMON_UTIL, node), action]])
+    # each node's own active version (its root's link in a virtual cluster)
+    return _on_all_nodes(lambda node: [[pathutils.to_node_path(pathutils.DAEMON_UTIL, node),
+                                        action]])
 
 
 def _gnt_cluster(*args):
@@ -222,7 +220,7 @@ def _switch_links(target):
         return [["ln", "-s", "-f", "-T", os.path.join(pathutils.PKGLIBDIR, target), lib_link],
                 ["ln", "-s", "-f", "-T", os.path.join(pathutils.SHAREDIR, target),
                  share_link],
-                [_node_program(pathutils.ENSURE_DIRS, node)]]
+                [pathutils.to_node_path(pathutils.ENSURE_DIRS, node)]]
     return sorted(set(_on_all_nodes(commands)))
 
 
