@@ -14,7 +14,6 @@ import glob
 import os
 import shutil
 import tarfile
-import tempfile
 
 import pytest
 
@@ -59,7 +58,7 @@ def cluster():
     for tool in ("autoreconf", "make", "rst2man"):
         if not shutil.which(tool):
             pytest.skip("%s is missing (tools/install-deps --build)" % tool)
-    base = tempfile.mkdtemp(prefix="gup-")
+    base = installed_versions.make_base("gup-")
     nc = None
     osdef = osfixture.RecordingOS()
     try:

@@ -88,7 +88,8 @@ def inst(tmp_path_factory):
         if not shutil.which(tool):
             pytest.skip("%s is missing (tools/install-deps --build)" % tool)
     root = str(tmp_path_factory.mktemp("install"))
-    prefix = os.path.join(root, "usr")
+    # "x_/": an underscore before "/" must not upset the man pages' markup
+    prefix = os.path.join(root, "x_", "usr")
     etc = os.path.join(root, "etc")
     builds = {}
     for version, src_version in (("0.1", None), ("0.2", "0.2.0")):
@@ -123,6 +124,13 @@ def inst(tmp_path_factory):
         "versiondir": os.path.join(prefix, "lib", "ganeti", "0.1"),
         "versionedsharedir": os.path.join(prefix, "share", "ganeti", "0.1"),
     }
+
+
+def test_man_pages_name_the_configured_paths(inst):
+    page = os.path.join(inst["prefix"], "share", "man", "man8", "gnt-cluster.8")
+    with open(page) as fd:
+        text = fd.read().replace("\\-", "-")      # roff's escaped hyphens
+    assert "%s/tools/cfgupgrade" % inst["pkglibdir"] in text
 
 
 def _make(inst, version, target):
