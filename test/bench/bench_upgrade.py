@@ -22,6 +22,7 @@ pass/fail test.
 import argparse
 import shutil
 import sys
+import tempfile
 import time
 
 import bench_core  # noqa: E402  (also puts test/cluster and lib on sys.path)
@@ -49,7 +50,7 @@ def main():
     if reason:
         print("cannot run: %s" % reason, file=sys.stderr)
         return 2
-    base = installed_versions.make_base("gbu-")
+    base = tempfile.mkdtemp(prefix="gbu-")
     nc = None
     try:
         start = time.time()

@@ -17,7 +17,6 @@ import os
 import shutil
 import subprocess
 import sys
-import tempfile
 
 import netns_cluster
 
@@ -51,17 +50,6 @@ def _build_and_install(src, prefix, stage):
     # only the prefix's part moves in place; the stage's /etc, /var and /srv go
     _run(["cp", "-a", stage + prefix + "/.", prefix + "/"], src, env)
     shutil.rmtree(stage)
-
-
-def make_base(prefix):
-    """A new temporary directory for install_versions. Its name has no "_":
-    the prefix shows in the man pages, where reStructuredText reads "name_/"
-    as a reference and rst2man fails the build."""
-    while True:
-        path = tempfile.mkdtemp(prefix=prefix)
-        if "_" not in path:
-            return path
-        os.rmdir(path)
 
 
 def install_versions(base, extra=("0.2.0",)):

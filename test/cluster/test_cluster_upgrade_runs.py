@@ -14,6 +14,7 @@ import glob
 import os
 import shutil
 import tarfile
+import tempfile
 
 import pytest
 
@@ -58,7 +59,9 @@ def cluster():
     for tool in ("autoreconf", "make", "rst2man"):
         if not shutil.which(tool):
             pytest.skip("%s is missing (tools/install-deps --build)" % tool)
-    base = installed_versions.make_base("gup-")
+    # the "_" before "/" in the install prefix, as a real prefix may have it,
+    # must not upset the man pages' markup
+    base = tempfile.mkdtemp(prefix="gup-", suffix="_")
     nc = None
     osdef = osfixture.RecordingOS()
     try:
