@@ -221,7 +221,7 @@ def _switch_links(target):
                 ["ln", "-s", "-f", "-T", os.path.join(pathutils.SHAREDIR, target),
                  share_link],
                 [pathutils.to_node_path(pathutils.ENSURE_DIRS, node)]]
-    return sorted(set(_on_all_nodes(commands)))
+    return _on_all_nodes(commands)
 
 
 def _switch_version(target, downgrade, undo):
